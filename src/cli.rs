@@ -1,0 +1,168 @@
+//! The command line, declared with clap's derive API. Doc comments are the help text; this
+//! file has no behaviour.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use devport::types::{PortRange, Proto};
+
+const AFTER_LONG_HELP: &str = "\
+Exit codes:
+  0  success
+  1  a negative answer: port not usable, requested port taken, no free port in range
+  2  bad usage or input
+  3  the registry or environment failed (corrupt file, permissions, lock timeout, disk full)
+
+Environment:
+  DEVPORT_REGISTRY      registry file (default: the per-user state folder, registry.json)
+  DEVPORT_CONFIG        config file (default: the per-user config folder, config.toml)
+  DEVPORT_LOCK_TIMEOUT  how long to wait for the registry lock, e.g. 10s
+  NO_COLOR              disables colours when set to anything but the empty string";
+
+/// Stable, conflict-free ports for every local development project.
+///
+/// `devport claim web` inside a project prints a port for that project's `web` service: the
+/// same port every time, never one another project holds, never one that is busy.
+#[derive(Debug, Parser)]
+#[command(name = "devport", version, about, long_about, after_long_help = AFTER_LONG_HELP, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Registry file to use instead of the per-user one
+    #[arg(long, global = true, value_name = "FILE")]
+    pub registry: Option<PathBuf>,
+    /// Print JSON on stdout instead of text
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// When to use colours
+    #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
+    pub color: ColorWhen,
+    /// Act for the project that holds DIR instead of the current folder
+    #[arg(long, global = true, value_name = "DIR", conflicts_with = "global")]
+    pub project: Option<PathBuf>,
+    /// Act outside any project (claims that belong to no folder)
+    #[arg(long, global = true)]
+    pub global: bool,
+}
+
+/// When to colour the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    /// Colours when the stream is a terminal, NO_COLOR is unset or empty and TERM is not dumb
+    Auto,
+    /// Always
+    Always,
+    /// Never
+    Never,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Claim(ClaimArgs),
+    Release(ReleaseArgs),
+    List(ListArgs),
+}
+
+/// Print the port of a service of this project, claiming one if needed
+///
+/// The same service in the same project always gets the same port. A new port comes from a
+/// stable hash of `project/service` and is never one another claim holds, one that is busy,
+/// IANA-assigned, inside the OS ephemeral range, a dev-tool default or browser-blocked.
+///
+/// Example:
+///   PORT=$(devport claim web)
+///   devport claim db --port 5432
+///   devport claim grpc --count 3 --proto both
+#[derive(Debug, Args)]
+pub struct ClaimArgs {
+    /// Service name: 1-64 characters of A-Z a-z 0-9 . _ -
+    pub service: String,
+    /// Take exactly this port (fails if another claim holds it or something listens on it)
+    #[arg(long, value_name = "P", value_parser = parse_port, conflicts_with = "prefer")]
+    pub port: Option<u16>,
+    /// Try this port first, fall back to the policy's pick
+    #[arg(long, value_name = "P", value_parser = parse_port)]
+    pub prefer: Option<u16>,
+    /// Claim N consecutive ports (printed separated by spaces)
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse_count)]
+    pub count: u16,
+    /// Protocols the ports are for
+    #[arg(long, value_enum, default_value_t = Proto::Tcp)]
+    pub proto: Proto,
+    /// Pick new ports from this range instead of the configured one, e.g. 20000-20999
+    #[arg(long, value_name = "A-B", value_parser = parse_range)]
+    pub range: Option<PortRange>,
+}
+
+/// Remove claims
+///
+/// Releasing a service that holds no claim prints a note and succeeds, so scripts may call it
+/// blindly.
+///
+/// Example:
+///   devport release web
+///   devport release --port 24117
+///   devport release --all
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("what").required(true).args(["services", "port", "all"]))]
+pub struct ReleaseArgs {
+    /// Services of this project to release
+    pub services: Vec<String>,
+    /// Release whatever claim holds this port, in any project
+    #[arg(long, value_name = "P", value_parser = parse_port)]
+    pub port: Option<u16>,
+    /// Release every claim of this project
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// Show the claims, grouped by project
+///
+/// Example:
+///   devport list
+///   devport list --here --json
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only the current project's claims
+    #[arg(long)]
+    pub here: bool,
+}
+
+fn parse_port(s: &str) -> Result<u16, String> {
+    devport::types::parse_port(s).map_err(|e| e.to_string())
+}
+
+fn parse_range(s: &str) -> Result<PortRange, String> {
+    s.parse().map_err(|e: devport::Error| e.to_string())
+}
+
+fn parse_count(s: &str) -> Result<u16, String> {
+    let bad = || {
+        format!(
+            "invalid count {s:?}: a claim holds 1 to {} consecutive ports",
+            devport::claim::MAX_COUNT
+        )
+    };
+    let n: u16 = s.parse().map_err(|_| bad())?;
+    devport::claim::check_count(n)
+        .map(|()| n)
+        .map_err(|_| bad())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    #[test]
+    fn cli_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,39 @@
+//! `devport claim`: print (and if needed create) a service's port.
+
+use anyhow::Result;
+use devport::{ClaimRequest, PortChoice};
+
+use super::{Ctx, Outcome};
+use crate::cli::ClaimArgs;
+use crate::output::{self, ClaimView};
+
+pub fn run(ctx: &Ctx, args: ClaimArgs) -> Result<Outcome> {
+    let project = ctx.project()?;
+    let mut policy = ctx.policy();
+    if let Some(range) = args.range {
+        policy.range = range;
+    }
+    let choice = match (args.port, args.prefer) {
+        (Some(p), _) => PortChoice::Exact(p),
+        (None, Some(p)) => PortChoice::Prefer(p),
+        (None, None) => PortChoice::Auto,
+    };
+    let req = ClaimRequest {
+        project: &project,
+        service: &args.service,
+        choice,
+        count: args.count,
+        proto: args.proto,
+        relocate: false,
+    };
+    let outcome = devport::claim(&ctx.store, &policy, &req, ctx.now)?;
+    for warning in &outcome.warnings {
+        output::warn(warning);
+    }
+    if ctx.json {
+        output::json(&ClaimView::new(&outcome.claim, Some(outcome.new)))?;
+    } else {
+        output::line(&output::port_list(outcome.claim.ports()))?;
+    }
+    Ok(Outcome::Success)
+}

@@ -1,0 +1,47 @@
+//! `devport release`: remove claims.
+
+use anyhow::Result;
+use devport::ReleaseTarget;
+
+use super::{Ctx, Outcome};
+use crate::cli::ReleaseArgs;
+use crate::output::{self, ClaimView};
+
+pub fn run(ctx: &Ctx, args: ReleaseArgs) -> Result<Outcome> {
+    let project = ctx.project()?;
+    let target = match (args.port, args.all) {
+        (Some(port), _) => ReleaseTarget::Port(port),
+        (None, true) => ReleaseTarget::All(&project),
+        (None, false) => ReleaseTarget::Services(&project, &args.services),
+    };
+    let removed = devport::release(&ctx.store, &target, ctx.now)?;
+    for claim in &removed {
+        output::note(&format!(
+            "released {} ({})",
+            output::clean(&claim.label()),
+            output::port_list(claim.ports())
+        ));
+    }
+    if removed.is_empty() {
+        output::note("nothing to release: no matching claim");
+    } else if let ReleaseTarget::Services(_, services) = &target {
+        for missing in services
+            .iter()
+            .filter(|s| !removed.iter().any(|c| &c.service == *s))
+        {
+            output::note(&format!(
+                "{missing} was not claimed in {}",
+                output::clean(&project.name)
+            ));
+        }
+    }
+    if ctx.json {
+        output::json(
+            &removed
+                .iter()
+                .map(|c| ClaimView::new(c, None))
+                .collect::<Vec<_>>(),
+        )?;
+    }
+    Ok(Outcome::Success)
+}

@@ -1,0 +1,119 @@
+//! The user's configuration file (`config.toml`): the port range, ports to avoid, whether
+//! IANA-assigned ports may be handed out, and the lock timeout.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::error::{EXIT_ENV, Error, Result};
+use crate::types::{PortRange, parse_duration};
+
+/// The range claims come from unless configured: below every OS's ephemeral range and
+/// Kubernetes' NodePort range, above most dev-tool defaults.
+pub const DEFAULT_RANGE: PortRange = PortRange {
+    lo: 10000,
+    hi: 29999,
+};
+/// How long a writer waits for the registry lock unless configured.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Effective configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Ports new claims come from.
+    pub range: PortRange,
+    /// Ports never handed out automatically.
+    pub avoid: Vec<PortRange>,
+    /// Whether IANA-assigned and reserved ports may be handed out.
+    pub allow_assigned: bool,
+    /// How long to wait for the registry lock.
+    pub lock_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            range: DEFAULT_RANGE,
+            avoid: Vec::new(),
+            allow_assigned: false,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    range: Option<String>,
+    #[serde(default)]
+    avoid: Vec<PortOrRange>,
+    allow_assigned: Option<bool>,
+    lock_timeout: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum PortOrRange {
+    Port(u16),
+    Range(String),
+}
+
+impl Config {
+    /// Reads the config at `path`; a missing file means the defaults. Errors exit 3.
+    pub fn load(path: &Path) -> Result<Config> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Config::parse(&text, path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+            Err(e) => Err(Error::io("cannot read config", path, e)),
+        }
+    }
+
+    /// Parses config text; `path` is only used in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Config> {
+        let file: ConfigFile = toml::from_str(text)
+            .map_err(|e| crate::project::toml_error(path, text, &e, EXIT_ENV))?;
+        let invalid = |e: Error| Error::Config {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+            code: EXIT_ENV,
+        };
+        let mut config = Config::default();
+        if let Some(range) = file.range {
+            config.range = range.parse().map_err(invalid)?;
+        }
+        for entry in file.avoid {
+            config.avoid.push(match entry {
+                PortOrRange::Port(p) => PortRange::single(p),
+                PortOrRange::Range(r) => r.parse().map_err(invalid)?,
+            });
+        }
+        config.allow_assigned = file.allow_assigned.unwrap_or(false);
+        if let Some(t) = file.lock_timeout {
+            config.lock_timeout = parse_duration(&t).map_err(invalid)?;
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_rejects() {
+        let c = Config::parse(
+            "range = \"20000-21000\"\navoid = [20001, \"20010-20020\"]\nlock_timeout = \"2s\"\n",
+            Path::new("c"),
+        );
+        let c = c.ok();
+        assert_eq!(c.as_ref().map(|c| c.range), PortRange::new(20000, 21000));
+        assert_eq!(c.as_ref().map(|c| c.avoid.len()), Some(2));
+        let e = Config::parse("colour = true\n", Path::new("c"))
+            .map(|_| ())
+            .unwrap_err();
+        assert!(e.to_string().contains("line 1, column 1"), "{e}");
+        assert_eq!(e.exit_code(), EXIT_ENV);
+        assert!(Config::parse("range = \"9-1\"\n", Path::new("c")).is_err());
+    }
+}

@@ -1,0 +1,121 @@
+//! Library errors. Each one knows its exit code (see [`Error::exit_code`]).
+
+use std::path::PathBuf;
+
+/// Exit code for a negative answer: the port is not usable, the requested port is taken.
+pub const EXIT_NEGATIVE: u8 = 1;
+/// Exit code for bad usage or input.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code for a failure of the registry or the environment.
+pub const EXIT_ENV: u8 = 3;
+
+/// Everything that can go wrong in devport's library.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Input that a person typed is not valid.
+    #[error("{0}")]
+    Usage(String),
+    /// A well-formed request that cannot be granted (port taken, busy, no free port).
+    #[error("{0}")]
+    Refused(String),
+    /// The registry file does not parse.
+    #[error(
+        "registry {} is not valid at line {line}, column {column}: {message}; fix it or move it away (devport never overwrites a registry it cannot read)",
+        path.display()
+    )]
+    Corrupt {
+        /// The registry file.
+        path: PathBuf,
+        /// 1-based line of the problem.
+        line: usize,
+        /// 1-based column of the problem.
+        column: usize,
+        /// What the parser said.
+        message: String,
+    },
+    /// The registry was written by a newer devport.
+    #[error(
+        "unsupported registry version (got {found}, supports {supported}): {}; upgrade devport or point DEVPORT_REGISTRY elsewhere",
+        path.display()
+    )]
+    Version {
+        /// The registry file.
+        path: PathBuf,
+        /// The version found in the file.
+        found: u64,
+        /// The version this build understands.
+        supported: u32,
+    },
+    /// Another process held the registry lock for longer than the timeout.
+    #[error(
+        "registry lock {} is held by {holder} and was not released within {seconds:.1} s; wait for it to finish or raise DEVPORT_LOCK_TIMEOUT",
+        path.display()
+    )]
+    LockTimeout {
+        /// The lock file.
+        path: PathBuf,
+        /// Who holds it ("pid 1234" or "another process").
+        holder: String,
+        /// How long devport waited.
+        seconds: f64,
+    },
+    /// A configuration or manifest file is invalid.
+    #[error("{}: {message}", path.display())]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it, with line and column when known.
+        message: String,
+        /// Exit code: 3 for the user's config, 2 for a project manifest.
+        code: u8,
+    },
+    /// An I/O operation failed.
+    #[error("{action} {}: {source}{}", path.display(), io_hint(source))]
+    Io {
+        /// What devport was doing ("cannot write registry").
+        action: &'static str,
+        /// The path involved.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io_hint(e: &std::io::Error) -> &'static str {
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::PermissionDenied | K::ReadOnlyFilesystem => {
+            "; check the permissions of the folder, or point DEVPORT_REGISTRY at a writable place"
+        }
+        K::StorageFull | K::FileTooLarge => "; free some space and run the command again",
+        _ => "",
+    }
+}
+
+impl Error {
+    /// The process exit code this error maps to.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Usage(_) => EXIT_USAGE,
+            Error::Refused(_) => EXIT_NEGATIVE,
+            Error::Config { code, .. } => *code,
+            Error::Corrupt { .. }
+            | Error::Version { .. }
+            | Error::LockTimeout { .. }
+            | Error::Io { .. } => EXIT_ENV,
+        }
+    }
+
+    /// Builds an [`Error::Io`].
+    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// Result with devport's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

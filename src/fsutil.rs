@@ -1,0 +1,60 @@
+//! Durable file writes: the one place that replaces a file on disk.
+
+use std::io::Write as _;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// Creates `dir` (and its parents) if missing; a folder devport creates is private (0700).
+pub fn ensure_dir(dir: &Path) -> Result<()> {
+    if dir.as_os_str().is_empty() || dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(dir)
+        .map_err(|e| Error::io("cannot create folder", dir, e))
+}
+
+/// Replaces `path` with `bytes` atomically: a temp file in the same folder, `sync_all`, rename
+/// over the target, then an fsync of the folder. On failure the target is untouched and the
+/// temp file is removed. `mode` sets the Unix permissions of the new file.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let dir = parent_dir(path);
+    let fail = |e| Error::io("cannot write", path, e);
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".devport-").suffix(".tmp");
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(mode));
+    #[cfg(not(unix))]
+    let _ = mode; // only the read-only bit exists there, and a fresh temp file is writable
+    let mut tmp = builder.tempfile_in(dir).map_err(fail)?;
+    tmp.write_all(bytes).map_err(fail)?;
+    tmp.as_file().sync_all().map_err(fail)?;
+    tmp.persist(path).map_err(|e| fail(e.error))?;
+    sync_dir(dir);
+    Ok(())
+}
+
+/// The folder holding `path` (`.` for a bare file name).
+pub fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+#[cfg(unix)]
+fn sync_dir(dir: &Path) {
+    // Makes the rename durable. A folder that cannot be opened for sync (some network file
+    // systems) still holds the new file, so this is best effort.
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) {}

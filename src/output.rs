@@ -1,0 +1,136 @@
+//! Rendering: stdout lines, JSON, tables, and messages on stderr.
+
+use std::borrow::Cow;
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use devport::{Claim, PortRange, Proto};
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::cmd::Ctx;
+
+/// Writes one line of data to stdout.
+pub fn line(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}")?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Writes a value as pretty JSON to stdout.
+pub fn json<T: Serialize + ?Sized>(value: &T) -> Result<()> {
+    line(&serde_json::to_string_pretty(value)?)
+}
+
+/// A message for people, on stderr.
+pub fn note(text: &str) {
+    eprintln!("devport: {text}");
+}
+
+/// A warning for people, on stderr.
+pub fn warn(text: &str) {
+    eprintln!("devport: warning: {text}");
+}
+
+/// Escapes control characters in text that came from a file a person may edit, so it cannot
+/// drive the terminal.
+pub fn clean(text: &str) -> Cow<'_, str> {
+    if text.chars().any(char::is_control) {
+        Cow::Owned(
+            text.chars()
+                .map(|c| {
+                    if c.is_control() {
+                        c.escape_default().to_string()
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+/// The ports of a block, separated by spaces.
+pub fn port_list(ports: PortRange) -> String {
+    ports
+        .iter()
+        .map(|p| p.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A timestamp in the local time zone, to the minute.
+pub fn local_time(t: Timestamp) -> String {
+    t.to_zoned(jiff::tz::TimeZone::system())
+        .strftime("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
+/// A borderless table on stdout; the header is bold when colours are on.
+pub fn table(
+    ctx: &Ctx,
+    header: &[&str],
+    rows: impl IntoIterator<Item = Vec<String>>,
+) -> Result<()> {
+    use comfy_table::{Attribute, Cell, ContentArrangement, Table, presets};
+    let mut table = Table::new();
+    table
+        .load_preset(presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Disabled);
+    table.set_header(header.iter().map(|h| {
+        if ctx.color {
+            Cell::new(h).add_attribute(Attribute::Bold)
+        } else {
+            Cell::new(h)
+        }
+    }));
+    if !ctx.color {
+        table.force_no_tty();
+    }
+    for row in rows {
+        table.add_row(row);
+    }
+    let text = table.to_string();
+    // comfy-table pads every cell; trailing blanks are noise in a terminal and in diffs.
+    let trimmed: Vec<&str> = text
+        .lines()
+        .map(|l| l.trim_end())
+        .map(|l| l.strip_prefix(' ').unwrap_or(l))
+        .collect();
+    line(&trimmed.join("\n"))
+}
+
+/// A claim as `claim --json` and `list --json` print it (a stable contract).
+#[derive(Debug, Serialize)]
+pub struct ClaimView<'a> {
+    pub project: &'a str,
+    pub project_path: Option<&'a PathBuf>,
+    pub service: &'a str,
+    pub port: u16,
+    pub ports: Vec<u16>,
+    pub proto: Proto,
+    pub created: Timestamp,
+    pub last_used: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new: Option<bool>,
+}
+
+impl<'a> ClaimView<'a> {
+    pub fn new(c: &'a Claim, new: Option<bool>) -> Self {
+        ClaimView {
+            project: &c.project,
+            project_path: c.project_path.as_ref(),
+            service: &c.service,
+            port: c.port,
+            ports: c.ports().iter().collect(),
+            proto: c.proto,
+            created: c.created,
+            last_used: c.last_used,
+            new,
+        }
+    }
+}

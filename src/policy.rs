@@ -1,0 +1,288 @@
+//! The port policy: which ports `claim` hands out by itself, in which order, and why any other
+//! port is not handed out. `check` reports the same reasons.
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::ports::iana::{self, IanaStatus};
+use crate::ports::os::OsPorts;
+use crate::ports::probe::{self, Probe};
+use crate::registry::{HeldSet, Holder, Registry};
+use crate::types::{PortRange, Proto};
+
+/// Why a port is not handed out automatically. The codes are part of the JSON contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reason {
+    /// A devport claim holds it.
+    Claimed,
+    /// A live devport lease holds it.
+    Leased,
+    /// A socket is bound to it now.
+    InUse,
+    /// Binding it failed for another reason than "in use".
+    BindFailed,
+    /// IANA assigns it to a service.
+    IanaAssigned,
+    /// IANA reserves it.
+    IanaReserved,
+    /// A development tool uses it by default.
+    DevToolDefault,
+    /// Browsers refuse to connect to it.
+    BrowserBlocked,
+    /// Inside the OS ephemeral range.
+    OsEphemeral,
+    /// Reserved by the OS (Linux `ip_local_reserved_ports`).
+    OsReserved,
+    /// Excluded by the OS (Windows excluded port ranges).
+    OsExcluded,
+    /// Below the first port this user may bind.
+    Privileged,
+    /// Outside the configured range.
+    OutsideRange,
+    /// Listed under `avoid` in the config.
+    Avoided,
+}
+
+impl Reason {
+    /// The stable code, as in JSON.
+    pub fn code(self) -> &'static str {
+        match self {
+            Reason::Claimed => "claimed",
+            Reason::Leased => "leased",
+            Reason::InUse => "in-use",
+            Reason::BindFailed => "bind-failed",
+            Reason::IanaAssigned => "iana-assigned",
+            Reason::IanaReserved => "iana-reserved",
+            Reason::DevToolDefault => "dev-tool-default",
+            Reason::BrowserBlocked => "browser-blocked",
+            Reason::OsEphemeral => "os-ephemeral",
+            Reason::OsReserved => "os-reserved",
+            Reason::OsExcluded => "os-excluded",
+            Reason::Privileged => "privileged",
+            Reason::OutsideRange => "outside-range",
+            Reason::Avoided => "avoided",
+        }
+    }
+
+    /// Whether the reason comes from the OS (reported under "os" by `check`).
+    pub fn is_os(self) -> bool {
+        matches!(
+            self,
+            Reason::OsEphemeral | Reason::OsReserved | Reason::OsExcluded | Reason::Privileged
+        )
+    }
+}
+
+/// The rules in force: configuration plus what the OS keeps.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// The range new ports come from.
+    pub range: PortRange,
+    /// Ports the config says to avoid.
+    pub avoid: Vec<PortRange>,
+    /// Whether IANA-assigned or reserved ports may be handed out.
+    pub allow_assigned: bool,
+    /// The OS's ranges.
+    pub os: OsPorts,
+}
+
+impl Policy {
+    /// The policy of `config` on this machine.
+    pub fn new(config: &Config, os: OsPorts) -> Policy {
+        Policy {
+            range: config.range,
+            avoid: config.avoid.clone(),
+            allow_assigned: config.allow_assigned,
+            os,
+        }
+    }
+
+    /// The reasons that follow from the port number alone (range, OS, IANA, dev tools,
+    /// browsers), cheapest first. Registry and bind checks are separate.
+    pub fn static_reasons(&self, port: u16) -> Vec<Reason> {
+        let mut reasons = self.os_reasons(port);
+        if !self.range.contains(port) {
+            reasons.push(Reason::OutsideRange);
+        }
+        if self.avoid.iter().any(|r| r.contains(port)) {
+            reasons.push(Reason::Avoided);
+        }
+        if !self.allow_assigned {
+            match iana::taken(port) {
+                Some(IanaStatus::Assigned) => reasons.push(Reason::IanaAssigned),
+                Some(_) => reasons.push(Reason::IanaReserved),
+                None => {}
+            }
+        }
+        if !iana::dev_tools(port).is_empty() {
+            reasons.push(Reason::DevToolDefault);
+        }
+        if iana::browser_blocked(port) {
+            reasons.push(Reason::BrowserBlocked);
+        }
+        reasons
+    }
+
+    /// The OS's reasons against `port`.
+    pub fn os_reasons(&self, port: u16) -> Vec<Reason> {
+        let os = &self.os;
+        let mut reasons = Vec::new();
+        if os.ephemeral.contains(port) {
+            reasons.push(Reason::OsEphemeral);
+        }
+        if os.reserved.iter().any(|r| r.contains(port)) {
+            reasons.push(Reason::OsReserved);
+        }
+        if os.excluded.iter().any(|r| r.contains(port)) {
+            reasons.push(Reason::OsExcluded);
+        }
+        if port < os.unprivileged_start && !os.privileged_ok {
+            reasons.push(Reason::Privileged);
+        }
+        reasons
+    }
+
+    /// Whether the port passes every static rule.
+    fn statically_usable(&self, port: u16) -> bool {
+        self.static_reasons(port).is_empty()
+    }
+
+    /// The first port to try for `project/service`: a stable FNV-1a hash mapped onto the
+    /// configured range (not onto the filtered pool, whose shape differs between machines).
+    pub fn start(&self, project: &str, service: &str) -> u16 {
+        let hash = fnv1a(format!("{project}/{service}").as_bytes());
+        let offset = u16::try_from(hash % u64::from(self.range.len())).unwrap_or(0);
+        self.range.lo + offset
+    }
+
+    /// The first block of `count` consecutive ports, walking forward from `start` and wrapping
+    /// at the end of the range, that is usable for `proto`: every static rule holds, nothing
+    /// in the registry covers it, and the bind probe finds it free.
+    pub fn find_free(&self, start: u16, count: u16, proto: Proto, held: &HeldSet) -> Option<u16> {
+        let last_start = u32::from(self.range.hi).checked_sub(u32::from(count) - 1)?;
+        if last_start < u32::from(self.range.lo) {
+            return None;
+        }
+        let span = last_start - u32::from(self.range.lo) + 1;
+        let first = u32::from(start.clamp(self.range.lo, u16::try_from(last_start).ok()?))
+            - u32::from(self.range.lo);
+        (0..span)
+            .map(|i| self.range.lo + u16::try_from((first + i) % span).unwrap_or(0))
+            .find(|&p| self.block_usable(p, count, proto, held))
+    }
+
+    /// Whether `count` ports from `port` on are all usable for a new claim: inside 65535, every
+    /// static rule holds, nothing in `held` covers them, and a bind probe finds them free.
+    pub fn block_usable(&self, port: u16, count: u16, proto: Proto, held: &HeldSet) -> bool {
+        let Some(block) = port
+            .checked_add(count.saturating_sub(1))
+            .and_then(|hi| PortRange::new(port, hi))
+        else {
+            return false;
+        };
+        block.iter().all(|q| self.statically_usable(q))
+            && !held.any(block)
+            && probe::probe_block(block, proto).is_none()
+    }
+}
+
+/// Every reason against `port` now: static rules, the registry and a bind probe for `proto`.
+pub fn all_reasons(
+    policy: &Policy,
+    reg: &Registry,
+    port: u16,
+    proto: Proto,
+    now: jiff::Timestamp,
+) -> (Vec<Reason>, Probe) {
+    let mut reasons = policy.static_reasons(port);
+    match reg.holder(PortRange::single(port), now) {
+        Some(Holder::Claim(_)) => reasons.push(Reason::Claimed),
+        Some(Holder::Lease(_)) => reasons.push(Reason::Leased),
+        None => {}
+    }
+    let probed = probe::probe(port, proto);
+    match &probed {
+        Probe::Free => {}
+        Probe::InUse { .. } => reasons.push(Reason::InUse),
+        Probe::Denied { .. } if port < policy.os.unprivileged_start => {
+            if !reasons.contains(&Reason::Privileged) {
+                reasons.push(Reason::Privileged);
+            }
+        }
+        Probe::Denied { .. } => reasons.push(Reason::BindFailed),
+    }
+    reasons.sort();
+    reasons.dedup();
+    (reasons, probed)
+}
+
+/// 64-bit FNV-1a.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> Policy {
+        let os = OsPorts {
+            ephemeral: PortRange {
+                lo: 32768,
+                hi: 60999,
+            },
+            reserved: vec![PortRange::single(10500)],
+            excluded: vec![],
+            unprivileged_start: 1024,
+            privileged_ok: false,
+        };
+        Policy::new(&Config::default(), os)
+    }
+
+    #[test]
+    fn fnv_known_values() {
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+
+    #[test]
+    fn start_is_stable_and_in_range() {
+        let p = policy();
+        let a = p.start("shop", "web");
+        assert_eq!(a, p.start("shop", "web"));
+        assert!(p.range.contains(a));
+        assert_ne!(a, p.start("shop", "db"));
+    }
+
+    #[test]
+    fn static_rules() {
+        let p = policy();
+        assert_eq!(
+            p.static_reasons(2276),
+            [Reason::OutsideRange, Reason::IanaAssigned]
+        );
+        assert!(p.static_reasons(80).contains(&Reason::Privileged));
+        assert!(p.static_reasons(5173).contains(&Reason::DevToolDefault));
+        assert!(p.static_reasons(6667).contains(&Reason::BrowserBlocked));
+        assert!(p.static_reasons(40000).contains(&Reason::OsEphemeral));
+        assert!(p.static_reasons(10500).contains(&Reason::OsReserved));
+    }
+
+    #[test]
+    fn find_free_skips_held_and_walks_forward() {
+        let p = policy();
+        let start = (p.range.lo..)
+            .find(|&q| p.statically_usable(q))
+            .unwrap_or(p.range.lo);
+        let mut held = HeldSet::default();
+        held.insert(start);
+        let got = p.find_free(start, 1, Proto::Tcp, &held);
+        assert!(got.is_some_and(|g| g > start && p.statically_usable(g)));
+        // A block never runs past the end of the range, and wraps to the start instead.
+        let got = p.find_free(p.range.hi, 3, Proto::Tcp, &HeldSet::default());
+        assert!(got.is_some_and(|g| g + 2 <= p.range.hi));
+    }
+}

@@ -1,0 +1,160 @@
+//! The IANA service-name and port-number registry, dev-tool default ports and the browsers'
+//! bad ports, compiled in by `build.rs` from `data/` and searched by binary search.
+
+use serde::Serialize;
+
+/// A transport protocol as IANA lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IanaProto {
+    /// TCP.
+    Tcp,
+    /// UDP.
+    Udp,
+    /// SCTP.
+    Sctp,
+    /// DCCP.
+    Dccp,
+}
+
+/// What an IANA row says about its ports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IanaStatus {
+    /// Assigned to a service.
+    Assigned,
+    /// Reserved (or another note IANA keeps without a service name).
+    Reserved,
+    /// Listed as unassigned.
+    Unassigned,
+    /// De-registered, removed, deprecated or decommissioned: free for the policy, but shown.
+    Historical,
+}
+
+/// One row of the IANA table (a single port or a range, one protocol).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IanaRow {
+    /// First port.
+    pub lo: u16,
+    /// Last port.
+    pub hi: u16,
+    /// Protocol.
+    pub proto: IanaProto,
+    /// Status.
+    pub status: IanaStatus,
+    /// Service name (empty unless assigned).
+    pub service: &'static str,
+    /// IANA's description.
+    pub description: &'static str,
+    /// Registration date (`YYYY-MM` or `YYYY-MM-DD`), may be empty.
+    pub registered: &'static str,
+}
+
+include!(concat!(env!("OUT_DIR"), "/tables.rs"));
+
+/// Every IANA row that covers `port`, in table order.
+pub fn lookup(port: u16) -> Vec<&'static IanaRow> {
+    let end = IANA.partition_point(|r| r.lo <= port);
+    let mut rows: Vec<_> = (0..end)
+        .rev()
+        .take_while(|&i| IANA_MAX_HI[i] >= port)
+        .map(|i| &IANA[i])
+        .filter(|r| r.hi >= port)
+        .collect();
+    rows.reverse();
+    rows
+}
+
+/// Whether IANA assigns or reserves `port` for any protocol (what the policy avoids).
+pub fn taken(port: u16) -> Option<IanaStatus> {
+    let rows = lookup(port);
+    [IanaStatus::Assigned, IanaStatus::Reserved]
+        .into_iter()
+        .find(|s| rows.iter().any(|r| r.status == *s))
+}
+
+/// The development tools known to use `port` by default.
+pub fn dev_tools(port: u16) -> Vec<&'static str> {
+    let start = DEV_TOOLS.partition_point(|t| t.0 < port);
+    DEV_TOOLS[start..]
+        .iter()
+        .take_while(|t| t.0 == port)
+        .map(|t| t.2)
+        .collect()
+}
+
+/// Whether browsers refuse to connect to `port` (the WHATWG Fetch bad-port list).
+pub fn browser_blocked(port: u16) -> bool {
+    BAD_PORTS.binary_search(&port).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_2276_is_ibridge_mgmt() {
+        let rows = lookup(2276);
+        let names: Vec<_> = rows
+            .iter()
+            .map(|r| (r.service, r.proto, r.registered))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("ibridge-mgmt", IanaProto::Tcp, "2004-12"),
+                ("ibridge-mgmt", IanaProto::Udp, "2004-12")
+            ]
+        );
+        assert_eq!(rows[0].description, "iBridge Management");
+        assert_eq!(taken(2276), Some(IanaStatus::Assigned));
+    }
+
+    #[test]
+    fn ranges_and_statuses() {
+        // 29170-29998 is one Unassigned range row.
+        assert!(
+            lookup(29500)
+                .iter()
+                .all(|r| r.status == IanaStatus::Unassigned && r.lo == 29170)
+        );
+        assert_eq!(taken(29500), None);
+        assert_eq!(taken(0), Some(IanaStatus::Reserved));
+        assert_eq!(taken(80), Some(IanaStatus::Assigned));
+        assert!(lookup(60000).is_empty());
+        assert!(browser_blocked(6667) && !browser_blocked(6670));
+        assert!(dev_tools(5173).iter().any(|t| t.contains("Vite")));
+    }
+
+    /// Every row of the CSV that names a single port agrees with the table (a sample of rows).
+    #[test]
+    fn agrees_with_csv_samples() {
+        let text = include_str!("../../data/service-names-port-numbers.csv");
+        let mut checked = 0;
+        for line in text.lines().skip(1).step_by(97) {
+            let fields: Vec<&str> = line.split(',').collect();
+            let (Some(name), Some(port), Some(proto)) =
+                (fields.first(), fields.get(1), fields.get(2))
+            else {
+                continue;
+            };
+            if name.is_empty() || name.starts_with('"') {
+                continue;
+            }
+            let Ok(port) = port.parse::<u16>() else {
+                continue;
+            };
+            let rows = lookup(port);
+            assert!(rows.iter().any(|r| r.service == *name), "{line}");
+            if proto.is_empty() {
+                assert!(
+                    rows.iter()
+                        .any(|r| r.service == *name && r.proto == IanaProto::Udp),
+                    "{line}"
+                );
+            }
+            checked += 1;
+        }
+        assert!(checked > 50, "only {checked} rows sampled");
+    }
+}

@@ -1,0 +1,226 @@
+//! The port ranges the operating system keeps for itself: the ephemeral range it picks outgoing
+//! ports from, reserved ports (Linux), excluded ranges (Windows) and the privileged ports.
+//!
+//! Reading is platform code; every parser takes text, so all of them are tested on every
+//! platform from fixtures in `tests/fixtures/`.
+
+use crate::types::PortRange;
+
+/// What the OS says about ports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OsPorts {
+    /// The range the OS picks outgoing (ephemeral) ports from.
+    pub ephemeral: PortRange,
+    /// Ports the OS keeps out of the ephemeral pick (Linux `ip_local_reserved_ports`).
+    pub reserved: Vec<PortRange>,
+    /// Ranges nothing may bind (Windows excluded port ranges).
+    pub excluded: Vec<PortRange>,
+    /// The first port an unprivileged user may bind (Linux `ip_unprivileged_port_start`).
+    pub unprivileged_start: u16,
+    /// Whether this process may bind privileged ports anyway (root).
+    pub privileged_ok: bool,
+}
+
+/// The IANA dynamic range, the ephemeral default on macOS and Windows.
+pub const IANA_DYNAMIC: PortRange = PortRange {
+    lo: 49152,
+    hi: 65535,
+};
+
+impl OsPorts {
+    /// Reads this machine's settings; anything unreadable falls back to the OS default.
+    #[cfg(target_os = "linux")]
+    pub fn read() -> OsPorts {
+        let read = |name: &str| {
+            std::fs::read_to_string(format!("/proc/sys/net/ipv4/{name}")).unwrap_or_default()
+        };
+        OsPorts {
+            ephemeral: parse_linux_port_range(&read("ip_local_port_range")).unwrap_or(PortRange {
+                lo: 32768,
+                hi: 60999,
+            }),
+            reserved: parse_port_list(&read("ip_local_reserved_ports")),
+            excluded: Vec::new(),
+            unprivileged_start: read("ip_unprivileged_port_start")
+                .trim()
+                .parse()
+                .unwrap_or(1024),
+            privileged_ok: nix::unistd::geteuid().is_root(),
+        }
+    }
+
+    /// Reads this machine's settings; anything unreadable falls back to the OS default.
+    #[cfg(target_os = "macos")]
+    pub fn read() -> OsPorts {
+        let out = std::process::Command::new("sysctl")
+            .args(["net.inet.ip.portrange.first", "net.inet.ip.portrange.last"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        OsPorts {
+            ephemeral: parse_sysctl_port_range(&out).unwrap_or(IANA_DYNAMIC),
+            reserved: Vec::new(),
+            excluded: Vec::new(),
+            unprivileged_start: 1024,
+            privileged_ok: nix::unistd::geteuid().is_root(),
+        }
+    }
+
+    /// Reads this machine's settings; anything unreadable falls back to the OS default.
+    #[cfg(windows)]
+    pub fn read() -> OsPorts {
+        let netsh = |args: &[&str]| {
+            std::process::Command::new("netsh")
+                .args(args)
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default()
+        };
+        OsPorts {
+            ephemeral: parse_netsh_dynamic(&netsh(&["int", "ipv4", "show", "dynamicport", "tcp"]))
+                .unwrap_or(IANA_DYNAMIC),
+            reserved: Vec::new(),
+            excluded: parse_netsh_excluded(&netsh(&[
+                "int",
+                "ipv4",
+                "show",
+                "excludedportrange",
+                "protocol=tcp",
+            ])),
+            unprivileged_start: 0,
+            privileged_ok: true,
+        }
+    }
+
+    /// Reads this machine's settings (no known source here: the IANA dynamic range).
+    #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
+    pub fn read() -> OsPorts {
+        OsPorts {
+            ephemeral: IANA_DYNAMIC,
+            reserved: Vec::new(),
+            excluded: Vec::new(),
+            unprivileged_start: 1024,
+            privileged_ok: false,
+        }
+    }
+}
+
+/// Linux `ip_local_port_range`: two numbers separated by white space.
+pub fn parse_linux_port_range(text: &str) -> Option<PortRange> {
+    let mut nums = text.split_ascii_whitespace().map(str::parse::<u16>);
+    let (Some(Ok(lo)), Some(Ok(hi))) = (nums.next(), nums.next()) else {
+        return None;
+    };
+    PortRange::new(lo, hi)
+}
+
+/// Linux `ip_local_reserved_ports`: a comma list of ports and `A-B` ranges (often empty).
+pub fn parse_port_list(text: &str) -> Vec<PortRange> {
+    text.split(',')
+        .filter_map(|item| item.trim().parse().ok())
+        .collect()
+}
+
+/// `sysctl net.inet.ip.portrange.first net.inet.ip.portrange.last` (with or without `-n`):
+/// the last number on each of the two lines.
+pub fn parse_sysctl_port_range(text: &str) -> Option<PortRange> {
+    let mut nums = text
+        .lines()
+        .filter_map(|l| l.rsplit([':', ' ', '=']).next()?.trim().parse::<u16>().ok());
+    PortRange::new(nums.next()?, nums.next()?)
+}
+
+/// `netsh int ipv4 show dynamicport tcp`: the numbers after the first two colons (start port,
+/// number of ports). The labels are localised, so only the numbers are read.
+pub fn parse_netsh_dynamic(text: &str) -> Option<PortRange> {
+    let mut nums = text
+        .lines()
+        .filter_map(|l| l.split_once(':')?.1.trim().parse::<u32>().ok());
+    let (start, count) = (nums.next()?, nums.next()?);
+    let hi = u16::try_from(start + count.checked_sub(1)?).ok()?;
+    PortRange::new(u16::try_from(start).ok()?, hi)
+}
+
+/// `netsh int ipv4 show excludedportrange protocol=tcp`: every line made of two numbers (start,
+/// end), optionally followed by `*` (an administered exclusion).
+pub fn parse_netsh_excluded(text: &str) -> Vec<PortRange> {
+    text.lines()
+        .filter_map(|line| {
+            let words: Vec<&str> = line.split_whitespace().filter(|w| *w != "*").collect();
+            match words.as_slice() {
+                [a, b] => PortRange::new(a.parse().ok()?, b.parse().ok()?),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> String {
+        std::fs::read_to_string(format!(
+            "{}/tests/fixtures/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap_or_default()
+    }
+
+    #[test]
+    fn linux() {
+        assert_eq!(
+            parse_linux_port_range(&fixture("linux-ip_local_port_range.txt")),
+            PortRange::new(32768, 60999)
+        );
+        assert_eq!(parse_linux_port_range("garbage"), None);
+        let reserved = parse_port_list(&fixture("linux-ip_local_reserved_ports.txt"));
+        assert_eq!(
+            reserved,
+            [
+                PortRange::single(8080),
+                PortRange { lo: 9000, hi: 9002 },
+                PortRange::single(10001)
+            ]
+        );
+        assert!(parse_port_list("\n").is_empty());
+    }
+
+    #[test]
+    fn macos() {
+        assert_eq!(
+            parse_sysctl_port_range(&fixture("sysctl-portrange.txt")),
+            Some(IANA_DYNAMIC)
+        );
+        assert_eq!(
+            parse_sysctl_port_range("49152\n65535\n"),
+            Some(IANA_DYNAMIC)
+        );
+    }
+
+    #[test]
+    fn windows() {
+        assert_eq!(
+            parse_netsh_dynamic(&fixture("netsh-dynamicport-en.txt")),
+            Some(IANA_DYNAMIC)
+        );
+        assert_eq!(
+            parse_netsh_dynamic(&fixture("netsh-dynamicport-de.txt")),
+            PortRange::new(10000, 10999)
+        );
+        assert_eq!(
+            parse_netsh_excluded(&fixture("netsh-excludedportrange-en.txt")),
+            [
+                PortRange::single(5357),
+                PortRange {
+                    lo: 50000,
+                    hi: 50059
+                },
+                PortRange {
+                    lo: 50160,
+                    hi: 50259
+                }
+            ]
+        );
+    }
+}

@@ -1,0 +1,93 @@
+//! Facts about processes: whether a pid is alive, and its start time (so a reused pid is told
+//! apart from the process a lease was made for).
+
+/// The start time of process `pid` in an OS-specific unit (Linux: clock ticks since boot, from
+/// field 22 of `/proc/PID/stat`), or `None` if the process does not exist or cannot be seen.
+#[cfg(target_os = "linux")]
+pub fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat_start_time(&stat)
+}
+
+/// Field 22 (`starttime`) of a `/proc/PID/stat` line. The command name (field 2) may contain
+/// spaces and parentheses, so fields are counted after its last `)`.
+#[cfg(any(target_os = "linux", test))]
+pub fn parse_stat_start_time(stat: &str) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    // After ")" come field 3 (state) onwards: field 22 is the 20th of them.
+    rest.split_ascii_whitespace().nth(19)?.parse().ok()
+}
+
+/// The start time of process `pid`, as `ps -o lstart=` prints it, hashed to a number.
+#[cfg(all(unix, not(target_os = "linux")))]
+pub fn start_time(pid: u32) -> Option<u64> {
+    use std::hash::{Hash as _, Hasher as _};
+    let out = std::process::Command::new("ps")
+        .args(["-o", "lstart=", "-p", &pid.to_string()])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let text = text.trim();
+    if !out.status.success() || text.is_empty() {
+        return None;
+    }
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut h);
+    Some(h.finish())
+}
+
+/// Whether process `pid` is running (Windows: `tasklist` lists it). The start time is not
+/// available without platform calls, so it is reported as 0 for a live process.
+#[cfg(windows)]
+pub fn start_time(pid: u32) -> Option<u64> {
+    let out = std::process::Command::new("tasklist")
+        .args(["/FI", &format!("PID eq {pid}"), "/FO", "CSV", "/NH"])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.contains(&format!("\"{pid}\"")).then_some(0)
+}
+
+/// Whether the process `pid` that started at `start` is still running. A live process with the
+/// same pid but another start time is a different process (the pid was reused).
+pub fn is_alive(pid: u32, start: Option<u64>) -> bool {
+    match (start_time(pid), start) {
+        (Some(now), Some(then)) => now == then,
+        (Some(_), None) => true,
+        (None, _) => false,
+    }
+}
+
+/// The pid of this process's parent.
+#[cfg(unix)]
+pub fn parent_pid() -> Option<u32> {
+    Some(std::os::unix::process::parent_id())
+}
+
+/// The pid of this process's parent: not known without platform calls, so callers ask for
+/// an explicit pid.
+#[cfg(not(unix))]
+pub fn parent_pid() -> Option<u32> {
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_field_22() {
+        let line = "1234 (my (odd) proc) S 1 1234 1234 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10";
+        assert_eq!(parse_stat_start_time(line), Some(987_654));
+        assert_eq!(parse_stat_start_time("garbage"), None);
+    }
+
+    #[test]
+    fn this_process_is_alive() {
+        let me = std::process::id();
+        let start = start_time(me);
+        assert!(start.is_some());
+        assert!(is_alive(me, start));
+        assert!(!is_alive(me, start.map(|s| s.wrapping_add(1))));
+    }
+}

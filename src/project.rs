@@ -1,0 +1,177 @@
+//! Finding the project a command runs in, and reading its `devport.toml` manifest.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{EXIT_USAGE, Error, Result};
+use crate::types::Proto;
+
+/// The manifest file name.
+pub const MANIFEST: &str = "devport.toml";
+
+/// A project: the unit that owns claims.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Project {
+    /// Display name: `name` from `devport.toml`, else the folder name.
+    pub name: String,
+    /// The canonical folder, the key of its claims; `None` for global claims.
+    pub path: Option<PathBuf>,
+    /// The parsed manifest, if the project has one.
+    pub manifest: Option<Manifest>,
+}
+
+impl Project {
+    /// The pseudo-project of claims made with `--global`.
+    pub fn global() -> Project {
+        Project {
+            name: "global".to_string(),
+            path: None,
+            manifest: None,
+        }
+    }
+
+    /// Finds the project of `start`: the nearest folder upwards with a `devport.toml`, else the
+    /// nearest with a `.git` (a folder, or a worktree's file), else `start` itself.
+    pub fn detect(start: &Path) -> Result<Project> {
+        let start = std::fs::canonicalize(start)
+            .map_err(|e| Error::io("cannot open project folder", start, e))?;
+        let root = find_up(&start, MANIFEST)
+            .or_else(|| find_up(&start, ".git"))
+            .unwrap_or(start);
+        let manifest_path = root.join(MANIFEST);
+        let manifest = if manifest_path.is_file() {
+            Some(Manifest::load(&manifest_path)?)
+        } else {
+            None
+        };
+        let name = manifest
+            .as_ref()
+            .and_then(|m| m.name.clone())
+            .or_else(|| root.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| root.display().to_string());
+        Ok(Project {
+            name,
+            path: Some(root),
+            manifest,
+        })
+    }
+}
+
+fn find_up(start: &Path, marker: &str) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .find(|dir| dir.join(marker).exists())
+        .map(Path::to_path_buf)
+}
+
+/// `devport.toml`: the services a project needs, committed with the project.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// The project's name (default: the folder name).
+    pub name: Option<String>,
+    /// Services by name.
+    #[serde(default)]
+    pub services: BTreeMap<String, ServiceSpec>,
+}
+
+/// One `[services.NAME]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSpec {
+    /// Exactly this port.
+    pub port: Option<u16>,
+    /// This port if usable, else the policy's pick.
+    pub prefer: Option<u16>,
+    /// How many consecutive ports.
+    pub count: Option<u16>,
+    /// Protocols.
+    pub proto: Option<Proto>,
+    /// The environment variable name (default: `<SERVICE>_PORT`).
+    pub env: Option<String>,
+}
+
+impl Manifest {
+    /// Reads and validates a manifest; errors carry the file, line and column (exit 2).
+    pub fn load(path: &Path) -> Result<Manifest> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io("cannot read", path, e))?;
+        Manifest::parse(&text, path)
+    }
+
+    /// Parses manifest text; `path` is only used in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Manifest> {
+        let manifest: Manifest =
+            toml::from_str(text).map_err(|e| toml_error(path, text, &e, EXIT_USAGE))?;
+        let invalid = |message: String| Error::Config {
+            path: path.to_path_buf(),
+            message,
+            code: EXIT_USAGE,
+        };
+        for (name, spec) in &manifest.services {
+            crate::types::validate_service(name)
+                .map_err(|e| invalid(format!("[services.{name}]: {e}")))?;
+            if spec.port == Some(0) || spec.prefer == Some(0) {
+                return Err(invalid(format!(
+                    "[services.{name}]: port 0 is not a port; use 1-65535"
+                )));
+            }
+            if spec.port.is_some() && spec.prefer.is_some() {
+                return Err(invalid(format!(
+                    "[services.{name}]: give either `port` or `prefer`, not both"
+                )));
+            }
+            if let Some(count) = spec.count {
+                crate::claim::check_count(count)
+                    .map_err(|e| invalid(format!("[services.{name}]: {e}")))?;
+            }
+        }
+        Ok(manifest)
+    }
+}
+
+/// Turns a TOML error into one line naming the file, line and column.
+pub fn toml_error(path: &Path, text: &str, e: &toml::de::Error, code: u8) -> Error {
+    let message = e.message().trim().replace('\n', " ");
+    let message = match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.chars().rev().take_while(|&c| c != '\n').count() + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message,
+    };
+    Error::Config {
+        path: path.to_path_buf(),
+        message,
+        code,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifest_errors_have_line_and_column() {
+        let e = Manifest::parse(
+            "name = \"x\"\n[services.web]\nprot = 1\n",
+            Path::new("devport.toml"),
+        );
+        let text = e.map(|_| ()).unwrap_err().to_string();
+        assert!(text.contains("line 3, column 1"), "{text}");
+        assert!(Manifest::parse("[services.\"a b\"]\n", Path::new("m")).is_err());
+        assert!(Manifest::parse("[services.web]\nport = 70000\n", Path::new("m")).is_err());
+        let ok = Manifest::parse(
+            "name = \"shop\"\n[services.web]\nprefer = 3000\n",
+            Path::new("m"),
+        );
+        assert_eq!(
+            ok.ok()
+                .and_then(|m| m.services.get("web").and_then(|s| s.prefer)),
+            Some(3000)
+        );
+    }
+}

@@ -1,0 +1,416 @@
+//! The registry: the per-user JSON file that is the single source of truth for claims and
+//! leases, and [`Store`], the only way to read and change it.
+//!
+//! Writers serialize on a sidecar lock file (see [`lock`]) and replace the registry atomically
+//! (see [`crate::fsutil::write_atomic`]); readers read the file as it is, since the rename makes
+//! every read see a whole version.
+
+pub mod lock;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::fsutil;
+use crate::process;
+use crate::types::{PortRange, Proto};
+
+/// The registry format version this build reads and writes.
+pub const VERSION: u32 = 1;
+
+/// The whole registry file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Registry {
+    /// Format version; a newer one is refused, never rewritten.
+    pub version: u32,
+    /// Claims, sorted by port.
+    #[serde(default)]
+    pub claims: Vec<Claim>,
+    /// Leases held for live processes, sorted by port.
+    #[serde(default)]
+    pub leases: Vec<LeaseRecord>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry {
+            version: VERSION,
+            claims: Vec::new(),
+            leases: Vec::new(),
+        }
+    }
+}
+
+/// A project's claim on a port (or a block of consecutive ports) for one service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claim {
+    /// The project's display name.
+    pub project: String,
+    /// The project's canonical folder; `null` for a global claim.
+    pub project_path: Option<PathBuf>,
+    /// The service name within the project.
+    pub service: String,
+    /// The first port.
+    pub port: u16,
+    /// How many consecutive ports, from `port` on.
+    #[serde(default = "one")]
+    pub count: u16,
+    /// Protocols covered.
+    #[serde(default)]
+    pub proto: Proto,
+    /// When the claim was made.
+    pub created: Timestamp,
+    /// When a claim of this service last returned it (refreshed at most once a day).
+    pub last_used: Timestamp,
+}
+
+fn one() -> u16 {
+    1
+}
+
+/// A port (or block) held for a live process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseRecord {
+    /// The first port.
+    pub port: u16,
+    /// How many consecutive ports.
+    #[serde(default = "one")]
+    pub count: u16,
+    /// Protocols covered.
+    #[serde(default)]
+    pub proto: Proto,
+    /// The process the lease lives with.
+    pub pid: u32,
+    /// That process's start time (see [`crate::process::start_time`]), so a reused pid does not
+    /// keep the lease alive.
+    pub start_time: Option<u64>,
+    /// When the lease was made.
+    pub created: Timestamp,
+    /// When the lease ends regardless of the process, if a time limit was given.
+    pub expires: Option<Timestamp>,
+}
+
+impl Claim {
+    /// The ports of the claim.
+    pub fn ports(&self) -> PortRange {
+        block(self.port, self.count)
+    }
+    /// `project/service`, for messages.
+    pub fn label(&self) -> String {
+        format!("{}/{}", self.project, self.service)
+    }
+}
+
+impl LeaseRecord {
+    /// The ports of the lease.
+    pub fn ports(&self) -> PortRange {
+        block(self.port, self.count)
+    }
+    /// Whether the lease still holds: its process runs and its time limit has not passed.
+    pub fn is_live(&self, now: Timestamp) -> bool {
+        self.expires.is_none_or(|t| t > now) && process::is_alive(self.pid, self.start_time)
+    }
+}
+
+/// The ports `port .. port+count-1` (clamped to 65535 for a hand-edited count).
+pub fn block(port: u16, count: u16) -> PortRange {
+    let hi = u32::from(port) + u32::from(count.max(1)) - 1;
+    PortRange {
+        lo: port,
+        hi: u16::try_from(hi).unwrap_or(u16::MAX),
+    }
+}
+
+/// What holds a port in the registry.
+#[derive(Debug, Clone, Copy)]
+pub enum Holder<'a> {
+    /// A project's claim.
+    Claim(&'a Claim),
+    /// A lease of a process.
+    Lease(&'a LeaseRecord),
+}
+
+impl Registry {
+    /// Parses registry text; `path` is only used in errors.
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<Registry> {
+        #[derive(Deserialize)]
+        struct VersionOnly {
+            version: u64,
+        }
+        let corrupt = |e: &serde_json::Error| Error::Corrupt {
+            path: path.to_path_buf(),
+            line: e.line(),
+            column: e.column(),
+            message: e
+                .to_string()
+                .split(" at line ")
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+        };
+        let newer = |found: u64| Error::Version {
+            path: path.to_path_buf(),
+            found,
+            supported: VERSION,
+        };
+        match serde_json::from_slice::<Registry>(bytes) {
+            Ok(reg) if reg.version == VERSION => Ok(reg),
+            Ok(reg) => Err(newer(reg.version.into())),
+            Err(e) => match serde_json::from_slice::<VersionOnly>(bytes) {
+                Ok(v) if v.version != u64::from(VERSION) => Err(newer(v.version)),
+                _ => Err(corrupt(&e)),
+            },
+        }
+    }
+
+    /// The canonical text: pretty JSON, claims and leases sorted by port, trailing newline.
+    pub fn to_json(&self) -> String {
+        let mut sorted = self.clone();
+        sorted.claims.sort_by(|a, b| {
+            (a.port, &a.project_path, &a.service).cmp(&(b.port, &b.project_path, &b.service))
+        });
+        sorted.leases.sort_by_key(|l| (l.port, l.pid));
+        let mut text = serde_json::to_string_pretty(&sorted).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+
+    /// The claim of `service` in the project at `project_path`.
+    pub fn find(&self, project_path: Option<&Path>, service: &str) -> Option<&Claim> {
+        self.claims
+            .iter()
+            .find(|c| c.project_path.as_deref() == project_path && c.service == service)
+    }
+
+    /// What holds any port of `ports`: the first claim, else the first live lease.
+    pub fn holder(&self, ports: PortRange, now: Timestamp) -> Option<Holder<'_>> {
+        self.claims
+            .iter()
+            .find(|c| c.ports().overlaps(ports))
+            .map(Holder::Claim)
+            .or_else(|| {
+                self.leases
+                    .iter()
+                    .find(|l| l.ports().overlaps(ports) && l.is_live(now))
+                    .map(Holder::Lease)
+            })
+    }
+
+    /// Every port held by a claim or a lease, as a set for fast membership tests. Leases are
+    /// counted as recorded (a write prunes dead ones first).
+    pub fn held(&self) -> HeldSet {
+        let mut set = HeldSet::default();
+        for range in self
+            .claims
+            .iter()
+            .map(Claim::ports)
+            .chain(self.leases.iter().map(LeaseRecord::ports))
+        {
+            range.iter().for_each(|p| set.insert(p));
+        }
+        set
+    }
+
+    /// Drops leases whose process is gone or whose time is up; returns how many.
+    pub fn prune_leases(&mut self, now: Timestamp) -> usize {
+        let before = self.leases.len();
+        self.leases.retain(|l| l.is_live(now));
+        before - self.leases.len()
+    }
+}
+
+/// A set of ports (a 65,536-bit bitmap).
+#[derive(Clone)]
+pub struct HeldSet(Box<[u64; 1024]>);
+
+impl Default for HeldSet {
+    fn default() -> Self {
+        HeldSet(Box::new([0; 1024]))
+    }
+}
+
+impl HeldSet {
+    /// Adds a port.
+    pub fn insert(&mut self, port: u16) {
+        self.0[usize::from(port / 64)] |= 1 << (port % 64);
+    }
+    /// Whether any port of `range` is in the set.
+    pub fn any(&self, range: PortRange) -> bool {
+        range
+            .iter()
+            .any(|p| self.0[usize::from(p / 64)] & (1 << (p % 64)) != 0)
+    }
+}
+
+/// Where the registry lives, and how long a writer waits for the lock.
+#[derive(Debug, Clone)]
+pub struct Store {
+    path: PathBuf,
+    lock_timeout: Duration,
+}
+
+impl Store {
+    /// A store for the registry file at `path`.
+    pub fn new(path: impl Into<PathBuf>, lock_timeout: Duration) -> Self {
+        Store {
+            path: path.into(),
+            lock_timeout,
+        }
+    }
+
+    /// The registry file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The sidecar lock file: `registry.json` → `registry.lock`, any other name gets `.lock`
+    /// appended.
+    pub fn lock_path(&self) -> PathBuf {
+        if self.path.extension().is_some_and(|e| e == "json") {
+            self.path.with_extension("lock")
+        } else {
+            let mut name = self.path.clone().into_os_string();
+            name.push(".lock");
+            PathBuf::from(name)
+        }
+    }
+
+    /// Reads the registry without locking; a missing file is an empty registry.
+    pub fn read(&self) -> Result<Registry> {
+        match std::fs::read(&self.path) {
+            Ok(bytes) => Registry::parse(&bytes, &self.path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Registry::default()),
+            Err(e) => Err(Error::io("cannot read registry", &self.path, e)),
+        }
+    }
+
+    /// The one transaction helper for every write: takes the lock, reads, prunes dead leases,
+    /// lets `change` decide and mutate, and writes the file atomically only when its text
+    /// changed. An error from `change` leaves the file as it was.
+    pub fn update<T>(
+        &self,
+        now: Timestamp,
+        change: impl FnOnce(&mut Registry) -> Result<T>,
+    ) -> Result<T> {
+        fsutil::ensure_dir(fsutil::parent_dir(&self.path))?;
+        let _guard = lock::acquire(&self.lock_path(), self.lock_timeout)?;
+        let (mut reg, before) = match std::fs::read(&self.path) {
+            Ok(bytes) => (Registry::parse(&bytes, &self.path)?, Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Registry::default(), None),
+            Err(e) => return Err(Error::io("cannot read registry", &self.path, e)),
+        };
+        reg.prune_leases(now);
+        let value = change(&mut reg)?;
+        let text = reg.to_json();
+        let unchanged = before.as_deref() == Some(text.as_bytes())
+            || (before.is_none() && reg == Registry::default());
+        if !unchanged {
+            fsutil::write_atomic(&self.path, text.as_bytes(), 0o600)?;
+        }
+        Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn claim(port: u16, service: &str) -> Claim {
+        Claim {
+            project: "shop".into(),
+            project_path: Some(PathBuf::from("/src/shop")),
+            service: service.into(),
+            port,
+            count: 1,
+            proto: Proto::Tcp,
+            created: Timestamp::UNIX_EPOCH,
+            last_used: Timestamp::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn round_trip_sorted() {
+        let reg = Registry {
+            claims: vec![claim(20000, "b"), claim(10000, "a")],
+            ..Registry::default()
+        };
+        let text = reg.to_json();
+        assert!(text.ends_with("}\n"));
+        let back = Registry::parse(text.as_bytes(), Path::new("r.json")).ok();
+        assert_eq!(
+            back.map(|r| r.claims.iter().map(|c| c.port).collect::<Vec<_>>()),
+            Some(vec![10000, 20000])
+        );
+    }
+
+    #[test]
+    fn errors_name_line_and_version() {
+        let e = Registry::parse(
+            b"{\n  \"version\": 1,\n  \"claims\": [oops]\n}",
+            Path::new("r.json"),
+        );
+        assert!(matches!(e, Err(Error::Corrupt { line: 3, .. })), "{e:?}");
+        let e = Registry::parse(
+            br#"{"version": 99, "claims": "whatever"}"#,
+            Path::new("r.json"),
+        );
+        assert!(matches!(e, Err(Error::Version { found: 99, .. })), "{e:?}");
+        let e = Registry::parse(br#"{"version": 99}"#, Path::new("r.json"));
+        assert!(matches!(e, Err(Error::Version { found: 99, .. })), "{e:?}");
+    }
+
+    #[test]
+    fn held_set() {
+        let reg = Registry {
+            claims: vec![Claim {
+                count: 3,
+                ..claim(100, "a")
+            }],
+            ..Registry::default()
+        };
+        let held = reg.held();
+        assert!(held.any(PortRange::single(102)));
+        assert!(!held.any(PortRange::single(103)));
+        assert!(held.any(PortRange { lo: 90, hi: 100 }));
+    }
+
+    fn arb_claim() -> impl Strategy<Value = Claim> {
+        (
+            "[a-z][a-z0-9._-]{0,10}",
+            1u16..=65000,
+            1u16..5,
+            prop_oneof![Just(Proto::Tcp), Just(Proto::Udp), Just(Proto::Both)],
+            any::<bool>(),
+            0i64..4_000_000_000,
+        )
+            .prop_map(|(service, port, count, proto, global, secs)| Claim {
+                project_path: (!global).then(|| PathBuf::from(format!("/p/{service}"))),
+                port,
+                count,
+                proto,
+                created: Timestamp::from_second(secs).unwrap_or(Timestamp::UNIX_EPOCH),
+                last_used: Timestamp::from_second(secs).unwrap_or(Timestamp::UNIX_EPOCH),
+                ..claim(port, &service)
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn parser_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = Registry::parse(&bytes, Path::new("r.json"));
+        }
+
+        #[test]
+        fn write_then_read_round_trips(claims in proptest::collection::vec(arb_claim(), 0..20)) {
+            let reg = Registry { claims, ..Registry::default() };
+            let text = reg.to_json();
+            let back = Registry::parse(text.as_bytes(), Path::new("r.json")).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(back.to_json(), text);
+            prop_assert_eq!(back.claims.len(), reg.claims.len());
+        }
+    }
+}
