@@ -105,18 +105,18 @@ fn claim_locked(
         .claims
         .iter()
         .position(|c| c.project_path.as_deref() == path && c.service == req.service);
-    if let Some(i) = index {
-        if !req.relocate {
-            let existing = &mut reg.claims[i];
-            check_matches(existing, req)?;
-            existing.last_used = now;
-            existing.project.clone_from(&req.project.name);
-            return Ok(ClaimOutcome {
-                claim: existing.clone(),
-                new: false,
-                warnings: Vec::new(),
-            });
-        }
+    if let Some(i) = index
+        && !req.relocate
+    {
+        let existing = &mut reg.claims[i];
+        check_matches(existing, req)?;
+        existing.last_used = now;
+        existing.project.clone_from(&req.project.name);
+        return Ok(ClaimOutcome {
+            claim: existing.clone(),
+            new: false,
+            warnings: Vec::new(),
+        });
     }
     // Moving: the old claim is dropped in this same locked write, so it neither blocks the
     // new pick nor survives it. It is kept out of the candidates, so the port really moves.
@@ -219,14 +219,13 @@ fn exact(reg: &Registry, req: &ClaimRequest<'_>, port: u16, now: Timestamp) -> R
         None => {}
     }
     match probe::probe_block(block, req.proto) {
-        None => Ok(port),
+        None | Some((_, Probe::Free)) => Ok(port),
         Some((p, Probe::InUse { proto, addr })) => Err(Error::Refused(format!(
             "port {p} is in use ({proto} on {addr}); stop what listens there or pick another port ('devport check {p}' shows who)"
         ))),
         Some((p, Probe::Denied { proto, addr, error })) => Err(Error::Refused(format!(
             "port {p} cannot be bound ({proto} on {addr}: {error}); pick another port"
         ))),
-        Some((_, Probe::Free)) => Ok(port),
     }
 }
 

@@ -55,7 +55,7 @@ pub struct GlobalArgs {
 /// When to colour the output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ColorWhen {
-    /// Colours when the stream is a terminal, NO_COLOR is unset or empty and TERM is not dumb
+    /// Colours when the stream is a terminal, `NO_COLOR` is unset or empty and TERM is not dumb
     Auto,
     /// Always
     Always,
@@ -69,6 +69,17 @@ pub enum Command {
     Claim(ClaimArgs),
     Release(ReleaseArgs),
     List(ListArgs),
+    Check(CheckArgs),
+    /// List every listening TCP and bound UDP socket, with owner, claim and a finding
+    ///
+    /// Findings: ok (claimed, bound by a process working in the project's folder), conflict
+    /// (claimed by one project, bound by a process working elsewhere), known (unclaimed, but
+    /// IANA-assigned or a dev-tool default), unknown (unclaimed and unassigned: worth a look).
+    ///
+    /// Example:
+    ///   devport audit
+    ///   devport audit --json | jq '.[] | select(.finding == "conflict")'
+    Audit,
 }
 
 /// Print the port of a service of this project, claiming one if needed
@@ -134,6 +145,26 @@ pub struct ListArgs {
     /// Only the current project's claims
     #[arg(long)]
     pub here: bool,
+    /// Add who is listening on each claimed port now
+    #[arg(long)]
+    pub live: bool,
+}
+
+/// Tell the whole story of ports: IANA, dev tools, browsers, OS, live sockets, devport
+///
+/// For each port: its RFC 6335 range, IANA assignments, known dev-tool defaults, whether
+/// browsers block it, what the OS keeps it for, the sockets bound to it with their owners,
+/// the devport claim or lease on it, and a verdict. A port is usable when `claim` would hand
+/// it out by itself. Exits 0 only when every port asked about is usable.
+///
+/// Example:
+///   devport check 2276
+///   devport check 3000 8000-8010 --json
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Ports or ranges (A-B) to check
+    #[arg(required = true, value_name = "PORT|A-B", value_parser = parse_range)]
+    pub ports: Vec<PortRange>,
 }
 
 fn parse_port(s: &str) -> Result<u16, String> {

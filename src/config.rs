@@ -10,7 +10,7 @@ use crate::error::{EXIT_ENV, Error, Result};
 use crate::types::{PortRange, parse_duration};
 
 /// The range claims come from unless configured: below every OS's ephemeral range and
-/// Kubernetes' NodePort range, above most dev-tool defaults.
+/// Kubernetes' `NodePort` range, above most dev-tool defaults.
 pub const DEFAULT_RANGE: PortRange = PortRange {
     lo: 10000,
     hi: 29999,

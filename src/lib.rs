@@ -20,6 +20,7 @@
 //! # Ok::<(), devport::Error>(())
 //! ```
 
+pub mod check;
 pub mod claim;
 pub mod config;
 pub mod error;

@@ -5,6 +5,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::Result;
+use devport::ports::sockets::Socket;
 use devport::{Claim, PortRange, Proto};
 use jiff::Timestamp;
 use serde::Serialize;
@@ -98,7 +99,7 @@ pub fn table(
     // comfy-table pads every cell; trailing blanks are noise in a terminal and in diffs.
     let trimmed: Vec<&str> = text
         .lines()
-        .map(|l| l.trim_end())
+        .map(str::trim_end)
         .map(|l| l.strip_prefix(' ').unwrap_or(l))
         .collect();
     line(&trimmed.join("\n"))
@@ -117,6 +118,9 @@ pub struct ClaimView<'a> {
     pub last_used: Timestamp,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub new: Option<bool>,
+    /// With `list --live`: the sockets on the claim's ports now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live: Option<Vec<Socket>>,
 }
 
 impl<'a> ClaimView<'a> {
@@ -131,6 +135,26 @@ impl<'a> ClaimView<'a> {
             created: c.created,
             last_used: c.last_used,
             new,
+            live: None,
         }
     }
+}
+
+/// A socket's owner in a few words: `pid 123 (node) user alice`, or that it is not visible.
+pub fn owner(s: &Socket) -> String {
+    let who = match (s.pid, &s.process) {
+        (Some(pid), Some(name)) => format!("pid {pid} ({})", clean(name)),
+        (Some(pid), None) => format!("pid {pid}"),
+        _ => "owner not visible".to_string(),
+    };
+    match (&s.user, s.uid) {
+        (Some(name), _) => format!("{who} user {}", clean(name)),
+        (None, Some(uid)) => format!("{who} uid {uid}"),
+        (None, None) => who,
+    }
+}
+
+/// `tcp 127.0.0.1:8080` / `tcp [::1]:8080`.
+pub fn socket_addr(s: &Socket) -> String {
+    std::net::SocketAddr::new(s.address, s.port).to_string()
 }

@@ -274,7 +274,9 @@ mod tests {
     #[test]
     fn find_free_skips_held_and_walks_forward() {
         let p = policy();
-        let start = (p.range.lo..)
+        let start = p
+            .range
+            .iter()
             .find(|&q| p.statically_usable(q))
             .unwrap_or(p.range.lo);
         let mut held = HeldSet::default();

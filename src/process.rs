@@ -71,6 +71,40 @@ pub fn parent_pid() -> Option<u32> {
     None
 }
 
+/// Whether process `pid`, or one of its ancestors, works inside `dir` (its current folder is
+/// `dir` or below). `None` when that cannot be seen (another user's process, or a platform
+/// without `/proc`).
+#[cfg(target_os = "linux")]
+pub fn works_in(pid: u32, dir: &std::path::Path) -> Option<bool> {
+    let mut current = pid;
+    let mut seen_any = false;
+    for _ in 0..64 {
+        if let Ok(cwd) = std::fs::read_link(format!("/proc/{current}/cwd")) {
+            seen_any = true;
+            if cwd.starts_with(dir) {
+                return Some(true);
+            }
+        }
+        let stat = std::fs::read_to_string(format!("/proc/{current}/stat")).ok()?;
+        let parent: u32 = stat[stat.rfind(')')? + 1..]
+            .split_ascii_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()?;
+        if parent <= 1 {
+            break;
+        }
+        current = parent;
+    }
+    seen_any.then_some(false)
+}
+
+/// Whether process `pid` works inside `dir`: not visible on this platform.
+#[cfg(not(target_os = "linux"))]
+pub fn works_in(_pid: u32, _dir: &std::path::Path) -> Option<bool> {
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,5 +123,19 @@ mod tests {
         assert!(start.is_some());
         assert!(is_alive(me, start));
         assert!(!is_alive(me, start.map(|s| s.wrapping_add(1))));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn works_in_follows_the_current_folder() {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        assert_eq!(works_in(std::process::id(), &cwd), Some(true));
+        assert_eq!(
+            works_in(
+                std::process::id(),
+                std::path::Path::new("/nonexistent-folder")
+            ),
+            Some(false)
+        );
     }
 }

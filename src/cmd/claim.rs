@@ -7,7 +7,7 @@ use super::{Ctx, Outcome};
 use crate::cli::ClaimArgs;
 use crate::output::{self, ClaimView};
 
-pub fn run(ctx: &Ctx, args: ClaimArgs) -> Result<Outcome> {
+pub fn run(ctx: &Ctx, args: &ClaimArgs) -> Result<Outcome> {
     let project = ctx.project()?;
     let mut policy = ctx.policy();
     if let Some(range) = args.range {

@@ -1,6 +1,7 @@
 //! `devport list`: the claims, grouped by project.
 
 use anyhow::Result;
+use devport::ports::sockets;
 
 use super::{Ctx, Outcome};
 use crate::cli::ListArgs;
@@ -21,36 +22,63 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<Outcome> {
     claims.sort_by(|a, b| {
         (&a.project, &a.project_path, a.port).cmp(&(&b.project, &b.project_path, b.port))
     });
+    let live = args.live.then(sockets::list);
+    let views: Vec<ClaimView> = claims
+        .iter()
+        .map(|c| ClaimView {
+            live: live.as_ref().map(|all| {
+                c.ports()
+                    .iter()
+                    .flat_map(|p| sockets::on_port(all, p))
+                    .collect()
+            }),
+            ..ClaimView::new(c, None)
+        })
+        .collect();
     if ctx.json {
-        return output::json(
-            &claims
-                .iter()
-                .map(|c| ClaimView::new(c, None))
-                .collect::<Vec<_>>(),
-        )
-        .map(|()| Outcome::Success);
+        output::json(&views)?;
+        return Ok(Outcome::Success);
     }
     if claims.is_empty() {
         output::note("no claims yet; run 'devport claim SERVICE' in a project");
         return Ok(Outcome::Success);
     }
-    let rows = claims.iter().map(|c| {
-        vec![
+    let rows = claims.iter().zip(&views).map(|(c, view)| {
+        let mut row = vec![
             output::port_list(c.ports()),
             c.service.clone(),
             output::clean(&c.project).into_owned(),
             c.proto.to_string(),
             output::local_time(c.last_used),
             c.project_path.as_ref().map_or_else(
-                || "(global)".to_string(),
+                || "(global)".into(),
                 |p| output::clean(&p.display().to_string()).into_owned(),
             ),
-        ]
+        ];
+        if let Some(socks) = &view.live {
+            let text: Vec<String> = socks
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{} {} {}",
+                        s.proto,
+                        output::socket_addr(s),
+                        output::owner(s)
+                    )
+                })
+                .collect();
+            row.push(if text.is_empty() {
+                "idle".into()
+            } else {
+                text.join(", ")
+            });
+        }
+        row
     });
-    output::table(
-        ctx,
-        &["PORT", "SERVICE", "PROJECT", "PROTO", "LAST USED", "PATH"],
-        rows,
-    )?;
+    let mut header = vec!["PORT", "SERVICE", "PROJECT", "PROTO", "LAST USED", "PATH"];
+    if args.live {
+        header.push("LIVE");
+    }
+    output::table(ctx, &header, rows)?;
     Ok(Outcome::Success)
 }

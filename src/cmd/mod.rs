@@ -1,6 +1,8 @@
 //! One file per subcommand; this module resolves the environment once into [`Ctx`] and
 //! dispatches.
 
+mod audit;
+mod check;
 mod claim;
 mod list;
 mod release;
@@ -96,10 +98,11 @@ impl Ctx {
 
 /// `DEVPORT_LOCK_TIMEOUT`: a duration (`10s`, `1m`) or a number of seconds.
 fn parse_timeout(text: &str) -> Result<Duration> {
-    if let Ok(secs) = text.trim().parse::<f64>() {
-        if secs.is_finite() && secs >= 0.0 {
-            return Ok(Duration::from_secs_f64(secs));
-        }
+    if let Ok(secs) = text.trim().parse::<f64>()
+        && secs.is_finite()
+        && secs >= 0.0
+    {
+        return Ok(Duration::from_secs_f64(secs));
     }
     devport::types::parse_duration(text).map_err(|_| {
         devport::Error::Usage(format!(
@@ -128,8 +131,10 @@ fn default_config_path() -> Option<PathBuf> {
 pub fn run(cli: Cli) -> Result<Outcome> {
     let ctx = Ctx::new(&cli.global)?;
     match cli.command {
-        Command::Claim(args) => claim::run(&ctx, args),
-        Command::Release(args) => release::run(&ctx, args),
+        Command::Claim(args) => claim::run(&ctx, &args),
+        Command::Release(args) => release::run(&ctx, &args),
         Command::List(args) => list::run(&ctx, &args),
+        Command::Check(args) => check::run(&ctx, &args),
+        Command::Audit => audit::run(&ctx),
     }
 }

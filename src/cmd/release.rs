@@ -7,7 +7,7 @@ use super::{Ctx, Outcome};
 use crate::cli::ReleaseArgs;
 use crate::output::{self, ClaimView};
 
-pub fn run(ctx: &Ctx, args: ReleaseArgs) -> Result<Outcome> {
+pub fn run(ctx: &Ctx, args: &ReleaseArgs) -> Result<Outcome> {
     let project = ctx.project()?;
     let target = match (args.port, args.all) {
         (Some(port), _) => ReleaseTarget::Port(port),

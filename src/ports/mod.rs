@@ -4,3 +4,4 @@
 pub mod iana;
 pub mod os;
 pub mod probe;
+pub mod sockets;

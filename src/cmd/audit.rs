@@ -1,0 +1,42 @@
+//! `devport audit`: every listening socket, classified.
+
+use anyhow::Result;
+use devport::check::{self, Finding};
+use devport::ports::sockets;
+
+use super::{Ctx, Outcome};
+use crate::output;
+
+pub fn run(ctx: &Ctx) -> Result<Outcome> {
+    let reg = ctx.store.read()?;
+    let rows = check::audit(&reg, sockets::list());
+    if ctx.json {
+        output::json(&rows)?;
+        return Ok(Outcome::Success);
+    }
+    let table = rows.iter().map(|r| {
+        let s = &r.socket;
+        let finding = match r.finding {
+            Finding::Ok => "ok",
+            Finding::Conflict => "conflict",
+            Finding::Known => "known",
+            Finding::Unknown => "unknown",
+        };
+        vec![
+            s.proto.to_string(),
+            output::socket_addr(s),
+            output::owner(s),
+            r.claim
+                .as_ref()
+                .map_or_else(|| "-".into(), |c| output::clean(&c.label()).into_owned()),
+            r.iana_service.unwrap_or("-").to_string(),
+            finding.to_string(),
+        ]
+    });
+    output::table(
+        ctx,
+        &["PROTO", "ADDRESS", "OWNER", "CLAIM", "IANA", "FINDING"],
+        table,
+    )?;
+    Ok(Outcome::Success)
+}

@@ -1,0 +1,220 @@
+//! `devport check`: the whole story of each port asked about.
+
+use std::fmt::Write as _;
+
+use anyhow::Result;
+use devport::check::{self, PortReport};
+use devport::ports::sockets::{self, Socket};
+
+use super::{Ctx, Outcome};
+use crate::cli::CheckArgs;
+use crate::output;
+
+/// At most this many ports per call, so a typo like `1-65535` does not run for minutes.
+const MAX_PORTS: u32 = 4096;
+
+pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<Outcome> {
+    let total: u32 = args.ports.iter().map(|r| r.len()).sum();
+    if total > MAX_PORTS {
+        return Err(devport::Error::Usage(format!(
+            "{total} ports asked about; check at most {MAX_PORTS} at a time"
+        ))
+        .into());
+    }
+    let reg = ctx.store.read()?;
+    let policy = ctx.policy();
+    let live = sockets::list();
+    let reports: Vec<PortReport> = args
+        .ports
+        .iter()
+        .flat_map(|r| r.iter())
+        .map(|p| check::report(&policy, &reg, &live, p, ctx.now))
+        .collect();
+    if ctx.json {
+        output::json(&reports)?;
+    } else {
+        let text: Vec<String> = reports.iter().map(|r| render(r, &policy)).collect();
+        output::line(text.join("\n").trim_end())?;
+    }
+    Ok(if reports.iter().all(|r| r.usable) {
+        Outcome::Success
+    } else {
+        Outcome::Negative
+    })
+}
+
+fn render(r: &PortReport, policy: &devport::Policy) -> String {
+    let mut s = String::new();
+    let range = match r.range {
+        "system" => "system range (0-1023)",
+        "user" => "user range (1024-49151)",
+        _ => "dynamic range (49152-65535)",
+    };
+    let _ = writeln!(s, "{}  {range}", r.port);
+    let mut field = |name: &str, value: &str| {
+        let _ = writeln!(s, "  {name:<9} {value}");
+    };
+    field("iana", &iana_text(r));
+    for h in &r.history {
+        field(
+            "",
+            &format!(
+                "note: {} ({})",
+                h.description.replace('\n', " "),
+                iana_proto(h.proto)
+            ),
+        );
+    }
+    field(
+        "dev tools",
+        &if r.dev_tools.is_empty() {
+            "none known".to_string()
+        } else {
+            r.dev_tools.join("; ")
+        },
+    );
+    field(
+        "browsers",
+        if r.browser_blocked {
+            "blocked (WHATWG Fetch bad port)"
+        } else {
+            "allowed"
+        },
+    );
+    let os: Vec<String> = r.os.iter().map(|reason| os_text(*reason, policy)).collect();
+    field(
+        "os",
+        &if os.is_empty() {
+            "not reserved".to_string()
+        } else {
+            os.join("; ")
+        },
+    );
+    if r.sockets.is_empty() {
+        field(
+            "live",
+            if r.reasons.contains(&devport::Reason::InUse) {
+                "busy (a bind failed; owner unknown)"
+            } else {
+                "free (tcp and udp, IPv4 and IPv6)"
+            },
+        );
+    }
+    for sock in &r.sockets {
+        field("live", &socket_text(sock));
+    }
+    let holder = match (&r.claim, &r.lease) {
+        (Some(c), _) => format!(
+            "claimed by {} ({}, {}){}",
+            output::clean(&c.label()),
+            output::port_list(c.ports()),
+            c.proto,
+            c.project_path.as_ref().map_or(String::new(), |p| format!(
+                " in {}",
+                output::clean(&p.display().to_string())
+            ))
+        ),
+        (None, Some(l)) => format!("leased by pid {} ({})", l.pid, output::port_list(l.ports())),
+        (None, None) => "not claimed".to_string(),
+    };
+    field("devport", &holder);
+    field("verdict", &verdict(r));
+    s
+}
+
+fn iana_proto(p: devport::ports::iana::IanaProto) -> &'static str {
+    use devport::ports::iana::IanaProto as P;
+    match p {
+        P::Tcp => "tcp",
+        P::Udp => "udp",
+        P::Sctp => "sctp",
+        P::Dccp => "dccp",
+    }
+}
+
+/// IANA rows merged by (status, service, description, date): `assigned: name "desc" (tcp, udp), registered D`.
+fn iana_text(r: &PortReport) -> String {
+    if r.iana.is_empty() {
+        return if r.range == "dynamic" {
+            "none (dynamic range: never assigned)".into()
+        } else {
+            "unassigned".into()
+        };
+    }
+    let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
+    for e in &r.iana {
+        let status = if e.status == devport::ports::iana::IanaStatus::Assigned {
+            "assigned"
+        } else {
+            "reserved"
+        };
+        let mut key = format!("{status}:");
+        if let Some(svc) = e.service {
+            let _ = write!(key, " {svc}");
+        }
+        let _ = write!(key, " \"{}\"", e.description.replace('\n', " "));
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, protos)) => protos.push(iana_proto(e.proto)),
+            None => groups.push((key, vec![iana_proto(e.proto)])),
+        }
+    }
+    let date = r
+        .iana
+        .iter()
+        .find_map(|e| e.registered)
+        .map(|d| format!(", registered {d}"))
+        .unwrap_or_default();
+    let parts: Vec<String> = groups
+        .into_iter()
+        .map(|(k, protos)| format!("{k} ({})", protos.join(", ")))
+        .collect();
+    format!("{}{date}", parts.join("; "))
+}
+
+fn os_text(reason: devport::Reason, policy: &devport::Policy) -> String {
+    use devport::Reason as R;
+    match reason {
+        R::OsEphemeral => format!(
+            "ephemeral range {} (the OS picks outgoing ports here)",
+            policy.os.ephemeral
+        ),
+        R::OsReserved => "reserved (ip_local_reserved_ports)".into(),
+        R::OsExcluded => "excluded port range".into(),
+        R::Privileged => format!(
+            "privileged: below {}, only root may bind it",
+            policy.os.unprivileged_start
+        ),
+        other => other.code().into(),
+    }
+}
+
+fn socket_text(s: &Socket) -> String {
+    format!(
+        "{} {}  {}",
+        s.proto,
+        output::socket_addr(s),
+        output::owner(s)
+    )
+}
+
+fn verdict(r: &PortReport) -> String {
+    if r.usable {
+        return "usable: claim may hand it out".into();
+    }
+    let codes: Vec<&str> = r.reasons.iter().map(|x| x.code()).collect();
+    let hard = r.reasons.iter().any(|x| {
+        matches!(
+            x,
+            devport::Reason::Claimed | devport::Reason::Leased | devport::Reason::InUse
+        )
+    });
+    let hint = if hard {
+        String::new()
+    } else {
+        format!(
+            "; 'devport claim SERVICE --port {}' can still take it",
+            r.port
+        )
+    };
+    format!("not usable: {}{hint}", codes.join(", "))
+}

@@ -1,0 +1,375 @@
+//! Live sockets: every listening TCP socket and every bound, unconnected UDP socket (the set
+//! `ss -ltnu` shows), IPv4 and IPv6, with the owning process and user when they can be seen.
+//!
+//! On Linux sockets are enumerated through netlink `sock_diag`, falling back to
+//! `/proc/net/{tcp,tcp6,udp,udp6}`; owners are found by mapping socket inodes through
+//! `/proc/*/fd`, only for the sockets asked about. Elsewhere the `listeners` crate supplies both.
+//! A socket whose owner cannot be seen is kept with what is known (its uid), never dropped.
+
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+/// One live socket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Socket {
+    /// `tcp` or `udp`.
+    pub proto: &'static str,
+    /// The local address it is bound to.
+    pub address: IpAddr,
+    /// The local port.
+    pub port: u16,
+    /// The owning process, if visible.
+    pub pid: Option<u32>,
+    /// The owning process's name, if visible.
+    pub process: Option<String>,
+    /// The owning user id, if known.
+    pub uid: Option<u32>,
+    /// The owning user's name, if known.
+    pub user: Option<String>,
+    /// The socket inode (Linux), used to find the owner.
+    #[serde(skip)]
+    pub inode: u64,
+}
+
+/// Every listening TCP and bound UDP socket, owners not yet resolved (see [`resolve_owners`]).
+pub fn list() -> Vec<Socket> {
+    let mut sockets = platform::list();
+    sockets.sort_by(|a, b| (a.port, a.proto, a.address).cmp(&(b.port, b.proto, b.address)));
+    sockets.dedup_by(|a, b| {
+        a.port == b.port && a.proto == b.proto && a.address == b.address && a.inode == b.inode
+    });
+    sockets
+}
+
+/// The sockets on `port`, with owners.
+pub fn on_port(all: &[Socket], port: u16) -> Vec<Socket> {
+    let mut found: Vec<Socket> = all.iter().filter(|s| s.port == port).cloned().collect();
+    resolve_owners(&mut found);
+    found
+}
+
+/// Fills in pid, process and user names where they can be seen.
+pub fn resolve_owners(sockets: &mut [Socket]) {
+    platform::resolve_owners(sockets);
+    for s in sockets.iter_mut() {
+        if s.user.is_none() {
+            s.user = s.uid.and_then(user_name);
+        }
+    }
+}
+
+#[cfg(unix)]
+fn user_name(uid: u32) -> Option<String> {
+    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+}
+
+#[cfg(not(unix))]
+fn user_name(_uid: u32) -> Option<String> {
+    None
+}
+
+/// Parses one of `/proc/net/{tcp,tcp6,udp,udp6}`: TCP rows in LISTEN (`0A`) and UDP rows
+/// that are unconnected (`07`, shown by `ss` as UNCONN).
+pub fn parse_proc_net(text: &str, proto: &'static str) -> Vec<Socket> {
+    let wanted = if proto == "tcp" { "0A" } else { "07" };
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() < 10 || f[3] != wanted {
+                return None;
+            }
+            let (addr, port) = f[1].split_once(':')?;
+            let port = u16::from_str_radix(port, 16).ok().filter(|&p| p != 0)?;
+            Some(Socket {
+                proto,
+                address: parse_proc_addr(addr)?,
+                port,
+                pid: None,
+                process: None,
+                uid: f[7].parse().ok(),
+                user: None,
+                inode: f[9].parse().ok()?,
+            })
+        })
+        .collect()
+}
+
+/// A `/proc/net` address: 8 hex digits (IPv4) or 32 (IPv6), each 32-bit word in the host's
+/// byte order.
+fn parse_proc_addr(hex: &str) -> Option<IpAddr> {
+    let words: Option<Vec<u32>> = (0..hex.len() / 8)
+        .map(|i| u32::from_str_radix(hex.get(i * 8..i * 8 + 8)?, 16).ok())
+        .collect();
+    let bytes: Vec<u8> = words?.into_iter().flat_map(u32::to_ne_bytes).collect();
+    match bytes.len() {
+        4 => Some(IpAddr::from(<[u8; 4]>::try_from(bytes).ok()?)),
+        16 => Some(IpAddr::from(<[u8; 16]>::try_from(bytes).ok()?)),
+        _ => None,
+    }
+}
+
+#[cfg(target_os = "linux")]
+mod platform {
+    use std::collections::HashMap;
+
+    use netlink_packet_core::{
+        NLM_F_DUMP, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload,
+    };
+    use netlink_packet_sock_diag::SockDiagMessage;
+    use netlink_packet_sock_diag::constants::{AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP};
+    use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, SocketId, StateFlags};
+    use netlink_sys::protocols::NETLINK_SOCK_DIAG;
+    use netlink_sys::{Socket as NlSocket, SocketAddr};
+
+    use super::{Socket, parse_proc_net};
+
+    pub fn list() -> Vec<Socket> {
+        netlink_list().unwrap_or_else(proc_list)
+    }
+
+    fn proc_list() -> Vec<Socket> {
+        [
+            ("tcp", "tcp"),
+            ("tcp6", "tcp"),
+            ("udp", "udp"),
+            ("udp6", "udp"),
+        ]
+        .iter()
+        .flat_map(|(file, proto)| {
+            parse_proc_net(
+                &std::fs::read_to_string(format!("/proc/net/{file}")).unwrap_or_default(),
+                proto,
+            )
+        })
+        .collect()
+    }
+
+    /// All four dumps over one netlink socket; `None` if netlink is not available.
+    fn netlink_list() -> Option<Vec<Socket>> {
+        let mut socket = NlSocket::new(NETLINK_SOCK_DIAG).ok()?;
+        socket.bind_auto().ok()?;
+        socket.connect(&SocketAddr::new(0, 0)).ok()?;
+        let mut out = Vec::new();
+        for family in [AF_INET, AF_INET6] {
+            dump(
+                &socket,
+                family,
+                IPPROTO_TCP,
+                StateFlags::LISTEN,
+                "tcp",
+                &mut out,
+            )?;
+            dump(
+                &socket,
+                family,
+                IPPROTO_UDP,
+                StateFlags::CLOSE,
+                "udp",
+                &mut out,
+            )?;
+        }
+        Some(out)
+    }
+
+    fn dump(
+        socket: &NlSocket,
+        family: u8,
+        protocol: u8,
+        states: StateFlags,
+        proto: &'static str,
+        out: &mut Vec<Socket>,
+    ) -> Option<()> {
+        let mut header = NetlinkHeader::default();
+        header.flags = NLM_F_REQUEST | NLM_F_DUMP;
+        let socket_id = if family == AF_INET {
+            SocketId::new_v4()
+        } else {
+            SocketId::new_v6()
+        };
+        let mut packet = NetlinkMessage::new(
+            header,
+            SockDiagMessage::InetRequest(InetRequest {
+                family,
+                protocol,
+                extensions: ExtensionFlags::empty(),
+                states,
+                socket_id,
+            })
+            .into(),
+        );
+        packet.finalize();
+        let mut buf = vec![0; packet.buffer_len()];
+        packet.serialize(&mut buf);
+        socket.send(&buf, 0).ok()?;
+        let mut recv = Vec::with_capacity(1 << 16);
+        loop {
+            recv.clear();
+            let size = socket.recv(&mut recv, 0).ok()?;
+            let mut offset = 0;
+            while offset < size {
+                let msg =
+                    NetlinkMessage::<SockDiagMessage>::deserialize(&recv[offset..size]).ok()?;
+                match msg.payload {
+                    NetlinkPayload::InnerMessage(SockDiagMessage::InetResponse(r)) => {
+                        let h = &r.header;
+                        if h.socket_id.source_port != 0 {
+                            out.push(Socket {
+                                proto,
+                                address: h.socket_id.source_address,
+                                port: h.socket_id.source_port,
+                                pid: None,
+                                process: None,
+                                uid: Some(h.uid),
+                                user: None,
+                                inode: u64::from(h.inode),
+                            });
+                        }
+                    }
+                    NetlinkPayload::Done(_) => return Some(()),
+                    NetlinkPayload::Error(_) => return None,
+                    _ => {}
+                }
+                let len = msg.header.length as usize;
+                if len == 0 {
+                    break;
+                }
+                offset += len;
+            }
+        }
+    }
+
+    /// Maps socket inodes to pids by reading `/proc/*/fd` links, stopping once every inode
+    /// asked about is found. Processes of other users are skipped (their owner stays unknown).
+    pub fn resolve_owners(sockets: &mut [Socket]) {
+        let mut wanted: HashMap<u64, Option<u32>> = sockets
+            .iter()
+            .filter(|s| s.inode != 0)
+            .map(|s| (s.inode, None))
+            .collect();
+        let mut missing = wanted.len();
+        if missing == 0 {
+            return;
+        }
+        let Ok(procs) = std::fs::read_dir("/proc") else {
+            return;
+        };
+        'procs: for entry in procs.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
+                continue;
+            };
+            for fd in fds.flatten() {
+                let Ok(target) = std::fs::read_link(fd.path()) else {
+                    continue;
+                };
+                let Some(inode) = target.to_str().and_then(|t| {
+                    t.strip_prefix("socket:[")?
+                        .strip_suffix(']')?
+                        .parse::<u64>()
+                        .ok()
+                }) else {
+                    continue;
+                };
+                if let Some(slot @ None) = wanted.get_mut(&inode) {
+                    *slot = Some(pid);
+                    missing -= 1;
+                    if missing == 0 {
+                        break 'procs;
+                    }
+                }
+            }
+        }
+        for s in sockets.iter_mut() {
+            if let Some(Some(pid)) = wanted.get(&s.inode) {
+                s.pid = Some(*pid);
+                s.process = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .ok()
+                    .map(|c| c.trim_end().to_string());
+            }
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod platform {
+    use super::Socket;
+
+    pub fn list() -> Vec<Socket> {
+        let Ok(all) = listeners::get_all() else {
+            return Vec::new();
+        };
+        all.into_iter()
+            .filter_map(|l| {
+                let proto = match (l.protocol, l.state) {
+                    (listeners::Protocol::TCP, listeners::SocketState::Listen) => "tcp",
+                    (listeners::Protocol::UDP, s) if s != listeners::SocketState::Established => {
+                        "udp"
+                    }
+                    _ => return None,
+                };
+                (l.socket.port() != 0).then(|| Socket {
+                    proto,
+                    address: l.socket.ip(),
+                    port: l.socket.port(),
+                    pid: Some(l.process.pid),
+                    process: Some(l.process.name),
+                    uid: None,
+                    user: None,
+                    inode: 0,
+                })
+            })
+            .collect()
+    }
+
+    /// `listeners` reports owners with the sockets already.
+    pub fn resolve_owners(_sockets: &mut [Socket]) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_net_rows() {
+        let tcp = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 12345 1 0000000000000000 100 0 0 10 0\n   1: 0100007F:1F91 0100007F:9C40 01 00000000:00000000 00:00000000 00000000  1000        0 12346 1\n";
+        let rows = parse_proc_net(tcp, "tcp");
+        assert_eq!(rows.len(), 1);
+        if cfg!(target_endian = "little") {
+            assert_eq!(rows[0].address, IpAddr::from([127, 0, 0, 1]));
+        }
+        assert_eq!(
+            (rows[0].port, rows[0].uid, rows[0].inode),
+            (8080, Some(1000), 12345)
+        );
+        let tcp6 = "header\n   0: 00000000000000000000000001000000:1F90 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 999 1\n";
+        let rows = parse_proc_net(tcp6, "tcp");
+        if cfg!(target_endian = "little") {
+            assert_eq!(
+                rows[0].address,
+                "::1".parse::<IpAddr>().unwrap_or(IpAddr::from([0; 4]))
+            );
+        }
+    }
+
+    #[test]
+    fn finds_own_listener_with_owner() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0");
+        let Ok(listener) = listener else { return };
+        let port = listener.local_addr().map_or(0, |a| a.port());
+        let found = on_port(&list(), port);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].pid, Some(std::process::id()));
+        assert_eq!(found[0].proto, "tcp");
+    }
+}

@@ -1,0 +1,274 @@
+//! `check`, `audit` and `list --live` against real sockets the test opens on loopback.
+
+use std::io::Read as _;
+use std::net::{TcpListener, TcpStream, UdpSocket};
+
+use serde_json::Value;
+
+use crate::support::{World, port, stdout};
+
+fn check_json(w: &World, port: u16) -> (Value, Option<i32>) {
+    let out = w
+        .cmd(&["check", &port.to_string(), "--json"])
+        .output()
+        .expect("run");
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    (v[0].clone(), out.status.code())
+}
+
+fn reasons(v: &Value) -> Vec<String> {
+    v["reasons"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| r.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn audit_rows(w: &World, port: u16) -> Vec<Value> {
+    let v: Value = serde_json::from_str(&w.ok(&["audit", "--json"])).expect("json");
+    v.as_array()
+        .map(|a| a.iter().filter(|r| r["port"] == port).cloned().collect())
+        .unwrap_or_default()
+}
+
+fn assert_socket(v: &Value, proto: &str, address: &str) {
+    assert_eq!(v["proto"], proto, "{v}");
+    assert_eq!(v["address"], address, "{v}");
+    assert_eq!(v["pid"], std::process::id(), "{v}");
+}
+
+#[test]
+fn tcp_listener_on_ipv4_loopback() {
+    let w = World::new();
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let p = l.local_addr().expect("addr").port();
+    let (v, code) = check_json(&w, p);
+    assert_eq!(code, Some(1));
+    assert!(reasons(&v).contains(&"in-use".to_string()), "{v}");
+    assert_socket(&v["sockets"][0], "tcp", "127.0.0.1");
+    let rows = audit_rows(&w, p);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_socket(&rows[0], "tcp", "127.0.0.1");
+    let assigned = devport::ports::iana::lookup(p)
+        .iter()
+        .any(|r| r.status == devport::ports::iana::IanaStatus::Assigned);
+    assert_eq!(
+        rows[0]["finding"],
+        if assigned { "known" } else { "unknown" }
+    );
+    // The text report names the owner.
+    let text = String::from_utf8_lossy(
+        &w.cmd(&["check", &p.to_string()])
+            .output()
+            .expect("run")
+            .stdout,
+    )
+    .into_owned();
+    assert!(
+        text.contains(&format!("tcp 127.0.0.1:{p}  pid {}", std::process::id())),
+        "{text}"
+    );
+    drop(l);
+}
+
+#[test]
+fn tcp_listener_on_ipv6_loopback_only() {
+    let w = World::new();
+    let Ok(l) = TcpListener::bind("[::1]:0") else {
+        eprintln!("skipped: no IPv6 loopback on this host");
+        return;
+    };
+    let p = l.local_addr().expect("addr").port();
+    let (v, _) = check_json(&w, p);
+    assert_socket(&v["sockets"][0], "tcp", "::1");
+    assert_socket(&audit_rows(&w, p)[0], "tcp", "::1");
+    drop(l);
+}
+
+#[test]
+fn udp_socket_on_ipv4_loopback() {
+    let w = World::new();
+    let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let p = s.local_addr().expect("addr").port();
+    let (v, _) = check_json(&w, p);
+    assert!(reasons(&v).contains(&"in-use".to_string()), "{v}");
+    assert_socket(&v["sockets"][0], "udp", "127.0.0.1");
+    assert_socket(&audit_rows(&w, p)[0], "udp", "127.0.0.1");
+    drop(s);
+}
+
+/// Leaves `port` in `TIME_WAIT` only: the server side closes an accepted connection first.
+fn time_wait_on(port: u16) -> Option<()> {
+    let l = TcpListener::bind(("127.0.0.1", port)).ok()?;
+    let mut client = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    let (server, _) = l.accept().ok()?;
+    drop(server);
+    let mut buf = [0u8; 1];
+    let _ = client.read(&mut buf); // sees the FIN
+    drop(client);
+    drop(l);
+    Some(())
+}
+
+#[test]
+fn time_wait_never_makes_a_port_busy() {
+    // A port the policy would hand out, found in a scratch world.
+    let p = port(&World::new().ok(&["claim", "tw"]));
+    if time_wait_on(p).is_none() {
+        eprintln!("skipped: could not set up TIME_WAIT on {p}");
+        return;
+    }
+    let w = World::new();
+    let (v, code) = check_json(&w, p);
+    assert_eq!(v["usable"], true, "{v}");
+    assert_eq!(code, Some(0));
+    assert!(v["sockets"].as_array().is_some_and(Vec::is_empty), "{v}");
+    assert!(audit_rows(&w, p).is_empty());
+}
+
+#[test]
+fn verdicts_and_reasons() {
+    let w = World::new();
+    let (v, code) = check_json(&w, 2276);
+    assert_eq!(code, Some(1));
+    assert!(reasons(&v).contains(&"iana-assigned".into()));
+    assert_eq!(v["iana"][0]["service"], "ibridge-mgmt");
+    assert_eq!(v["iana"][0]["description"], "iBridge Management");
+    assert_eq!(v["iana"][0]["registered"], "2004-12");
+    let protos: Vec<&Value> = v["iana"]
+        .as_array()
+        .map(|a| a.iter().map(|e| &e["proto"]).collect())
+        .unwrap_or_default();
+    assert_eq!(protos, [&Value::from("tcp"), &Value::from("udp")]);
+    let text = stdout(
+        &w.cmd(&["check", "2276"])
+            .assert()
+            .code(1)
+            .get_output()
+            .clone(),
+    );
+    assert!(
+        text.contains("ibridge-mgmt \"iBridge Management\" (tcp, udp), registered 2004-12"),
+        "{text}"
+    );
+
+    let (v, _) = check_json(&w, 80);
+    assert_eq!(v["range"], "system");
+    assert!(reasons(&v).contains(&"iana-assigned".into()));
+
+    let (v, _) = check_json(&w, 5173);
+    assert!(reasons(&v).contains(&"dev-tool-default".into()), "{v}");
+    assert!(
+        v["dev_tools"][0]
+            .as_str()
+            .is_some_and(|t| t.contains("Vite"))
+    );
+
+    let (v, _) = check_json(&w, 6667);
+    assert!(reasons(&v).contains(&"browser-blocked".into()));
+    assert_eq!(v["browser_blocked"], true);
+
+    let eph = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .unwrap_or_else(|_| "49152 65535".into());
+    let lo: u16 = eph
+        .split_whitespace()
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(49152);
+    let (v, _) = check_json(&w, lo + 1);
+    assert!(reasons(&v).contains(&"os-ephemeral".into()), "{v}");
+    assert!(
+        v["os"]
+            .as_array()
+            .is_some_and(|a| a.contains(&Value::from("os-ephemeral")))
+    );
+
+    // A port the policy hands out: usable, exit 0, and claimed afterwards it says so.
+    let free = port(&World::new().ok(&["claim", "free"]));
+    let (v, code) = check_json(&w, free);
+    assert_eq!(
+        (v["usable"].clone(), code),
+        (Value::from(true), Some(0)),
+        "{v}"
+    );
+    assert_eq!(v["range"], "user");
+    w.ok(&["claim", "mine", "--port", &free.to_string()]);
+    let (v, code) = check_json(&w, free);
+    assert_eq!(code, Some(1));
+    assert_eq!(reasons(&v), ["claimed"]);
+    assert_eq!(v["claim"]["service"], "mine");
+}
+
+#[test]
+fn audit_and_list_live_tell_ok_from_conflict() {
+    let w = World::new();
+    // The test process works in the crate folder, not in the project folder: a conflict.
+    let p = port(&w.ok(&["claim", "web"]));
+    let Ok(l) = TcpListener::bind(("127.0.0.1", p)) else {
+        return;
+    };
+    let rows = audit_rows(&w, p);
+    assert_eq!(rows[0]["finding"], "conflict", "{rows:?}");
+    assert_eq!(rows[0]["claim"]["service"], "web");
+    drop(l);
+    // Claimed from the folder this process works in: ok.
+    let here = std::env::current_dir().expect("cwd");
+    let p = port(&stdout(
+        &w.cmd_in(&here, &["claim", "web"])
+            .assert()
+            .success()
+            .get_output()
+            .clone(),
+    ));
+    let Ok(l) = TcpListener::bind(("127.0.0.1", p)) else {
+        return;
+    };
+    assert_eq!(audit_rows(&w, p)[0]["finding"], "ok");
+    let out = w
+        .cmd_in(&here, &["list", "--live", "--here", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let list: Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(list[0]["live"][0]["pid"], std::process::id());
+    let table = stdout(
+        &w.cmd(&["list", "--live"])
+            .assert()
+            .success()
+            .get_output()
+            .clone(),
+    );
+    assert!(
+        table.contains(&format!("tcp 127.0.0.1:{p} pid {}", std::process::id())),
+        "{table}"
+    );
+    drop(l);
+}
+
+#[test]
+fn config_changes_the_policy_and_bad_config_is_exit_3() {
+    let w = World::new();
+    std::fs::write(
+        w.config(),
+        "range = \"20000-20099\"\navoid = [\"20000-20049\"]\n",
+    )
+    .expect("config");
+    let p = port(&w.ok(&["claim", "web"]));
+    assert!((20050..=20099).contains(&p), "{p}");
+    std::fs::write(w.config(), "range = \"20000-20099\"\nrnage = 1\n").expect("config");
+    let out = w
+        .cmd(&["claim", "db"])
+        .assert()
+        .code(3)
+        .get_output()
+        .clone();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        err.contains("line 2, column 1") && err.contains("config.toml"),
+        "{err}"
+    );
+}

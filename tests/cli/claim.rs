@@ -1,0 +1,427 @@
+//! `claim`, `release`, `list`: behaviour, concurrency and bad input.
+
+use std::net::{TcpListener, UdpSocket};
+use std::process::Stdio;
+
+use crate::support::{World, port, stderr, stdout};
+
+#[test]
+fn claim_is_stable_and_per_project() {
+    let w = World::new();
+    let first = port(&w.ok(&["claim", "web"]));
+    assert_eq!(port(&w.ok(&["claim", "web"])), first);
+    assert!((10000..=29999).contains(&first), "{first}");
+    let blog = w.project("blog");
+    let other = port(&stdout(
+        &w.cmd_in(&blog, &["claim", "web"])
+            .assert()
+            .success()
+            .get_output()
+            .clone(),
+    ));
+    assert_ne!(other, first);
+    // From a subfolder of the project: the same claim.
+    let sub = w.project("shop").join("src/deep");
+    std::fs::create_dir_all(&sub).expect("subdir");
+    let again = stdout(
+        &w.cmd_in(&sub, &["claim", "web"])
+            .assert()
+            .success()
+            .get_output()
+            .clone(),
+    );
+    assert_eq!(port(&again), first);
+}
+
+#[test]
+fn release_then_claim() {
+    let w = World::new();
+    let first = w.ok(&["claim", "web"]);
+    let out = w
+        .cmd(&["release", "web"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert!(
+        stderr(&out).contains("released shop/web"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        w.registry_json()["claims"].as_array().map(Vec::len),
+        Some(0)
+    );
+    assert_eq!(
+        w.ok(&["claim", "web"]),
+        first,
+        "the hash gives the same port back"
+    );
+    // Releasing what is not claimed is fine for scripts.
+    let out = w
+        .cmd(&["release", "nothing"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert!(stderr(&out).contains("nothing to release"));
+    let p = port(&first);
+    w.cmd(&["release", "--port", &p.to_string()])
+        .assert()
+        .success();
+    w.ok(&["claim", "a"]);
+    w.ok(&["claim", "b"]);
+    w.cmd(&["release", "--all"]).assert().success();
+    assert_eq!(w.ok(&["list", "--json"]), "[]");
+}
+
+#[test]
+fn count_gives_consecutive_unheld_ports() {
+    let w = World::new();
+    let single: Vec<u16> = (0..20)
+        .map(|i| port(&w.ok(&["claim", &format!("s{i}")])))
+        .collect();
+    let block: Vec<u16> = w
+        .ok(&["claim", "grpc", "--count", "3"])
+        .split(' ')
+        .map(port)
+        .collect();
+    assert_eq!(block.len(), 3);
+    assert_eq!(block[1], block[0] + 1);
+    assert_eq!(block[2], block[0] + 2);
+    assert!(block.iter().all(|p| !single.contains(p)));
+    let json = w.registry_json();
+    let grpc = json["claims"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["service"] == "grpc"))
+        .cloned();
+    assert_eq!(grpc.map(|g| g["count"].clone()), Some(serde_json::json!(3)));
+}
+
+#[test]
+fn claim_json_shape() {
+    let w = World::new();
+    let out = w.ok(&["claim", "web", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["service"], "web");
+    assert_eq!(v["project"], "shop");
+    assert_eq!(v["new"], true);
+    assert_eq!(v["proto"], "tcp");
+    assert_eq!(v["ports"], serde_json::json!([v["port"]]));
+    let again: serde_json::Value =
+        serde_json::from_str(&w.ok(&["claim", "web", "--json"])).expect("json");
+    assert_eq!(again["new"], false);
+    let list: serde_json::Value = serde_json::from_str(&w.ok(&["list", "--json"])).expect("json");
+    assert_eq!(list[0]["port"], v["port"]);
+    assert!(list[0].get("new").is_none());
+}
+
+/// Runs `n` claim processes at once; returns their outputs.
+fn claim_concurrently(
+    w: &World,
+    services: impl Fn(usize) -> String,
+    n: usize,
+) -> Vec<std::process::Output> {
+    let project = w.project("shop");
+    let children: Vec<_> = (0..n)
+        .map(|i| {
+            w.std_cmd_in(&project, &["claim", &services(i)])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn devport")
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|c| c.wait_with_output().expect("wait"))
+        .collect()
+}
+
+#[test]
+fn concurrent_claims_of_different_services() {
+    let w = World::new();
+    let outs = claim_concurrently(&w, |i| format!("svc{i}"), 64);
+    let mut ports: Vec<u16> = outs
+        .iter()
+        .map(|o| {
+            assert!(o.status.success(), "{}", stderr(o));
+            port(&stdout(o))
+        })
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    assert_eq!(ports.len(), 64, "duplicate ports handed out");
+    let claims = w.registry_json()["claims"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(claims.len(), 64, "lost claims");
+}
+
+#[test]
+fn concurrent_claims_of_one_service() {
+    let w = World::new();
+    let outs = claim_concurrently(&w, |_| "web".to_string(), 64);
+    let ports: Vec<String> = outs
+        .iter()
+        .map(|o| {
+            assert!(o.status.success(), "{}", stderr(o));
+            stdout(o)
+        })
+        .collect();
+    assert!(ports.iter().all(|p| *p == ports[0]), "{ports:?}");
+    assert_eq!(
+        w.registry_json()["claims"].as_array().map(Vec::len),
+        Some(1)
+    );
+}
+
+/// The port a fresh registry would give `shop/web`, found in a scratch world.
+fn predicted(proto: &str) -> u16 {
+    let scratch = World::new();
+    port(&scratch.ok(&["claim", "web", "--proto", proto]))
+}
+
+#[test]
+fn never_a_port_bound_on_ipv4_loopback() {
+    let p = predicted("tcp");
+    let Ok(listener) = TcpListener::bind(("127.0.0.1", p)) else {
+        return;
+    };
+    let w = World::new();
+    let got = port(&w.ok(&["claim", "web"]));
+    assert_ne!(got, p);
+    drop(listener);
+}
+
+#[test]
+fn never_a_port_bound_on_ipv6_loopback_only() {
+    let p = predicted("tcp");
+    // A socket bound to [::1] accepts only IPv6: the IPv4 binds of the probe succeed.
+    let Ok(listener) = TcpListener::bind(("::1", p)) else {
+        eprintln!("skipped: this host has no IPv6 loopback");
+        return;
+    };
+    let w = World::new();
+    let got = port(&w.ok(&["claim", "web"]));
+    assert_ne!(got, p);
+    drop(listener);
+}
+
+#[test]
+fn never_a_port_bound_by_udp_for_a_udp_claim() {
+    let p = predicted("udp");
+    let Ok(socket) = UdpSocket::bind(("127.0.0.1", p)) else {
+        return;
+    };
+    let w = World::new();
+    let got = port(&w.ok(&["claim", "web", "--proto", "udp"]));
+    assert_ne!(got, p);
+    drop(socket);
+}
+
+#[test]
+fn exact_port_refused_when_bound_or_claimed() {
+    let w = World::new();
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let busy = listener.local_addr().expect("addr").port().to_string();
+    w.ok(&["claim", "a"]);
+    let before = w.registry_bytes();
+    let out = w
+        .cmd(&["claim", "web", "--port", &busy])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    assert!(stderr(&out).contains("in use"), "{}", stderr(&out));
+    assert_eq!(w.registry_bytes(), before);
+
+    let held = w.ok(&["claim", "db"]);
+    let blog = w.project("blog");
+    let out = w
+        .cmd_in(&blog, &["claim", "web", "--port", &held])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let err = stderr(&out);
+    assert!(
+        err.contains("claimed by shop/db") && err.contains("devport release db"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    drop(listener);
+}
+
+#[test]
+fn exact_port_outside_policy_warns_and_claims() {
+    let w = World::new();
+    let out = w
+        .cmd(&["claim", "web", "--port", "2276"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert_eq!(stdout(&out), "2276");
+    assert!(
+        stderr(&out).contains("assigned by IANA"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn prefer_takes_the_port_or_falls_back() {
+    let w = World::new();
+    let auto = port(&w.ok(&["claim", "probe-me"]));
+    w.cmd(&["release", "probe-me"]).assert().success();
+    let got = port(&w.ok(&["claim", "web", "--prefer", &auto.to_string()]));
+    assert_eq!(got, auto);
+    // 2276 is IANA-assigned: --prefer falls back to the policy.
+    let other = port(&w.ok(&["claim", "db", "--prefer", "2276"]));
+    assert_ne!(other, 2276);
+}
+
+#[test]
+fn bad_input_changes_nothing() {
+    let w = World::new();
+    w.ok(&["claim", "web"]);
+    let before = w.registry_bytes();
+    let long = "a".repeat(65);
+    let cases: &[&[&str]] = &[
+        &["claim", ""],
+        &["claim", &long],
+        &["claim", "a b"],
+        &["claim", "a/b"],
+        &["claim", "a\u{1}b"],
+        &["claim", "café"],
+        &["claim", "x", "--port", "0"],
+        &["claim", "x", "--port", "65536"],
+        &["claim", "x", "--port", "-1"],
+        &["claim", "x", "--port", "abc"],
+        &["claim", "x", "--range", "80-70"],
+        &["claim", "x", "--range", "1-2-3"],
+        &["claim", "x", "--count", "0"],
+        &["claim", "x", "--count", "100000"],
+        &["claim", "x", "--proto", "sctp"],
+        &["release"],
+    ];
+    for args in cases {
+        let out = w.cmd(args).assert().code(2).get_output().clone();
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("devport: "), "{args:?}: {err}");
+        assert!(stdout(&out).is_empty(), "{args:?}");
+        assert_eq!(w.registry_bytes(), before, "{args:?} changed the registry");
+    }
+}
+
+#[test]
+fn corrupt_registry_is_reported_and_kept() {
+    let w = World::new();
+    std::fs::write(w.registry(), "{\n  \"version\": 1,\n  \"claims\": [,]\n}\n").expect("write");
+    let before = w.registry_bytes();
+    let out = w
+        .cmd(&["claim", "web"])
+        .assert()
+        .code(3)
+        .get_output()
+        .clone();
+    let err = stderr(&out);
+    assert!(
+        err.contains("line 3, column") && err.contains(&w.registry().display().to_string()),
+        "{err}"
+    );
+    assert_eq!(w.registry_bytes(), before);
+}
+
+#[test]
+fn newer_registry_version_is_refused() {
+    let w = World::new();
+    std::fs::write(
+        w.registry(),
+        "{\"version\": 99, \"claims\": [], \"leases\": []}\n",
+    )
+    .expect("write");
+    let before = w.registry_bytes();
+    let out = w
+        .cmd(&["claim", "web"])
+        .assert()
+        .code(3)
+        .get_output()
+        .clone();
+    assert!(
+        stderr(&out).contains("unsupported registry version (got 99, supports 1)"),
+        "{}",
+        stderr(&out)
+    );
+    w.cmd(&["list"]).assert().code(3);
+    assert_eq!(w.registry_bytes(), before);
+}
+
+#[cfg(unix)]
+#[test]
+fn unwritable_registry_folder_is_exit_3() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let w = World::new();
+    let dir = w.dir.path().join("state");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o500)).expect("chmod");
+    // root ignores folder permissions; only a real refusal is meaningful.
+    let writable = tempfile::tempfile_in(&dir).is_ok();
+    let out = w.cmd(&["claim", "web"]).output().expect("run");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("chmod back");
+    if writable {
+        eprintln!(
+            "skipped: running as root, folder permissions do not apply (the read-only mount test covers this)"
+        );
+        return;
+    }
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(w.registry_bytes().is_empty());
+}
+
+#[test]
+fn lock_timeout_names_the_holder() {
+    let w = World::new();
+    w.ok(&["claim", "a"]);
+    let lock_path = w.dir.path().join("state/registry.lock");
+    let lock = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&lock_path)
+        .expect("open lock");
+    lock.lock().expect("lock");
+    std::fs::write(&lock_path, "4242").expect("write pid");
+    let before = w.registry_bytes();
+    let out = w
+        .cmd(&["claim", "b"])
+        .env("DEVPORT_LOCK_TIMEOUT", "0.2")
+        .assert()
+        .code(3)
+        .get_output()
+        .clone();
+    assert!(stderr(&out).contains("pid 4242"), "{}", stderr(&out));
+    assert_eq!(w.registry_bytes(), before);
+    // Readers do not need the lock.
+    w.cmd(&["claim", "a"]).assert().success();
+    lock.unlock().expect("unlock");
+    w.cmd(&["claim", "b"]).assert().success();
+}
+
+#[test]
+fn list_shows_claims_grouped_by_project() {
+    let w = World::new();
+    let web = w.ok(&["claim", "web"]);
+    let blog = w.project("blog");
+    w.cmd_in(&blog, &["claim", "api"]).assert().success();
+    let table = w.ok(&["list"]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].starts_with("PORT"), "{table}");
+    assert!(
+        lines[1].contains("blog") && lines[2].contains("shop") && lines[2].contains(&web),
+        "{table}"
+    );
+    let here = w.ok(&["list", "--here"]);
+    assert!(!here.contains("blog"), "{here}");
+}

@@ -1,0 +1,7 @@
+//! Integration tests: they run the real `devport` binary, each against its own temporary
+//! registry, config and project folders.
+
+mod check;
+mod claim;
+mod policy_props;
+mod support;

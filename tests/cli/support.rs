@@ -1,0 +1,108 @@
+//! The test builder: a temporary world (registry, config, project folders) and commands that
+//! run the real binary in it with a clean environment.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use tempfile::TempDir;
+
+/// A temporary world for one test. Everything lives under `dir` and goes away on drop.
+pub struct World {
+    pub dir: TempDir,
+}
+
+impl World {
+    pub fn new() -> World {
+        let dir = tempfile::Builder::new()
+            .prefix("devport-test-")
+            .tempdir()
+            .expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("state")).expect("state dir");
+        World { dir }
+    }
+
+    pub fn registry(&self) -> PathBuf {
+        self.dir.path().join("state/registry.json")
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("config.toml")
+    }
+
+    /// A project folder (with a `.git` folder, so it is a project root) named `name`.
+    pub fn project(&self, name: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::create_dir_all(p.join(".git")).expect("project dir");
+        p
+    }
+
+    /// `devport ARGS` run in `project` with this world's registry and config.
+    pub fn cmd_in(&self, project: &Path, args: &[&str]) -> Command {
+        Command::from_std(self.std_cmd_in(project, args))
+    }
+
+    /// The same as a plain `std::process::Command`, for spawning many at once.
+    pub fn std_cmd_in(&self, project: &Path, args: &[&str]) -> std::process::Command {
+        let mut cmd = std::process::Command::new(bin());
+        clean_env(&mut cmd);
+        cmd.env("DEVPORT_REGISTRY", self.registry())
+            .env("DEVPORT_CONFIG", self.config())
+            .current_dir(project)
+            .args(args);
+        cmd
+    }
+
+    /// `devport ARGS` in the project folder `shop`.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let project = self.project("shop");
+        self.cmd_in(&project, args)
+    }
+
+    /// Runs a command that must succeed and returns its stdout, trimmed.
+    pub fn ok(&self, args: &[&str]) -> String {
+        stdout(&self.cmd(args).assert().success().get_output().clone())
+    }
+
+    /// The registry's bytes (empty if missing).
+    pub fn registry_bytes(&self) -> Vec<u8> {
+        std::fs::read(self.registry()).unwrap_or_default()
+    }
+
+    /// The registry as JSON.
+    pub fn registry_json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.registry_bytes()).expect("registry parses")
+    }
+}
+
+/// The path of the binary under test.
+pub fn bin() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("devport")
+}
+
+/// Removes every variable that could make a test depend on the machine it runs on.
+pub fn clean_env(cmd: &mut std::process::Command) {
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy().into_owned();
+        if key.starts_with("DEVPORT_") || key == "NO_COLOR" {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("HOME", "/nonexistent-devport-test-home")
+        .env("XDG_STATE_HOME", "/nonexistent-devport-test-home")
+        .env("XDG_CONFIG_HOME", "/nonexistent-devport-test-home");
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).trim().to_string()
+}
+
+pub fn port(text: &str) -> u16 {
+    text.trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("not a port: {text:?}: {e}"))
+}
