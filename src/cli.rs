@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use devport::envfile::Format;
 use devport::types::{PortRange, Proto};
 
 const AFTER_LONG_HELP: &str = "\
@@ -70,6 +71,31 @@ pub enum Command {
     Release(ReleaseArgs),
     List(ListArgs),
     Check(CheckArgs),
+    Env(EnvArgs),
+    Exec(ExecArgs),
+    Up(UpArgs),
+    /// Write a commented starter devport.toml in the project folder
+    ///
+    /// Refuses to overwrite an existing one.
+    ///
+    /// Example:
+    ///   devport init && $EDITOR devport.toml && devport up
+    Init,
+    /// Print a shell completion script
+    ///
+    /// Example:
+    ///   devport completions bash > ~/.local/share/bash-completion/completions/devport
+    ///   devport completions zsh > "${fpath[1]}/_devport"
+    Completions {
+        /// The shell
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on stdout
+    ///
+    /// Example:
+    ///   devport man > ~/.local/share/man/man1/devport.1
+    Man,
     /// List every listening TCP and bound UDP socket, with owner, claim and a finding
     ///
     /// Findings: ok (claimed, bound by a process working in the project's folder), conflict
@@ -165,6 +191,67 @@ pub struct CheckArgs {
     /// Ports or ranges (A-B) to check
     #[arg(required = true, value_name = "PORT|A-B", value_parser = parse_range)]
     pub ports: Vec<PortRange>,
+}
+
+/// Print the project's claims as environment variables
+///
+/// Each service becomes <SERVICE>_PORT (upper-cased, other characters turned into _); a block
+/// adds <SERVICE>_PORT_0 ... beside it. `env` in devport.toml renames a variable.
+///
+/// Example:
+///   eval "$(devport env)"
+///   devport env --format dotenv --write .env
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Sh)]
+    pub format: Format,
+    /// Put this before every variable name, e.g. APP_
+    #[arg(long, value_name = "P", default_value = "")]
+    pub prefix: String,
+    /// Merge the variables into this dotenv file (other lines are kept) instead of printing
+    #[arg(long, value_name = "FILE")]
+    pub write: Option<PathBuf>,
+}
+
+/// Claim a service's port, then run a command with it
+///
+/// The command gets PORT and <SERVICE>_PORT (or --env NAME), plus the variables of the
+/// project's other claims. `{port}` in an argument becomes the port, `{port:OTHER}` the port of
+/// another claimed service, for servers that ignore PORT. The exit status is the command's.
+///
+/// Example:
+///   devport exec web -- npm run dev
+///   devport exec web -- vite --port {port} --strictPort
+///   devport exec api -- ./server --db-port {port:db}
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Service name
+    pub service: String,
+    /// Name of the variable that carries the port (default: <SERVICE>_PORT)
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
+    /// The command and its arguments
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+/// Claim every service in devport.toml and print their variables
+///
+/// Idempotent: services already claimed keep their ports. Claims of this project that the
+/// manifest no longer lists are named on stderr.
+///
+/// Example:
+///   devport up --write-env .env
+///   eval "$(devport up)"
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Output format of the variables
+    #[arg(long, value_enum, default_value_t = Format::Sh)]
+    pub format: Format,
+    /// Also merge the variables into this dotenv file
+    #[arg(long, value_name = "FILE")]
+    pub write_env: Option<PathBuf>,
 }
 
 fn parse_port(s: &str) -> Result<u16, String> {

@@ -1,7 +1,7 @@
 //! The user's configuration file (`config.toml`): the port range, ports to avoid, whether
 //! IANA-assigned ports may be handed out, and the lock timeout.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -40,6 +40,24 @@ impl Default for Config {
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
         }
     }
+}
+
+fn project_dirs() -> Option<directories::ProjectDirs> {
+    directories::ProjectDirs::from("", "", "devport")
+}
+
+/// The per-user registry: `$XDG_STATE_HOME/devport/registry.json` (or
+/// `~/.local/state/devport/registry.json`) on Linux, the local data folder elsewhere.
+pub fn default_registry_path() -> Option<PathBuf> {
+    let dirs = project_dirs()?;
+    let dir = dirs.state_dir().unwrap_or_else(|| dirs.data_local_dir());
+    Some(dir.join("registry.json"))
+}
+
+/// The per-user config file: `~/.config/devport/config.toml` on Linux, the platform's config
+/// folder elsewhere.
+pub fn default_config_path() -> Option<PathBuf> {
+    Some(project_dirs()?.config_dir().join("config.toml"))
 }
 
 #[derive(Deserialize)]

@@ -23,6 +23,7 @@
 pub mod check;
 pub mod claim;
 pub mod config;
+pub mod envfile;
 pub mod error;
 pub mod fsutil;
 pub mod policy;

@@ -16,6 +16,7 @@ fn main() -> ExitCode {
     match cmd::run(cli) {
         Ok(cmd::Outcome::Success) => ExitCode::SUCCESS,
         Ok(cmd::Outcome::Negative) => ExitCode::from(devport::error::EXIT_NEGATIVE),
+        Ok(cmd::Outcome::Exit(code)) => ExitCode::from(code),
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("devport: {e:#}");

@@ -14,8 +14,17 @@ use crate::cmd::Ctx;
 
 /// Writes one line of data to stdout.
 pub fn line(text: &str) -> Result<()> {
+    text_out(text, "\n")
+}
+
+/// Writes text that carries its own line ends to stdout.
+pub fn text(text: &str) -> Result<()> {
+    text_out(text, "")
+}
+
+fn text_out(text: &str, end: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{text}")?;
+    write!(out, "{text}{end}")?;
     out.flush()?;
     Ok(())
 }

@@ -26,10 +26,7 @@ pub fn run(ctx: &Ctx, args: &ClaimArgs) -> Result<Outcome> {
         proto: args.proto,
         relocate: false,
     };
-    let outcome = devport::claim(&ctx.store, &policy, &req, ctx.now)?;
-    for warning in &outcome.warnings {
-        output::warn(warning);
-    }
+    let outcome = ctx.claim(&policy, &req)?;
     if ctx.json {
         output::json(&ClaimView::new(&outcome.claim, Some(outcome.new)))?;
     } else {

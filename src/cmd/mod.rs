@@ -4,18 +4,25 @@
 mod audit;
 mod check;
 mod claim;
+mod env;
+mod exec;
+mod generate;
+mod init;
 mod list;
 mod release;
+mod up;
 
 use std::io::IsTerminal as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Result;
-use devport::{Config, OsPorts, Policy, Project, Store};
+use devport::envfile::{self, Format};
+use devport::{ClaimOutcome, ClaimRequest, Config, OsPorts, Policy, Project, Store};
 use jiff::Timestamp;
 
 use crate::cli::{Cli, ColorWhen, Command, GlobalArgs};
+use crate::output;
 
 /// How a command ended when it did not fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +31,8 @@ pub enum Outcome {
     Success,
     /// Exit 1: a negative answer.
     Negative,
+    /// Exit with a child's status.
+    Exit(u8),
 }
 
 /// Everything a command needs from the environment, read once.
@@ -53,7 +62,7 @@ impl Ctx {
         };
         let registry = match args.registry.clone().or_else(|| var("DEVPORT_REGISTRY").map(PathBuf::from)) {
             Some(path) => path,
-            None => default_registry_path().ok_or_else(|| {
+            None => devport::config::default_registry_path().ok_or_else(|| {
                 devport::Error::Usage("cannot find a home folder for the registry; set DEVPORT_REGISTRY to a file path".into())
             })?,
         };
@@ -82,6 +91,11 @@ impl Ctx {
         })
     }
 
+    /// The folder the project is looked up from.
+    pub fn project_dir(&self) -> &Path {
+        &self.project_dir
+    }
+
     /// The project the command acts for.
     pub fn project(&self) -> Result<Project> {
         if self.global {
@@ -94,6 +108,57 @@ impl Ctx {
     pub fn policy(&self) -> Policy {
         Policy::new(&self.config, OsPorts::read())
     }
+
+    /// Claims through the library and shows the warnings of an exact `--port` on stderr.
+    pub fn claim(&self, policy: &Policy, req: &ClaimRequest<'_>) -> Result<ClaimOutcome> {
+        let outcome = devport::claim(&self.store, policy, req, self.now)?;
+        for warning in &outcome.warnings {
+            output::warn(warning);
+        }
+        Ok(outcome)
+    }
+
+    /// The environment variables of `project`'s claims (or only of `services`, when given).
+    pub fn project_vars(&self, project: &Project, services: Option<&[&str]>, prefix: &str) -> Result<Vec<(String, String)>> {
+        let reg = self.store.read()?;
+        let claims: Vec<&devport::Claim> = reg
+            .claims
+            .iter()
+            .filter(|c| c.project_path == project.path && services.is_none_or(|s| s.contains(&c.service.as_str())))
+            .collect();
+        Ok(envfile::vars(&claims, &project.env_names(), prefix)?)
+    }
+
+    /// Prints `vars` in `format`, or merges them into the dotenv file `write`.
+    pub fn emit_vars(&self, vars: &[(String, String)], format: Format, write: Option<&Path>, print_too: bool) -> Result<()> {
+        if let Some(path) = write {
+            let existing = match std::fs::read_to_string(path) {
+                Ok(text) => text,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+                Err(e) => return Err(devport::Error::io("cannot read", path, e).into()),
+            };
+            let merged = envfile::merge(&existing, vars);
+            if merged != existing {
+                devport::fsutil::write_atomic(path, merged.as_bytes(), file_mode(path))?;
+            }
+            output::note(&format!("{} variable(s) in {}", vars.len(), path.display()));
+        }
+        if write.is_none() || print_too {
+            let format = if self.json { Format::Json } else { format };
+            output::text(&envfile::render(vars, format))?;
+        }
+        Ok(())
+    }
+}
+
+/// The mode to give a rewritten file: its current one, else 0644.
+fn file_mode(path: &Path) -> u32 {
+    #[cfg(unix)]
+    if let Ok(meta) = std::fs::metadata(path) {
+        return std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o7777;
+    }
+    let _ = path;
+    0o644
 }
 
 /// `DEVPORT_LOCK_TIMEOUT`: a duration (`10s`, `1m`) or a number of seconds.
@@ -112,29 +177,22 @@ fn parse_timeout(text: &str) -> Result<Duration> {
     })
 }
 
-fn project_dirs() -> Option<directories::ProjectDirs> {
-    directories::ProjectDirs::from("", "", "devport")
-}
-
-/// `$XDG_STATE_HOME/devport/registry.json` on Linux, the local data folder elsewhere.
-fn default_registry_path() -> Option<PathBuf> {
-    let dirs = project_dirs()?;
-    let dir = dirs.state_dir().unwrap_or_else(|| dirs.data_local_dir());
-    Some(dir.join("registry.json"))
-}
-
-fn default_config_path() -> Option<PathBuf> {
-    Some(project_dirs()?.config_dir().join("config.toml"))
-}
-
 /// Runs the command line.
 pub fn run(cli: Cli) -> Result<Outcome> {
-    let ctx = Ctx::new(&cli.global)?;
-    match cli.command {
-        Command::Claim(args) => claim::run(&ctx, &args),
-        Command::Release(args) => release::run(&ctx, &args),
-        Command::List(args) => list::run(&ctx, &args),
-        Command::Check(args) => check::run(&ctx, &args),
-        Command::Audit => audit::run(&ctx),
+    // Completions and the man page need nothing from the environment (and work with a
+    // broken config); every other command gets the resolved `Ctx`.
+    let ctx = || Ctx::new(&cli.global);
+    match &cli.command {
+        Command::Claim(args) => claim::run(&ctx()?, args),
+        Command::Release(args) => release::run(&ctx()?, args),
+        Command::List(args) => list::run(&ctx()?, args),
+        Command::Check(args) => check::run(&ctx()?, args),
+        Command::Audit => audit::run(&ctx()?),
+        Command::Env(args) => env::run(&ctx()?, args),
+        Command::Exec(args) => exec::run(&ctx()?, args),
+        Command::Up(args) => up::run(&ctx()?, args),
+        Command::Init => init::run(&ctx()?),
+        Command::Completions { shell } => generate::completions(*shell),
+        Command::Man => generate::man(),
     }
 }

@@ -1,0 +1,37 @@
+//! `devport init`: a commented starter `devport.toml`.
+
+use anyhow::Result;
+
+use super::{Ctx, Outcome};
+use crate::output;
+
+const STARTER: &str = r#"# devport.toml: the ports this project needs. Commit it; run `devport up` to claim them.
+# Docs: `devport help up`.
+
+name = "{name}"
+
+# One table per service. Every key is optional:
+#   port   = 5432        exactly this port (fails if another project holds it)
+#   prefer = 3000        this port if it is usable, else devport's pick
+#   count  = 3           a block of consecutive ports
+#   proto  = "tcp"       tcp, udp or both
+#   env    = "PORT_WEB"  the variable name (default: <SERVICE>_PORT)
+
+[services.web]
+
+[services.db]
+"#;
+
+pub fn run(ctx: &Ctx) -> Result<Outcome> {
+    let project = ctx.project()?;
+    let Some(path) = project.manifest_path() else {
+        return Err(devport::Error::Usage("--global claims have no project folder; run 'devport init' inside a project".into()).into());
+    };
+    if path.exists() {
+        return Err(devport::Error::Usage(format!("{} already exists; edit it instead", path.display())).into());
+    }
+    let name = project.name.replace(['"', '\\'], "_");
+    devport::fsutil::write_atomic(&path, STARTER.replace("{name}", &name).as_bytes(), 0o644)?;
+    output::note(&format!("wrote {}", path.display()));
+    Ok(Outcome::Success)
+}
