@@ -1,6 +1,9 @@
 //! The command line, declared with clap's derive API. Doc comments are the help text; this
 //! file has no behaviour.
 
+// Doc comments here are help text for people, not rustdoc: no backticks around names.
+#![allow(clippy::doc_markdown)]
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};

@@ -2,6 +2,7 @@
 //! and merging into an existing `.env` file without disturbing its other lines.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use crate::error::{Error, Result};
 use crate::registry::Claim;
@@ -9,7 +10,16 @@ use crate::registry::Claim;
 /// The variable name of a service: upper-cased, every character outside `A-Z0-9` turned into
 /// `_`, plus `_PORT` (`web` → `WEB_PORT`, `api.v2` → `API_V2_PORT`), after `prefix`.
 pub fn var_name(service: &str, prefix: &str) -> String {
-    let base: String = service.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
+    let base: String = service
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
     format!("{prefix}{base}_PORT")
 }
 
@@ -29,11 +39,17 @@ pub fn validate_var(name: &str) -> Result<()> {
 /// The variables of `claims`: `NAME=first port`, and for a block also `NAME_0` ... `NAME_{N-1}`.
 /// `names` overrides the name of a service. Two services that would share a name are an error
 /// naming both.
-pub fn vars(claims: &[&Claim], names: &BTreeMap<String, String>, prefix: &str) -> Result<Vec<(String, String)>> {
+pub fn vars(
+    claims: &[&Claim],
+    names: &BTreeMap<String, String>,
+    prefix: &str,
+) -> Result<Vec<(String, String)>> {
     let mut owner: BTreeMap<String, &str> = BTreeMap::new();
     let mut out = Vec::new();
     for c in claims {
-        let name = names.get(&c.service).map_or_else(|| var_name(&c.service, prefix), |n| format!("{prefix}{n}"));
+        let name = names
+            .get(&c.service)
+            .map_or_else(|| var_name(&c.service, prefix), |n| format!("{prefix}{n}"));
         let mut add = |var: String, value: u16| -> Result<()> {
             if let Some(other) = owner.insert(var.clone(), &c.service) {
                 return Err(Error::Usage(format!(
@@ -69,11 +85,19 @@ pub enum Format {
 /// Renders variables in `format`.
 pub fn render(vars: &[(String, String)], format: Format) -> String {
     match format {
-        Format::Sh => vars.iter().map(|(k, v)| format!("export {k}={}\n", sh_quote(v))).collect(),
-        Format::Dotenv => vars.iter().map(|(k, v)| format!("{k}={v}\n")).collect(),
+        Format::Sh => vars.iter().fold(String::new(), |mut out, (k, v)| {
+            let _ = writeln!(out, "export {k}={}", sh_quote(v));
+            out
+        }),
+        Format::Dotenv => vars.iter().fold(String::new(), |mut out, (k, v)| {
+            let _ = writeln!(out, "{k}={v}");
+            out
+        }),
         Format::Json => {
-            let map: serde_json::Map<String, serde_json::Value> =
-                vars.iter().map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str()))).collect();
+            let map: serde_json::Map<String, serde_json::Value> = vars
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str())))
+                .collect();
             let mut text = serde_json::to_string_pretty(&map).unwrap_or_default();
             text.push('\n');
             text
@@ -83,7 +107,11 @@ pub fn render(vars: &[(String, String)], format: Format) -> String {
 
 /// Quotes a value for POSIX shells when it holds anything but safe characters.
 fn sh_quote(value: &str) -> String {
-    if !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || "._-/:".contains(c)) {
+    if !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-/:".contains(c))
+    {
         value.to_string()
     } else {
         format!("'{}'", value.replace('\'', r"'\''"))
@@ -96,7 +124,8 @@ pub fn line_var(line: &str) -> Option<&str> {
     let line = line.strip_prefix("export ").map_or(line, str::trim_start);
     let (name, _) = line.split_once('=')?;
     let name = name.trim_end();
-    (!name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')).then_some(name)
+    (!name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .then_some(name)
 }
 
 /// Merges `vars` into dotenv text: each line that sets one of them is replaced in place, every
@@ -109,24 +138,21 @@ pub fn merge(existing: &str, vars: &[(String, String)]) -> String {
         let line = chunk.trim_end_matches('\n');
         // Keep each line's own ending (CRLF files stay CRLF); a last line without one gets one.
         let ending = if line.ends_with('\r') { "\r\n" } else { "\n" };
-        match line_var(line).and_then(|name| vars.iter().find(|(k, _)| k == name)) {
-            Some((k, v)) => {
-                if pending.iter().any(|(pk, _)| pk == k) {
-                    out.push_str(&format!("{k}={v}{ending}"));
-                    pending.retain(|(pk, _)| pk != k);
-                }
-                // A second line for the same variable is dropped: one value wins.
+        if let Some((k, v)) = line_var(line).and_then(|name| vars.iter().find(|(k, _)| k == name)) {
+            // A second line for the same variable is dropped: one value wins.
+            if pending.iter().any(|(pk, _)| pk == k) {
+                let _ = write!(out, "{k}={v}{ending}");
+                pending.retain(|(pk, _)| pk != k);
             }
-            None => {
-                out.push_str(chunk);
-                if !chunk.ends_with('\n') {
-                    out.push('\n');
-                }
+        } else {
+            out.push_str(chunk);
+            if !chunk.ends_with('\n') {
+                out.push('\n');
             }
         }
     }
     for (k, v) in pending {
-        out.push_str(&format!("{k}={v}\n"));
+        let _ = writeln!(out, "{k}={v}");
     }
     out
 }
@@ -161,22 +187,41 @@ mod tests {
         assert_eq!(var_name("api.v2", ""), "API_V2_PORT");
         assert_eq!(var_name("my-db", "APP_"), "APP_MY_DB_PORT");
         assert!(validate_var("DATABASE_PORT").is_ok());
-        assert!(validate_var("9X").is_err() && validate_var("A B").is_err() && validate_var("").is_err());
+        assert!(
+            validate_var("9X").is_err()
+                && validate_var("A B").is_err()
+                && validate_var("").is_err()
+        );
     }
 
     #[test]
     fn merge_keeps_other_lines_and_is_idempotent() {
         let existing = "# settings\nDEBUG=1\nexport WEB_PORT=1\n\nNAME='x y'\n";
-        let vars = vec![("WEB_PORT".to_string(), "24117".to_string()), ("DB_PORT".to_string(), "24118".to_string())];
+        let vars = vec![
+            ("WEB_PORT".to_string(), "24117".to_string()),
+            ("DB_PORT".to_string(), "24118".to_string()),
+        ];
         let once = merge(existing, &vars);
-        assert_eq!(once, "# settings\nDEBUG=1\nWEB_PORT=24117\n\nNAME='x y'\nDB_PORT=24118\n");
+        assert_eq!(
+            once,
+            "# settings\nDEBUG=1\nWEB_PORT=24117\n\nNAME='x y'\nDB_PORT=24118\n"
+        );
         assert_eq!(merge(&once, &vars), once);
-        assert_eq!(parse(&once).iter().find(|(k, _)| k == "NAME").map(|(_, v)| v.as_str()), Some("x y"));
+        assert_eq!(
+            parse(&once)
+                .iter()
+                .find(|(k, _)| k == "NAME")
+                .map(|(_, v)| v.as_str()),
+            Some("x y")
+        );
     }
 
     #[test]
     fn sh_quoting() {
-        assert_eq!(render(&[("A".into(), "1".into())], Format::Sh), "export A=1\n");
+        assert_eq!(
+            render(&[("A".into(), "1".into())], Format::Sh),
+            "export A=1\n"
+        );
         assert_eq!(sh_quote("it's"), r"'it'\''s'");
     }
 

@@ -13,7 +13,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(&e),
     };
-    match cmd::run(cli) {
+    match cmd::run(&cli) {
         Ok(cmd::Outcome::Success) => ExitCode::SUCCESS,
         Ok(cmd::Outcome::Negative) => ExitCode::from(devport::error::EXIT_NEGATIVE),
         Ok(cmd::Outcome::Exit(code)) => ExitCode::from(code),

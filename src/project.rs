@@ -123,7 +123,8 @@ impl Manifest {
                 )));
             }
             if let Some(env) = &spec.env {
-                crate::envfile::validate_var(env).map_err(|e| invalid(format!("[services.{name}]: {e}")))?;
+                crate::envfile::validate_var(env)
+                    .map_err(|e| invalid(format!("[services.{name}]: {e}")))?;
             }
             if let Some(count) = spec.count {
                 crate::claim::check_count(count)
@@ -153,6 +154,22 @@ pub fn toml_error(path: &Path, text: &str, e: &toml::de::Error, code: u8) -> Err
     }
 }
 
+impl Project {
+    /// Variable names the manifest gives its services (`env = "..."`).
+    pub fn env_names(&self) -> BTreeMap<String, String> {
+        self.manifest
+            .iter()
+            .flat_map(|m| &m.services)
+            .filter_map(|(service, spec)| Some((service.clone(), spec.env.clone()?)))
+            .collect()
+    }
+
+    /// Where `devport init` writes the manifest: the project's folder.
+    pub fn manifest_path(&self) -> Option<PathBuf> {
+        self.path.as_ref().map(|p| p.join(MANIFEST))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,21 +193,5 @@ mod tests {
                 .and_then(|m| m.services.get("web").and_then(|s| s.prefer)),
             Some(3000)
         );
-    }
-}
-
-impl Project {
-    /// Variable names the manifest gives its services (`env = "..."`).
-    pub fn env_names(&self) -> BTreeMap<String, String> {
-        self.manifest
-            .iter()
-            .flat_map(|m| &m.services)
-            .filter_map(|(service, spec)| Some((service.clone(), spec.env.clone()?)))
-            .collect()
-    }
-
-    /// Where `devport init` writes the manifest: the project's folder.
-    pub fn manifest_path(&self) -> Option<PathBuf> {
-        self.path.as_ref().map(|p| p.join(MANIFEST))
     }
 }

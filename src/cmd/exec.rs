@@ -16,26 +16,51 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<Outcome> {
         envfile::validate_var(name)?;
     }
     // The claim's shape: the manifest's, else the existing claim's, else one TCP port.
-    let existing = ctx.store.read()?.find(project.path.as_deref(), &args.service).cloned();
-    let spec = project.manifest.as_ref().and_then(|m| m.services.get(&args.service)).cloned().unwrap_or_default();
+    let existing = ctx
+        .store
+        .read()?
+        .find(project.path.as_deref(), &args.service)
+        .cloned();
+    let spec = project
+        .manifest
+        .as_ref()
+        .and_then(|m| m.services.get(&args.service))
+        .cloned()
+        .unwrap_or_default();
     let req = ClaimRequest {
         project: &project,
         service: &args.service,
         choice: spec.port.map_or(PortChoice::Auto, PortChoice::Exact),
-        count: spec.count.or(existing.as_ref().map(|c| c.count)).unwrap_or(1),
-        proto: spec.proto.or(existing.as_ref().map(|c| c.proto)).unwrap_or(Proto::Tcp),
+        count: spec
+            .count
+            .or(existing.as_ref().map(|c| c.count))
+            .unwrap_or(1),
+        proto: spec
+            .proto
+            .or(existing.as_ref().map(|c| c.proto))
+            .unwrap_or(Proto::Tcp),
         relocate: false,
     };
     let port = ctx.claim(&ctx.policy(), &req)?.claim.port;
 
     let mut vars = ctx.project_vars(&project, None, "")?;
-    let own = args.env.clone().or(spec.env).unwrap_or_else(|| envfile::var_name(&args.service, ""));
+    let own = args
+        .env
+        .clone()
+        .or(spec.env)
+        .unwrap_or_else(|| envfile::var_name(&args.service, ""));
     vars.retain(|(k, _)| *k != own && k != "PORT");
     vars.push((own, port.to_string()));
     vars.push(("PORT".to_string(), port.to_string()));
 
-    let argv: Vec<String> = args.command.iter().map(|a| substitute(a, port, &vars, &project.env_names())).collect::<Result<_>>()?;
-    let (program, rest) = argv.split_first().ok_or_else(|| devport::Error::Usage("no command given after --".into()))?;
+    let command: Vec<String> = args
+        .command
+        .iter()
+        .map(|a| substitute(a, port, &vars, &project.env_names()))
+        .collect::<Result<_>>()?;
+    let (program, rest) = command
+        .split_first()
+        .ok_or_else(|| devport::Error::Usage("no command given after --".into()))?;
     let mut cmd = Command::new(program);
     cmd.args(rest).envs(vars.iter().map(|(k, v)| (k, v)));
     Ok(launch(cmd, program))
@@ -57,8 +82,12 @@ fn substitute(
         if let Some(tail) = after.strip_prefix('}') {
             out.push_str(&port.to_string());
             rest = tail;
-        } else if let Some((other, tail)) = after.strip_prefix(':').and_then(|a| a.split_once('}')) {
-            let var = names.get(other).cloned().unwrap_or_else(|| envfile::var_name(other, ""));
+        } else if let Some((other, tail)) = after.strip_prefix(':').and_then(|a| a.split_once('}'))
+        {
+            let var = names
+                .get(other)
+                .cloned()
+                .unwrap_or_else(|| envfile::var_name(other, ""));
             let value = vars.iter().find(|(k, _)| *k == var).map(|(_, v)| v.clone()).ok_or_else(|| {
                 devport::Error::Usage(format!("{{port:{other}}}: {other} is not claimed in this project; run 'devport claim {other}' first"))
             })?;
@@ -85,7 +114,12 @@ fn launch(mut cmd: Command, program: &str) -> Outcome {
 #[cfg(not(unix))]
 fn launch(mut cmd: Command, program: &str) -> Outcome {
     match cmd.status() {
-        Ok(status) => Outcome::Exit(status.code().and_then(|c| u8::try_from(c).ok()).unwrap_or(1)),
+        Ok(status) => Outcome::Exit(
+            status
+                .code()
+                .and_then(|c| u8::try_from(c).ok())
+                .unwrap_or(1),
+        ),
         Err(err) => spawn_failed(&err, program),
     }
 }
@@ -93,7 +127,10 @@ fn launch(mut cmd: Command, program: &str) -> Outcome {
 /// 127 for a command that does not exist, 126 for one that cannot run, as shells do.
 fn spawn_failed(err: &std::io::Error, program: &str) -> Outcome {
     if err.kind() == std::io::ErrorKind::NotFound {
-        eprintln!("devport: command not found: {}; check the name and your PATH", output::clean(program));
+        eprintln!(
+            "devport: command not found: {}; check the name and your PATH",
+            output::clean(program)
+        );
         Outcome::Exit(127)
     } else {
         eprintln!("devport: cannot run {}: {err}", output::clean(program));
@@ -109,9 +146,18 @@ mod tests {
     fn substitution() {
         let vars = vec![("DB_PORT".to_string(), "5000".to_string())];
         let names = std::collections::BTreeMap::new();
-        assert_eq!(substitute("--port={port}", 42, &vars, &names).ok(), Some("--port=42".into()));
-        assert_eq!(substitute("{port:db}/{port}", 42, &vars, &names).ok(), Some("5000/42".into()));
-        assert_eq!(substitute("{portal} {port", 42, &vars, &names).ok(), Some("{portal} {port".into()));
+        assert_eq!(
+            substitute("--port={port}", 42, &vars, &names).ok(),
+            Some("--port=42".into())
+        );
+        assert_eq!(
+            substitute("{port:db}/{port}", 42, &vars, &names).ok(),
+            Some("5000/42".into())
+        );
+        assert_eq!(
+            substitute("{portal} {port", 42, &vars, &names).ok(),
+            Some("{portal} {port".into())
+        );
         assert!(substitute("{port:cache}", 42, &vars, &names).is_err());
     }
 }

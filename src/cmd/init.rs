@@ -25,10 +25,17 @@ name = "{name}"
 pub fn run(ctx: &Ctx) -> Result<Outcome> {
     let project = ctx.project()?;
     let Some(path) = project.manifest_path() else {
-        return Err(devport::Error::Usage("--global claims have no project folder; run 'devport init' inside a project".into()).into());
+        return Err(devport::Error::Usage(
+            "--global claims have no project folder; run 'devport init' inside a project".into(),
+        )
+        .into());
     };
     if path.exists() {
-        return Err(devport::Error::Usage(format!("{} already exists; edit it instead", path.display())).into());
+        return Err(devport::Error::Usage(format!(
+            "{} already exists; edit it instead",
+            path.display()
+        ))
+        .into());
     }
     let name = project.name.replace(['"', '\\'], "_");
     devport::fsutil::write_atomic(&path, STARTER.replace("{name}", &name).as_bytes(), 0o644)?;

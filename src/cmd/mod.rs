@@ -51,7 +51,7 @@ impl Ctx {
         let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
         let config_path = var("DEVPORT_CONFIG")
             .map(PathBuf::from)
-            .or_else(default_config_path);
+            .or_else(devport::config::default_config_path);
         let config = match &config_path {
             Some(path) => Config::load(path)?,
             None => Config::default(),
@@ -119,18 +119,32 @@ impl Ctx {
     }
 
     /// The environment variables of `project`'s claims (or only of `services`, when given).
-    pub fn project_vars(&self, project: &Project, services: Option<&[&str]>, prefix: &str) -> Result<Vec<(String, String)>> {
+    pub fn project_vars(
+        &self,
+        project: &Project,
+        services: Option<&[&str]>,
+        prefix: &str,
+    ) -> Result<Vec<(String, String)>> {
         let reg = self.store.read()?;
         let claims: Vec<&devport::Claim> = reg
             .claims
             .iter()
-            .filter(|c| c.project_path == project.path && services.is_none_or(|s| s.contains(&c.service.as_str())))
+            .filter(|c| {
+                c.project_path == project.path
+                    && services.is_none_or(|s| s.contains(&c.service.as_str()))
+            })
             .collect();
         Ok(envfile::vars(&claims, &project.env_names(), prefix)?)
     }
 
     /// Prints `vars` in `format`, or merges them into the dotenv file `write`.
-    pub fn emit_vars(&self, vars: &[(String, String)], format: Format, write: Option<&Path>, print_too: bool) -> Result<()> {
+    pub fn emit_vars(
+        &self,
+        vars: &[(String, String)],
+        format: Format,
+        write: Option<&Path>,
+        print_too: bool,
+    ) -> Result<()> {
         if let Some(path) = write {
             let existing = match std::fs::read_to_string(path) {
                 Ok(text) => text,
@@ -178,7 +192,7 @@ fn parse_timeout(text: &str) -> Result<Duration> {
 }
 
 /// Runs the command line.
-pub fn run(cli: Cli) -> Result<Outcome> {
+pub fn run(cli: &Cli) -> Result<Outcome> {
     // Completions and the man page need nothing from the environment (and work with a
     // broken config); every other command gets the resolved `Ctx`.
     let ctx = || Ctx::new(&cli.global);

@@ -35,7 +35,11 @@ pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<Outcome> {
         ctx.claim(&policy, &req)?;
     }
     let reg = ctx.store.read()?;
-    for stale in reg.claims.iter().filter(|c| c.project_path == project.path && !manifest.services.contains_key(&c.service)) {
+    for stale in reg
+        .claims
+        .iter()
+        .filter(|c| c.project_path == project.path && !manifest.services.contains_key(&c.service))
+    {
         output::note(&format!(
             "{} ({}) is claimed but not in {}; run 'devport release {}' if it is gone",
             output::clean(&stale.label()),

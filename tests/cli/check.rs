@@ -116,7 +116,7 @@ fn time_wait_on(port: u16) -> Option<()> {
 #[test]
 fn time_wait_never_makes_a_port_busy() {
     // A port the policy would hand out, found in a scratch world.
-    let p = port(&World::new().ok(&["claim", "tw"]));
+    let p = port(&World::new().ok_in("twshop", &["claim", "tw"]));
     if time_wait_on(p).is_none() {
         eprintln!("skipped: could not set up TIME_WAIT on {p}");
         return;
@@ -187,7 +187,7 @@ fn verdicts_and_reasons() {
     );
 
     // A port the policy hands out: usable, exit 0, and claimed afterwards it says so.
-    let free = port(&World::new().ok(&["claim", "free"]));
+    let free = port(&World::new().ok_in("freeshop", &["claim", "free"]));
     let (v, code) = check_json(&w, free);
     assert_eq!(
         (v["usable"].clone(), code),
@@ -206,7 +206,7 @@ fn verdicts_and_reasons() {
 fn audit_and_list_live_tell_ok_from_conflict() {
     let w = World::new();
     // The test process works in the crate folder, not in the project folder: a conflict.
-    let p = port(&w.ok(&["claim", "web"]));
+    let p = port(&w.ok_in("auditshop", &["claim", "web"]));
     let Ok(l) = TcpListener::bind(("127.0.0.1", p)) else {
         return;
     };

@@ -178,45 +178,45 @@ fn concurrent_claims_of_one_service() {
 }
 
 /// The port a fresh registry would give `shop/web`, found in a scratch world.
-fn predicted(proto: &str) -> u16 {
+fn predicted(project: &str, proto: &str) -> u16 {
     let scratch = World::new();
-    port(&scratch.ok(&["claim", "web", "--proto", proto]))
+    port(&scratch.ok_in(project, &["claim", "web", "--proto", proto]))
 }
 
 #[test]
 fn never_a_port_bound_on_ipv4_loopback() {
-    let p = predicted("tcp");
+    let p = predicted("v4shop", "tcp");
     let Ok(listener) = TcpListener::bind(("127.0.0.1", p)) else {
         return;
     };
     let w = World::new();
-    let got = port(&w.ok(&["claim", "web"]));
+    let got = port(&w.ok_in("v4shop", &["claim", "web"]));
     assert_ne!(got, p);
     drop(listener);
 }
 
 #[test]
 fn never_a_port_bound_on_ipv6_loopback_only() {
-    let p = predicted("tcp");
+    let p = predicted("v6shop", "tcp");
     // A socket bound to [::1] accepts only IPv6: the IPv4 binds of the probe succeed.
     let Ok(listener) = TcpListener::bind(("::1", p)) else {
         eprintln!("skipped: this host has no IPv6 loopback");
         return;
     };
     let w = World::new();
-    let got = port(&w.ok(&["claim", "web"]));
+    let got = port(&w.ok_in("v6shop", &["claim", "web"]));
     assert_ne!(got, p);
     drop(listener);
 }
 
 #[test]
 fn never_a_port_bound_by_udp_for_a_udp_claim() {
-    let p = predicted("udp");
+    let p = predicted("udpshop", "udp");
     let Ok(socket) = UdpSocket::bind(("127.0.0.1", p)) else {
         return;
     };
     let w = World::new();
-    let got = port(&w.ok(&["claim", "web", "--proto", "udp"]));
+    let got = port(&w.ok_in("udpshop", &["claim", "web", "--proto", "udp"]));
     assert_ne!(got, p);
     drop(socket);
 }

@@ -5,3 +5,4 @@ mod check;
 mod claim;
 mod policy_props;
 mod support;
+mod workflow;

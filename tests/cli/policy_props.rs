@@ -1,7 +1,6 @@
 //! Property test through the library: random claims never land on a port the policy forbids.
 
 use devport::ports::iana;
-use devport::ports::probe::{Probe, probe};
 use devport::{ClaimRequest, Config, OsPorts, Policy, PortChoice, Project, Proto, Store};
 use proptest::prelude::*;
 
@@ -15,6 +14,14 @@ proptest! {
         let os = OsPorts::read();
         let policy = Policy::new(&Config::default(), os.clone());
         let project = Project { name: "prop".into(), path: Some(dir.path().to_path_buf()), manifest: None };
+        // Real listeners on the first candidate of every other name: the probe must skip them.
+        let listeners: Vec<std::net::TcpListener> = names
+            .iter()
+            .step_by(2)
+            .filter_map(|n| std::net::TcpListener::bind(("127.0.0.1", policy.start("prop", n))).ok())
+            .collect();
+        let busy: Vec<u16> = listeners.iter().filter_map(|l| l.local_addr().ok()).map(|a| a.port()).collect();
+        prop_assert!(!busy.is_empty());
         let mut seen = std::collections::HashSet::new();
         for name in &names {
             let req = ClaimRequest { project: &project, service: name, choice: PortChoice::Auto, count: 1, proto: Proto::Tcp, relocate: false };
@@ -26,7 +33,7 @@ proptest! {
             prop_assert!(!iana::browser_blocked(p), "{} is browser-blocked", p);
             prop_assert!(!os.ephemeral.contains(p), "{} is ephemeral", p);
             prop_assert!(!os.reserved.iter().any(|r| r.contains(p)), "{} is OS-reserved", p);
-            prop_assert!(matches!(probe(p, Proto::Tcp), Probe::Free), "{} is busy", p);
+            prop_assert!(!busy.contains(&p), "{} is bound by a listener of this test", p);
         }
     }
 }

@@ -44,7 +44,17 @@ impl World {
 
     /// The same as a plain `std::process::Command`, for spawning many at once.
     pub fn std_cmd_in(&self, project: &Path, args: &[&str]) -> std::process::Command {
-        let mut cmd = std::process::Command::new(bin());
+        self.program_in(bin(), project, args)
+    }
+
+    /// Any program, run in `project` with this world's clean environment.
+    pub fn program_in(
+        &self,
+        program: impl AsRef<std::ffi::OsStr>,
+        project: &Path,
+        args: &[&str],
+    ) -> std::process::Command {
+        let mut cmd = std::process::Command::new(program);
         clean_env(&mut cmd);
         cmd.env("DEVPORT_REGISTRY", self.registry())
             .env("DEVPORT_CONFIG", self.config())
@@ -61,7 +71,21 @@ impl World {
 
     /// Runs a command that must succeed and returns its stdout, trimmed.
     pub fn ok(&self, args: &[&str]) -> String {
-        stdout(&self.cmd(args).assert().success().get_output().clone())
+        self.ok_in("shop", args)
+    }
+
+    /// Runs a command that must succeed in the project folder `project`; returns its stdout.
+    /// Tests that bind the ports they claim use a project name of their own, so tests running
+    /// at the same time never reach for the same port.
+    pub fn ok_in(&self, project: &str, args: &[&str]) -> String {
+        stdout(
+            &self
+                .cmd_in(&self.project(project), args)
+                .assert()
+                .success()
+                .get_output()
+                .clone(),
+        )
     }
 
     /// The registry's bytes (empty if missing).

@@ -1,0 +1,444 @@
+//! `env`, `exec`, `up`, `init`, completions, man page and the examples.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::{World, bin, port, stderr, stdout};
+
+/// Runs a bash script in `dir`, with `devport` on PATH.
+fn bash(w: &World, dir: &Path, script: &str) -> std::process::Output {
+    let path = format!(
+        "{}:{}",
+        bin_dir().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    w.program_in("bash", dir, &["-c", script])
+        .env("PATH", path)
+        .output()
+        .expect("bash")
+}
+
+fn bin_dir() -> PathBuf {
+    bin().parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+#[test]
+fn env_formats_round_trip() {
+    let w = World::new();
+    let web = w.ok(&["claim", "web"]);
+    let block = w.ok(&["claim", "api.v2", "--count", "2"]);
+    let shop = w.project("shop");
+    let out = bash(
+        &w,
+        &shop,
+        r#"eval "$(devport env)"; echo "$WEB_PORT $API_V2_PORT $API_V2_PORT_1""#,
+    );
+    let first = block.split(' ').next().unwrap_or_default();
+    let second = block.split(' ').nth(1).unwrap_or_default();
+    assert_eq!(
+        stdout(&out),
+        format!("{web} {first} {second}"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = bash(
+        &w,
+        &shop,
+        "devport env --format dotenv > .env && set -a && . ./.env && echo $WEB_PORT",
+    );
+    assert_eq!(stdout(&out), web);
+
+    let json: serde_json::Value =
+        serde_json::from_str(&w.ok(&["env", "--format", "json", "--prefix", "APP_"]))
+            .expect("json");
+    assert_eq!(json["APP_WEB_PORT"], web.as_str());
+    assert_eq!(json["APP_API_V2_PORT_0"], first);
+}
+
+#[test]
+fn env_write_merges_and_is_stable() {
+    let w = World::new();
+    let web = w.ok(&["claim", "web"]);
+    let dotenv = w.project("shop").join(".env");
+    std::fs::write(
+        &dotenv,
+        "# keep me\nDEBUG=1\nWEB_PORT=1\n\nexport OTHER='a b'\n",
+    )
+    .expect("write");
+    w.cmd(&["env", "--write", ".env"])
+        .assert()
+        .success()
+        .stdout("");
+    let once = std::fs::read_to_string(&dotenv).expect("read");
+    assert_eq!(
+        once,
+        format!("# keep me\nDEBUG=1\nWEB_PORT={web}\n\nexport OTHER='a b'\n")
+    );
+    w.cmd(&["env", "--write", ".env"]).assert().success();
+    assert_eq!(
+        std::fs::read_to_string(&dotenv).expect("read"),
+        once,
+        "second run changed the file"
+    );
+}
+
+#[test]
+fn env_name_collision_is_exit_2() {
+    let w = World::new();
+    w.ok(&["claim", "api.v2"]);
+    w.ok(&["claim", "api_v2"]);
+    let out = w.cmd(&["env"]).assert().code(2).get_output().clone();
+    let err = stderr(&out);
+    assert!(
+        err.contains("api.v2") && err.contains("api_v2") && err.contains("API_V2_PORT"),
+        "{err}"
+    );
+}
+
+#[test]
+fn exec_runs_a_real_server_on_the_port() {
+    let w = World::new();
+    let shop = w.project("execshop");
+    // {port} substitution, PORT and WEB_PORT in the environment, exit code passed through.
+    let out = w
+        .cmd_in(
+            &shop,
+            &[
+                "exec",
+                "web",
+                "--",
+                "sh",
+                "-c",
+                "echo {port} $PORT $WEB_PORT; exit 7",
+            ],
+        )
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(7));
+    let words: Vec<String> = stdout(&out).split(' ').map(String::from).collect();
+    assert_eq!(words.len(), 3);
+    assert!(words.iter().all(|x| *x == words[0]), "{words:?}");
+    let p = port(&words[0]);
+
+    // A real child binds the port on 127.0.0.1 and this test connects to it.
+    let script = "import os, socket\ns = socket.socket()\ns.bind(('127.0.0.1', int(os.environ['PORT'])))\ns.listen(1)\nprint('ready', flush=True)\nc, _ = s.accept()\nc.sendall(b'hello from devport exec')\nc.close()\n";
+    let mut child = w
+        .std_cmd_in(&shop, &["exec", "web", "--", "python3", "-c", script])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut reader = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut reader, &mut line).expect("ready line");
+    if line.trim() != "ready" {
+        let _ = child.kill();
+        let _ = child.wait();
+        eprintln!("skipped: python3 is not available");
+        return;
+    }
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", p)).expect("connect to the child");
+    let mut got = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut got).expect("read");
+    assert_eq!(got, "hello from devport exec");
+    assert!(child.wait().expect("wait").success());
+}
+
+#[test]
+fn exec_other_ports_and_missing_command() {
+    let w = World::new();
+    let db = w.ok(&["claim", "db"]);
+    let out = w
+        .cmd(&[
+            "exec",
+            "web",
+            "--env",
+            "HTTP_PORT",
+            "--",
+            "sh",
+            "-c",
+            "echo $HTTP_PORT $DB_PORT {port:db}",
+        ])
+        .output()
+        .expect("run");
+    let words: Vec<String> = stdout(&out).split(' ').map(String::from).collect();
+    assert_eq!(words[1..], [db.clone(), db]);
+    let out = w
+        .cmd(&["exec", "web", "--", "devport-no-such-command-xyz"])
+        .assert()
+        .code(127)
+        .get_output()
+        .clone();
+    assert!(
+        stderr(&out).contains("command not found: devport-no-such-command-xyz"),
+        "{}",
+        stderr(&out)
+    );
+    w.cmd(&["exec", "web", "--", "echo", "{port:nope}"])
+        .assert()
+        .code(2);
+}
+
+const MANIFEST: &str = r#"name = "shop"
+
+[services.web]
+prefer = 23456
+
+[services.db]
+port = 25432
+
+[services.grpc]
+count = 3
+
+[services.dns]
+proto = "udp"
+env = "RESOLVER_PORT"
+"#;
+
+#[test]
+fn up_claims_the_manifest_and_is_idempotent() {
+    let w = World::new();
+    let shop = w.project("shop");
+    std::fs::write(shop.join("devport.toml"), MANIFEST).expect("manifest");
+    w.ok(&["claim", "old"]);
+    let out = w
+        .cmd(&["up", "--format", "dotenv"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert!(
+        stderr(&out).contains("shop/old") && stderr(&out).contains("devport release old"),
+        "{}",
+        stderr(&out)
+    );
+    let first = stdout(&out);
+    let vars: std::collections::BTreeMap<String, String> =
+        devport::envfile::parse(&first).into_iter().collect();
+    assert_eq!(vars.get("DB_PORT").map(String::as_str), Some("25432"));
+    assert!(
+        vars.contains_key("WEB_PORT")
+            && vars.contains_key("RESOLVER_PORT")
+            && vars.contains_key("GRPC_PORT_2"),
+        "{first}"
+    );
+    assert!(!vars.contains_key("OLD_PORT"));
+    let reg = w.registry_json();
+    let claims = reg["claims"].as_array().cloned().unwrap_or_default();
+    let get = |s: &str| {
+        claims
+            .iter()
+            .find(|c| c["service"] == s)
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert_eq!(get("grpc")["count"], 3);
+    assert_eq!(get("dns")["proto"], "udp");
+    let again = stdout(
+        &w.cmd(&["up", "--format", "dotenv"])
+            .assert()
+            .success()
+            .get_output()
+            .clone(),
+    );
+    assert_eq!(again, first);
+    // --write-env merges into a dotenv file.
+    w.cmd(&["up", "--write-env", ".env"]).assert().success();
+    let written = std::fs::read_to_string(shop.join(".env")).expect("read");
+    assert_eq!(written.trim(), first);
+}
+
+#[test]
+fn broken_manifests_name_line_and_column() {
+    let w = World::new();
+    let shop = w.project("shop");
+    for (text, needle) in [
+        (
+            "name = \"shop\"\n[services.web]\nprot = 1\n",
+            "line 3, column 1",
+        ),
+        ("[services.web]\nport = \"x\"\n", "line 2"),
+        ("[services.web\n", "line 1"),
+    ] {
+        std::fs::write(shop.join("devport.toml"), text).expect("manifest");
+        let out = w.cmd(&["up"]).assert().code(2).get_output().clone();
+        let err = stderr(&out);
+        assert!(
+            err.contains(needle) && err.contains("devport.toml"),
+            "{text:?}: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+    assert!(w.registry_bytes().is_empty());
+}
+
+#[test]
+fn init_writes_once() {
+    let w = World::new();
+    w.cmd(&["init"]).assert().success();
+    let path = w.project("shop").join("devport.toml");
+    let text = std::fs::read_to_string(&path).expect("read");
+    assert!(text.contains("name = \"shop\""));
+    w.cmd(&["up"]).assert().success();
+    w.cmd(&["init"]).assert().code(2);
+    assert_eq!(std::fs::read_to_string(&path).expect("read"), text);
+}
+
+#[test]
+fn completions_and_man_page() {
+    let w = World::new();
+    let script = w.ok(&["completions", "bash"]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("devport.bash");
+    std::fs::write(&file, script).expect("write");
+    assert!(
+        Command::new("bash")
+            .arg("-n")
+            .arg(&file)
+            .status()
+            .expect("bash")
+            .success()
+    );
+    for shell in ["zsh", "fish", "powershell", "elvish"] {
+        assert!(!w.ok(&["completions", shell]).is_empty());
+    }
+    let man = w.ok(&["man"]);
+    assert!(
+        man.starts_with(".ie") || man.starts_with(".TH"),
+        "{}",
+        &man[..40.min(man.len())]
+    );
+    assert!(man.contains(".TH devport 1"));
+}
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")
+}
+
+#[test]
+fn example_setup_script_is_idempotent() {
+    let w = World::new();
+    let shop = w.project("shop");
+    std::fs::write(shop.join(".env"), "COMPOSE_PROJECT_NAME=shop\n").expect("env");
+    let script = examples().join("setup.sh");
+    let first = bash(&w, &shop, &format!("bash {}", script.display()));
+    assert!(first.status.success(), "{}", stderr(&first));
+    let env_once = std::fs::read_to_string(shop.join(".env")).expect("read");
+    let second = bash(&w, &shop, &format!("bash {}", script.display()));
+    assert_eq!(stdout(&second), stdout(&first));
+    assert_eq!(
+        std::fs::read_to_string(shop.join(".env")).expect("read"),
+        env_once
+    );
+    assert!(env_once.starts_with("COMPOSE_PROJECT_NAME=shop\n"));
+    assert!(stdout(&first).contains(&format!("http://127.0.0.1:{}", w.ok(&["claim", "web"]))));
+}
+
+#[test]
+fn example_compose_file_reads_the_env_devport_writes() {
+    let w = World::new();
+    let shop = w.project("shop");
+    w.ok(&["claim", "web"]);
+    w.ok(&["claim", "db"]);
+    w.cmd(&["env", "--format", "dotenv", "--write", ".env"])
+        .assert()
+        .success();
+    let written: Vec<String> =
+        devport::envfile::parse(&std::fs::read_to_string(shop.join(".env")).expect("read"))
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+    let sample: Vec<String> =
+        devport::envfile::parse(&std::fs::read_to_string(examples().join(".env")).expect("read"))
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+    let compose = std::fs::read_to_string(examples().join("docker-compose.yml")).expect("read");
+    let used: Vec<&str> = compose
+        .split("${")
+        .skip(1)
+        .filter_map(|s| s.split([':', '}']).next())
+        .collect();
+    assert!(!used.is_empty());
+    for var in used {
+        assert!(
+            written.iter().any(|k| k == var),
+            "{var} is not in the .env devport writes"
+        );
+        assert!(
+            sample.iter().any(|k| k == var),
+            "{var} is not in examples/.env"
+        );
+    }
+}
+
+#[test]
+fn example_makefile_and_package_json() {
+    let w = World::new();
+    let shop = w.project("shop");
+    let web = w.ok(&["claim", "web"]);
+    if Command::new("make").arg("--version").output().is_ok() {
+        let out = bash(
+            &w,
+            &shop,
+            &format!("make -s -f {} ports", examples().join("Makefile").display()),
+        );
+        assert_eq!(stdout(&out), format!("web: {web}"), "{}", stderr(&out));
+    } else {
+        eprintln!("skipped the Makefile: make is not installed");
+    }
+    let pkg: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(examples().join("package.json")).expect("read"),
+    )
+    .expect("json");
+    let ports = pkg["scripts"]["ports"].as_str().expect("ports script");
+    assert_eq!(stdout(&bash(&w, &shop, ports)), format!("WEB_PORT={web}"));
+    // The dev script with a stand-in `vite` on PATH that prints its arguments.
+    let shim = w.dir.path().join("shim");
+    std::fs::create_dir_all(&shim).expect("shim dir");
+    std::fs::write(shim.join("vite"), "#!/bin/sh\necho vite \"$@\"\n").expect("shim");
+    #[cfg(unix)]
+    std::fs::set_permissions(
+        shim.join("vite"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    let dev = pkg["scripts"]["dev"].as_str().expect("dev script");
+    let out = bash(&w, &shop, &format!("PATH={}:$PATH; {dev}", shim.display()));
+    assert_eq!(
+        stdout(&out),
+        format!("vite --port {web} --strictPort"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn example_library_program() {
+    let exe = bin_dir()
+        .join("examples")
+        .join(format!("claim{}", std::env::consts::EXE_SUFFIX));
+    let w = World::new();
+    let shop = w.project("shop");
+    let out = if exe.exists() {
+        w.program_in(&exe, &shop, &[])
+            .output()
+            .expect("run example")
+    } else {
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+        let manifest = manifest.to_string_lossy();
+        let args = [
+            "run",
+            "--quiet",
+            "--example",
+            "claim",
+            "--manifest-path",
+            &*manifest,
+        ];
+        w.program_in(env!("CARGO"), &shop, &args)
+            .output()
+            .expect("cargo run --example claim")
+    };
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), w.ok(&["claim", "web"]));
+}
