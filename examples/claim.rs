@@ -3,20 +3,13 @@
 //! Run it with `cargo run --example claim` (it uses `DEVPORT_REGISTRY` when set, else the
 //! per-user registry, exactly like the CLI).
 
-use std::path::PathBuf;
-
-use devport::{ClaimRequest, Config, OsPorts, Policy, PortChoice, Project, Proto, Store};
+use devport::{ClaimRequest, OsPorts, Policy, PortChoice, Project, Proto, Store};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let config = match devport::config::default_config_path() {
-        Some(path) => Config::load(&path)?,
-        None => Config::default(),
-    };
-    let registry = std::env::var_os("DEVPORT_REGISTRY")
-        .map(PathBuf::from)
-        .or_else(devport::config::default_registry_path)
-        .ok_or("no home folder: set DEVPORT_REGISTRY")?;
-    let store = Store::new(registry, config.lock_timeout);
+    // The same config and registry the CLI would use (DEVPORT_CONFIG, DEVPORT_REGISTRY, ...).
+    let config = devport::config::load_user_config()?;
+    let registry = devport::config::resolve_registry_path(None)?;
+    let store = Store::new(registry, devport::config::lock_timeout(&config)?);
     let policy = Policy::new(&config, OsPorts::read());
     let project = Project::detect(&std::env::current_dir()?)?;
     let request = ClaimRequest {

@@ -153,6 +153,7 @@ fn claim_locked(
         proto: req.proto,
         created: old.as_ref().map_or(now, |o| o.created),
         last_used: now,
+        pinned: matches!(req.choice, PortChoice::Exact(_)),
     };
     reg.claims.push(claim.clone());
     Ok(ClaimOutcome {

@@ -84,6 +84,18 @@ pub enum Command {
     /// Example:
     ///   devport init && $EDITOR devport.toml && devport up
     Init,
+    Lease(LeaseArgs),
+    Gc(GcArgs),
+    /// Check the registry and every claim's port today; exit 1 if anything needs fixing
+    ///
+    /// Looks at the registry file (parses, version, permissions), overlapping or duplicate
+    /// claims, claims whose folder is gone, and each claimed port: bound by a process outside
+    /// the project, inside the OS ephemeral or an excluded range, IANA-assigned, a dev-tool
+    /// default or browser-blocked. Every finding says what to do.
+    ///
+    /// Example:
+    ///   devport doctor
+    Doctor,
     /// Print a shell completion script
     ///
     /// Example:
@@ -140,6 +152,9 @@ pub struct ClaimArgs {
     /// Pick new ports from this range instead of the configured one, e.g. 20000-20999
     #[arg(long, value_name = "A-B", value_parser = parse_range)]
     pub range: Option<PortRange>,
+    /// Give an existing claim a new port under today's policy (the old one is released)
+    #[arg(long = "move")]
+    pub relocate: bool,
 }
 
 /// Remove claims
@@ -255,6 +270,53 @@ pub struct UpArgs {
     /// Also merge the variables into this dotenv file
     #[arg(long, value_name = "FILE")]
     pub write_env: Option<PathBuf>,
+}
+
+/// Hold ports for a running process, for parallel tests (no daemon)
+///
+/// The ports are held until the process exits (default: the shell or test runner that ran
+/// devport), or until --ttl passes. Nothing else is handed them meanwhile, not even by
+/// another project's claim.
+///
+/// Example:
+///   read -r PG_PORT REDIS_PORT < <(devport lease --count 2)
+///   devport lease --ttl 10m
+#[derive(Debug, Args)]
+pub struct LeaseArgs {
+    /// Lease N consecutive ports
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse_count)]
+    pub count: u16,
+    /// Protocols the ports are for
+    #[arg(long, value_enum, default_value_t = Proto::Tcp)]
+    pub proto: Proto,
+    /// The process the lease lives with (default: devport's parent)
+    #[arg(long, value_name = "PID")]
+    pub pid: Option<u32>,
+    /// Release the ports after this long even if the process runs on (30s, 10m, 2h)
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub ttl: Option<std::time::Duration>,
+    /// Pick from this range instead of the configured one
+    #[arg(long, value_name = "A-B", value_parser = parse_range)]
+    pub range: Option<PortRange>,
+}
+
+/// Drop claims whose project folder is gone, dead leases, and (with --older-than) old claims
+///
+/// Example:
+///   devport gc --dry-run
+///   devport gc --older-than 90d
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Show what would be removed; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also remove claims not used for this long (e.g. 30d)
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub older_than: Option<std::time::Duration>,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    devport::types::parse_duration(s).map_err(|e| e.to_string())
 }
 
 fn parse_port(s: &str) -> Result<u16, String> {

@@ -60,6 +60,53 @@ pub fn default_config_path() -> Option<PathBuf> {
     Some(project_dirs()?.config_dir().join("config.toml"))
 }
 
+fn env_var(name: &str) -> Option<std::ffi::OsString> {
+    std::env::var_os(name).filter(|v| !v.is_empty())
+}
+
+/// The registry file: `explicit` (`--registry`) > `DEVPORT_REGISTRY` > the per-user default.
+pub fn resolve_registry_path(explicit: Option<PathBuf>) -> Result<PathBuf> {
+    explicit
+        .or_else(|| env_var("DEVPORT_REGISTRY").map(PathBuf::from))
+        .or_else(default_registry_path)
+        .ok_or_else(|| {
+            Error::Usage(
+                "cannot find a home folder for the registry; set DEVPORT_REGISTRY to a file path"
+                    .into(),
+            )
+        })
+}
+
+/// The user's config: `DEVPORT_CONFIG` > the per-user default; a missing file means defaults.
+pub fn load_user_config() -> Result<Config> {
+    match env_var("DEVPORT_CONFIG")
+        .map(PathBuf::from)
+        .or_else(default_config_path)
+    {
+        Some(path) => Config::load(&path),
+        None => Ok(Config::default()),
+    }
+}
+
+/// The lock timeout: `DEVPORT_LOCK_TIMEOUT` (seconds, or a duration like `10s`) > the config.
+pub fn lock_timeout(config: &Config) -> Result<Duration> {
+    let Some(value) = env_var("DEVPORT_LOCK_TIMEOUT") else {
+        return Ok(config.lock_timeout);
+    };
+    let text = value.to_string_lossy();
+    if let Ok(secs) = text.trim().parse::<f64>()
+        && secs.is_finite()
+        && secs >= 0.0
+    {
+        return Ok(Duration::from_secs_f64(secs));
+    }
+    parse_duration(&text).map_err(|_| {
+        Error::Usage(format!(
+            "invalid DEVPORT_LOCK_TIMEOUT {text:?}: give seconds or a duration like 10s"
+        ))
+    })
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ConfigFile {

@@ -24,7 +24,7 @@ pub fn run(ctx: &Ctx, args: &ClaimArgs) -> Result<Outcome> {
         choice,
         count: args.count,
         proto: args.proto,
-        relocate: false,
+        relocate: args.relocate,
     };
     let outcome = ctx.claim(&policy, &req)?;
     if ctx.json {

@@ -4,17 +4,19 @@
 mod audit;
 mod check;
 mod claim;
+mod doctor;
 mod env;
 mod exec;
+mod gc;
 mod generate;
 mod init;
+mod lease;
 mod list;
 mod release;
 mod up;
 
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::Result;
 use devport::envfile::{self, Format};
@@ -48,24 +50,10 @@ pub struct Ctx {
 
 impl Ctx {
     fn new(args: &GlobalArgs) -> Result<Ctx> {
+        let config = devport::config::load_user_config()?;
+        let lock_timeout = devport::config::lock_timeout(&config)?;
+        let registry = devport::config::resolve_registry_path(args.registry.clone())?;
         let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
-        let config_path = var("DEVPORT_CONFIG")
-            .map(PathBuf::from)
-            .or_else(devport::config::default_config_path);
-        let config = match &config_path {
-            Some(path) => Config::load(path)?,
-            None => Config::default(),
-        };
-        let lock_timeout = match var("DEVPORT_LOCK_TIMEOUT") {
-            Some(v) => parse_timeout(&v.to_string_lossy())?,
-            None => config.lock_timeout,
-        };
-        let registry = match args.registry.clone().or_else(|| var("DEVPORT_REGISTRY").map(PathBuf::from)) {
-            Some(path) => path,
-            None => devport::config::default_registry_path().ok_or_else(|| {
-                devport::Error::Usage("cannot find a home folder for the registry; set DEVPORT_REGISTRY to a file path".into())
-            })?,
-        };
         let color = match args.color {
             ColorWhen::Always => true,
             ColorWhen::Never => false,
@@ -175,22 +163,6 @@ fn file_mode(path: &Path) -> u32 {
     0o644
 }
 
-/// `DEVPORT_LOCK_TIMEOUT`: a duration (`10s`, `1m`) or a number of seconds.
-fn parse_timeout(text: &str) -> Result<Duration> {
-    if let Ok(secs) = text.trim().parse::<f64>()
-        && secs.is_finite()
-        && secs >= 0.0
-    {
-        return Ok(Duration::from_secs_f64(secs));
-    }
-    devport::types::parse_duration(text).map_err(|_| {
-        devport::Error::Usage(format!(
-            "invalid DEVPORT_LOCK_TIMEOUT {text:?}: give seconds or a duration like 10s"
-        ))
-        .into()
-    })
-}
-
 /// Runs the command line.
 pub fn run(cli: &Cli) -> Result<Outcome> {
     // Completions and the man page need nothing from the environment (and work with a
@@ -206,6 +178,9 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
         Command::Exec(args) => exec::run(&ctx()?, args),
         Command::Up(args) => up::run(&ctx()?, args),
         Command::Init => init::run(&ctx()?),
+        Command::Lease(args) => lease::run(&ctx()?, args),
+        Command::Gc(args) => gc::run(&ctx()?, args),
+        Command::Doctor => doctor::run(&ctx()?),
         Command::Completions { shell } => generate::completions(*shell),
         Command::Man => generate::man(),
     }

@@ -65,6 +65,10 @@ pub struct Claim {
     pub created: Timestamp,
     /// When a claim of this service last returned it (refreshed at most once a day).
     pub last_used: Timestamp,
+    /// Taken with an exact `--port` (or `port =` in `devport.toml`): the port was chosen by a
+    /// person, so `doctor` does not hold the policy's rules against it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pinned: bool,
 }
 
 fn one() -> u16 {
@@ -329,6 +333,7 @@ mod tests {
             proto: Proto::Tcp,
             created: Timestamp::UNIX_EPOCH,
             last_used: Timestamp::UNIX_EPOCH,
+            pinned: false,
         }
     }
 

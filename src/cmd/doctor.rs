@@ -1,0 +1,37 @@
+//! `devport doctor`: is the registry healthy, and does every claim still hold up?
+
+use anyhow::Result;
+use devport::ports::sockets;
+
+use super::{Ctx, Outcome};
+use crate::output;
+
+pub fn run(ctx: &Ctx) -> Result<Outcome> {
+    let problems = devport::doctor::doctor(&ctx.store, &ctx.policy(), &sockets::list());
+    if ctx.json {
+        output::json(&problems)?;
+    } else if problems.is_empty() {
+        output::line(&format!(
+            "registry {}: no problems found",
+            ctx.store.path().display()
+        ))?;
+    } else {
+        let text: Vec<String> = problems
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}: {}\n  fix: {}",
+                    p.code,
+                    output::clean(&p.message),
+                    output::clean(&p.fix)
+                )
+            })
+            .collect();
+        output::line(&text.join("\n"))?;
+    }
+    Ok(if problems.is_empty() {
+        Outcome::Success
+    } else {
+        Outcome::Negative
+    })
+}

@@ -1,0 +1,50 @@
+//! `devport lease`: ports held for a running process.
+
+use anyhow::Result;
+use devport::LeaseOptions;
+use serde::Serialize;
+
+use super::{Ctx, Outcome};
+use crate::cli::LeaseArgs;
+use crate::output;
+
+#[derive(Serialize)]
+struct LeaseView {
+    port: u16,
+    ports: Vec<u16>,
+    proto: devport::Proto,
+    pid: u32,
+    expires: Option<jiff::Timestamp>,
+}
+
+pub fn run(ctx: &Ctx, args: &LeaseArgs) -> Result<Outcome> {
+    let pid = args
+        .pid
+        .or_else(devport::process::parent_pid)
+        .ok_or_else(|| {
+            devport::Error::Usage(
+                "cannot tell which process to lease for on this platform; pass --pid".into(),
+            )
+        })?;
+    let options = LeaseOptions {
+        count: args.count,
+        proto: args.proto,
+        pid: Some(pid),
+        ttl: args.ttl,
+        range: args.range,
+        ..LeaseOptions::default()
+    };
+    let record = devport::lease::lease(&ctx.store, &ctx.policy(), &options, ctx.now)?;
+    if ctx.json {
+        output::json(&LeaseView {
+            port: record.port,
+            ports: record.ports().iter().collect(),
+            proto: record.proto,
+            pid: record.pid,
+            expires: record.expires,
+        })?;
+    } else {
+        output::line(&output::port_list(record.ports()))?;
+    }
+    Ok(Outcome::Success)
+}

@@ -1,0 +1,138 @@
+//! Leases: ports held for a live process (and optionally for at most a time), with no daemon.
+//! A lease ends when its process exits — a reused pid does not keep it, since the process
+//! start time is recorded too — or when its time is up; the next registry write drops it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+
+use crate::config::{self, Config};
+use crate::error::{Error, Result};
+use crate::policy::{Policy, fnv1a};
+use crate::ports::os::OsPorts;
+use crate::process;
+use crate::registry::{LeaseRecord, Store};
+use crate::types::{PortRange, Proto};
+
+/// What to lease. `Default` is one TCP port for this process, from the configured range, in the
+/// registry the environment names (`DEVPORT_REGISTRY`, else the per-user one).
+#[derive(Debug, Clone, Default)]
+pub struct LeaseOptions {
+    /// How many consecutive ports (0 means 1).
+    pub count: u16,
+    /// Protocols.
+    pub proto: Proto,
+    /// The process the lease lives with (default: this process).
+    pub pid: Option<u32>,
+    /// The longest the lease may live.
+    pub ttl: Option<Duration>,
+    /// Pick from this range instead of the configured one.
+    pub range: Option<PortRange>,
+    /// The registry file (default: as the CLI resolves it).
+    pub registry: Option<PathBuf>,
+    /// The configuration (default: the user's, as the CLI reads it).
+    pub config: Option<Config>,
+}
+
+/// Ports leased by this process; dropping the guard releases them. If the process is killed
+/// instead, the ports come back at the next registry write, because the process is gone.
+#[derive(Debug)]
+#[must_use = "the ports are released when the lease is dropped"]
+pub struct Lease {
+    store: Store,
+    record: LeaseRecord,
+}
+
+impl Lease {
+    /// Leases ports with the user's config and registry (see [`LeaseOptions`]).
+    pub fn acquire(mut options: LeaseOptions) -> Result<Lease> {
+        let config = match options.config.take() {
+            Some(config) => config,
+            None => config::load_user_config()?,
+        };
+        let path = config::resolve_registry_path(options.registry.take())?;
+        let store = Store::new(path, config::lock_timeout(&config)?);
+        let policy = Policy::new(&config, OsPorts::read());
+        let record = lease(&store, &policy, &options, Timestamp::now())?;
+        Ok(Lease { store, record })
+    }
+
+    /// The first leased port.
+    pub fn port(&self) -> u16 {
+        self.record.port
+    }
+
+    /// All leased ports.
+    pub fn ports(&self) -> PortRange {
+        self.record.ports()
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        let record = &self.record;
+        // Best effort: if this fails, the pid rule frees the ports once the process exits.
+        let _ = self.store.update(Timestamp::now(), |reg| {
+            reg.leases.retain(|l| {
+                !(l.port == record.port && l.pid == record.pid && l.created == record.created)
+            });
+            Ok(())
+        });
+    }
+}
+
+/// Records a lease for `options.pid` (default: this process) and returns it. Used by the CLI,
+/// which leases for its parent, and by [`Lease::acquire`].
+pub fn lease(
+    store: &Store,
+    policy: &Policy,
+    options: &LeaseOptions,
+    now: Timestamp,
+) -> Result<LeaseRecord> {
+    let count = options.count.max(1);
+    crate::claim::check_count(count)?;
+    let pid = options.pid.unwrap_or_else(std::process::id);
+    let start_time = process::start_time(pid).ok_or_else(|| {
+        Error::Usage(format!(
+            "no running process with pid {pid}; give the pid of a live process"
+        ))
+    })?;
+    let expires = match options.ttl {
+        Some(ttl) => {
+            let ttl = SignedDuration::try_from(ttl)
+                .map_err(|_| Error::Usage("--ttl is too long".into()))?;
+            Some(
+                now.checked_add(ttl)
+                    .map_err(|_| Error::Usage("--ttl is too long".into()))?,
+            )
+        }
+        None => None,
+    };
+    let mut policy = policy.clone();
+    if let Some(range) = options.range {
+        policy.range = range;
+    }
+    store.update(now, |reg| {
+        // Spread leases over the range so parallel test runs rarely walk the same path.
+        let seed = fnv1a(format!("lease/{pid}/{}", now.as_nanosecond()).as_bytes());
+        let start = policy.range.lo + u16::try_from(seed % u64::from(policy.range.len())).unwrap_or(0);
+        let port = policy.find_free(start, count, options.proto, &reg.held()).ok_or_else(|| {
+            Error::Refused(format!(
+                "no free block of {count} port(s) in {} to lease; widen --range or run 'devport gc'",
+                policy.range
+            ))
+        })?;
+        let record = LeaseRecord {
+            port,
+            count,
+            proto: options.proto,
+            pid,
+            start_time: Some(start_time),
+            created: now,
+            expires,
+        };
+        reg.leases.push(record.clone());
+        Ok(record)
+    })
+}
