@@ -69,16 +69,18 @@ pub enum Error {
         /// Exit code: 3 for the user's config, 2 for a project manifest.
         code: u8,
     },
+    /// The registry's location is not safe to use (see the README's security section).
+    #[error("{0}")]
+    Insecure(String),
     /// An I/O operation failed.
-    #[error("{action} {}: {source}{}", path.display(), io_hint(source))]
+    #[error("{action} {}: {err}{}", path.display(), io_hint(err))]
     Io {
         /// What devport was doing ("cannot write registry").
         action: &'static str,
         /// The path involved.
         path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
+        /// The OS error (shown in the message, so not chained again as a source).
+        err: std::io::Error,
     },
 }
 
@@ -103,6 +105,7 @@ impl Error {
             Error::Corrupt { .. }
             | Error::Version { .. }
             | Error::LockTimeout { .. }
+            | Error::Insecure(_)
             | Error::Io { .. } => EXIT_ENV,
         }
     }
@@ -112,7 +115,7 @@ impl Error {
         Error::Io {
             action,
             path: path.into(),
-            source,
+            err: source,
         }
     }
 }

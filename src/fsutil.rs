@@ -26,17 +26,45 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     let dir = parent_dir(path);
     let fail = |e| Error::io("cannot write", path, e);
     let mut builder = tempfile::Builder::new();
-    builder.prefix(".devport-").suffix(".tmp");
+    let prefix = temp_prefix(path);
+    builder.prefix(&prefix).suffix(".tmp");
     #[cfg(unix)]
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(mode));
     #[cfg(not(unix))]
     let _ = mode; // only the read-only bit exists there, and a fresh temp file is writable
     let mut tmp = builder.tempfile_in(dir).map_err(fail)?;
-    tmp.write_all(bytes).map_err(fail)?;
+    // Through the plain file: tempfile's own writer adds the temp file's name to errors.
+    tmp.as_file_mut().write_all(bytes).map_err(fail)?;
     tmp.as_file().sync_all().map_err(fail)?;
     tmp.persist(path).map_err(|e| fail(e.error))?;
     sync_dir(dir);
     Ok(())
+}
+
+/// Temp files for `path` are `.NAME.XXXXXX.tmp` beside it.
+fn temp_prefix(path: &Path) -> String {
+    format!(
+        ".{}.",
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
+    )
+}
+
+/// Removes temp files that a writer of `path` killed mid-write left behind. Call it only while
+/// holding the lock that every writer of `path` takes, so no live writer's file is removed.
+pub fn remove_stale_temps(path: &Path) {
+    let prefix = temp_prefix(path);
+    let Ok(entries) = std::fs::read_dir(parent_dir(path)) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(&prefix) && name.ends_with(".tmp") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// The folder holding `path` (`.` for a bare file name).

@@ -3,12 +3,14 @@
 mod cli;
 mod cmd;
 mod output;
+mod signals;
 
 use std::process::ExitCode;
 
 use clap::Parser as _;
 
 fn main() -> ExitCode {
+    signals::ignore_file_size_signal();
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return usage_error(&e),

@@ -173,6 +173,24 @@ impl Project {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn manifest_parser_never_panics(text in "(?s).{0,200}") {
+            let _ = Manifest::parse(&text, Path::new("devport.toml"));
+        }
+
+        #[test]
+        fn manifest_parser_never_panics_on_near_valid_input(
+            name in "[a-z.\\-_ ]{0,10}",
+            key in "(port|prefer|count|proto|env|other)",
+            value in "(0|1|65535|65536|-1|\"tcp\"|\"x y\"|true|\\[\\])",
+        ) {
+            let text = format!("[services.\"{name}\"]\n{key} = {value}\n");
+            let _ = Manifest::parse(&text, Path::new("devport.toml"));
+        }
+    }
 
     #[test]
     fn manifest_errors_have_line_and_column() {

@@ -61,6 +61,7 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<Outcome> {
     let (program, rest) = command
         .split_first()
         .ok_or_else(|| devport::Error::Usage("no command given after --".into()))?;
+    crate::signals::restore_file_size_signal();
     let mut cmd = Command::new(program);
     cmd.args(rest).envs(vars.iter().map(|(k, v)| (k, v)));
     Ok(launch(cmd, program))

@@ -51,11 +51,55 @@ pub fn acquire(path: &Path, timeout: Duration) -> Result<LockGuard> {
     Ok(LockGuard { _file: file })
 }
 
+/// Who holds the lock: on Linux the kernel's own record (`/proc/locks`), which is right even
+/// for a holder that is not devport; else the pid the last devport holder wrote into the file.
 fn holder(file: &mut File) -> String {
-    let mut text = String::new();
-    let _ = file.rewind().and_then(|()| file.read_to_string(&mut text));
-    match text.trim().parse::<u32>() {
-        Ok(pid) => format!("pid {pid}"),
-        Err(_) => "another process".to_string(),
+    let pid = kernel_holder(file).or_else(|| {
+        let mut text = String::new();
+        let _ = file.rewind().and_then(|()| file.read_to_string(&mut text));
+        text.trim().parse::<u32>().ok()
+    });
+    match pid {
+        Some(pid) => match std::fs::read_to_string(format!("/proc/{pid}/comm")) {
+            Ok(name) => format!("pid {pid} ({})", name.trim_end()),
+            Err(_) => format!("pid {pid}"),
+        },
+        None => "another process".to_string(),
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn kernel_holder(file: &File) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt as _;
+    let inode = file.metadata().ok()?.ino();
+    parse_proc_locks(&std::fs::read_to_string("/proc/locks").ok()?, inode)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn kernel_holder(_file: &File) -> Option<u32> {
+    None
+}
+
+/// The pid holding a `FLOCK` on `inode`, from `/proc/locks` text
+/// (`1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF`).
+#[cfg(any(target_os = "linux", test))]
+fn parse_proc_locks(text: &str, inode: u64) -> Option<u32> {
+    text.lines().find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let (kind, pid, dev) = (f.get(1)?, f.get(4)?, f.get(5)?);
+        let ino: u64 = dev.rsplit(':').next()?.parse().ok()?;
+        (*kind == "FLOCK" && ino == inode)
+            .then(|| pid.parse().ok())
+            .flatten()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn proc_locks() {
+        let text = "1: POSIX  ADVISORY  WRITE 99 08:01:777 0 EOF\n2: FLOCK  ADVISORY  WRITE 1234 fd:01:777 0 EOF\n";
+        assert_eq!(super::parse_proc_locks(text, 777), Some(1234));
+        assert_eq!(super::parse_proc_locks(text, 778), None);
     }
 }

@@ -272,19 +272,40 @@ impl Store {
 
     /// The sidecar lock file: `registry.json` → `registry.lock`, any other name gets `.lock`
     /// appended.
-    pub fn lock_path(&self) -> PathBuf {
-        if self.path.extension().is_some_and(|e| e == "json") {
-            self.path.with_extension("lock")
+    pub fn lock_path(&self) -> Result<PathBuf> {
+        let path = self.target()?;
+        Ok(if path.extension().is_some_and(|e| e == "json") {
+            path.with_extension("lock")
         } else {
-            let mut name = self.path.clone().into_os_string();
+            let mut name = path.into_os_string();
             name.push(".lock");
             PathBuf::from(name)
-        }
+        })
+    }
+
+    /// The file to read and replace, after the safety rules:
+    /// - a symlinked registry is followed (so writes replace the target and keep the link),
+    ///   but only to a file this user owns; a link to another user's file is refused;
+    /// - a registry in a world-writable folder is refused (anyone could swap the file); a
+    ///   group-writable folder is fine, for a registry shared by a group.
+    pub fn target(&self) -> Result<PathBuf> {
+        let path = match std::fs::symlink_metadata(&self.path) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let real = std::fs::canonicalize(&self.path)
+                    .map_err(|e| Error::io("cannot follow the registry symlink", &self.path, e))?;
+                check_owner(&self.path, &real)?;
+                real
+            }
+            _ => self.path.clone(),
+        };
+        check_folder(&path)?;
+        Ok(path)
     }
 
     /// Reads the registry without locking; a missing file is an empty registry.
     pub fn read(&self) -> Result<Registry> {
-        match std::fs::read(&self.path) {
+        let path = self.target()?;
+        match std::fs::read(&path) {
             Ok(bytes) => Registry::parse(&bytes, &self.path),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Registry::default()),
             Err(e) => Err(Error::io("cannot read registry", &self.path, e)),
@@ -300,8 +321,10 @@ impl Store {
         change: impl FnOnce(&mut Registry) -> Result<T>,
     ) -> Result<T> {
         fsutil::ensure_dir(fsutil::parent_dir(&self.path))?;
-        let _guard = lock::acquire(&self.lock_path(), self.lock_timeout)?;
-        let (mut reg, before) = match std::fs::read(&self.path) {
+        let path = self.target()?;
+        let _guard = lock::acquire(&self.lock_path()?, self.lock_timeout)?;
+        fsutil::remove_stale_temps(&path);
+        let (mut reg, before) = match std::fs::read(&path) {
             Ok(bytes) => (Registry::parse(&bytes, &self.path)?, Some(bytes)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Registry::default(), None),
             Err(e) => return Err(Error::io("cannot read registry", &self.path, e)),
@@ -312,10 +335,53 @@ impl Store {
         let unchanged = before.as_deref() == Some(text.as_bytes())
             || (before.is_none() && reg == Registry::default());
         if !unchanged {
-            fsutil::write_atomic(&self.path, text.as_bytes(), 0o600)?;
+            fsutil::write_atomic(&path, text.as_bytes(), 0o600)?;
         }
         Ok(value)
     }
+}
+
+#[cfg(unix)]
+fn check_owner(link: &Path, real: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt as _;
+    let Ok(meta) = std::fs::metadata(real) else {
+        return Ok(());
+    };
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.uid() != me {
+        return Err(Error::Insecure(format!(
+            "registry {} is a symlink to {}, which belongs to uid {} (you are uid {me}); remove the link or point DEVPORT_REGISTRY at your own file",
+            link.display(),
+            real.display(),
+            meta.uid()
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_owner(_link: &Path, _real: &Path) -> Result<()> {
+    Ok(())
+}
+
+#[cfg(unix)]
+fn check_folder(path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = fsutil::parent_dir(path);
+    match std::fs::metadata(dir) {
+        Ok(meta) if meta.permissions().mode() & 0o002 != 0 => Err(Error::Insecure(format!(
+            "registry folder {} is writable by every user (mode {:04o}), so anyone could replace the registry; run 'chmod 700 {}' or move the registry",
+            dir.display(),
+            meta.permissions().mode() & 0o7777,
+            dir.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(not(unix))]
+fn check_folder(_path: &Path) -> Result<()> {
+    Ok(())
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 mod check;
 mod claim;
+mod faults;
 mod lifecycle;
 mod policy_props;
 mod support;

@@ -1,0 +1,517 @@
+//! Fault injection: load, crashes at random moments, failing writes, a held lock, and corrupt
+//! or hostile registries. `DEVPORT_FAULT_ROUNDS` raises the number of crash rounds (default
+//! 100).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::BufRead as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::{World, port, stderr, stdout};
+
+fn spawn(w: &World, dir: &Path, args: &[&str]) -> Child {
+    w.std_cmd_in(dir, args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn devport")
+}
+
+fn claims_by_service(w: &World) -> BTreeMap<String, u64> {
+    w.registry_json()["claims"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| Some((c["service"].as_str()?.to_string(), c["port"].as_u64()?)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn load_256_different_and_256_same() {
+    let w = World::new();
+    let shop = w.project("shop");
+    let children: Vec<Child> = (0..256)
+        .map(|i| spawn(&w, &shop, &["claim", &format!("svc{i}")]))
+        .collect();
+    let mut ports = BTreeSet::new();
+    for c in children {
+        let out = c.wait_with_output().expect("wait");
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(
+            ports.insert(port(&stdout(&out))),
+            "a port was handed out twice"
+        );
+    }
+    assert_eq!(claims_by_service(&w).len(), 256, "claims were lost");
+
+    let children: Vec<Child> = (0..256)
+        .map(|_| spawn(&w, &shop, &["claim", "one"]))
+        .collect();
+    let outs: BTreeSet<String> = children
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().expect("wait");
+            assert!(out.status.success(), "{}", stderr(&out));
+            stdout(&out)
+        })
+        .collect();
+    assert_eq!(outs.len(), 1, "{outs:?}");
+    assert_eq!(claims_by_service(&w).len(), 257);
+}
+
+/// A small deterministic generator, so a failing round can be replayed.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self, below: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % below
+    }
+}
+
+#[test]
+fn crash_rounds_never_lose_or_corrupt() {
+    let rounds: u64 = std::env::var("DEVPORT_FAULT_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    let w = World::new();
+    let shop = w.project("shop");
+    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+    // service -> port printed by a process (so durably claimed), minus services released on purpose.
+    let mut promised: BTreeMap<String, u64> = BTreeMap::new();
+    let mut released: BTreeSet<String> = BTreeSet::new();
+    for round in 0..rounds {
+        let mut jobs: Vec<(Option<String>, Child)> = Vec::new();
+        for i in 0..4 {
+            let service = format!("r{round}s{i}");
+            jobs.push((
+                Some(service.clone()),
+                spawn(&w, &shop, &["claim", &service]),
+            ));
+        }
+        jobs.push((None, spawn(&w, &shop, &["lease", "--ttl", "1h"])));
+        if let Some(victim) = promised
+            .keys()
+            .nth(usize::try_from(rng.next(promised.len().max(1) as u64)).unwrap_or(0))
+            .cloned()
+        {
+            released.insert(victim.clone());
+            jobs.push((None, spawn(&w, &shop, &["release", &victim])));
+        }
+        std::thread::sleep(Duration::from_micros(rng.next(4000)));
+        for (service, mut child) in jobs {
+            if rng.next(2) == 0 {
+                let _ = child.kill(); // SIGKILL
+            }
+            let out = child.wait_with_output().expect("wait");
+            if let (Some(service), true) = (service, !out.stdout.is_empty()) {
+                // A port on stdout means the claim was written before it was printed.
+                promised.insert(service, u64::from(port(&stdout(&out))));
+            }
+        }
+        let bytes = w.registry_bytes();
+        if bytes.is_empty() {
+            assert!(promised.is_empty(), "round {round}: the registry vanished");
+            continue;
+        }
+        let reg = devport::Registry::parse(&bytes, Path::new("registry.json"));
+        assert!(
+            reg.is_ok(),
+            "round {round}: the registry does not parse: {reg:?}"
+        );
+        let now = claims_by_service(&w);
+        for (service, p) in &promised {
+            if !released.contains(service) {
+                assert_eq!(
+                    now.get(service),
+                    Some(p),
+                    "round {round}: {service} on {p} was lost"
+                );
+            }
+        }
+    }
+    eprintln!(
+        "crash rounds: {} claims survived, {} released on purpose",
+        promised.len(),
+        released.len()
+    );
+    // Writers killed mid-write leave temp files; the next write clears them.
+    w.ok(&["claim", "final"]);
+    let leftovers: Vec<_> = std::fs::read_dir(w.dir.path().join("state"))
+        .expect("read dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| Path::new(n).extension().is_some_and(|e| e == "tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// Ten claims, so the registry is larger than one 1 KiB block.
+fn populated() -> World {
+    let w = World::new();
+    for i in 0..10 {
+        w.ok(&["claim", &format!("s{i}")]);
+    }
+    w
+}
+
+fn state_files(w: &World) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(w.dir.path().join("state"))
+        .expect("dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn file_size_limit_fails_cleanly() {
+    let w = populated();
+    let before = w.registry_bytes();
+    let shop = w.project("shop");
+    let bin = crate::support::bin();
+    let out = w
+        .program_in(
+            "bash",
+            &shop,
+            &[
+                "-c",
+                &format!("ulimit -f 1 && exec {} claim another", bin.display()),
+            ],
+        )
+        .output()
+        .expect("bash");
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("File too large"), "{}", stderr(&out));
+    assert_eq!(stderr(&out).lines().count(), 1);
+    assert_eq!(w.registry_bytes(), before);
+    assert_eq!(state_files(&w), ["registry.json", "registry.lock"]);
+}
+
+/// A tmpfs mounted for one test, unmounted on drop (even when the test fails).
+struct Mount(PathBuf);
+
+impl Mount {
+    fn tmpfs(dir: &Path, size: &str) -> Option<Mount> {
+        std::fs::create_dir_all(dir).ok()?;
+        let ok = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
+            .arg(dir)
+            .status()
+            .ok()?
+            .success();
+        ok.then(|| Mount(dir.to_path_buf()))
+    }
+
+    fn read_only(&self) -> bool {
+        Command::new("mount")
+            .args(["-o", "remount,ro"])
+            .arg(&self.0)
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn read_only_folder_fails_cleanly() {
+    let w = World::new();
+    let state = w.dir.path().join("ro");
+    let Some(mount) = Mount::tmpfs(&state, "1m") else {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+        return;
+    };
+    let registry = state.join("registry.json");
+    let shop = w.project("shop");
+    let claim = |service: &str| {
+        w.cmd_in(&shop, &["claim", service])
+            .env("DEVPORT_REGISTRY", &registry)
+            .output()
+            .expect("run")
+    };
+    assert!(claim("web").status.success());
+    let before = std::fs::read(&registry).expect("read");
+    assert!(mount.read_only(), "remount read-only");
+    let out = claim("db");
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Read-only file system"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read(&registry).expect("read"), before);
+    // Reading an existing claim needs no write.
+    assert!(claim("web").status.success());
+}
+
+#[test]
+fn full_disk_fails_cleanly() {
+    let w = World::new();
+    let state = w.dir.path().join("full");
+    let Some(_mount) = Mount::tmpfs(&state, "64k") else {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+        return;
+    };
+    let registry = state.join("registry.json");
+    let shop = w.project("shop");
+    let claim = |service: &str| {
+        w.cmd_in(&shop, &["claim", service])
+            .env("DEVPORT_REGISTRY", &registry)
+            .output()
+            .expect("run")
+    };
+    for i in 0..5 {
+        assert!(claim(&format!("s{i}")).status.success());
+    }
+    // Fill the rest of the file system.
+    let filler = state.join("filler");
+    let mut f = std::fs::File::create(&filler).expect("filler");
+    while std::io::Write::write_all(&mut f, &[0u8; 4096]).is_ok() {}
+    drop(f);
+    let before = std::fs::read(&registry).expect("read");
+    let out = claim("more");
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("No space left"), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&registry).expect("read"), before);
+    let tmp: Vec<_> = std::fs::read_dir(&state)
+        .expect("dir")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(tmp.is_empty());
+}
+
+/// A python3 child that takes the registry lock and holds it until killed.
+fn lock_holder(lock: &Path) -> Option<Child> {
+    let script = "import fcntl, sys, time\nf = open(sys.argv[1], 'a')\nfcntl.flock(f, fcntl.LOCK_EX)\nprint('locked', flush=True)\ntime.sleep(120)\n";
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .arg(lock)
+        .stdout(Stdio::piped())
+        .spawn()
+        .ok()?;
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.as_mut()?)
+        .read_line(&mut line)
+        .ok()?;
+    (line.trim() == "locked").then_some(child)
+}
+
+#[test]
+fn held_lock_times_out_naming_the_holder_and_a_dead_holder_blocks_nobody() {
+    let w = populated();
+    let Some(mut holder) = lock_holder(&w.dir.path().join("state/registry.lock")) else {
+        eprintln!("skipped: python3 is not available");
+        return;
+    };
+    let before = w.registry_bytes();
+    let out = w
+        .cmd(&["claim", "late"])
+        .env("DEVPORT_LOCK_TIMEOUT", "0.3")
+        .output()
+        .expect("run");
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("pid {}", holder.id())),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(w.registry_bytes(), before);
+    // The holder died (SIGKILL) with the lock: the OS released it.
+    w.cmd(&["claim", "late"])
+        .env("DEVPORT_LOCK_TIMEOUT", "1")
+        .assert()
+        .success();
+}
+
+#[test]
+fn corrupt_registries_are_reported_and_kept() {
+    let cases: &[(&str, &[u8], &str)] = &[
+        ("empty", b"", "line 1"),
+        (
+            "truncated",
+            b"{\n  \"version\": 1,\n  \"claims\": [\n    {\"project\": \"shop\",",
+            "line 4",
+        ),
+        ("garbage", b"\x00\x01\x02\xff binary", "line 1"),
+        (
+            "invalid utf-8",
+            b"{\"version\": 1, \"claims\": [{\"project\": \"\xff\xfe\"}]}",
+            "line 1",
+        ),
+        (
+            "wrong types",
+            b"{\"version\": 1, \"claims\": {\"a\": 1}}",
+            "line 1",
+        ),
+        (
+            "version 99",
+            b"{\"version\": 99, \"claims\": []}",
+            "unsupported registry version (got 99",
+        ),
+    ];
+    for (name, bytes, needle) in cases {
+        let w = World::new();
+        std::fs::write(w.registry(), bytes).expect("write");
+        for args in [
+            &["claim", "web"][..],
+            &["list"],
+            &["release", "--all"],
+            &["gc"],
+        ] {
+            let out = w.cmd(args).output().expect("run");
+            assert_eq!(
+                out.status.code(),
+                Some(3),
+                "{name} {args:?}: {}",
+                stderr(&out)
+            );
+            let err = stderr(&out);
+            assert!(
+                err.contains(needle) && err.lines().count() == 1,
+                "{name}: {err}"
+            );
+            assert_eq!(w.registry_bytes(), *bytes, "{name}: the file was changed");
+        }
+        let out = w
+            .cmd(&["doctor", "--json"])
+            .assert()
+            .code(1)
+            .get_output()
+            .clone();
+        let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(v[0]["code"], "registry-unreadable", "{name}");
+    }
+}
+
+#[test]
+fn duplicate_ports_are_accepted_and_flagged_by_doctor() {
+    let w = World::new();
+    let claim = |service: &str| {
+        format!(
+            "{{\"project\": \"shop\", \"project_path\": {:?}, \"service\": \"{service}\", \"port\": 21000, \"count\": 1, \"proto\": \"tcp\", \"created\": \"2026-01-01T00:00:00Z\", \"last_used\": \"2026-01-01T00:00:00Z\"}}",
+            w.project("shop")
+                .canonicalize()
+                .expect("canon")
+                .display()
+                .to_string()
+        )
+    };
+    std::fs::write(
+        w.registry(),
+        format!(
+            "{{\"version\": 1, \"claims\": [{}, {}]}}\n",
+            claim("a"),
+            claim("b")
+        ),
+    )
+    .expect("write");
+    assert_eq!(w.ok(&["claim", "a"]), "21000");
+    assert_ne!(w.ok(&["claim", "c"]), "21000");
+    let out = stdout(&w.cmd(&["doctor"]).assert().code(1).get_output().clone());
+    assert!(
+        out.contains("overlap") && out.contains("shop/a") && out.contains("shop/b"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_directory_where_the_registry_should_be() {
+    let w = World::new();
+    std::fs::create_dir_all(w.registry()).expect("mkdir");
+    let out = w
+        .cmd(&["claim", "web"])
+        .assert()
+        .code(3)
+        .get_output()
+        .clone();
+    assert!(stderr(&out).contains("Is a directory"), "{}", stderr(&out));
+    assert!(w.registry().is_dir());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_to_another_users_file_is_refused() {
+    use std::os::unix::fs::MetadataExt as _;
+    let w = populated();
+    let target = w.dir.path().join("theirs.json");
+    std::fs::rename(w.registry(), &target).expect("move");
+    std::os::unix::fs::symlink(&target, w.registry()).expect("symlink");
+    // A link to one's own file is followed, and writes keep the link.
+    w.ok(&["claim", "via-link"]);
+    assert!(
+        std::fs::symlink_metadata(w.registry())
+            .expect("meta")
+            .file_type()
+            .is_symlink()
+    );
+    assert!(
+        std::fs::read_to_string(&target)
+            .expect("read")
+            .contains("via-link")
+    );
+    if Command::new("chown")
+        .arg("65534")
+        .arg(&target)
+        .status()
+        .map_or(true, |s| !s.success())
+        || std::fs::metadata(&target).map_or(true, |m| m.uid() != 65534)
+    {
+        eprintln!("skipped the foreign-owner half: cannot chown here (needs root)");
+        return;
+    }
+    let before = std::fs::read(&target).expect("read");
+    let out = w
+        .cmd(&["claim", "web"])
+        .assert()
+        .code(3)
+        .get_output()
+        .clone();
+    assert!(
+        stderr(&out).contains("belongs to uid 65534"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read(&target).expect("read"), before);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_world_writable_registry_folder_is_refused() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let w = populated();
+    let dir = w.dir.path().join("state");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let before = w.registry_bytes();
+    let out = w.cmd(&["claim", "web"]).output().expect("run");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("chmod back");
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        stderr(&out).contains("writable by every user") && stderr(&out).contains("chmod 700"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(w.registry_bytes(), before);
+}
