@@ -98,7 +98,9 @@ pub fn table(
             Cell::new(h)
         }
     }));
-    if !ctx.color {
+    if ctx.color {
+        table.enforce_styling();
+    } else {
         table.force_no_tty();
     }
     for row in rows {

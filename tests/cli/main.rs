@@ -4,6 +4,7 @@
 mod check;
 mod claim;
 mod faults;
+mod json;
 mod lifecycle;
 mod policy_props;
 mod support;

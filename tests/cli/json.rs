@@ -1,0 +1,180 @@
+//! The `--json` output is a contract: these mirror structs reject unknown fields, so any change
+//! of shape fails here and has to be made on purpose (and documented in the README).
+
+#![allow(dead_code)] // the fields exist to be deserialized, not read
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+
+use serde::Deserialize;
+
+use crate::support::{World, port};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClaimJson {
+    project: String,
+    project_path: Option<String>,
+    service: String,
+    port: u16,
+    ports: Vec<u16>,
+    proto: String,
+    created: String,
+    last_used: String,
+    new: Option<bool>,
+    live: Option<Vec<SocketJson>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SocketJson {
+    proto: String,
+    address: String,
+    port: u16,
+    pid: Option<u32>,
+    process: Option<String>,
+    uid: Option<u32>,
+    user: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredClaimJson {
+    project: String,
+    project_path: Option<String>,
+    service: String,
+    port: u16,
+    count: u16,
+    proto: String,
+    created: String,
+    last_used: String,
+    pinned: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LeaseRecordJson {
+    port: u16,
+    count: u16,
+    proto: String,
+    pid: u32,
+    start_time: Option<u64>,
+    created: String,
+    expires: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IanaJson {
+    service: Option<String>,
+    proto: String,
+    description: String,
+    registered: Option<String>,
+    status: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckJson {
+    port: u16,
+    usable: bool,
+    reasons: Vec<String>,
+    range: String,
+    iana: Vec<IanaJson>,
+    dev_tools: Vec<String>,
+    browser_blocked: bool,
+    os: Vec<String>,
+    sockets: Vec<SocketJson>,
+    claim: Option<StoredClaimJson>,
+    lease: Option<LeaseRecordJson>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditJson {
+    proto: String,
+    address: String,
+    port: u16,
+    pid: Option<u32>,
+    process: Option<String>,
+    uid: Option<u32>,
+    user: Option<String>,
+    claim: Option<StoredClaimJson>,
+    iana_service: Option<String>,
+    finding: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LeaseJson {
+    port: u16,
+    ports: Vec<u16>,
+    proto: String,
+    pid: u32,
+    expires: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GcJson {
+    claims: Vec<(StoredClaimJson, String)>,
+    leases: Vec<LeaseRecordJson>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProblemJson {
+    code: String,
+    message: String,
+    fix: String,
+    claim: Option<StoredClaimJson>,
+}
+
+fn parse<T: serde::de::DeserializeOwned>(text: &str) -> T {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+#[test]
+fn every_json_output_matches_its_contract() {
+    let w = World::new();
+    let claim: ClaimJson = parse(&w.ok(&["claim", "web", "--json"]));
+    assert_eq!(claim.new, Some(true));
+    let block: ClaimJson = parse(&w.ok(&["claim", "grpc", "--count", "2", "--json"]));
+    assert_eq!(block.ports.len(), 2);
+    let _: Vec<ClaimJson> = parse(&w.ok(&["list", "--json"]));
+    let _: Vec<ClaimJson> = parse(&w.ok(&["list", "--live", "--json"]));
+    let lease: LeaseJson = parse(&w.ok(&["lease", "--ttl", "1h", "--json"]));
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let busy = listener.local_addr().expect("addr").port();
+    for p in [claim.port, lease.port, busy, 2276, 60000] {
+        let out = w
+            .cmd(&["check", &p.to_string(), "--json"])
+            .output()
+            .expect("run");
+        let reports: Vec<CheckJson> = parse(&String::from_utf8_lossy(&out.stdout));
+        assert_eq!(reports.len(), 1);
+    }
+    let rows: Vec<AuditJson> = parse(&w.ok(&["audit", "--json"]));
+    assert!(rows.iter().any(|r| r.port == busy));
+    let env: BTreeMap<String, String> = parse(&w.ok(&["env", "--format", "json"]));
+    assert_eq!(env.get("WEB_PORT").map(|v| port(v)), Some(claim.port));
+    let _: GcJson = parse(&w.ok(&["gc", "--dry-run", "--json"]));
+    let _: Vec<ProblemJson> = parse(&w.ok(&["doctor", "--json"]));
+    let _: Vec<ClaimJson> = parse(&w.ok(&["release", "web", "--json"]));
+    drop(listener);
+}
+
+#[test]
+fn colours_follow_the_rules() {
+    let w = World::new();
+    w.ok(&["claim", "web"]);
+    let plain = w.ok(&["list"]);
+    assert!(
+        !plain.contains('\u{1b}'),
+        "no colours when stdout is not a terminal"
+    );
+    let forced = w.ok(&["list", "--color", "always"]);
+    assert!(forced.contains('\u{1b}'), "--color always colours");
+    let json = w.ok(&["list", "--color", "always", "--json"]);
+    assert!(!json.contains('\u{1b}'), "JSON is never coloured");
+}
