@@ -90,15 +90,35 @@ fn iana(out: &mut String) {
         }
     }
     rows.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
-    out.push_str("/// IANA rows sorted by first port (then last port, protocol).\npub(crate) static IANA: &[IanaRow] = &[\n");
+    // Strings live in one text blob and rows hold offsets into it: a table of `&str` would need
+    // a relocation per string at every start of the program (about 45,000 of them).
+    let mut text = String::new();
+    let mut seen = std::collections::HashMap::new();
+    let mut span = |s: &str| -> (usize, usize) {
+        *seen.entry(s.to_string()).or_insert_with(|| {
+            let start = text.len();
+            text.push_str(s);
+            (start, s.len())
+        })
+    };
+    let mut table = String::new();
     for (lo, hi, proto, status, service, description, registered) in &rows {
+        let (s, d, r) = (span(service), span(description), span(registered));
         writeln!(
-            out,
-            "IanaRow {{ lo: {lo}, hi: {hi}, proto: IanaProto::{proto}, status: IanaStatus::{status}, service: {service:?}, description: {description:?}, registered: {registered:?} }},"
+            table,
+            "IanaRow {{ lo: {lo}, hi: {hi}, proto: IanaProto::{proto}, status: IanaStatus::{status}, service: Span({}, {}), description: Span({}, {}), registered: Span({}, {}) }},",
+            s.0, s.1, d.0, d.1, r.0, r.1
         )
         .expect("write to string");
     }
-    out.push_str("];\n/// Running maximum of `hi` over `IANA`, so a lookup knows how far back ranges reach.\npub(crate) static IANA_MAX_HI: &[u16] = &[");
+    writeln!(
+        out,
+        "/// The text every `Span` of `IANA` points into.\npub(super) static IANA_TEXT: &str = {text:?};"
+    )
+    .expect("write to string");
+    out.push_str("/// IANA rows sorted by first port (then last port, protocol).\npub(super) static IANA: &[IanaRow] = &[\n");
+    out.push_str(&table);
+    out.push_str("];\n/// Running maximum of `hi` over `IANA`, so a lookup knows how far back ranges reach.\npub(super) static IANA_MAX_HI: &[u16] = &[");
     let mut max = 0;
     for row in &rows {
         max = max.max(row.1);
@@ -116,7 +136,7 @@ fn dev_tools(out: &mut String) {
         })
         .collect();
     rows.sort();
-    out.push_str("/// Development-tool default ports, sorted by port: (port, protocol, tool).\npub(crate) static DEV_TOOLS: &[(u16, &str, &str)] = &[\n");
+    out.push_str("/// Development-tool default ports, sorted by port: (port, protocol, tool).\npub(super) static DEV_TOOLS: &[(u16, &str, &str)] = &[\n");
     for (port, proto, tool) in &rows {
         writeln!(out, "({port}, {proto:?}, {tool:?}),").expect("write to string");
     }
@@ -131,7 +151,7 @@ fn bad_ports(out: &mut String) {
     ports.sort_unstable();
     ports.dedup();
     out.push_str(
-        "/// The WHATWG Fetch bad ports, sorted.\npub(crate) static BAD_PORTS: &[u16] = &[",
+        "/// The WHATWG Fetch bad ports, sorted.\npub(super) static BAD_PORTS: &[u16] = &[",
     );
     for p in ports {
         write!(out, "{p},").expect("write to string");

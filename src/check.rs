@@ -98,10 +98,10 @@ pub fn report(
             .iter()
             .filter(|r| matches!(r.status, IanaStatus::Assigned | IanaStatus::Reserved))
             .map(|r| IanaEntry {
-                service: Some(r.service).filter(|s| !s.is_empty()),
+                service: Some(r.service()).filter(|s| !s.is_empty()),
                 proto: r.proto,
-                description: r.description,
-                registered: Some(r.registered).filter(|s| !s.is_empty()),
+                description: r.description(),
+                registered: Some(r.registered()).filter(|s| !s.is_empty()),
                 status: r.status,
             })
             .collect(),
@@ -162,7 +162,7 @@ pub fn audit(reg: &Registry, mut live: Vec<Socket>) -> Vec<AuditRow> {
             let iana_service = rows
                 .iter()
                 .find(|r| r.status == IanaStatus::Assigned)
-                .map(|r| r.service);
+                .map(|r| r.service());
             let finding = match &claim {
                 Some(c) => match (socket.pid, &c.project_path) {
                     (Some(pid), Some(dir)) if owner_elsewhere(pid, dir) => Finding::Conflict,

@@ -78,17 +78,16 @@ pub fn claim(
 ) -> Result<ClaimOutcome> {
     validate_service(req.service)?;
     check_count(req.count)?;
-    if !req.relocate {
-        let reg = store.read()?;
-        if let Some(existing) = reg.find(req.project.path.as_deref(), req.service) {
-            check_matches(existing, req)?;
-            if now.duration_since(existing.last_used) < REFRESH_AFTER {
-                return Ok(ClaimOutcome {
-                    claim: existing.clone(),
-                    new: false,
-                    warnings: Vec::new(),
-                });
-            }
+    if !req.relocate
+        && let Some(existing) = store.find(req.project.path.as_deref(), req.service)?
+    {
+        check_matches(&existing, req)?;
+        if now.duration_since(existing.last_used) < REFRESH_AFTER {
+            return Ok(ClaimOutcome {
+                claim: existing,
+                new: false,
+                warnings: Vec::new(),
+            });
         }
     }
     store.update(now, |reg| claim_locked(reg, policy, req, now))

@@ -60,7 +60,7 @@ fn render(r: &PortReport, policy: &devport::Policy) -> String {
             "",
             &format!(
                 "note: {} ({})",
-                h.description.replace('\n', " "),
+                h.description().replace('\n', " "),
                 iana_proto(h.proto)
             ),
         );

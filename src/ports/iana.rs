@@ -31,6 +31,17 @@ pub enum IanaStatus {
     Historical,
 }
 
+/// A piece of `IANA_TEXT`: byte offset and length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span(u32, u32);
+
+impl Span {
+    fn get(self) -> &'static str {
+        let (start, len) = (self.0 as usize, self.1 as usize);
+        IANA_TEXT.get(start..start + len).unwrap_or_default()
+    }
+}
+
 /// One row of the IANA table (a single port or a range, one protocol).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IanaRow {
@@ -42,15 +53,33 @@ pub struct IanaRow {
     pub proto: IanaProto,
     /// Status.
     pub status: IanaStatus,
-    /// Service name (empty unless assigned).
-    pub service: &'static str,
-    /// IANA's description.
-    pub description: &'static str,
-    /// Registration date (`YYYY-MM` or `YYYY-MM-DD`), may be empty.
-    pub registered: &'static str,
+    service: Span,
+    description: Span,
+    registered: Span,
 }
 
-include!(concat!(env!("OUT_DIR"), "/tables.rs"));
+impl IanaRow {
+    /// Service name (empty unless assigned).
+    pub fn service(&self) -> &'static str {
+        self.service.get()
+    }
+    /// IANA's description.
+    pub fn description(&self) -> &'static str {
+        self.description.get()
+    }
+    /// Registration date (`YYYY-MM` or `YYYY-MM-DD`), may be empty.
+    pub fn registered(&self) -> &'static str {
+        self.registered.get()
+    }
+}
+
+/// The tables `build.rs` generates from `data/`.
+#[allow(clippy::unreadable_literal)] // generated numbers
+mod tables {
+    use super::{IanaProto, IanaRow, IanaStatus, Span};
+    include!(concat!(env!("OUT_DIR"), "/tables.rs"));
+}
+use tables::{BAD_PORTS, DEV_TOOLS, IANA, IANA_MAX_HI, IANA_TEXT};
 
 /// Every IANA row that covers `port`, in table order.
 pub fn lookup(port: u16) -> Vec<&'static IanaRow> {
@@ -97,7 +126,7 @@ mod tests {
         let rows = lookup(2276);
         let names: Vec<_> = rows
             .iter()
-            .map(|r| (r.service, r.proto, r.registered))
+            .map(|r| (r.service(), r.proto, r.registered()))
             .collect();
         assert_eq!(
             names,
@@ -106,7 +135,7 @@ mod tests {
                 ("ibridge-mgmt", IanaProto::Udp, "2004-12")
             ]
         );
-        assert_eq!(rows[0].description, "iBridge Management");
+        assert_eq!(rows[0].description(), "iBridge Management");
         assert_eq!(taken(2276), Some(IanaStatus::Assigned));
     }
 
@@ -145,11 +174,11 @@ mod tests {
                 continue;
             };
             let rows = lookup(port);
-            assert!(rows.iter().any(|r| r.service == *name), "{line}");
+            assert!(rows.iter().any(|r| r.service() == *name), "{line}");
             if proto.is_empty() {
                 assert!(
                     rows.iter()
-                        .any(|r| r.service == *name && r.proto == IanaProto::Udp),
+                        .any(|r| r.service() == *name && r.proto == IanaProto::Udp),
                     "{line}"
                 );
             }

@@ -170,16 +170,69 @@ impl Registry {
         }
     }
 
-    /// The canonical text: pretty JSON, claims and leases sorted by port, trailing newline.
-    pub fn to_json(&self) -> String {
-        let mut sorted = self.clone();
-        sorted.claims.sort_by(|a, b| {
+    /// The canonical text: pretty JSON, claims and leases sorted by port (sorted in place
+    /// first), trailing newline.
+    pub fn to_json(&mut self) -> String {
+        self.claims.sort_by(|a, b| {
             (a.port, &a.project_path, &a.service).cmp(&(b.port, &b.project_path, &b.service))
         });
-        sorted.leases.sort_by_key(|l| (l.port, l.pid));
-        let mut text = serde_json::to_string_pretty(&sorted).unwrap_or_default();
+        self.leases.sort_by_key(|l| (l.port, l.pid));
+        let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
         text.push('\n');
         text
+    }
+
+    /// The claim of `service` in the project at `project_path`, read straight from registry
+    /// text: only the matching entry is fully parsed, so looking up one claim in a large
+    /// registry costs a scan, not a parse of every claim. Text that is not a clean version-1
+    /// registry is parsed in full, for the full error.
+    pub fn find_in(
+        bytes: &[u8],
+        path: &Path,
+        project_path: Option<&Path>,
+        service: &str,
+    ) -> Result<Option<Claim>> {
+        use serde_json::value::RawValue;
+        use std::borrow::Cow;
+        #[derive(Deserialize)]
+        struct Keys<'a> {
+            version: u64,
+            #[serde(borrow, default)]
+            claims: Vec<Key<'a>>,
+        }
+        #[derive(Deserialize)]
+        struct Key<'a> {
+            #[serde(borrow)]
+            project_path: Option<Cow<'a, str>>,
+            #[serde(borrow)]
+            service: Cow<'a, str>,
+        }
+        #[derive(Deserialize)]
+        struct Raw<'a> {
+            #[serde(borrow)]
+            claims: Vec<&'a RawValue>,
+        }
+        let wanted = project_path.map(|p| p.to_string_lossy());
+        let fast = || -> Option<Option<Claim>> {
+            // One pass reads only the keys; only a hit pays for a second pass and one claim.
+            let keys: Keys = serde_json::from_slice(bytes).ok()?;
+            if keys.version != u64::from(VERSION) {
+                return None;
+            }
+            let Some(i) = keys.claims.iter().position(|k| {
+                k.service == service && k.project_path.as_deref() == wanted.as_deref()
+            }) else {
+                return Some(None);
+            };
+            let raw: Raw = serde_json::from_slice(bytes).ok()?;
+            Some(Some(serde_json::from_str(raw.claims.get(i)?.get()).ok()?))
+        };
+        match fast() {
+            Some(found) => Ok(found),
+            None => Ok(Registry::parse(bytes, path)?
+                .find(project_path, service)
+                .cloned()),
+        }
     }
 
     /// The claim of `service` in the project at `project_path`.
@@ -304,10 +357,26 @@ impl Store {
 
     /// Reads the registry without locking; a missing file is an empty registry.
     pub fn read(&self) -> Result<Registry> {
+        match self.read_bytes()? {
+            Some(bytes) => Registry::parse(&bytes, &self.path),
+            None => Ok(Registry::default()),
+        }
+    }
+
+    /// Looks up one claim without locking and without parsing the others (see
+    /// [`Registry::find_in`]).
+    pub fn find(&self, project_path: Option<&Path>, service: &str) -> Result<Option<Claim>> {
+        match self.read_bytes()? {
+            Some(bytes) => Registry::find_in(&bytes, &self.path, project_path, service),
+            None => Ok(None),
+        }
+    }
+
+    fn read_bytes(&self) -> Result<Option<Vec<u8>>> {
         let path = self.target()?;
         match std::fs::read(&path) {
-            Ok(bytes) => Registry::parse(&bytes, &self.path),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Registry::default()),
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Error::io("cannot read registry", &self.path, e)),
         }
     }
@@ -405,7 +474,7 @@ mod tests {
 
     #[test]
     fn round_trip_sorted() {
-        let reg = Registry {
+        let mut reg = Registry {
             claims: vec![claim(20000, "b"), claim(10000, "a")],
             ..Registry::default()
         };
@@ -432,6 +501,39 @@ mod tests {
         assert!(matches!(e, Err(Error::Version { found: 99, .. })), "{e:?}");
         let e = Registry::parse(br#"{"version": 99}"#, Path::new("r.json"));
         assert!(matches!(e, Err(Error::Version { found: 99, .. })), "{e:?}");
+    }
+
+    #[test]
+    fn find_in_agrees_with_a_full_parse() {
+        let mut global = claim(10002, "tool");
+        global.project_path = None;
+        let mut reg = Registry {
+            claims: vec![claim(10000, "a"), claim(10001, "we\"b"), global],
+            ..Registry::default()
+        };
+        let text = reg.to_json();
+        let p = Path::new("r.json");
+        for (path, service) in [
+            (Some("/src/shop"), "a"),
+            (Some("/src/shop"), "we\"b"),
+            (None, "tool"),
+            (Some("/src/shop"), "tool"),
+            (None, "a"),
+        ] {
+            let path = path.map(Path::new);
+            let fast = Registry::find_in(text.as_bytes(), p, path, service)
+                .ok()
+                .flatten();
+            assert_eq!(fast.as_ref(), reg.find(path, service), "{service}");
+        }
+        assert!(matches!(
+            Registry::find_in(b"{\"version\": 1, \"claims\": [}", p, None, "a"),
+            Err(Error::Corrupt { .. })
+        ));
+        assert!(matches!(
+            Registry::find_in(b"{\"version\": 99}", p, None, "a"),
+            Err(Error::Version { .. })
+        ));
     }
 
     #[test]
@@ -477,9 +579,9 @@ mod tests {
 
         #[test]
         fn write_then_read_round_trips(claims in proptest::collection::vec(arb_claim(), 0..20)) {
-            let reg = Registry { claims, ..Registry::default() };
+            let mut reg = Registry { claims, ..Registry::default() };
             let text = reg.to_json();
-            let back = Registry::parse(text.as_bytes(), Path::new("r.json")).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let mut back = Registry::parse(text.as_bytes(), Path::new("r.json")).map_err(|e| TestCaseError::fail(e.to_string()))?;
             prop_assert_eq!(back.to_json(), text);
             prop_assert_eq!(back.claims.len(), reg.claims.len());
         }
