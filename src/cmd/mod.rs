@@ -114,7 +114,7 @@ impl Ctx {
         prefix: &str,
     ) -> Result<Vec<(String, String)>> {
         let reg = self.store.read()?;
-        let claims: Vec<&devport::Claim> = reg
+        let mut claims: Vec<&devport::Claim> = reg
             .claims
             .iter()
             .filter(|c| {
@@ -122,6 +122,8 @@ impl Ctx {
                     && services.is_none_or(|s| s.contains(&c.service.as_str()))
             })
             .collect();
+        // By service name: a moved port does not reorder the lines of a .env file.
+        claims.sort_by(|a, b| a.service.cmp(&b.service));
         Ok(envfile::vars(&claims, &project.env_names(), prefix)?)
     }
 
