@@ -28,6 +28,18 @@ pub enum PortChoice {
     Prefer(u16),
 }
 
+impl PortChoice {
+    /// From the `--port` / `--prefer` pair (or `port` / `prefer` in `devport.toml`): an exact
+    /// port wins over a preference.
+    pub fn from_options(port: Option<u16>, prefer: Option<u16>) -> PortChoice {
+        match (port, prefer) {
+            (Some(p), _) => PortChoice::Exact(p),
+            (None, Some(p)) => PortChoice::Prefer(p),
+            (None, None) => PortChoice::Auto,
+        }
+    }
+}
+
 /// What to claim.
 #[derive(Debug, Clone)]
 pub struct ClaimRequest<'a> {

@@ -172,47 +172,49 @@ fn claim_problems(
 #[cfg(unix)]
 fn permissions(path: &Path, add: &mut impl FnMut(&'static str, String, String, Option<&Claim>)) {
     use std::os::unix::fs::PermissionsExt as _;
-    if let Ok(meta) = std::fs::metadata(path) {
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            add(
-                "registry-permissions",
-                format!(
-                    "{} has mode {mode:04o}: other users can read or change it",
-                    path.display()
-                ),
-                format!("run 'chmod 600 {}'", path.display()),
-                None,
-            );
-        }
-    }
+    let mode = |p: &Path| {
+        std::fs::metadata(p)
+            .ok()
+            .map(|m| m.permissions().mode() & 0o777)
+    };
     let dir = crate::fsutil::parent_dir(path);
-    if let Ok(meta) = std::fs::metadata(dir) {
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o002 != 0 {
-            add(
+    let file_problem = mode(path).filter(|m| m & 0o077 != 0).map(|m| {
+        (
+            m,
+            "registry-permissions",
+            "other users can read or change it",
+            "chmod 600",
+            path,
+        )
+    });
+    let dir_problem = mode(dir).and_then(|m| {
+        if m & 0o002 != 0 {
+            Some((
+                m,
                 "folder-permissions",
-                format!(
-                    "{} has mode {mode:04o}: any user can replace the registry",
-                    dir.display()
-                ),
-                format!(
-                    "run 'chmod 700 {}' (or 'chmod 770' for a registry shared by a group)",
-                    dir.display()
-                ),
-                None,
-            );
-        } else if mode & 0o077 != 0 && mode & 0o070 == 0 {
-            add(
+                "any user can replace the registry",
+                "chmod 700",
+                dir,
+            ))
+        } else if m & 0o077 != 0 && m & 0o070 == 0 {
+            Some((
+                m,
                 "folder-permissions",
-                format!(
-                    "{} has mode {mode:04o}: other users can list it",
-                    dir.display()
-                ),
-                format!("run 'chmod 700 {}'", dir.display()),
-                None,
-            );
+                "other users can list it",
+                "chmod 700",
+                dir,
+            ))
+        } else {
+            None // private, or group-shared on purpose
         }
+    });
+    for (m, code, risk, chmod, p) in file_problem.into_iter().chain(dir_problem) {
+        add(
+            code,
+            format!("{} has mode {m:04o}: {risk}", p.display()),
+            format!("run '{chmod} {}'", p.display()),
+            None,
+        );
     }
 }
 

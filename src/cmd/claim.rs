@@ -13,11 +13,7 @@ pub fn run(ctx: &Ctx, args: &ClaimArgs) -> Result<Outcome> {
     if let Some(range) = args.range {
         policy.range = range;
     }
-    let choice = match (args.port, args.prefer) {
-        (Some(p), _) => PortChoice::Exact(p),
-        (None, Some(p)) => PortChoice::Prefer(p),
-        (None, None) => PortChoice::Auto,
-    };
+    let choice = PortChoice::from_options(args.port, args.prefer);
     let req = ClaimRequest {
         project: &project,
         service: &args.service,

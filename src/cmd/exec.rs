@@ -30,7 +30,7 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<Outcome> {
     let req = ClaimRequest {
         project: &project,
         service: &args.service,
-        choice: spec.port.map_or(PortChoice::Auto, PortChoice::Exact),
+        choice: PortChoice::from_options(spec.port, spec.prefer),
         count: spec
             .count
             .or(existing.as_ref().map(|c| c.count))

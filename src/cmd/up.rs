@@ -19,11 +19,7 @@ pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<Outcome> {
     };
     let policy = ctx.policy();
     for (service, spec) in &manifest.services {
-        let choice = match (spec.port, spec.prefer) {
-            (Some(p), _) => PortChoice::Exact(p),
-            (None, Some(p)) => PortChoice::Prefer(p),
-            (None, None) => PortChoice::Auto,
-        };
+        let choice = PortChoice::from_options(spec.port, spec.prefer);
         let req = ClaimRequest {
             project: &project,
             service,

@@ -143,13 +143,7 @@ fn verdicts_and_reasons() {
         .map(|a| a.iter().map(|e| &e["proto"]).collect())
         .unwrap_or_default();
     assert_eq!(protos, [&Value::from("tcp"), &Value::from("udp")]);
-    let text = stdout(
-        &w.cmd(&["check", "2276"])
-            .assert()
-            .code(1)
-            .get_output()
-            .clone(),
-    );
+    let text = stdout(&w.fails(&["check", "2276"], 1));
     assert!(
         text.contains("ibridge-mgmt \"iBridge Management\" (tcp, udp), registered 2004-12"),
         "{text}"
@@ -216,13 +210,7 @@ fn audit_and_list_live_tell_ok_from_conflict() {
     drop(l);
     // Claimed from the folder this process works in: ok.
     let here = std::env::current_dir().expect("cwd");
-    let p = port(&stdout(
-        &w.cmd_in(&here, &["claim", "web"])
-            .assert()
-            .success()
-            .get_output()
-            .clone(),
-    ));
+    let p = port(&w.ok_at(&here, &["claim", "web"]));
     let Ok(l) = TcpListener::bind(("127.0.0.1", p)) else {
         return;
     };
@@ -235,13 +223,7 @@ fn audit_and_list_live_tell_ok_from_conflict() {
         .clone();
     let list: Value = serde_json::from_str(&stdout(&out)).expect("json");
     assert_eq!(list[0]["live"][0]["pid"], std::process::id());
-    let table = stdout(
-        &w.cmd(&["list", "--live"])
-            .assert()
-            .success()
-            .get_output()
-            .clone(),
-    );
+    let table = w.ok(&["list", "--live"]);
     assert!(
         table.contains(&format!("tcp 127.0.0.1:{p} pid {}", std::process::id())),
         "{table}"
@@ -260,12 +242,7 @@ fn config_changes_the_policy_and_bad_config_is_exit_3() {
     let p = port(&w.ok(&["claim", "web"]));
     assert!((20050..=20099).contains(&p), "{p}");
     std::fs::write(w.config(), "range = \"20000-20099\"\nrnage = 1\n").expect("config");
-    let out = w
-        .cmd(&["claim", "db"])
-        .assert()
-        .code(3)
-        .get_output()
-        .clone();
+    let out = w.fails(&["claim", "db"], 3);
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(
         err.contains("line 2, column 1") && err.contains("config.toml"),

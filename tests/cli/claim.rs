@@ -12,24 +12,12 @@ fn claim_is_stable_and_per_project() {
     assert_eq!(port(&w.ok(&["claim", "web"])), first);
     assert!((10000..=29999).contains(&first), "{first}");
     let blog = w.project("blog");
-    let other = port(&stdout(
-        &w.cmd_in(&blog, &["claim", "web"])
-            .assert()
-            .success()
-            .get_output()
-            .clone(),
-    ));
+    let other = port(&w.ok_at(&blog, &["claim", "web"]));
     assert_ne!(other, first);
     // From a subfolder of the project: the same claim.
     let sub = w.project("shop").join("src/deep");
     std::fs::create_dir_all(&sub).expect("subdir");
-    let again = stdout(
-        &w.cmd_in(&sub, &["claim", "web"])
-            .assert()
-            .success()
-            .get_output()
-            .clone(),
-    );
+    let again = w.ok_at(&sub, &["claim", "web"]);
     assert_eq!(port(&again), first);
 }
 
@@ -177,48 +165,36 @@ fn concurrent_claims_of_one_service() {
     );
 }
 
-/// The port a fresh registry would give `shop/web`, found in a scratch world.
-fn predicted(project: &str, proto: &str) -> u16 {
-    let scratch = World::new();
-    port(&scratch.ok_in(project, &["claim", "web", "--proto", proto]))
+/// Claims `web` in a fresh world for `project`, holds that port with `bind`, then claims it
+/// again in another fresh world: the probe must skip the held port. Each test names its own
+/// project, so tests running at once never hold each other's ports.
+fn probe_skips<T>(project: &str, proto: &str, bind: impl FnOnce(u16) -> std::io::Result<T>) {
+    let p = port(&World::new().ok_in(project, &["claim", "web", "--proto", proto]));
+    let Ok(held) = bind(p) else {
+        eprintln!(
+            "skipped: could not bind {p} for {project} (no IPv6 loopback, or taken meanwhile)"
+        );
+        return;
+    };
+    let got = port(&World::new().ok_in(project, &["claim", "web", "--proto", proto]));
+    assert_ne!(got, p);
+    drop(held);
 }
 
 #[test]
 fn never_a_port_bound_on_ipv4_loopback() {
-    let p = predicted("v4shop", "tcp");
-    let Ok(listener) = TcpListener::bind(("127.0.0.1", p)) else {
-        return;
-    };
-    let w = World::new();
-    let got = port(&w.ok_in("v4shop", &["claim", "web"]));
-    assert_ne!(got, p);
-    drop(listener);
+    probe_skips("v4shop", "tcp", |p| TcpListener::bind(("127.0.0.1", p)));
 }
 
 #[test]
 fn never_a_port_bound_on_ipv6_loopback_only() {
-    let p = predicted("v6shop", "tcp");
     // A socket bound to [::1] accepts only IPv6: the IPv4 binds of the probe succeed.
-    let Ok(listener) = TcpListener::bind(("::1", p)) else {
-        eprintln!("skipped: this host has no IPv6 loopback");
-        return;
-    };
-    let w = World::new();
-    let got = port(&w.ok_in("v6shop", &["claim", "web"]));
-    assert_ne!(got, p);
-    drop(listener);
+    probe_skips("v6shop", "tcp", |p| TcpListener::bind(("::1", p)));
 }
 
 #[test]
 fn never_a_port_bound_by_udp_for_a_udp_claim() {
-    let p = predicted("udpshop", "udp");
-    let Ok(socket) = UdpSocket::bind(("127.0.0.1", p)) else {
-        return;
-    };
-    let w = World::new();
-    let got = port(&w.ok_in("udpshop", &["claim", "web", "--proto", "udp"]));
-    assert_ne!(got, p);
-    drop(socket);
+    probe_skips("udpshop", "udp", |p| UdpSocket::bind(("127.0.0.1", p)));
 }
 
 #[test]
@@ -228,23 +204,13 @@ fn exact_port_refused_when_bound_or_claimed() {
     let busy = listener.local_addr().expect("addr").port().to_string();
     w.ok(&["claim", "a"]);
     let before = w.registry_bytes();
-    let out = w
-        .cmd(&["claim", "web", "--port", &busy])
-        .assert()
-        .code(1)
-        .get_output()
-        .clone();
+    let out = w.fails(&["claim", "web", "--port", &busy], 1);
     assert!(stderr(&out).contains("in use"), "{}", stderr(&out));
     assert_eq!(w.registry_bytes(), before);
 
     let held = w.ok(&["claim", "db"]);
     let blog = w.project("blog");
-    let out = w
-        .cmd_in(&blog, &["claim", "web", "--port", &held])
-        .assert()
-        .code(1)
-        .get_output()
-        .clone();
+    let out = w.fails_in(&blog, &["claim", "web", "--port", &held], 1);
     let err = stderr(&out);
     assert!(
         err.contains("claimed by shop/db") && err.contains("devport release db"),
@@ -322,12 +288,7 @@ fn corrupt_registry_is_reported_and_kept() {
     let w = World::new();
     std::fs::write(w.registry(), "{\n  \"version\": 1,\n  \"claims\": [,]\n}\n").expect("write");
     let before = w.registry_bytes();
-    let out = w
-        .cmd(&["claim", "web"])
-        .assert()
-        .code(3)
-        .get_output()
-        .clone();
+    let out = w.fails(&["claim", "web"], 3);
     let err = stderr(&out);
     assert!(
         err.contains("line 3, column") && err.contains(&w.registry().display().to_string()),
@@ -345,12 +306,7 @@ fn newer_registry_version_is_refused() {
     )
     .expect("write");
     let before = w.registry_bytes();
-    let out = w
-        .cmd(&["claim", "web"])
-        .assert()
-        .code(3)
-        .get_output()
-        .clone();
+    let out = w.fails(&["claim", "web"], 3);
     assert!(
         stderr(&out).contains("unsupported registry version (got 99, supports 1)"),
         "{}",

@@ -233,26 +233,34 @@ impl Drop for Mount {
     }
 }
 
+/// A registry on a fresh tmpfs of `size`; `None` (with a note) where mounting is not allowed.
+fn tmpfs_registry(w: &World, name: &str, size: &str) -> Option<(Mount, PathBuf)> {
+    let dir = w.dir.path().join(name);
+    let Some(mount) = Mount::tmpfs(&dir, size) else {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+        return None;
+    };
+    Some((mount, dir.join("registry.json")))
+}
+
+/// `devport claim SERVICE` in `shop` against the registry at `registry`.
+fn claim_into(w: &World, registry: &Path, service: &str) -> std::process::Output {
+    w.cmd_in(&w.project("shop"), &["claim", service])
+        .env("DEVPORT_REGISTRY", registry)
+        .output()
+        .expect("run")
+}
+
 #[test]
 fn read_only_folder_fails_cleanly() {
     let w = World::new();
-    let state = w.dir.path().join("ro");
-    let Some(mount) = Mount::tmpfs(&state, "1m") else {
-        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+    let Some((mount, registry)) = tmpfs_registry(&w, "ro", "1m") else {
         return;
     };
-    let registry = state.join("registry.json");
-    let shop = w.project("shop");
-    let claim = |service: &str| {
-        w.cmd_in(&shop, &["claim", service])
-            .env("DEVPORT_REGISTRY", &registry)
-            .output()
-            .expect("run")
-    };
-    assert!(claim("web").status.success());
+    assert!(claim_into(&w, &registry, "web").status.success());
     let before = std::fs::read(&registry).expect("read");
     assert!(mount.read_only(), "remount read-only");
-    let out = claim("db");
+    let out = claim_into(&w, &registry, "db");
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("Read-only file system"),
@@ -261,27 +269,18 @@ fn read_only_folder_fails_cleanly() {
     );
     assert_eq!(std::fs::read(&registry).expect("read"), before);
     // Reading an existing claim needs no write.
-    assert!(claim("web").status.success());
+    assert!(claim_into(&w, &registry, "web").status.success());
 }
 
 #[test]
 fn full_disk_fails_cleanly() {
     let w = World::new();
-    let state = w.dir.path().join("full");
-    let Some(_mount) = Mount::tmpfs(&state, "64k") else {
-        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+    let Some((_mount, registry)) = tmpfs_registry(&w, "full", "64k") else {
         return;
     };
-    let registry = state.join("registry.json");
-    let shop = w.project("shop");
-    let claim = |service: &str| {
-        w.cmd_in(&shop, &["claim", service])
-            .env("DEVPORT_REGISTRY", &registry)
-            .output()
-            .expect("run")
-    };
+    let state = registry.parent().map(Path::to_path_buf).unwrap_or_default();
     for i in 0..5 {
-        assert!(claim(&format!("s{i}")).status.success());
+        assert!(claim_into(&w, &registry, &format!("s{i}")).status.success());
     }
     // Fill the rest of the file system.
     let filler = state.join("filler");
@@ -289,7 +288,7 @@ fn full_disk_fails_cleanly() {
     while std::io::Write::write_all(&mut f, &[0u8; 4096]).is_ok() {}
     drop(f);
     let before = std::fs::read(&registry).expect("read");
-    let out = claim("more");
+    let out = claim_into(&w, &registry, "more");
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(stderr(&out).contains("No space left"), "{}", stderr(&out));
     assert_eq!(std::fs::read(&registry).expect("read"), before);
@@ -395,12 +394,7 @@ fn corrupt_registries_are_reported_and_kept() {
             );
             assert_eq!(w.registry_bytes(), *bytes, "{name}: the file was changed");
         }
-        let out = w
-            .cmd(&["doctor", "--json"])
-            .assert()
-            .code(1)
-            .get_output()
-            .clone();
+        let out = w.fails(&["doctor", "--json"], 1);
         let v: Value = serde_json::from_slice(&out.stdout).expect("json");
         assert_eq!(v[0]["code"], "registry-unreadable", "{name}");
     }
@@ -430,7 +424,7 @@ fn duplicate_ports_are_accepted_and_flagged_by_doctor() {
     .expect("write");
     assert_eq!(w.ok(&["claim", "a"]), "21000");
     assert_ne!(w.ok(&["claim", "c"]), "21000");
-    let out = stdout(&w.cmd(&["doctor"]).assert().code(1).get_output().clone());
+    let out = stdout(&w.fails(&["doctor"], 1));
     assert!(
         out.contains("overlap") && out.contains("shop/a") && out.contains("shop/b"),
         "{out}"
@@ -441,12 +435,7 @@ fn duplicate_ports_are_accepted_and_flagged_by_doctor() {
 fn a_directory_where_the_registry_should_be() {
     let w = World::new();
     std::fs::create_dir_all(w.registry()).expect("mkdir");
-    let out = w
-        .cmd(&["claim", "web"])
-        .assert()
-        .code(3)
-        .get_output()
-        .clone();
+    let out = w.fails(&["claim", "web"], 3);
     assert!(stderr(&out).contains("Is a directory"), "{}", stderr(&out));
     assert!(w.registry().is_dir());
 }
@@ -483,12 +472,7 @@ fn a_symlink_to_another_users_file_is_refused() {
         return;
     }
     let before = std::fs::read(&target).expect("read");
-    let out = w
-        .cmd(&["claim", "web"])
-        .assert()
-        .code(3)
-        .get_output()
-        .clone();
+    let out = w.fails(&["claim", "web"], 3);
     assert!(
         stderr(&out).contains("belongs to uid 65534"),
         "{}",

@@ -63,12 +63,7 @@ fn a_killed_leaseholder_frees_its_ports_at_the_next_write() {
     let pid = child.id().to_string();
     let block = w.ok(&["lease", "--pid", &pid, "--count", "2"]);
     let leased = port(block.split(' ').next().unwrap_or_default());
-    let out = w
-        .cmd(&["check", &leased.to_string(), "--json"])
-        .assert()
-        .code(1)
-        .get_output()
-        .clone();
+    let out = w.fails(&["check", &leased.to_string(), "--json"], 1);
     let check: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(check[0]["lease"]["pid"].to_string(), pid);
     w.ok(&["claim", "x"]);
@@ -186,12 +181,7 @@ fn doctor_flags_foreign_listeners_and_loose_permissions() {
     let Ok(listener) = std::net::TcpListener::bind(("127.0.0.1", p)) else {
         return;
     };
-    let out = w
-        .cmd_in(&shop, &["doctor"])
-        .assert()
-        .code(1)
-        .get_output()
-        .clone();
+    let out = w.fails_in(&shop, &["doctor"], 1);
     let text = stdout(&out);
     assert!(
         text.contains("bound-by-other") && text.contains(&format!("pid {}", std::process::id())),
@@ -204,12 +194,7 @@ fn doctor_flags_foreign_listeners_and_loose_permissions() {
         use std::os::unix::fs::PermissionsExt as _;
         std::fs::set_permissions(w.registry(), std::fs::Permissions::from_mode(0o644))
             .expect("chmod");
-        let out = w
-            .cmd_in(&shop, &["doctor", "--json"])
-            .assert()
-            .code(1)
-            .get_output()
-            .clone();
+        let out = w.fails_in(&shop, &["doctor", "--json"], 1);
         let v: Value = serde_json::from_slice(&out.stdout).expect("json");
         assert_eq!(v[0]["code"], "registry-permissions", "{v}");
         assert!(
@@ -229,7 +214,7 @@ fn doctor_flags_a_claim_on_a_forbidden_port_unless_pinned() {
         .expect("read")
         .replace("\"pinned\": true", "\"pinned\": false");
     std::fs::write(w.registry(), text).expect("write");
-    let out = stdout(&w.cmd(&["doctor"]).assert().code(1).get_output().clone());
+    let out = stdout(&w.fails(&["doctor"], 1));
     assert!(
         out.contains("iana-assigned") && out.contains("devport claim db --move"),
         "{out}"

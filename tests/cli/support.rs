@@ -78,9 +78,28 @@ impl World {
     /// Tests that bind the ports they claim use a project name of their own, so tests running
     /// at the same time never reach for the same port.
     pub fn ok_in(&self, project: &str, args: &[&str]) -> String {
+        self.ok_at(&self.project(project), args)
+    }
+
+    /// Runs a command in `shop` that must exit with `code`; returns its output.
+    pub fn fails(&self, args: &[&str], code: i32) -> Output {
+        self.fails_in(&self.project("shop"), args, code)
+    }
+
+    /// Runs a command in `dir` that must exit with `code`; returns its output.
+    pub fn fails_in(&self, dir: &Path, args: &[&str], code: i32) -> Output {
+        self.cmd_in(dir, args)
+            .assert()
+            .code(code)
+            .get_output()
+            .clone()
+    }
+
+    /// Runs a command in `dir` that must succeed; returns its stdout, trimmed.
+    pub fn ok_at(&self, dir: &Path, args: &[&str]) -> String {
         stdout(
             &self
-                .cmd_in(&self.project(project), args)
+                .cmd_in(dir, args)
                 .assert()
                 .success()
                 .get_output()

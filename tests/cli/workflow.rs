@@ -88,7 +88,7 @@ fn env_name_collision_is_exit_2() {
     let w = World::new();
     w.ok(&["claim", "api.v2"]);
     w.ok(&["claim", "api_v2"]);
-    let out = w.cmd(&["env"]).assert().code(2).get_output().clone();
+    let out = w.fails(&["env"], 2);
     let err = stderr(&out);
     assert!(
         err.contains("api.v2") && err.contains("api_v2") && err.contains("API_V2_PORT"),
@@ -163,12 +163,7 @@ fn exec_other_ports_and_missing_command() {
         .expect("run");
     let words: Vec<String> = stdout(&out).split(' ').map(String::from).collect();
     assert_eq!(words[1..], [db.clone(), db]);
-    let out = w
-        .cmd(&["exec", "web", "--", "devport-no-such-command-xyz"])
-        .assert()
-        .code(127)
-        .get_output()
-        .clone();
+    let out = w.fails(&["exec", "web", "--", "devport-no-such-command-xyz"], 127);
     assert!(
         stderr(&out).contains("command not found: devport-no-such-command-xyz"),
         "{}",
@@ -234,13 +229,7 @@ fn up_claims_the_manifest_and_is_idempotent() {
     };
     assert_eq!(get("grpc")["count"], 3);
     assert_eq!(get("dns")["proto"], "udp");
-    let again = stdout(
-        &w.cmd(&["up", "--format", "dotenv"])
-            .assert()
-            .success()
-            .get_output()
-            .clone(),
-    );
+    let again = w.ok(&["up", "--format", "dotenv"]);
     assert_eq!(again, first);
     // --write-env merges into a dotenv file.
     w.cmd(&["up", "--write-env", ".env"]).assert().success();
@@ -261,7 +250,7 @@ fn broken_manifests_name_line_and_column() {
         ("[services.web\n", "line 1"),
     ] {
         std::fs::write(shop.join("devport.toml"), text).expect("manifest");
-        let out = w.cmd(&["up"]).assert().code(2).get_output().clone();
+        let out = w.fails(&["up"], 2);
         let err = stderr(&out);
         assert!(
             err.contains(needle) && err.contains("devport.toml"),
