@@ -67,13 +67,16 @@ fn find_up(start: &Path, marker: &str) -> Option<PathBuf> {
 }
 
 /// `devport.toml`: the services a project needs, committed with the project.
+///
+/// Values are checked while the file is read, so every error carries the line and column of
+/// the offending key or value.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
     /// The project's name (default: the folder name).
     pub name: Option<String>,
     /// Services by name.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "checked::services")]
     pub services: BTreeMap<String, ServiceSpec>,
 }
 
@@ -82,15 +85,82 @@ pub struct Manifest {
 #[serde(deny_unknown_fields)]
 pub struct ServiceSpec {
     /// Exactly this port.
+    #[serde(default, deserialize_with = "checked::port")]
     pub port: Option<u16>,
     /// This port if usable, else the policy's pick.
+    #[serde(default, deserialize_with = "checked::port")]
     pub prefer: Option<u16>,
     /// How many consecutive ports.
+    #[serde(default, deserialize_with = "checked::count")]
     pub count: Option<u16>,
     /// Protocols.
     pub proto: Option<Proto>,
     /// The environment variable name (default: `<SERVICE>_PORT`).
+    #[serde(default, deserialize_with = "checked::env")]
     pub env: Option<String>,
+}
+
+/// Deserializers that validate as they read, so TOML reports where a bad value is.
+mod checked {
+    use std::collections::BTreeMap;
+
+    use serde::de::{Deserialize, Deserializer, Error as _};
+
+    use super::ServiceSpec;
+
+    /// A service name, checked when read as a table key.
+    struct Name(String);
+
+    impl<'de> Deserialize<'de> for Name {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            let name = String::deserialize(d)?;
+            crate::types::validate_service(&name).map_err(D::Error::custom)?;
+            Ok(Name(name))
+        }
+    }
+
+    impl PartialEq for Name {
+        fn eq(&self, other: &Self) -> bool {
+            self.0 == other.0
+        }
+    }
+    impl Eq for Name {}
+    impl PartialOrd for Name {
+        fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+            Some(self.cmp(other))
+        }
+    }
+    impl Ord for Name {
+        fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+            self.0.cmp(&other.0)
+        }
+    }
+
+    pub fn services<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<String, ServiceSpec>, D::Error> {
+        let map = BTreeMap::<Name, ServiceSpec>::deserialize(d)?;
+        Ok(map.into_iter().map(|(k, v)| (k.0, v)).collect())
+    }
+
+    pub fn port<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
+        match u16::deserialize(d)? {
+            0 => Err(D::Error::custom("port 0 is not a port; use 1-65535")),
+            p => Ok(Some(p)),
+        }
+    }
+
+    pub fn count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
+        let n = u16::deserialize(d)?;
+        crate::claim::check_count(n).map_err(D::Error::custom)?;
+        Ok(Some(n))
+    }
+
+    pub fn env<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        let name = String::deserialize(d)?;
+        crate::envfile::validate_var(&name).map_err(D::Error::custom)?;
+        Ok(Some(name))
+    }
 }
 
 impl Manifest {
@@ -104,32 +174,23 @@ impl Manifest {
     pub fn parse(text: &str, path: &Path) -> Result<Manifest> {
         let manifest: Manifest =
             toml::from_str(text).map_err(|e| toml_error(path, text, &e, EXIT_USAGE))?;
-        let invalid = |message: String| Error::Config {
-            path: path.to_path_buf(),
-            message,
-            code: EXIT_USAGE,
-        };
-        for (name, spec) in &manifest.services {
-            crate::types::validate_service(name)
-                .map_err(|e| invalid(format!("[services.{name}]: {e}")))?;
-            if spec.port == Some(0) || spec.prefer == Some(0) {
-                return Err(invalid(format!(
-                    "[services.{name}]: port 0 is not a port; use 1-65535"
-                )));
-            }
-            if spec.port.is_some() && spec.prefer.is_some() {
-                return Err(invalid(format!(
-                    "[services.{name}]: give either `port` or `prefer`, not both"
-                )));
-            }
-            if let Some(env) = &spec.env {
-                crate::envfile::validate_var(env)
-                    .map_err(|e| invalid(format!("[services.{name}]: {e}")))?;
-            }
-            if let Some(count) = spec.count {
-                crate::claim::check_count(count)
-                    .map_err(|e| invalid(format!("[services.{name}]: {e}")))?;
-            }
+        if let Some(name) = manifest
+            .services
+            .iter()
+            .find(|(_, s)| s.port.is_some() && s.prefer.is_some())
+            .map(|(n, _)| n)
+        {
+            let line = text
+                .lines()
+                .position(|l| l.trim_start().starts_with("[services.") && l.contains(name.as_str()))
+                .map_or(1, |i| i + 1);
+            return Err(Error::Config {
+                path: path.to_path_buf(),
+                message: format!(
+                    "line {line}, column 1: [services.{name}] gives both `port` and `prefer`; keep one"
+                ),
+                code: EXIT_USAGE,
+            });
         }
         Ok(manifest)
     }
@@ -200,8 +261,23 @@ mod tests {
         );
         let text = e.map(|_| ()).unwrap_err().to_string();
         assert!(text.contains("line 3, column 1"), "{text}");
-        assert!(Manifest::parse("[services.\"a b\"]\n", Path::new("m")).is_err());
-        assert!(Manifest::parse("[services.web]\nport = 70000\n", Path::new("m")).is_err());
+        for (text, at) in [
+            ("[services.\"a b\"]\n", "line 1"),
+            ("[services.web]\nport = 70000\n", "line 2"),
+            ("\n[services.web]\nport = 0\n", "line 3, column 8"),
+            ("[services.web]\ncount = 0\n", "line 2"),
+            ("[services.web]\nenv = \"9X\"\n", "line 2"),
+            (
+                "\n\n[services.web]\nport = 1\nprefer = 2\n",
+                "line 3, column 1",
+            ),
+        ] {
+            let e = Manifest::parse(text, Path::new("m"))
+                .map(|_| ())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(at), "{text:?}: {e}");
+        }
         let ok = Manifest::parse(
             "name = \"shop\"\n[services.web]\nprefer = 3000\n",
             Path::new("m"),

@@ -40,5 +40,8 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     let name = project.name.replace(['"', '\\'], "_");
     devport::fsutil::write_atomic(&path, STARTER.replace("{name}", &name).as_bytes(), 0o644)?;
     output::note(&format!("wrote {}", path.display()));
+    if ctx.json {
+        output::json(&serde_json::json!({ "path": path }))?;
+    }
     Ok(Outcome::Success)
 }

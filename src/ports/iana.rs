@@ -155,35 +155,74 @@ mod tests {
         assert!(dev_tools(5173).iter().any(|t| t.contains("Vite")));
     }
 
-    /// Every row of the CSV that names a single port agrees with the table (a sample of rows).
+    /// Sampled rows of the CSV, read with a real CSV parser, agree with the table: single
+    /// ports and ranges (first and last port), rows without a protocol (tcp and udp), and
+    /// Unassigned / Reserved rows.
     #[test]
     fn agrees_with_csv_samples() {
-        let text = include_str!("../../data/service-names-port-numbers.csv");
-        let mut checked = 0;
-        for line in text.lines().skip(1).step_by(97) {
-            let fields: Vec<&str> = line.split(',').collect();
-            let (Some(name), Some(port), Some(proto)) =
-                (fields.first(), fields.get(1), fields.get(2))
-            else {
-                continue;
-            };
-            if name.is_empty() || name.starts_with('"') {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/data/service-names-port-numbers.csv"
+        );
+        let mut reader = csv::Reader::from_path(path).expect("the IANA csv");
+        let (mut ranges, mut protoless, mut unassigned, mut checked) = (0, 0, 0, 0);
+        for (i, record) in reader.records().enumerate() {
+            let r = record.expect("csv record");
+            let (service, port, proto, description) = (&r[0], &r[1], &r[2], r[3].trim());
+            let is_range = port.contains('-');
+            let lower = description.to_ascii_lowercase();
+            let is_unassigned = service.is_empty() && lower.starts_with("unassigned");
+            // Every range, protocol-less and unassigned row, and every 25th of the rest.
+            if port.is_empty() || !(is_range || proto.is_empty() || is_unassigned || i % 25 == 0) {
                 continue;
             }
-            let Ok(port) = port.parse::<u16>() else {
-                continue;
+            let (lo, hi) = match port.split_once('-') {
+                Some((a, b)) => (
+                    a.parse::<u16>().expect("port"),
+                    b.parse::<u16>().expect("port"),
+                ),
+                None => (
+                    port.parse::<u16>().expect("port"),
+                    port.parse::<u16>().expect("port"),
+                ),
             };
-            let rows = lookup(port);
-            assert!(rows.iter().any(|r| r.service() == *name), "{line}");
-            if proto.is_empty() {
-                assert!(
-                    rows.iter()
-                        .any(|r| r.service() == *name && r.proto == IanaProto::Udp),
-                    "{line}"
-                );
+            let protos: &[IanaProto] = match proto {
+                "" => &[IanaProto::Tcp, IanaProto::Udp],
+                "tcp" => &[IanaProto::Tcp],
+                "udp" => &[IanaProto::Udp],
+                "sctp" => &[IanaProto::Sctp],
+                _ => &[IanaProto::Dccp],
+            };
+            for p in [lo, hi] {
+                for want in protos {
+                    let rows = lookup(p);
+                    let found = rows.iter().any(|row| {
+                        row.proto == *want
+                            && row.lo == lo
+                            && row.hi == hi
+                            && row.service() == service
+                            && row.description() == description
+                    });
+                    assert!(found, "port {p} {want:?}: {:?}", &r);
+                    if is_unassigned {
+                        assert!(
+                            rows.iter()
+                                .any(|row| row.lo == lo && row.status == IanaStatus::Unassigned)
+                        );
+                    }
+                    if !service.is_empty() {
+                        assert_eq!(taken(p), Some(IanaStatus::Assigned), "{:?}", &r);
+                    }
+                }
             }
+            ranges += usize::from(is_range);
+            protoless += usize::from(proto.is_empty());
+            unassigned += usize::from(is_unassigned);
             checked += 1;
         }
-        assert!(checked > 50, "only {checked} rows sampled");
+        assert!(
+            ranges > 500 && protoless > 500 && unassigned > 500 && checked > 1000,
+            "{ranges} {protoless} {unassigned} {checked}"
+        );
     }
 }

@@ -381,3 +381,71 @@ fn list_shows_claims_grouped_by_project() {
     let here = w.ok(&["list", "--here"]);
     assert!(!here.contains("blog"), "{here}");
 }
+
+#[test]
+fn claim_of_an_existing_service_rewrites_nothing_but_a_stale_last_used() {
+    let w = World::new();
+    w.ok(&["claim", "web"]);
+    let before = w.registry_bytes();
+    let modified = std::fs::metadata(w.registry())
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    w.ok(&["claim", "web"]);
+    assert_eq!(w.registry_bytes(), before);
+    assert_eq!(
+        std::fs::metadata(w.registry())
+            .and_then(|m| m.modified())
+            .expect("mtime"),
+        modified,
+        "the registry was rewritten"
+    );
+    // A claim last used two days ago is refreshed.
+    let old = String::from_utf8_lossy(&before).replace(
+        &w.registry_json()["claims"][0]["last_used"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        "2020-01-01T00:00:00Z",
+    );
+    std::fs::write(w.registry(), &old).expect("write");
+    w.ok(&["claim", "web"]);
+    let refreshed = w.registry_json()["claims"][0]["last_used"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(refreshed.as_str() > "2026", "{refreshed}");
+    assert_eq!(
+        w.registry_json()["claims"][0]["created"],
+        serde_json::from_str::<serde_json::Value>(&old).expect("json")["claims"][0]["created"]
+    );
+}
+
+#[test]
+fn a_git_worktree_file_marks_a_project_root() {
+    let w = World::new();
+    let main = w.project("shop");
+    let tree = w.dir.path().join("shop-feature");
+    std::fs::create_dir_all(tree.join("src")).expect("mkdir");
+    std::fs::write(
+        tree.join(".git"),
+        format!("gitdir: {}/.git/worktrees/feature\n", main.display()),
+    )
+    .expect(".git file");
+    let in_main = w.ok(&["claim", "web"]);
+    let in_tree = w.ok_at(&tree.join("src"), &["claim", "web"]);
+    assert_ne!(in_main, in_tree, "a worktree is a project of its own");
+    let list: serde_json::Value = serde_json::from_str(&w.ok(&["list", "--json"])).expect("json");
+    let paths: Vec<&str> = list
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c["project_path"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        paths.iter().any(|p| p.ends_with("shop-feature")),
+        "{paths:?}"
+    );
+}

@@ -264,7 +264,13 @@ fn broken_manifests_name_line_and_column() {
 #[test]
 fn init_writes_once() {
     let w = World::new();
-    w.cmd(&["init"]).assert().success();
+    let out: serde_json::Value = serde_json::from_str(&w.ok(&["init", "--json"])).expect("json");
+    assert!(
+        out["path"]
+            .as_str()
+            .is_some_and(|p| p.ends_with("shop/devport.toml")),
+        "{out}"
+    );
     let path = w.project("shop").join("devport.toml");
     let text = std::fs::read_to_string(&path).expect("read");
     assert!(text.contains("name = \"shop\""));
