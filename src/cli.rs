@@ -38,6 +38,7 @@ pub struct Cli {
 
 /// Options every command takes.
 #[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
 pub struct GlobalArgs {
     /// Registry file to use instead of the per-user one
     #[arg(long, global = true, value_name = "FILE")]
@@ -74,6 +75,17 @@ pub enum Command {
     Release(ReleaseArgs),
     List(ListArgs),
     Check(CheckArgs),
+    /// List every listening TCP and bound UDP socket, with owner, claim and a finding
+    ///
+    /// Findings: ok (claimed, bound by a process working in the project's folder), conflict
+    /// (claimed by one project, bound by a process working elsewhere), known (unclaimed, but
+    /// IANA-assigned or a dev-tool default), unknown (unclaimed and unassigned: worth a look).
+    ///
+    /// Example:
+    ///   devport audit
+    ///   devport audit --json | jq '.[] | select(.finding == "conflict")'
+    #[command(verbatim_doc_comment)]
+    Audit,
     Env(EnvArgs),
     Exec(ExecArgs),
     Up(UpArgs),
@@ -83,6 +95,7 @@ pub enum Command {
     ///
     /// Example:
     ///   devport init && $EDITOR devport.toml && devport up
+    #[command(verbatim_doc_comment)]
     Init,
     Lease(LeaseArgs),
     Gc(GcArgs),
@@ -95,12 +108,14 @@ pub enum Command {
     ///
     /// Example:
     ///   devport doctor
+    #[command(verbatim_doc_comment)]
     Doctor,
     /// Print a shell completion script
     ///
     /// Example:
     ///   devport completions bash > ~/.local/share/bash-completion/completions/devport
     ///   devport completions zsh > "${fpath[1]}/_devport"
+    #[command(verbatim_doc_comment)]
     Completions {
         /// The shell
         #[arg(value_enum)]
@@ -110,17 +125,8 @@ pub enum Command {
     ///
     /// Example:
     ///   devport man > ~/.local/share/man/man1/devport.1
+    #[command(verbatim_doc_comment)]
     Man,
-    /// List every listening TCP and bound UDP socket, with owner, claim and a finding
-    ///
-    /// Findings: ok (claimed, bound by a process working in the project's folder), conflict
-    /// (claimed by one project, bound by a process working elsewhere), known (unclaimed, but
-    /// IANA-assigned or a dev-tool default), unknown (unclaimed and unassigned: worth a look).
-    ///
-    /// Example:
-    ///   devport audit
-    ///   devport audit --json | jq '.[] | select(.finding == "conflict")'
-    Audit,
 }
 
 /// Print the port of a service of this project, claiming one if needed
@@ -134,6 +140,7 @@ pub enum Command {
 ///   devport claim db --port 5432
 ///   devport claim grpc --count 3 --proto both
 #[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
 pub struct ClaimArgs {
     /// Service name: 1-64 characters of A-Z a-z 0-9 . _ -
     pub service: String,
@@ -185,6 +192,7 @@ pub struct ReleaseArgs {
 ///   devport list
 ///   devport list --here --json
 #[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
 pub struct ListArgs {
     /// Only the current project's claims
     #[arg(long)]
@@ -205,6 +213,7 @@ pub struct ListArgs {
 ///   devport check 2276
 ///   devport check 3000 8000-8010 --json
 #[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
 pub struct CheckArgs {
     /// Ports or ranges (A-B) to check
     #[arg(required = true, value_name = "PORT|A-B", value_parser = parse_range)]
@@ -220,6 +229,7 @@ pub struct CheckArgs {
 ///   eval "$(devport env)"
 ///   devport env --format dotenv --write .env
 #[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
 pub struct EnvArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Sh)]
@@ -243,6 +253,7 @@ pub struct EnvArgs {
 ///   devport exec web -- vite --port {port} --strictPort
 ///   devport exec api -- ./server --db-port {port:db}
 #[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
 pub struct ExecArgs {
     /// Service name
     pub service: String,
@@ -263,6 +274,7 @@ pub struct ExecArgs {
 ///   devport up --write-env .env
 ///   eval "$(devport up)"
 #[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
 pub struct UpArgs {
     /// Output format of the variables
     #[arg(long, value_enum, default_value_t = Format::Sh)]
@@ -282,6 +294,7 @@ pub struct UpArgs {
 ///   read -r PG_PORT REDIS_PORT < <(devport lease --count 2)
 ///   devport lease --ttl 10m
 #[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
 pub struct LeaseArgs {
     /// Lease N consecutive ports
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse_count)]
@@ -306,6 +319,7 @@ pub struct LeaseArgs {
 ///   devport gc --dry-run
 ///   devport gc --older-than 90d
 #[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
 pub struct GcArgs {
     /// Show what would be removed; change nothing
     #[arg(long)]
