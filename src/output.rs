@@ -80,6 +80,30 @@ pub fn local_time(t: Timestamp) -> String {
         .to_string()
 }
 
+/// Colours devport uses, sparingly: verdicts and findings.
+#[derive(Debug, Clone, Copy)]
+pub enum Paint {
+    /// Good news.
+    Green,
+    /// Worth a look.
+    Yellow,
+    /// A problem.
+    Red,
+}
+
+/// `text` in `paint` when colours are on, else as it is.
+pub fn paint(ctx: &Ctx, text: &str, paint: Paint) -> String {
+    if !ctx.color {
+        return text.to_string();
+    }
+    let code = match paint {
+        Paint::Green => "32",
+        Paint::Yellow => "33",
+        Paint::Red => "31",
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
+}
+
 /// A borderless table on stdout; the header is bold when colours are on.
 pub fn table(
     ctx: &Ctx,

@@ -17,10 +17,10 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     let table = rows.iter().map(|r| {
         let s = &r.socket;
         let finding = match r.finding {
-            Finding::Ok => "ok",
-            Finding::Conflict => "conflict",
-            Finding::Known => "known",
-            Finding::Unknown => "unknown",
+            Finding::Ok => output::paint(ctx, "ok", output::Paint::Green),
+            Finding::Conflict => output::paint(ctx, "conflict", output::Paint::Red),
+            Finding::Known => "known".to_string(),
+            Finding::Unknown => output::paint(ctx, "unknown", output::Paint::Yellow),
         };
         vec![
             s.proto.to_string(),
@@ -30,7 +30,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
                 .as_ref()
                 .map_or_else(|| "-".into(), |c| output::clean(&c.label()).into_owned()),
             r.iana_service.unwrap_or("-").to_string(),
-            finding.to_string(),
+            finding,
         ]
     });
     output::table(

@@ -33,7 +33,7 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<Outcome> {
     if ctx.json {
         output::json(&reports)?;
     } else {
-        let text: Vec<String> = reports.iter().map(|r| render(r, &policy)).collect();
+        let text: Vec<String> = reports.iter().map(|r| render(ctx, r, &policy)).collect();
         output::line(text.join("\n").trim_end())?;
     }
     Ok(if reports.iter().all(|r| r.usable) {
@@ -43,7 +43,7 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<Outcome> {
     })
 }
 
-fn render(r: &PortReport, policy: &devport::Policy) -> String {
+fn render(ctx: &Ctx, r: &PortReport, policy: &devport::Policy) -> String {
     let mut s = String::new();
     let range = match r.range {
         "system" => "system range (0-1023)",
@@ -118,7 +118,12 @@ fn render(r: &PortReport, policy: &devport::Policy) -> String {
         (None, None) => "not claimed".to_string(),
     };
     field("devport", &holder);
-    field("verdict", &verdict(r));
+    let paint = if r.usable {
+        output::Paint::Green
+    } else {
+        output::Paint::Red
+    };
+    field("verdict", &output::paint(ctx, &verdict(r), paint));
     s
 }
 

@@ -272,6 +272,11 @@ fn bad_input_changes_nothing() {
         &["claim", "x", "--count", "100000"],
         &["claim", "x", "--proto", "sctp"],
         &["release"],
+        &["--project", "/nonexistent-devport-project", "claim", "x"],
+        &["check", "0"],
+        &["check", "1-65535"],
+        &["lease", "--ttl", "soon"],
+        &["gc", "--older-than", "0s"],
     ];
     for args in cases {
         let out = w.cmd(args).assert().code(2).get_output().clone();

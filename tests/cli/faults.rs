@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{World, port, stderr, stdout};
+use crate::support::{Reaped, World, port, stderr, stdout};
 
 fn spawn(w: &World, dir: &Path, args: &[&str]) -> Child {
     w.std_cmd_in(dir, args)
@@ -301,16 +301,18 @@ fn full_disk_fails_cleanly() {
 }
 
 /// A python3 child that takes the registry lock and holds it until killed.
-fn lock_holder(lock: &Path) -> Option<Child> {
+fn lock_holder(lock: &Path) -> Option<Reaped> {
     let script = "import fcntl, sys, time\nf = open(sys.argv[1], 'a')\nfcntl.flock(f, fcntl.LOCK_EX)\nprint('locked', flush=True)\ntime.sleep(120)\n";
-    let mut child = Command::new("python3")
-        .args(["-c", script])
-        .arg(lock)
-        .stdout(Stdio::piped())
-        .spawn()
-        .ok()?;
+    let mut child = Reaped(
+        Command::new("python3")
+            .args(["-c", script])
+            .arg(lock)
+            .stdout(Stdio::piped())
+            .spawn()
+            .ok()?,
+    );
     let mut line = String::new();
-    std::io::BufReader::new(child.stdout.as_mut()?)
+    std::io::BufReader::new(child.0.stdout.as_mut()?)
         .read_line(&mut line)
         .ok()?;
     (line.trim() == "locked").then_some(child)
@@ -329,11 +331,10 @@ fn held_lock_times_out_naming_the_holder_and_a_dead_holder_blocks_nobody() {
         .env("DEVPORT_LOCK_TIMEOUT", "0.3")
         .output()
         .expect("run");
-    let _ = holder.kill();
-    let _ = holder.wait();
+    holder.kill();
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains(&format!("pid {}", holder.id())),
+        stderr(&out).contains(&format!("pid {}", holder.0.id())),
         "{}",
         stderr(&out)
     );

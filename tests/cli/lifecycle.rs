@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{World, port, stderr, stdout};
+use crate::support::{Reaped, World, port, stderr, stdout};
 
 fn leases(w: &World) -> Vec<Value> {
     w.registry_json()["leases"]
@@ -15,12 +15,14 @@ fn leases(w: &World) -> Vec<Value> {
 }
 
 /// A child process that lives until killed.
-fn sleeper() -> std::process::Child {
-    Command::new("sleep")
-        .arg("60")
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("spawn sleep")
+fn sleeper() -> Reaped {
+    Reaped(
+        Command::new("sleep")
+            .arg("60")
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawn sleep"),
+    )
 }
 
 #[test]
@@ -60,7 +62,7 @@ fn parallel_leases_are_distinct_and_avoid_claims() {
 fn a_killed_leaseholder_frees_its_ports_at_the_next_write() {
     let w = World::new();
     let mut child = sleeper();
-    let pid = child.id().to_string();
+    let pid = child.0.id().to_string();
     let block = w.ok(&["lease", "--pid", &pid, "--count", "2"]);
     let leased = port(block.split(' ').next().unwrap_or_default());
     let out = w.fails(&["check", &leased.to_string(), "--json"], 1);
@@ -68,8 +70,7 @@ fn a_killed_leaseholder_frees_its_ports_at_the_next_write() {
     assert_eq!(check[0]["lease"]["pid"].to_string(), pid);
     w.ok(&["claim", "x"]);
     assert_eq!(leases(&w).len(), 1, "a live leaseholder keeps its lease");
-    child.kill().expect("SIGKILL");
-    child.wait().expect("reap");
+    child.kill();
     w.ok(&["claim", "y"]);
     assert!(
         leases(&w).is_empty(),

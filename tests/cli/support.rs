@@ -149,3 +149,21 @@ pub fn port(text: &str) -> u16 {
         .parse()
         .unwrap_or_else(|e| panic!("not a port: {text:?}: {e}"))
 }
+
+/// A child process that is killed and reaped when the guard drops, so a failing test leaves no
+/// process behind.
+pub struct Reaped(pub std::process::Child);
+
+impl Reaped {
+    /// Kills the child now (SIGKILL) and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

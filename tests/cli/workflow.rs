@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::{World, bin, port, stderr, stdout};
+use crate::support::{Reaped, World, bin, port, stderr, stdout};
 
 /// Runs a bash script in `dir`, with `devport` on PATH.
 fn bash(w: &World, dir: &Path, script: &str) -> std::process::Output {
@@ -123,17 +123,16 @@ fn exec_runs_a_real_server_on_the_port() {
 
     // A real child binds the port on 127.0.0.1 and this test connects to it.
     let script = "import os, socket\ns = socket.socket()\ns.bind(('127.0.0.1', int(os.environ['PORT'])))\ns.listen(1)\nprint('ready', flush=True)\nc, _ = s.accept()\nc.sendall(b'hello from devport exec')\nc.close()\n";
-    let mut child = w
-        .std_cmd_in(&shop, &["exec", "web", "--", "python3", "-c", script])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut reader = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut child = Reaped(
+        w.std_cmd_in(&shop, &["exec", "web", "--", "python3", "-c", script])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn"),
+    );
+    let mut reader = std::io::BufReader::new(child.0.stdout.take().expect("stdout"));
     let mut line = String::new();
     std::io::BufRead::read_line(&mut reader, &mut line).expect("ready line");
     if line.trim() != "ready" {
-        let _ = child.kill();
-        let _ = child.wait();
         eprintln!("skipped: python3 is not available");
         return;
     }
@@ -141,7 +140,7 @@ fn exec_runs_a_real_server_on_the_port() {
     let mut got = String::new();
     std::io::Read::read_to_string(&mut stream, &mut got).expect("read");
     assert_eq!(got, "hello from devport exec");
-    assert!(child.wait().expect("wait").success());
+    assert!(child.0.wait().expect("wait").success());
 }
 
 #[test]
