@@ -177,15 +177,21 @@ impl Registry {
             (a.port, &a.project_path, &a.service).cmp(&(b.port, &b.project_path, &b.service))
         });
         self.leases.sort_by_key(|l| (l.port, l.pid));
-        let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
-        text.push('\n');
-        text
+        // About 260 bytes a claim: sized up front, the buffer is never copied while it grows.
+        let mut out = Vec::with_capacity(64 + 280 * (self.claims.len() + self.leases.len()));
+        if serde_json::to_writer_pretty(&mut out, self).is_err() {
+            out.clear();
+        }
+        out.push(b'\n');
+        String::from_utf8(out).unwrap_or_default()
     }
 
     /// The claim of `service` in the project at `project_path`, read straight from registry
     /// text: only the matching entry is fully parsed, so looking up one claim in a large
-    /// registry costs a scan, not a parse of every claim. Text that is not a clean version-1
-    /// registry is parsed in full, for the full error.
+    /// registry costs a scan, not a parse of every claim, and text that does not mention the
+    /// service at all costs one substring search. Text that is not a clean version-1 registry
+    /// is parsed in full, for the full error — except that a file not naming the service is
+    /// answered "not found" unread, leaving the error to the locked write that follows.
     pub fn find_in(
         bytes: &[u8],
         path: &Path,
@@ -211,6 +217,13 @@ impl Registry {
         struct Raw<'a> {
             #[serde(borrow)]
             claims: Vec<&'a RawValue>,
+        }
+        // A valid service name needs no escaping in JSON, so a claim of it holds this literal
+        // (unless a person wrote it with \u escapes: then the locked path, which parses
+        // everything, finds it). Most new services are not named anywhere in the file.
+        let literal = format!("\"{service}\"");
+        if memchr::memmem::find(bytes, literal.as_bytes()).is_none() {
+            return Ok(None);
         }
         let wanted = project_path.map(|p| p.to_string_lossy());
         let fast = || -> Option<Option<Claim>> {
@@ -507,15 +520,19 @@ mod tests {
     fn find_in_agrees_with_a_full_parse() {
         let mut global = claim(10002, "tool");
         global.project_path = None;
+        let mut odd = claim(10003, "web.v2");
+        odd.project_path = Some(PathBuf::from("/src/a \"quoted\" \\ path"));
         let mut reg = Registry {
-            claims: vec![claim(10000, "a"), claim(10001, "we\"b"), global],
+            claims: vec![claim(10000, "a"), claim(10001, "web.v2"), global, odd],
             ..Registry::default()
         };
         let text = reg.to_json();
         let p = Path::new("r.json");
         for (path, service) in [
             (Some("/src/shop"), "a"),
-            (Some("/src/shop"), "we\"b"),
+            (Some("/src/shop"), "web.v2"),
+            (Some("/src/a \"quoted\" \\ path"), "web.v2"),
+            (Some("/src/shop"), "absent"),
             (None, "tool"),
             (Some("/src/shop"), "tool"),
             (None, "a"),
@@ -527,11 +544,21 @@ mod tests {
             assert_eq!(fast.as_ref(), reg.find(path, service), "{service}");
         }
         assert!(matches!(
-            Registry::find_in(b"{\"version\": 1, \"claims\": [}", p, None, "a"),
+            Registry::find_in(
+                b"{\"version\": 1, \"claims\": [{\"service\": \"a\"},}",
+                p,
+                None,
+                "a"
+            ),
             Err(Error::Corrupt { .. })
         ));
         assert!(matches!(
-            Registry::find_in(b"{\"version\": 99}", p, None, "a"),
+            Registry::find_in(
+                b"{\"version\": 99, \"claims\": [{\"service\": \"a\"}]}",
+                p,
+                None,
+                "a"
+            ),
             Err(Error::Version { .. })
         ));
     }
