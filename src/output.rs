@@ -130,13 +130,13 @@ pub fn table(
     for row in rows {
         table.add_row(row);
     }
+    // No borders: two spaces after each column, none before the first.
+    for column in table.column_iter_mut() {
+        column.set_padding((0, 2));
+    }
     let text = table.to_string();
-    // comfy-table pads every cell; trailing blanks are noise in a terminal and in diffs.
-    let trimmed: Vec<&str> = text
-        .lines()
-        .map(str::trim_end)
-        .map(|l| l.strip_prefix(' ').unwrap_or(l))
-        .collect();
+    // Trailing blanks are noise in a terminal and in diffs.
+    let trimmed: Vec<&str> = text.lines().map(str::trim_end).collect();
     line(&trimmed.join("\n"))
 }
 

@@ -249,3 +249,25 @@ fn config_changes_the_policy_and_bad_config_is_exit_3() {
         "{err}"
     );
 }
+
+#[test]
+fn check_2276_reads_as_documented() {
+    let w = World::new();
+    let out = w.fails(&["check", "2276"], 1);
+    if !String::from_utf8_lossy(&out.stdout).contains("live      free") {
+        eprintln!("skipped: something on this machine uses 2276");
+        return;
+    }
+    let expected = "\
+2276  user range (1024-49151)
+  iana      assigned: ibridge-mgmt \"iBridge Management\" (tcp, udp), registered 2004-12
+  dev tools none known
+  browsers  allowed
+  os        not reserved
+  live      free (tcp and udp, IPv4 and IPv6)
+  devport   not claimed
+  verdict   not usable: iana-assigned, outside-range; 'devport claim SERVICE --port 2276' can still take it
+";
+    assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
+    assert!(out.stderr.is_empty());
+}

@@ -24,15 +24,18 @@ fn claim_is_stable_and_per_project() {
 #[test]
 fn release_then_claim() {
     let w = World::new();
-    let first = w.ok(&["claim", "web"]);
+    // A project name of its own: the same port must come back, so no concurrent test may be
+    // probing it.
+    let dir = w.project("relshop");
+    let first = w.ok_at(&dir, &["claim", "web"]);
     let out = w
-        .cmd(&["release", "web"])
+        .cmd_in(&dir, &["release", "web"])
         .assert()
         .success()
         .get_output()
         .clone();
     assert!(
-        stderr(&out).contains("released shop/web"),
+        stderr(&out).contains("released relshop/web"),
         "{}",
         stderr(&out)
     );
@@ -41,7 +44,7 @@ fn release_then_claim() {
         Some(0)
     );
     assert_eq!(
-        w.ok(&["claim", "web"]),
+        w.ok_at(&dir, &["claim", "web"]),
         first,
         "the hash gives the same port back"
     );
@@ -223,13 +226,14 @@ fn exact_port_refused_when_bound_or_claimed() {
 #[test]
 fn exact_port_outside_policy_warns_and_claims() {
     let w = World::new();
+    // 2300 (cvmmon), not 2276: other tests probe 2276 at the same time.
     let out = w
-        .cmd(&["claim", "web", "--port", "2276"])
+        .cmd(&["claim", "web", "--port", "2300"])
         .assert()
         .success()
         .get_output()
         .clone();
-    assert_eq!(stdout(&out), "2276");
+    assert_eq!(stdout(&out), "2300");
     assert!(
         stderr(&out).contains("assigned by IANA"),
         "{}",

@@ -178,3 +178,39 @@ fn colours_follow_the_rules() {
     let json = w.ok(&["list", "--color", "always", "--json"]);
     assert!(!json.contains('\u{1b}'), "JSON is never coloured");
 }
+
+#[test]
+fn colours_on_a_terminal_unless_no_color_or_a_dumb_terminal() {
+    // `script` (util-linux) runs the command on a pseudo-terminal.
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: `script` is not installed");
+        return;
+    }
+    let w = World::new();
+    w.ok(&["claim", "web"]);
+    let shop = w.project("shop");
+    let on_tty = |env: &[(&str, &str)]| {
+        let line = format!("{} list", crate::support::bin().display());
+        let mut cmd = w.program_in("script", &shop, &["-qec", &line, "/dev/null"]);
+        cmd.env("TERM", "xterm");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        String::from_utf8_lossy(&cmd.output().expect("script").stdout).into_owned()
+    };
+    let coloured = on_tty(&[]);
+    assert!(
+        coloured.contains("PORT") && coloured.contains('\u{1b}'),
+        "{coloured:?}"
+    );
+    assert!(!on_tty(&[("NO_COLOR", "1")]).contains('\u{1b}'));
+    assert!(!on_tty(&[("TERM", "dumb")]).contains('\u{1b}'));
+    assert!(
+        on_tty(&[("NO_COLOR", "")]).contains('\u{1b}'),
+        "an empty NO_COLOR does not count"
+    );
+}

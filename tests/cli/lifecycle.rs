@@ -209,7 +209,7 @@ fn doctor_flags_foreign_listeners_and_loose_permissions() {
 #[test]
 fn doctor_flags_a_claim_on_a_forbidden_port_unless_pinned() {
     let w = World::new();
-    w.ok(&["claim", "db", "--port", "2276"]);
+    w.ok(&["claim", "db", "--port", "2301"]); // IANA: cpq-wbem; no other test probes it
     w.cmd(&["doctor"]).assert().success();
     let text = std::fs::read_to_string(w.registry())
         .expect("read")
