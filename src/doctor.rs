@@ -97,13 +97,16 @@ pub fn doctor(store: &Store, policy: &Policy, live: &[Socket]) -> Vec<Problem> {
         }
     }
 
+    let held = reg.held();
+    let claimed_sockets = sockets::on_ports(live, |p| held.contains(p));
     for claim in &reg.claims {
-        claim_problems(claim, policy, live, &mut add);
+        claim_problems(claim, policy, &claimed_sockets, &mut add);
     }
     problems
 }
 
-/// The problems of one claim's ports today.
+/// The problems of one claim's ports today; `live` holds the sockets on claimed ports, with
+/// owners.
 fn claim_problems(
     claim: &Claim,
     policy: &Policy,
@@ -148,7 +151,7 @@ fn claim_problems(
             }
         }
         if let Some(dir) = &claim.project_path {
-            for s in sockets::on_port(live, port) {
+            for s in live.iter().filter(|s| s.port == port) {
                 if let Some(pid) = s
                     .pid
                     .filter(|&pid| process::works_in(pid, dir) == Some(false))

@@ -22,14 +22,18 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<Outcome> {
     claims.sort_by(|a, b| {
         (&a.project, &a.project_path, a.port).cmp(&(&b.project, &b.project_path, b.port))
     });
-    let live = args.live.then(sockets::list);
+    let held = reg.held();
+    let live = args
+        .live
+        .then(|| sockets::on_ports(&sockets::list(), |p| held.contains(p)));
     let views: Vec<ClaimView> = claims
         .iter()
         .map(|c| ClaimView {
-            live: live.as_ref().map(|all| {
-                c.ports()
+            live: live.as_ref().map(|socks| {
+                socks
                     .iter()
-                    .flat_map(|p| sockets::on_port(all, p))
+                    .filter(|s| c.ports().contains(s.port))
+                    .cloned()
                     .collect()
             }),
             ..ClaimView::new(c, None)

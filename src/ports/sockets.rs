@@ -44,7 +44,13 @@ pub fn list() -> Vec<Socket> {
 
 /// The sockets on `port`, with owners.
 pub fn on_port(all: &[Socket], port: u16) -> Vec<Socket> {
-    let mut found: Vec<Socket> = all.iter().filter(|s| s.port == port).cloned().collect();
+    on_ports(all, |p| p == port)
+}
+
+/// The sockets on the ports `wanted` accepts, with owners (found in one pass over the
+/// processes, however many ports).
+pub fn on_ports(all: &[Socket], wanted: impl Fn(u16) -> bool) -> Vec<Socket> {
+    let mut found: Vec<Socket> = all.iter().filter(|s| wanted(s.port)).cloned().collect();
     resolve_owners(&mut found);
     found
 }

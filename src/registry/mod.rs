@@ -307,11 +307,14 @@ impl HeldSet {
     pub fn insert(&mut self, port: u16) {
         self.0[usize::from(port / 64)] |= 1 << (port % 64);
     }
+    /// Whether `port` is in the set.
+    pub fn contains(&self, port: u16) -> bool {
+        self.0[usize::from(port / 64)] & (1 << (port % 64)) != 0
+    }
+
     /// Whether any port of `range` is in the set.
     pub fn any(&self, range: PortRange) -> bool {
-        range
-            .iter()
-            .any(|p| self.0[usize::from(p / 64)] & (1 << (p % 64)) != 0)
+        range.iter().any(|p| self.contains(p))
     }
 }
 
