@@ -181,7 +181,9 @@ fn permissions(path: &Path, add: &mut impl FnMut(&'static str, String, String, O
             .map(|m| m.permissions().mode() & 0o777)
     };
     let dir = crate::fsutil::parent_dir(path);
-    let file_problem = mode(path).filter(|m| m & 0o077 != 0).map(|m| {
+    // A group-writable folder is a registry shared by a group on purpose: group bits are fine.
+    let allowed = 0o777 & !0o077 | (crate::fsutil::private_mode(dir) & 0o070);
+    let file_problem = mode(path).filter(|m| m & !allowed != 0).map(|m| {
         (
             m,
             "registry-permissions",

@@ -33,12 +33,33 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     #[cfg(not(unix))]
     let _ = mode; // only the read-only bit exists there, and a fresh temp file is writable
     let mut tmp = builder.tempfile_in(dir).map_err(fail)?;
+    // The mode given at creation is cut by the umask; a group-shared registry needs its g+w.
+    #[cfg(unix)]
+    tmp.as_file()
+        .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))
+        .map_err(fail)?;
     // Through the plain file: tempfile's own writer adds the temp file's name to errors.
     tmp.as_file_mut().write_all(bytes).map_err(fail)?;
     tmp.as_file().sync_all().map_err(fail)?;
     tmp.persist(path).map_err(|e| fail(e.error))?;
     sync_dir(dir);
     Ok(())
+}
+
+/// The mode for a registry file in `dir`: 0600, or 0660 when the folder is group-writable —
+/// a registry shared by the users of a group, who must all be able to lock and replace it.
+pub fn private_mode(dir: &Path) -> u32 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let shared = std::fs::metadata(dir).is_ok_and(|m| m.permissions().mode() & 0o020 != 0);
+        if shared { 0o660 } else { 0o600 }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        0o600
+    }
 }
 
 /// Temp files for `path` are `.NAME.XXXXXX.tmp` beside it.

@@ -19,10 +19,14 @@ pub fn acquire(path: &Path, timeout: Duration) -> Result<LockGuard> {
     let mut options = OpenOptions::new();
     options.read(true).write(true).create(true).truncate(false);
     #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::os::unix::fs::OpenOptionsExt::mode(
+        &mut options,
+        crate::fsutil::private_mode(crate::fsutil::parent_dir(path)),
+    );
     let mut file = options
         .open(path)
         .map_err(|e| Error::io("cannot open registry lock", path, e))?;
+    share_with_group(&file, path);
     let start = Instant::now();
     let mut pause = Duration::from_millis(1);
     loop {
@@ -50,6 +54,23 @@ pub fn acquire(path: &Path, timeout: Duration) -> Result<LockGuard> {
     });
     Ok(LockGuard { _file: file })
 }
+
+/// In a group-shared folder the lock file must be group-writable whatever the umask was; only
+/// its owner can change that, and for anyone else it is already so.
+#[cfg(unix)]
+fn share_with_group(file: &File, path: &Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = crate::fsutil::private_mode(crate::fsutil::parent_dir(path));
+    if file
+        .metadata()
+        .is_ok_and(|m| m.permissions().mode() & 0o777 != mode)
+    {
+        let _ = file.set_permissions(std::fs::Permissions::from_mode(mode));
+    }
+}
+
+#[cfg(not(unix))]
+fn share_with_group(_file: &File, _path: &Path) {}
 
 /// Who holds the lock: on Linux the kernel's own record (`/proc/locks`), which is right even
 /// for a holder that is not devport; else the pid the last devport holder wrote into the file.

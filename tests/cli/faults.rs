@@ -500,3 +500,27 @@ fn a_world_writable_registry_folder_is_refused() {
     );
     assert_eq!(w.registry_bytes(), before);
 }
+
+#[cfg(unix)]
+#[test]
+fn a_group_shared_folder_gets_group_writable_files() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let w = World::new();
+    let dir = w.dir.path().join("state");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o770)).expect("chmod");
+    w.ok(&["claim", "web"]);
+    let mode = |name: &str| {
+        std::fs::metadata(dir.join(name)).map_or(0, |m| m.permissions().mode() & 0o777)
+    };
+    assert_eq!(mode("registry.json"), 0o660);
+    assert_eq!(mode("registry.lock"), 0o660);
+    w.ok(&["doctor"]);
+    // A private folder keeps private files.
+    let w = World::new();
+    w.ok(&["claim", "web"]);
+    let dir = w.dir.path().join("state");
+    assert_eq!(
+        std::fs::metadata(dir.join("registry.json")).map_or(0, |m| m.permissions().mode() & 0o777),
+        0o600
+    );
+}
