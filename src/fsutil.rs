@@ -19,25 +19,42 @@ pub fn ensure_dir(dir: &Path) -> Result<()> {
         .map_err(|e| Error::io("cannot create folder", dir, e))
 }
 
+/// The Unix permissions a replaced file gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileMode {
+    /// Exactly these bits, whatever the umask (the registry; a file whose mode is kept).
+    Exact(u32),
+    /// These bits less the umask, as any new file a person creates (a new `.env`).
+    Masked(u32),
+}
+
 /// Replaces `path` with `bytes` atomically: a temp file in the same folder, `sync_all`, rename
 /// over the target, then an fsync of the folder. On failure the target is untouched and the
-/// temp file is removed. `mode` sets the Unix permissions of the new file.
-pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+/// temp file is removed.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: FileMode) -> Result<()> {
     let dir = parent_dir(path);
     let fail = |e| Error::io("cannot write", path, e);
     let mut builder = tempfile::Builder::new();
     let prefix = temp_prefix(path);
     builder.prefix(&prefix).suffix(".tmp");
     #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(mode));
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let (FileMode::Exact(bits) | FileMode::Masked(bits)) = mode;
+        builder.permissions(std::fs::Permissions::from_mode(bits));
+    }
     #[cfg(not(unix))]
     let _ = mode; // only the read-only bit exists there, and a fresh temp file is writable
     let mut tmp = builder.tempfile_in(dir).map_err(fail)?;
-    // The mode given at creation is cut by the umask; a group-shared registry needs its g+w.
+    // The mode given at creation is cut by the umask; an exact mode (a group-shared registry
+    // needs its g+w) is set again on the open file.
     #[cfg(unix)]
-    tmp.as_file()
-        .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))
-        .map_err(fail)?;
+    if let FileMode::Exact(bits) = mode {
+        use std::os::unix::fs::PermissionsExt as _;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(bits))
+            .map_err(fail)?;
+    }
     // Through the plain file: tempfile's own writer adds the temp file's name to errors.
     tmp.as_file_mut().write_all(bytes).map_err(fail)?;
     tmp.as_file().sync_all().map_err(fail)?;

@@ -1,6 +1,7 @@
 //! `devport init`: a commented starter `devport.toml`.
 
 use anyhow::Result;
+use devport::fsutil::FileMode;
 
 use super::{Ctx, Outcome};
 use crate::output;
@@ -38,7 +39,11 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         .into());
     }
     let name = project.name.replace(['"', '\\'], "_");
-    devport::fsutil::write_atomic(&path, STARTER.replace("{name}", &name).as_bytes(), 0o644)?;
+    devport::fsutil::write_atomic(
+        &path,
+        STARTER.replace("{name}", &name).as_bytes(),
+        FileMode::Masked(0o666),
+    )?;
     output::note(&format!("wrote {}", path.display()));
     if ctx.json {
         output::json(&serde_json::json!({ "path": path }))?;

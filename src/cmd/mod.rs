@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use devport::envfile::{self, Format};
+use devport::fsutil::FileMode;
 use devport::{ClaimOutcome, ClaimRequest, Config, OsPorts, Policy, Project, Store};
 use jiff::Timestamp;
 
@@ -155,14 +156,16 @@ impl Ctx {
     }
 }
 
-/// The mode to give a rewritten file: its current one, else 0644.
-fn file_mode(path: &Path) -> u32 {
+/// The mode to give a rewritten file: exactly its current one, else the umask's choice.
+fn file_mode(path: &Path) -> FileMode {
     #[cfg(unix)]
     if let Ok(meta) = std::fs::metadata(path) {
-        return std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o7777;
+        return FileMode::Exact(
+            std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o7777,
+        );
     }
     let _ = path;
-    0o644
+    FileMode::Masked(0o666)
 }
 
 /// Runs the command line.

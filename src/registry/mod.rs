@@ -420,7 +420,7 @@ impl Store {
         let unchanged = before.as_deref() == Some(text.as_bytes())
             || (before.is_none() && reg == Registry::default());
         if !unchanged {
-            let mode = fsutil::private_mode(fsutil::parent_dir(&path));
+            let mode = fsutil::FileMode::Exact(fsutil::private_mode(fsutil::parent_dir(&path)));
             fsutil::write_atomic(&path, text.as_bytes(), mode)?;
         }
         Ok(value)

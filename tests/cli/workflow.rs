@@ -436,3 +436,24 @@ fn example_library_program() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), w.ok(&["claim", "web"]));
 }
+
+#[cfg(unix)]
+#[test]
+fn env_write_respects_the_umask_and_keeps_a_files_mode() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let w = World::new();
+    let shop = w.project("shop");
+    w.ok(&["claim", "web"]);
+    let out = bash(&w, &shop, "umask 077 && devport env --write new.env");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mode = |name: &str| {
+        std::fs::metadata(shop.join(name)).map_or(0, |m| m.permissions().mode() & 0o777)
+    };
+    assert_eq!(mode("new.env"), 0o600, "a new file follows the umask");
+    std::fs::write(shop.join("old.env"), "A=1\n").expect("write");
+    std::fs::set_permissions(shop.join("old.env"), std::fs::Permissions::from_mode(0o640))
+        .expect("chmod");
+    let out = bash(&w, &shop, "umask 077 && devport env --write old.env");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(mode("old.env"), 0o640, "a rewritten file keeps its mode");
+}
