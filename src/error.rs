@@ -72,6 +72,29 @@ pub enum Error {
     /// The registry's location is not safe to use (see the README's security section).
     #[error("{0}")]
     Insecure(String),
+    /// A path devport reads holds something other than a regular file (a FIFO, a device, a
+    /// folder).
+    #[error("{what} {} is {kind}, not a regular file; remove it or point devport at a regular file", path.display())]
+    NotAFile {
+        /// Which file ("registry", "config file", "manifest").
+        what: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// What it is instead ("a FIFO").
+        kind: &'static str,
+    },
+    /// A file is larger than devport will read.
+    #[error("{what} {} is {size} bytes, more than the {limit} bytes devport reads; check what wrote it, then move it away", path.display())]
+    TooLarge {
+        /// Which file.
+        what: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// Its size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// An I/O operation failed.
     #[error("{action} {}: {err}{}", path.display(), io_hint(err))]
     Io {
@@ -106,6 +129,8 @@ impl Error {
             | Error::Version { .. }
             | Error::LockTimeout { .. }
             | Error::Insecure(_)
+            | Error::NotAFile { .. }
+            | Error::TooLarge { .. }
             | Error::Io { .. } => EXIT_ENV,
         }
     }

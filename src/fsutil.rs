@@ -105,6 +105,87 @@ pub fn remove_stale_temps(path: &Path) {
     }
 }
 
+/// The most bytes devport reads from one file: far above any real registry, manifest, config or
+/// `.env` file, and low enough that a link to `/dev/zero` or a runaway file cannot exhaust
+/// memory.
+pub const MAX_FILE_SIZE: u64 = 64 * 1024 * 1024;
+
+/// The one way devport reads a file it may not have created (the registry, a config, a
+/// manifest, a `.env` file): opened without blocking (a FIFO cannot hang it) and without
+/// becoming a controlling terminal, checked with `fstat` to be a regular file, and refused above
+/// [`MAX_FILE_SIZE`]. A missing file is `Ok(None)`. `what` names the file in errors
+/// ("registry", "config file").
+pub fn read_regular(path: &Path, what: &'static str) -> Result<Option<Vec<u8>>> {
+    use std::io::Read as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use nix::fcntl::OFlag;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.custom_flags((OFlag::O_NONBLOCK | OFlag::O_NOCTTY).bits());
+    }
+    let file = match options.open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(read_action(what), path, e)),
+    };
+    let meta = file
+        .metadata()
+        .map_err(|e| Error::io(read_action(what), path, e))?;
+    if !meta.is_file() {
+        return Err(Error::NotAFile {
+            what,
+            path: path.to_path_buf(),
+            kind: file_kind(&meta.file_type()),
+        });
+    }
+    let too_large = |size: u64| Error::TooLarge {
+        what,
+        path: path.to_path_buf(),
+        size,
+        limit: MAX_FILE_SIZE,
+    };
+    if meta.len() > MAX_FILE_SIZE {
+        return Err(too_large(meta.len()));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(MAX_FILE_SIZE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(read_action(what), path, e))?;
+    if bytes.len() as u64 > MAX_FILE_SIZE {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(Some(bytes))
+}
+
+fn read_action(what: &'static str) -> &'static str {
+    match what {
+        "registry" => "cannot read registry",
+        "config file" => "cannot read config file",
+        "manifest" => "cannot read manifest",
+        _ => "cannot read",
+    }
+}
+
+/// A file type in words, for "X is a FIFO, not a regular file".
+fn file_kind(t: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt as _;
+        if t.is_fifo() {
+            return "a FIFO";
+        }
+        if t.is_char_device() || t.is_block_device() {
+            return "a device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if t.is_dir() { "a folder" } else { "not a regular file" }
+}
+
 /// The folder holding `path` (`.` for a bare file name).
 pub fn parent_dir(path: &Path) -> &Path {
     match path.parent() {
