@@ -79,6 +79,18 @@ pub fn check_count(count: u16) -> Result<()> {
     }
 }
 
+/// The registry is JSON text, so a project folder must have a UTF-8 path to be recorded: one
+/// that has not is refused before anything is read or written.
+fn check_path(project: &Project) -> Result<()> {
+    match project.path.as_deref() {
+        Some(path) if path.to_str().is_none() => Err(Error::Usage(format!(
+            "the project folder {} has a name that is not valid UTF-8, which the registry cannot record; rename the folder, or claim with --global",
+            path.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Get-or-create. A claim that exists and matches the request is returned after a plain read
 /// (the file is rewritten at most once a day, to refresh `last_used`); anything else goes
 /// through one locked [`Store::update`].
@@ -90,6 +102,7 @@ pub fn claim(
 ) -> Result<ClaimOutcome> {
     validate_service(req.service)?;
     check_count(req.count)?;
+    check_path(req.project)?;
     if !req.relocate
         && let Some(existing) = store.find(req.project.path.as_deref(), req.service)?
     {
@@ -165,6 +178,8 @@ fn claim_locked(
         created: old.as_ref().map_or(now, |o| o.created),
         last_used: now,
         pinned: matches!(req.choice, PortChoice::Exact(_)),
+        // A moved claim keeps the keys a newer devport may have added to it.
+        extra: old.map(|o| o.extra).unwrap_or_default(),
     };
     reg.claims.push(claim.clone());
     Ok(ClaimOutcome {

@@ -65,8 +65,9 @@ fn env_var(name: &str) -> Option<std::ffi::OsString> {
 }
 
 /// The registry file: `explicit` (`--registry`) > `DEVPORT_REGISTRY` > the per-user default.
+/// A path that names a folder by its spelling (ends with `/`, or `.`) is refused.
 pub fn resolve_registry_path(explicit: Option<PathBuf>) -> Result<PathBuf> {
-    explicit
+    let path = explicit
         .or_else(|| env_var("DEVPORT_REGISTRY").map(PathBuf::from))
         .or_else(default_registry_path)
         .ok_or_else(|| {
@@ -74,7 +75,17 @@ pub fn resolve_registry_path(explicit: Option<PathBuf>) -> Result<PathBuf> {
                 "cannot find a home folder for the registry; set DEVPORT_REGISTRY to a file path"
                     .into(),
             )
-        })
+        })?;
+    let names_folder =
+        path.as_os_str().to_string_lossy().ends_with(['/', '\\']) || path.file_name().is_none();
+    if names_folder {
+        return Err(Error::Usage(format!(
+            "registry path {} names a folder; give a file, such as {}",
+            path.display(),
+            path.join("registry.json").display()
+        )));
+    }
+    Ok(path)
 }
 
 /// The user's config: `DEVPORT_CONFIG` > the per-user default; a missing file means defaults.
@@ -88,23 +99,31 @@ pub fn load_user_config() -> Result<Config> {
     }
 }
 
+/// The longest lock timeout accepted: a writer holds the lock for milliseconds, so anything
+/// longer only hides a stuck process.
+pub const MAX_LOCK_TIMEOUT: Duration = Duration::from_secs(3600);
+
 /// The lock timeout: `DEVPORT_LOCK_TIMEOUT` (seconds, or a duration like `10s`) > the config.
+/// Both are 0 to [`MAX_LOCK_TIMEOUT`].
 pub fn lock_timeout(config: &Config) -> Result<Duration> {
     let Some(value) = env_var("DEVPORT_LOCK_TIMEOUT") else {
         return Ok(config.lock_timeout);
     };
     let text = value.to_string_lossy();
-    if let Ok(secs) = text.trim().parse::<f64>()
-        && secs.is_finite()
-        && secs >= 0.0
-    {
-        return Ok(Duration::from_secs_f64(secs));
-    }
-    parse_duration(&text).map_err(|_| {
+    let bad = || {
         Error::Usage(format!(
-            "invalid DEVPORT_LOCK_TIMEOUT {text:?}: give seconds or a duration like 10s"
+            "invalid DEVPORT_LOCK_TIMEOUT {text:?}: give 0 to {} seconds, or a duration like 10s",
+            MAX_LOCK_TIMEOUT.as_secs()
         ))
-    })
+    };
+    let timeout = match text.trim().parse::<f64>() {
+        Ok(secs) => Duration::try_from_secs_f64(secs).map_err(|_| bad())?,
+        Err(_) => parse_duration(&text).map_err(|_| bad())?,
+    };
+    if timeout > MAX_LOCK_TIMEOUT {
+        return Err(bad());
+    }
+    Ok(timeout)
 }
 
 #[derive(Deserialize)]
@@ -156,6 +175,12 @@ impl Config {
         config.allow_assigned = file.allow_assigned.unwrap_or(false);
         if let Some(t) = file.lock_timeout {
             config.lock_timeout = parse_duration(&t).map_err(invalid)?;
+            if config.lock_timeout > MAX_LOCK_TIMEOUT {
+                return Err(invalid(Error::Usage(format!(
+                    "lock_timeout {t:?} is longer than the {} s allowed",
+                    MAX_LOCK_TIMEOUT.as_secs()
+                ))));
+            }
         }
         Ok(config)
     }

@@ -95,6 +95,13 @@ pub enum Error {
         /// The limit.
         limit: u64,
     },
+    /// The registry cannot be written because a value cannot be represented in it; nothing
+    /// was written.
+    #[error("cannot write the registry: {message}; nothing was changed")]
+    Unwritable {
+        /// What the serializer said.
+        message: String,
+    },
     /// An I/O operation failed.
     #[error("{action} {}: {err}{}", path.display(), io_hint(err))]
     Io {
@@ -113,7 +120,10 @@ fn io_hint(e: &std::io::Error) -> &'static str {
         K::PermissionDenied | K::ReadOnlyFilesystem => {
             "; check the permissions of the folder, or point DEVPORT_REGISTRY at a writable place"
         }
-        K::StorageFull | K::FileTooLarge => "; free some space and run the command again",
+        K::StorageFull | K::QuotaExceeded => "; free some space and run the command again",
+        K::FileTooLarge => {
+            "; the file would pass the file-size limit of this process (see 'ulimit -f'); raise the limit and run the command again"
+        }
         _ => "",
     }
 }
@@ -130,6 +140,7 @@ impl Error {
             | Error::LockTimeout { .. }
             | Error::Insecure(_)
             | Error::NotAFile { .. }
+            | Error::Unwritable { .. }
             | Error::TooLarge { .. }
             | Error::Io { .. } => EXIT_ENV,
         }

@@ -131,6 +131,7 @@ pub fn lease(
             start_time: Some(start_time),
             created: now,
             expires,
+            extra: crate::registry::Extra::new(),
         };
         reg.leases.push(record.clone());
         Ok(record)

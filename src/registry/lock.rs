@@ -14,19 +14,13 @@ pub struct LockGuard {
 }
 
 /// Takes the exclusive lock on `path`, waiting at most `timeout`. On success the caller's pid is
-/// written into the file, so a process that times out can name the holder.
+/// written over the start of the file, so a process that times out can name the holder.
+///
+/// The lock file is treated as a file devport may not own: it is opened without following a
+/// symlink (a link there is refused, never followed, and a dangling one creates nothing), never
+/// truncated, must be a regular file, and only a file this call created gets its mode set.
 pub fn acquire(path: &Path, timeout: Duration) -> Result<LockGuard> {
-    let mut options = OpenOptions::new();
-    options.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(
-        &mut options,
-        crate::fsutil::private_mode(crate::fsutil::parent_dir(path)),
-    );
-    let mut file = options
-        .open(path)
-        .map_err(|e| Error::io("cannot open registry lock", path, e))?;
-    share_with_group(&file, path);
+    let mut file = open(path)?;
     let start = Instant::now();
     let mut pause = Duration::from_millis(1);
     loop {
@@ -47,16 +41,73 @@ pub fn acquire(path: &Path, timeout: Duration) -> Result<LockGuard> {
             Err(TryLockError::Error(e)) => return Err(Error::io("cannot lock", path, e)),
         }
     }
-    // Best effort: the pid only serves the timeout message of another process.
-    let _ = file.set_len(0).and_then(|()| file.rewind()).and_then(|()| {
-        write!(file, "{}", std::process::id())?;
-        file.flush()
-    });
+    // Best effort: the pid only serves the timeout message of another process. A fixed width
+    // overwrites any earlier pid without truncating the file.
+    let _ = file
+        .rewind()
+        .and_then(|()| writeln!(file, "{:<10}", std::process::id()))
+        .and_then(|()| file.flush());
     Ok(LockGuard { _file: file })
 }
 
-/// In a group-shared folder the lock file must be group-writable whatever the umask was; only
-/// its owner can change that, and for anyone else it is already so.
+/// Opens (creating if needed) the lock file by the rules of [`acquire`].
+fn open(path: &Path) -> Result<File> {
+    let fail = |e| Error::io("cannot open registry lock", path, e);
+    let mut create = OpenOptions::new();
+    create.read(true).write(true).create_new(true);
+    let mut existing = OpenOptions::new();
+    existing.read(true).write(true);
+    #[cfg(unix)]
+    {
+        use nix::fcntl::OFlag;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let mode = crate::fsutil::private_mode(crate::fsutil::parent_dir(path));
+        create.mode(mode);
+        // O_NOFOLLOW: a symlink is refused (ELOOP), not followed; O_NONBLOCK: a FIFO put there
+        // cannot hang the open (fstat then refuses it).
+        existing.custom_flags((OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC).bits());
+    }
+    let file = match create.open(path) {
+        Ok(file) => {
+            share_with_group(&file, path);
+            file
+        }
+        // create_new never follows a link: a dangling one is "exists" and creates nothing.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            existing.open(path).map_err(|e| {
+                if is_symlink(path) {
+                    Error::Insecure(format!(
+                        "registry lock {} is a symbolic link; devport never follows a link for its lock, so remove the link (devport makes a new lock file)",
+                        path.display()
+                    ))
+                } else {
+                    fail(e)
+                }
+            })?
+        }
+        Err(e) => return Err(fail(e)),
+    };
+    let meta = file.metadata().map_err(fail)?;
+    if !meta.is_file() {
+        return Err(Error::NotAFile {
+            what: "registry lock",
+            path: path.to_path_buf(),
+            kind: if meta.is_dir() {
+                "a folder"
+            } else {
+                "a special file"
+            },
+        });
+    }
+    Ok(file)
+}
+
+fn is_symlink(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+}
+
+/// In a group-shared folder the lock file must be group-writable whatever the umask was; set
+/// only on a file this process just created.
 #[cfg(unix)]
 fn share_with_group(file: &File, path: &Path) {
     use std::os::unix::fs::PermissionsExt as _;
@@ -92,8 +143,23 @@ fn holder(file: &mut File) -> String {
 #[cfg(target_os = "linux")]
 fn kernel_holder(file: &File) -> Option<u32> {
     use std::os::unix::fs::MetadataExt as _;
-    let inode = file.metadata().ok()?.ino();
-    parse_proc_locks(&std::fs::read_to_string("/proc/locks").ok()?, inode)
+    let meta = file.metadata().ok()?;
+    let dev = meta.dev();
+    let id = FileId {
+        major: nix::sys::stat::major(dev),
+        minor: nix::sys::stat::minor(dev),
+        inode: meta.ino(),
+    };
+    parse_proc_locks(&std::fs::read_to_string("/proc/locks").ok()?, id)
+}
+
+/// A file as `/proc/locks` names it: device major and minor, and inode.
+#[cfg(any(target_os = "linux", test))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileId {
+    major: u64,
+    minor: u64,
+    inode: u64,
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -101,15 +167,24 @@ fn kernel_holder(_file: &File) -> Option<u32> {
     None
 }
 
-/// The pid holding a `FLOCK` on `inode`, from `/proc/locks` text
-/// (`1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF`).
+/// The pid holding a `FLOCK` on the file `id`, from `/proc/locks` text
+/// (`1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF`: major and minor in hex, inode in
+/// decimal). Inodes repeat across file systems, so the device must match too.
 #[cfg(any(target_os = "linux", test))]
-fn parse_proc_locks(text: &str, inode: u64) -> Option<u32> {
+fn parse_proc_locks(text: &str, id: FileId) -> Option<u32> {
     text.lines().find_map(|line| {
         let f: Vec<&str> = line.split_whitespace().collect();
-        let (kind, pid, dev) = (f.get(1)?, f.get(4)?, f.get(5)?);
-        let ino: u64 = dev.rsplit(':').next()?.parse().ok()?;
-        (*kind == "FLOCK" && ino == inode)
+        let (kind, pid, file) = (f.get(1)?, f.get(4)?, f.get(5)?);
+        let mut parts = file.split(':');
+        let major = u64::from_str_radix(parts.next()?, 16).ok()?;
+        let minor = u64::from_str_radix(parts.next()?, 16).ok()?;
+        let inode: u64 = parts.next()?.parse().ok()?;
+        (*kind == "FLOCK"
+            && FileId {
+                major,
+                minor,
+                inode,
+            } == id)
             .then(|| pid.parse().ok())
             .flatten()
     })
@@ -117,10 +192,22 @@ fn parse_proc_locks(text: &str, inode: u64) -> Option<u32> {
 
 #[cfg(test)]
 mod tests {
+    use super::{FileId, parse_proc_locks};
+
     #[test]
-    fn proc_locks() {
-        let text = "1: POSIX  ADVISORY  WRITE 99 08:01:777 0 EOF\n2: FLOCK  ADVISORY  WRITE 1234 fd:01:777 0 EOF\n";
-        assert_eq!(super::parse_proc_locks(text, 777), Some(1234));
-        assert_eq!(super::parse_proc_locks(text, 778), None);
+    fn proc_locks_match_device_and_inode() {
+        let text = "1: POSIX  ADVISORY  WRITE 99 fd:01:777 0 EOF\n\
+                    2: FLOCK  ADVISORY  WRITE 55 08:01:777 0 EOF\n\
+                    3: FLOCK  ADVISORY  WRITE 1234 fd:01:777 0 EOF\n";
+        let id = |major, minor, inode| FileId {
+            major,
+            minor,
+            inode,
+        };
+        // The same inode on another device (08:01) is another file.
+        assert_eq!(parse_proc_locks(text, id(0xfd, 1, 777)), Some(1234));
+        assert_eq!(parse_proc_locks(text, id(8, 1, 777)), Some(55));
+        assert_eq!(parse_proc_locks(text, id(0xfd, 2, 777)), None);
+        assert_eq!(parse_proc_locks(text, id(0xfd, 1, 778)), None);
     }
 }

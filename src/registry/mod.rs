@@ -32,7 +32,14 @@ pub struct Registry {
     /// Leases held for live processes, sorted by port.
     #[serde(default)]
     pub leases: Vec<LeaseRecord>,
+    /// Keys this build does not know, kept through every rewrite (a newer devport of the same
+    /// format version may have written them).
+    #[serde(flatten)]
+    pub extra: Extra,
 }
+
+/// Unknown keys of a registry object, kept as they were.
+pub type Extra = serde_json::Map<String, serde_json::Value>;
 
 impl Default for Registry {
     fn default() -> Self {
@@ -40,6 +47,7 @@ impl Default for Registry {
             version: VERSION,
             claims: Vec::new(),
             leases: Vec::new(),
+            extra: Extra::new(),
         }
     }
 }
@@ -54,9 +62,10 @@ pub struct Claim {
     /// The service name within the project.
     pub service: String,
     /// The first port.
+    #[serde(deserialize_with = "checked::port")]
     pub port: u16,
     /// How many consecutive ports, from `port` on.
-    #[serde(default = "one")]
+    #[serde(default = "one", deserialize_with = "checked::count")]
     pub count: u16,
     /// Protocols covered.
     #[serde(default)]
@@ -69,19 +78,48 @@ pub struct Claim {
     /// person, so `doctor` does not hold the policy's rules against it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pinned: bool,
+    /// Keys this build does not know, kept through every rewrite.
+    #[serde(flatten)]
+    pub extra: Extra,
 }
 
 fn one() -> u16 {
     1
 }
 
+/// Field checks shared by the full parse and the one-claim lookup, so every command agrees on
+/// whether a registry is valid (and errors carry the line and column of the bad value).
+mod checked {
+    use serde::de::{Deserialize as _, Deserializer, Error as _};
+
+    pub fn port<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
+        match u16::deserialize(d)? {
+            0 => Err(D::Error::custom("port 0 is not a port (ports are 1-65535)")),
+            p => Ok(p),
+        }
+    }
+
+    pub fn count<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
+        let n = u16::deserialize(d)?;
+        if (1..=crate::claim::MAX_COUNT).contains(&n) {
+            Ok(n)
+        } else {
+            Err(D::Error::custom(format!(
+                "count {n} is not 1 to {}",
+                crate::claim::MAX_COUNT
+            )))
+        }
+    }
+}
+
 /// A port (or block) held for a live process.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeaseRecord {
     /// The first port.
+    #[serde(deserialize_with = "checked::port")]
     pub port: u16,
     /// How many consecutive ports.
-    #[serde(default = "one")]
+    #[serde(default = "one", deserialize_with = "checked::count")]
     pub count: u16,
     /// Protocols covered.
     #[serde(default)]
@@ -95,6 +133,9 @@ pub struct LeaseRecord {
     pub created: Timestamp,
     /// When the lease ends regardless of the process, if a time limit was given.
     pub expires: Option<Timestamp>,
+    /// Keys this build does not know, kept through every rewrite.
+    #[serde(flatten)]
+    pub extra: Extra,
 }
 
 impl Claim {
@@ -146,8 +187,8 @@ impl Registry {
         }
         let corrupt = |e: &serde_json::Error| Error::Corrupt {
             path: path.to_path_buf(),
-            line: e.line(),
-            column: e.column(),
+            line: e.line().max(1),
+            column: e.column().max(1),
             message: e
                 .to_string()
                 .split(" at line ")
@@ -171,53 +212,36 @@ impl Registry {
     }
 
     /// The canonical text: pretty JSON, claims and leases sorted by port (sorted in place
-    /// first), trailing newline.
-    pub fn to_json(&mut self) -> String {
+    /// first), trailing newline. Fails (and nothing may be written) when a value cannot be
+    /// represented, such as a project folder whose name is not valid UTF-8.
+    pub fn to_json(&mut self) -> Result<String> {
         self.claims.sort_by(|a, b| {
             (a.port, &a.project_path, &a.service).cmp(&(b.port, &b.project_path, &b.service))
         });
         self.leases.sort_by_key(|l| (l.port, l.pid));
         // About 260 bytes a claim: sized up front, the buffer is never copied while it grows.
         let mut out = Vec::with_capacity(64 + 280 * (self.claims.len() + self.leases.len()));
-        if serde_json::to_writer_pretty(&mut out, self).is_err() {
-            out.clear();
-        }
+        serde_json::to_writer_pretty(&mut out, self).map_err(|e| Error::Unwritable {
+            message: e.to_string(),
+        })?;
         out.push(b'\n');
-        String::from_utf8(out).unwrap_or_default()
+        String::from_utf8(out).map_err(|e| Error::Unwritable {
+            message: e.to_string(),
+        })
     }
 
     /// The claim of `service` in the project at `project_path`, read straight from registry
-    /// text: only the matching entry is fully parsed, so looking up one claim in a large
-    /// registry costs a scan, not a parse of every claim, and text that does not mention the
-    /// service at all costs one substring search. Text that is not a clean version-1 registry
-    /// is parsed in full, for the full error — except that a file not naming the service is
-    /// answered "not found" unread, leaving the error to the locked write that follows.
+    /// text. Every claim and lease is checked exactly as [`Registry::parse`] checks it (the same
+    /// field types and checks, borrowed instead of copied), so this answers only from a
+    /// registry every other command also accepts; only the matching claim is copied out. Text
+    /// that does not mention the service at all costs one substring search and is answered
+    /// "not found" unread, leaving any error to the locked write that follows.
     pub fn find_in(
         bytes: &[u8],
         path: &Path,
         project_path: Option<&Path>,
         service: &str,
     ) -> Result<Option<Claim>> {
-        use serde_json::value::RawValue;
-        use std::borrow::Cow;
-        #[derive(Deserialize)]
-        struct Keys<'a> {
-            version: u64,
-            #[serde(borrow, default)]
-            claims: Vec<Key<'a>>,
-        }
-        #[derive(Deserialize)]
-        struct Key<'a> {
-            #[serde(borrow)]
-            project_path: Option<Cow<'a, str>>,
-            #[serde(borrow)]
-            service: Cow<'a, str>,
-        }
-        #[derive(Deserialize)]
-        struct Raw<'a> {
-            #[serde(borrow)]
-            claims: Vec<&'a RawValue>,
-        }
         // A valid service name needs no escaping in JSON, so a claim of it holds this literal
         // (unless a person wrote it with \u escapes: then the locked path, which parses
         // everything, finds it). Most new services are not named anywhere in the file.
@@ -225,24 +249,20 @@ impl Registry {
         if memchr::memmem::find(bytes, literal.as_bytes()).is_none() {
             return Ok(None);
         }
-        let wanted = project_path.map(|p| p.to_string_lossy());
-        let fast = || -> Option<Option<Claim>> {
-            // One pass reads only the keys; only a hit pays for a second pass and one claim.
-            let keys: Keys = serde_json::from_slice(bytes).ok()?;
-            if keys.version != u64::from(VERSION) {
-                return None;
-            }
-            let Some(i) = keys.claims.iter().position(|k| {
-                k.service == service && k.project_path.as_deref() == wanted.as_deref()
-            }) else {
-                return Some(None);
-            };
-            let raw: Raw = serde_json::from_slice(bytes).ok()?;
-            Some(Some(serde_json::from_str(raw.claims.get(i)?.get()).ok()?))
+        let Some(wanted) = project_path
+            .map(Path::to_str)
+            .map_or(Some(None), |p| p.map(Some))
+        else {
+            return Ok(None); // a path that is not UTF-8 is never stored
         };
-        match fast() {
-            Some(found) => Ok(found),
-            None => Ok(Registry::parse(bytes, path)?
+        match serde_json::from_slice::<view::RegistryRef>(bytes) {
+            Ok(reg) if reg.version == u64::from(VERSION) => Ok(reg
+                .claims
+                .into_iter()
+                .find(|c| c.service == service && c.project_path.as_deref() == wanted)
+                .map(view::ClaimRef::into_owned)),
+            // Not a clean version-1 registry: the full parse gives the full error.
+            _ => Ok(Registry::parse(bytes, path)?
                 .find(project_path, service)
                 .cloned()),
         }
@@ -289,6 +309,66 @@ impl Registry {
         let before = self.leases.len();
         self.leases.retain(|l| l.is_live(now));
         before - self.leases.len()
+    }
+}
+
+/// Borrowed mirrors of the registry types for the one-claim lookup: the same field types and
+/// checks as [`Claim`] and [`LeaseRecord`], without copying strings or keeping unknown keys.
+mod view {
+    use std::borrow::Cow;
+
+    use jiff::Timestamp;
+    use serde::Deserialize;
+
+    use super::{Claim, Extra, LeaseRecord, checked, one};
+    use crate::types::Proto;
+
+    #[derive(Deserialize)]
+    pub struct RegistryRef<'a> {
+        pub version: u64,
+        #[serde(borrow, default)]
+        pub claims: Vec<ClaimRef<'a>>,
+        /// Read only to be checked.
+        #[serde(default, rename = "leases")]
+        pub _leases: Vec<LeaseRecord>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct ClaimRef<'a> {
+        #[serde(borrow)]
+        pub project: Cow<'a, str>,
+        #[serde(borrow)]
+        pub project_path: Option<Cow<'a, str>>,
+        #[serde(borrow)]
+        pub service: Cow<'a, str>,
+        #[serde(deserialize_with = "checked::port")]
+        pub port: u16,
+        #[serde(default = "one", deserialize_with = "checked::count")]
+        pub count: u16,
+        #[serde(default)]
+        pub proto: Proto,
+        pub created: Timestamp,
+        pub last_used: Timestamp,
+        #[serde(default)]
+        pub pinned: bool,
+    }
+
+    impl ClaimRef<'_> {
+        /// The claim as the full parse gives it, less unknown keys (a lookup never writes).
+        pub fn into_owned(self) -> Claim {
+            Claim {
+                project: self.project.into_owned(),
+                project_path: self.project_path.map(|p| p.into_owned().into()),
+                service: self.service.into_owned(),
+                port: self.port,
+                count: self.count,
+                proto: self.proto,
+                created: self.created,
+                last_used: self.last_used,
+                pinned: self.pinned,
+                extra: Extra::new(),
+            }
+        }
     }
 }
 
@@ -339,26 +419,16 @@ impl Store {
         &self.path
     }
 
-    /// The sidecar lock file: `registry.json` → `registry.lock`, any other name gets `.lock`
-    /// appended.
-    pub fn lock_path(&self) -> Result<PathBuf> {
-        let path = self.target()?;
-        Ok(if path.extension().is_some_and(|e| e == "json") {
-            path.with_extension("lock")
-        } else {
-            let mut name = path.into_os_string();
-            name.push(".lock");
-            PathBuf::from(name)
-        })
-    }
-
-    /// The file to read and replace, after the safety rules:
+    /// Where the registry and its lock really are, after every safety rule; nothing is opened
+    /// for writing before this passes.
     /// - a symlinked registry is followed (so writes replace the target and keep the link),
     ///   but only to a file this user owns; a link to another user's file is refused;
     /// - a registry in a world-writable folder is refused (anyone could swap the file); a
-    ///   group-writable folder is fine, for a registry shared by a group.
-    pub fn target(&self) -> Result<PathBuf> {
-        let path = match std::fs::symlink_metadata(&self.path) {
+    ///   group-writable folder is fine, for a registry shared by a group;
+    /// - the lock is the sidecar of the real file: `registry.json` → `registry.lock`, any other
+    ///   name gets `.lock` appended.
+    pub fn locate(&self) -> Result<Location> {
+        let registry = match std::fs::symlink_metadata(&self.path) {
             Ok(meta) if meta.file_type().is_symlink() => {
                 let real = std::fs::canonicalize(&self.path)
                     .map_err(|e| Error::io("cannot follow the registry symlink", &self.path, e))?;
@@ -367,8 +437,15 @@ impl Store {
             }
             _ => self.path.clone(),
         };
-        check_folder(&path)?;
-        Ok(path)
+        check_folder(&registry)?;
+        let lock = if registry.extension().is_some_and(|e| e == "json") {
+            registry.with_extension("lock")
+        } else {
+            let mut name = registry.clone().into_os_string();
+            name.push(".lock");
+            PathBuf::from(name)
+        };
+        Ok(Location { registry, lock })
     }
 
     /// Reads the registry without locking; a missing file is an empty registry.
@@ -379,7 +456,7 @@ impl Store {
         }
     }
 
-    /// Looks up one claim without locking and without parsing the others (see
+    /// Looks up one claim without locking and without copying the others (see
     /// [`Registry::find_in`]).
     pub fn find(&self, project_path: Option<&Path>, service: &str) -> Result<Option<Claim>> {
         match self.read_bytes()? {
@@ -389,42 +466,48 @@ impl Store {
     }
 
     fn read_bytes(&self) -> Result<Option<Vec<u8>>> {
-        let path = self.target()?;
-        match std::fs::read(&path) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::io("cannot read registry", &self.path, e)),
-        }
+        fsutil::read_regular(&self.locate()?.registry, "registry")
     }
 
-    /// The one transaction helper for every write: takes the lock, reads, prunes dead leases,
-    /// lets `change` decide and mutate, and writes the file atomically only when its text
-    /// changed. An error from `change` leaves the file as it was.
+    /// The one transaction helper for every write: checks the location, takes the lock,
+    /// reads, prunes dead leases, lets `change` decide and mutate, and writes the file
+    /// atomically only when its text changed. An error from `change` (or from serializing its
+    /// result) leaves the file as it was.
     pub fn update<T>(
         &self,
         now: Timestamp,
         change: impl FnOnce(&mut Registry) -> Result<T>,
     ) -> Result<T> {
-        fsutil::ensure_dir(fsutil::parent_dir(&self.path))?;
-        let path = self.target()?;
-        let _guard = lock::acquire(&self.lock_path()?, self.lock_timeout)?;
-        fsutil::remove_stale_temps(&path);
-        let (mut reg, before) = match std::fs::read(&path) {
-            Ok(bytes) => (Registry::parse(&bytes, &self.path)?, Some(bytes)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Registry::default(), None),
-            Err(e) => return Err(Error::io("cannot read registry", &self.path, e)),
+        let location = self.locate()?;
+        fsutil::ensure_dir(fsutil::parent_dir(&location.registry))?;
+        let _guard = lock::acquire(&location.lock, self.lock_timeout)?;
+        let path = &location.registry;
+        fsutil::remove_stale_temps(path);
+        let before = fsutil::read_regular(path, "registry")?;
+        let mut reg = match &before {
+            Some(bytes) => Registry::parse(bytes, &self.path)?,
+            None => Registry::default(),
         };
         reg.prune_leases(now);
         let value = change(&mut reg)?;
-        let text = reg.to_json();
+        let text = reg.to_json()?;
         let unchanged = before.as_deref() == Some(text.as_bytes())
             || (before.is_none() && reg == Registry::default());
         if !unchanged {
-            let mode = fsutil::FileMode::Exact(fsutil::private_mode(fsutil::parent_dir(&path)));
-            fsutil::write_atomic(&path, text.as_bytes(), mode)?;
+            let mode = fsutil::FileMode::Exact(fsutil::private_mode(fsutil::parent_dir(path)));
+            fsutil::write_atomic(path, text.as_bytes(), mode)?;
         }
         Ok(value)
     }
+}
+
+/// The real files behind a [`Store`], after its safety rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The file read and replaced (a symlinked registry's target).
+    pub registry: PathBuf,
+    /// Its sidecar lock file.
+    pub lock: PathBuf,
 }
 
 #[cfg(unix)]
@@ -486,7 +569,12 @@ mod tests {
             created: Timestamp::UNIX_EPOCH,
             last_used: Timestamp::UNIX_EPOCH,
             pinned: false,
+            extra: Extra::new(),
         }
+    }
+
+    fn json(reg: &mut Registry) -> String {
+        reg.to_json().expect("serializes")
     }
 
     #[test]
@@ -495,7 +583,7 @@ mod tests {
             claims: vec![claim(20000, "b"), claim(10000, "a")],
             ..Registry::default()
         };
-        let text = reg.to_json();
+        let text = json(&mut reg);
         assert!(text.ends_with("}\n"));
         let back = Registry::parse(text.as_bytes(), Path::new("r.json")).ok();
         assert_eq!(
@@ -530,7 +618,7 @@ mod tests {
             claims: vec![claim(10000, "a"), claim(10001, "web.v2"), global, odd],
             ..Registry::default()
         };
-        let text = reg.to_json();
+        let text = json(&mut reg);
         let p = Path::new("r.json");
         for (path, service) in [
             (Some("/src/shop"), "a"),
@@ -565,6 +653,55 @@ mod tests {
             ),
             Err(Error::Version { .. })
         ));
+    }
+
+    #[test]
+    fn unknown_keys_survive_a_rewrite() {
+        let text = r#"{"version": 1, "future": {"a": [1, 2]}, "claims": [
+            {"project": "shop", "project_path": "/src/shop", "service": "web", "port": 10000,
+             "created": "2026-01-01T00:00:00Z", "last_used": "2026-01-01T00:00:00Z", "color": "blue"}],
+            "leases": [{"port": 20000, "pid": 1, "start_time": null, "created": "2026-01-01T00:00:00Z",
+             "expires": null, "note": 7}]}"#;
+        let mut reg = Registry::parse(text.as_bytes(), Path::new("r.json")).expect("parses");
+        let out = json(&mut reg);
+        let value: serde_json::Value = serde_json::from_str(&out).expect("json");
+        assert_eq!(value["future"]["a"][1], 2, "{out}");
+        assert_eq!(value["claims"][0]["color"], "blue", "{out}");
+        assert_eq!(value["leases"][0]["note"], 7, "{out}");
+        let mut again = Registry::parse(out.as_bytes(), Path::new("r.json")).expect("parses");
+        assert_eq!(json(&mut again), out);
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused_with_their_place() {
+        for (bad, line) in [
+            ("\"port\": 0", 3),
+            ("\"port\": 70000", 3),
+            ("\"port\": 1, \"count\": 0", 3),
+            ("\"port\": 1, \"count\": 5000", 3),
+        ] {
+            let text = format!(
+                "{{\"version\": 1, \"claims\": [\n{{\"project\": \"a\", \"project_path\": null, \"service\": \"a\",\n {bad}, \"created\": \"2026-01-01T00:00:00Z\", \"last_used\": \"2026-01-01T00:00:00Z\"}}]}}"
+            );
+            let e = Registry::parse(text.as_bytes(), Path::new("r.json"));
+            assert!(
+                matches!(e, Err(Error::Corrupt { line: l, column, .. }) if l == line && column >= 1),
+                "{bad}: {e:?}"
+            );
+        }
+        // An empty file reports column 1, not 0: columns are 1-based.
+        let e = Registry::parse(b"", Path::new("r.json"));
+        assert!(
+            matches!(
+                e,
+                Err(Error::Corrupt {
+                    line: 1,
+                    column: 1,
+                    ..
+                })
+            ),
+            "{e:?}"
+        );
     }
 
     #[test]
@@ -611,10 +748,57 @@ mod tests {
         #[test]
         fn write_then_read_round_trips(claims in proptest::collection::vec(arb_claim(), 0..20)) {
             let mut reg = Registry { claims, ..Registry::default() };
-            let text = reg.to_json();
+            let text = json(&mut reg);
             let mut back = Registry::parse(text.as_bytes(), Path::new("r.json")).map_err(|e| TestCaseError::fail(e.to_string()))?;
-            prop_assert_eq!(back.to_json(), text);
+            prop_assert_eq!(json(&mut back), text);
             prop_assert_eq!(back.claims.len(), reg.claims.len());
+        }
+
+        /// A project folder whose name is not UTF-8 cannot be stored: serializing fails (so no
+        /// write happens) instead of producing anything at all.
+        #[cfg(unix)]
+        #[test]
+        fn non_utf8_paths_never_serialize(
+            claims in proptest::collection::vec(arb_claim(), 0..8),
+            name in proptest::collection::vec(any::<u8>(), 1..12),
+            at in any::<prop::sample::Index>(),
+        ) {
+            use std::os::unix::ffi::OsStringExt as _;
+            let mut bad = claim(4242, "web");
+            let mut raw = b"/p/".to_vec();
+            raw.extend(&name);
+            raw.push(0xff);
+            bad.project_path = Some(PathBuf::from(std::ffi::OsString::from_vec(raw)));
+            let mut all = claims;
+            let i = at.index(all.len() + 1);
+            all.insert(i, bad);
+            let mut reg = Registry { claims: all, ..Registry::default() };
+            let refused = matches!(reg.to_json(), Err(Error::Unwritable { .. }));
+            prop_assert!(refused);
+        }
+
+        /// The one-claim lookup and the full parse agree on every registry: both accept it or
+        /// both refuse it, and an accepted lookup finds what the full parse finds.
+        #[test]
+        fn lookup_agrees_with_full_parse(
+            port in prop_oneof![Just("0"), Just("1"), Just("65535"), Just("65536"), Just("-1"), Just("\"x\"")],
+            count in prop_oneof![Just("0"), Just("1"), Just("1000"), Just("1001"), Just("null")],
+            proto in prop_oneof![Just("\"tcp\""), Just("\"both\""), Just("\"sctp\"")],
+            lease_port in prop_oneof![Just("0"), Just("20000"), Just("70000")],
+            time in prop_oneof![Just("\"2026-01-01T00:00:00Z\""), Just("\"yesterday\"")],
+        ) {
+            let text = format!(
+                r#"{{"version": 1, "claims": [
+                    {{"project": "shop", "project_path": "/src/shop", "service": "web", "port": 10000, "created": {time}, "last_used": {time}}},
+                    {{"project": "shop", "project_path": "/src/shop", "service": "db", "port": {port}, "count": {count}, "proto": {proto}, "created": {time}, "last_used": {time}}}
+                ], "leases": [{{"port": {lease_port}, "pid": 1, "start_time": null, "created": {time}, "expires": null}}]}}"#
+            );
+            let full = Registry::parse(text.as_bytes(), Path::new("r.json"));
+            let fast = Registry::find_in(text.as_bytes(), Path::new("r.json"), Some(Path::new("/src/shop")), "web");
+            prop_assert_eq!(full.is_ok(), fast.is_ok(), "{}", text);
+            if let (Ok(full), Ok(fast)) = (full, fast) {
+                prop_assert_eq!(fast.as_ref(), full.find(Some(Path::new("/src/shop")), "web"));
+            }
         }
     }
 }

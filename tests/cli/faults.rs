@@ -437,7 +437,11 @@ fn a_directory_where_the_registry_should_be() {
     let w = World::new();
     std::fs::create_dir_all(w.registry()).expect("mkdir");
     let out = w.fails(&["claim", "web"], 3);
-    assert!(stderr(&out).contains("Is a directory"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is a folder, not a regular file"),
+        "{}",
+        stderr(&out)
+    );
     assert!(w.registry().is_dir());
 }
 
