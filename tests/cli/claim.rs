@@ -332,16 +332,14 @@ fn unwritable_registry_folder_is_exit_3() {
     let w = World::new();
     let dir = w.dir.path().join("state");
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o500)).expect("chmod");
-    // root ignores folder permissions; only a real refusal is meaningful.
-    let writable = tempfile::tempfile_in(&dir).is_ok();
-    let out = w.cmd(&["claim", "web"]).output().expect("run");
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("chmod back");
-    if writable {
-        eprintln!(
-            "skipped: running as root, folder permissions do not apply (the read-only mount test covers this)"
-        );
-        return;
+    let mut cmd = w.std_cmd_in(&w.project("shop"), &["claim", "web"]);
+    // Root ignores folder permissions: as root, the claim runs as `nobody`, which owns the
+    // folder but may not write to it either.
+    if nix::unistd::geteuid().is_root() {
+        crate::support::run_as_nobody(&mut cmd, &w, &[&dir]);
     }
+    let out = cmd.output().expect("run");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("chmod back");
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(w.registry_bytes().is_empty());
 }

@@ -233,14 +233,11 @@ impl Drop for Mount {
     }
 }
 
-/// A registry on a fresh tmpfs of `size`; `None` (with a note) where mounting is not allowed.
-fn tmpfs_registry(w: &World, name: &str, size: &str) -> Option<(Mount, PathBuf)> {
+/// A registry on a fresh tmpfs of `size` (the tests that use it need root).
+fn tmpfs_registry(w: &World, name: &str, size: &str) -> (Mount, PathBuf) {
     let dir = w.dir.path().join(name);
-    let Some(mount) = Mount::tmpfs(&dir, size) else {
-        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
-        return None;
-    };
-    Some((mount, dir.join("registry.json")))
+    let mount = Mount::tmpfs(&dir, size).expect("mount a tmpfs (run as root)");
+    (mount, dir.join("registry.json"))
 }
 
 /// `devport claim SERVICE` in `shop` against the registry at `registry`.
@@ -252,11 +249,10 @@ fn claim_into(w: &World, registry: &Path, service: &str) -> std::process::Output
 }
 
 #[test]
+#[ignore = "needs root: mounts a tmpfs"]
 fn read_only_folder_fails_cleanly() {
     let w = World::new();
-    let Some((mount, registry)) = tmpfs_registry(&w, "ro", "1m") else {
-        return;
-    };
+    let (mount, registry) = tmpfs_registry(&w, "ro", "1m");
     assert!(claim_into(&w, &registry, "web").status.success());
     let before = std::fs::read(&registry).expect("read");
     assert!(mount.read_only(), "remount read-only");
@@ -273,11 +269,10 @@ fn read_only_folder_fails_cleanly() {
 }
 
 #[test]
+#[ignore = "needs root: mounts a tmpfs"]
 fn full_disk_fails_cleanly() {
     let w = World::new();
-    let Some((_mount, registry)) = tmpfs_registry(&w, "full", "64k") else {
-        return;
-    };
+    let (_mount, registry) = tmpfs_registry(&w, "full", "64k");
     let state = registry.parent().map(Path::to_path_buf).unwrap_or_default();
     for i in 0..5 {
         assert!(claim_into(&w, &registry, &format!("s{i}")).status.success());
@@ -319,12 +314,11 @@ fn lock_holder(lock: &Path) -> Option<Reaped> {
 }
 
 #[test]
+#[ignore = "needs python3 (a lock holder that is not devport, killed with SIGKILL)"]
 fn held_lock_times_out_naming_the_holder_and_a_dead_holder_blocks_nobody() {
     let w = populated();
-    let Some(mut holder) = lock_holder(&w.dir.path().join("state/registry.lock")) else {
-        eprintln!("skipped: python3 is not available");
-        return;
-    };
+    let mut holder =
+        lock_holder(&w.dir.path().join("state/registry.lock")).expect("python3 holds the lock");
     let before = w.registry_bytes();
     let out = w
         .cmd(&["claim", "late"])
@@ -448,7 +442,6 @@ fn a_directory_where_the_registry_should_be() {
 #[cfg(unix)]
 #[test]
 fn a_symlink_to_another_users_file_is_refused() {
-    use std::os::unix::fs::MetadataExt as _;
     let w = populated();
     let target = w.dir.path().join("theirs.json");
     std::fs::rename(w.registry(), &target).expect("move");
@@ -466,16 +459,22 @@ fn a_symlink_to_another_users_file_is_refused() {
             .expect("read")
             .contains("via-link")
     );
-    if Command::new("chown")
-        .arg("65534")
-        .arg(&target)
-        .status()
-        .map_or(true, |s| !s.success())
-        || std::fs::metadata(&target).map_or(true, |m| m.uid() != 65534)
-    {
-        eprintln!("skipped the foreign-owner half: cannot chown here (needs root)");
-        return;
-    }
+}
+
+#[cfg(unix)]
+#[test]
+#[ignore = "needs root: gives the registry's target to another user (chown)"]
+fn a_symlink_to_another_users_file_is_refused_as_root() {
+    let w = populated();
+    let target = w.dir.path().join("theirs.json");
+    std::fs::rename(w.registry(), &target).expect("move");
+    std::os::unix::fs::symlink(&target, w.registry()).expect("symlink");
+    nix::unistd::chown(
+        &target,
+        Some(nix::unistd::Uid::from_raw(65534)),
+        Some(nix::unistd::Gid::from_raw(65534)),
+    )
+    .expect("chown (run as root)");
     let before = std::fs::read(&target).expect("read");
     let out = w.fails(&["claim", "web"], 3);
     assert!(

@@ -167,3 +167,19 @@ impl Drop for Reaped {
         self.kill();
     }
 }
+
+/// Runs `cmd` as the user `nobody` (uid and gid 65534): `paths` are given to nobody and the
+/// world's folder is opened for traversal, so nobody can reach them. Needs root.
+#[cfg(unix)]
+pub fn run_as_nobody(cmd: &mut std::process::Command, w: &World, paths: &[&Path]) {
+    use std::os::unix::fs::PermissionsExt as _;
+    use std::os::unix::process::CommandExt as _;
+    let nobody = Some(nix::unistd::Uid::from_raw(65534));
+    let nogroup = Some(nix::unistd::Gid::from_raw(65534));
+    std::fs::set_permissions(w.dir.path(), std::fs::Permissions::from_mode(0o711))
+        .expect("open the world for traversal");
+    for path in paths {
+        nix::unistd::chown(*path, nobody, nogroup).expect("chown to nobody");
+    }
+    cmd.uid(65534).gid(65534);
+}
