@@ -64,18 +64,37 @@ fn env_var(name: &str) -> Option<std::ffi::OsString> {
     std::env::var_os(name).filter(|v| !v.is_empty())
 }
 
-/// The registry file: `explicit` (`--registry`) > `DEVPORT_REGISTRY` > the per-user default.
-/// A path that names a folder by its spelling (ends with `/`, or `.`) is refused.
+/// The registry file: `explicit` (`--registry`, which may be relative to the current folder) >
+/// `DEVPORT_REGISTRY` (which must be absolute: a relative one would make a separate registry in
+/// every folder) > the per-user default. A path that names a folder by its spelling (ends with
+/// `/`, or `.`) is refused.
 pub fn resolve_registry_path(explicit: Option<PathBuf>) -> Result<PathBuf> {
-    let path = explicit
-        .or_else(|| env_var("DEVPORT_REGISTRY").map(PathBuf::from))
-        .or_else(default_registry_path)
-        .ok_or_else(|| {
-            Error::Usage(
-                "cannot find a home folder for the registry; set DEVPORT_REGISTRY to a file path"
-                    .into(),
-            )
-        })?;
+    let from_env = || -> Result<Option<PathBuf>> {
+        let Some(value) = env_var("DEVPORT_REGISTRY").map(PathBuf::from) else {
+            return Ok(None);
+        };
+        if value.is_relative() {
+            return Err(Error::Usage(format!(
+                "DEVPORT_REGISTRY={} is a relative path, which would mean another registry in every folder; give an absolute path, such as {}",
+                value.display(),
+                std::env::current_dir()
+                    .map_or_else(|_| value.clone(), |cwd| cwd.join(&value))
+                    .display()
+            )));
+        }
+        Ok(Some(value))
+    };
+    let path = match explicit {
+        Some(path) => Some(path),
+        None => from_env()?,
+    }
+    .or_else(default_registry_path)
+    .ok_or_else(|| {
+        Error::Usage(
+            "cannot find a home folder for the registry; set DEVPORT_REGISTRY to a file path"
+                .into(),
+        )
+    })?;
     let names_folder =
         path.as_os_str().to_string_lossy().ends_with(['/', '\\']) || path.file_name().is_none();
     if names_folder {

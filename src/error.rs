@@ -103,7 +103,7 @@ pub enum Error {
         message: String,
     },
     /// An I/O operation failed.
-    #[error("{action} {}: {err}{}", path.display(), io_hint(err))]
+    #[error("{action} {}: {err}{}", path.display(), io_hint(action, path, err))]
     Io {
         /// What devport was doing ("cannot write registry").
         action: &'static str,
@@ -114,17 +114,29 @@ pub enum Error {
     },
 }
 
-fn io_hint(e: &std::io::Error) -> &'static str {
+/// What to do about an I/O error: the registry's own advice only for the registry (its
+/// location is a setting), the folder's permissions for any other file.
+fn io_hint(action: &str, path: &std::path::Path, e: &std::io::Error) -> String {
     use std::io::ErrorKind as K;
+    let folder = || {
+        let dir = crate::fsutil::parent_dir(path);
+        std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf())
+    };
     match e.kind() {
-        K::PermissionDenied | K::ReadOnlyFilesystem => {
-            "; check the permissions of the folder, or point DEVPORT_REGISTRY at a writable place"
+        K::PermissionDenied | K::ReadOnlyFilesystem if action.contains("registry") => {
+            "; check the permissions of the registry's folder, or point DEVPORT_REGISTRY at a writable place".into()
         }
-        K::StorageFull | K::QuotaExceeded => "; free some space and run the command again",
-        K::FileTooLarge => {
-            "; the file would pass the file-size limit of this process (see 'ulimit -f'); raise the limit and run the command again"
-        }
-        _ => "",
+        K::PermissionDenied => format!(
+            "; check that you may write to the folder {} ('ls -ld' shows its owner and mode)",
+            folder().display()
+        ),
+        K::ReadOnlyFilesystem => format!(
+            "; the folder {} is on a read-only file system",
+            folder().display()
+        ),
+        K::StorageFull | K::QuotaExceeded => "; free some space and run the command again".into(),
+        K::FileTooLarge => "; the file would pass the file-size limit of this process (see 'ulimit -f'); raise the limit and run the command again".into(),
+        _ => String::new(),
     }
 }
 
@@ -143,6 +155,16 @@ impl Error {
             | Error::Unwritable { .. }
             | Error::TooLarge { .. }
             | Error::Io { .. } => EXIT_ENV,
+        }
+    }
+
+    /// The same error with another action for an [`Error::Io`] (a write of the registry names
+    /// the registry, so the advice fits).
+    #[must_use]
+    pub fn with_action(self, action: &'static str) -> Self {
+        match self {
+            Error::Io { path, err, .. } => Error::Io { action, path, err },
+            other => other,
         }
     }
 

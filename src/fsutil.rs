@@ -45,7 +45,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: FileMode) -> Result<()> {
     }
     #[cfg(not(unix))]
     let _ = mode; // only the read-only bit exists there, and a fresh temp file is writable
-    let mut tmp = builder.tempfile_in(dir).map_err(fail)?;
+    let mut tmp = builder
+        .tempfile_in(dir)
+        .map_err(|e| fail(without_temp_path(e)))?;
     // The mode given at creation is cut by the umask; an exact mode (a group-shared registry
     // needs its g+w) is set again on the open file.
     #[cfg(unix)]
@@ -61,6 +63,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: FileMode) -> Result<()> {
     tmp.persist(path).map_err(|e| fail(e.error))?;
     sync_dir(dir);
     Ok(())
+}
+
+/// tempfile names its temp file in its errors (`... at path "./..env.XXXX.tmp"`); the user
+/// knows only the file being written, so the OS error is kept and the temp file's name dropped.
+fn without_temp_path(e: std::io::Error) -> std::io::Error {
+    let text = e.to_string();
+    match text.split_once(" at path ") {
+        Some((os_error, _)) => std::io::Error::new(e.kind(), os_error.to_string()),
+        None => e,
+    }
 }
 
 /// The mode for a registry file in `dir`: 0600, or 0660 when the folder is group-writable —

@@ -38,7 +38,9 @@ pub fn acquire(path: &Path, timeout: Duration) -> Result<LockGuard> {
                 std::thread::sleep(pause.min(timeout.saturating_sub(waited)));
                 pause = (pause * 2).min(Duration::from_millis(25));
             }
-            Err(TryLockError::Error(e)) => return Err(Error::io("cannot lock", path, e)),
+            Err(TryLockError::Error(e)) => {
+                return Err(Error::io("cannot lock the registry lock", path, e));
+            }
         }
     }
     // Best effort: the pid only serves the timeout message of another process. A fixed width

@@ -479,7 +479,8 @@ impl Store {
         change: impl FnOnce(&mut Registry) -> Result<T>,
     ) -> Result<T> {
         let location = self.locate()?;
-        fsutil::ensure_dir(fsutil::parent_dir(&location.registry))?;
+        fsutil::ensure_dir(fsutil::parent_dir(&location.registry))
+            .map_err(|e| e.with_action("cannot create the registry folder"))?;
         let _guard = lock::acquire(&location.lock, self.lock_timeout)?;
         let path = &location.registry;
         fsutil::remove_stale_temps(path);
@@ -495,7 +496,8 @@ impl Store {
             || (before.is_none() && reg == Registry::default());
         if !unchanged {
             let mode = fsutil::FileMode::Exact(fsutil::private_mode(fsutil::parent_dir(path)));
-            fsutil::write_atomic(path, text.as_bytes(), mode)?;
+            fsutil::write_atomic(path, text.as_bytes(), mode)
+                .map_err(|e| e.with_action("cannot write registry"))?;
         }
         Ok(value)
     }
@@ -535,17 +537,38 @@ fn check_owner(_link: &Path, _real: &Path) -> Result<()> {
 
 #[cfg(unix)]
 fn check_folder(path: &Path) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt as _;
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
     let dir = fsutil::parent_dir(path);
-    match std::fs::metadata(dir) {
-        Ok(meta) if meta.permissions().mode() & 0o002 != 0 => Err(Error::Insecure(format!(
-            "registry folder {} is writable by every user (mode {:04o}), so anyone could replace the registry; run 'chmod 700 {}' or move the registry",
-            dir.display(),
-            meta.permissions().mode() & 0o7777,
-            dir.display()
-        ))),
-        _ => Ok(()),
+    let Ok(meta) = std::fs::metadata(dir) else {
+        return Ok(());
+    };
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o002 == 0 {
+        return Ok(());
     }
+    // Tightening a folder is safe advice only for a private folder of one's own; a sticky or
+    // foreign folder (/tmp) is shared on purpose, and a private subfolder is the fix.
+    let own = meta.uid() == nix::unistd::geteuid().as_raw();
+    let fix = if own && mode & 0o1000 == 0 {
+        format!(
+            "run 'chmod o-w {}' if the folder is yours alone",
+            dir.display()
+        )
+    } else {
+        let user = std::env::var("USER").unwrap_or_else(|_| "me".into());
+        let private = dir.join(format!("devport-{user}"));
+        format!(
+            "keep the registry in a private folder instead: 'mkdir -m 700 {}' and use --registry {}",
+            private.display(),
+            private
+                .join(path.file_name().unwrap_or("registry.json".as_ref()))
+                .display()
+        )
+    };
+    Err(Error::Insecure(format!(
+        "registry folder {} is writable by every user (mode {mode:04o}), so anyone could replace the registry; {fix}",
+        dir.display(),
+    )))
 }
 
 #[cfg(not(unix))]

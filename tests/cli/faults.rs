@@ -497,7 +497,7 @@ fn a_world_writable_registry_folder_is_refused() {
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("chmod back");
     assert_eq!(out.status.code(), Some(3));
     assert!(
-        stderr(&out).contains("writable by every user") && stderr(&out).contains("chmod 700"),
+        stderr(&out).contains("writable by every user") && stderr(&out).contains("chmod o-w"),
         "{}",
         stderr(&out)
     );

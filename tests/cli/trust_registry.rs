@@ -267,3 +267,76 @@ mod unix {
         );
     }
 }
+
+#[test]
+fn a_relative_devport_registry_is_a_usage_error_but_registry_may_be_relative() {
+    let w = World::new();
+    let shop = w.project("shop");
+    let out = w
+        .cmd_in(&shop, &["claim", "web"])
+        .env("DEVPORT_REGISTRY", "rel.json")
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    assert!(stderr(&out).contains("absolute path"), "{}", stderr(&out));
+    assert!(!shop.join("rel.json").exists());
+    w.cmd_in(&shop, &["--registry", "rel.json", "claim", "web"])
+        .assert()
+        .success();
+    assert!(shop.join("rel.json").is_file());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_registry_in_a_sticky_shared_folder_gets_advice_that_is_safe_to_follow() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let w = World::new();
+    let shared = w.dir.path().join("tmp");
+    std::fs::create_dir(&shared).expect("mkdir");
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).expect("chmod");
+    let registry = shared.join("x.json");
+    let out = w
+        .cmd(&[
+            "--registry",
+            registry.to_str().expect("utf-8"),
+            "claim",
+            "web",
+        ])
+        .assert()
+        .code(3)
+        .get_output()
+        .clone();
+    let err = stderr(&out);
+    assert!(
+        err.contains("mkdir -m 700") && !err.contains("chmod"),
+        "{err}"
+    );
+    assert!(!registry.exists());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_write_error_names_the_file_and_its_folder_not_a_temp_file() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let w = World::new();
+    let shop = w.project("shop");
+    w.ok(&["claim", "web"]);
+    std::fs::set_permissions(&shop, std::fs::Permissions::from_mode(0o555)).expect("chmod");
+    let mut cmd = w.std_cmd_in(&shop, &["env", "--write", ".env"]);
+    if nix::unistd::geteuid().is_root() {
+        // Root ignores folder permissions; nobody, owning the read-only folder, does not.
+        crate::support::run_as_nobody(&mut cmd, &w, &[&shop, &w.dir.path().join("state")]);
+        let reg = w.registry();
+        nix::unistd::chown(&reg, Some(nix::unistd::Uid::from_raw(65534)), None).expect("chown");
+    }
+    let out = cmd.output().expect("run");
+    std::fs::set_permissions(&shop, std::fs::Permissions::from_mode(0o755)).expect("chmod back");
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(".env") && !err.contains(".tmp") && !err.contains("DEVPORT_REGISTRY"),
+        "{err}"
+    );
+    assert!(err.contains("may write to the folder"), "{err}");
+}
