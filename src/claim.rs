@@ -159,12 +159,15 @@ fn claim_locked(
         }
         PortChoice::Auto | PortChoice::Prefer(_) => {
             let start = policy.start(&req.project.name, req.service);
-            let port = policy.find_free(start, req.count, req.proto, &held).ok_or_else(|| {
-                Error::Refused(format!(
-                    "no free block of {} port(s) for {}/{} in {}; widen the range with --range or config, or free ports with 'devport gc'",
-                    req.count, req.project.name, req.service, policy.range
-                ))
-            })?;
+            let port = policy
+                .find_free(start, req.count, req.proto, &held)
+                .ok_or_else(|| {
+                    policy.no_room(
+                        req.count,
+                        &held,
+                        &format!("{}/{}", req.project.name, req.service),
+                    )
+                })?;
             (port, Vec::new())
         }
     };

@@ -116,13 +116,12 @@ pub fn lease(
     store.update(now, |reg| {
         // Spread leases over the range so parallel test runs rarely walk the same path.
         let seed = fnv1a(format!("lease/{pid}/{}", now.as_nanosecond()).as_bytes());
-        let start = policy.range.lo + u16::try_from(seed % u64::from(policy.range.len())).unwrap_or(0);
-        let port = policy.find_free(start, count, options.proto, &reg.held()).ok_or_else(|| {
-            Error::Refused(format!(
-                "no free block of {count} port(s) in {} to lease; widen --range or run 'devport gc'",
-                policy.range
-            ))
-        })?;
+        let start =
+            policy.range.lo + u16::try_from(seed % u64::from(policy.range.len())).unwrap_or(0);
+        let held = reg.held();
+        let port = policy
+            .find_free(start, count, options.proto, &held)
+            .ok_or_else(|| policy.no_room(count, &held, "a lease"))?;
         let record = LeaseRecord {
             port,
             count,

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::config::Config;
+use crate::error::Error;
 use crate::ports::iana::{self, IanaStatus};
 use crate::ports::os::OsPorts;
 use crate::ports::probe::{self, Probe};
@@ -187,6 +188,59 @@ impl Policy {
     }
 }
 
+impl Policy {
+    /// The longest run of consecutive ports in the range that pass every static rule and, when
+    /// `held` is given, that nothing in it covers.
+    pub fn longest_run(&self, held: Option<&HeldSet>) -> u32 {
+        let (mut best, mut run) = (0, 0);
+        for port in self.range.iter() {
+            if self.statically_usable(port) && held.is_none_or(|h| !h.contains(port)) {
+                run += 1;
+                best = best.max(run);
+            } else {
+                run = 0;
+            }
+        }
+        best
+    }
+
+    /// Why no block of `count` ports was found for `what` ("web of shop", "a lease"), in the
+    /// user's words, with the fix that applies: a range with no usable port at all (such as
+    /// one inside the OS ephemeral range), a block larger than the range can hold, ports held
+    /// by claims and leases (only then is `gc` advice), or ports busy now.
+    pub fn no_room(&self, count: u16, held: &HeldSet, what: &str) -> Error {
+        let range = self.range;
+        let message = match self.longest_run(None) {
+            0 => {
+                let why = if self.os.ephemeral.contains(range.lo)
+                    && self.os.ephemeral.contains(range.hi)
+                {
+                    format!(
+                        "it lies inside the OS ephemeral range {}, which the OS hands to outgoing connections",
+                        self.os.ephemeral
+                    )
+                } else {
+                    "every port there is reserved, assigned, avoided or blocked (see 'devport check PORT')".into()
+                };
+                format!(
+                    "no port in the range {range} can be handed out for {what}: {why}; pick another range with --range or in the config, such as the default {}",
+                    crate::config::DEFAULT_RANGE
+                )
+            }
+            largest if largest < u32::from(count) => format!(
+                "no block of {count} consecutive ports fits in {range} for {what}: the longest run of usable ports there is {largest}; ask for at most {largest} ports, or pick a wider range with --range or in the config"
+            ),
+            _ if self.longest_run(Some(held)) < u32::from(count) => format!(
+                "no free block of {count} port(s) in {range} for {what}: claims and leases hold the ports it would need; free some with 'devport gc' or 'devport release', or pick a wider range with --range"
+            ),
+            _ => format!(
+                "no free block of {count} port(s) in {range} for {what}: the ports it would need are in use by other processes now; stop them ('devport audit' shows them) or pick a wider range with --range"
+            ),
+        };
+        Error::Refused(message)
+    }
+}
+
 /// Every reason against `port` now: static rules, the registry and a bind probe for `proto`.
 pub fn all_reasons(
     policy: &Policy,
@@ -269,6 +323,41 @@ mod tests {
         assert!(p.static_reasons(6667).contains(&Reason::BrowserBlocked));
         assert!(p.static_reasons(40000).contains(&Reason::OsEphemeral));
         assert!(p.static_reasons(10500).contains(&Reason::OsReserved));
+    }
+
+    #[test]
+    fn no_room_says_why() {
+        let mut p = policy();
+        let held = HeldSet::default();
+        let text = |p: &Policy, count, held: &HeldSet| p.no_room(count, held, "x").to_string();
+        // A block the range cannot hold names the largest one, and does not advise gc.
+        let largest = p.longest_run(None);
+        let too_many = u16::try_from(largest + 1).expect("a run shorter than the range");
+        let e = text(&p, too_many, &held);
+        assert!(
+            e.contains(&format!("longest run of usable ports there is {largest}")),
+            "{e}"
+        );
+        assert!(!e.contains("gc"), "{e}");
+        // A range inside the ephemeral range has no usable port at all.
+        p.range = PortRange {
+            lo: 40000,
+            hi: 50000,
+        };
+        let e = text(&p, 1, &held);
+        assert!(
+            e.contains("inside the OS ephemeral range 32768-60999"),
+            "{e}"
+        );
+        // Claims in the way: gc advice.
+        p.range = PortRange {
+            lo: 20000,
+            hi: 20010,
+        };
+        let mut full = HeldSet::default();
+        p.range.iter().for_each(|q| full.insert(q));
+        let e = text(&p, 1, &full);
+        assert!(e.contains("devport gc"), "{e}");
     }
 
     #[test]

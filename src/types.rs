@@ -200,8 +200,13 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration> {
             .and_then(|v| total.checked_add(v))
             .ok_or_else(bad)?;
     }
-    if !digits.is_empty() || total == 0 {
+    if !digits.is_empty() || s.trim().is_empty() {
         return Err(bad());
+    }
+    if total == 0 {
+        return Err(Error::Usage(format!(
+            "invalid duration {s:?}: zero is not allowed; give a length such as 30s, 10m, 2h or 7d"
+        )));
     }
     Ok(std::time::Duration::from_secs(total))
 }

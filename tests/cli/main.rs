@@ -6,6 +6,7 @@ mod claim;
 mod faults;
 mod json;
 mod lifecycle;
+mod newcomer;
 mod policy_props;
 mod support;
 mod trust_registry;

@@ -1,0 +1,47 @@
+//! The newcomer's path: messages that say what is wrong and a fix that works.
+
+use crate::support::{World, stderr};
+
+#[test]
+fn a_block_larger_than_the_range_can_hold_names_the_largest_and_not_gc() {
+    let w = World::new();
+    let out = w.fails(&["claim", "big", "--count", "1000"], 1);
+    let err = stderr(&out);
+    assert!(err.contains("longest run of usable ports"), "{err}");
+    assert!(!err.contains("gc"), "{err}");
+    assert!(w.registry_bytes().is_empty());
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_range_inside_the_ephemeral_range_says_so() {
+    let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").expect("read");
+    let mut bounds = text
+        .split_whitespace()
+        .map(|n| n.parse::<u32>().expect("port"));
+    let (lo, hi) = (bounds.next().expect("lo"), bounds.next().expect("hi"));
+    let range = format!("{}-{}", lo + 10, (lo + 500).min(hi));
+    let w = World::new();
+    let out = w.fails(&["claim", "web", "--range", &range], 1);
+    assert!(
+        stderr(&out).contains("inside the OS ephemeral range"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn zero_durations_say_zero_is_not_allowed() {
+    let w = World::new();
+    for args in [
+        &["gc", "--older-than", "0d"][..],
+        &["lease", "--ttl", "0s", "--pid", "1"],
+    ] {
+        let out = w.fails(args, 2);
+        assert!(
+            stderr(&out).contains("zero is not allowed"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}
