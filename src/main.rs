@@ -21,7 +21,7 @@ fn main() -> ExitCode {
         Ok(cmd::Outcome::Exit(code)) => ExitCode::from(code),
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("devport: {e:#}");
+            output::note(&format!("{e:#}"));
             ExitCode::from(exit_code(&e))
         }
     }
@@ -51,7 +51,7 @@ fn usage_error(e: &clap::Error) -> ExitCode {
         .collect();
     let message = message.join(" ");
     let message = message.strip_prefix("error: ").unwrap_or(&message);
-    eprintln!("devport: {message}; see 'devport --help'");
+    output::note(&format!("{message}; see 'devport --help'"));
     ExitCode::from(devport::error::EXIT_USAGE)
 }
 
