@@ -50,8 +50,15 @@ struct Case {
     setup: fn(&Setup),
     /// Whether the name reaches the output (escaped) on this path.
     shows_name: bool,
-    /// Whether stdout is JSON whose strings must parse back to the very name.
-    json: bool,
+    /// Whether stdout is JSON, and whether the name must parse back from it.
+    json: Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Json {
+    No,
+    Parses,
+    HoldsName,
 }
 
 /// A world whose registry, project folder and files hold `name` wherever a person could put
@@ -148,98 +155,98 @@ const CASES: &[Case] = &[
         args: &["list"],
         setup: no_setup,
         shows_name: true,
-        json: false,
+        json: Json::No,
     },
     Case {
         what: "list --json",
         args: &["list", "--json"],
         setup: no_setup,
         shows_name: false,
-        json: true,
+        json: Json::HoldsName,
     },
     Case {
         what: "claim --port on a port another project holds",
         args: &["claim", "other", "--port", "{port}"],
         setup: no_setup,
         shows_name: true,
-        json: false,
+        json: Json::No,
     },
     Case {
         what: "claim with another shape",
         args: &["claim", "web", "--count", "2"],
         setup: no_setup,
         shows_name: true,
-        json: false,
+        json: Json::No,
     },
     Case {
         what: "claim with no free block",
         args: &["claim", "other", "--range", "{port}-{port}"],
         setup: no_setup,
         shows_name: true,
-        json: false,
+        json: Json::No,
     },
     Case {
         what: "check PORT",
         args: &["check", "{port}"],
         setup: no_setup,
         shows_name: true,
-        json: false,
+        json: Json::No,
     },
     Case {
         what: "check PORT --json",
         args: &["check", "{port}", "--json"],
         setup: no_setup,
         shows_name: false,
-        json: true,
+        json: Json::HoldsName,
     },
     Case {
         what: "doctor",
         args: &["doctor"],
         setup: no_setup,
         shows_name: true,
-        json: false,
+        json: Json::No,
     },
     Case {
         what: "doctor --json",
         args: &["doctor", "--json"],
         setup: no_setup,
         shows_name: false,
-        json: true,
+        json: Json::HoldsName,
     },
     Case {
         what: "release --port",
         args: &["release", "--port", "{port}"],
         setup: no_setup,
         shows_name: true,
-        json: false,
+        json: Json::No,
     },
     Case {
         what: "release --port --json",
         args: &["release", "--port", "{port}", "--json"],
         setup: no_setup,
         shows_name: true,
-        json: true,
+        json: Json::HoldsName,
     },
     Case {
         what: "gc --dry-run",
         args: &["gc", "--dry-run"],
         setup: no_setup,
         shows_name: true,
-        json: false,
+        json: Json::No,
     },
     Case {
         what: "env",
         args: &["env"],
         setup: no_setup,
         shows_name: false,
-        json: false,
+        json: Json::No,
     },
     Case {
         what: "env --format json",
         args: &["env", "--format", "json"],
         setup: no_setup,
         shows_name: false,
-        json: true,
+        json: Json::Parses,
     },
     Case {
         what: "up with a claim the manifest does not name",
@@ -248,14 +255,14 @@ const CASES: &[Case] = &[
             std::fs::write(s.dir.join("devport.toml"), "[services.web]\n").expect("manifest");
         },
         shows_name: true,
-        json: false,
+        json: Json::No,
     },
     Case {
         what: "a registry whose proto is the name",
         args: &["list"],
         setup: Setup::set_proto,
         shows_name: true,
-        json: false,
+        json: Json::No,
     },
     Case {
         what: "a manifest with an unknown key",
@@ -265,7 +272,7 @@ const CASES: &[Case] = &[
             std::fs::write(s.dir.join("devport.toml"), text).expect("manifest");
         },
         shows_name: true,
-        json: false,
+        json: Json::No,
     },
     Case {
         what: "a config with an unknown key",
@@ -275,21 +282,21 @@ const CASES: &[Case] = &[
             std::fs::write(s.world.config(), text).expect("config");
         },
         shows_name: true,
-        json: false,
+        json: Json::No,
     },
     Case {
         what: "a usage error quoting the argument",
         args: &["claim", "web", "--proto", "{name}"],
         setup: no_setup,
         shows_name: true,
-        json: false,
+        json: Json::No,
     },
     Case {
         what: "exec of a command that does not exist",
         args: &["exec", "web", "--", "no-such-command-{name}"],
         setup: no_setup,
         shows_name: true,
-        json: false,
+        json: Json::No,
     },
 ];
 
@@ -306,74 +313,88 @@ fn strings(v: &Value, out: &mut Vec<String>) {
     }
 }
 
-#[test]
-fn every_text_path_escapes_control_characters() {
-    for case in CASES {
-        let runs: Vec<(Output, Setup)> = [NASTY, PLAIN]
-            .iter()
-            .map(|name| {
-                let setup = Setup::new(name);
-                (case.setup)(&setup);
-                (setup.run(case.args), setup)
-            })
-            .collect();
-        let (nasty, setup) = &runs[0];
-        let (plain, _) = &runs[1];
-        let what = case.what;
-        assert_no_raw_control(what, nasty);
-        let shown = format!(
-            "{}{}",
-            String::from_utf8_lossy(&nasty.stdout),
-            String::from_utf8_lossy(&nasty.stderr)
-        );
-        if case.shows_name {
-            // Shown escaped: as `\u{1b}` in messages and tables, `\u001b` in JSON. (A LF may
-            // also have been turned into a space on the way, as TOML errors do.)
-            let escaped = |form: &[&str]| form.iter().all(|part| shown.contains(part));
-            assert!(
-                escaped(&["x\\u{1b}[2J\\u{1b}]0;title\\u{7}\\r", "\\u{9b}31my"])
-                    || escaped(&["x\\u001b[2J\\u001b]0;title\\u0007\\r\\n\\u009b31my"]),
-                "{what}: the name is not shown escaped:\n{shown}"
-            );
+/// What is wrong with the output of `case`, if anything.
+fn problems(case: &Case) -> Vec<String> {
+    let runs: Vec<(Output, Setup)> = [NASTY, PLAIN]
+        .iter()
+        .map(|name| {
+            let setup = Setup::new(name);
+            (case.setup)(&setup);
+            (setup.run(case.args), setup)
+        })
+        .collect();
+    let (nasty, setup) = &runs[0];
+    let (plain, _) = &runs[1];
+    let shown = format!(
+        "{}{}",
+        String::from_utf8_lossy(&nasty.stdout),
+        String::from_utf8_lossy(&nasty.stderr)
+    );
+    let mut problems = Vec::new();
+    for (stream, bytes) in [("stdout", &nasty.stdout), ("stderr", &nasty.stderr)] {
+        if let Some(found) = raw_control(bytes) {
+            problems.push(format!("raw {found} on {stream}"));
         }
-        // Same shape as with a harmless name: same exit code, same number of lines.
-        assert_eq!(
+    }
+    // Shown escaped: as `\u{1b}` in messages and tables, `\u001b` in JSON. (A LF may also
+    // have been turned into a space on the way, as TOML errors and usage errors do.)
+    let escaped = |form: &[&str]| form.iter().all(|part| shown.contains(part));
+    if case.shows_name
+        && !escaped(&["x\\u{1b}[2J\\u{1b}]0;title\\u{7}\\r", "\\u{9b}31my"])
+        && !escaped(&["x\\u001b[2J\\u001b]0;title\\u0007\\r\\n\\u009b31my"])
+    {
+        problems.push("the name is not shown escaped".into());
+    }
+    // Same shape as with a harmless name: same exit code, same number of lines.
+    if nasty.status.code() != plain.status.code() {
+        problems.push(format!(
+            "exit {:?}, with a plain name {:?}",
             nasty.status.code(),
-            plain.status.code(),
-            "{what}:\n{shown}\n{plain:?}"
-        );
-        assert_eq!(
-            lines(&nasty.stdout),
-            lines(&plain.stdout),
-            "{what}: stdout lines:\n{shown}"
-        );
-        assert_eq!(
-            lines(&nasty.stderr),
-            lines(&plain.stderr),
-            "{what}: stderr lines:\n{shown}"
-        );
-        for line in nasty.stderr.lines() {
-            let line = line.expect("utf-8");
-            assert!(
-                line.starts_with("devport: "),
-                "{what}: stderr line {line:?}"
-            );
+            plain.status.code()
+        ));
+    }
+    for (stream, a, b) in [
+        ("stdout", &nasty.stdout, &plain.stdout),
+        ("stderr", &nasty.stderr, &plain.stderr),
+    ] {
+        if lines(a) != lines(b) {
+            problems.push(format!(
+                "{} {stream} lines, with a plain name {}",
+                lines(a),
+                lines(b)
+            ));
         }
-        if case.json {
-            let v: Value = serde_json::from_slice(&nasty.stdout)
-                .unwrap_or_else(|e| panic!("{what}: JSON does not parse: {e}\n{shown}"));
-            let mut all = Vec::new();
-            strings(&v, &mut all);
-            if what.starts_with("env") {
-                assert!(!all.is_empty(), "{what}: {v}");
-            } else {
-                assert!(
-                    all.iter().any(|s| s.contains(&setup.name)),
-                    "{what}: the name does not parse back: {v}"
-                );
+    }
+    if let Some(line) = String::from_utf8_lossy(&nasty.stderr)
+        .lines()
+        .find(|l| !l.starts_with("devport: "))
+    {
+        problems.push(format!(
+            "stderr line {line:?} is not a message of devport's"
+        ));
+    }
+    if case.json != Json::No {
+        match serde_json::from_slice::<Value>(&nasty.stdout) {
+            Err(e) => problems.push(format!("JSON does not parse: {e}")),
+            Ok(v) => {
+                let mut all = Vec::new();
+                strings(&v, &mut all);
+                if case.json == Json::HoldsName && !all.iter().any(|s| s.contains(&setup.name)) {
+                    problems.push("the name does not parse back from the JSON".into());
+                }
             }
         }
     }
+    if problems.is_empty() {
+        return problems;
+    }
+    vec![format!("{}: {}\n{shown}", case.what, problems.join("; "))]
+}
+
+#[test]
+fn every_text_path_escapes_control_characters() {
+    let problems: Vec<String> = CASES.iter().flat_map(problems).collect();
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
 }
 
 #[test]
