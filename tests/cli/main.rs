@@ -8,5 +8,7 @@ mod json;
 mod lifecycle;
 mod policy_props;
 mod support;
+// Control characters in folder names, and symlinks, need a Unix file system.
+#[cfg(unix)]
 mod trust_terminal;
 mod workflow;

@@ -2,13 +2,14 @@
 //! BEL, CSI, OSC, CR, LF and U+009B are fed through every command's text paths, and neither
 //! stdout nor stderr may carry a raw control character or an extra line.
 
+use std::fmt::Write as _;
 use std::io::BufRead as _;
-use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::path::PathBuf;
+use std::process::Output;
 
 use serde_json::{Value, json};
 
-use crate::support::{Reaped, World, port};
+use crate::support::World;
 
 /// Every kind of terminal control sequence in one name: clear screen (CSI), set the window
 /// title (OSC ended by BEL), carriage return, line feed, and the one-character C1 CSI.
@@ -22,18 +23,6 @@ fn raw_control(bytes: &[u8]) -> Option<String> {
     text.char_indices()
         .find(|&(_, c)| c.is_control() && c != '\n')
         .map(|(at, c)| format!("{c:?} at byte {at}"))
-}
-
-/// Asserts that neither stream of `out` holds a raw control character.
-fn assert_no_raw_control(what: &str, out: &Output) {
-    for (stream, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
-        if let Some(found) = raw_control(bytes) {
-            panic!(
-                "{what}: raw {found} on {stream}:\n{}",
-                String::from_utf8_lossy(bytes)
-            );
-        }
-    }
 }
 
 fn lines(bytes: &[u8]) -> usize {
@@ -138,7 +127,7 @@ fn toml_string(text: &str) -> String {
     let mut out = String::from("\"");
     for c in text.chars() {
         if c.is_control() || c == '"' || c == '\\' {
-            out.push_str(&format!("\\u{:04X}", u32::from(c)));
+            let _ = write!(out, "\\u{:04X}", u32::from(c));
         } else {
             out.push(c);
         }
@@ -419,84 +408,108 @@ fn colours_are_the_only_escape_sequences() {
     }
 }
 
-/// A process whose name holds ESC, BEL, LF and U+009B: a symlink to python3 so named, bound to
-/// a loopback port the OS picked.
-fn nasty_process(dir: &Path) -> (Reaped, u16, String) {
-    let real = std::process::Command::new("python3")
-        .args(["-c", "import sys; print(sys.executable)"])
-        .output()
-        .expect("python3 is needed for this test");
-    let real = std::fs::canonicalize(String::from_utf8_lossy(&real.stdout).trim())
-        .expect("python3's executable");
-    // /proc/PID/comm keeps 15 bytes and devport trims its end: keep the name short, with a
-    // plain last character.
-    let name = "p\x1b[2J\n\x07\u{9b}y".to_string();
-    let link = dir.join(&name);
-    std::os::unix::fs::symlink(&real, &link).expect("symlink");
-    let mut child = std::process::Command::new(&link)
-        .args([
-            "-c",
-            "import socket, sys, time\n\
-             s = socket.socket()\n\
-             s.bind(('127.0.0.1', 0))\n\
-             s.listen()\n\
-             print(s.getsockname()[1], flush=True)\n\
-             time.sleep(120)\n",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn python3");
-    let stdout = child.stdout.take().expect("stdout");
-    let reaped = Reaped(child);
-    let mut first = String::new();
-    std::io::BufReader::new(stdout)
-        .read_line(&mut first)
-        .expect("read port");
-    (reaped, port(&first), name)
-}
-
+/// Names that come from the system: `/proc/PID/comm` (Linux only).
 #[cfg(target_os = "linux")]
-#[test]
-fn process_names_from_the_system_are_escaped() {
-    let w = World::new();
-    let (child, p, name) = nasty_process(w.dir.path());
-    let pid = child.0.id();
-    // A claim on the port, so `list --live` shows the socket too.
-    let project = w.project("shop");
-    w.ok_at(&project, &["claim", "web"]);
-    let mut reg = w.registry_json();
-    reg["claims"][0]["port"] = json!(p);
-    std::fs::write(w.registry(), reg.to_string()).expect("write registry");
-    let escaped = "p\\u{1b}[2J\\n\\u{7}\\u{9b}y";
-    for args in [
-        &["check", &p.to_string()][..],
-        &["audit"],
-        &["list", "--live"],
-    ] {
-        let out = w.cmd_in(&project, args).output().expect("run");
-        assert_no_raw_control(&format!("{args:?}"), &out);
-        let text = String::from_utf8_lossy(&out.stdout);
-        let rows: Vec<&str> = text
-            .lines()
-            .filter(|l| l.contains(&format!("pid {pid}")))
-            .collect();
-        assert_eq!(rows.len(), 1, "{args:?}: one line for the process:\n{text}");
-        assert!(rows[0].contains(escaped), "{args:?}: {}", rows[0]);
+mod from_processes {
+    use std::io::BufRead as _;
+    use std::path::Path;
+    use std::process::{Output, Stdio};
+
+    use serde_json::{Value, json};
+
+    use super::{raw_control, strings};
+    use crate::support::{Reaped, World, port};
+
+    /// Asserts that neither stream of `out` holds a raw control character.
+    fn assert_no_raw_control(what: &str, out: &Output) {
+        for (stream, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+            if let Some(found) = raw_control(bytes) {
+                panic!(
+                    "{what}: raw {found} on {stream}:\n{}",
+                    String::from_utf8_lossy(bytes)
+                );
+            }
+        }
     }
-    for args in [
-        &["check", &p.to_string(), "--json"][..],
-        &["audit", "--json"],
-        &["list", "--live", "--json"],
-    ] {
-        let out = w.cmd_in(&project, args).output().expect("run");
-        assert_no_raw_control(&format!("{args:?}"), &out);
-        let v: Value = serde_json::from_slice(&out.stdout).expect("json");
-        let mut all = Vec::new();
-        strings(&v, &mut all);
-        assert!(
-            all.contains(&name),
-            "{args:?}: the name does not parse back: {v}"
-        );
+
+    /// A process whose name holds ESC, BEL, LF and U+009B: a symlink to python3 so named,
+    /// bound to a loopback port the OS picked.
+    fn nasty_process(dir: &Path) -> (Reaped, u16, String) {
+        let real = std::process::Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .expect("python3 is needed for this test");
+        let real = std::fs::canonicalize(String::from_utf8_lossy(&real.stdout).trim())
+            .expect("python3's executable");
+        // /proc/PID/comm keeps 15 bytes and devport trims its end: keep the name short, with a
+        // plain last character.
+        let name = "p\x1b[2J\n\x07\u{9b}y".to_string();
+        let link = dir.join(&name);
+        std::os::unix::fs::symlink(&real, &link).expect("symlink");
+        let mut child = std::process::Command::new(&link)
+            .args([
+                "-c",
+                "import socket, sys, time\n\
+                 s = socket.socket()\n\
+                 s.bind(('127.0.0.1', 0))\n\
+                 s.listen()\n\
+                 print(s.getsockname()[1], flush=True)\n\
+                 time.sleep(120)\n",
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn python3");
+        let stdout = child.stdout.take().expect("stdout");
+        let reaped = Reaped(child);
+        let mut first = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut first)
+            .expect("read port");
+        (reaped, port(&first), name)
     }
-    drop(child);
+
+    #[test]
+    fn process_names_from_the_system_are_escaped() {
+        let w = World::new();
+        let (child, p, name) = nasty_process(w.dir.path());
+        let pid = child.0.id();
+        // A claim on the port, so `list --live` shows the socket too.
+        let project = w.project("shop");
+        w.ok_at(&project, &["claim", "web"]);
+        let mut reg = w.registry_json();
+        reg["claims"][0]["port"] = json!(p);
+        std::fs::write(w.registry(), reg.to_string()).expect("write registry");
+        let escaped = "p\\u{1b}[2J\\n\\u{7}\\u{9b}y";
+        for args in [
+            &["check", &p.to_string()][..],
+            &["audit"],
+            &["list", "--live"],
+        ] {
+            let out = w.cmd_in(&project, args).output().expect("run");
+            assert_no_raw_control(&format!("{args:?}"), &out);
+            let text = String::from_utf8_lossy(&out.stdout);
+            let rows: Vec<&str> = text
+                .lines()
+                .filter(|l| l.contains(&format!("pid {pid}")))
+                .collect();
+            assert_eq!(rows.len(), 1, "{args:?}: one line for the process:\n{text}");
+            assert!(rows[0].contains(escaped), "{args:?}: {}", rows[0]);
+        }
+        for args in [
+            &["check", &p.to_string(), "--json"][..],
+            &["audit", "--json"],
+            &["list", "--live", "--json"],
+        ] {
+            let out = w.cmd_in(&project, args).output().expect("run");
+            assert_no_raw_control(&format!("{args:?}"), &out);
+            let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+            let mut all = Vec::new();
+            strings(&v, &mut all);
+            assert!(
+                all.contains(&name),
+                "{args:?}: the name does not parse back: {v}"
+            );
+        }
+        drop(child);
+    }
 }
