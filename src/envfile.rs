@@ -98,7 +98,7 @@ pub fn render(vars: &[(String, String)], format: Format) -> String {
                 .iter()
                 .map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str())))
                 .collect();
-            let mut text = serde_json::to_string_pretty(&map).unwrap_or_default();
+            let mut text = crate::json::to_string_pretty(&map).unwrap_or_default();
             text.push('\n');
             text
         }

@@ -28,6 +28,7 @@ pub mod envfile;
 pub mod error;
 pub mod fsutil;
 pub mod gc;
+pub mod json;
 pub mod lease;
 pub mod policy;
 pub mod ports;

@@ -21,7 +21,7 @@ fn main() -> ExitCode {
         Ok(cmd::Outcome::Exit(code)) => ExitCode::from(code),
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("devport: {e:#}");
+            output::note(&format!("{e:#}"));
             ExitCode::from(exit_code(&e))
         }
     }
@@ -42,17 +42,36 @@ fn usage_error(e: &clap::Error) -> ExitCode {
             ExitCode::SUCCESS
         };
     }
-    let text = e.render().to_string();
+    let text = unstyled(e);
+    // Only LF ends a line here, and only spaces are trimmed: a CR or a C1 control that the
+    // user typed stays in the message, for `output::note` to show escaped.
     let message: Vec<&str> = text
-        .lines()
+        .split('\n')
         .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
-        .map(str::trim)
+        .map(|l| l.trim_matches(' '))
         .filter(|l| !l.is_empty())
         .collect();
     let message = message.join(" ");
     let message = message.strip_prefix("error: ").unwrap_or(&message);
-    eprintln!("devport: {message}; see 'devport --help'");
+    output::note(&format!("{message}; see 'devport --help'"));
     ExitCode::from(devport::error::EXIT_USAGE)
+}
+
+/// The text of a clap error with the user's arguments as typed. clap marks its messages up
+/// with ANSI styles and, to show them as plain text, strips every escape sequence, the user's
+/// own too, so an argument holding ESC would be shown altered. Parsed again without styles, the
+/// same command line fails with the same error and no sequence of clap's: every control
+/// character left is the user's, for `output::note` to escape.
+fn unstyled(e: &clap::Error) -> String {
+    use clap::CommandFactory as _;
+    cli::Cli::command()
+        .styles(clap::builder::Styles::plain())
+        .try_get_matches_from(std::env::args_os())
+        .err()
+        .map_or_else(
+            || e.render().to_string(),
+            |plain| plain.render().ansi().to_string(),
+        )
 }
 
 fn exit_code(e: &anyhow::Error) -> u8 {

@@ -29,39 +29,40 @@ fn text_out(text: &str, end: &str) -> Result<()> {
     Ok(())
 }
 
-/// Writes a value as pretty JSON to stdout.
+/// Writes a value as pretty JSON to stdout, every control character escaped (see
+/// [`devport::json`]).
 pub fn json<T: Serialize + ?Sized>(value: &T) -> Result<()> {
-    line(&serde_json::to_string_pretty(value)?)
+    line(&devport::json::to_string_pretty(value)?)
 }
 
-/// A message for people, on stderr.
+/// A message for people, on stderr: always one line, every control character in it escaped.
 pub fn note(text: &str) {
-    eprintln!("devport: {text}");
+    eprintln!("devport: {}", clean(text));
 }
 
-/// A warning for people, on stderr.
+/// A warning for people, on stderr: always one line, every control character in it escaped.
 pub fn warn(text: &str) {
-    eprintln!("devport: warning: {text}");
+    eprintln!("devport: warning: {}", clean(text));
 }
 
-/// Escapes control characters in text that came from a file a person may edit, so it cannot
-/// drive the terminal.
+/// Escapes every control character, so text that came from a file, a process or a parser can
+/// neither drive the terminal nor forge a line: the C0 controls (ESC, BEL, CR, LF and TAB
+/// too), DEL and the C1 controls (U+0080–U+009F, among them the one-character CSI U+009B).
+/// `\n`, `\r` and `\t` are shown as those two characters, every other one as `\u{1b}`;
+/// everything else, backslashes included, is left as it is.
 pub fn clean(text: &str) -> Cow<'_, str> {
-    if text.chars().any(char::is_control) {
-        Cow::Owned(
-            text.chars()
-                .map(|c| {
-                    if c.is_control() {
-                        c.escape_default().to_string()
-                    } else {
-                        c.to_string()
-                    }
-                })
-                .collect(),
-        )
-    } else {
-        Cow::Borrowed(text)
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
     }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// The ports of a block, separated by spaces.
@@ -104,22 +105,52 @@ pub fn paint(ctx: &Ctx, text: &str, paint: Paint) -> String {
     format!("\x1b[{code}m{text}\x1b[0m")
 }
 
-/// A borderless table on stdout; the header is bold when colours are on.
-pub fn table(
+/// One cell of a [`table`]: its text, escaped when shown, and a colour for when colours are on.
+pub struct Cell {
+    text: String,
+    paint: Option<Paint>,
+}
+
+impl Cell {
+    /// A cell shown in `paint` when colours are on.
+    pub fn painted(text: impl Into<String>, paint: Paint) -> Cell {
+        Cell {
+            text: text.into(),
+            paint: Some(paint),
+        }
+    }
+}
+
+impl From<String> for Cell {
+    fn from(text: String) -> Cell {
+        Cell { text, paint: None }
+    }
+}
+
+impl From<&str> for Cell {
+    fn from(text: &str) -> Cell {
+        Cell::from(text.to_string())
+    }
+}
+
+/// A borderless table on stdout; the header is bold when colours are on. Every cell is
+/// escaped with [`clean`], so no cell can drive the terminal or break into a second row.
+pub fn table<C: Into<Cell>>(
     ctx: &Ctx,
     header: &[&str],
-    rows: impl IntoIterator<Item = Vec<String>>,
+    rows: impl IntoIterator<Item = Vec<C>>,
 ) -> Result<()> {
-    use comfy_table::{Attribute, Cell, ContentArrangement, Table, presets};
+    use comfy_table::{Attribute, Color, ContentArrangement, Table, presets};
     let mut table = Table::new();
     table
         .load_preset(presets::NOTHING)
         .set_content_arrangement(ContentArrangement::Disabled);
     table.set_header(header.iter().map(|h| {
+        let cell = comfy_table::Cell::new(clean(h));
         if ctx.color {
-            Cell::new(h).add_attribute(Attribute::Bold)
+            cell.add_attribute(Attribute::Bold)
         } else {
-            Cell::new(h)
+            cell
         }
     }));
     if ctx.color {
@@ -128,7 +159,16 @@ pub fn table(
         table.force_no_tty();
     }
     for row in rows {
-        table.add_row(row);
+        table.add_row(row.into_iter().map(|cell| {
+            let Cell { text, paint } = cell.into();
+            let shown = comfy_table::Cell::new(clean(&text));
+            match paint {
+                Some(Paint::Green) if ctx.color => shown.fg(Color::Green),
+                Some(Paint::Yellow) if ctx.color => shown.fg(Color::Yellow),
+                Some(Paint::Red) if ctx.color => shown.fg(Color::Red),
+                _ => shown,
+            }
+        }));
     }
     // No borders: two spaces after each column, none before the first.
     for column in table.column_iter_mut() {
@@ -176,14 +216,16 @@ impl<'a> ClaimView<'a> {
 }
 
 /// A socket's owner in a few words: `pid 123 (node) user alice`, or that it is not visible.
+/// The process and user names are the system's, unescaped: show them through a [`table`] cell,
+/// a message or [`clean`].
 pub fn owner(s: &Socket) -> String {
     let who = match (s.pid, &s.process) {
-        (Some(pid), Some(name)) => format!("pid {pid} ({})", clean(name)),
+        (Some(pid), Some(name)) => format!("pid {pid} ({name})"),
         (Some(pid), None) => format!("pid {pid}"),
         _ => "owner not visible".to_string(),
     };
     match (&s.user, s.uid) {
-        (Some(name), _) => format!("{who} user {}", clean(name)),
+        (Some(name), _) => format!("{who} user {name}"),
         (None, Some(uid)) => format!("{who} uid {uid}"),
         (None, None) => who,
     }
@@ -192,4 +234,39 @@ pub fn owner(s: &Socket) -> String {
 /// `tcp 127.0.0.1:8080` / `tcp [::1]:8080`.
 pub fn socket_addr(s: &Socket) -> String {
     std::net::SocketAddr::new(s.address, s.port).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clean;
+
+    #[test]
+    fn clean_escapes_every_control_character_and_nothing_else() {
+        let cases = [
+            ("\x1b[2J", "\\u{1b}[2J"),
+            ("\x1b]0;title\x07", "\\u{1b}]0;title\\u{7}"),
+            ("a\r\nb\tc", "a\\r\\nb\\tc"),
+            (
+                "\0 \u{7f} \u{80} \u{9b}31m \u{9f}",
+                "\\u{0} \\u{7f} \\u{80} \\u{9b}31m \\u{9f}",
+            ),
+            // Neighbours of the control ranges, and backslashes, stay as they are.
+            (
+                "~ \u{a0} é 日本 C:\\x \\u{1b}",
+                "~ \u{a0} é 日本 C:\\x \\u{1b}",
+            ),
+        ];
+        for (raw, shown) in cases {
+            assert_eq!(clean(raw), shown, "{raw:?}");
+        }
+        for c in (0u32..=0x10_ffff).filter_map(char::from_u32) {
+            let escaped = clean(c.encode_utf8(&mut [0; 4])).into_owned();
+            assert!(
+                !escaped.chars().any(char::is_control),
+                "{c:?} -> {escaped:?}"
+            );
+            let expected_escaped = c <= '\u{1f}' || ('\u{7f}'..='\u{9f}').contains(&c);
+            assert_eq!(escaped.len() > c.len_utf8(), expected_escaped, "{c:?}");
+        }
+    }
 }

@@ -17,19 +17,19 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     let table = rows.iter().map(|r| {
         let s = &r.socket;
         let finding = match r.finding {
-            Finding::Ok => output::paint(ctx, "ok", output::Paint::Green),
-            Finding::Conflict => output::paint(ctx, "conflict", output::Paint::Red),
-            Finding::Known => "known".to_string(),
-            Finding::Unknown => output::paint(ctx, "unknown", output::Paint::Yellow),
+            Finding::Ok => output::Cell::painted("ok", output::Paint::Green),
+            Finding::Conflict => output::Cell::painted("conflict", output::Paint::Red),
+            Finding::Known => "known".into(),
+            Finding::Unknown => output::Cell::painted("unknown", output::Paint::Yellow),
         };
         vec![
-            s.proto.to_string(),
-            output::socket_addr(s),
-            output::owner(s),
+            s.proto.to_string().into(),
+            output::socket_addr(s).into(),
+            output::owner(s).into(),
             r.claim
                 .as_ref()
-                .map_or_else(|| "-".into(), |c| output::clean(&c.label()).into_owned()),
-            r.iana_service.unwrap_or("-").to_string(),
+                .map_or_else(|| "-".into(), |c| c.label().into()),
+            r.iana_service.unwrap_or("-").into(),
             finding,
         ]
     });

@@ -51,9 +51,12 @@ fn render(ctx: &Ctx, r: &PortReport, policy: &devport::Policy) -> String {
         _ => "dynamic range (49152-65535)",
     };
     let _ = writeln!(s, "{}  {range}", r.port);
-    let mut field = |name: &str, value: &str| {
-        let _ = writeln!(s, "  {name:<9} {value}");
+    let mut line = |name: &str, shown: &str| {
+        let _ = writeln!(s, "  {name:<9} {shown}");
     };
+    // Every value is escaped on its own, so no name from the registry or a process can drive
+    // the terminal or forge a line of the report.
+    let mut field = |name: &str, value: &str| line(name, &output::clean(value));
     field("iana", &iana_text(r));
     for h in &r.history {
         field(
@@ -106,13 +109,12 @@ fn render(ctx: &Ctx, r: &PortReport, policy: &devport::Policy) -> String {
     let holder = match (&r.claim, &r.lease) {
         (Some(c), _) => format!(
             "claimed by {} ({}, {}){}",
-            output::clean(&c.label()),
+            c.label(),
             output::port_list(c.ports()),
             c.proto,
-            c.project_path.as_ref().map_or(String::new(), |p| format!(
-                " in {}",
-                output::clean(&p.display().to_string())
-            ))
+            c.project_path
+                .as_ref()
+                .map_or(String::new(), |p| format!(" in {}", p.display()))
         ),
         (None, Some(l)) => format!("leased by pid {} ({})", l.pid, output::port_list(l.ports())),
         (None, None) => "not claimed".to_string(),
@@ -123,7 +125,10 @@ fn render(ctx: &Ctx, r: &PortReport, policy: &devport::Policy) -> String {
     } else {
         output::Paint::Red
     };
-    field("verdict", &output::paint(ctx, &verdict(r), paint));
+    line(
+        "verdict",
+        &output::paint(ctx, &output::clean(&verdict(r)), paint),
+    );
     s
 }
 

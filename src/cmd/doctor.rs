@@ -13,7 +13,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     } else if problems.is_empty() {
         output::line(&format!(
             "registry {}: no problems found",
-            ctx.store.path().display()
+            output::clean(&ctx.store.path().display().to_string())
         ))?;
     } else {
         let text: Vec<String> = problems

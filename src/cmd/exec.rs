@@ -128,13 +128,12 @@ fn launch(mut cmd: Command, program: &str) -> Outcome {
 /// 127 for a command that does not exist, 126 for one that cannot run, as shells do.
 fn spawn_failed(err: &std::io::Error, program: &str) -> Outcome {
     if err.kind() == std::io::ErrorKind::NotFound {
-        eprintln!(
-            "devport: command not found: {}; check the name and your PATH",
-            output::clean(program)
-        );
+        output::note(&format!(
+            "command not found: {program}; check the name and your PATH"
+        ));
         Outcome::Exit(127)
     } else {
-        eprintln!("devport: cannot run {}: {err}", output::clean(program));
+        output::note(&format!("cannot run {program}: {err}"));
         Outcome::Exit(126)
     }
 }

@@ -51,13 +51,12 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<Outcome> {
         let mut row = vec![
             output::port_list(c.ports()),
             c.service.clone(),
-            output::clean(&c.project).into_owned(),
+            c.project.clone(),
             c.proto.to_string(),
             output::local_time(c.last_used),
-            c.project_path.as_ref().map_or_else(
-                || "(global)".into(),
-                |p| output::clean(&p.display().to_string()).into_owned(),
-            ),
+            c.project_path
+                .as_ref()
+                .map_or_else(|| "(global)".into(), |p| p.display().to_string()),
         ];
         if let Some(socks) = &view.live {
             let text: Vec<String> = socks

@@ -18,7 +18,7 @@ pub fn run(ctx: &Ctx, args: &ReleaseArgs) -> Result<Outcome> {
     for claim in &removed {
         output::note(&format!(
             "released {} ({})",
-            output::clean(&claim.label()),
+            claim.label(),
             output::port_list(claim.ports())
         ));
     }
@@ -29,10 +29,7 @@ pub fn run(ctx: &Ctx, args: &ReleaseArgs) -> Result<Outcome> {
             .iter()
             .filter(|s| !removed.iter().any(|c| &c.service == *s))
         {
-            output::note(&format!(
-                "{missing} was not claimed in {}",
-                output::clean(&project.name)
-            ));
+            output::note(&format!("{missing} was not claimed in {}", project.name));
         }
     }
     if ctx.json {

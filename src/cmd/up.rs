@@ -38,7 +38,7 @@ pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<Outcome> {
     {
         output::note(&format!(
             "{} ({}) is claimed but not in {}; run 'devport release {}' if it is gone",
-            output::clean(&stale.label()),
+            stale.label(),
             output::port_list(stale.ports()),
             devport::project::MANIFEST,
             stale.service

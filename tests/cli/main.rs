@@ -10,4 +10,7 @@ mod newcomer;
 mod policy_props;
 mod support;
 mod trust_registry;
+// Control characters in folder names, and symlinks, need a Unix file system.
+#[cfg(unix)]
+mod trust_terminal;
 mod workflow;
