@@ -8,4 +8,5 @@ mod json;
 mod lifecycle;
 mod policy_props;
 mod support;
+mod trust_env;
 mod workflow;
