@@ -591,8 +591,17 @@ impl EnvFile {
     pub fn open(path: &Path) -> Result<EnvFile> {
         let target = match std::fs::symlink_metadata(path) {
             Ok(meta) if meta.file_type().is_symlink() => {
-                let real = std::fs::canonicalize(path)
-                    .map_err(|e| Error::io("cannot follow the .env symlink", path, e))?;
+                let real = std::fs::canonicalize(path).map_err(|e| match e.kind() {
+                    std::io::ErrorKind::NotFound => Error::Config {
+                        path: path.to_path_buf(),
+                        message: format!(
+                            "is a symlink to {}, which does not exist; create that file or remove the link",
+                            std::fs::read_link(path).unwrap_or_default().display()
+                        ),
+                        code: crate::error::EXIT_ENV,
+                    },
+                    _ => Error::io("cannot follow the .env symlink", path, e),
+                })?;
                 check_owner(path, &real)?;
                 real
             }

@@ -63,8 +63,21 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<Outcome> {
         .filter(|c| c.project_path == project.path && c.service != args.service)
         .map(|c| (c.service.as_str(), c.count))
         .collect();
+    let mut names = project.env_names();
+    if let Some(name) = &args.env {
+        if let Some((other, _)) = services
+            .iter()
+            .find(|(s, c)| envfile::service_vars(s, *c, &names, "").contains(name))
+        {
+            return Err(devport::Error::Usage(format!(
+                "--env {name} is already the variable of {other} in this project; choose another name"
+            ))
+            .into());
+        }
+        names.insert(args.service.clone(), name.clone());
+    }
     services.push((&args.service, count));
-    envfile::check_names(&services, &project.env_names(), "")?;
+    envfile::check_names(&services, &names, "")?;
 
     let port = ctx.claim(&ctx.policy(), &req)?.claim.port;
     ports.insert(&args.service, port);

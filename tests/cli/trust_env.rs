@@ -325,3 +325,35 @@ fn existing_clashing_claims_keep_working() {
     let err = refused(&w, &shop, &["env"], 2);
     assert!(err.contains("api.v2") && err.contains("api-v2"), "{err}");
 }
+
+#[test]
+fn exec_env_may_not_take_another_services_variable() {
+    let w = World::new();
+    let shop = w.project("shop");
+    w.ok(&["claim", "db"]);
+    let err = refused(
+        &w,
+        &shop,
+        &["exec", "web", "--env", "DB_PORT", "--", "true"],
+        2,
+    );
+    assert!(err.contains("--env DB_PORT") && err.contains("db"), "{err}");
+    assert_eq!(
+        w.registry_json()["claims"].as_array().map(Vec::len),
+        Some(1)
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn env_write_through_a_dangling_symlink_is_a_clear_error() {
+    let w = World::new();
+    let shop = w.project("shop");
+    w.ok(&["claim", "web"]);
+    std::os::unix::fs::symlink("missing/real.env", shop.join(".env")).expect("symlink");
+    let err = refused(&w, &shop, &["env", "--write", ".env"], 3);
+    assert!(
+        err.contains("missing/real.env") && err.contains("remove the link"),
+        "{err}"
+    );
+}
