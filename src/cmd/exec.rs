@@ -44,10 +44,13 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<Outcome> {
 
     // Everything is checked before the claim: the placeholders name claimed services, and the
     // variables the command gets are valid and distinct.
-    let mut ports: BTreeMap<&str, u16> = reg
+    let others: Vec<&devport::Claim> = reg
         .claims
         .iter()
         .filter(|c| c.project_path == project.path && c.service != args.service)
+        .collect();
+    let mut ports: BTreeMap<&str, u16> = others
+        .iter()
         .map(|c| (c.service.as_str(), c.port))
         .collect();
     let templates: Vec<Vec<Piece<'_>>> = args.command.iter().map(|a| pieces(a)).collect();
@@ -57,27 +60,7 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<Outcome> {
     }) {
         check_placeholder(other, &args.service, &ports, &project)?;
     }
-    let mut services: Vec<(&str, u16)> = reg
-        .claims
-        .iter()
-        .filter(|c| c.project_path == project.path && c.service != args.service)
-        .map(|c| (c.service.as_str(), c.count))
-        .collect();
-    let mut names = project.env_names();
-    if let Some(name) = &args.env {
-        if let Some((other, _)) = services
-            .iter()
-            .find(|(s, c)| envfile::service_vars(s, *c, &names, "").contains(name))
-        {
-            return Err(devport::Error::Usage(format!(
-                "--env {name} is already the variable of {other} in this project; choose another name"
-            ))
-            .into());
-        }
-        names.insert(args.service.clone(), name.clone());
-    }
-    services.push((&args.service, count));
-    envfile::check_names(&services, &names, "")?;
+    check_var_names(&others, args, count, &project)?;
 
     let port = ctx.claim(&ctx.policy(), &req)?.claim.port;
     ports.insert(&args.service, port);
@@ -103,6 +86,36 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<Outcome> {
     let mut cmd = Command::new(program);
     cmd.args(rest).envs(vars.iter().map(|(k, v)| (k, v)));
     Ok(launch(cmd, program))
+}
+
+/// The variables of the project's other claims and of this service (under `--env` when
+/// given) must be valid and distinct.
+fn check_var_names(
+    others: &[&devport::Claim],
+    args: &ExecArgs,
+    count: u16,
+    project: &Project,
+) -> Result<()> {
+    let mut services: Vec<(&str, u16)> = others
+        .iter()
+        .map(|c| (c.service.as_str(), c.count))
+        .collect();
+    let mut names = project.env_names();
+    if let Some(name) = &args.env {
+        if let Some((other, _)) = services
+            .iter()
+            .find(|(s, c)| envfile::service_vars(s, *c, &names, "").contains(name))
+        {
+            return Err(devport::Error::Usage(format!(
+                "--env {name} is already the variable of {other} in this project; choose another name"
+            ))
+            .into());
+        }
+        names.insert(args.service.clone(), name.clone());
+    }
+    services.push((&args.service, count));
+    envfile::check_names(&services, &names, "")?;
+    Ok(())
 }
 
 /// A piece of a command argument: text, `{port}`, or `{port:OTHER}`.
