@@ -142,6 +142,19 @@ fn claim_locked(
             warnings: Vec::new(),
         });
     }
+    // A new service must not take another claim's variable (`api.v2` after `api-v2`), or
+    // `env` would fail on this project later.
+    if index.is_none() {
+        crate::envfile::check_new_claim(
+            reg.claims
+                .iter()
+                .filter(|c| c.project_path.as_deref() == path)
+                .map(|c| (c.service.as_str(), c.count)),
+            req.service,
+            req.count,
+            &req.project.env_names(),
+        )?;
+    }
     // Moving: the old claim is dropped in this same locked write, so it neither blocks the
     // new pick nor survives it. It is kept out of the candidates, so the port really moves.
     let old = index.map(|i| reg.claims.remove(i));

@@ -3,12 +3,40 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::error::{EXIT_USAGE, Error, Result};
 use crate::registry::Claim;
+
+/// Names that change how shells, loaders and devport itself behave, compared without regard to
+/// case (Windows reads `Path` as `PATH`).
+const FORBIDDEN: &[&str] = &[
+    "PATH",
+    "HOME",
+    "SHELL",
+    "IFS",
+    "ENV",
+    "BASH_ENV",
+    "CDPATH",
+    "PS1",
+    "PS2",
+    "PS3",
+    "PS4",
+    "PROMPT_COMMAND",
+];
+
+/// Families of names read by the dynamic loaders (`LD_PRELOAD`, `DYLD_INSERT_LIBRARIES`) and by
+/// devport (`DEVPORT_REGISTRY`).
+const FORBIDDEN_PREFIXES: &[&str] = &["LD_", "DYLD_", "DEVPORT_"];
 
 /// The variable name of a service: upper-cased, every character outside `A-Z0-9` turned into
 /// `_`, plus `_PORT` (`web` → `WEB_PORT`, `api.v2` → `API_V2_PORT`), after `prefix`.
+///
+/// A name that would start with a digit, or fall in a family that loaders or devport read
+/// (`LD_`, `DYLD_`, `DEVPORT_`), gets a leading `_`: `9lives` → `_9LIVES_PORT`, `ld` →
+/// `_LD_PORT`. Service names cannot start with `_`, so this never meets another service's
+/// name. The prefix goes before it unchanged (`--prefix APP_`: `APP__9LIVES_PORT`).
 pub fn var_name(service: &str, prefix: &str) -> String {
     let base: String = service
         .chars()
@@ -20,52 +48,171 @@ pub fn var_name(service: &str, prefix: &str) -> String {
             }
         })
         .collect();
-    format!("{prefix}{base}_PORT")
+    let name = format!("{base}_PORT");
+    let guard =
+        if name.starts_with(|c: char| c.is_ascii_digit()) || forbidden_family(&name).is_some() {
+            "_"
+        } else {
+            ""
+        };
+    format!("{prefix}{guard}{name}")
 }
 
-/// Checks a variable name given by a person (`--env`, `env = ...` in `devport.toml`).
-pub fn validate_var(name: &str) -> Result<()> {
-    let ok = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+fn forbidden_family(name: &str) -> Option<&'static str> {
+    let upper = name.to_ascii_uppercase();
+    FORBIDDEN_PREFIXES
+        .iter()
+        .copied()
+        .find(|p| upper.starts_with(p))
+}
+
+/// Why `name` may not be used as a variable, if it may not.
+fn name_problem(name: &str) -> Option<String> {
+    let valid = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::Usage(format!(
-            "invalid environment variable name {name:?}: use letters, digits and _, not starting with a digit"
-        )))
+    if !valid {
+        return Some(
+            "a variable name is letters, digits and _, not starting with a digit".to_string(),
+        );
+    }
+    let upper = name.to_ascii_uppercase();
+    if FORBIDDEN.contains(&upper.as_str()) {
+        return Some(format!("{upper} changes how shells and programs run"));
+    }
+    forbidden_family(name).map(|family| match family {
+        "DEVPORT_" => "DEVPORT_ variables configure devport itself".to_string(),
+        _ => format!("{family} variables change how programs load libraries"),
+    })
+}
+
+/// Checks a variable name given by a person (`--env`, `env = ...` in `devport.toml`): a POSIX
+/// shell name (`[A-Za-z_][A-Za-z0-9_]*`) that is not one of the names that change how programs
+/// run (`PATH`, `HOME`, `SHELL`, `IFS`, `ENV`, `BASH_ENV`, `CDPATH`, `PS1`-`PS4`,
+/// `PROMPT_COMMAND`, any `LD_*`, `DYLD_*` or `DEVPORT_*`).
+pub fn validate_var(name: &str) -> Result<()> {
+    match name_problem(name) {
+        None => Ok(()),
+        Some(why) => Err(Error::Usage(format!(
+            "the variable name {name:?} cannot be used: {why}; choose another, such as WEB_PORT"
+        ))),
     }
 }
 
+/// Checks a `--prefix`: shell-name characters, and not the start of a forbidden family
+/// (`LD_`, `DYLD_`, `DEVPORT_`). The names it makes are checked again in [`vars`].
+pub fn validate_prefix(prefix: &str) -> Result<()> {
+    if prefix.is_empty() {
+        return Ok(());
+    }
+    // A prefix is the start of a name: check it as one, with a harmless tail.
+    match name_problem(&format!("{prefix}X")) {
+        None => Ok(()),
+        Some(why) => Err(Error::Usage(format!(
+            "--prefix {prefix:?} cannot be used: {why}; choose another, such as APP_"
+        ))),
+    }
+}
+
+/// The names a service's claim sets: its name (the manifest's `env` in `names`, else
+/// [`var_name`]), and for a block of `count` ports also `NAME_0` ... `NAME_{count-1}`.
+pub fn service_vars(
+    service: &str,
+    count: u16,
+    names: &BTreeMap<String, String>,
+    prefix: &str,
+) -> Vec<String> {
+    let name = names
+        .get(service)
+        .map_or_else(|| var_name(service, prefix), |n| format!("{prefix}{n}"));
+    let mut out = vec![name.clone()];
+    if count > 1 {
+        out.extend((0..count).map(|i| format!("{name}_{i}")));
+    }
+    out
+}
+
+/// Checks the names of services given as (service, block size) before anything is claimed or
+/// written: every name valid and not forbidden, and no two services on one name (an error that
+/// names both). Returns each service's names, in order.
+pub fn check_names(
+    services: &[(&str, u16)],
+    names: &BTreeMap<String, String>,
+    prefix: &str,
+) -> Result<Vec<Vec<String>>> {
+    let mut owner: BTreeMap<String, &str> = BTreeMap::new();
+    let mut out = Vec::with_capacity(services.len());
+    for &(service, count) in services {
+        let vars = service_vars(service, count, names, prefix);
+        for var in &vars {
+            if let Some(why) = name_problem(var) {
+                let fix = if prefix.is_empty() {
+                    format!(
+                        "set another name with `env = \"...\"` under [services.{service}] in devport.toml"
+                    )
+                } else {
+                    format!("choose another --prefix than {prefix}")
+                };
+                return Err(Error::Usage(format!(
+                    "service {service} would set {var}, which cannot be used: {why}; {fix}"
+                )));
+            }
+            if let Some(other) = owner.insert(var.clone(), service) {
+                return Err(collision(other, service, var));
+            }
+        }
+        out.push(vars);
+    }
+    Ok(out)
+}
+
+/// Refuses a new claim of `service` whose variable names meet those of another claim of the
+/// same project (`api.v2` and `api-v2` both make `API_V2_PORT`). `others` are the project's
+/// claims as (service, block size); claims that already share a name among themselves are left
+/// alone, so existing claims keep working.
+pub fn check_new_claim<'a>(
+    others: impl IntoIterator<Item = (&'a str, u16)>,
+    service: &str,
+    count: u16,
+    names: &BTreeMap<String, String>,
+) -> Result<()> {
+    let mine = service_vars(service, count, names, "");
+    for (other, other_count) in others {
+        if other == service {
+            continue;
+        }
+        let theirs = service_vars(other, other_count, names, "");
+        if let Some(var) = mine.iter().find(|v| theirs.contains(v)) {
+            return Err(collision(other, service, var));
+        }
+    }
+    Ok(())
+}
+
+fn collision(first: &str, second: &str, var: &str) -> Error {
+    Error::Usage(format!(
+        "services {first} and {second} would both set {var}; give one another name with `env = \"...\"` under [services.{second}] in devport.toml, or use another service name"
+    ))
+}
+
 /// The variables of `claims`: `NAME=first port`, and for a block also `NAME_0` ... `NAME_{N-1}`.
-/// `names` overrides the name of a service. Two services that would share a name are an error
-/// naming both.
+/// `names` overrides the name of a service. Every name is checked as in [`check_names`].
 pub fn vars(
     claims: &[&Claim],
     names: &BTreeMap<String, String>,
     prefix: &str,
 ) -> Result<Vec<(String, String)>> {
-    let mut owner: BTreeMap<String, &str> = BTreeMap::new();
+    let services: Vec<(&str, u16)> = claims
+        .iter()
+        .map(|c| (c.service.as_str(), c.count))
+        .collect();
+    let all = check_names(&services, names, prefix)?;
     let mut out = Vec::new();
-    for c in claims {
-        let name = names
-            .get(&c.service)
-            .map_or_else(|| var_name(&c.service, prefix), |n| format!("{prefix}{n}"));
-        let mut add = |var: String, value: u16| -> Result<()> {
-            if let Some(other) = owner.insert(var.clone(), &c.service) {
-                return Err(Error::Usage(format!(
-                    "services {other} and {} would both set {var}; rename one, or give one another name with `env` in devport.toml",
-                    c.service
-                )));
-            }
-            out.push((var, value.to_string()));
-            Ok(())
-        };
-        add(name.clone(), c.port)?;
-        if c.count > 1 {
-            for (i, port) in c.ports().iter().enumerate() {
-                add(format!("{name}_{i}"), port)?;
-            }
+    for (c, vars) in claims.iter().zip(all) {
+        let mut vars = vars.into_iter();
+        if let Some(first) = vars.next() {
+            out.push((first, c.port.to_string()));
         }
+        out.extend(vars.zip(c.ports().iter()).map(|(v, p)| (v, p.to_string())));
     }
     Ok(out)
 }
@@ -118,62 +265,399 @@ fn sh_quote(value: &str) -> String {
     }
 }
 
-/// The variable a dotenv line sets (`NAME=...` or `export NAME=...`), if any.
-pub fn line_var(line: &str) -> Option<&str> {
-    let line = line.trim_start();
-    let line = line.strip_prefix("export ").map_or(line, str::trim_start);
-    let (name, _) = line.split_once('=')?;
-    let name = name.trim_end();
-    (!name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
-        .then_some(name)
+/// The UTF-8 byte-order mark some editors put at the start of a file.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// One logical entry of a dotenv file: a line, or an assignment whose quoted value spans
+/// several lines. `span` covers it with its line ending.
+#[derive(Debug)]
+struct Entry {
+    span: Range<usize>,
+    assign: Option<Assign>,
 }
 
-/// Merges `vars` into dotenv text: each line that sets one of them is replaced in place, every
-/// other line (comments, blanks, other variables) is kept, and new variables are appended.
-/// Merging the same variables twice gives the same text.
-pub fn merge(existing: &str, vars: &[(String, String)]) -> String {
-    let mut pending: Vec<&(String, String)> = vars.iter().collect();
-    let mut out = String::with_capacity(existing.len() + 32 * vars.len());
-    for chunk in existing.split_inclusive('\n') {
-        let line = chunk.trim_end_matches('\n');
-        // Keep each line's own ending (CRLF files stay CRLF); a last line without one gets one.
-        let ending = if line.ends_with('\r') { "\r\n" } else { "\n" };
-        if let Some((k, v)) = line_var(line).and_then(|name| vars.iter().find(|(k, _)| k == name)) {
-            // A second line for the same variable is dropped: one value wins.
-            if pending.iter().any(|(pk, _)| pk == k) {
-                let _ = write!(out, "{k}={v}{ending}");
-                pending.retain(|(pk, _)| pk != k);
-            }
-        } else {
-            out.push_str(chunk);
-            if !chunk.ends_with('\n') {
-                out.push('\n');
+/// `[export ]NAME=VALUE`: where the name and the raw value (quotes included) are.
+#[derive(Debug)]
+struct Assign {
+    name: Range<usize>,
+    value: Range<usize>,
+    quote: Option<u8>,
+}
+
+/// A quoted value that is never closed: where its quote opens.
+#[derive(Debug)]
+struct Unclosed {
+    line: usize,
+    column: usize,
+    name: String,
+}
+
+/// Dotenv text cut into entries the way dotenv loaders (docker compose, python-dotenv,
+/// dotenvy) read it: an optional BOM, blank lines and `#` comments, `export ` before a name,
+/// values bare (to a ` #` comment or the line's end), in single quotes (literal, may span lines)
+/// or in double quotes (`\` escapes, may span lines). Works on bytes, so text that is not UTF-8
+/// passes through unchanged.
+struct Dotenv<'a> {
+    text: &'a [u8],
+    bom: bool,
+    entries: Vec<Entry>,
+    /// A quote that is never closed; the text from its line on is one plain entry.
+    unclosed: Option<Unclosed>,
+}
+
+fn is_blank(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+impl<'a> Dotenv<'a> {
+    fn parse(text: &'a [u8]) -> Dotenv<'a> {
+        let bom = text.starts_with(BOM);
+        let mut doc = Dotenv {
+            text,
+            bom,
+            entries: Vec::new(),
+            unclosed: None,
+        };
+        let mut pos = if bom { BOM.len() } else { 0 };
+        while pos < text.len() {
+            match doc.entry(pos) {
+                Ok(entry) => {
+                    pos = entry.span.end;
+                    doc.entries.push(entry);
+                }
+                Err(unclosed) => {
+                    doc.unclosed = Some(unclosed);
+                    doc.entries.push(Entry {
+                        span: pos..text.len(),
+                        assign: None,
+                    });
+                    break;
+                }
             }
         }
+        doc
     }
-    for (k, v) in pending {
-        let _ = writeln!(out, "{k}={v}");
+
+    /// The end of the line holding `pos`, past its `\n`.
+    fn line_end(&self, pos: usize) -> usize {
+        memchr::memchr(b'\n', &self.text[pos..]).map_or(self.text.len(), |i| pos + i + 1)
+    }
+
+    fn skip_blanks(&self, mut pos: usize) -> usize {
+        while self.text.get(pos).copied().is_some_and(is_blank) {
+            pos += 1;
+        }
+        pos
+    }
+
+    /// The entry starting at `start`, the first byte of a line.
+    fn entry(&self, start: usize) -> std::result::Result<Entry, Unclosed> {
+        let end = self.line_end(start);
+        let plain = Entry {
+            span: start..end,
+            assign: None,
+        };
+        let Some(name) = self.name(start) else {
+            return Ok(plain);
+        };
+        let eq = self.skip_blanks(name.end);
+        if self.text.get(eq) != Some(&b'=') {
+            return Ok(plain);
+        }
+        let v = self.skip_blanks(eq + 1);
+        if let Some(q @ (b'"' | b'\'')) = self.text.get(v).copied() {
+            let close = self.closing(v + 1, q).ok_or_else(|| Unclosed {
+                line: memchr::memchr_iter(b'\n', &self.text[..v]).count() + 1,
+                column: String::from_utf8_lossy(&self.text[start..v])
+                    .chars()
+                    .count()
+                    + 1,
+                name: String::from_utf8_lossy(&self.text[name.clone()]).into_owned(),
+            })?;
+            return Ok(Entry {
+                span: start..self.line_end(close),
+                assign: Some(Assign {
+                    name,
+                    value: v..close + 1,
+                    quote: Some(q),
+                }),
+            });
+        }
+        // A bare value ends at a `#` after a blank, or the line's end; blanks (and the
+        // `\r` of a CRLF) around it are not part of it.
+        let stop = (v..end)
+            .find(|&i| {
+                self.text[i] == b'\n' || (self.text[i] == b'#' && is_blank(self.text[i - 1]))
+            })
+            .unwrap_or(end);
+        let mut value_end = stop;
+        while value_end > v && matches!(self.text[value_end - 1], b' ' | b'\t' | b'\r') {
+            value_end -= 1;
+        }
+        Ok(Entry {
+            span: start..end,
+            assign: Some(Assign {
+                name,
+                value: v..value_end,
+                quote: None,
+            }),
+        })
+    }
+
+    /// The name of an assignment line starting at `start`, after blanks and an `export `.
+    fn name(&self, start: usize) -> Option<Range<usize>> {
+        let first = self.skip_blanks(start);
+        let word = |from: usize| {
+            let len = self.text[from..]
+                .iter()
+                .take_while(|&&b| {
+                    !matches!(b, b'=' | b'#' | b' ' | b'\t' | b'\r' | b'\n' | b'"' | b'\'')
+                })
+                .count();
+            (len > 0).then_some(from..from + len)
+        };
+        let name = word(first)?;
+        if &self.text[name.clone()] == b"export" {
+            let after = self.skip_blanks(name.end);
+            if after > name.end
+                && let Some(real) = word(after)
+            {
+                return Some(real);
+            }
+        }
+        Some(name)
+    }
+
+    /// The position of the quote `q` closing a value that starts at `from`.
+    fn closing(&self, from: usize, q: u8) -> Option<usize> {
+        let mut i = from;
+        while i < self.text.len() {
+            match self.text[i] {
+                b'\\' if q == b'"' => i += 2,
+                b if b == q => return Some(i),
+                _ => i += 1,
+            }
+        }
+        None
+    }
+
+    /// The line ending of the file: CRLF when its first line ends so, else LF.
+    fn ending(&self) -> &'static [u8] {
+        match memchr::memchr(b'\n', self.text) {
+            Some(i) if i > 0 && self.text[i - 1] == b'\r' => b"\r\n",
+            _ => b"\n",
+        }
+    }
+
+    fn assigns(&self) -> impl Iterator<Item = &Assign> {
+        self.entries.iter().filter_map(|e| e.assign.as_ref())
+    }
+}
+
+/// Merges `vars` into dotenv text. Every entry that sets one of them gets the new value in
+/// place, keeping its form: leading blanks, `export `, the blanks around `=`, its quotes, a
+/// trailing comment and its line ending. Every other byte is kept as it was (comments, blank
+/// lines, other variables, multi-line values, a BOM, bytes that are not UTF-8). Variables not
+/// yet set are appended, with the file's own line ending (a CRLF file stays CRLF). Merging the
+/// same variables twice gives the same text. A quoted value that is never closed is an error
+/// (exit 2) naming `path`, line and column: where the value ends is unclear, so nothing is
+/// changed.
+pub fn merge(existing: &[u8], vars: &[(String, String)], path: &Path) -> Result<Vec<u8>> {
+    let doc = Dotenv::parse(existing);
+    if let Some(u) = &doc.unclosed {
+        return Err(Error::Config {
+            path: path.to_path_buf(),
+            message: format!(
+                "line {}, column {}: the quoted value of {} is never closed; add the closing quote, then run the command again",
+                u.line, u.column, u.name
+            ),
+            code: EXIT_USAGE,
+        });
+    }
+    let value_of = |name: &[u8]| {
+        vars.iter()
+            .find(|(k, _)| k.as_bytes() == name)
+            .map(|(_, v)| v)
+    };
+    let mut out = Vec::with_capacity(existing.len() + 32 * vars.len());
+    if doc.bom {
+        out.extend_from_slice(BOM);
+    }
+    for entry in &doc.entries {
+        let update = entry
+            .assign
+            .as_ref()
+            .and_then(|a| Some((a, value_of(&existing[a.name.clone()])?)));
+        let Some((a, value)) = update else {
+            out.extend_from_slice(&existing[entry.span.clone()]);
+            continue;
+        };
+        out.extend_from_slice(&existing[entry.span.start..a.value.start]);
+        let quote: &[u8] = match &a.quote {
+            Some(q) => std::slice::from_ref(q),
+            None => &[],
+        };
+        out.extend_from_slice(quote);
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(quote);
+        let tail = &existing[a.value.end..entry.span.end];
+        // `NAME= # note` had an empty value: keep the comment a comment.
+        if a.quote.is_none() && tail.first() == Some(&b'#') {
+            out.push(b' ');
+        }
+        out.extend_from_slice(tail);
+    }
+    let ending = doc.ending();
+    let mut added: Vec<&str> = Vec::new();
+    for (k, v) in vars {
+        if doc
+            .assigns()
+            .any(|a| existing[a.name.clone()] == *k.as_bytes())
+            || added.contains(&k.as_str())
+        {
+            continue;
+        }
+        if !out.is_empty() && !out.ends_with(b"\n") && out != BOM {
+            out.extend_from_slice(ending);
+        }
+        out.extend_from_slice(k.as_bytes());
+        out.push(b'=');
+        out.extend_from_slice(v.as_bytes());
+        out.extend_from_slice(ending);
+        added.push(k);
+    }
+    Ok(out)
+}
+
+/// Reads dotenv text into (name, value) pairs, as dotenv loaders do (see [`merge`] for the
+/// syntax): quotes removed, `\n`, `\r`, `\t`, `\"` and `\\` in double quotes unescaped. Text
+/// after a quote that is never closed is skipped.
+pub fn parse(text: &str) -> Vec<(String, String)> {
+    let doc = Dotenv::parse(text.as_bytes());
+    doc.assigns()
+        .map(|a| {
+            let name = text[a.name.clone()].to_string();
+            let raw = &text[a.value.clone()];
+            let value = match a.quote {
+                Some(b'"') => unescape(&raw[1..raw.len() - 1]),
+                Some(_) => raw[1..raw.len() - 1].to_string(),
+                None => raw.to_string(),
+            };
+            (name, value)
+        })
+        .collect()
+}
+
+fn unescape(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('t') => out.push('\t'),
+            Some(c @ ('"' | '\\')) => out.push(c),
+            Some(c) => {
+                out.push('\\');
+                out.push(c);
+            }
+            None => out.push('\\'),
+        }
     }
     out
 }
 
-/// Reads dotenv text into (name, value) pairs, the way shells and docker compose read the
-/// simple form: `NAME=VALUE`, optional `export `, optional single or double quotes, `#`
-/// comments and blank lines skipped.
-pub fn parse(text: &str) -> Vec<(String, String)> {
-    text.lines()
-        .filter(|l| !l.trim_start().starts_with('#'))
-        .filter_map(|line| {
-            let name = line_var(line)?;
-            let value = line.split_once('=')?.1.trim();
-            let value = value
-                .strip_prefix('"')
-                .and_then(|v| v.strip_suffix('"'))
-                .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
-                .unwrap_or(value);
-            Some((name.to_string(), value.to_string()))
-        })
-        .collect()
+/// A dotenv file to merge variables into, opened and checked before anything is claimed or
+/// written.
+#[derive(Debug)]
+pub struct EnvFile {
+    /// The path as given, for messages.
+    shown: PathBuf,
+    /// The file to replace: the path, or the file a symlink there points to.
+    target: PathBuf,
+    /// Its bytes, `None` when it does not exist yet.
+    existing: Option<Vec<u8>>,
+}
+
+impl EnvFile {
+    /// Opens `path`: a symlink is followed to its target (which is replaced, so the link stays)
+    /// but only to a file this user owns; the file is read with
+    /// [`crate::fsutil::read_regular`] (a FIFO or a folder is an error, never a hang) and must
+    /// parse (see [`merge`]).
+    pub fn open(path: &Path) -> Result<EnvFile> {
+        let target = match std::fs::symlink_metadata(path) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let real = std::fs::canonicalize(path).map_err(|e| match e.kind() {
+                    std::io::ErrorKind::NotFound => Error::Config {
+                        path: path.to_path_buf(),
+                        message: format!(
+                            "is a symlink to {}, which does not exist; create that file or remove the link",
+                            std::fs::read_link(path).unwrap_or_default().display()
+                        ),
+                        code: crate::error::EXIT_ENV,
+                    },
+                    _ => Error::io("cannot follow the .env symlink", path, e),
+                })?;
+                check_owner(path, &real)?;
+                real
+            }
+            _ => path.to_path_buf(),
+        };
+        let existing = crate::fsutil::read_regular(&target, ".env file")?;
+        let file = EnvFile {
+            shown: path.to_path_buf(),
+            target,
+            existing,
+        };
+        file.merged(&[])?;
+        Ok(file)
+    }
+
+    /// The path as given.
+    pub fn path(&self) -> &Path {
+        &self.shown
+    }
+
+    /// The file that is replaced on write (the symlink's target for a link).
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// The new contents with `vars` merged in, or `None` when they would not change.
+    pub fn merged(&self, vars: &[(String, String)]) -> Result<Option<Vec<u8>>> {
+        let existing = self.existing.as_deref().unwrap_or_default();
+        let merged = merge(existing, vars, &self.shown)?;
+        Ok((merged != existing).then_some(merged))
+    }
+}
+
+/// A `.env` symlink may point only to a file of this user: writing through a link to another
+/// user's file would change it with this user's rights.
+#[cfg(unix)]
+fn check_owner(link: &Path, real: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt as _;
+    let Ok(meta) = std::fs::metadata(real) else {
+        return Ok(());
+    };
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.uid() == me {
+        return Ok(());
+    }
+    Err(Error::Insecure(format!(
+        ".env file {} is a symlink to {}, which belongs to uid {} (you are uid {me}); remove the link or write to a file of your own",
+        link.display(),
+        real.display(),
+        meta.uid()
+    )))
+}
+
+#[cfg(not(unix))]
+fn check_owner(_link: &Path, _real: &Path) -> Result<()> {
+    Ok(())
 }
 
 #[cfg(test)]
@@ -181,38 +665,198 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    fn merged(text: &str, vars: &[(&str, &str)]) -> String {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect();
+        let out = merge(text.as_bytes(), &vars, Path::new(".env")).expect("merges");
+        String::from_utf8(out).expect("utf-8")
+    }
+
     #[test]
     fn names() {
         assert_eq!(var_name("web", ""), "WEB_PORT");
         assert_eq!(var_name("api.v2", ""), "API_V2_PORT");
         assert_eq!(var_name("my-db", "APP_"), "APP_MY_DB_PORT");
-        assert!(validate_var("DATABASE_PORT").is_ok());
-        assert!(
-            validate_var("9X").is_err()
-                && validate_var("A B").is_err()
-                && validate_var("").is_err()
+        // A leading digit or a loader's family gets a `_`, which no service name starts with.
+        assert_eq!(var_name("9lives", ""), "_9LIVES_PORT");
+        assert_eq!(var_name("9lives", "APP_"), "APP__9LIVES_PORT");
+        assert_eq!(var_name("ld", ""), "_LD_PORT");
+        assert_eq!(var_name("dyld-x", ""), "_DYLD_X_PORT");
+        assert_eq!(
+            var_name("devport", ""),
+            "DEVPORT_PORT".replacen('D', "_D", 1)
         );
+        assert_eq!(var_name("ldap", ""), "LDAP_PORT");
+        for service in ["9lives", "ld", "devport-ui", "0", "web", "x.y-z_1"] {
+            assert!(validate_var(&var_name(service, "")).is_ok(), "{service}");
+        }
+        assert!(validate_var("DATABASE_PORT").is_ok());
+        assert!(validate_var("_X").is_ok());
+        for bad in [
+            "9X",
+            "A B",
+            "",
+            "A-B",
+            "é",
+            "PATH",
+            "path",
+            "Path",
+            "HOME",
+            "SHELL",
+            "IFS",
+            "ENV",
+            "BASH_ENV",
+            "CDPATH",
+            "PS1",
+            "PS4",
+            "PROMPT_COMMAND",
+            "LD_PRELOAD",
+            "ld_library_path",
+            "DYLD_INSERT_LIBRARIES",
+            "DEVPORT_REGISTRY",
+            "LD_",
+        ] {
+            let e = validate_var(bad).expect_err(bad).to_string();
+            assert!(
+                e.contains("cannot be used") && e.contains("choose another"),
+                "{e}"
+            );
+        }
+        assert!(validate_var("PS5").is_ok() && validate_var("LDAP").is_ok());
+        assert!(validate_prefix("").is_ok() && validate_prefix("APP_").is_ok());
+        for bad in ["LD_", "DYLD_X", "devport_", "9", "A-"] {
+            assert!(validate_prefix(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_are_checked_together() {
+        let none = BTreeMap::new();
+        let e = check_names(&[("api.v2", 1), ("api-v2", 1)], &none, "")
+            .expect_err("collision")
+            .to_string();
+        assert!(
+            e.contains("api.v2") && e.contains("api-v2") && e.contains("API_V2_PORT"),
+            "{e}"
+        );
+        let names = BTreeMap::from([
+            ("a".to_string(), "X".to_string()),
+            ("b".to_string(), "X".to_string()),
+        ]);
+        assert!(check_names(&[("a", 1), ("b", 1)], &names, "").is_err());
+        // A block's `NAME_0` meets another service's name.
+        let names = BTreeMap::from([("b".to_string(), "A_PORT_0".to_string())]);
+        assert!(check_names(&[("a", 2), ("b", 1)], &names, "").is_err());
+        assert!(check_names(&[("a", 1), ("b", 1)], &names, "").is_ok());
+        // Every name is checked, prefix included.
+        let e = check_names(&[("web", 1)], &none, "LD_")
+            .expect_err("LD_")
+            .to_string();
+        assert!(e.contains("LD_WEB_PORT") && e.contains("--prefix"), "{e}");
+        let names = BTreeMap::from([("web".to_string(), "ATH".to_string())]);
+        assert!(check_names(&[("web", 1)], &names, "P").is_err());
+        // A new claim meets an existing one; existing clashes among others are left alone.
+        assert!(check_new_claim([("api.v2", 1)], "api-v2", 1, &none).is_err());
+        assert!(check_new_claim([("a.b", 1), ("a-b", 1)], "web", 1, &none).is_ok());
+        assert!(check_new_claim([("api.v2", 1)], "api.v2", 1, &none).is_ok());
     }
 
     #[test]
     fn merge_keeps_other_lines_and_is_idempotent() {
         let existing = "# settings\nDEBUG=1\nexport WEB_PORT=1\n\nNAME='x y'\n";
-        let vars = vec![
-            ("WEB_PORT".to_string(), "24117".to_string()),
-            ("DB_PORT".to_string(), "24118".to_string()),
-        ];
-        let once = merge(existing, &vars);
+        let vars = [("WEB_PORT", "24117"), ("DB_PORT", "24118")];
+        let once = merged(existing, &vars);
         assert_eq!(
             once,
-            "# settings\nDEBUG=1\nWEB_PORT=24117\n\nNAME='x y'\nDB_PORT=24118\n"
+            "# settings\nDEBUG=1\nexport WEB_PORT=24117\n\nNAME='x y'\nDB_PORT=24118\n"
         );
-        assert_eq!(merge(&once, &vars), once);
+        assert_eq!(merged(&once, &vars), once);
         assert_eq!(
             parse(&once)
                 .iter()
                 .find(|(k, _)| k == "NAME")
                 .map(|(_, v)| v.as_str()),
             Some("x y")
+        );
+    }
+
+    #[test]
+    fn merge_respects_the_dotenv_syntax() {
+        let vars = [("WEB_PORT", "7")];
+        // A line inside a multi-line value belongs to that value.
+        for cert in [
+            "CERT=\"-----BEGIN\nWEB_PORT=1\n-----END\"\n",
+            "CERT='-----BEGIN\nWEB_PORT=1\n-----END'\n",
+            "CERT=\"a \\\" b\nWEB_PORT=1\n\\\\\"\n",
+        ] {
+            assert_eq!(
+                merged(cert, &vars),
+                format!("{cert}WEB_PORT=7\n"),
+                "{cert:?}"
+            );
+        }
+        // Each updated line keeps its form: blanks, export, quotes, comment, ending.
+        assert_eq!(
+            merged("  export\tWEB_PORT = \"1\" # web\r\n", &vars),
+            "  export\tWEB_PORT = \"7\" # web\r\n"
+        );
+        assert_eq!(
+            merged("WEB_PORT='1\n2'\nA=1\n", &vars),
+            "WEB_PORT='7'\nA=1\n"
+        );
+        assert_eq!(merged("WEB_PORT= # none\n", &vars), "WEB_PORT= 7 # none\n");
+        assert_eq!(merged("WEB_PORT=1#x\n", &vars), "WEB_PORT=7\n");
+        // Every line setting it is updated; none is dropped.
+        assert_eq!(
+            merged("WEB_PORT=1\nWEB_PORT=2", &vars),
+            "WEB_PORT=7\nWEB_PORT=7"
+        );
+        // A CRLF file stays wholly CRLF, appended lines included.
+        assert_eq!(merged("A=1\r\nB=2", &vars), "A=1\r\nB=2\r\nWEB_PORT=7\r\n");
+        // A BOM stays, and the first line after it is updated, not duplicated.
+        assert_eq!(
+            merged("\u{feff}WEB_PORT=1\nA=2\n", &vars),
+            "\u{feff}WEB_PORT=7\nA=2\n"
+        );
+        assert_eq!(merged("\u{feff}", &vars), "\u{feff}WEB_PORT=7\n");
+        assert_eq!(merged("", &vars), "WEB_PORT=7\n");
+        // Bytes that are not UTF-8 are kept as they are.
+        let latin1 = b"NAME=caf\xe9\nWEB_PORT=1 # \xff\n";
+        let out = merge(
+            latin1,
+            &[("WEB_PORT".into(), "7".into())],
+            Path::new(".env"),
+        )
+        .expect("merges");
+        assert_eq!(out, b"NAME=caf\xe9\nWEB_PORT=7 # \xff\n");
+    }
+
+    #[test]
+    fn unclosed_quote_is_refused_with_its_place() {
+        let e = merge(b"A=1\n  B=\"x\nWEB_PORT=1\n", &[], Path::new("/p/.env"))
+            .expect_err("unclosed")
+            .to_string();
+        assert!(
+            e.contains("/p/.env") && e.contains("line 2, column 5") && e.contains(" B "),
+            "{e}"
+        );
+        assert_eq!(parse("A=1\nB='x\nC=2\n"), vec![("A".into(), "1".into())]);
+    }
+
+    #[test]
+    fn parse_reads_what_loaders_read() {
+        let text = "\u{feff}# c\nexport A=1 # note\nB=\"x\\ny \\\"q\\\"\nz\"\nC='a\\n b'\n D = spaced \r\nE=#not a comment\nnot an assignment\n";
+        assert_eq!(
+            parse(text),
+            vec![
+                ("A".into(), "1".into()),
+                ("B".into(), "x\ny \"q\"\nz".into()),
+                ("C".into(), "a\\n b".into()),
+                ("D".into(), "spaced".into()),
+                ("E".into(), "#not a comment".into()),
+            ]
         );
     }
 
@@ -225,12 +869,134 @@ mod tests {
         assert_eq!(sh_quote("it's"), r"'it'\''s'");
     }
 
+    /// One generated entry of a dotenv file: its text, and for a line devport owns the text
+    /// it must become.
+    #[derive(Debug, Clone)]
+    struct Item {
+        text: String,
+        owned: Option<(String, String)>,
+    }
+
+    const WEB: &str = "24117";
+    const DB: &str = "24118";
+
+    fn item(nl: &'static str) -> impl Strategy<Value = Item> {
+        let inner = prop::collection::vec(
+            prop::sample::select(vec![
+                "WEB_PORT=1",
+                "export DB_PORT=2",
+                "# c",
+                "",
+                "x y",
+                "a\\\\",
+                "say \\\"hi\\\"",
+                "it is",
+            ]),
+            1..4,
+        )
+        .prop_map(move |lines| lines.join(nl));
+        let plain = prop_oneof![
+            "#[ -~]{0,12}".prop_map(|t| t),
+            "[ \t]{0,2}",
+            "[a-z #=]{0,12}",
+        ]
+        .prop_map(|text| Item { text, owned: None });
+        let other = (
+            any::<bool>(),
+            0..3u8,
+            prop_oneof![
+                "[a-z0-9]{0,5}",
+                inner.clone().prop_map(|v| format!("\"{v}\"")),
+                inner.prop_map(|v| format!("'{}'", v.replace("\\\"", "\""))),
+            ],
+        )
+            .prop_map(|(export, n, value)| Item {
+                text: format!("{}OTHER{n}={value}", if export { "export " } else { "" }),
+                owned: None,
+            });
+        let owned = (
+            prop::sample::select(vec!["", "  ", "\t"]),
+            prop::sample::select(vec!["", "export ", "export\t"]),
+            prop::sample::select(vec![("WEB_PORT", WEB), ("DB_PORT", DB)]),
+            prop::sample::select(vec!["", " "]),
+            prop::sample::select(vec!["", "\"", "'"]),
+            prop::sample::select(vec!["1", "old", "a b"]),
+            any::<bool>(),
+            prop::sample::select(vec!["", " # note"]),
+        )
+            .prop_map(
+                move |(ws, export, (name, port), sp, q, value, multi, note)| {
+                    let value = if q.is_empty() {
+                        "1".to_string()
+                    } else if multi {
+                        format!("{value}{nl}x")
+                    } else {
+                        value.to_string()
+                    };
+                    let head = format!("{ws}{export}{name}{sp}={sp}");
+                    Item {
+                        text: format!("{head}{q}{value}{q}{note}"),
+                        owned: Some((name.to_string(), format!("{head}{q}{port}{q}{note}"))),
+                    }
+                },
+            );
+        prop_oneof![plain, other, owned]
+    }
+
+    fn file() -> impl Strategy<Value = (bool, &'static str, Vec<Item>, bool)> {
+        prop::sample::select(vec!["\n", "\r\n"]).prop_flat_map(|nl| {
+            (
+                any::<bool>(),
+                Just(nl),
+                prop::collection::vec(item(nl), 0..10),
+                any::<bool>(),
+            )
+        })
+    }
+
     proptest! {
         #[test]
-        fn dotenv_functions_never_panic(text in "(?s).{0,200}") {
-            let _ = parse(&text);
-            let merged = merge(&text, &[("A_PORT".into(), "1".into())]);
-            prop_assert_eq!(merge(&merged, &[("A_PORT".into(), "1".into())]), merged);
+        fn dotenv_functions_never_panic(text in prop::collection::vec(any::<u8>(), 0..200)) {
+            let _ = parse(&String::from_utf8_lossy(&text));
+            let vars = [("A_PORT".to_string(), "1".to_string())];
+            if let Ok(once) = merge(&text, &vars, Path::new(".env")) {
+                prop_assert_eq!(merge(&once, &vars, Path::new(".env")).ok(), Some(once));
+            }
+        }
+
+        /// Merging never changes an entry devport does not own, keeps the order, updates each
+        /// owned line in its own form, appends in the file's line ending, and is idempotent.
+        #[test]
+        fn merge_changes_only_its_own_lines((bom, nl, items, last_nl) in file()) {
+            let body: Vec<&str> = items.iter().map(|i| i.text.as_str()).collect();
+            let mut text = String::from(if bom { "\u{feff}" } else { "" });
+            text.push_str(&body.join(nl));
+            if last_nl && !items.is_empty() {
+                text.push_str(nl);
+            }
+            let mut expected: String = items
+                .iter()
+                .map(|i| i.owned.as_ref().map_or(i.text.as_str(), |(_, new)| new.as_str()))
+                .collect::<Vec<_>>()
+                .join(nl);
+            if last_nl && !items.is_empty() {
+                expected.push_str(nl);
+            }
+            let ending = if text.contains('\n') { nl } else { "\n" };
+            for (name, port) in [("WEB_PORT", WEB), ("DB_PORT", DB)] {
+                if !items.iter().any(|i| i.owned.as_ref().is_some_and(|(n, _)| n == name)) {
+                    if !expected.is_empty() && !expected.ends_with('\n') {
+                        expected.push_str(ending);
+                    }
+                    let _ = write!(expected, "{name}={port}{ending}");
+                }
+            }
+            if bom {
+                expected.insert(0, '\u{feff}');
+            }
+            let once = merged(&text, &[("WEB_PORT", WEB), ("DB_PORT", DB)]);
+            prop_assert_eq!(&once, &expected);
+            prop_assert_eq!(merged(&once, &[("WEB_PORT", WEB), ("DB_PORT", DB)]), once);
         }
     }
 }

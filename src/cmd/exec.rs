@@ -3,8 +3,10 @@
 use std::process::Command;
 
 use anyhow::Result;
+use std::collections::BTreeMap;
+
 use devport::envfile;
-use devport::{ClaimRequest, PortChoice, Proto};
+use devport::{ClaimRequest, PortChoice, Project, Proto};
 
 use super::{Ctx, Outcome};
 use crate::cli::ExecArgs;
@@ -16,32 +18,52 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<Outcome> {
         envfile::validate_var(name)?;
     }
     // The claim's shape: the manifest's, else the existing claim's, else one TCP port.
-    let existing = ctx
-        .store
-        .read()?
-        .find(project.path.as_deref(), &args.service)
-        .cloned();
+    let reg = ctx.store.read()?;
+    let existing = reg.find(project.path.as_deref(), &args.service).cloned();
     let spec = project
         .manifest
         .as_ref()
         .and_then(|m| m.services.get(&args.service))
         .cloned()
         .unwrap_or_default();
+    let count = spec
+        .count
+        .or(existing.as_ref().map(|c| c.count))
+        .unwrap_or(1);
     let req = ClaimRequest {
         project: &project,
         service: &args.service,
         choice: PortChoice::from_options(spec.port, spec.prefer),
-        count: spec
-            .count
-            .or(existing.as_ref().map(|c| c.count))
-            .unwrap_or(1),
+        count,
         proto: spec
             .proto
             .or(existing.as_ref().map(|c| c.proto))
             .unwrap_or(Proto::Tcp),
         relocate: false,
     };
+
+    // Everything is checked before the claim: the placeholders name claimed services, and the
+    // variables the command gets are valid and distinct.
+    let others: Vec<&devport::Claim> = reg
+        .claims
+        .iter()
+        .filter(|c| c.project_path == project.path && c.service != args.service)
+        .collect();
+    let mut ports: BTreeMap<&str, u16> = others
+        .iter()
+        .map(|c| (c.service.as_str(), c.port))
+        .collect();
+    let templates: Vec<Vec<Piece<'_>>> = args.command.iter().map(|a| pieces(a)).collect();
+    for other in templates.iter().flatten().filter_map(|p| match p {
+        Piece::Other(s) => Some(*s),
+        _ => None,
+    }) {
+        check_placeholder(other, &args.service, &ports, &project)?;
+    }
+    check_var_names(&others, args, count, &project)?;
+
     let port = ctx.claim(&ctx.policy(), &req)?.claim.port;
+    ports.insert(&args.service, port);
 
     let mut vars = ctx.project_vars(&project, None, "")?;
     let own = args
@@ -53,11 +75,10 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<Outcome> {
     vars.push((own, port.to_string()));
     vars.push(("PORT".to_string(), port.to_string()));
 
-    let command: Vec<String> = args
-        .command
+    let command: Vec<String> = templates
         .iter()
-        .map(|a| substitute(a, port, &vars, &project.env_names()))
-        .collect::<Result<_>>()?;
+        .map(|pieces| render(pieces, port, &ports))
+        .collect();
     let (program, rest) = command
         .split_first()
         .ok_or_else(|| devport::Error::Usage("no command given after --".into()))?;
@@ -67,40 +88,110 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<Outcome> {
     Ok(launch(cmd, program))
 }
 
-/// Replaces `{port}` with the port and `{port:OTHER}` with the port of the claimed service
-/// OTHER (through its variable).
-fn substitute(
-    arg: &str,
-    port: u16,
-    vars: &[(String, String)],
-    names: &std::collections::BTreeMap<String, String>,
-) -> Result<String> {
-    let mut out = String::with_capacity(arg.len());
+/// The variables of the project's other claims and of this service (under `--env` when
+/// given) must be valid and distinct.
+fn check_var_names(
+    others: &[&devport::Claim],
+    args: &ExecArgs,
+    count: u16,
+    project: &Project,
+) -> Result<()> {
+    let mut services: Vec<(&str, u16)> = others
+        .iter()
+        .map(|c| (c.service.as_str(), c.count))
+        .collect();
+    let mut names = project.env_names();
+    if let Some(name) = &args.env {
+        if let Some((other, _)) = services
+            .iter()
+            .find(|(s, c)| envfile::service_vars(s, *c, &names, "").contains(name))
+        {
+            return Err(devport::Error::Usage(format!(
+                "--env {name} is already the variable of {other} in this project; choose another name"
+            ))
+            .into());
+        }
+        names.insert(args.service.clone(), name.clone());
+    }
+    services.push((&args.service, count));
+    envfile::check_names(&services, &names, "")?;
+    Ok(())
+}
+
+/// A piece of a command argument: text, `{port}`, or `{port:OTHER}`.
+#[derive(Debug, PartialEq, Eq)]
+enum Piece<'a> {
+    Text(&'a str),
+    Own,
+    Other(&'a str),
+}
+
+/// Cuts an argument into text and placeholders: `{port}` is the port, `{port:OTHER}` the port
+/// of the claimed service OTHER; any other `{port...` is text.
+fn pieces(arg: &str) -> Vec<Piece<'_>> {
+    let mut out = Vec::new();
     let mut rest = arg;
     while let Some(start) = rest.find("{port") {
-        out.push_str(&rest[..start]);
         let after = &rest[start + 5..];
         if let Some(tail) = after.strip_prefix('}') {
-            out.push_str(&port.to_string());
+            out.push(Piece::Text(&rest[..start]));
+            out.push(Piece::Own);
             rest = tail;
         } else if let Some((other, tail)) = after.strip_prefix(':').and_then(|a| a.split_once('}'))
         {
-            let var = names
-                .get(other)
-                .cloned()
-                .unwrap_or_else(|| envfile::var_name(other, ""));
-            let value = vars.iter().find(|(k, _)| *k == var).map(|(_, v)| v.clone()).ok_or_else(|| {
-                devport::Error::Usage(format!("{{port:{other}}}: {other} is not claimed in this project; run 'devport claim {other}' first"))
-            })?;
-            out.push_str(&value);
+            out.push(Piece::Text(&rest[..start]));
+            out.push(Piece::Other(other));
             rest = tail;
         } else {
-            out.push_str("{port");
+            out.push(Piece::Text(&rest[..start + 5]));
             rest = after;
         }
     }
-    out.push_str(rest);
-    Ok(out)
+    out.push(Piece::Text(rest));
+    out
+}
+
+/// `{port:OTHER}` must name the service being run or a service claimed in this project.
+fn check_placeholder(
+    other: &str,
+    service: &str,
+    claimed: &BTreeMap<&str, u16>,
+    project: &Project,
+) -> Result<()> {
+    if other == service || claimed.contains_key(other) {
+        return Ok(());
+    }
+    let in_manifest = project
+        .manifest
+        .as_ref()
+        .is_some_and(|m| m.services.contains_key(other));
+    let shown = output::clean(other);
+    let message = if in_manifest {
+        format!(
+            "{{port:{shown}}}: {shown} is in {} but not claimed yet; run 'devport up' first",
+            devport::project::MANIFEST
+        )
+    } else {
+        format!(
+            "{{port:{shown}}}: {shown} is not claimed in this project; check the name, or run 'devport claim {shown}' first"
+        )
+    };
+    Err(devport::Error::Usage(message).into())
+}
+
+/// The argument with its placeholders filled in; every `{port:OTHER}` was checked to be in
+/// `ports`.
+fn render(pieces: &[Piece<'_>], port: u16, ports: &BTreeMap<&str, u16>) -> String {
+    pieces.iter().fold(String::new(), |mut out, piece| {
+        match piece {
+            Piece::Text(text) => out.push_str(text),
+            Piece::Own => out.push_str(&port.to_string()),
+            Piece::Other(other) => {
+                out.push_str(&ports.get(other).copied().unwrap_or(port).to_string());
+            }
+        }
+        out
+    })
 }
 
 /// Replaces this process with the command, so signals and the exit status are the child's.
@@ -144,20 +235,12 @@ mod tests {
 
     #[test]
     fn substitution() {
-        let vars = vec![("DB_PORT".to_string(), "5000".to_string())];
-        let names = std::collections::BTreeMap::new();
-        assert_eq!(
-            substitute("--port={port}", 42, &vars, &names).ok(),
-            Some("--port=42".into())
-        );
-        assert_eq!(
-            substitute("{port:db}/{port}", 42, &vars, &names).ok(),
-            Some("5000/42".into())
-        );
-        assert_eq!(
-            substitute("{portal} {port", 42, &vars, &names).ok(),
-            Some("{portal} {port".into())
-        );
-        assert!(substitute("{port:cache}", 42, &vars, &names).is_err());
+        let ports = BTreeMap::from([("db", 5000), ("web", 42)]);
+        let fill = |arg: &str| render(&pieces(arg), 42, &ports);
+        assert_eq!(fill("--port={port}"), "--port=42");
+        assert_eq!(fill("{port:db}/{port}"), "5000/42");
+        assert_eq!(fill("{portal} {port"), "{portal} {port");
+        assert_eq!(fill("{port{port}"), "{port42");
+        assert_eq!(pieces("{port:cache}")[1], Piece::Other("cache"));
     }
 }

@@ -19,7 +19,7 @@ use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use devport::envfile::{self, Format};
+use devport::envfile::{self, EnvFile, Format};
 use devport::fsutil::FileMode;
 use devport::{ClaimOutcome, ClaimRequest, Config, OsPorts, Policy, Project, Store};
 use jiff::Timestamp;
@@ -128,25 +128,25 @@ impl Ctx {
         Ok(envfile::vars(&claims, &project.env_names(), prefix)?)
     }
 
-    /// Prints `vars` in `format`, or merges them into the dotenv file `write`.
+    /// Prints `vars` in `format`, or merges them into the dotenv file `write` (opened with
+    /// [`EnvFile::open`] before anything was claimed, so a bad file stops the command early).
     pub fn emit_vars(
         &self,
         vars: &[(String, String)],
         format: Format,
-        write: Option<&Path>,
+        write: Option<&EnvFile>,
         print_too: bool,
     ) -> Result<()> {
-        if let Some(path) = write {
-            let existing = match std::fs::read_to_string(path) {
-                Ok(text) => text,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-                Err(e) => return Err(devport::Error::io("cannot read", path, e).into()),
-            };
-            let merged = envfile::merge(&existing, vars);
-            if merged != existing {
-                devport::fsutil::write_atomic(path, merged.as_bytes(), file_mode(path))?;
+        if let Some(file) = write {
+            if let Some(merged) = file.merged(vars)? {
+                let target = file.target();
+                devport::fsutil::write_atomic(target, &merged, file_mode(target))?;
             }
-            output::note(&format!("{} variable(s) in {}", vars.len(), path.display()));
+            output::note(&format!(
+                "{} variable(s) in {}",
+                vars.len(),
+                file.path().display()
+            ));
         }
         if write.is_none() || print_too {
             let format = if self.json { Format::Json } else { format };

@@ -11,6 +11,7 @@ mod policy_props;
 mod support;
 mod trust_registry;
 // Control characters in folder names, and symlinks, need a Unix file system.
+mod trust_env;
 #[cfg(unix)]
 mod trust_terminal;
 mod workflow;

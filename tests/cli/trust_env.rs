@@ -1,0 +1,359 @@
+//! `.env` merging and variable names: `env --write` keeps every line it does not own, every
+//! name devport prints is a valid, harmless shell name, and bad input is refused before
+//! anything is claimed or written.
+
+use std::path::Path;
+
+use crate::support::{World, port, stderr, stdout};
+
+/// Runs `devport ARGS` in `dir`; it must exit with `code` and leave the registry as it was.
+fn refused(w: &World, dir: &Path, args: &[&str], code: i32) -> String {
+    let before = w.registry_bytes();
+    let out = w.fails_in(dir, args, code);
+    assert_eq!(
+        w.registry_bytes(),
+        before,
+        "devport {args:?} changed the registry"
+    );
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(!err.contains("Error {") && !err.contains("Usage("), "{err}");
+    err
+}
+
+#[test]
+fn env_write_keeps_every_line_it_does_not_own() {
+    let w = World::new();
+    let shop = w.project("shop");
+    let web = port(&w.ok(&["claim", "web"]));
+    let db = port(&w.ok(&["claim", "db"]));
+    // A BOM, CRLF endings, an `export` line, a multi-line value holding a WEB_PORT line, a
+    // comment, and bytes that are not UTF-8.
+    let original: &[u8] = b"\xEF\xBB\xBFexport WEB_PORT=1 # the site\r\nCERT=\"-----BEGIN\r\nWEB_PORT=1\r\n-----END\"\r\n# caf\xe9\r\nNAME='x\r\ny'";
+    std::fs::write(shop.join(".env"), original).expect("write");
+    w.ok(&["env", "--write", ".env"]);
+    let expected = [
+        &b"\xEF\xBB\xBFexport WEB_PORT="[..],
+        web.to_string().as_bytes(),
+        b" # the site\r\nCERT=\"-----BEGIN\r\nWEB_PORT=1\r\n-----END\"\r\n# caf\xe9\r\nNAME='x\r\ny'\r\nDB_PORT=",
+        db.to_string().as_bytes(),
+        b"\r\n",
+    ]
+    .concat();
+    let written = std::fs::read(shop.join(".env")).expect("read");
+    assert_eq!(
+        String::from_utf8_lossy(&written),
+        String::from_utf8_lossy(&expected)
+    );
+    assert_eq!(written, expected);
+    w.ok(&["env", "--write", ".env"]);
+    assert_eq!(
+        std::fs::read(shop.join(".env")).expect("read"),
+        expected,
+        "idempotent"
+    );
+}
+
+#[test]
+fn env_write_refuses_a_file_it_cannot_read_safely() {
+    let w = World::new();
+    let shop = w.project("shop");
+    w.ok(&["claim", "web"]);
+    // A quote that is never closed: where the value ends is unclear, so nothing is written.
+    let text = "A=1\nB=\"open\nWEB_PORT=1\n";
+    std::fs::write(shop.join(".env"), text).expect("write");
+    let err = refused(&w, &shop, &["env", "--write", ".env"], 2);
+    assert!(
+        err.contains(".env") && err.contains("line 2, column 3") && err.contains("never closed"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(shop.join(".env")).expect("read"),
+        text
+    );
+    // A folder is a clear error, not a crash.
+    std::fs::create_dir(shop.join("dir.env")).expect("mkdir");
+    let err = refused(&w, &shop, &["env", "--write", "dir.env"], 3);
+    assert!(err.contains("dir.env") && err.contains("a folder"), "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn env_write_on_a_fifo_does_not_hang() {
+    let w = World::new();
+    let shop = w.project("shop");
+    w.ok(&["claim", "web"]);
+    nix::unistd::mkfifo(&shop.join(".env"), nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
+    let start = std::time::Instant::now();
+    let mut cmd = w.cmd_in(&shop, &["env", "--write", ".env"]);
+    cmd.timeout(std::time::Duration::from_secs(20));
+    let out = cmd.output().expect("run");
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("FIFO"), "{}", stderr(&out));
+    assert!(start.elapsed() < std::time::Duration::from_secs(10));
+}
+
+#[cfg(unix)]
+#[test]
+fn env_write_goes_through_a_symlink_and_keeps_it() {
+    let w = World::new();
+    let shop = w.project("shop");
+    let shared = w.dir.path().join("shared");
+    std::fs::create_dir(&shared).expect("mkdir");
+    std::fs::write(shared.join("real.env"), "A=1\n").expect("write");
+    std::os::unix::fs::symlink("../shared/real.env", shop.join(".env")).expect("symlink");
+    let web = port(&w.ok(&["claim", "web"]));
+    w.ok(&["env", "--write", ".env"]);
+    let meta = std::fs::symlink_metadata(shop.join(".env")).expect("stat");
+    assert!(meta.file_type().is_symlink(), "the link stays a link");
+    assert_eq!(
+        std::fs::read_to_string(shared.join("real.env")).expect("read"),
+        format!("A=1\nWEB_PORT={web}\n")
+    );
+    // `up --write-env` goes through the same file.
+    std::fs::write(shop.join("devport.toml"), "[services.web]\n").expect("manifest");
+    w.ok(&["up", "--write-env", ".env"]);
+    assert!(std::fs::symlink_metadata(shop.join(".env")).is_ok_and(|m| m.file_type().is_symlink()));
+}
+
+#[cfg(unix)]
+#[test]
+#[ignore = "needs root: chown of the link's target to uid 65534"]
+fn env_write_refuses_a_symlink_to_another_users_file() {
+    let w = World::new();
+    let shop = w.project("shop");
+    let target = w.dir.path().join("theirs.env");
+    std::fs::write(&target, "A=1\n").expect("write");
+    std::os::unix::fs::chown(&target, Some(65534), Some(65534)).expect("chown (needs root)");
+    std::os::unix::fs::symlink(&target, shop.join(".env")).expect("symlink");
+    w.ok(&["claim", "web"]);
+    let err = refused(&w, &shop, &["env", "--write", ".env"], 3);
+    assert!(err.contains("belongs to uid 65534"), "{err}");
+    assert_eq!(std::fs::read_to_string(&target).expect("read"), "A=1\n");
+    // `up` refuses it before claiming anything.
+    std::fs::write(shop.join("devport.toml"), "[services.api]\n").expect("manifest");
+    refused(&w, &shop, &["up", "--write-env", ".env"], 3);
+}
+
+#[test]
+fn up_checks_the_env_file_before_claiming() {
+    let w = World::new();
+    let shop = w.project("shop");
+    std::fs::write(shop.join("devport.toml"), "[services.web]\n").expect("manifest");
+    std::fs::write(shop.join(".env"), "X='never closed\n").expect("write");
+    refused(&w, &shop, &["up", "--write-env", ".env"], 2);
+    assert!(!w.registry().exists());
+}
+
+#[test]
+fn dangerous_variable_names_are_refused_everywhere() {
+    let w = World::new();
+    let shop = w.project("shop");
+    for name in [
+        "PATH",
+        "path",
+        "LD_PRELOAD",
+        "DYLD_INSERT_LIBRARIES",
+        "DEVPORT_REGISTRY",
+        "BASH_ENV",
+        "PS1",
+        "IFS",
+        "9X",
+        "A-B",
+    ] {
+        std::fs::write(
+            shop.join("devport.toml"),
+            format!("name = \"shop\"\n[services.web]\nenv = \"{name}\"\n"),
+        )
+        .expect("manifest");
+        let err = refused(&w, &shop, &["up"], 2);
+        assert!(
+            err.contains("devport.toml")
+                && err.contains("line 3, column 7")
+                && err.contains("choose another"),
+            "{name}: {err}"
+        );
+        std::fs::remove_file(shop.join("devport.toml")).expect("rm");
+        let err = refused(&w, &shop, &["exec", "web", "--env", name, "--", "true"], 2);
+        assert!(err.contains("cannot be used"), "{name}: {err}");
+    }
+    assert!(!w.registry().exists(), "nothing was claimed");
+    w.ok(&["claim", "web"]);
+    for prefix in ["LD_", "DYLD_", "DEVPORT_", "9", "A B"] {
+        let err = refused(&w, &shop, &["env", "--prefix", prefix], 2);
+        assert!(err.contains("--prefix"), "{prefix}: {err}");
+    }
+    // A prefix is checked with the names it makes: `P` and `env = "ATH"` make PATH.
+    std::fs::write(shop.join("devport.toml"), "[services.web]\nenv = \"ATH\"\n").expect("manifest");
+    let err = refused(&w, &shop, &["env", "--prefix", "P"], 2);
+    assert!(err.contains("PATH"), "{err}");
+}
+
+#[test]
+fn every_printed_name_is_a_valid_shell_name() {
+    let w = World::new();
+    let shop = w.project("shop");
+    let lives = port(&w.ok(&["claim", "9lives"]));
+    let ld = port(&w.ok(&["claim", "ld"]));
+    let env = w.ok(&["env"]);
+    assert!(
+        env.contains(&format!("export _9LIVES_PORT={lives}")),
+        "{env}"
+    );
+    assert!(env.contains(&format!("export _LD_PORT={ld}")), "{env}");
+    // sh itself accepts the output.
+    let script = format!("set -e\n{env}\necho \"$_9LIVES_PORT $_LD_PORT\"");
+    let out = w
+        .program_in("sh", &shop, &["-c", &script])
+        .output()
+        .expect("sh");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), format!("{lives} {ld}"));
+    let dotenv = w.ok(&["env", "--format", "dotenv", "--prefix", "APP_"]);
+    assert!(
+        dotenv.contains(&format!("APP__9LIVES_PORT={lives}")),
+        "{dotenv}"
+    );
+}
+
+#[test]
+fn up_refuses_services_sharing_a_variable_before_claiming() {
+    let w = World::new();
+    let shop = w.project("shop");
+    for manifest in [
+        "[services.a]\nenv = \"X_PORT\"\n[services.b]\nenv = \"X_PORT\"\n",
+        "[services.\"api.v2\"]\n[services.api-v2]\n",
+        "[services.a]\ncount = 2\n[services.b]\nenv = \"A_PORT_1\"\n",
+    ] {
+        std::fs::write(shop.join("devport.toml"), manifest).expect("manifest");
+        let err = refused(&w, &shop, &["up", "--write-env", ".env"], 2);
+        assert!(
+            err.contains("devport.toml") && err.contains("would both set"),
+            "{err}"
+        );
+        assert!(
+            (err.contains(" a ") && err.contains(" b "))
+                || (err.contains("api.v2") && err.contains("api-v2")),
+            "{err}"
+        );
+        assert!(!w.registry().exists() && !shop.join(".env").exists());
+    }
+    // A manifest service against a claim the manifest does not list.
+    w.ok(&["claim", "api.v2"]);
+    std::fs::write(
+        shop.join("devport.toml"),
+        "[services.web]\n[services.api-v2]\n",
+    )
+    .expect("manifest");
+    let err = refused(&w, &shop, &["up"], 2);
+    assert!(err.contains("api.v2") && err.contains("api-v2"), "{err}");
+}
+
+#[test]
+fn exec_checks_placeholders_before_claiming() {
+    let w = World::new();
+    let shop = w.project("shop");
+    let err = refused(&w, &shop, &["exec", "web", "--", "echo", "{port:nope}"], 2);
+    assert!(
+        err.contains("nope") && err.contains("devport claim nope"),
+        "{err}"
+    );
+    assert!(!w.registry().exists());
+    // In the manifest but not claimed yet: still refused before claiming.
+    std::fs::write(shop.join("devport.toml"), "[services.web]\n[services.db]\n").expect("manifest");
+    let err = refused(&w, &shop, &["exec", "web", "--", "echo", "x{port:db}"], 2);
+    assert!(err.contains("devport up"), "{err}");
+    assert!(!w.registry().exists());
+    let db = port(&w.ok(&["claim", "db"]));
+    let out = w.ok(&[
+        "exec",
+        "web",
+        "--",
+        "echo",
+        "{port:db}",
+        "{port:web}={port}",
+    ]);
+    let web = port(&w.ok(&["claim", "web"]));
+    assert_eq!(out, format!("{db} {web}={web}"));
+}
+
+#[test]
+fn a_new_claim_may_not_take_another_claims_variable() {
+    let w = World::new();
+    let shop = w.project("shop");
+    w.ok(&["claim", "api.v2"]);
+    let err = refused(&w, &shop, &["claim", "api-v2"], 2);
+    assert!(
+        err.contains("api.v2")
+            && err.contains("api-v2")
+            && err.contains("API_V2_PORT")
+            && err.contains("env ="),
+        "{err}"
+    );
+    // Another project may use the name.
+    w.ok_in("other", &["claim", "api-v2"]);
+    // The manifest's `env` counts: a service renamed onto another's variable is refused...
+    std::fs::write(
+        shop.join("devport.toml"),
+        "[services.web]\nenv = \"API_V2_PORT\"\n",
+    )
+    .expect("manifest");
+    refused(&w, &shop, &["claim", "web"], 2);
+    // ... and one renamed away from it is fine.
+    std::fs::write(
+        shop.join("devport.toml"),
+        "[services.api-v2]\nenv = \"API2_PORT\"\n",
+    )
+    .expect("manifest");
+    w.ok(&["claim", "api-v2"]);
+}
+
+#[test]
+fn existing_clashing_claims_keep_working() {
+    let w = World::new();
+    let shop = w.project("shop");
+    let first = port(&w.ok(&["claim", "api.v2"]));
+    // A registry from before the check: two claims of one project on one variable.
+    let mut reg = w.registry_json();
+    let mut twin = reg["claims"][0].clone();
+    twin["service"] = "api-v2".into();
+    twin["port"] = (first + 1).into();
+    reg["claims"].as_array_mut().expect("claims").push(twin);
+    std::fs::write(w.registry(), serde_json::to_vec_pretty(&reg).expect("json")).expect("write");
+    assert_eq!(port(&w.ok(&["claim", "api.v2"])), first);
+    assert_eq!(port(&w.ok(&["claim", "api-v2"])), first + 1);
+    let err = refused(&w, &shop, &["env"], 2);
+    assert!(err.contains("api.v2") && err.contains("api-v2"), "{err}");
+}
+
+#[test]
+fn exec_env_may_not_take_another_services_variable() {
+    let w = World::new();
+    let shop = w.project("shop");
+    w.ok(&["claim", "db"]);
+    let err = refused(
+        &w,
+        &shop,
+        &["exec", "web", "--env", "DB_PORT", "--", "true"],
+        2,
+    );
+    assert!(err.contains("--env DB_PORT") && err.contains("db"), "{err}");
+    assert_eq!(
+        w.registry_json()["claims"].as_array().map(Vec::len),
+        Some(1)
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn env_write_through_a_dangling_symlink_is_a_clear_error() {
+    let w = World::new();
+    let shop = w.project("shop");
+    w.ok(&["claim", "web"]);
+    std::os::unix::fs::symlink("missing/real.env", shop.join(".env")).expect("symlink");
+    let err = refused(&w, &shop, &["env", "--write", ".env"], 3);
+    assert!(
+        err.contains("missing/real.env") && err.contains("remove the link"),
+        "{err}"
+    );
+}
