@@ -137,7 +137,7 @@ pub fn read_regular(path: &Path, what: &'static str) -> Result<Option<Vec<u8>>> 
         return Err(Error::NotAFile {
             what,
             path: path.to_path_buf(),
-            kind: file_kind(&meta.file_type()),
+            kind: file_kind(meta.file_type()),
         });
     }
     let too_large = |size: u64| Error::TooLarge {
@@ -169,7 +169,7 @@ fn read_action(what: &'static str) -> &'static str {
 }
 
 /// A file type in words, for "X is a FIFO, not a regular file".
-fn file_kind(t: &std::fs::FileType) -> &'static str {
+fn file_kind(t: std::fs::FileType) -> &'static str {
     #[cfg(unix)]
     {
         use std::os::unix::fs::FileTypeExt as _;
@@ -183,7 +183,11 @@ fn file_kind(t: &std::fs::FileType) -> &'static str {
             return "a socket";
         }
     }
-    if t.is_dir() { "a folder" } else { "not a regular file" }
+    if t.is_dir() {
+        "a folder"
+    } else {
+        "not a regular file"
+    }
 }
 
 /// The folder holding `path` (`.` for a bare file name).

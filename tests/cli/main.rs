@@ -8,4 +8,6 @@ mod json;
 mod lifecycle;
 mod policy_props;
 mod support;
+#[cfg(unix)]
+mod trust_project;
 mod workflow;
