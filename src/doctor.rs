@@ -14,8 +14,8 @@ use crate::registry::{Claim, Store};
 #[derive(Debug, Clone, Serialize)]
 pub struct Problem {
     /// A stable code: `registry-unreadable`, `registry-permissions`, `folder-permissions`,
-    /// `overlap`, `duplicate-claim`, `folder-gone`, `folder-unreadable`, `bound-by-other`, or a policy reason code
-    /// (`os-ephemeral`, `iana-assigned`, ...).
+    /// `overlap`, `duplicate-claim`, `folder-gone`, `folder-unreadable`, `bound-by-other`, or a
+    /// policy reason code (`os-ephemeral`, `iana-assigned`, ...).
     pub code: &'static str,
     /// What is wrong.
     pub message: String,

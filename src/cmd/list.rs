@@ -13,9 +13,10 @@ use crate::output::{self, ClaimView};
 pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<Outcome> {
     let reg = ctx.store.read()?;
     // Recorded leases whose process is gone are dropped by the next write: not shown.
-    let leases: Vec<&LeaseRecord> = reg.leases.iter().filter(|l| l.is_live(ctx.now)).collect();
+    let live_leases =
+        || -> Vec<&LeaseRecord> { reg.leases.iter().filter(|l| l.is_live(ctx.now)).collect() };
     if args.leases {
-        return show_leases(ctx, &leases);
+        return show_leases(ctx, &live_leases());
     }
     let here = if args.here {
         Some(ctx.project()?.path)
@@ -56,9 +57,14 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<Outcome> {
     } else {
         claim_table(ctx, args, &claims, &views)?;
     }
-    if !leases.is_empty() && !args.here {
-        output::line("")?;
-        output::line("LEASES")?;
+    // Leases belong to processes, not projects: shown with every claim, not with --here.
+    let leases = if args.here { Vec::new() } else { live_leases() };
+    if !leases.is_empty() {
+        output::line(if claims.is_empty() {
+            "LEASES"
+        } else {
+            "\nLEASES"
+        })?;
         lease_table(ctx, &leases)?;
     }
     Ok(Outcome::Success)
