@@ -277,3 +277,43 @@ fn permissions(path: &Path, add: &mut impl FnMut(&'static str, String, String, O
 
 #[cfg(not(unix))]
 fn permissions(_path: &Path, _add: &mut impl FnMut(&'static str, String, String, Option<&Claim>)) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn claim(i: usize, port: u16, count: u16) -> Claim {
+        Claim {
+            project: "p".into(),
+            project_path: None,
+            service: format!("s{i}"),
+            port,
+            count,
+            proto: crate::types::Proto::Tcp,
+            created: jiff::Timestamp::UNIX_EPOCH,
+            last_used: jiff::Timestamp::UNIX_EPOCH,
+            pinned: false,
+        }
+    }
+
+    proptest! {
+        /// The sweep flags exactly the claims that share a port with a claim before them in
+        /// port order, as comparing every pair would.
+        #[test]
+        fn overlap_sweep_matches_every_pair(blocks in prop::collection::vec((20000u16..20100, 1u16..20), 0..40)) {
+            let claims: Vec<Claim> = blocks.iter().enumerate().map(|(i, &(p, n))| claim(i, p, n)).collect();
+            let mut flagged = Vec::new();
+            overlaps(&claims, &mut |_, _, _, c: Option<&Claim>| flagged.push(c.map(|c| c.service.clone())));
+            let mut sorted: Vec<&Claim> = claims.iter().collect();
+            sorted.sort_by_key(|c| c.port);
+            let expected: Vec<Option<String>> = sorted
+                .iter()
+                .enumerate()
+                .filter(|(i, c)| sorted[..*i].iter().any(|d| d.ports().overlaps(c.ports())))
+                .map(|(_, c)| Some(c.service.clone()))
+                .collect();
+            prop_assert_eq!(flagged, expected);
+        }
+    }
+}

@@ -58,7 +58,7 @@ impl Project {
         for dir in start.ancestors() {
             let path = dir.join(MANIFEST);
             if let Some(why) = untrusted(&path) {
-                warnings.push(format!("skipped {}: {why}", path.display()));
+                warnings.push(format!("skipped manifest {}: {why}", path.display()));
             } else if let Some(manifest) = Manifest::load(&path)? {
                 found = Some((dir.to_path_buf(), Some(manifest)));
                 break;
