@@ -164,10 +164,10 @@ pub struct ClaimArgs {
     pub relocate: bool,
 }
 
-/// Remove claims
+/// Remove claims, or end a lease
 ///
 /// Releasing a service that holds no claim prints a note and succeeds, so scripts may call it
-/// blindly.
+/// blindly. `--lease P` ends the lease holding P, whichever process it is for.
 ///
 /// Example:
 ///   devport release web

@@ -176,6 +176,22 @@ fn a_manifest_in_a_world_writable_folder_is_skipped() {
     assert_eq!(err.lines().count(), 1, "{err}");
     let env = w.ok_at(&sub, &["env"]);
     assert!(!env.contains("PATH="), "{env}");
+    // A link in a private repository to a manifest in such a folder is skipped as well.
+    let repo = w.project("repo");
+    std::os::unix::fs::symlink(shared.join("devport.toml"), repo.join("devport.toml"))
+        .expect("symlink");
+    let out = w
+        .cmd_in(&repo, &["claim", "web", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert_eq!(json(&stdout(&out))["project"], "repo");
+    assert!(
+        stderr(&out).contains("skipped manifest"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// A manifest owned by another user is skipped, with a warning naming the owner.
