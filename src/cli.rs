@@ -164,17 +164,18 @@ pub struct ClaimArgs {
     pub relocate: bool,
 }
 
-/// Remove claims
+/// Remove claims, or end a lease
 ///
 /// Releasing a service that holds no claim prints a note and succeeds, so scripts may call it
-/// blindly.
+/// blindly. `--lease P` ends the lease holding P, whichever process it is for.
 ///
 /// Example:
 ///   devport release web
 ///   devport release --port 24117
 ///   devport release --all
+///   devport release --lease 24117
 #[derive(Debug, Args)]
-#[command(group = clap::ArgGroup::new("what").required(true).args(["services", "port", "all"]))]
+#[command(group = clap::ArgGroup::new("what").required(true).args(["services", "port", "all", "lease"]))]
 pub struct ReleaseArgs {
     /// Services of this project to release
     pub services: Vec<String>,
@@ -184,13 +185,20 @@ pub struct ReleaseArgs {
     /// Release every claim of this project
     #[arg(long)]
     pub all: bool,
+    /// End the lease that holds this port, whichever process it is for
+    #[arg(long, value_name = "P", value_parser = parse_port)]
+    pub lease: Option<u16>,
 }
 
-/// Show the claims, grouped by project
+/// Show the claims, grouped by project, then the live leases
+///
+/// The table of leases (LEASES) follows the claims; `--json` prints claims only, and
+/// `--leases` prints only the leases (table or JSON array).
 ///
 /// Example:
 ///   devport list
 ///   devport list --here --json
+///   devport list --leases --json
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct ListArgs {
@@ -200,6 +208,9 @@ pub struct ListArgs {
     /// Add who is listening on each claimed port now
     #[arg(long)]
     pub live: bool,
+    /// Show the live leases instead of the claims
+    #[arg(long, conflicts_with_all = ["here", "live"])]
+    pub leases: bool,
 }
 
 /// Tell the whole story of ports: IANA, dev tools, browsers, OS, live sockets, devport

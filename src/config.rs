@@ -107,14 +107,21 @@ pub fn resolve_registry_path(explicit: Option<PathBuf>) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// The user's config: `DEVPORT_CONFIG` > the per-user default; a missing file means defaults.
+/// The user's config: `DEVPORT_CONFIG` > the per-user default; a missing file means defaults
+/// (see [`load_user_config_with_warnings`], whose warnings this drops).
 pub fn load_user_config() -> Result<Config> {
+    load_user_config_with_warnings().map(|(config, _)| config)
+}
+
+/// The user's config and why a config file was skipped (see [`Config::load_with_warnings`]),
+/// for the CLI to show.
+pub fn load_user_config_with_warnings() -> Result<(Config, Vec<String>)> {
     match env_var("DEVPORT_CONFIG")
         .map(PathBuf::from)
         .or_else(default_config_path)
     {
-        Some(path) => Config::load(&path),
-        None => Ok(Config::default()),
+        Some(path) => Config::load_with_warnings(&path),
+        None => Ok((Config::default(), Vec::new())),
     }
 }
 
@@ -163,13 +170,26 @@ enum PortOrRange {
 }
 
 impl Config {
-    /// Reads the config at `path`; a missing file means the defaults. Errors exit 3.
+    /// Reads the config at `path`; a missing or skipped file means the defaults (see
+    /// [`Config::load_with_warnings`]). Errors exit 3.
     pub fn load(path: &Path) -> Result<Config> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => Config::parse(&text, path),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
-            Err(e) => Err(Error::io("cannot read config", path, e)),
+        Config::load_with_warnings(path).map(|(config, _)| config)
+    }
+
+    /// Reads the config at `path`, with a warning when the file is skipped: a config another
+    /// user owns, or one in a folder every user may write, is not used (see
+    /// [`crate::project::untrusted`]), so it cannot steer this user's ports. A missing or
+    /// skipped file means the defaults. Errors exit 3.
+    pub fn load_with_warnings(path: &Path) -> Result<(Config, Vec<String>)> {
+        if let Some(why) = crate::project::untrusted(path) {
+            let warning = format!("skipped config {}: {why}", path.display());
+            return Ok((Config::default(), vec![warning]));
         }
+        let config = match crate::project::read_text(path, "config file", EXIT_ENV)? {
+            Some(text) => Config::parse(&text, path)?,
+            None => Config::default(),
+        };
+        Ok((config, Vec::new()))
     }
 
     /// Parses config text; `path` is only used in errors.

@@ -7,6 +7,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::project::{FolderState, folder_state};
 use crate::registry::{Claim, LeaseRecord, Registry, Store};
 
 /// Why a claim is removed.
@@ -29,9 +30,13 @@ pub struct GcReport {
 }
 
 /// Which claims `gc` removes: global claims only for age, project claims also when the folder
-/// is gone.
+/// is gone — never because it cannot be seen (see [`folder_state`]).
 fn doomed(claim: &Claim, now: Timestamp, older_than: Option<SignedDuration>) -> Option<GcReason> {
-    if claim.project_path.as_ref().is_some_and(|p| !p.exists()) {
+    if claim
+        .project_path
+        .as_ref()
+        .is_some_and(|p| matches!(folder_state(p), FolderState::Gone))
+    {
         return Some(GcReason::FolderGone);
     }
     older_than
@@ -46,13 +51,16 @@ fn plan(reg: &Registry, now: Timestamp, older_than: Option<SignedDuration>) -> G
             .iter()
             .filter_map(|c| Some((c.clone(), doomed(c, now, older_than)?)))
             .collect(),
-        leases: reg
-            .leases
-            .iter()
-            .filter(|l| !l.is_live(now))
-            .cloned()
-            .collect(),
+        leases: dead_leases(reg, now),
     }
+}
+
+fn dead_leases(reg: &Registry, now: Timestamp) -> Vec<LeaseRecord> {
+    reg.leases
+        .iter()
+        .filter(|l| !l.is_live(now))
+        .cloned()
+        .collect()
 }
 
 /// Removes (or with `dry_run` only reports) what is no longer needed.
@@ -66,11 +74,12 @@ pub fn gc(
         .map(SignedDuration::try_from)
         .transpose()
         .map_err(|_| Error::Usage("--older-than is too long".into()))?;
-    // Dead leases are dropped by every write before the change runs, so they are read first.
-    let before = plan(&store.read()?, now, older_than);
+    let reg = store.read()?;
     if dry_run {
-        return Ok(before);
+        return Ok(plan(&reg, now, older_than));
     }
+    // Dead leases are dropped by every write before the change runs, so they are read first.
+    let leases = dead_leases(&reg, now);
     store.update(now, |reg| {
         let mut claims = Vec::new();
         reg.claims.retain(|c| match doomed(c, now, older_than) {
@@ -80,9 +89,6 @@ pub fn gc(
             }
             None => true,
         });
-        Ok(GcReport {
-            claims,
-            leases: before.leases,
-        })
+        Ok(GcReport { claims, leases })
     })
 }

@@ -136,3 +136,16 @@ pub fn lease(
         Ok(record)
     })
 }
+
+/// Ends the lease covering `port`, whichever process holds it, and returns the removed leases
+/// (none is not an error). This is how a person ends a lease made for a long-lived process
+/// (`devport lease --pid 1`).
+pub fn release(store: &Store, port: u16, now: Timestamp) -> Result<Vec<LeaseRecord>> {
+    store.update(now, |reg| {
+        let (removed, kept) = std::mem::take(&mut reg.leases)
+            .into_iter()
+            .partition(|l| l.ports().contains(port));
+        reg.leases = kept;
+        Ok(removed)
+    })
+}

@@ -58,6 +58,17 @@ pub fn is_alive(pid: u32, start: Option<u64>) -> bool {
     }
 }
 
+/// The command name of process `pid` (Linux: `/proc/PID/comm`), or `None` where it cannot be
+/// seen.
+pub fn name(pid: u32) -> Option<String> {
+    if cfg!(target_os = "linux") {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+        Some(comm.trim_end().to_string())
+    } else {
+        None
+    }
+}
+
 /// The pid of this process's parent.
 #[cfg(unix)]
 pub fn parent_pid() -> Option<u32> {

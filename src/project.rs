@@ -32,9 +32,20 @@ impl Project {
         }
     }
 
-    /// Finds the project of `start`: the nearest folder upwards with a `devport.toml`, else the
-    /// nearest with a `.git` (a folder, or a worktree's file), else `start` itself.
+    /// Finds the project of `start` (see [`Project::detect_with_warnings`]); the warnings
+    /// about skipped manifests are dropped.
     pub fn detect(start: &Path) -> Result<Project> {
+        Project::detect_with_warnings(start).map(|(project, _)| project)
+    }
+
+    /// Finds the project of `start`: going up from `start`, the first folder with a
+    /// `devport.toml` this user can trust, or the first with a `.git` (a folder, or a
+    /// worktree's file), whichever comes first; else `start` itself. A manifest above the git
+    /// root belongs to something else and is never read. A manifest another user owns, or one
+    /// in a folder every user may write, is skipped (see [`untrusted`]): the project behaves as
+    /// if it were not there, and the returned warnings say so, as git does for an unsafe
+    /// repository.
+    pub fn detect_with_warnings(start: &Path) -> Result<(Project, Vec<String>)> {
         let start = std::fs::canonicalize(start).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => Error::Usage(format!(
                 "project folder {} does not exist; check --project or the current folder",
@@ -42,33 +53,100 @@ impl Project {
             )),
             _ => Error::io("cannot open project folder", start, e),
         })?;
-        let root = find_up(&start, MANIFEST)
-            .or_else(|| find_up(&start, ".git"))
-            .unwrap_or(start);
-        let manifest_path = root.join(MANIFEST);
-        let manifest = if manifest_path.is_file() {
-            Some(Manifest::load(&manifest_path)?)
-        } else {
-            None
-        };
+        let mut warnings = Vec::new();
+        let mut found = None;
+        for dir in start.ancestors() {
+            let path = dir.join(MANIFEST);
+            if let Some(why) = untrusted(&path) {
+                warnings.push(format!("skipped manifest {}: {why}", path.display()));
+            } else if let Some(manifest) = Manifest::load(&path)? {
+                found = Some((dir.to_path_buf(), Some(manifest)));
+                break;
+            }
+            if dir.join(".git").exists() {
+                found = Some((dir.to_path_buf(), None));
+                break;
+            }
+        }
+        let (root, manifest) = found.unwrap_or((start, None));
         let name = manifest
             .as_ref()
             .and_then(|m| m.name.clone())
             .or_else(|| root.file_name().map(|n| n.to_string_lossy().into_owned()))
             .unwrap_or_else(|| root.display().to_string());
-        Ok(Project {
+        let project = Project {
             name,
             path: Some(root),
             manifest,
-        })
+        };
+        Ok((project, warnings))
     }
 }
 
-fn find_up(start: &Path, marker: &str) -> Option<PathBuf> {
-    start
-        .ancestors()
-        .find(|dir| dir.join(marker).exists())
-        .map(Path::to_path_buf)
+/// What can be said about a claim's project folder.
+#[derive(Debug)]
+pub enum FolderState {
+    /// It exists and is a folder.
+    Present,
+    /// It does not exist: the path, or a folder on the way to it, is missing or is a file.
+    Gone,
+    /// It cannot be looked at (permission denied, an I/O error): whether it exists is unknown,
+    /// so nothing may be removed because of it.
+    Unreadable(std::io::Error),
+}
+
+/// The one test of whether a claim's folder is still there. Only "does not exist" (`ENOENT`,
+/// `ENOTDIR`, or a file in its place) counts as gone; a folder this user merely cannot see
+/// is [`FolderState::Unreadable`].
+pub fn folder_state(path: &Path) -> FolderState {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => FolderState::Present,
+        Ok(_) => FolderState::Gone,
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
+            FolderState::Gone
+        }
+        Err(e) => FolderState::Unreadable(e),
+    }
+}
+
+/// Why devport must not act on the file at `path` although it exists, or `None` when it may:
+/// the file belongs to another user, or it (or, for a symlink, its target) sits in a folder
+/// every user may write — sticky bit or not, anyone could have put it there. A missing file is
+/// `None`. Used for manifests and the user's config, which decide ports and variable names.
+#[cfg(unix)]
+pub fn untrusted(path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt as _;
+    let meta = std::fs::metadata(path).ok()?;
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.uid() != me {
+        return Some(format!(
+            "it belongs to uid {}, not to you (uid {me}); if you trust it, copy it to a file of your own in its place",
+            meta.uid()
+        ));
+    }
+    let real = std::fs::canonicalize(path).ok()?;
+    [path, real.as_path()].into_iter().find_map(|file| {
+        let dir = crate::fsutil::parent_dir(file);
+        let mode = std::fs::metadata(dir).ok()?.mode();
+        (mode & 0o002 != 0).then(|| {
+            format!(
+                "it is in {}, which every user may write (mode {:04o}); move it into a folder only you can write",
+                dir.display(),
+                mode & 0o7777
+            )
+        })
+    })
+}
+
+/// Why devport must not act on the file at `path`: never, where files have no Unix owner.
+#[cfg(not(unix))]
+pub fn untrusted(_path: &Path) -> Option<String> {
+    None
 }
 
 /// `devport.toml`: the services a project needs, committed with the project.
@@ -169,10 +247,13 @@ mod checked {
 }
 
 impl Manifest {
-    /// Reads and validates a manifest; errors carry the file, line and column (exit 2).
-    pub fn load(path: &Path) -> Result<Manifest> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io("cannot read", path, e))?;
-        Manifest::parse(&text, path)
+    /// Reads and validates a manifest (`None` when there is none); errors carry the file, line
+    /// and column (exit 2).
+    pub fn load(path: &Path) -> Result<Option<Manifest>> {
+        match read_text(path, "manifest", EXIT_USAGE)? {
+            Some(text) => Manifest::parse(&text, path).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// Parses manifest text; `path` is only used in errors.
@@ -199,6 +280,24 @@ impl Manifest {
         }
         Ok(manifest)
     }
+}
+
+/// Reads a TOML file with [`crate::fsutil::read_regular`] (`None` when it is missing); text that
+/// is not UTF-8 is an error exiting with `code`.
+pub(crate) fn read_text(path: &Path, what: &'static str, code: u8) -> Result<Option<String>> {
+    let Some(bytes) = crate::fsutil::read_regular(path, what)? else {
+        return Ok(None);
+    };
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|e| Error::Config {
+            path: path.to_path_buf(),
+            message: format!(
+                "byte {} is not valid UTF-8; save the file as UTF-8",
+                e.utf8_error().valid_up_to() + 1
+            ),
+            code,
+        })
 }
 
 /// Turns a TOML error into one line naming the file, line and column.

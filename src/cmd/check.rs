@@ -11,10 +11,11 @@ use crate::cli::CheckArgs;
 use crate::output;
 
 /// At most this many ports per call, so a typo like `1-65535` does not run for minutes.
-const MAX_PORTS: u32 = 4096;
+const MAX_PORTS: u64 = 4096;
 
 pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<Outcome> {
-    let total: u32 = args.ports.iter().map(|r| r.len()).sum();
+    // Counted in u64 before anything is expanded: 65,537 arguments of 1-65535 overflow a u32.
+    let total: u64 = args.ports.iter().map(|r| u64::from(r.len())).sum();
     if total > MAX_PORTS {
         return Err(devport::Error::Usage(format!(
             "{total} ports asked about; check at most {MAX_PORTS} at a time"

@@ -29,9 +29,16 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
             .collect();
         output::line(&text.join("\n"))?;
     }
-    Ok(if problems.is_empty() {
-        Outcome::Success
-    } else {
-        Outcome::Negative
-    })
+    Ok(
+        if problems
+            .iter()
+            .any(devport::doctor::Problem::is_environment)
+        {
+            Outcome::Exit(devport::error::EXIT_ENV)
+        } else if problems.is_empty() {
+            Outcome::Success
+        } else {
+            Outcome::Negative
+        },
+    )
 }

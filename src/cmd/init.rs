@@ -9,7 +9,7 @@ use crate::output;
 const STARTER: &str = r#"# devport.toml: the ports this project needs. Commit it; run `devport up` to claim them.
 # Docs: `devport help up`.
 
-name = "{name}"
+name = {name}
 
 # One table per service. Every key is optional:
 #   port   = 5432        exactly this port (fails if another project holds it)
@@ -38,7 +38,9 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         ))
         .into());
     }
-    let name = project.name.replace(['"', '\\'], "_");
+    // Written by the TOML serializer, so any folder name (quotes, newlines, control
+    // characters) reads back as itself.
+    let name = toml::Value::String(project.name.clone()).to_string();
     devport::fsutil::write_atomic(
         &path,
         STARTER.replace("{name}", &name).as_bytes(),

@@ -8,13 +8,27 @@ use super::{Ctx, Outcome};
 use crate::cli::LeaseArgs;
 use crate::output;
 
+/// A lease as `lease --json`, `list --leases --json` and `release --lease --json` print it (a
+/// stable contract).
 #[derive(Serialize)]
-struct LeaseView {
+pub struct LeaseView {
     port: u16,
     ports: Vec<u16>,
     proto: devport::Proto,
     pid: u32,
     expires: Option<jiff::Timestamp>,
+}
+
+impl LeaseView {
+    pub fn new(record: &devport::LeaseRecord) -> Self {
+        LeaseView {
+            port: record.port,
+            ports: record.ports().iter().collect(),
+            proto: record.proto,
+            pid: record.pid,
+            expires: record.expires,
+        }
+    }
 }
 
 pub fn run(ctx: &Ctx, args: &LeaseArgs) -> Result<Outcome> {
@@ -36,13 +50,7 @@ pub fn run(ctx: &Ctx, args: &LeaseArgs) -> Result<Outcome> {
     };
     let record = devport::lease::lease(&ctx.store, &ctx.policy(), &options, ctx.now)?;
     if ctx.json {
-        output::json(&LeaseView {
-            port: record.port,
-            ports: record.ports().iter().collect(),
-            proto: record.proto,
-            pid: record.pid,
-            expires: record.expires,
-        })?;
+        output::json(&LeaseView::new(&record))?;
     } else {
         output::line(&output::port_list(record.ports()))?;
     }

@@ -1,14 +1,23 @@
-//! `devport list`: the claims, grouped by project.
+//! `devport list`: the claims, grouped by project, and the live leases.
 
 use anyhow::Result;
 use devport::ports::sockets;
 
+use devport::{Claim, LeaseRecord};
+
+use super::lease::LeaseView;
 use super::{Ctx, Outcome};
 use crate::cli::ListArgs;
 use crate::output::{self, ClaimView};
 
 pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<Outcome> {
     let reg = ctx.store.read()?;
+    // Recorded leases whose process is gone are dropped by the next write: not shown.
+    let live_leases =
+        || -> Vec<&LeaseRecord> { reg.leases.iter().filter(|l| l.is_live(ctx.now)).collect() };
+    if args.leases {
+        return show_leases(ctx, &live_leases());
+    }
     let here = if args.here {
         Some(ctx.project()?.path)
     } else {
@@ -45,9 +54,24 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<Outcome> {
     }
     if claims.is_empty() {
         output::note("no claims yet; run 'devport claim SERVICE' in a project");
-        return Ok(Outcome::Success);
+    } else {
+        claim_table(ctx, args, &claims, &views)?;
     }
-    let rows = claims.iter().zip(&views).map(|(c, view)| {
+    // Leases belong to processes, not projects: shown with every claim, not with --here.
+    let leases = if args.here { Vec::new() } else { live_leases() };
+    if !leases.is_empty() {
+        output::line(if claims.is_empty() {
+            "LEASES"
+        } else {
+            "\nLEASES"
+        })?;
+        lease_table(ctx, &leases)?;
+    }
+    Ok(Outcome::Success)
+}
+
+fn claim_table(ctx: &Ctx, args: &ListArgs, claims: &[&Claim], views: &[ClaimView]) -> Result<()> {
+    let rows = claims.iter().zip(views).map(|(c, view)| {
         let mut row = vec![
             output::port_list(c.ports()),
             c.service.clone(),
@@ -82,6 +106,32 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<Outcome> {
     if args.live {
         header.push("LIVE");
     }
-    output::table(ctx, &header, rows)?;
+    output::table(ctx, &header, rows)
+}
+
+/// `list --leases`: the live leases alone, as a table or a JSON array.
+fn show_leases(ctx: &Ctx, leases: &[&LeaseRecord]) -> Result<Outcome> {
+    if ctx.json {
+        output::json(&leases.iter().map(|l| LeaseView::new(l)).collect::<Vec<_>>())?;
+    } else if leases.is_empty() {
+        output::note("no live leases");
+    } else {
+        lease_table(ctx, leases)?;
+    }
     Ok(Outcome::Success)
+}
+
+fn lease_table(ctx: &Ctx, leases: &[&LeaseRecord]) -> Result<()> {
+    let rows = leases.iter().map(|l| {
+        vec![
+            output::port_list(l.ports()),
+            l.proto.to_string(),
+            l.pid.to_string(),
+            devport::process::name(l.pid)
+                .map_or_else(|| "-".into(), |n| output::clean(&n).into_owned()),
+            l.expires
+                .map_or_else(|| "when the process exits".into(), output::local_time),
+        ]
+    });
+    output::table(ctx, &["PORT", "PROTO", "PID", "PROCESS", "EXPIRES"], rows)
 }

@@ -51,7 +51,10 @@ pub struct Ctx {
 
 impl Ctx {
     fn new(args: &GlobalArgs) -> Result<Ctx> {
-        let config = devport::config::load_user_config()?;
+        let (config, warnings) = devport::config::load_user_config_with_warnings()?;
+        for warning in &warnings {
+            output::warn(warning);
+        }
         let lock_timeout = devport::config::lock_timeout(&config)?;
         let registry = devport::config::resolve_registry_path(args.registry.clone())?;
         let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
@@ -90,7 +93,11 @@ impl Ctx {
         if self.global {
             return Ok(Project::global());
         }
-        Ok(Project::detect(&self.project_dir)?)
+        let (project, warnings) = Project::detect_with_warnings(&self.project_dir)?;
+        for warning in &warnings {
+            output::warn(warning);
+        }
+        Ok(project)
     }
 
     /// The port policy: the configuration plus this machine's OS ranges.

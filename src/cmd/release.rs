@@ -3,11 +3,15 @@
 use anyhow::Result;
 use devport::ReleaseTarget;
 
+use super::lease::LeaseView;
 use super::{Ctx, Outcome};
 use crate::cli::ReleaseArgs;
 use crate::output::{self, ClaimView};
 
 pub fn run(ctx: &Ctx, args: &ReleaseArgs) -> Result<Outcome> {
+    if let Some(port) = args.lease {
+        return release_lease(ctx, port);
+    }
     let project = ctx.project()?;
     let target = match (args.port, args.all) {
         (Some(port), _) => ReleaseTarget::Port(port),
@@ -39,6 +43,25 @@ pub fn run(ctx: &Ctx, args: &ReleaseArgs) -> Result<Outcome> {
                 .map(|c| ClaimView::new(c, None))
                 .collect::<Vec<_>>(),
         )?;
+    }
+    Ok(Outcome::Success)
+}
+
+/// `release --lease PORT`: ends the lease holding PORT, whichever process it is for.
+fn release_lease(ctx: &Ctx, port: u16) -> Result<Outcome> {
+    let removed = devport::lease::release(&ctx.store, port, ctx.now)?;
+    for lease in &removed {
+        output::note(&format!(
+            "released lease {} of pid {}",
+            output::port_list(lease.ports()),
+            lease.pid
+        ));
+    }
+    if removed.is_empty() {
+        output::note(&format!("nothing to release: no lease holds port {port}"));
+    }
+    if ctx.json {
+        output::json(&removed.iter().map(LeaseView::new).collect::<Vec<_>>())?;
     }
     Ok(Outcome::Success)
 }

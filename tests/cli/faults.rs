@@ -389,7 +389,7 @@ fn corrupt_registries_are_reported_and_kept() {
             );
             assert_eq!(w.registry_bytes(), *bytes, "{name}: the file was changed");
         }
-        let out = w.fails(&["doctor", "--json"], 1);
+        let out = w.fails(&["doctor", "--json"], 3);
         let v: Value = serde_json::from_slice(&out.stdout).expect("json");
         assert_eq!(v[0]["code"], "registry-unreadable", "{name}");
     }

@@ -9,9 +9,11 @@ mod lifecycle;
 mod newcomer;
 mod policy_props;
 mod support;
+mod trust_env;
+#[cfg(unix)]
+mod trust_project;
 mod trust_registry;
 // Control characters in folder names, and symlinks, need a Unix file system.
-mod trust_env;
 #[cfg(unix)]
 mod trust_terminal;
 mod workflow;
