@@ -231,7 +231,7 @@ pub struct CheckArgs {
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct EnvArgs {
-    /// Output format [default: sh]; with --write the file is always dotenv
+    /// Output format [default: sh, or json with --json]; --write always writes dotenv
     #[arg(long, value_enum)]
     pub format: Option<Format>,
     /// Put this before every variable name, e.g. APP_
@@ -276,9 +276,9 @@ pub struct ExecArgs {
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct UpArgs {
-    /// Output format of the variables
-    #[arg(long, value_enum, default_value_t = Format::Sh)]
-    pub format: Format,
+    /// Output format of the variables [default: sh, or json with --json]
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
     /// Also merge the variables into this dotenv file
     #[arg(long, value_name = "FILE")]
     pub write_env: Option<PathBuf>,

@@ -3,8 +3,6 @@
 use anyhow::Result;
 use std::path::Path;
 
-use clap::ValueEnum as _;
-
 use devport::envfile::{EnvFile, Format};
 
 use super::{Ctx, Outcome};
@@ -23,9 +21,9 @@ pub fn run(ctx: &Ctx, args: &EnvArgs) -> Result<Outcome> {
         "the project {} has no claims; run 'devport claim SERVICE' or 'devport up' first",
         output::clean(&project.name)
     );
-    ctx.emit_vars(
+    super::emit_vars(
         &vars,
-        args.format.unwrap_or(Format::Sh),
+        ctx.print_format(args.format)?,
         file.as_ref(),
         false,
         &none,
@@ -39,12 +37,7 @@ fn refuse_format_with_write(ctx: &Ctx, format: Option<Format>, path: &Path) -> R
     let asked = match format {
         Some(Format::Dotenv) | None if !ctx.json => return Ok(()),
         Some(Format::Dotenv) | None => "--json".to_string(),
-        Some(other) => format!(
-            "--format {}",
-            other
-                .to_possible_value()
-                .map_or_else(String::new, |v| v.get_name().to_string())
-        ),
+        Some(other) => super::format_flag(other),
     };
     Err(devport::Error::Usage(format!(
         "--write {} writes dotenv lines, so {asked} cannot apply; drop {asked} to write the file, or drop --write to print the variables",

@@ -157,43 +157,67 @@ impl Ctx {
         Ok(envfile::vars(&claims, names, prefix)?)
     }
 
-    /// Prints `vars` in `format`, or merges them into the dotenv file `write` (opened with
-    /// [`EnvFile::open`] before anything was claimed, so a bad file stops the command early).
-    /// With no variables nothing is written, and stderr says so and why (`none`).
-    pub fn emit_vars(
-        &self,
-        vars: &[(String, String)],
-        format: Format,
-        write: Option<&EnvFile>,
-        print_too: bool,
-        none: &str,
-    ) -> Result<()> {
-        if let Some(file) = write {
-            if vars.is_empty() {
-                output::note(&format!(
-                    "{} was not written: {none}",
-                    file.path().display()
-                ));
-            } else {
-                if let Some(merged) = file.merged(vars)? {
-                    let target = file.target();
-                    devport::fsutil::write_atomic(target, &merged, file_mode(target))?;
-                }
-                output::note(&format!(
-                    "{} variable(s) in {}",
-                    vars.len(),
-                    file.path().display()
-                ));
-            }
-        } else if vars.is_empty() {
-            output::note(&format!("no variables: {none}"));
+    /// The format variables are printed in: `--format`, else JSON under `--json`, else sh.
+    /// `--json` with another `--format` is refused (exit 2) rather than one of them ignored.
+    pub fn print_format(&self, format: Option<Format>) -> Result<Format> {
+        match format {
+            Some(f) if self.json && f != Format::Json => Err(devport::Error::Usage(format!(
+                "--json and {} ask for two formats; keep one",
+                format_flag(f)
+            ))
+            .into()),
+            Some(f) => Ok(f),
+            None if self.json => Ok(Format::Json),
+            None => Ok(Format::Sh),
         }
-        if write.is_none() || print_too {
-            let format = if self.json { Format::Json } else { format };
-            output::text(&envfile::render(vars, format))?;
-        }
-        Ok(())
     }
+}
+
+/// Prints `vars` in `format`, or merges them into the dotenv file `write` (opened with
+/// [`EnvFile::open`] before anything was claimed, so a bad file stops the command early).
+/// With no variables nothing is written, and stderr says so and why (`none`).
+pub fn emit_vars(
+    vars: &[(String, String)],
+    format: Format,
+    write: Option<&EnvFile>,
+    print_too: bool,
+    none: &str,
+) -> Result<()> {
+    if let Some(file) = write {
+        if vars.is_empty() {
+            output::note(&format!(
+                "{} was not written: {none}",
+                file.path().display()
+            ));
+        } else {
+            if let Some(merged) = file.merged(vars)? {
+                let target = file.target();
+                devport::fsutil::write_atomic(target, &merged, file_mode(target))?;
+            }
+            output::note(&format!(
+                "{} variable(s) in {}",
+                vars.len(),
+                file.path().display()
+            ));
+        }
+    } else if vars.is_empty() {
+        output::note(&format!("no variables: {none}"));
+    }
+    if write.is_none() || print_too {
+        output::text(&envfile::render(vars, format))?;
+    }
+    Ok(())
+}
+
+/// `--format NAME`, as typed.
+pub fn format_flag(format: Format) -> String {
+    use clap::ValueEnum as _;
+    format!(
+        "--format {}",
+        format
+            .to_possible_value()
+            .map_or_else(String::new, |v| v.get_name().to_string())
+    )
 }
 
 /// The mode to give a rewritten file: exactly its current one, else the umask's choice.

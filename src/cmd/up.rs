@@ -24,6 +24,7 @@ pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<Outcome> {
     };
     // Everything is checked before the first claim: the dotenv file, and the variable names of
     // the manifest's services among themselves and against the project's other claims.
+    let format = ctx.print_format(args.format)?;
     let file = args.write_env.as_deref().map(EnvFile::open).transpose()?;
     check_manifest_names(ctx, &project, manifest)?;
     let reqs: Vec<ClaimRequest<'_>> = manifest
@@ -69,9 +70,9 @@ pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<Outcome> {
     }
     let services: Vec<&str> = manifest.services.keys().map(String::as_str).collect();
     let vars = ctx.project_vars(&project, Some(&services), "")?;
-    ctx.emit_vars(
+    super::emit_vars(
         &vars,
-        args.format,
+        format,
         file.as_ref(),
         true,
         &format!("{} lists no services", devport::project::MANIFEST),
@@ -206,4 +207,20 @@ fn check_manifest_names(ctx: &Ctx, project: &Project, manifest: &Manifest) -> Re
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::service_positions;
+
+    #[test]
+    fn service_positions_come_from_the_parser_not_from_substrings() {
+        let text = "name = \"web\"\n# [services.web] in a comment\n[services.webapp]\nport = 1\n\n  [services.\"web\"]\nprefer = 2\n[services.db.extra]\n";
+        let found = service_positions(text);
+        assert_eq!(found.get("webapp"), Some(&(3, 11)));
+        assert_eq!(found.get("web"), Some(&(6, 13)));
+        assert_eq!(found.get("db"), Some(&(8, 11)));
+        assert!(service_positions("[services\n").is_empty());
+        assert!(service_positions("services = 1\n").is_empty());
+    }
 }

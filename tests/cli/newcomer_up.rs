@@ -314,3 +314,27 @@ fn exec_env_renames_the_services_variable() {
     ]);
     assert_eq!(out, format!("unset {p} {p}"));
 }
+
+#[test]
+fn json_and_another_format_are_refused_before_anything_is_claimed() {
+    let w = World::new();
+    let shop = w.project("shop");
+    write_manifest(&shop, "[services.web]\n");
+    for (args, asked) in [
+        (vec!["--json", "up", "--format", "sh"], "--format sh"),
+        (
+            vec!["--json", "env", "--format", "dotenv"],
+            "--format dotenv",
+        ),
+    ] {
+        let err = stderr(&w.fails(&args, 2));
+        assert!(
+            err.contains(&format!("--json and {asked} ask for two formats")),
+            "{args:?}: {err}"
+        );
+        assert!(w.registry_bytes().is_empty(), "{args:?} claimed");
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&w.ok(&["--json", "up", "--format", "json"])).expect("json");
+    assert!(json["WEB_PORT"].is_string(), "{json}");
+}
