@@ -65,7 +65,8 @@ pub struct ClaimOutcome {
     pub claim: Claim,
     /// Whether it was created (or moved) by this call.
     pub new: bool,
-    /// Rules an exact `--port` breaks, for the user to read.
+    /// For the user to read: rules an exact `--port` breaks, or a preferred port an existing
+    /// claim is not on (with the command that moves it).
     pub warnings: Vec<String>,
 }
 
