@@ -550,3 +550,93 @@ pub fn release(store: &Store, target: &ReleaseTarget<'_>, now: Timestamp) -> Res
         Ok(removed)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Config, OsPorts};
+
+    fn project(dir: &std::path::Path) -> Project {
+        Project {
+            name: "batch".into(),
+            path: Some(dir.to_path_buf()),
+            manifest: None,
+        }
+    }
+
+    fn request<'a>(project: &'a Project, service: &'a str) -> ClaimRequest<'a> {
+        ClaimRequest {
+            project,
+            service,
+            choice: PortChoice::Auto,
+            count: 1,
+            proto: Proto::Tcp,
+            relocate: false,
+        }
+    }
+
+    #[test]
+    fn a_batch_claims_all_or_nothing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::new(
+            dir.path().join("registry.json"),
+            Config::default().lock_timeout,
+        );
+        let policy = Policy::new(&Config::default(), OsPorts::read());
+        let project = project(dir.path());
+        let now = Timestamp::now();
+        let bad = [
+            request(&project, "api"),
+            request(&project, "no way"),
+            request(&project, "web"),
+            ClaimRequest {
+                count: 0,
+                ..request(&project, "grpc")
+            },
+        ];
+        match claim_all(&store, &policy, &bad, now) {
+            Ok(Batch::Refused(refused)) => {
+                let failed: Vec<usize> = refused.iter().map(|r| r.index).collect();
+                assert_eq!(failed, [1, 3]);
+            }
+            other => panic!("not refused: {other:?}"),
+        }
+        assert!(!store.path().exists(), "a refused batch wrote the registry");
+
+        let good = [request(&project, "api"), request(&project, "web")];
+        let Ok(Batch::Claimed(first)) = claim_all(&store, &policy, &good, now) else {
+            panic!("not claimed");
+        };
+        assert!(first.iter().all(|o| o.new));
+        assert_ne!(first[0].claim.port, first[1].claim.port);
+        let Ok(Batch::Claimed(again)) = claim_all(&store, &policy, &good, now) else {
+            panic!("not claimed");
+        };
+        assert!(again.iter().all(|o| !o.new));
+        assert_eq!(
+            again.iter().map(|o| o.claim.port).collect::<Vec<_>>(),
+            first.iter().map(|o| o.claim.port).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn the_move_command_repeats_the_request() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let project = project(dir.path());
+        let req = ClaimRequest {
+            choice: PortChoice::Prefer(3001),
+            count: 3,
+            proto: Proto::Both,
+            ..request(&project, "grpc")
+        };
+        assert_eq!(
+            move_command(&req, PortRange::new(20000, 20999)),
+            "devport claim grpc --prefer 3001 --count 3 --proto both --range 20000-20999 --move"
+        );
+        let global = Project::global();
+        assert_eq!(
+            move_command(&request(&global, "db"), None),
+            "devport --global claim db --move"
+        );
+    }
+}
