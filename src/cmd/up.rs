@@ -112,7 +112,7 @@ fn refusal(
         .map(|r| r.error.exit_code())
         .max()
         .unwrap_or(devport::error::EXIT_NEGATIVE);
-    let mut lines: Vec<String> = refused
+    let lines: Vec<String> = refused
         .iter()
         .map(|r| {
             let service = reqs[r.index].service;
@@ -129,7 +129,7 @@ fn refusal(
     } else {
         ""
     };
-    let message = if let [only] = lines.as_mut_slice() {
+    let message = if let [only] = lines.as_slice() {
         format!("{only}; nothing was claimed{apply}")
     } else {
         for line in &lines {
