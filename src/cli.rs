@@ -245,8 +245,9 @@ pub struct EnvArgs {
 /// Claim a service's port, then run a command with it
 ///
 /// The command gets PORT and <SERVICE>_PORT (or, with --env NAME, NAME instead), plus the
-/// variables of the project's other claims. `{port}` in an argument becomes the port, `{port:OTHER}` the port of
-/// another claimed service, for servers that ignore PORT. The exit status is the command's.
+/// variables of the project's other claims. `{port}` in an argument becomes the port,
+/// `{port:OTHER}` the port of another claimed service, for servers that ignore PORT. The exit
+/// status is the command's.
 ///
 /// Example:
 ///   devport exec web -- npm run dev
@@ -267,12 +268,16 @@ pub struct ExecArgs {
 
 /// Claim every service in devport.toml and print their variables
 ///
-/// Idempotent: services already claimed keep their ports. Claims of this project that the
-/// manifest no longer lists are named on stderr.
+/// Idempotent: services already claimed keep their ports. All or nothing: every service is
+/// checked first, and if any cannot be claimed each one is named with its line in
+/// devport.toml and nothing is claimed. After an edit of devport.toml (another port, prefer,
+/// count or proto), --move applies it. Claims of this project that the manifest no longer
+/// lists are named on stderr.
 ///
 /// Example:
 ///   devport up --write-env .env
 ///   eval "$(devport up)"
+///   devport up --move
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct UpArgs {
