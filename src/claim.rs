@@ -5,6 +5,7 @@ use jiff::{SignedDuration, Timestamp};
 use crate::error::{Error, Result};
 use crate::policy::Policy;
 use crate::ports::probe::{self, Probe};
+use crate::ports::sockets;
 use crate::project::Project;
 use crate::registry::{Claim, Holder, Registry, Store};
 use crate::types::{PortRange, Proto, validate_service};
@@ -64,7 +65,8 @@ pub struct ClaimOutcome {
     pub claim: Claim,
     /// Whether it was created (or moved) by this call.
     pub new: bool,
-    /// Rules an exact `--port` breaks, for the user to read.
+    /// For the user to read: rules an exact `--port` breaks, or a preferred port an existing
+    /// claim is not on (with the command that moves it).
     pub warnings: Vec<String>,
 }
 
@@ -109,13 +111,138 @@ pub fn claim(
         check_matches(&existing, req)?;
         if now.duration_since(existing.last_used) < REFRESH_AFTER {
             return Ok(ClaimOutcome {
+                warnings: kept_warnings(&existing, req, policy),
                 claim: existing,
                 new: false,
-                warnings: Vec::new(),
             });
         }
     }
     store.update(now, |reg| claim_locked(reg, policy, req, now))
+}
+
+/// A request of [`claim_all`] that cannot be granted.
+#[derive(Debug)]
+pub struct Refusal {
+    /// Its place in the batch.
+    pub index: usize,
+    /// Why it cannot be granted.
+    pub error: Error,
+}
+
+/// What [`claim_all`] did.
+#[derive(Debug)]
+pub enum Batch {
+    /// Every request was granted, in order.
+    Claimed(Vec<ClaimOutcome>),
+    /// These requests cannot be granted, so nothing was claimed and nothing was written.
+    Refused(Vec<Refusal>),
+}
+
+/// Claims every request or none (`devport up`). Each request is checked (service name, block
+/// size, the shape of its existing claim, an exact port free, room in the pool) against the
+/// registry as the requests before it left it, inside one locked [`Store::update`] that
+/// writes only when every request is granted. When every claim exists, matches and is fresh,
+/// nothing is locked or written.
+///
+/// In a batch, `relocate` applies a changed request: a claim moves only when it differs from
+/// its request (another exact port, block size or protocols, or a preferred port it is not on
+/// that is usable now); an unchanged claim keeps its port.
+pub fn claim_all(
+    store: &Store,
+    policy: &Policy,
+    reqs: &[ClaimRequest<'_>],
+    now: Timestamp,
+) -> Result<Batch> {
+    for req in reqs {
+        check_path(req.project)?;
+    }
+    let reg = store.read()?;
+    let kept: Option<Vec<ClaimOutcome>> = reqs
+        .iter()
+        .map(|req| {
+            let existing = reg.find(req.project.path.as_deref(), req.service)?;
+            let moves = req.relocate && ignored_prefer(existing, req, policy).is_some();
+            (differs(existing, req).is_none()
+                && !moves
+                && now.duration_since(existing.last_used) < REFRESH_AFTER)
+                .then(|| ClaimOutcome {
+                    claim: existing.clone(),
+                    new: false,
+                    warnings: kept_warnings(existing, req, policy),
+                })
+        })
+        .collect();
+    if let Some(outcomes) = kept {
+        return Ok(Batch::Claimed(outcomes));
+    }
+    let mut refused = Vec::new();
+    let result = store.update(now, |reg| {
+        let mut trial = reg.clone();
+        let mut outcomes = Vec::with_capacity(reqs.len());
+        for (index, req) in reqs.iter().enumerate() {
+            match claim_one(&mut trial, policy, req, now) {
+                Ok(outcome) => outcomes.push(outcome),
+                Err(error) => refused.push(Refusal { index, error }),
+            }
+        }
+        if refused.is_empty() {
+            *reg = trial;
+            Ok(outcomes)
+        } else {
+            // Only to stop the write: the refusals themselves are returned below.
+            Err(Error::Refused(String::new()))
+        }
+    });
+    match result {
+        Ok(outcomes) => Ok(Batch::Claimed(outcomes)),
+        Err(_) if !refused.is_empty() => Ok(Batch::Refused(refused)),
+        Err(e) => Err(e),
+    }
+}
+
+/// One request of a batch, against the registry the batch is building.
+fn claim_one(
+    reg: &mut Registry,
+    policy: &Policy,
+    req: &ClaimRequest<'_>,
+    now: Timestamp,
+) -> Result<ClaimOutcome> {
+    validate_service(req.service)?;
+    check_count(req.count)?;
+    // With `relocate`, a claim of another shape moves; one off its preferred port moves
+    // there only if that port is free now, else it stays and says why.
+    let (relocate, taken) = match reg.find(req.project.path.as_deref(), req.service) {
+        Some(existing) if req.relocate => {
+            if differs(existing, req).is_some() {
+                (true, None)
+            } else {
+                match ignored_prefer(existing, req, policy) {
+                    Some(p) if policy.block_usable(p, req.count, req.proto, &reg.held()) => {
+                        (true, None)
+                    }
+                    other => (false, other),
+                }
+            }
+        }
+        _ => (false, None),
+    };
+    let mut outcome = claim_locked(
+        reg,
+        policy,
+        &ClaimRequest {
+            relocate,
+            ..req.clone()
+        },
+        now,
+    )?;
+    if let Some(p) = taken {
+        outcome.warnings = vec![format!(
+            "{} stays on {}: the preferred port {p} is taken now ('devport check {p}' shows by what)",
+            outcome.claim.label(),
+            outcome.claim.ports()
+        )];
+    }
+    Ok(outcome)
 }
 
 fn claim_locked(
@@ -137,9 +264,9 @@ fn claim_locked(
         existing.last_used = now;
         existing.project.clone_from(&req.project.name);
         return Ok(ClaimOutcome {
+            warnings: kept_warnings(existing, req, policy),
             claim: existing.clone(),
             new: false,
-            warnings: Vec::new(),
         });
     }
     // A new service must not take another claim's variable (`api.v2` after `api-v2`), or
@@ -207,23 +334,86 @@ fn claim_locked(
 
 /// An existing claim answers a request only if it was asked for the same shape.
 fn check_matches(existing: &Claim, req: &ClaimRequest<'_>) -> Result<()> {
-    let differs = match req.choice {
-        PortChoice::Exact(p) if p != existing.port => Some(format!("port {p}")),
-        _ if req.count != existing.count => Some(format!("{} port(s)", req.count)),
-        _ if req.proto != existing.proto => Some(format!("protocol {}", req.proto)),
-        _ => None,
-    };
-    match differs {
+    match differs(existing, req) {
         Some(what) => Err(Error::Refused(format!(
-            "{} already holds {} ({} port(s), {}); to get {what} instead run 'devport claim {} --move' with the new options",
+            "{} already holds {} ({} port(s), {}); to get {what} instead run '{}'",
             existing.label(),
             existing.ports(),
             existing.count,
             existing.proto,
-            existing.service
+            move_command(req, None)
         ))),
         None => Ok(()),
     }
+}
+
+/// What of the request's shape (exact port, block size, protocols) the existing claim lacks.
+fn differs(existing: &Claim, req: &ClaimRequest<'_>) -> Option<String> {
+    match req.choice {
+        PortChoice::Exact(p) if p != existing.port => Some(format!("port {p}")),
+        _ if req.count != existing.count => Some(format!("{} port(s)", req.count)),
+        _ if req.proto != existing.proto => Some(format!("protocol {}", req.proto)),
+        _ => None,
+    }
+}
+
+/// The preferred port an existing claim is not on although every static rule allows it, so a
+/// new claim would have taken it if free: the request asks for something the claim ignores.
+/// A preferred port no claim could get (a dev-tool default, outside the range) is not one.
+fn ignored_prefer(existing: &Claim, req: &ClaimRequest<'_>, policy: &Policy) -> Option<u16> {
+    match req.choice {
+        PortChoice::Prefer(p)
+            if p != existing.port
+                && crate::registry::block(p, req.count)
+                    .iter()
+                    .all(|q| policy.static_reasons(q).is_empty()) =>
+        {
+            Some(p)
+        }
+        _ => None,
+    }
+}
+
+/// What an existing claim that is handed back ignores of the request: a preferred port it is
+/// not on (`--prefer` only steers a new claim).
+fn kept_warnings(existing: &Claim, req: &ClaimRequest<'_>, policy: &Policy) -> Vec<String> {
+    ignored_prefer(existing, req, policy)
+        .map(|p| {
+            format!(
+                "{} already holds {}, so the preferred port {p} was not used; run '{}' to move it (to {p} when that port is free, else to another free port)",
+                existing.label(),
+                existing.ports(),
+                move_command(req, None)
+            )
+        })
+        .into_iter()
+        .collect()
+}
+
+/// The command that gives the claim of `req` the request's shape: `devport claim SERVICE`
+/// with the request's options (and `range`, when one was asked for) and `--move`.
+pub fn move_command(req: &ClaimRequest<'_>, range: Option<PortRange>) -> String {
+    let mut words = vec!["devport".to_string()];
+    if req.project.path.is_none() {
+        words.push("--global".into());
+    }
+    words.extend(["claim".to_string(), req.service.to_string()]);
+    match req.choice {
+        PortChoice::Exact(p) => words.push(format!("--port {p}")),
+        PortChoice::Prefer(p) => words.push(format!("--prefer {p}")),
+        PortChoice::Auto => {}
+    }
+    if req.count != 1 {
+        words.push(format!("--count {}", req.count));
+    }
+    if req.proto != Proto::Tcp {
+        words.push(format!("--proto {}", req.proto));
+    }
+    if let Some(range) = range {
+        words.push(format!("--range {range}"));
+    }
+    words.push("--move".into());
+    words.join(" ")
 }
 
 /// Takes exactly `port` (and the block after it) if no claim or lease holds it and nothing is
@@ -263,13 +453,35 @@ fn exact(reg: &Registry, req: &ClaimRequest<'_>, port: u16, now: Timestamp) -> R
     }
     match probe::probe_block(block, req.proto) {
         None | Some((_, Probe::Free)) => Ok(port),
-        Some((p, Probe::InUse { proto, addr })) => Err(Error::Refused(format!(
-            "port {p} is in use ({proto} on {addr}); stop what listens there or pick another port ('devport check {p}' shows who)"
+        Some((p, Probe::InUse { proto, .. })) => Err(Error::Refused(format!(
+            "port {p} is in use: {}; stop it or pick another port",
+            listener(p, proto).unwrap_or_else(|| format!(
+                "something is bound to it for {proto} ('devport check {p}' shows more)"
+            ))
         ))),
         Some((p, Probe::Denied { proto, addr, error })) => Err(Error::Refused(format!(
             "port {p} cannot be bound ({proto} on {addr}: {error}); pick another port"
         ))),
     }
+}
+
+/// Who listens on `port` for `proto`: `pid 123 (node) listens on tcp 127.0.0.1:5432`, or the
+/// address alone when the owner cannot be seen. Looked up only once a bind probe found the
+/// port busy, so a free port costs no socket listing.
+fn listener(port: u16, proto: &str) -> Option<String> {
+    let found: Vec<String> = sockets::on_port(&sockets::list(), port)
+        .iter()
+        .filter(|s| s.proto == proto)
+        .map(|s| {
+            let at = std::net::SocketAddr::new(s.address, s.port);
+            match (s.pid, &s.process) {
+                (Some(pid), Some(name)) => format!("pid {pid} ({name}) listens on {proto} {at}"),
+                (Some(pid), None) => format!("pid {pid} listens on {proto} {at}"),
+                _ => format!("something listens on {proto} {at} (owner not visible)"),
+            }
+        })
+        .collect();
+    (!found.is_empty()).then(|| found.join(", and "))
 }
 
 fn exact_warnings(policy: &Policy, req: &ClaimRequest<'_>, port: u16) -> Vec<String> {
@@ -337,4 +549,94 @@ pub fn release(store: &Store, target: &ReleaseTarget<'_>, now: Timestamp) -> Res
         reg.claims = kept;
         Ok(removed)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Config, OsPorts};
+
+    fn project(dir: &std::path::Path) -> Project {
+        Project {
+            name: "batch".into(),
+            path: Some(dir.to_path_buf()),
+            manifest: None,
+        }
+    }
+
+    fn request<'a>(project: &'a Project, service: &'a str) -> ClaimRequest<'a> {
+        ClaimRequest {
+            project,
+            service,
+            choice: PortChoice::Auto,
+            count: 1,
+            proto: Proto::Tcp,
+            relocate: false,
+        }
+    }
+
+    #[test]
+    fn a_batch_claims_all_or_nothing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::new(
+            dir.path().join("registry.json"),
+            Config::default().lock_timeout,
+        );
+        let policy = Policy::new(&Config::default(), OsPorts::read());
+        let project = project(dir.path());
+        let now = Timestamp::now();
+        let bad = [
+            request(&project, "api"),
+            request(&project, "no way"),
+            request(&project, "web"),
+            ClaimRequest {
+                count: 0,
+                ..request(&project, "grpc")
+            },
+        ];
+        match claim_all(&store, &policy, &bad, now) {
+            Ok(Batch::Refused(refused)) => {
+                let failed: Vec<usize> = refused.iter().map(|r| r.index).collect();
+                assert_eq!(failed, [1, 3]);
+            }
+            other => panic!("not refused: {other:?}"),
+        }
+        assert!(!store.path().exists(), "a refused batch wrote the registry");
+
+        let good = [request(&project, "api"), request(&project, "web")];
+        let Ok(Batch::Claimed(first)) = claim_all(&store, &policy, &good, now) else {
+            panic!("not claimed");
+        };
+        assert!(first.iter().all(|o| o.new));
+        assert_ne!(first[0].claim.port, first[1].claim.port);
+        let Ok(Batch::Claimed(again)) = claim_all(&store, &policy, &good, now) else {
+            panic!("not claimed");
+        };
+        assert!(again.iter().all(|o| !o.new));
+        assert_eq!(
+            again.iter().map(|o| o.claim.port).collect::<Vec<_>>(),
+            first.iter().map(|o| o.claim.port).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn the_move_command_repeats_the_request() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let project = project(dir.path());
+        let req = ClaimRequest {
+            choice: PortChoice::Prefer(3001),
+            count: 3,
+            proto: Proto::Both,
+            ..request(&project, "grpc")
+        };
+        assert_eq!(
+            move_command(&req, PortRange::new(20000, 20999)),
+            "devport claim grpc --prefer 3001 --count 3 --proto both --range 20000-20999 --move"
+        );
+        let global = Project::global();
+        assert_eq!(
+            move_command(&request(&global, "db"), None),
+            "devport --global claim db --move"
+        );
+    }
 }

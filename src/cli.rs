@@ -242,9 +242,9 @@ pub struct CheckArgs {
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct EnvArgs {
-    /// Output format
-    #[arg(long, value_enum, default_value_t = Format::Sh)]
-    pub format: Format,
+    /// Output format [default: sh, or json with --json]; --write always writes dotenv
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
     /// Put this before every variable name, e.g. APP_
     #[arg(long, value_name = "P", default_value = "")]
     pub prefix: String,
@@ -255,9 +255,10 @@ pub struct EnvArgs {
 
 /// Claim a service's port, then run a command with it
 ///
-/// The command gets PORT and <SERVICE>_PORT (or --env NAME), plus the variables of the
-/// project's other claims. `{port}` in an argument becomes the port, `{port:OTHER}` the port of
-/// another claimed service, for servers that ignore PORT. The exit status is the command's.
+/// The command gets PORT and <SERVICE>_PORT (or, with --env NAME, NAME instead), plus the
+/// variables of the project's other claims. `{port}` in an argument becomes the port,
+/// `{port:OTHER}` the port of another claimed service, for servers that ignore PORT. The exit
+/// status is the command's.
 ///
 /// Example:
 ///   devport exec web -- npm run dev
@@ -268,7 +269,7 @@ pub struct EnvArgs {
 pub struct ExecArgs {
     /// Service name
     pub service: String,
-    /// Name of the variable that carries the port (default: <SERVICE>_PORT)
+    /// Name of the variable that carries the port, instead of <SERVICE>_PORT (PORT is set too)
     #[arg(long, value_name = "NAME")]
     pub env: Option<String>,
     /// The command and its arguments
@@ -278,21 +279,29 @@ pub struct ExecArgs {
 
 /// Claim every service in devport.toml and print their variables
 ///
-/// Idempotent: services already claimed keep their ports. Claims of this project that the
-/// manifest no longer lists are named on stderr.
+/// Idempotent: services already claimed keep their ports. All or nothing: every service is
+/// checked first, and if any cannot be claimed each one is named with its line in
+/// devport.toml and nothing is claimed. After an edit of devport.toml (another port, prefer,
+/// count or proto), --move applies it. Claims of this project that the manifest no longer
+/// lists are named on stderr.
 ///
 /// Example:
 ///   devport up --write-env .env
 ///   eval "$(devport up)"
+///   devport up --move
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct UpArgs {
-    /// Output format of the variables
-    #[arg(long, value_enum, default_value_t = Format::Sh)]
-    pub format: Format,
+    /// Output format of the variables [default: sh, or json with --json]
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
     /// Also merge the variables into this dotenv file
     #[arg(long, value_name = "FILE")]
     pub write_env: Option<PathBuf>,
+    /// Apply a changed devport.toml: move each claim whose port, prefer, count or proto
+    /// differs from it (unchanged claims keep their ports)
+    #[arg(long = "move")]
+    pub relocate: bool,
 }
 
 /// Hold ports for a running process, for parallel tests (no daemon)

@@ -1,16 +1,47 @@
 //! `devport env`: the project's claims as environment variables.
 
 use anyhow::Result;
-use devport::envfile::EnvFile;
+use std::path::Path;
+
+use devport::envfile::{EnvFile, Format};
 
 use super::{Ctx, Outcome};
 use crate::cli::EnvArgs;
+use crate::output;
 
 pub fn run(ctx: &Ctx, args: &EnvArgs) -> Result<Outcome> {
     devport::envfile::validate_prefix(&args.prefix)?;
+    if let Some(path) = &args.write {
+        refuse_format_with_write(ctx, args.format, path)?;
+    }
     let project = ctx.project()?;
     let file = args.write.as_deref().map(EnvFile::open).transpose()?;
     let vars = ctx.project_vars(&project, None, &args.prefix)?;
-    ctx.emit_vars(&vars, args.format, file.as_ref(), false)?;
+    let none = format!(
+        "the project {} has no claims; run 'devport claim SERVICE' or 'devport up' first",
+        output::clean(&project.name)
+    );
+    super::emit_vars(
+        &vars,
+        ctx.print_format(args.format)?,
+        file.as_ref(),
+        false,
+        &none,
+    )?;
     Ok(Outcome::Success)
+}
+
+/// `--write` merges dotenv lines into a file and prints nothing, so an output format other
+/// than dotenv (`--format sh|json`, `--json`) would be silently ignored: refused (exit 2).
+fn refuse_format_with_write(ctx: &Ctx, format: Option<Format>, path: &Path) -> Result<()> {
+    let asked = match format {
+        Some(Format::Dotenv) | None if !ctx.json => return Ok(()),
+        Some(Format::Dotenv) | None => "--json".to_string(),
+        Some(other) => super::format_flag(other),
+    };
+    Err(devport::Error::Usage(format!(
+        "--write {} writes dotenv lines, so {asked} cannot apply; drop {asked} to write the file, or drop --write to print the variables",
+        path.display()
+    ))
+    .into())
 }

@@ -65,14 +65,14 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<Outcome> {
     let port = ctx.claim(&ctx.policy(), &req)?.claim.port;
     ports.insert(&args.service, port);
 
-    let mut vars = ctx.project_vars(&project, None, "")?;
-    let own = args
-        .env
-        .clone()
-        .or(spec.env)
-        .unwrap_or_else(|| envfile::var_name(&args.service, ""));
-    vars.retain(|(k, _)| *k != own && k != "PORT");
-    vars.push((own, port.to_string()));
+    // `--env NAME` renames the service's variables (NAME, and NAME_0 ... for a block), as
+    // `env = "NAME"` in the manifest does: the default <SERVICE>_PORT is not set beside it.
+    let mut names = project.env_names();
+    if let Some(name) = &args.env {
+        names.insert(args.service.clone(), name.clone());
+    }
+    let mut vars = ctx.project_vars_named(&project, None, "", &names)?;
+    vars.retain(|(k, _)| k != "PORT");
     vars.push(("PORT".to_string(), port.to_string()));
 
     let command: Vec<String> = templates

@@ -15,6 +15,7 @@ mod list;
 mod release;
 mod up;
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
@@ -105,21 +106,49 @@ impl Ctx {
         Policy::new(&self.config, OsPorts::read())
     }
 
-    /// Claims through the library and shows the warnings of an exact `--port` on stderr.
+    /// Claims through the library and shows its warnings on stderr (rules an exact `--port`
+    /// breaks, a preferred port an existing claim is not on), and one for a range (`policy`'s,
+    /// when it is not the configured one) that an existing claim lies outside of: a range
+    /// only steers a new claim.
     pub fn claim(&self, policy: &Policy, req: &ClaimRequest<'_>) -> Result<ClaimOutcome> {
         let outcome = devport::claim(&self.store, policy, req, self.now)?;
         for warning in &outcome.warnings {
             output::warn(warning);
         }
+        let ports = outcome.claim.ports();
+        if !outcome.new
+            && policy.range != self.config.range
+            && !(policy.range.contains(ports.lo) && policy.range.contains(ports.hi))
+        {
+            output::warn(&format!(
+                "{} already holds {}, outside the range {}; run '{}' to move it",
+                outcome.claim.label(),
+                output::port_list(ports),
+                policy.range,
+                devport::claim::move_command(req, Some(policy.range))
+            ));
+        }
         Ok(outcome)
     }
 
-    /// The environment variables of `project`'s claims (or only of `services`, when given).
+    /// The environment variables of `project`'s claims (or only of `services`, when given),
+    /// named as the manifest says.
     pub fn project_vars(
         &self,
         project: &Project,
         services: Option<&[&str]>,
         prefix: &str,
+    ) -> Result<Vec<(String, String)>> {
+        self.project_vars_named(project, services, prefix, &project.env_names())
+    }
+
+    /// [`Ctx::project_vars`] with the variable names of `names` (service → name).
+    pub fn project_vars_named(
+        &self,
+        project: &Project,
+        services: Option<&[&str]>,
+        prefix: &str,
+        names: &BTreeMap<String, String>,
     ) -> Result<Vec<(String, String)>> {
         let reg = self.store.read()?;
         let mut claims: Vec<&devport::Claim> = reg
@@ -132,19 +161,42 @@ impl Ctx {
             .collect();
         // By service name: a moved port does not reorder the lines of a .env file.
         claims.sort_by(|a, b| a.service.cmp(&b.service));
-        Ok(envfile::vars(&claims, &project.env_names(), prefix)?)
+        Ok(envfile::vars(&claims, names, prefix)?)
     }
 
-    /// Prints `vars` in `format`, or merges them into the dotenv file `write` (opened with
-    /// [`EnvFile::open`] before anything was claimed, so a bad file stops the command early).
-    pub fn emit_vars(
-        &self,
-        vars: &[(String, String)],
-        format: Format,
-        write: Option<&EnvFile>,
-        print_too: bool,
-    ) -> Result<()> {
-        if let Some(file) = write {
+    /// The format variables are printed in: `--format`, else JSON under `--json`, else sh.
+    /// `--json` with another `--format` is refused (exit 2) rather than one of them ignored.
+    pub fn print_format(&self, format: Option<Format>) -> Result<Format> {
+        match format {
+            Some(f) if self.json && f != Format::Json => Err(devport::Error::Usage(format!(
+                "--json and {} ask for two formats; keep one",
+                format_flag(f)
+            ))
+            .into()),
+            Some(f) => Ok(f),
+            None if self.json => Ok(Format::Json),
+            None => Ok(Format::Sh),
+        }
+    }
+}
+
+/// Prints `vars` in `format`, or merges them into the dotenv file `write` (opened with
+/// [`EnvFile::open`] before anything was claimed, so a bad file stops the command early).
+/// With no variables nothing is written, and stderr says so and why (`none`).
+pub fn emit_vars(
+    vars: &[(String, String)],
+    format: Format,
+    write: Option<&EnvFile>,
+    print_too: bool,
+    none: &str,
+) -> Result<()> {
+    if let Some(file) = write {
+        if vars.is_empty() {
+            output::note(&format!(
+                "{} was not written: {none}",
+                file.path().display()
+            ));
+        } else {
             if let Some(merged) = file.merged(vars)? {
                 let target = file.target();
                 devport::fsutil::write_atomic(target, &merged, file_mode(target))?;
@@ -155,12 +207,24 @@ impl Ctx {
                 file.path().display()
             ));
         }
-        if write.is_none() || print_too {
-            let format = if self.json { Format::Json } else { format };
-            output::text(&envfile::render(vars, format))?;
-        }
-        Ok(())
+    } else if vars.is_empty() {
+        output::note(&format!("no variables: {none}"));
     }
+    if write.is_none() || print_too {
+        output::text(&envfile::render(vars, format))?;
+    }
+    Ok(())
+}
+
+/// `--format NAME`, as typed.
+pub fn format_flag(format: Format) -> String {
+    use clap::ValueEnum as _;
+    format!(
+        "--format {}",
+        format
+            .to_possible_value()
+            .map_or_else(String::new, |v| v.get_name().to_string())
+    )
 }
 
 /// The mode to give a rewritten file: exactly its current one, else the umask's choice.

@@ -1,6 +1,9 @@
 //! `devport up`: claim every service of `devport.toml`.
 
+use std::collections::BTreeMap;
+
 use anyhow::Result;
+use devport::claim::{Batch, Refusal};
 use devport::envfile::{self, EnvFile};
 use devport::project::Manifest;
 use devport::{ClaimRequest, PortChoice, Project};
@@ -21,20 +24,35 @@ pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<Outcome> {
     };
     // Everything is checked before the first claim: the dotenv file, and the variable names of
     // the manifest's services among themselves and against the project's other claims.
+    let format = ctx.print_format(args.format)?;
     let file = args.write_env.as_deref().map(EnvFile::open).transpose()?;
     check_manifest_names(ctx, &project, manifest)?;
-    let policy = ctx.policy();
-    for (service, spec) in &manifest.services {
-        let choice = PortChoice::from_options(spec.port, spec.prefer);
-        let req = ClaimRequest {
+    let reqs: Vec<ClaimRequest<'_>> = manifest
+        .services
+        .iter()
+        .map(|(service, spec)| ClaimRequest {
             project: &project,
             service,
-            choice,
+            choice: PortChoice::from_options(spec.port, spec.prefer),
             count: spec.count.unwrap_or(1),
             proto: spec.proto.unwrap_or_default(),
-            relocate: false,
-        };
-        ctx.claim(&policy, &req)?;
+            relocate: args.relocate,
+        })
+        .collect();
+    match devport::claim::claim_all(&ctx.store, &ctx.policy(), &reqs, ctx.now)? {
+        Batch::Claimed(outcomes) => {
+            for outcome in &outcomes {
+                outcome.warnings.iter().for_each(|w| output::warn(w));
+                if args.relocate && outcome.new {
+                    output::note(&format!(
+                        "{} is now on {}",
+                        outcome.claim.label(),
+                        output::port_list(outcome.claim.ports())
+                    ));
+                }
+            }
+        }
+        Batch::Refused(refused) => return Err(refusal(ctx, &project, &reqs, &refused, args)),
     }
     let reg = ctx.store.read()?;
     for stale in reg
@@ -52,8 +70,110 @@ pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<Outcome> {
     }
     let services: Vec<&str> = manifest.services.keys().map(String::as_str).collect();
     let vars = ctx.project_vars(&project, Some(&services), "")?;
-    ctx.emit_vars(&vars, args.format, file.as_ref(), true)?;
+    super::emit_vars(
+        &vars,
+        format,
+        file.as_ref(),
+        true,
+        &format!("{} lists no services", devport::project::MANIFEST),
+    )?;
     Ok(Outcome::Success)
+}
+
+/// The error of an `up` that claimed nothing: each failing service on its own line, with the
+/// line and column of its table in the manifest, then one line that sums up (a single failure
+/// is that line alone). The exit code is the gravest of the failures'.
+fn refusal(
+    ctx: &Ctx,
+    project: &Project,
+    reqs: &[ClaimRequest<'_>],
+    refused: &[Refusal],
+    args: &UpArgs,
+) -> anyhow::Error {
+    let path = project
+        .manifest_path()
+        .unwrap_or_else(|| devport::project::MANIFEST.into());
+    let positions = devport::fsutil::read_regular(&path, "manifest")
+        .ok()
+        .flatten()
+        .map(|bytes| service_positions(&String::from_utf8_lossy(&bytes)))
+        .unwrap_or_default();
+    // A refused request whose service is claimed asks for another shape: `--move` applies it.
+    let reg = ctx.store.read().ok();
+    let changed = !args.relocate
+        && refused.iter().any(|r| {
+            reg.as_ref().is_some_and(|reg| {
+                reg.find(project.path.as_deref(), reqs[r.index].service)
+                    .is_some()
+            })
+        });
+    let code = refused
+        .iter()
+        .map(|r| r.error.exit_code())
+        .max()
+        .unwrap_or(devport::error::EXIT_NEGATIVE);
+    let lines: Vec<String> = refused
+        .iter()
+        .map(|r| {
+            let service = reqs[r.index].service;
+            let at = positions
+                .get(service)
+                .map_or_else(String::new, |(line, column)| {
+                    format!("line {line}, column {column}: ")
+                });
+            format!("{at}[services.{service}]: {}", r.error)
+        })
+        .collect();
+    let apply = if changed {
+        "; 'devport up --move' applies every change of the manifest"
+    } else {
+        ""
+    };
+    let message = if let [only] = lines.as_slice() {
+        format!("{only}; nothing was claimed{apply}")
+    } else {
+        for line in &lines {
+            output::note(&format!("{}: {line}", path.display()));
+        }
+        let names: Vec<&str> = refused.iter().map(|r| reqs[r.index].service).collect();
+        format!(
+            "{} of {} services cannot be claimed ({}), so nothing was claimed; fix them and run 'devport up' again{apply}",
+            refused.len(),
+            reqs.len(),
+            names.join(", ")
+        )
+    };
+    devport::Error::Config {
+        path,
+        message,
+        code,
+    }
+    .into()
+}
+
+/// The line and column of each `[services.NAME]` table's name in the manifest text, from the
+/// TOML parser's spans (so `[services.webapp]` is never taken for `web`).
+fn service_positions(text: &str) -> BTreeMap<String, (usize, usize)> {
+    let Ok(root) = toml::de::DeTable::parse(text) else {
+        return BTreeMap::new();
+    };
+    let Some(toml::de::DeValue::Table(services)) = root
+        .get_ref()
+        .iter()
+        .find(|(key, _)| key.get_ref() == "services")
+        .map(|(_, value)| value.get_ref())
+    else {
+        return BTreeMap::new();
+    };
+    services
+        .keys()
+        .map(|key| {
+            let before = &text[..key.span().start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.chars().rev().take_while(|&c| c != '\n').count() + 1;
+            (key.get_ref().to_string(), (line, column))
+        })
+        .collect()
 }
 
 /// Refuses (exit 2, naming the manifest) services that would share a variable with each other
@@ -87,4 +207,20 @@ fn check_manifest_names(ctx: &Ctx, project: &Project, manifest: &Manifest) -> Re
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::service_positions;
+
+    #[test]
+    fn service_positions_come_from_the_parser_not_from_substrings() {
+        let text = "name = \"web\"\n# [services.web] in a comment\n[services.webapp]\nport = 1\n\n  [services.\"web\"]\nprefer = 2\n[services.db.extra]\n";
+        let found = service_positions(text);
+        assert_eq!(found.get("webapp"), Some(&(3, 11)));
+        assert_eq!(found.get("web"), Some(&(6, 13)));
+        assert_eq!(found.get("db"), Some(&(8, 11)));
+        assert!(service_positions("[services\n").is_empty());
+        assert!(service_positions("services = 1\n").is_empty());
+    }
 }
