@@ -8,7 +8,9 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 4, ..ProptestConfig::default() })]
 
     #[test]
-    fn claims_avoid_forbidden_ports(names in proptest::collection::hash_set("[a-z0-9][a-z0-9._-]{0,20}", 80..100)) {
+    // Letters and digits only: names such as `i-` and `i_` would share the variable `I__PORT`,
+    // which a project refuses (tested in trust_env).
+    fn claims_avoid_forbidden_ports(names in proptest::collection::hash_set("[a-z0-9][a-z0-9]{0,20}", 80..100)) {
         let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
         let store = Store::new(dir.path().join("registry.json"), Config::default().lock_timeout);
         let os = OsPorts::read();
