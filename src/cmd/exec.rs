@@ -41,7 +41,18 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<Outcome> {
             .unwrap_or(Proto::Tcp),
         relocate: false,
     };
-    let port = ctx.claim(&ctx.policy(), &req)?.claim.port;
+    let outcome = ctx.claim(&ctx.policy(), &req)?;
+    // Refuse before running: a server started on a port another process holds only fails
+    // later with "address in use".
+    if let Some(busy) = super::claim::Busy::find(&outcome) {
+        output::note(&format!(
+            "{}; nothing was run: {}",
+            busy.describe(),
+            busy.fix()
+        ));
+        return Ok(Outcome::Negative);
+    }
+    let port = outcome.claim.port;
 
     let mut vars = ctx.project_vars(&project, None, "")?;
     let own = args

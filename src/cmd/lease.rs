@@ -44,7 +44,7 @@ pub fn run(ctx: &Ctx, args: &LeaseArgs) -> Result<Outcome> {
             expires: record.expires,
         })?;
     } else {
-        output::line(&output::port_list(record.ports()))?;
+        output::line(&output::port_words(record.ports()))?;
     }
     Ok(Outcome::Success)
 }
