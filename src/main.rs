@@ -88,11 +88,15 @@ fn typed_subcommand() -> Option<String> {
         .map(str::to_string)
 }
 
-/// For `devport exec web echo hi`: the same command line with `--` before the command. Only
+/// For `devport exec web` with no command: where it goes. For `devport exec web echo hi`: the
+/// same command line with `--` before the command. Only
 /// for an unexpected word that is not an option, so an option devport does not know is never
 /// passed on as a command.
 fn exec_hint(e: &clap::Error) -> Option<String> {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() == ErrorKind::MissingRequiredArgument {
+        return Some("the command goes after --, e.g. devport exec web -- npm run dev".into());
+    }
     if e.kind() != ErrorKind::UnknownArgument {
         return None;
     }

@@ -129,6 +129,12 @@ fn exec_without_the_double_dash_shows_the_command_with_it() {
         "exec",
     );
     assert!(err.contains("unexpected argument 'echo'"), "{err}");
+    usage_error(
+        &w,
+        &["exec", "web"],
+        "the command goes after --, e.g. devport exec web -- npm run dev",
+        "exec",
+    );
     // An option devport does not know is not passed on as the command.
     let err = usage_error(&w, &["exec", "web", "--bogus", "x"], "'--bogus'", "exec");
     assert!(!err.contains("after --"), "{err}");
