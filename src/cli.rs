@@ -13,7 +13,7 @@ use devport::types::{PortRange, Proto};
 const AFTER_LONG_HELP: &str = "\
 Exit codes:
   0  success
-  1  a negative answer: port not usable, requested port taken, no free port in range
+  1  a negative answer: port not usable or taken, no free port, port held (exec), conflict (audit)
   2  bad usage or input
   3  the registry or environment failed (corrupt file, permissions, lock timeout, disk full)
 
@@ -25,7 +25,7 @@ Environment:
 
 /// Stable, conflict-free ports for every local development project.
 ///
-/// `devport claim web` inside a project prints a port for that project's `web` service: the
+/// devport claim web, run inside a project, prints a port for that project's web service: the
 /// same port every time, never one another project holds, never one that is busy.
 #[derive(Debug, Parser)]
 #[command(name = "devport", version, about, long_about, after_long_help = AFTER_LONG_HELP, propagate_version = true)]
@@ -36,9 +36,9 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Options every command takes.
+/// Options every command takes, shown under their own heading.
 #[derive(Debug, Args)]
-#[command(verbatim_doc_comment)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Registry file to use instead of the per-user one
     #[arg(long, global = true, value_name = "FILE")]
@@ -60,7 +60,7 @@ pub struct GlobalArgs {
 /// When to colour the output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ColorWhen {
-    /// Colours when the stream is a terminal, `NO_COLOR` is unset or empty and TERM is not dumb
+    /// Colours when the stream is a terminal, NO_COLOR is unset or empty and TERM is not dumb
     Auto,
     /// Always
     Always,
@@ -121,18 +121,32 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff) on stdout
-    ///
-    /// Example:
-    ///   devport man > ~/.local/share/man/man1/devport.1
-    #[command(verbatim_doc_comment)]
-    Man,
+    Man(ManArgs),
+}
+
+/// Print a man page (roff) on stdout, or write them all into a folder
+///
+/// devport.1 covers the whole tool; devport-claim.1, devport-release.1 and so on cover one
+/// command each.
+///
+/// Example:
+///   devport man --dir ~/.local/share/man/man1
+///   devport man claim | man -l -
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct ManArgs {
+    /// The command whose page to print (default: the page of devport itself)
+    #[arg(value_name = "COMMAND", conflicts_with = "dir")]
+    pub page: Option<String>,
+    /// Write every page (devport.1, devport-claim.1, ...) into this folder
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// Print the port of a service of this project, claiming one if needed
 ///
 /// The same service in the same project always gets the same port. A new port comes from a
-/// stable hash of `project/service` and is never one another claim holds, one that is busy,
+/// stable hash of project/service and is never one another claim holds, one that is busy,
 /// IANA-assigned, inside the OS ephemeral range, a dev-tool default or browser-blocked.
 ///
 /// Example:
@@ -142,16 +156,16 @@ pub enum Command {
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct ClaimArgs {
-    /// Service name: 1-64 characters of A-Z a-z 0-9 . _ -
+    /// Service name: 1-64 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit
     pub service: String,
     /// Take exactly this port (fails if another claim holds it or something listens on it)
-    #[arg(long, value_name = "P", value_parser = parse_port, conflicts_with = "prefer")]
+    #[arg(long, value_name = "P", value_parser = parse_port, conflicts_with = "prefer", allow_negative_numbers = true)]
     pub port: Option<u16>,
     /// Try this port first, fall back to the policy's pick
-    #[arg(long, value_name = "P", value_parser = parse_port)]
+    #[arg(long, value_name = "P", value_parser = parse_port, allow_negative_numbers = true)]
     pub prefer: Option<u16>,
     /// Claim N consecutive ports (printed separated by spaces)
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse_count)]
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse_count, allow_negative_numbers = true)]
     pub count: u16,
     /// Protocols the ports are for
     #[arg(long, value_enum, default_value_t = Proto::Tcp)]
@@ -167,7 +181,7 @@ pub struct ClaimArgs {
 /// Remove claims, or end a lease
 ///
 /// Releasing a service that holds no claim prints a note and succeeds, so scripts may call it
-/// blindly. `--lease P` ends the lease holding P, whichever process it is for.
+/// blindly. --lease P ends the lease holding P, whichever process it is for.
 ///
 /// Example:
 ///   devport release web
@@ -175,12 +189,13 @@ pub struct ClaimArgs {
 ///   devport release --all
 ///   devport release --lease 24117
 #[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
 #[command(group = clap::ArgGroup::new("what").required(true).args(["services", "port", "all", "lease"]))]
 pub struct ReleaseArgs {
     /// Services of this project to release
     pub services: Vec<String>,
     /// Release whatever claim holds this port, in any project
-    #[arg(long, value_name = "P", value_parser = parse_port)]
+    #[arg(long, value_name = "P", value_parser = parse_port, allow_negative_numbers = true)]
     pub port: Option<u16>,
     /// Release every claim of this project
     #[arg(long)]
@@ -192,8 +207,8 @@ pub struct ReleaseArgs {
 
 /// Show the claims, grouped by project, then the live leases
 ///
-/// The table of leases (LEASES) follows the claims; `--json` prints claims only, and
-/// `--leases` prints only the leases (table or JSON array).
+/// The table of leases (LEASES) follows the claims; with JSON output only claims are printed, and
+/// --leases prints only the leases (table or JSON array).
 ///
 /// Example:
 ///   devport list
@@ -217,7 +232,7 @@ pub struct ListArgs {
 ///
 /// For each port: its RFC 6335 range, IANA assignments, known dev-tool defaults, whether
 /// browsers block it, what the OS keeps it for, the sockets bound to it with their owners,
-/// the devport claim or lease on it, and a verdict. A port is usable when `claim` would hand
+/// the devport claim or lease on it, and a verdict. A port is usable when claim would hand
 /// it out by itself. Exits 0 only when every port asked about is usable.
 ///
 /// Example:
@@ -227,14 +242,14 @@ pub struct ListArgs {
 #[command(verbatim_doc_comment)]
 pub struct CheckArgs {
     /// Ports or ranges (A-B) to check
-    #[arg(required = true, value_name = "PORT|A-B", value_parser = parse_range)]
+    #[arg(required = true, value_name = "PORT|A-B", value_parser = parse_range, allow_negative_numbers = true)]
     pub ports: Vec<PortRange>,
 }
 
 /// Print the project's claims as environment variables
 ///
 /// Each service becomes <SERVICE>_PORT (upper-cased, other characters turned into _); a block
-/// adds <SERVICE>_PORT_0 ... beside it. `env` in devport.toml renames a variable.
+/// adds <SERVICE>_PORT_0 ... beside it. env in devport.toml renames a variable.
 ///
 /// Example:
 ///   eval "$(devport env)"
@@ -242,7 +257,8 @@ pub struct CheckArgs {
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct EnvArgs {
-    /// Output format [default: sh, or json with --json]; --write always writes dotenv
+    /// Output format [default: sh, or json when JSON output is asked for]; --write always
+    /// writes dotenv
     #[arg(long, value_enum)]
     pub format: Option<Format>,
     /// Put this before every variable name, e.g. APP_
@@ -256,9 +272,10 @@ pub struct EnvArgs {
 /// Claim a service's port, then run a command with it
 ///
 /// The command gets PORT and <SERVICE>_PORT (or, with --env NAME, NAME instead), plus the
-/// variables of the project's other claims. `{port}` in an argument becomes the port,
-/// `{port:OTHER}` the port of another claimed service, for servers that ignore PORT. The exit
-/// status is the command's.
+/// variables of the project's other claims. {port} in an argument becomes the port,
+/// {port:OTHER} the port of another claimed service, for servers that ignore PORT. The exit
+/// status is the command's. The command goes after --. If a process already listens on the
+/// service's port, nothing is run and devport exits 1.
 ///
 /// Example:
 ///   devport exec web -- npm run dev
@@ -267,7 +284,7 @@ pub struct EnvArgs {
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct ExecArgs {
-    /// Service name
+    /// Service name: 1-64 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit
     pub service: String,
     /// Name of the variable that carries the port, instead of <SERVICE>_PORT (PORT is set too)
     #[arg(long, value_name = "NAME")]
@@ -292,7 +309,7 @@ pub struct ExecArgs {
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct UpArgs {
-    /// Output format of the variables [default: sh, or json with --json]
+    /// Output format of the variables [default: sh, or json when JSON output is asked for]
     #[arg(long, value_enum)]
     pub format: Option<Format>,
     /// Also merge the variables into this dotenv file
@@ -317,13 +334,13 @@ pub struct UpArgs {
 #[command(verbatim_doc_comment)]
 pub struct LeaseArgs {
     /// Lease N consecutive ports
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse_count)]
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse_count, allow_negative_numbers = true)]
     pub count: u16,
     /// Protocols the ports are for
     #[arg(long, value_enum, default_value_t = Proto::Tcp)]
     pub proto: Proto,
     /// The process the lease lives with (default: devport's parent)
-    #[arg(long, value_name = "PID")]
+    #[arg(long, value_name = "PID", value_parser = parse_pid, allow_negative_numbers = true)]
     pub pid: Option<u32>,
     /// Release the ports after this long even if the process runs on (30s, 10m, 2h)
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
@@ -359,6 +376,12 @@ fn parse_port(s: &str) -> Result<u16, String> {
 
 fn parse_range(s: &str) -> Result<PortRange, String> {
     s.parse().map_err(|e: devport::Error| e.to_string())
+}
+
+fn parse_pid(s: &str) -> Result<u32, String> {
+    s.parse().ok().filter(|&pid| pid > 0).ok_or_else(|| {
+        format!("invalid process id {s:?}: give the number of a running process, e.g. $$")
+    })
 }
 
 fn parse_count(s: &str) -> Result<u16, String> {

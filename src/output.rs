@@ -65,8 +65,15 @@ pub fn clean(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// The ports of a block, separated by spaces.
+/// The ports of a claim or lease for people, in tables and messages: `24117`, or a block as
+/// `24117-24136`, however many ports it holds.
 pub fn port_list(ports: PortRange) -> String {
+    ports.to_string()
+}
+
+/// The ports of a block as data for scripts (`claim` and `lease` on stdout): every port,
+/// separated by spaces, for `read -r A B C`.
+pub fn port_words(ports: PortRange) -> String {
     ports
         .iter()
         .map(|p| p.to_string())

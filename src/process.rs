@@ -116,6 +116,19 @@ pub fn works_in(_pid: u32, _dir: &std::path::Path) -> Option<bool> {
     None
 }
 
+/// The current folder of process `pid`, when it can be seen (Linux: this user's processes, or
+/// any as root).
+#[cfg(target_os = "linux")]
+pub fn current_dir(pid: u32) -> Option<std::path::PathBuf> {
+    std::fs::read_link(format!("/proc/{pid}/cwd")).ok()
+}
+
+/// The current folder of process `pid`: not visible on this platform.
+#[cfg(not(target_os = "linux"))]
+pub fn current_dir(_pid: u32) -> Option<std::path::PathBuf> {
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

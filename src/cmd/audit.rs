@@ -10,9 +10,15 @@ use crate::output;
 pub fn run(ctx: &Ctx) -> Result<Outcome> {
     let reg = ctx.store.read()?;
     let rows = check::audit(&reg, sockets::list());
+    // Exit 1 when a conflict is shown, so scripts can gate on it.
+    let outcome = if rows.iter().any(|r| r.finding == Finding::Conflict) {
+        Outcome::Negative
+    } else {
+        Outcome::Success
+    };
     if ctx.json {
         output::json(&rows)?;
-        return Ok(Outcome::Success);
+        return Ok(outcome);
     }
     let table = rows.iter().map(|r| {
         let s = &r.socket;
@@ -38,5 +44,5 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         &["PROTO", "ADDRESS", "OWNER", "CLAIM", "IANA", "FINDING"],
         table,
     )?;
-    Ok(Outcome::Success)
+    Ok(outcome)
 }

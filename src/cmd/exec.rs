@@ -62,7 +62,18 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<Outcome> {
     }
     check_var_names(&others, args, count, &project)?;
 
-    let port = ctx.claim(&ctx.policy(), &req)?.claim.port;
+    let outcome = ctx.claim(&ctx.policy(), &req)?;
+    // Refuse before running: a server started on a port another process holds only fails
+    // later with "address in use".
+    if let Some(busy) = super::claim::Busy::find(&outcome) {
+        output::note(&format!(
+            "{}; nothing was run: {}",
+            busy.describe(),
+            busy.fix()
+        ));
+        return Ok(Outcome::Negative);
+    }
+    let port = outcome.claim.port;
     ports.insert(&args.service, port);
 
     // `--env NAME` renames the service's variables (NAME, and NAME_0 ... for a block), as

@@ -52,7 +52,7 @@ pub fn run(ctx: &Ctx, args: &LeaseArgs) -> Result<Outcome> {
     if ctx.json {
         output::json(&LeaseView::new(&record))?;
     } else {
-        output::line(&output::port_list(record.ports()))?;
+        output::line(&output::port_words(record.ports()))?;
     }
     Ok(Outcome::Success)
 }

@@ -258,6 +258,6 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
         Command::Gc(args) => gc::run(&ctx()?, args),
         Command::Doctor => doctor::run(&ctx()?),
         Command::Completions { shell } => generate::completions(*shell),
-        Command::Man => generate::man(),
+        Command::Man(args) => generate::man(args),
     }
 }

@@ -28,7 +28,10 @@ fn reasons(v: &Value) -> Vec<String> {
 }
 
 fn audit_rows(w: &World, port: u16) -> Vec<Value> {
-    let v: Value = serde_json::from_str(&w.ok(&["audit", "--json"])).expect("json");
+    // audit exits 1 when it shows a conflict; either way stdout is the JSON.
+    let out = w.cmd(&["audit", "--json"]).output().expect("run audit");
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{out:?}");
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
     v.as_array()
         .map(|a| a.iter().filter(|r| r["port"] == port).cloned().collect())
         .unwrap_or_default()

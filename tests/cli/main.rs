@@ -7,6 +7,7 @@ mod faults;
 mod json;
 mod lifecycle;
 mod newcomer;
+mod newcomer_cli;
 mod newcomer_up;
 mod policy_props;
 mod support;
