@@ -81,18 +81,6 @@ pub fn check_count(count: u16) -> Result<()> {
     }
 }
 
-/// The registry is JSON text, so a project folder must have a UTF-8 path to be recorded: one
-/// that has not is refused before anything is read or written.
-fn check_path(project: &Project) -> Result<()> {
-    match project.path.as_deref() {
-        Some(path) if path.to_str().is_none() => Err(Error::Usage(format!(
-            "the project folder {} has a name that is not valid UTF-8, which the registry cannot record; rename the folder, or claim with --global",
-            path.display()
-        ))),
-        _ => Ok(()),
-    }
-}
-
 /// Get-or-create. A claim that exists and matches the request is returned after a plain read
 /// (the file is rewritten at most once a day, to refresh `last_used`); anything else goes
 /// through one locked [`Store::update`].
@@ -104,7 +92,9 @@ pub fn claim(
 ) -> Result<ClaimOutcome> {
     validate_service(req.service)?;
     check_count(req.count)?;
-    check_path(req.project)?;
+    if let Some(path) = &req.project.path {
+        crate::project::check_utf8(path)?;
+    }
     if !req.relocate
         && let Some(existing) = store.find(req.project.path.as_deref(), req.service)?
     {
@@ -154,7 +144,9 @@ pub fn claim_all(
     now: Timestamp,
 ) -> Result<Batch> {
     for req in reqs {
-        check_path(req.project)?;
+        if let Some(path) = &req.project.path {
+            crate::project::check_utf8(path)?;
+        }
     }
     let reg = store.read()?;
     let kept: Option<Vec<ClaimOutcome>> = reqs

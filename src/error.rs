@@ -33,6 +33,17 @@ pub enum Error {
         /// What the parser said.
         message: String,
     },
+    /// The registry parses but holds an entry no devport writes (a hand edit).
+    #[error(
+        "registry {} is not valid: {message}; fix it or move it away (devport never overwrites a registry it cannot read)",
+        path.display()
+    )]
+    Invalid {
+        /// The registry file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// The registry was written by a newer devport.
     #[error(
         "unsupported registry version (got {found}, supports {supported}): {}; upgrade devport or point DEVPORT_REGISTRY elsewhere",
@@ -152,6 +163,7 @@ impl Error {
             | Error::LockTimeout { .. }
             | Error::Insecure(_)
             | Error::NotAFile { .. }
+            | Error::Invalid { .. }
             | Error::Unwritable { .. }
             | Error::TooLarge { .. }
             | Error::Io { .. } => EXIT_ENV,

@@ -36,7 +36,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: FileMode) -> Result<()> {
     let fail = |e| Error::io("cannot write", path, e);
     let mut builder = tempfile::Builder::new();
     let prefix = temp_prefix(path);
-    builder.prefix(&prefix).suffix(".tmp");
+    builder.prefix(&prefix).suffix(".tmp").rand_bytes(TEMP_RAND);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
@@ -110,11 +110,37 @@ pub fn remove_stale_temps(path: &Path) {
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with(&prefix) && name.ends_with(".tmp") {
+        let Some(name) = name.to_str() else {
+            continue;
+        };
+        let random = name
+            .strip_prefix(prefix.as_str())
+            .and_then(|rest| rest.strip_suffix(".tmp"));
+        let ours = random
+            .is_some_and(|r| r.len() == TEMP_RAND && r.bytes().all(|b| b.is_ascii_alphanumeric()));
+        if ours && is_own_regular_file(&entry.path()) {
             let _ = std::fs::remove_file(entry.path());
         }
     }
+}
+
+/// How many random characters a temp file's name has (`.NAME.XXXXXX.tmp`).
+const TEMP_RAND: usize = 6;
+
+/// A regular file (not a link, not a folder) that this user owns: the only kind of leftover
+/// temp file devport may remove. In a folder shared by a group, another member's file is
+/// theirs to clean up.
+fn is_own_regular_file(path: &Path) -> bool {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return false;
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        meta.is_file() && meta.uid() == nix::unistd::geteuid().as_raw()
+    }
+    #[cfg(not(unix))]
+    meta.is_file()
 }
 
 /// The most bytes devport reads from one file: far above any real registry, manifest, config or

@@ -35,14 +35,22 @@ pub fn json<T: Serialize + ?Sized>(value: &T) -> Result<()> {
     line(&devport::json::to_string_pretty(value)?)
 }
 
+/// Writes one line to stderr. A stderr that cannot be written (closed, `/dev/full`, a pipe
+/// whose reader left) loses the message; it never makes devport panic or fail a command
+/// whose work is done.
+fn message(line: std::fmt::Arguments<'_>) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{line}").and_then(|()| err.flush());
+}
+
 /// A message for people, on stderr: always one line, every control character in it escaped.
 pub fn note(text: &str) {
-    eprintln!("devport: {}", clean(text));
+    message(format_args!("devport: {}", clean(text)));
 }
 
 /// A warning for people, on stderr: always one line, every control character in it escaped.
 pub fn warn(text: &str) {
-    eprintln!("devport: warning: {}", clean(text));
+    message(format_args!("devport: warning: {}", clean(text)));
 }
 
 /// Escapes every control character, so text that came from a file, a process or a parser can

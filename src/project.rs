@@ -63,12 +63,23 @@ impl Project {
                 found = Some((dir.to_path_buf(), Some(manifest)));
                 break;
             }
-            if dir.join(".git").exists() {
-                found = Some((dir.to_path_buf(), None));
-                break;
+            let git = dir.join(".git");
+            if std::fs::symlink_metadata(&git).is_ok() {
+                // A `.git` someone else put there (say in /tmp) would merge unrelated folders
+                // into one project: the same rule as for manifests.
+                if let Some(why) = untrusted(&git) {
+                    warnings.push(format!(
+                        "skipped {} as a project root: {why}",
+                        git.display()
+                    ));
+                } else {
+                    found = Some((dir.to_path_buf(), None));
+                    break;
+                }
             }
         }
         let (root, manifest) = found.unwrap_or((start, None));
+        check_utf8(&root)?;
         let name = manifest
             .as_ref()
             .and_then(|m| m.name.clone())
@@ -81,6 +92,18 @@ impl Project {
         };
         Ok((project, warnings))
     }
+}
+
+/// The registry is JSON text, so a project folder must have a UTF-8 path to be recorded: one
+/// that has not is refused (exit 2) before anything is read or written.
+pub(crate) fn check_utf8(path: &Path) -> Result<()> {
+    if path.to_str().is_some() {
+        return Ok(());
+    }
+    Err(Error::Usage(format!(
+        "the project folder {} has a name that is not valid UTF-8, which the registry cannot record; rename the folder, or use --global",
+        path.display()
+    )))
 }
 
 /// What can be said about a claim's project folder.

@@ -101,6 +101,15 @@ fn open(path: &Path) -> Result<File> {
             },
         });
     }
+    // A hard link would make the pid written into the lock land in another file.
+    #[cfg(unix)]
+    if std::os::unix::fs::MetadataExt::nlink(&meta) > 1 {
+        return Err(Error::Insecure(format!(
+            "registry lock {} has {} hard links, so writing to it would change another file; remove it (devport makes a new lock file)",
+            path.display(),
+            std::os::unix::fs::MetadataExt::nlink(&meta)
+        )));
+    }
     Ok(file)
 }
 

@@ -160,7 +160,13 @@ impl LeaseRecord {
     }
 }
 
-/// The ports `port .. port+count-1` (clamped to 65535 for a hand-edited count).
+/// Whether a block of `count` ports from `port` ends at or before 65535.
+fn fits(port: u16, count: u16) -> bool {
+    u32::from(port) + u32::from(count) <= 65536
+}
+
+/// The ports `port .. port+count-1` (clamped to 65535; a registry holding a longer block is
+/// refused when read).
 pub fn block(port: u16, count: u16) -> PortRange {
     let hi = u32::from(port) + u32::from(count.max(1)) - 1;
     PortRange {
@@ -202,7 +208,7 @@ impl Registry {
             supported: VERSION,
         };
         match serde_json::from_slice::<Registry>(bytes) {
-            Ok(reg) if reg.version == VERSION => Ok(reg),
+            Ok(reg) if reg.version == VERSION => reg.check_blocks(path).map(|()| reg),
             Ok(reg) => Err(newer(reg.version.into())),
             Err(e) => match serde_json::from_slice::<VersionOnly>(bytes) {
                 Ok(v) if v.version != u64::from(VERSION) => Err(newer(v.version)),
@@ -256,15 +262,38 @@ impl Registry {
             return Ok(None); // a path that is not UTF-8 is never stored
         };
         match serde_json::from_slice::<view::RegistryRef>(bytes) {
-            Ok(reg) if reg.version == u64::from(VERSION) => Ok(reg
+            Ok(reg) if reg.version == u64::from(VERSION) && reg.blocks_fit() => Ok(reg
                 .claims
                 .into_iter()
                 .find(|c| c.service == service && c.project_path.as_deref() == wanted)
                 .map(view::ClaimRef::into_owned)),
-            // Not a clean version-1 registry: the full parse gives the full error.
+            // Not a clean, valid version-1 registry: the full parse gives the full error.
             _ => Ok(Registry::parse(bytes, path)?
                 .find(project_path, service)
                 .cloned()),
+        }
+    }
+
+    /// Refuses a claim or lease whose block runs past port 65535 (a hand edit: devport never
+    /// makes one), as the full parse and the one-claim lookup both do.
+    fn check_blocks(&self, path: &Path) -> Result<()> {
+        let bad = self
+            .claims
+            .iter()
+            .find(|c| !fits(c.port, c.count))
+            .map(|c| (format!("the claim {}", c.label()), c.port, c.count))
+            .or_else(|| {
+                self.leases
+                    .iter()
+                    .find(|l| !fits(l.port, l.count))
+                    .map(|l| (format!("the lease of pid {}", l.pid), l.port, l.count))
+            });
+        match bad {
+            None => Ok(()),
+            Some((what, port, count)) => Err(Error::Invalid {
+                path: path.to_path_buf(),
+                message: format!("{what} holds {count} ports from {port}, past port 65535"),
+            }),
         }
     }
 
@@ -328,9 +357,19 @@ mod view {
         pub version: u64,
         #[serde(borrow, default)]
         pub claims: Vec<ClaimRef<'a>>,
-        /// Read only to be checked.
-        #[serde(default, rename = "leases")]
-        pub _leases: Vec<LeaseRecord>,
+        #[serde(default)]
+        pub leases: Vec<LeaseRecord>,
+        /// Unknown keys, read (as the full parse reads them) only to be checked.
+        #[serde(flatten)]
+        pub _extra: Extra,
+    }
+
+    impl RegistryRef<'_> {
+        /// Whether every block ends by port 65535 (see `Registry::check_blocks`).
+        pub fn blocks_fit(&self) -> bool {
+            self.claims.iter().all(|c| super::fits(c.port, c.count))
+                && self.leases.iter().all(|l| super::fits(l.port, l.count))
+        }
     }
 
     #[derive(Deserialize)]
@@ -351,6 +390,9 @@ mod view {
         pub last_used: Timestamp,
         #[serde(default)]
         pub pinned: bool,
+        /// Unknown keys, read only to be checked.
+        #[serde(flatten)]
+        pub _extra: Extra,
     }
 
     impl ClaimRef<'_> {
@@ -492,6 +534,15 @@ impl Store {
         reg.prune_leases(now);
         let value = change(&mut reg)?;
         let text = reg.to_json()?;
+        if text.len() as u64 > fsutil::MAX_FILE_SIZE {
+            return Err(Error::Unwritable {
+                message: format!(
+                    "the new registry would be {} bytes, more than the {} bytes devport reads back; remove claims ('devport gc') or unknown keys first",
+                    text.len(),
+                    fsutil::MAX_FILE_SIZE
+                ),
+            });
+        }
         let unchanged = before.as_deref() == Some(text.as_bytes())
             || (before.is_none() && reg == Registry::default());
         if !unchanged {

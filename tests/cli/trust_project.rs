@@ -449,3 +449,21 @@ fn leases_are_listed_and_released_by_port() {
     // Leases are not a project's: --here and --live do not combine with --leases.
     w.fails(&["list", "--leases", "--here"], 2);
 }
+
+/// A `.git` in a folder every user may write (someone else could have put it there) is not a
+/// project root: unrelated folders below it do not merge into one project.
+#[test]
+fn a_git_folder_in_a_world_writable_folder_is_not_a_project_root() {
+    let w = World::new();
+    let shared = w.dir.path().join("shared");
+    std::fs::create_dir_all(shared.join(".git")).expect("mkdir");
+    chmod(&shared, 0o1777);
+    let (one, two) = (shared.join("v1"), shared.join("v2"));
+    std::fs::create_dir_all(&one).expect("mkdir");
+    std::fs::create_dir_all(&two).expect("mkdir");
+    let a = json(&w.ok_at(&one, &["claim", "web", "--json"]));
+    let b = json(&w.ok_at(&two, &["claim", "web", "--json"]));
+    chmod(&shared, 0o700);
+    assert_ne!(a["project_path"], b["project_path"]);
+    assert_ne!(a["port"], b["port"]);
+}

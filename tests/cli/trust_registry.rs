@@ -234,6 +234,44 @@ mod unix {
     }
 
     #[test]
+    fn a_hard_linked_lock_is_refused_and_the_other_file_kept() {
+        let w = populated();
+        let lock = w.dir.path().join("state/registry.lock");
+        let victim = w.dir.path().join("victim");
+        std::fs::write(&victim, "VICTIM\n").expect("write");
+        std::fs::remove_file(&lock).expect("rm lock");
+        std::fs::hard_link(&victim, &lock).expect("link");
+        let out = w.fails(&["claim", "new"], 3);
+        assert!(stderr(&out).contains("hard links"), "{}", stderr(&out));
+        assert_eq!(std::fs::read(&victim).expect("read"), b"VICTIM\n");
+    }
+
+    #[test]
+    fn only_devports_own_leftover_temp_files_are_removed() {
+        let w = populated();
+        let state = w.dir.path().join("state");
+        let leftover = state.join(".registry.json.Ab3dE9.tmp");
+        std::fs::write(&leftover, "half a registry").expect("write");
+        let kept = [
+            ".registry.json.my-notes.tmp",
+            ".registry.json.tmp",
+            ".registry.json..tmp",
+            ".registry.json.AB\nCD.tmp",
+        ];
+        for name in kept {
+            std::fs::write(state.join(name), "mine").expect("write");
+        }
+        let link = state.join(".registry.json.AAAAAA.tmp");
+        symlink(w.dir.path().join("elsewhere"), &link).expect("symlink");
+        w.ok(&["claim", "new"]);
+        assert!(!leftover.exists());
+        for name in kept {
+            assert!(state.join(name).exists(), "{name}");
+        }
+        assert!(std::fs::symlink_metadata(&link).is_ok());
+    }
+
+    #[test]
     fn a_registry_linked_to_a_device_is_refused() {
         let w = World::new();
         symlink("/dev/zero", w.registry()).expect("symlink");
@@ -339,4 +377,124 @@ fn a_write_error_names_the_file_and_its_folder_not_a_temp_file() {
         "{err}"
     );
     assert!(err.contains("may write to the folder"), "{err}");
+}
+
+/// Edits the registry's JSON with `edit`, writes it back and returns the new bytes.
+fn edit_registry(w: &World, edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+    let mut value = w.registry_json();
+    edit(&mut value);
+    let text = serde_json::to_vec_pretty(&value).expect("json");
+    std::fs::write(w.registry(), &text).expect("write");
+    text
+}
+
+#[test]
+fn a_block_past_65535_is_refused_by_every_command() {
+    for lease in [false, true] {
+        let w = populated();
+        let before = edit_registry(&w, |v| {
+            if lease {
+                v["leases"] = serde_json::json!([{"port": 65535, "count": 2, "pid": 1,
+                    "start_time": null, "created": "2026-01-01T00:00:00Z", "expires": null}]);
+            } else {
+                v["claims"][1]["port"] = 65535.into();
+                v["claims"][1]["count"] = 2.into();
+            }
+        });
+        for args in [&["claim", "web"][..], &["claim", "db"], &["list"], &["env"]] {
+            let out = w.fails(args, 3);
+            assert!(
+                stderr(&out).contains("past port 65535"),
+                "{args:?}: {}",
+                stderr(&out)
+            );
+        }
+        assert_eq!(w.registry_bytes(), before);
+    }
+}
+
+#[test]
+fn unknown_values_the_full_parse_refuses_are_refused_by_the_lookup_too() {
+    for bad in ["1e999", "\"\\ud800\"", &"[".repeat(300)] {
+        let w = populated();
+        let mut text = String::from_utf8(w.registry_bytes()).expect("utf-8");
+        let closing = if bad.starts_with('[') {
+            "]".repeat(300)
+        } else {
+            String::new()
+        };
+        text = text.replacen(
+            "\"version\": 1,",
+            &format!("\"version\": 1, \"x\": {bad}{closing},"),
+            1,
+        );
+        std::fs::write(w.registry(), &text).expect("write");
+        for args in [&["claim", "web"][..], &["list"]] {
+            w.fails(args, 3);
+        }
+        assert_eq!(w.registry_bytes(), text.as_bytes());
+    }
+}
+
+#[test]
+fn a_write_that_would_pass_the_size_cap_is_refused() {
+    let w = populated();
+    let mut value = w.registry_json();
+    let size = serde_json::to_vec_pretty(&value).expect("json").len();
+    // Just under the cap: readable now, but one more claim would pass it.
+    value["padding"] = "x".repeat(64 * 1024 * 1024 - size - 40).into();
+    let text = serde_json::to_vec_pretty(&value).expect("json");
+    std::fs::write(w.registry(), &text).expect("write");
+    let out = w.fails(&["claim", "growth"], 3);
+    assert!(stderr(&out).contains("reads back"), "{}", stderr(&out));
+    assert_eq!(w.registry_bytes(), text);
+    w.ok(&["list", "--json"]);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_folder_that_is_not_utf8_is_refused_by_every_project_command() {
+    use std::os::unix::ffi::OsStrExt as _;
+    let w = populated();
+    let before = w.registry_bytes();
+    let odd = w
+        .dir
+        .path()
+        .join(std::ffi::OsStr::from_bytes(b"bad\xffname"));
+    std::fs::create_dir_all(&odd).expect("mkdir");
+    for args in [
+        &["release", "web"][..],
+        &["release", "--all"],
+        &["env"],
+        &["list", "--here"],
+        &["init"],
+        &["up"],
+    ] {
+        w.fails_in(&odd, args, 2);
+    }
+    assert!(!odd.join("devport.toml").exists());
+    assert_eq!(w.registry_bytes(), before);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_stderr_that_cannot_be_written_never_makes_devport_panic() {
+    let w = World::new();
+    for (args, code) in [
+        (&["claim", "_bad"][..], 2),
+        (&["list", "--bogus"], 2),
+        (&["check", "0"], 2),
+        (&["claim", "web"], 0),
+    ] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("/dev/full");
+        let out = w
+            .std_cmd_in(&w.project("shop"), args)
+            .stderr(full)
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(code), "{args:?}");
+    }
 }
