@@ -76,7 +76,7 @@ pub fn check_count(count: u16) -> Result<()> {
         Ok(())
     } else {
         Err(Error::Usage(format!(
-            "invalid count {count}: a claim holds 1 to {MAX_COUNT} consecutive ports"
+            "invalid count {count}: a block holds 1 to {MAX_COUNT} consecutive ports"
         )))
     }
 }

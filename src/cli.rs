@@ -387,7 +387,7 @@ fn parse_pid(s: &str) -> Result<u32, String> {
 fn parse_count(s: &str) -> Result<u16, String> {
     let bad = || {
         format!(
-            "invalid count {s:?}: a claim holds 1 to {} consecutive ports",
+            "invalid count {s:?}: a block holds 1 to {} consecutive ports",
             devport::claim::MAX_COUNT
         )
     };

@@ -14,6 +14,13 @@ use crate::output;
 
 pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<Outcome> {
     let project = ctx.project()?;
+    if project.path.is_none() {
+        return Err(devport::Error::Usage(format!(
+            "up reads a project's {}, and --global claims belong to no project; run 'devport up' in the project's folder, or 'devport --global claim SERVICE' for a global claim",
+            devport::project::MANIFEST
+        ))
+        .into());
+    }
     let Some(manifest) = &project.manifest else {
         return Err(devport::Error::Usage(format!(
             "no {} in {} or above; run 'devport init' to write one",

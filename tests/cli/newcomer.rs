@@ -45,3 +45,26 @@ fn zero_durations_say_zero_is_not_allowed() {
         );
     }
 }
+
+#[test]
+fn global_up_says_up_needs_a_project() {
+    let w = World::new();
+    let out = w.fails(&["--global", "up"], 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("--global claims belong to no project"),
+        "{err}"
+    );
+    assert!(!err.contains("no devport.toml in"), "{err}");
+}
+
+#[test]
+fn lease_count_errors_speak_of_blocks_not_claims() {
+    let w = World::new();
+    let out = w.fails(&["lease", "--count", "5000", "--pid", "1"], 2);
+    assert!(
+        stderr(&out).contains("a block holds 1 to 1000"),
+        "{}",
+        stderr(&out)
+    );
+}
