@@ -127,6 +127,8 @@ pub enum Command {
     ///   devport man > ~/.local/share/man/man1/devport.1
     #[command(verbatim_doc_comment)]
     Man,
+    Kill(KillArgs),
+    Wait(WaitArgs),
 }
 
 /// Print the port of a service of this project, claiming one if needed
@@ -338,6 +340,65 @@ pub struct GcArgs {
     /// Also remove claims not used for this long (e.g. 30d)
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub older_than: Option<std::time::Duration>,
+}
+
+/// Stop what listens on a port, or on a service's ports in this project
+///
+/// Sends SIGTERM, waits up to --timeout for the port to be free, then gives up, or with
+/// --force sends SIGKILL. Prints what it stopped: pid, process, folder. Refuses pid 1, other
+/// users' processes (root may, and is told whose) and processes it cannot see; then nothing is
+/// stopped. Exit 0 when the port is free afterwards, 1 when nothing listened, it refused or the
+/// port is still busy.
+///
+/// Example:
+///   devport kill 3000
+///   devport kill web --dry-run
+///   devport kill web --timeout 10s --force
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct KillArgs {
+    /// A port number, or a service of this project (all of its ports)
+    #[arg(value_name = "PORT|SERVICE")]
+    pub target: String,
+    /// How long to wait for the port to be free after SIGTERM
+    #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+    /// Send SIGKILL to what is still running after --timeout
+    #[arg(long)]
+    pub force: bool,
+    /// Show what would be stopped; stop nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Protocols to look at for a PORT (a service uses its claim's)
+    #[arg(long, value_enum, default_value_t = Proto::Both)]
+    pub proto: Proto,
+}
+
+/// Wait until a service's ports (or a port) accept connections, then print who serves them
+///
+/// A TCP port is ready once a connection to it is accepted, a UDP port once it is bound. A
+/// service that holds no claim yet is waited for too. With --owned, only a server whose process
+/// (or a parent of it) works inside this project's folder counts, so a stale server from
+/// another checkout is not taken for yours. Exit 0 when ready, 1 at --timeout.
+///
+/// Example:
+///   devport exec web -- npm run dev & devport wait web --owned
+///   devport wait 5432 --timeout 1m && psql -p 5432
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct WaitArgs {
+    /// A port number, or a service of this project (all of its ports)
+    #[arg(value_name = "PORT|SERVICE")]
+    pub target: String,
+    /// Give up after this long
+    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+    /// Only a server working inside this project's folder counts
+    #[arg(long)]
+    pub owned: bool,
+    /// Protocols to wait for on a PORT (a service uses its claim's)
+    #[arg(long, value_enum, default_value_t = Proto::Tcp)]
+    pub proto: Proto,
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {

@@ -10,10 +10,12 @@ mod exec;
 mod gc;
 mod generate;
 mod init;
+mod kill;
 mod lease;
 mod list;
 mod release;
 mod up;
+mod wait;
 
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
@@ -195,5 +197,7 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
         Command::Doctor => doctor::run(&ctx()?),
         Command::Completions { shell } => generate::completions(*shell),
         Command::Man => generate::man(),
+        Command::Kill(args) => kill::run(&ctx()?, args),
+        Command::Wait(args) => wait::run(&ctx()?, args),
     }
 }
