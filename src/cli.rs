@@ -129,6 +129,7 @@ pub enum Command {
     Man,
     Kill(KillArgs),
     Wait(WaitArgs),
+    Export(ExportArgs),
 }
 
 /// Print the port of a service of this project, claiming one if needed
@@ -399,6 +400,42 @@ pub struct WaitArgs {
     /// Protocols to wait for on a PORT (a service uses its claim's)
     #[arg(long, value_enum, default_value_t = Proto::Tcp)]
     pub proto: Proto,
+}
+
+/// Print a reverse-proxy configuration that names each claimed port
+///
+/// Routes SERVICE.PROJECT.localhost to each claimed TCP port of this project (--all: of every
+/// project), for Caddy (a Caddyfile, with HTTPS from Caddy's local CA) or Traefik (a dynamic
+/// configuration for its file provider, YAML). Names are made DNS-safe: lower case, other
+/// characters than a-z 0-9 - become -, and a name two projects or services would share gets a
+/// stable suffix. A block of ports also gets N.SERVICE.PROJECT.localhost for its Nth port.
+/// Services with `http = false` in devport.toml are left out. --write replaces a file
+/// atomically, so `caddy run --watch` or Traefik's file provider picks changes up.
+///
+/// Example:
+///   devport export caddy --write Caddyfile && caddy run --watch
+///   devport export traefik --all --write ~/.config/traefik/devport.yml
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct ExportArgs {
+    /// The proxy to write for
+    #[arg(value_enum)]
+    pub proxy: Proxy,
+    /// Every project in the registry, not only this one
+    #[arg(long)]
+    pub all: bool,
+    /// Replace this file (atomically) instead of printing
+    #[arg(long, value_name = "FILE")]
+    pub write: Option<PathBuf>,
+}
+
+/// The proxies `export` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Proxy {
+    /// A Caddyfile
+    Caddy,
+    /// A Traefik dynamic configuration (file provider, YAML)
+    Traefik,
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {

@@ -27,6 +27,7 @@ pub mod control;
 pub mod doctor;
 pub mod envfile;
 pub mod error;
+pub mod export;
 pub mod fsutil;
 pub mod gc;
 pub mod json;

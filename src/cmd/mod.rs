@@ -7,6 +7,7 @@ mod claim;
 mod doctor;
 mod env;
 mod exec;
+mod export;
 mod gc;
 mod generate;
 mod init;
@@ -199,5 +200,6 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
         Command::Man => generate::man(),
         Command::Kill(args) => kill::run(&ctx()?, args),
         Command::Wait(args) => wait::run(&ctx()?, args),
+        Command::Export(args) => export::run(&ctx()?, args),
     }
 }

@@ -2,6 +2,7 @@
 //! test process) on loopback ports the OS or devport picked.
 
 use std::io::BufRead as _;
+use std::os::unix::fs::FileTypeExt as _;
 use std::os::unix::process::ExitStatusExt as _;
 use std::path::Path;
 use std::process::Stdio;
@@ -281,4 +282,224 @@ fn kill_refuses_what_it_cannot_see_and_root_says_whose_process_it_stops() {
             && text.contains(" user nobody in /,"),
         "{text}"
     );
+}
+
+/// A project with an HTTP service, a database marked `http = false`, a block of two ports and
+/// a UDP-only service, all claimed by `up`.
+fn exported_project(w: &World, folder: &str) -> std::path::PathBuf {
+    let dir = w.project(folder);
+    std::fs::write(
+        dir.join("devport.toml"),
+        "name = \"Shop_Front\"\n[services.web]\n[services.db]\nhttp = false\n[services.Grpc_X]\ncount = 2\n[services.dns]\nproto = \"udp\"\n",
+    )
+    .expect("manifest");
+    w.ok_at(&dir, &["up"]);
+    dir
+}
+
+/// `SERVICE -> port` of the project in `dir`, from `list --here --json`.
+fn claimed(w: &World, dir: &Path) -> std::collections::BTreeMap<String, u16> {
+    let list: serde_json::Value =
+        serde_json::from_str(&w.ok_at(dir, &["list", "--here", "--json"])).expect("JSON");
+    list.as_array()
+        .expect("array")
+        .iter()
+        .map(|c| {
+            (
+                c["service"].as_str().expect("service").to_string(),
+                u16::try_from(c["port"].as_u64().expect("port")).expect("u16"),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn export_traefik_routes_each_http_port_by_a_dns_safe_name() {
+    let w = World::new();
+    let dir = exported_project(&w, "front");
+    let ports = claimed(&w, &dir);
+    let before = w.registry_bytes();
+    let yaml = w.ok_at(&dir, &["export", "traefik"]);
+    let doc: serde_json::Value = serde_yaml_ng::from_str(&yaml).expect("Traefik YAML parses");
+    let expected = [
+        ("web.shop-front.localhost", ports["web"]),
+        ("grpc-x.shop-front.localhost", ports["Grpc_X"]),
+        ("0.grpc-x.shop-front.localhost", ports["Grpc_X"]),
+        ("1.grpc-x.shop-front.localhost", ports["Grpc_X"] + 1),
+    ];
+    let routers = doc["http"]["routers"].as_object().expect("routers");
+    let services = doc["http"]["services"].as_object().expect("services");
+    assert_eq!(routers.len(), expected.len(), "{yaml}");
+    assert_eq!(services.len(), expected.len(), "{yaml}");
+    for (host, port) in expected {
+        let (name, router) = routers
+            .iter()
+            .find(|(_, r)| r["rule"] == format!("Host(`{host}`)"))
+            .unwrap_or_else(|| panic!("no router for {host}:\n{yaml}"));
+        assert_eq!(router["service"], name.as_str());
+        assert_eq!(
+            services[name]["loadBalancer"]["servers"][0]["url"],
+            format!("http://localhost:{port}")
+        );
+    }
+    // The same routes as JSON; export changes nothing in the registry.
+    let json: serde_json::Value =
+        serde_json::from_str(&w.ok_at(&dir, &["export", "traefik", "--json"])).expect("JSON");
+    let hosts: Vec<&str> = json
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|r| r["host"].as_str().expect("host"))
+        .collect();
+    assert_eq!(
+        hosts,
+        [
+            "0.grpc-x.shop-front.localhost",
+            "1.grpc-x.shop-front.localhost",
+            "grpc-x.shop-front.localhost",
+            "web.shop-front.localhost"
+        ]
+    );
+    assert_eq!(w.registry_bytes(), before);
+    // No claims: a configuration that still parses, with nothing in it.
+    let empty = w.project("empty");
+    let yaml = w.ok_at(&empty, &["export", "traefik"]);
+    let doc: serde_json::Value = serde_yaml_ng::from_str(&yaml).expect("parses");
+    assert_eq!(doc["http"]["routers"], serde_json::json!({}));
+}
+
+#[test]
+fn export_all_names_two_checkouts_of_one_project_apart_and_writes_atomically() {
+    let w = World::new();
+    let first = exported_project(&w, "a-front");
+    let second = exported_project(&w, "b-front");
+    let (p1, p2) = (claimed(&w, &first)["web"], claimed(&w, &second)["web"]);
+    let out = w.dir.path().join("proxy.yml");
+    let out_arg = out.to_str().expect("utf-8 path");
+    let run = || {
+        let o = w
+            .cmd_in(&first, &["export", "traefik", "--all", "--write", out_arg])
+            .assert()
+            .success()
+            .get_output()
+            .clone();
+        assert!(stdout(&o).is_empty());
+        assert_eq!(stderr(&o), format!("devport: 8 name(s) in {out_arg}"));
+    };
+    run();
+    let text = std::fs::read_to_string(&out).expect("written");
+    let doc: serde_json::Value = serde_yaml_ng::from_str(&text).expect("parses");
+    let url = |host: &str| {
+        let routers = doc["http"]["routers"].as_object().expect("routers");
+        let (name, _) = routers
+            .iter()
+            .find(|(_, r)| r["rule"] == format!("Host(`{host}`)"))
+            .unwrap_or_else(|| panic!("no router for {host}:\n{text}"));
+        doc["http"]["services"][name]["loadBalancer"]["servers"][0]["url"].clone()
+    };
+    // The first checkout claimed first and keeps the plain name; the other gets a suffix.
+    assert_eq!(
+        url("web.shop-front.localhost"),
+        format!("http://localhost:{p1}")
+    );
+    let other = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("rule: \"Host(`web.shop-front-"))
+        .expect("a suffixed name for the second checkout");
+    let host = format!("web.shop-front-{}", other.trim_end_matches("`)\""));
+    assert_eq!(url(&host), format!("http://localhost:{p2}"));
+    // The same names every time, from either checkout; an unchanged file is not rewritten.
+    let modified = std::fs::metadata(&out)
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    std::thread::sleep(Duration::from_millis(20));
+    run();
+    assert_eq!(std::fs::read_to_string(&out).expect("read"), text);
+    assert_eq!(
+        std::fs::metadata(&out)
+            .and_then(|m| m.modified())
+            .expect("mtime"),
+        modified
+    );
+    assert_eq!(
+        w.ok_at(&second, &["export", "traefik", "--all"]),
+        text.trim()
+    );
+    // No temp file is left beside it.
+    let names: Vec<_> = std::fs::read_dir(w.dir.path())
+        .expect("ls")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("proxy"))
+        .collect();
+    assert_eq!(names, ["proxy.yml"]);
+}
+
+#[test]
+fn export_refuses_bad_input_and_writes_nothing() {
+    let w = World::new();
+    let dir = w.project("bad-export");
+    std::fs::write(dir.join("devport.toml"), "[services.web]\nhttp = \"no\"\n").expect("manifest");
+    let out = w.fails_in(&dir, &["export", "caddy"], 2);
+    assert!(
+        stderr(&out).contains("devport.toml: line 2, column 8"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::write(dir.join("devport.toml"), "[services.web]\n").expect("manifest");
+    w.ok_at(&dir, &["up"]);
+    // A FIFO in the way is refused at once (never opened for reading, never replaced).
+    let fifo = dir.join("Caddyfile");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+    let out = w.fails_in(&dir, &["export", "caddy", "--write", "Caddyfile"], 3);
+    assert!(stderr(&out).contains("FIFO"), "{}", stderr(&out));
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .expect("still there")
+            .file_type()
+            .is_fifo()
+    );
+    w.fails_in(&dir, &["export", "nginx"], 2);
+}
+
+#[test]
+#[ignore = "needs caddy (Debian's caddy package; .ci/run installs it)"]
+fn caddy_adapts_the_exported_caddyfile() {
+    let w = World::new();
+    let dir = exported_project(&w, "caddy-front");
+    let ports = claimed(&w, &dir);
+    let file = dir.join("Caddyfile");
+    w.ok_at(&dir, &["export", "caddy", "--write", "Caddyfile"]);
+    let out = std::process::Command::new("caddy")
+        .args(["adapt", "--adapter", "caddyfile", "--config"])
+        .arg(&file)
+        .env("HOME", w.dir.path())
+        .env("XDG_CONFIG_HOME", w.dir.path())
+        .env("XDG_DATA_HOME", w.dir.path())
+        .output()
+        .expect("caddy is needed for this test");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let config: serde_json::Value = serde_json::from_slice(&out.stdout).expect("caddy's JSON");
+    let routes = config["apps"]["http"]["servers"]["srv0"]["routes"]
+        .as_array()
+        .expect("routes");
+    let route_of = |host: &str| {
+        routes
+            .iter()
+            .find(|r| r["match"][0]["host"][0] == host)
+            .map(|r| r["handle"][0]["routes"][0]["handle"][0]["upstreams"][0]["dial"].clone())
+    };
+    assert_eq!(routes.len(), 4, "{config}");
+    assert_eq!(
+        route_of("web.shop-front.localhost"),
+        Some(serde_json::json!(format!("localhost:{}", ports["web"])))
+    );
+    assert_eq!(
+        route_of("1.grpc-x.shop-front.localhost"),
+        Some(serde_json::json!(format!(
+            "localhost:{}",
+            ports["Grpc_X"] + 1
+        )))
+    );
+    assert_eq!(route_of("db.shop-front.localhost"), None);
 }
