@@ -349,7 +349,7 @@ pub struct GcArgs {
 /// --force sends SIGKILL. Prints what it stopped: pid, process, folder. Refuses pid 1, other
 /// users' processes (root may, and is told whose) and processes it cannot see; then nothing is
 /// stopped. Exit 0 when the port is free afterwards, 1 when nothing listened, it refused or the
-/// port is still busy.
+/// port is still busy. Not available on Windows yet.
 ///
 /// Example:
 ///   devport kill 3000

@@ -104,9 +104,16 @@ pub fn serving(
                 if let Some(dir) = owned_in {
                     match s.pid.map(|pid| (pid, process::works_in(pid, dir))) {
                         Some((_, Some(true))) => {}
-                        Some((pid, _)) => {
+                        Some((pid, Some(false))) => {
                             reason = format!(
                                 "{p} port {port} is served by pid {pid}, which does not work in {}",
+                                dir.display()
+                            );
+                            return false;
+                        }
+                        Some((pid, None)) => {
+                            reason = format!(
+                                "{p} port {port} is served by pid {pid}, whose folder devport cannot see, so it cannot tell whether it works in {}",
                                 dir.display()
                             );
                             return false;
