@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::ports::sockets::{self, Socket};
 use crate::process;
 use crate::project::Project;
-use crate::registry::Registry;
+use crate::registry::Store;
 use crate::types::{PortRange, Proto};
 
 /// What `kill` and `wait` act on: a port number, or a service of the current project.
@@ -34,18 +34,20 @@ impl Target {
     }
 
     /// The ports and protocols the target stands for: a port with `proto`, or the claim of the
-    /// service in `project` with the claim's protocols (`None` while it holds no claim).
+    /// service in `project` with the claim's protocols (`None` while it holds no claim). The
+    /// registry is read only for a service, so a port can be acted on whatever state it is in.
     pub fn ports(
         &self,
-        reg: &Registry,
+        store: &Store,
         project: &Project,
         proto: Proto,
-    ) -> Option<(PortRange, Proto)> {
+    ) -> Result<Option<(PortRange, Proto)>> {
         match self {
-            Target::Port(port) => Some((PortRange::single(*port), proto)),
-            Target::Service(service) => reg
+            Target::Port(port) => Ok(Some((PortRange::single(*port), proto))),
+            Target::Service(service) => Ok(store
+                .read()?
                 .find(project.path.as_deref(), service)
-                .map(|c| (c.ports(), c.proto)),
+                .map(|c| (c.ports(), c.proto))),
         }
     }
 

@@ -26,8 +26,7 @@ pub fn run(ctx: &Ctx, args: &KillArgs) -> Result<Outcome> {
     }
     let target = Target::parse(&args.target)?;
     let project = ctx.project()?;
-    let reg = ctx.store.read()?;
-    let (ports, proto) = target.ports(&reg, &project, args.proto).ok_or_else(|| {
+    let (ports, proto) = target.ports(&ctx.store, &project, args.proto)?.ok_or_else(|| {
         devport::Error::Usage(format!(
             "{} has no claim in project {}; nothing was stopped; check the name with 'devport list --here'",
             target.describe(),

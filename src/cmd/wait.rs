@@ -33,8 +33,7 @@ pub fn run(ctx: &Ctx, args: &WaitArgs) -> Result<Outcome> {
     };
     let deadline = Instant::now() + args.timeout;
     let reason = loop {
-        let reg = ctx.store.read()?;
-        let why = match target.ports(&reg, &project, args.proto) {
+        let why = match target.ports(&ctx.store, &project, args.proto)? {
             None => format!(
                 "{} has no claim in project {} yet; check the name with 'devport list --here'",
                 target.describe(),

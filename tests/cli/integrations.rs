@@ -503,3 +503,29 @@ fn caddy_adapts_the_exported_caddyfile() {
     );
     assert_eq!(route_of("db.shop-front.localhost"), None);
 }
+
+#[test]
+fn a_port_is_waited_for_and_stopped_whatever_state_the_registry_is_in() {
+    let w = World::new();
+    std::fs::write(w.registry(), "{ not json").expect("corrupt registry");
+    let dir = w.project("int-corrupt");
+    let p = free_port();
+    let mut server = listener(&dir, p, false);
+    let text = w.ok_at(&dir, &["wait", &p.to_string(), "--timeout", "5s"]);
+    assert!(text.contains(&format!("pid {}", server.0.id())), "{text}");
+    // A service needs the registry: that is the registry's error, exit 3.
+    let out = w.fails_in(&dir, &["kill", "web"], 3);
+    assert!(
+        stderr(&out).contains("is not valid at line 1"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(exit_of(&mut server, Duration::from_millis(100)).is_none());
+    let text = w.ok_at(&dir, &["kill", &p.to_string()]);
+    assert!(
+        text.starts_with(&format!("stopped pid {}", server.0.id())),
+        "{text}"
+    );
+    assert!(exit_of(&mut server, Duration::from_secs(10)).is_some());
+    assert_eq!(std::fs::read(w.registry()).expect("read"), b"{ not json");
+}
