@@ -347,8 +347,8 @@ pub struct GcArgs {
 ///
 /// Sends SIGTERM, waits up to --timeout for the port to be free, then gives up, or with
 /// --force sends SIGKILL. Prints what it stopped: pid, process, folder. Refuses pid 1, other
-/// users' processes (root may, and is told whose) and processes it cannot see; then nothing is
-/// stopped. Exit 0 when the port is free afterwards, 1 when nothing listened, it refused or the
+/// users' processes (root may, and is told whose), processes it cannot see and the proxies of
+/// Docker and Podman (stop the container instead); then nothing is stopped. Exit 0 when the port is free afterwards, 1 when nothing listened, it refused or the
 /// port is still busy. Not available on Windows yet.
 ///
 /// Example:

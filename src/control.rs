@@ -158,6 +158,10 @@ fn accepts(s: &Socket) -> bool {
     TcpStream::connect_timeout(&SocketAddr::new(ip, s.port), Duration::from_millis(500)).is_ok()
 }
 
+/// Processes that forward a port to a container for Docker or Podman: stopping one breaks the
+/// forwarding and leaves the container running, so `kill` refuses them.
+const CONTAINER_PROXIES: [&str; 4] = ["docker-proxy", "rootlessport", "rootlesskit", "conmon"];
+
 /// A process `kill` stops (or, with `--dry-run`, would stop).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Victim {
@@ -209,6 +213,12 @@ pub fn victims(socks: &[Socket]) -> Result<Vec<Victim>> {
         if pid == 1 {
             return Err(Error::Refused(format!(
                 "{} port {} is held by {label}, the system's first process; devport never stops pid 1; nothing was stopped",
+                s.proto, s.port
+            )));
+        }
+        if let Some(proxy) = name.as_deref().filter(|n| CONTAINER_PROXIES.contains(n)) {
+            return Err(Error::Refused(format!(
+                "{} port {} is forwarded to a container by {label}; stopping {proxy} would break the engine's port forwarding, not stop the container; stop the container instead ('docker ps' or 'podman ps' shows which); nothing was stopped",
                 s.proto, s.port
             )));
         }
@@ -318,7 +328,7 @@ mod tests {
     }
 
     #[test]
-    fn pid_1_and_unseen_owners_are_refused() {
+    fn pid_1_unseen_owners_and_container_proxies_are_refused() {
         let sock = |pid| Socket {
             proto: "tcp",
             address: IpAddr::V4(Ipv4Addr::LOCALHOST),
@@ -333,5 +343,18 @@ mod tests {
         assert!(e.contains("never stops pid 1"), "{e}");
         let e = victims(&[sock(None)]).unwrap_err().to_string();
         assert!(e.contains("cannot see") && e.contains("user root"), "{e}");
+        let proxy = Socket {
+            process: Some("docker-proxy".into()),
+            ..sock(Some(std::process::id()))
+        };
+        let e = victims(&[proxy]).unwrap_err().to_string();
+        assert!(
+            e.contains("forwarded to a container") && e.contains("stop the container"),
+            "{e}"
+        );
+        // This test process itself is a process kill could stop.
+        let me = victims(&[sock(Some(std::process::id()))]).unwrap_or_default();
+        assert_eq!(me.len(), 1);
+        assert_eq!(me[0].ports, [4242]);
     }
 }
