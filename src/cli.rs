@@ -122,6 +122,9 @@ pub enum Command {
         shell: clap_complete::Shell,
     },
     Man(ManArgs),
+    Kill(KillArgs),
+    Wait(WaitArgs),
+    Export(ExportArgs),
 }
 
 /// Print a man page (roff) on stdout, or write them all into a folder
@@ -364,6 +367,101 @@ pub struct GcArgs {
     /// Also remove claims not used for this long (e.g. 30d)
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub older_than: Option<std::time::Duration>,
+}
+
+/// Stop what listens on a port, or on a service's ports in this project
+///
+/// Sends SIGTERM, waits up to --timeout for the port to be free, then gives up, or with
+/// --force sends SIGKILL. Prints what it stopped: pid, process, folder. Refuses pid 1, other
+/// users' processes (root may, and is told whose), processes it cannot see and the proxies of
+/// Docker and Podman (stop the container instead); then nothing is stopped. Exit 0 when the port is free afterwards, 1 when nothing listened, it refused or the
+/// port is still busy. Not available on Windows yet.
+///
+/// Example:
+///   devport kill 3000
+///   devport kill web --dry-run
+///   devport kill web --timeout 10s --force
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct KillArgs {
+    /// A port number, or a service of this project (all of its ports)
+    #[arg(value_name = "PORT|SERVICE")]
+    pub target: String,
+    /// How long to wait for the port to be free after SIGTERM
+    #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+    /// Send SIGKILL to what is still running after --timeout
+    #[arg(long)]
+    pub force: bool,
+    /// Show what would be stopped; stop nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Protocols to look at for a PORT (a service uses its claim's)
+    #[arg(long, value_enum, default_value_t = Proto::Both)]
+    pub proto: Proto,
+}
+
+/// Wait until a service's ports (or a port) accept connections, then print who serves them
+///
+/// A TCP port is ready once a connection to it is accepted, a UDP port once it is bound. A
+/// service that holds no claim yet is waited for too. With --owned, only a server whose process
+/// (or a parent of it) works inside this project's folder counts, so a stale server from
+/// another checkout is not taken for yours. Exit 0 when ready, 1 at --timeout.
+///
+/// Example:
+///   devport exec web -- npm run dev & devport wait web --owned
+///   devport wait 5432 --timeout 1m && psql -p 5432
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct WaitArgs {
+    /// A port number, or a service of this project (all of its ports)
+    #[arg(value_name = "PORT|SERVICE")]
+    pub target: String,
+    /// Give up after this long
+    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+    /// Only a server working inside this project's folder counts
+    #[arg(long)]
+    pub owned: bool,
+    /// Protocols to wait for on a PORT (a service uses its claim's)
+    #[arg(long, value_enum, default_value_t = Proto::Tcp)]
+    pub proto: Proto,
+}
+
+/// Print a reverse-proxy configuration that names each claimed port
+///
+/// Routes SERVICE.PROJECT.localhost to each claimed TCP port of this project (--all: of every
+/// project), for Caddy (a Caddyfile, with HTTPS from Caddy's local CA) or Traefik (a dynamic
+/// configuration for its file provider, YAML). Names are made DNS-safe: lower case, other
+/// characters than a-z 0-9 - become -, and a name two projects or services would share gets a
+/// stable suffix. A block of ports also gets N.SERVICE.PROJECT.localhost for its Nth port.
+/// Services with http = false in devport.toml are left out. --write replaces a file
+/// atomically, so caddy run --watch or Traefik's file provider picks changes up.
+///
+/// Example:
+///   devport export caddy --write Caddyfile && caddy run --watch
+///   devport export traefik --all --write ~/.config/traefik/devport.yml
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct ExportArgs {
+    /// The proxy to write for
+    #[arg(value_enum)]
+    pub proxy: Proxy,
+    /// Every project in the registry, not only this one
+    #[arg(long)]
+    pub all: bool,
+    /// Replace this file (atomically) instead of printing
+    #[arg(long, value_name = "FILE")]
+    pub write: Option<PathBuf>,
+}
+
+/// The proxies `export` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Proxy {
+    /// A Caddyfile
+    Caddy,
+    /// A Traefik dynamic configuration (file provider, YAML)
+    Traefik,
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {

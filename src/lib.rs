@@ -23,9 +23,11 @@
 pub mod check;
 pub mod claim;
 pub mod config;
+pub mod control;
 pub mod doctor;
 pub mod envfile;
 pub mod error;
+pub mod export;
 pub mod fsutil;
 pub mod gc;
 pub mod json;

@@ -129,6 +129,64 @@ pub fn current_dir(_pid: u32) -> Option<std::path::PathBuf> {
     None
 }
 
+/// The user id that owns process `pid` (Linux: the owner of `/proc/PID`; other Unix systems:
+/// `ps -o uid=`), or `None` where it cannot be seen.
+#[cfg(target_os = "linux")]
+pub fn uid(pid: u32) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata(format!("/proc/{pid}"))
+        .ok()
+        .map(|m| m.uid())
+}
+
+/// The user id that owns process `pid`, from `ps -o uid=`.
+#[cfg(all(unix, not(target_os = "linux")))]
+pub fn uid(pid: u32) -> Option<u32> {
+    let out = std::process::Command::new("ps")
+        .args(["-o", "uid=", "-p", &pid.to_string()])
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
+/// The user id that owns process `pid`: not visible on this platform.
+#[cfg(not(unix))]
+pub fn uid(_pid: u32) -> Option<u32> {
+    None
+}
+
+/// The effective user id of this process (`None` where there are no Unix users).
+pub fn current_uid() -> Option<u32> {
+    #[cfg(unix)]
+    return Some(nix::unistd::geteuid().as_raw());
+    #[cfg(not(unix))]
+    None
+}
+
+/// Sends SIGTERM (or SIGKILL when `force`) to process `pid`. A process that has already exited
+/// is not an error: it is gone, as asked.
+#[cfg(unix)]
+pub fn signal(pid: u32, force: bool) -> std::io::Result<()> {
+    use nix::sys::signal::{Signal, kill};
+    let pid =
+        i32::try_from(pid).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    let sig = if force {
+        Signal::SIGKILL
+    } else {
+        Signal::SIGTERM
+    };
+    match kill(nix::unistd::Pid::from_raw(pid), sig) {
+        Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
+        Err(e) => Err(std::io::Error::from(e)),
+    }
+}
+
+/// Sends a signal to process `pid`: not supported on this platform yet.
+#[cfg(not(unix))]
+pub fn signal(_pid: u32, _force: bool) -> std::io::Result<()> {
+    Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

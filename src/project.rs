@@ -204,6 +204,8 @@ pub struct ServiceSpec {
     /// The environment variable name (default: `<SERVICE>_PORT`).
     #[serde(default, deserialize_with = "checked::env")]
     pub env: Option<String>,
+    /// Whether the service speaks HTTP (default: yes); `export` leaves out `http = false`.
+    pub http: Option<bool>,
 }
 
 /// Deserializers that validate as they read, so TOML reports where a bad value is.

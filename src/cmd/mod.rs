@@ -7,13 +7,16 @@ mod claim;
 mod doctor;
 mod env;
 mod exec;
+mod export;
 mod gc;
 mod generate;
 mod init;
+mod kill;
 mod lease;
 mod list;
 mod release;
 mod up;
+mod wait;
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal as _;
@@ -259,5 +262,8 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
         Command::Doctor => doctor::run(&ctx()?),
         Command::Completions { shell } => generate::completions(*shell),
         Command::Man(args) => generate::man(args),
+        Command::Kill(args) => kill::run(&ctx()?, args),
+        Command::Wait(args) => wait::run(&ctx()?, args),
+        Command::Export(args) => export::run(&ctx()?, args),
     }
 }

@@ -4,6 +4,8 @@
 mod check;
 mod claim;
 mod faults;
+#[cfg(unix)]
+mod integrations;
 mod json;
 mod lifecycle;
 mod newcomer;

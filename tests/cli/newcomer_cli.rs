@@ -7,7 +7,7 @@ use std::net::TcpListener;
 use crate::support::{World, port, stderr, stdout};
 
 /// Every subcommand, as `devport --help` lists them.
-const SUBCOMMANDS: [&str; 14] = [
+const SUBCOMMANDS: [&str; 17] = [
     "claim",
     "release",
     "list",
@@ -22,6 +22,9 @@ const SUBCOMMANDS: [&str; 14] = [
     "doctor",
     "completions",
     "man",
+    "kill",
+    "wait",
+    "export",
 ];
 
 /// Asserts that a usage error is one line, names `wanted`, points at `devport SUB --help` and

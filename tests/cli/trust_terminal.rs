@@ -484,6 +484,8 @@ mod from_processes {
             &["check", &p.to_string()][..],
             &["audit"],
             &["list", "--live"],
+            &["wait", &p.to_string()],
+            &["kill", &p.to_string(), "--dry-run"],
         ] {
             let out = w.cmd_in(&project, args).output().expect("run");
             assert_no_raw_control(&format!("{args:?}"), &out);
@@ -499,6 +501,8 @@ mod from_processes {
             &["check", &p.to_string(), "--json"][..],
             &["audit", "--json"],
             &["list", "--live", "--json"],
+            &["wait", &p.to_string(), "--json"],
+            &["kill", &p.to_string(), "--dry-run", "--json"],
         ] {
             let out = w.cmd_in(&project, args).output().expect("run");
             assert_no_raw_control(&format!("{args:?}"), &out);

@@ -1,0 +1,83 @@
+//! `devport export caddy|traefik`: a reverse-proxy configuration naming each claimed port.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use devport::project::{MANIFEST, untrusted};
+use devport::{Claim, Manifest};
+
+use super::{Ctx, Outcome};
+use crate::cli::{ExportArgs, Proxy};
+use crate::output;
+
+pub fn run(ctx: &Ctx, args: &ExportArgs) -> Result<Outcome> {
+    let reg = ctx.store.read()?;
+    let here = if args.all { None } else { Some(ctx.project()?) };
+    let claims: Vec<&Claim> = reg
+        .claims
+        .iter()
+        .filter(|c| here.as_ref().is_none_or(|p| c.project_path == p.path))
+        .collect();
+    // Each project's manifest, for `http = false`: this project's as read, others' from their
+    // folders (a manifest that cannot be trusted or read is skipped, with a warning).
+    let mut manifests: BTreeMap<Option<PathBuf>, Option<Manifest>> = BTreeMap::new();
+    if let Some(project) = &here {
+        manifests.insert(project.path.clone(), project.manifest.clone());
+    }
+    for c in &claims {
+        manifests
+            .entry(c.project_path.clone())
+            .or_insert_with(|| c.project_path.as_ref().and_then(|dir| manifest_of(dir)));
+    }
+    let http = |c: &&Claim| {
+        manifests
+            .get(&c.project_path)
+            .and_then(Option::as_ref)
+            .and_then(|m| m.services.get(&c.service))
+            .and_then(|s| s.http)
+            != Some(false)
+    };
+    let claims: Vec<&Claim> = claims.into_iter().filter(http).collect();
+    let routes = devport::export::routes(&claims);
+    let text = match args.proxy {
+        Proxy::Caddy => devport::export::caddyfile(&routes),
+        Proxy::Traefik => devport::export::traefik(&routes),
+    };
+    if routes.is_empty() {
+        output::note(if args.all {
+            "no claimed TCP ports to name; claim some with 'devport claim' or 'devport up'"
+        } else {
+            "this project has no claimed TCP ports to name; claim some with 'devport up', or use --all"
+        });
+    }
+    if let Some(path) = &args.write {
+        // Only a regular file is replaced; one with these very bytes is left alone, so a
+        // watching proxy does not reload for nothing.
+        let existing = devport::fsutil::read_regular(path, "output file")?;
+        if existing.as_deref() != Some(text.as_bytes()) {
+            devport::fsutil::write_atomic(path, text.as_bytes(), super::file_mode(path))?;
+        }
+        output::note(&format!("{} name(s) in {}", routes.len(), path.display()));
+    }
+    if ctx.json {
+        output::json(&routes)?;
+    } else if args.write.is_none() {
+        output::text(&text)?;
+    }
+    Ok(Outcome::Success)
+}
+
+/// The manifest in a project's folder, or `None` (with a warning when one is there but cannot
+/// be used).
+fn manifest_of(dir: &std::path::Path) -> Option<Manifest> {
+    let path = dir.join(MANIFEST);
+    if let Some(why) = untrusted(&path) {
+        output::warn(&format!("skipped manifest {}: {why}", path.display()));
+        return None;
+    }
+    Manifest::load(&path).unwrap_or_else(|e| {
+        output::warn(&format!("{e}; its services are all named"));
+        None
+    })
+}

@@ -1,0 +1,113 @@
+//! `devport kill`: stop what listens on a port, or on a service's ports.
+
+use anyhow::Result;
+use devport::control::{self, Stopped, Target, Victim};
+use devport::ports::sockets;
+use serde::Serialize;
+
+use super::{Ctx, Outcome};
+use crate::cli::KillArgs;
+use crate::output;
+
+/// `kill --json`: the processes stopped (or that would be), and whether the ports are free.
+#[derive(Serialize)]
+struct KillView<'a> {
+    dry_run: bool,
+    #[serde(flatten)]
+    stopped: Stopped,
+    processes: &'a [Victim],
+}
+
+pub fn run(ctx: &Ctx, args: &KillArgs) -> Result<Outcome> {
+    if !cfg!(unix) {
+        anyhow::bail!(
+            "kill is not supported on this platform yet; stop the process with the Task Manager"
+        );
+    }
+    let target = Target::parse(&args.target)?;
+    let project = ctx.project()?;
+    let (ports, proto) = target.ports(&ctx.store, &project, args.proto)?.ok_or_else(|| {
+        devport::Error::Usage(format!(
+            "{} has no claim in project {}; nothing was stopped; check the name with 'devport list --here'",
+            target.describe(),
+            project.name
+        ))
+    })?;
+    let mut socks = control::on(&sockets::list(), ports, proto);
+    sockets::resolve_owners(&mut socks);
+    let victims = control::victims(&socks)?;
+    let outcome = if victims.is_empty() {
+        Stopped {
+            port_free: true,
+            forced: false,
+        }
+    } else if args.dry_run {
+        Stopped {
+            port_free: false,
+            forced: false,
+        }
+    } else {
+        control::stop(&victims, ports, proto, args.timeout, args.force)?
+    };
+    if ctx.json {
+        output::json(&KillView {
+            dry_run: args.dry_run,
+            stopped: outcome,
+            processes: &victims,
+        })?;
+    } else {
+        let verb = match (args.dry_run, outcome.port_free) {
+            (true, _) => "would stop",
+            (false, true) => "stopped",
+            (false, false) => "signalled",
+        };
+        for v in &victims {
+            output::line(&output::clean(&format!("{verb} {}", describe(v))))?;
+        }
+    }
+    let seconds = args.timeout.as_secs();
+    if victims.is_empty() {
+        output::note(&format!("nothing listens on {}", target.describe()));
+        Ok(Outcome::Negative)
+    } else if args.dry_run || outcome.port_free {
+        Ok(Outcome::Success)
+    } else if outcome.forced {
+        output::note(&format!(
+            "{} is still busy even after SIGKILL; see 'devport check {}' for who holds it now",
+            target.describe(),
+            ports.lo
+        ));
+        Ok(Outcome::Negative)
+    } else {
+        output::note(&format!(
+            "{} is still busy {seconds} s after SIGTERM; run again with --force to send SIGKILL, or with a longer --timeout",
+            target.describe()
+        ));
+        Ok(Outcome::Negative)
+    }
+}
+
+/// `pid 123 (node) user alice in /home/alice/shop, port 3000`; the user only when it is not
+/// the one running devport.
+fn describe(v: &Victim) -> String {
+    let name = v.process.as_ref().map(|n| format!(" ({n})"));
+    let user = if v.uid.is_some() && v.uid != devport::process::current_uid() {
+        match (&v.user, v.uid) {
+            (Some(user), _) => Some(format!(" user {user}")),
+            (_, uid) => uid.map(|uid| format!(" uid {uid}")),
+        }
+    } else {
+        None
+    };
+    let folder = v.folder.as_ref().map(|f| format!(" in {}", f.display()));
+    let ports: Vec<String> = v.ports.iter().map(u16::to_string).collect();
+    let noun = if ports.len() == 1 { "port" } else { "ports" };
+    format!(
+        "pid {}{}{}{}, {noun} {}",
+        v.pid,
+        name.unwrap_or_default(),
+        user.unwrap_or_default(),
+        folder.unwrap_or_default(),
+        ports.join(" ")
+    )
+}

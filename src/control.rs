@@ -1,0 +1,360 @@
+//! Acting on what listens on ports: who serves a port ([`serving`], for `wait`) and stopping
+//! it ([`victims`] and [`stop`], for `kill`).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::ports::sockets::{self, Socket};
+use crate::process;
+use crate::project::Project;
+use crate::registry::Store;
+use crate::types::{PortRange, Proto};
+
+/// What `kill` and `wait` act on: a port number, or a service of the current project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A port, as typed.
+    Port(u16),
+    /// A service name of the current project.
+    Service(String),
+}
+
+impl Target {
+    /// Reads the `PORT|SERVICE` argument: all digits is a port, anything else a service name.
+    pub fn parse(arg: &str) -> Result<Target> {
+        if !arg.is_empty() && arg.bytes().all(|b| b.is_ascii_digit()) {
+            return crate::types::parse_port(arg).map(Target::Port);
+        }
+        crate::types::validate_service(arg)?;
+        Ok(Target::Service(arg.to_string()))
+    }
+
+    /// The ports and protocols the target stands for: a port with `proto`, or the claim of the
+    /// service in `project` with the claim's protocols (`None` while it holds no claim). The
+    /// registry is read only for a service, so a port can be acted on whatever state it is in.
+    pub fn ports(
+        &self,
+        store: &Store,
+        project: &Project,
+        proto: Proto,
+    ) -> Result<Option<(PortRange, Proto)>> {
+        match self {
+            Target::Port(port) => Ok(Some((PortRange::single(*port), proto))),
+            Target::Service(service) => Ok(store
+                .read()?
+                .find(project.path.as_deref(), service)
+                .map(|c| (c.ports(), c.proto))),
+        }
+    }
+
+    /// How the target reads in a message: `port 8080` or `service web`.
+    pub fn describe(&self) -> String {
+        match self {
+            Target::Port(port) => format!("port {port}"),
+            Target::Service(service) => format!("service {service}"),
+        }
+    }
+}
+
+/// The live sockets on `ports` for `proto` (listening TCP, bound UDP) in `live`, without
+/// owners.
+pub fn on(live: &[Socket], ports: PortRange, proto: Proto) -> Vec<Socket> {
+    live.iter()
+        .filter(|s| ports.contains(s.port) && wants(proto, s.proto))
+        .cloned()
+        .collect()
+}
+
+fn wants(proto: Proto, socket_proto: &str) -> bool {
+    match socket_proto {
+        "tcp" => proto.tcp(),
+        "udp" => proto.udp(),
+        _ => false,
+    }
+}
+
+/// The sockets that serve every port of `ports` for every protocol of `proto`, one per port and
+/// protocol, with owners: a TCP port counts once a connection to it is accepted, a UDP port
+/// once it is bound. With `owned_in`, only a socket whose process (or an ancestor) works inside
+/// that folder counts (audit's `ok` rule; an owner that cannot be seen does not count). `Err`
+/// says, in words, why the ports are not served yet.
+pub fn serving(
+    ports: PortRange,
+    proto: Proto,
+    owned_in: Option<&Path>,
+) -> Result<Vec<Socket>, String> {
+    let mut live = on(&sockets::list(), ports, proto);
+    if owned_in.is_some() {
+        sockets::resolve_owners(&mut live);
+    }
+    let mut found = Vec::new();
+    for port in ports.iter() {
+        for p in ["tcp", "udp"].into_iter().filter(|p| wants(proto, p)) {
+            let candidates: Vec<&Socket> = live
+                .iter()
+                .filter(|s| s.port == port && s.proto == p)
+                .collect();
+            if candidates.is_empty() {
+                return Err(format!("nothing listens on {p} port {port}"));
+            }
+            let mut reason = String::new();
+            let chosen = candidates.into_iter().find(|s| {
+                if let Some(dir) = owned_in {
+                    match s.pid.map(|pid| (pid, process::works_in(pid, dir))) {
+                        Some((_, Some(true))) => {}
+                        Some((pid, Some(false))) => {
+                            reason = format!(
+                                "{p} port {port} is served by pid {pid}, which does not work in {}",
+                                dir.display()
+                            );
+                            return false;
+                        }
+                        Some((pid, None)) => {
+                            reason = format!(
+                                "{p} port {port} is served by pid {pid}, whose folder devport cannot see, so it cannot tell whether it works in {}",
+                                dir.display()
+                            );
+                            return false;
+                        }
+                        None => {
+                            reason = format!(
+                                "{p} port {port} is served by a process devport cannot see, so it cannot tell whether it works in {}",
+                                dir.display()
+                            );
+                            return false;
+                        }
+                    }
+                }
+                if p == "tcp" && !accepts(s) {
+                    reason = format!("{p} port {port} is bound but does not accept connections yet");
+                    return false;
+                }
+                true
+            });
+            match chosen {
+                Some(s) => found.push(s.clone()),
+                None => return Err(reason),
+            }
+        }
+    }
+    if owned_in.is_none() {
+        sockets::resolve_owners(&mut found);
+    }
+    Ok(found)
+}
+
+/// Whether a TCP connection to the socket is accepted (a wildcard address is reached through
+/// loopback of its family). The connection is closed at once.
+fn accepts(s: &Socket) -> bool {
+    let ip = match s.address {
+        IpAddr::V4(a) if a.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(a) if a.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        a => a,
+    };
+    TcpStream::connect_timeout(&SocketAddr::new(ip, s.port), Duration::from_millis(500)).is_ok()
+}
+
+/// Processes that forward a port to a container for Docker or Podman: stopping one breaks the
+/// forwarding and leaves the container running, so `kill` refuses them.
+const CONTAINER_PROXIES: [&str; 4] = ["docker-proxy", "rootlessport", "rootlesskit", "conmon"];
+
+/// A process `kill` stops (or, with `--dry-run`, would stop).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Victim {
+    /// Its pid.
+    pub pid: u32,
+    /// Its command name, where visible.
+    pub process: Option<String>,
+    /// The user id it runs as.
+    pub uid: Option<u32>,
+    /// The user name it runs as.
+    pub user: Option<String>,
+    /// Its current folder, where visible.
+    pub folder: Option<PathBuf>,
+    /// The ports it holds among those asked about.
+    pub ports: Vec<u16>,
+    /// Its start time, so a pid reused meanwhile is never signalled.
+    #[serde(skip)]
+    pub start: Option<u64>,
+}
+
+/// The processes behind `socks` (with owners resolved), one per pid. Refuses, naming the first
+/// reason, when any of them may not be stopped: a socket whose process cannot be seen, pid 1,
+/// or another user's process unless devport runs as root. Nothing is signalled here.
+pub fn victims(socks: &[Socket]) -> Result<Vec<Victim>> {
+    let me = process::current_uid();
+    let mut out: Vec<Victim> = Vec::new();
+    for s in socks {
+        let Some(pid) = s.pid else {
+            let whose = s
+                .user
+                .clone()
+                .or_else(|| s.uid.map(|u| format!("uid {u}")))
+                .map_or_else(String::new, |u| format!(" of user {u}"));
+            return Err(Error::Refused(format!(
+                "{} port {} is held by a process{whose} that devport cannot see; nothing was stopped; run devport as that user to stop it",
+                s.proto, s.port
+            )));
+        };
+        if let Some(v) = out.iter_mut().find(|v| v.pid == pid) {
+            if !v.ports.contains(&s.port) {
+                v.ports.push(s.port);
+            }
+            continue;
+        }
+        let name = s.process.clone().or_else(|| process::name(pid));
+        let label = name
+            .as_ref()
+            .map_or_else(|| format!("pid {pid}"), |n| format!("pid {pid} ({n})"));
+        if pid == 1 {
+            return Err(Error::Refused(format!(
+                "{} port {} is held by {label}, the system's first process; devport never stops pid 1; nothing was stopped",
+                s.proto, s.port
+            )));
+        }
+        if let Some(proxy) = name.as_deref().filter(|n| CONTAINER_PROXIES.contains(n)) {
+            return Err(Error::Refused(format!(
+                "{} port {} is forwarded to a container by {label}; stopping {proxy} would break the engine's port forwarding, not stop the container; stop the container instead ('docker ps' or 'podman ps' shows which); nothing was stopped",
+                s.proto, s.port
+            )));
+        }
+        let uid = process::uid(pid).or(s.uid);
+        // The socket's user is the process's unless the socket was handed over.
+        let user = s.user.clone().filter(|_| uid == s.uid);
+        if let (Some(me), Some(owner)) = (me, uid)
+            && me != 0
+            && me != owner
+        {
+            let whose = user.clone().unwrap_or_else(|| format!("uid {owner}"));
+            return Err(Error::Refused(format!(
+                "{} port {} is held by {label} of user {whose}, not yours; devport stops only your own processes (or any, run as root); nothing was stopped",
+                s.proto, s.port
+            )));
+        }
+        out.push(Victim {
+            pid,
+            process: name,
+            uid,
+            user,
+            folder: process::current_dir(pid),
+            ports: vec![s.port],
+            start: process::start_time(pid),
+        });
+    }
+    Ok(out)
+}
+
+/// How [`stop`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Stopped {
+    /// Whether nothing listens on the ports any more.
+    pub port_free: bool,
+    /// Whether SIGKILL was sent.
+    pub forced: bool,
+}
+
+/// Sends SIGTERM to each victim, waits up to `timeout` for `ports` (for `proto`) to be free,
+/// then, with `force`, sends SIGKILL to those still running and waits a little more. A victim
+/// whose pid now belongs to another process is not signalled.
+pub fn stop(
+    victims: &[Victim],
+    ports: PortRange,
+    proto: Proto,
+    timeout: Duration,
+    force: bool,
+) -> Result<Stopped> {
+    send(victims, false)?;
+    let mut stopped = Stopped {
+        port_free: free_within(ports, proto, timeout),
+        forced: false,
+    };
+    if !stopped.port_free && force {
+        send(victims, true)?;
+        stopped.forced = true;
+        stopped.port_free = free_within(ports, proto, Duration::from_secs(2));
+    }
+    Ok(stopped)
+}
+
+fn send(victims: &[Victim], force: bool) -> Result<()> {
+    for v in victims.iter().filter(|v| process::is_alive(v.pid, v.start)) {
+        process::signal(v.pid, force).map_err(|e| {
+            Error::Refused(format!(
+                "cannot signal pid {}: {e}; nothing more was stopped",
+                v.pid
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+/// Whether nothing listens on `ports` for `proto`, checked until `timeout` passes.
+fn free_within(ports: PortRange, proto: Proto, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if on(&sockets::list(), ports, proto).is_empty() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_are_ports_or_service_names() {
+        assert_eq!(Target::parse("8080").ok(), Some(Target::Port(8080)));
+        assert_eq!(
+            Target::parse("web").ok(),
+            Some(Target::Service("web".into()))
+        );
+        assert_eq!(
+            Target::parse("web-2").ok(),
+            Some(Target::Service("web-2".into()))
+        );
+        for bad in ["0", "70000", "", "-x", "a b", "é"] {
+            let e = Target::parse(bad).map(|_| ()).unwrap_err();
+            assert_eq!(e.exit_code(), crate::error::EXIT_USAGE, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn pid_1_unseen_owners_and_container_proxies_are_refused() {
+        let sock = |pid| Socket {
+            proto: "tcp",
+            address: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 4242,
+            pid,
+            process: None,
+            uid: Some(0),
+            user: Some("root".into()),
+            inode: 0,
+        };
+        let e = victims(&[sock(Some(1))]).unwrap_err().to_string();
+        assert!(e.contains("never stops pid 1"), "{e}");
+        let e = victims(&[sock(None)]).unwrap_err().to_string();
+        assert!(e.contains("cannot see") && e.contains("user root"), "{e}");
+        let proxy = Socket {
+            process: Some("docker-proxy".into()),
+            ..sock(Some(std::process::id()))
+        };
+        let e = victims(&[proxy]).unwrap_err().to_string();
+        assert!(
+            e.contains("forwarded to a container") && e.contains("stop the container"),
+            "{e}"
+        );
+        // This test process itself is a process kill could stop.
+        let me = victims(&[sock(Some(std::process::id()))]).unwrap_or_default();
+        assert_eq!(me.len(), 1);
+        assert_eq!(me[0].ports, [4242]);
+    }
+}

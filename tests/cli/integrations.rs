@@ -1,0 +1,531 @@
+//! `kill`, `wait` and `export`: against real listeners (python3 children and sockets of this
+//! test process) on loopback ports the OS or devport picked.
+
+use std::io::BufRead as _;
+use std::os::unix::fs::FileTypeExt as _;
+use std::os::unix::process::ExitStatusExt as _;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::support::{Reaped, World, port, stderr, stdout};
+
+/// A python3 child working in `dir` that binds `port` on 127.0.0.1 (TCP), prints `ready` and
+/// sleeps; `ignore_term` makes it ignore SIGTERM.
+fn listener(dir: &Path, port: u16, ignore_term: bool) -> Reaped {
+    let script = format!(
+        "import signal, socket, time\n\
+         {}\n\
+         s = socket.socket()\n\
+         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+         s.bind(('127.0.0.1', {port}))\n\
+         s.listen()\n\
+         print('ready', flush=True)\n\
+         time.sleep(120)\n",
+        if ignore_term {
+            "signal.signal(signal.SIGTERM, signal.SIG_IGN)"
+        } else {
+            ""
+        }
+    );
+    let mut child = Reaped(
+        std::process::Command::new("python3")
+            .args(["-c", &script])
+            .current_dir(dir)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 is needed for this test"),
+    );
+    let mut line = String::new();
+    std::io::BufReader::new(child.0.stdout.as_mut().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read the child's first line");
+    assert_eq!(line.trim(), "ready", "the python3 listener did not start");
+    child
+}
+
+/// A loopback port the OS picked, free again when this returns.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind an OS-picked port")
+        .port()
+}
+
+fn is_free(port: u16) -> bool {
+    std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
+/// The child's status once it exits (within 10 s), else `None` (it keeps running).
+fn exit_of(child: &mut Reaped, within: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.0.try_wait().expect("try_wait") {
+            return Some(status);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn wait_for_a_service_started_with_exec_the_readme_recipe() {
+    let w = World::new();
+    let dir = w.project("int-recipe");
+    // `wait` starts first: the service has no claim yet, and `exec` claims it meanwhile.
+    let mut waiter = Reaped(
+        w.std_cmd_in(&dir, &["wait", "web", "--owned", "--timeout", "20s"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn wait"),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let script = "import os, socket, time\ntime.sleep(0.5)\ns = socket.socket()\ns.bind(('127.0.0.1', int(os.environ['PORT'])))\ns.listen()\ntime.sleep(120)\n";
+    let mut server = Reaped(
+        w.std_cmd_in(&dir, &["exec", "web", "--", "python3", "-c", script])
+            .spawn()
+            .expect("spawn exec"),
+    );
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut waiter.0.stdout.take().expect("stdout"), &mut text)
+        .expect("read the output of wait");
+    assert_eq!(waiter.0.wait().expect("wait").code(), Some(0));
+    let p = port(&w.ok_at(&dir, &["claim", "web"]));
+    assert!(
+        text.starts_with(&format!("tcp 127.0.0.1:{p} pid {} ", server.0.id())),
+        "{text}"
+    );
+    server.kill();
+}
+
+#[test]
+fn wait_owned_ignores_a_server_working_in_another_folder() {
+    let w = World::new();
+    let dir = w.project("int-owned");
+    let p = port(&w.ok_at(&dir, &["claim", "web"]));
+    // This test process serves the port; its folder is the crate's, not the project's.
+    let here = std::net::TcpListener::bind(("127.0.0.1", p)).expect("bind the claimed port");
+    let started = Instant::now();
+    let out = w.fails_in(&dir, &["wait", "web", "--owned", "--timeout", "1s"], 1);
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "service web was not ready within 1 s: tcp port {p} is served by pid {}, which does not work in",
+            std::process::id()
+        )),
+        "{err}"
+    );
+    assert!(stdout(&out).is_empty());
+    // Without --owned the same server is ready, and JSON names it.
+    let json: serde_json::Value =
+        serde_json::from_str(&w.ok_at(&dir, &["wait", "web", "--json"])).expect("JSON");
+    assert_eq!(json["ready"], true);
+    assert_eq!(json["sockets"][0]["port"], p);
+    assert_eq!(json["sockets"][0]["pid"], std::process::id());
+    // A server working in the project's folder counts with --owned.
+    drop(here);
+    let mut server = listener(&dir, p, false);
+    let text = w.ok_at(&dir, &["wait", "web", "--owned"]);
+    assert!(text.contains(&format!("pid {}", server.0.id())), "{text}");
+    server.kill();
+}
+
+#[test]
+fn wait_times_out_with_exit_1_and_waits_for_udp_binds() {
+    let w = World::new();
+    let p = free_port();
+    let out = w.fails(&["wait", &p.to_string(), "--timeout", "1s", "--json"], 1);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(json["ready"], false);
+    assert_eq!(json["reason"], format!("nothing listens on tcp port {p}"));
+    // A bound UDP socket is what --proto udp waits for.
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind udp");
+    let u = udp.local_addr().expect("addr").port();
+    let text = w.ok(&["wait", &u.to_string(), "--proto", "udp", "--timeout", "5s"]);
+    assert!(
+        text.starts_with(&format!("udp 127.0.0.1:{u} pid {}", std::process::id())),
+        "{text}"
+    );
+}
+
+#[test]
+fn kill_and_wait_refuse_bad_targets_and_change_nothing() {
+    let w = World::new();
+    w.ok(&["claim", "web"]);
+    let before = w.registry_bytes();
+    for args in [
+        &["kill", "0"][..],
+        &["kill", "70000"],
+        &["kill", "a b"],
+        &["kill", "nosuch"],
+        &["wait", "0"],
+        &["wait", "-x"],
+        &["wait", "--global", "web", "--owned"],
+        &["kill", "web", "--timeout", "soon"],
+    ] {
+        let out = w.fails(args, 2);
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("devport: "), "{args:?}: {err}");
+    }
+    assert_eq!(w.registry_bytes(), before);
+}
+
+#[test]
+fn kill_stops_a_service_with_sigterm_and_says_what_it_stopped() {
+    let w = World::new();
+    let dir = w.project("int-kill");
+    let p = port(&w.ok_at(&dir, &["claim", "web"]));
+    let mut server = listener(&dir, p, false);
+    let pid = server.0.id();
+    let real = std::fs::canonicalize(&dir).expect("canonical");
+
+    let dry = w.ok_at(&dir, &["kill", "web", "--dry-run"]);
+    assert!(dry.starts_with(&format!("would stop pid {pid} (")), "{dry}");
+    assert!(
+        dry.ends_with(&format!("in {}, port {p}", real.display())),
+        "{dry}"
+    );
+    assert!(exit_of(&mut server, Duration::from_millis(300)).is_none());
+
+    let json: serde_json::Value =
+        serde_json::from_str(&w.ok_at(&dir, &["kill", "web", "--json"])).expect("JSON");
+    assert_eq!(json["port_free"], true);
+    assert_eq!(json["forced"], false);
+    assert_eq!(json["processes"][0]["pid"], pid);
+    assert_eq!(json["processes"][0]["ports"][0], p);
+    assert_eq!(json["processes"][0]["folder"], real.display().to_string());
+    let status = exit_of(&mut server, Duration::from_secs(10)).expect("the server exited");
+    assert_eq!(status.signal(), Some(15), "{status:?}");
+    assert!(is_free(p));
+
+    let out = w.fails_in(&dir, &["kill", "web"], 1);
+    assert_eq!(stderr(&out), "devport: nothing listens on service web");
+}
+
+#[test]
+fn kill_sends_sigkill_only_with_force() {
+    let w = World::new();
+    let dir = w.project("int-force");
+    let p = free_port();
+    let mut server = listener(&dir, p, true);
+    let out = w.fails_in(&dir, &["kill", &p.to_string(), "--timeout", "1s"], 1);
+    assert!(
+        stderr(&out).contains(&format!(
+            "port {p} is still busy 1 s after SIGTERM; run again with --force"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stdout(&out).starts_with(&format!("signalled pid {}", server.0.id())));
+    assert!(exit_of(&mut server, Duration::from_millis(200)).is_none());
+    assert!(!is_free(p));
+
+    let text = w.ok_at(
+        &dir,
+        &["kill", &p.to_string(), "--timeout", "1s", "--force"],
+    );
+    assert!(
+        text.starts_with(&format!("stopped pid {}", server.0.id())),
+        "{text}"
+    );
+    let status = exit_of(&mut server, Duration::from_secs(10)).expect("the server exited");
+    assert_eq!(status.signal(), Some(9), "{status:?}");
+}
+
+#[test]
+#[ignore = "needs root: a listener run as nobody, and devport run as nobody"]
+fn kill_refuses_what_it_cannot_see_and_root_says_whose_process_it_stops() {
+    use std::os::unix::process::CommandExt as _;
+    let w = World::new();
+    let dir = w.project("int-users");
+    // A listener of root's (this process): devport run as nobody cannot see its owner.
+    let root_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let root_port = root_listener.local_addr().expect("addr").port();
+    let mut cmd = w.std_cmd_in(&dir, &["kill", &root_port.to_string()]);
+    crate::support::run_as_nobody(&mut cmd, &w, &[&dir, &w.dir.path().join("state")]);
+    let out = cmd.output().expect("run devport as nobody");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("that devport cannot see; nothing was stopped"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!is_free(root_port));
+    drop(root_listener);
+
+    // nobody's listener: root stops it and says whose it was.
+    let p = free_port();
+    let script = format!(
+        "import socket, time\ns = socket.socket()\ns.bind(('127.0.0.1', {p}))\ns.listen()\nprint('ready', flush=True)\ntime.sleep(120)\n"
+    );
+    let mut child = Reaped(
+        std::process::Command::new("python3")
+            .args(["-c", &script])
+            .current_dir("/")
+            .uid(65534)
+            .gid(65534)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 as nobody"),
+    );
+    let mut line = String::new();
+    std::io::BufReader::new(child.0.stdout.as_mut().expect("stdout"))
+        .read_line(&mut line)
+        .expect("ready");
+    let text = w.ok_at(&dir, &["kill", &p.to_string()]);
+    assert!(
+        text.starts_with(&format!("stopped pid {} (", child.0.id()))
+            && text.contains(" user nobody in /,"),
+        "{text}"
+    );
+}
+
+/// A project with an HTTP service, a database marked `http = false`, a block of two ports and
+/// a UDP-only service, all claimed by `up`.
+fn exported_project(w: &World, folder: &str) -> std::path::PathBuf {
+    let dir = w.project(folder);
+    std::fs::write(
+        dir.join("devport.toml"),
+        "name = \"Shop_Front\"\n[services.web]\n[services.db]\nhttp = false\n[services.Grpc_X]\ncount = 2\n[services.dns]\nproto = \"udp\"\n",
+    )
+    .expect("manifest");
+    w.ok_at(&dir, &["up"]);
+    dir
+}
+
+/// `SERVICE -> port` of the project in `dir`, from `list --here --json`.
+fn claimed(w: &World, dir: &Path) -> std::collections::BTreeMap<String, u16> {
+    let list: serde_json::Value =
+        serde_json::from_str(&w.ok_at(dir, &["list", "--here", "--json"])).expect("JSON");
+    list.as_array()
+        .expect("array")
+        .iter()
+        .map(|c| {
+            (
+                c["service"].as_str().expect("service").to_string(),
+                u16::try_from(c["port"].as_u64().expect("port")).expect("u16"),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn export_traefik_routes_each_http_port_by_a_dns_safe_name() {
+    let w = World::new();
+    let dir = exported_project(&w, "front");
+    let ports = claimed(&w, &dir);
+    let before = w.registry_bytes();
+    let yaml = w.ok_at(&dir, &["export", "traefik"]);
+    let doc: serde_json::Value = serde_yaml_ng::from_str(&yaml).expect("Traefik YAML parses");
+    let expected = [
+        ("web.shop-front.localhost", ports["web"]),
+        ("grpc-x.shop-front.localhost", ports["Grpc_X"]),
+        ("0.grpc-x.shop-front.localhost", ports["Grpc_X"]),
+        ("1.grpc-x.shop-front.localhost", ports["Grpc_X"] + 1),
+    ];
+    let routers = doc["http"]["routers"].as_object().expect("routers");
+    let services = doc["http"]["services"].as_object().expect("services");
+    assert_eq!(routers.len(), expected.len(), "{yaml}");
+    assert_eq!(services.len(), expected.len(), "{yaml}");
+    for (host, port) in expected {
+        let (name, router) = routers
+            .iter()
+            .find(|(_, r)| r["rule"] == format!("Host(`{host}`)"))
+            .unwrap_or_else(|| panic!("no router for {host}:\n{yaml}"));
+        assert_eq!(router["service"], name.as_str());
+        assert_eq!(
+            services[name]["loadBalancer"]["servers"][0]["url"],
+            format!("http://localhost:{port}")
+        );
+    }
+    // The same routes as JSON; export changes nothing in the registry.
+    let json: serde_json::Value =
+        serde_json::from_str(&w.ok_at(&dir, &["export", "traefik", "--json"])).expect("JSON");
+    let hosts: Vec<&str> = json
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|r| r["host"].as_str().expect("host"))
+        .collect();
+    assert_eq!(
+        hosts,
+        [
+            "0.grpc-x.shop-front.localhost",
+            "1.grpc-x.shop-front.localhost",
+            "grpc-x.shop-front.localhost",
+            "web.shop-front.localhost"
+        ]
+    );
+    assert_eq!(w.registry_bytes(), before);
+    // No claims: a configuration that still parses, with nothing in it.
+    let empty = w.project("empty");
+    let yaml = w.ok_at(&empty, &["export", "traefik"]);
+    let doc: serde_json::Value = serde_yaml_ng::from_str(&yaml).expect("parses");
+    assert_eq!(doc["http"]["routers"], serde_json::json!({}));
+}
+
+#[test]
+fn export_all_names_two_checkouts_of_one_project_apart_and_writes_atomically() {
+    let w = World::new();
+    let first = exported_project(&w, "a-front");
+    let second = exported_project(&w, "b-front");
+    let (p1, p2) = (claimed(&w, &first)["web"], claimed(&w, &second)["web"]);
+    let out = w.dir.path().join("proxy.yml");
+    let out_arg = out.to_str().expect("utf-8 path");
+    let run = || {
+        let o = w
+            .cmd_in(&first, &["export", "traefik", "--all", "--write", out_arg])
+            .assert()
+            .success()
+            .get_output()
+            .clone();
+        assert!(stdout(&o).is_empty());
+        assert_eq!(stderr(&o), format!("devport: 8 name(s) in {out_arg}"));
+    };
+    run();
+    let text = std::fs::read_to_string(&out).expect("written");
+    let doc: serde_json::Value = serde_yaml_ng::from_str(&text).expect("parses");
+    let url = |host: &str| {
+        let routers = doc["http"]["routers"].as_object().expect("routers");
+        let (name, _) = routers
+            .iter()
+            .find(|(_, r)| r["rule"] == format!("Host(`{host}`)"))
+            .unwrap_or_else(|| panic!("no router for {host}:\n{text}"));
+        doc["http"]["services"][name]["loadBalancer"]["servers"][0]["url"].clone()
+    };
+    // The first checkout claimed first and keeps the plain name; the other gets a suffix.
+    assert_eq!(
+        url("web.shop-front.localhost"),
+        format!("http://localhost:{p1}")
+    );
+    let other = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("rule: \"Host(`web.shop-front-"))
+        .expect("a suffixed name for the second checkout");
+    let host = format!("web.shop-front-{}", other.trim_end_matches("`)\""));
+    assert_eq!(url(&host), format!("http://localhost:{p2}"));
+    // The same names every time, from either checkout; an unchanged file is not rewritten.
+    let modified = std::fs::metadata(&out)
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    std::thread::sleep(Duration::from_millis(20));
+    run();
+    assert_eq!(std::fs::read_to_string(&out).expect("read"), text);
+    assert_eq!(
+        std::fs::metadata(&out)
+            .and_then(|m| m.modified())
+            .expect("mtime"),
+        modified
+    );
+    assert_eq!(
+        w.ok_at(&second, &["export", "traefik", "--all"]),
+        text.trim()
+    );
+    // No temp file is left beside it.
+    let names: Vec<_> = std::fs::read_dir(w.dir.path())
+        .expect("ls")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("proxy"))
+        .collect();
+    assert_eq!(names, ["proxy.yml"]);
+}
+
+#[test]
+fn export_refuses_bad_input_and_writes_nothing() {
+    let w = World::new();
+    let dir = w.project("bad-export");
+    std::fs::write(dir.join("devport.toml"), "[services.web]\nhttp = \"no\"\n").expect("manifest");
+    let out = w.fails_in(&dir, &["export", "caddy"], 2);
+    assert!(
+        stderr(&out).contains("devport.toml: line 2, column 8"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::write(dir.join("devport.toml"), "[services.web]\n").expect("manifest");
+    w.ok_at(&dir, &["up"]);
+    // A FIFO in the way is refused at once (never opened for reading, never replaced).
+    let fifo = dir.join("Caddyfile");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+    let out = w.fails_in(&dir, &["export", "caddy", "--write", "Caddyfile"], 3);
+    assert!(stderr(&out).contains("FIFO"), "{}", stderr(&out));
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .expect("still there")
+            .file_type()
+            .is_fifo()
+    );
+    w.fails_in(&dir, &["export", "nginx"], 2);
+}
+
+#[test]
+#[ignore = "needs caddy (Debian's caddy package; .ci/run installs it)"]
+fn caddy_adapts_the_exported_caddyfile() {
+    let w = World::new();
+    let dir = exported_project(&w, "caddy-front");
+    let ports = claimed(&w, &dir);
+    let file = dir.join("Caddyfile");
+    w.ok_at(&dir, &["export", "caddy", "--write", "Caddyfile"]);
+    let out = std::process::Command::new("caddy")
+        .args(["adapt", "--adapter", "caddyfile", "--config"])
+        .arg(&file)
+        .env("HOME", w.dir.path())
+        .env("XDG_CONFIG_HOME", w.dir.path())
+        .env("XDG_DATA_HOME", w.dir.path())
+        .output()
+        .expect("caddy is needed for this test");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let config: serde_json::Value = serde_json::from_slice(&out.stdout).expect("caddy's JSON");
+    let routes = config["apps"]["http"]["servers"]["srv0"]["routes"]
+        .as_array()
+        .expect("routes");
+    let route_of = |host: &str| {
+        routes
+            .iter()
+            .find(|r| r["match"][0]["host"][0] == host)
+            .map(|r| r["handle"][0]["routes"][0]["handle"][0]["upstreams"][0]["dial"].clone())
+    };
+    assert_eq!(routes.len(), 4, "{config}");
+    assert_eq!(
+        route_of("web.shop-front.localhost"),
+        Some(serde_json::json!(format!("localhost:{}", ports["web"])))
+    );
+    assert_eq!(
+        route_of("1.grpc-x.shop-front.localhost"),
+        Some(serde_json::json!(format!(
+            "localhost:{}",
+            ports["Grpc_X"] + 1
+        )))
+    );
+    assert_eq!(route_of("db.shop-front.localhost"), None);
+}
+
+#[test]
+fn a_port_is_waited_for_and_stopped_whatever_state_the_registry_is_in() {
+    let w = World::new();
+    std::fs::write(w.registry(), "{ not json").expect("corrupt registry");
+    let dir = w.project("int-corrupt");
+    let p = free_port();
+    let mut server = listener(&dir, p, false);
+    let text = w.ok_at(&dir, &["wait", &p.to_string(), "--timeout", "5s"]);
+    assert!(text.contains(&format!("pid {}", server.0.id())), "{text}");
+    // A service needs the registry: that is the registry's error, exit 3.
+    let out = w.fails_in(&dir, &["kill", "web"], 3);
+    assert!(
+        stderr(&out).contains("is not valid at line 1"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(exit_of(&mut server, Duration::from_millis(100)).is_none());
+    let text = w.ok_at(&dir, &["kill", &p.to_string()]);
+    assert!(
+        text.starts_with(&format!("stopped pid {}", server.0.id())),
+        "{text}"
+    );
+    assert!(exit_of(&mut server, Duration::from_secs(10)).is_some());
+    assert_eq!(std::fs::read(w.registry()).expect("read"), b"{ not json");
+}
