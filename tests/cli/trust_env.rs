@@ -357,3 +357,48 @@ fn env_write_through_a_dangling_symlink_is_a_clear_error() {
         "{err}"
     );
 }
+
+/// Writes `original` to `shop/.env`, runs `env --write .env` and returns what it became, with
+/// `@WEB@` in `expected` standing for the claimed port; a second run changes nothing.
+fn write_env_twice(original: &[u8], expected: &str) {
+    let w = World::new();
+    let shop = w.project("shop");
+    let web = port(&w.ok(&["claim", "web"]));
+    std::fs::write(shop.join(".env"), original).expect("write");
+    w.ok(&["env", "--format", "dotenv", "--write", ".env"]);
+    let expected = expected.replace("@WEB@", &web.to_string());
+    let written = std::fs::read(shop.join(".env")).expect("read");
+    assert_eq!(String::from_utf8_lossy(&written), expected);
+    w.ok(&["env", "--write", ".env"]);
+    assert_eq!(
+        std::fs::read(shop.join(".env")).expect("read"),
+        expected.as_bytes(),
+        "idempotent"
+    );
+}
+
+#[test]
+fn env_write_takes_a_lone_cr_as_a_line_end() {
+    // python-dotenv and Node's dotenv end a line at a bare CR: SECRET is a variable of its own.
+    write_env_twice(
+        b"WEB_PORT=1\rSECRET=hunter2\nOTHER=x\n",
+        "WEB_PORT=@WEB@\rSECRET=hunter2\nOTHER=x\n",
+    );
+    // A file of bare CRs gets its new lines ended the same way.
+    write_env_twice(b"A=1\rB=2\r", "A=1\rB=2\rWEB_PORT=@WEB@\r");
+    // A quoted value still spans lines, whatever ends them.
+    write_env_twice(
+        b"A='x\rWEB_PORT=1\r'\r\nWEB_PORT=2 # web\r\n",
+        "A='x\rWEB_PORT=1\r'\r\nWEB_PORT=@WEB@ # web\r\n",
+    );
+}
+
+#[test]
+fn env_write_keeps_backtick_values_whole() {
+    // Node's dotenv reads `A=` + backticks as one value that may span lines.
+    write_env_twice(
+        b"A=`first\nWEB_PORT=part-of-A\n`\n",
+        "A=`first\nWEB_PORT=part-of-A\n`\nWEB_PORT=@WEB@\n",
+    );
+    write_env_twice(b"WEB_PORT=`1\n2`\nB=3\n", "WEB_PORT=`@WEB@`\nB=3\n");
+}
