@@ -619,14 +619,27 @@ pub struct EnvFile {
 }
 
 impl EnvFile {
-    /// Opens `path`: a symlink is followed to its target (which is replaced, so the link stays)
-    /// but only to a file this user owns; the file is read with
-    /// [`crate::fsutil::read_regular`] (a FIFO or a folder is an error, never a hang) and must
-    /// parse (see [`merge`]).
+    /// Opens `path`: a symlink is followed to its target (which is replaced, so the link stays);
+    /// the file is read with [`crate::fsutil::read_regular`] (a FIFO or a folder is an error,
+    /// never a hang) and must parse (see [`merge`]). Refused (exit 3), as manifests are (see
+    /// [`crate::project::untrusted`]), when another user could have chosen the file: it (or a
+    /// link's target) belongs to another user, it (or a link's target) is in a folder every
+    /// user may write, or the path goes through a symlink another user made (root's links,
+    /// such as macOS's `/tmp`, are trusted). Writing there would change a file with this user's
+    /// rights that this user never chose.
     pub fn open(path: &Path) -> Result<EnvFile> {
+        let refuse = |why: String| {
+            Error::Insecure(format!(
+                ".env file {} cannot be written: {why}",
+                path.display()
+            ))
+        };
+        if let Some(why) = foreign_link(path) {
+            return Err(refuse(why));
+        }
         let target = match std::fs::symlink_metadata(path) {
             Ok(meta) if meta.file_type().is_symlink() => {
-                let real = std::fs::canonicalize(path).map_err(|e| match e.kind() {
+                std::fs::canonicalize(path).map_err(|e| match e.kind() {
                     std::io::ErrorKind::NotFound => Error::Config {
                         path: path.to_path_buf(),
                         message: format!(
@@ -636,12 +649,19 @@ impl EnvFile {
                         code: crate::error::EXIT_ENV,
                     },
                     _ => Error::io("cannot follow the .env symlink", path, e),
-                })?;
-                check_owner(path, &real)?;
-                real
+                })?
             }
             _ => path.to_path_buf(),
         };
+        let untrusted = crate::project::untrusted(path)
+            .map(|why| match target.as_path() {
+                real if real == path => why,
+                real => format!("it is a symlink to {}; {why}", real.display()),
+            })
+            .or_else(|| crate::project::in_open_folder(path));
+        if let Some(why) = untrusted {
+            return Err(refuse(why));
+        }
         let existing = crate::fsutil::read_regular(&target, ".env file")?;
         let file = EnvFile {
             shown: path.to_path_buf(),
@@ -670,29 +690,34 @@ impl EnvFile {
     }
 }
 
-/// A `.env` symlink may point only to a file of this user: writing through a link to another
-/// user's file would change it with this user's rights.
+/// Why `path` may not be used because it goes through a symlink that another user made (a
+/// link of this user's or root's is fine), if it does.
 #[cfg(unix)]
-fn check_owner(link: &Path, real: &Path) -> Result<()> {
+fn foreign_link(path: &Path) -> Option<String> {
     use std::os::unix::fs::MetadataExt as _;
-    let Ok(meta) = std::fs::metadata(real) else {
-        return Ok(());
-    };
     let me = nix::unistd::geteuid().as_raw();
-    if meta.uid() == me {
-        return Ok(());
-    }
-    Err(Error::Insecure(format!(
-        ".env file {} is a symlink to {}, which belongs to uid {} (you are uid {me}); remove the link or write to a file of your own",
-        link.display(),
-        real.display(),
-        meta.uid()
-    )))
+    let absolute = std::path::absolute(path).ok()?;
+    absolute.ancestors().find_map(|p| {
+        let meta = std::fs::symlink_metadata(p).ok()?;
+        (meta.file_type().is_symlink() && meta.uid() != me && meta.uid() != 0).then(|| {
+            let link = if p == absolute {
+                "it".to_string()
+            } else {
+                p.display().to_string()
+            };
+            format!(
+                "{link} is a symlink that uid {} made, not you (uid {me}); write to a path of your own instead",
+                meta.uid()
+            )
+        })
+    })
 }
 
+/// Why `path` may not be used because of a symlink another user made: never, where files have
+/// no Unix owner.
 #[cfg(not(unix))]
-fn check_owner(_link: &Path, _real: &Path) -> Result<()> {
-    Ok(())
+fn foreign_link(_path: &Path) -> Option<String> {
+    None
 }
 
 #[cfg(test)]
