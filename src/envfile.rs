@@ -293,11 +293,12 @@ struct Unclosed {
     name: String,
 }
 
-/// Dotenv text cut into entries the way dotenv loaders (docker compose, python-dotenv,
-/// dotenvy) read it: an optional BOM, blank lines and `#` comments, `export ` before a name,
-/// values bare (to a ` #` comment or the line's end), in single quotes (literal, may span lines)
-/// or in double quotes (`\` escapes, may span lines). Works on bytes, so text that is not UTF-8
-/// passes through unchanged.
+/// Dotenv text cut into entries the way dotenv loaders (docker compose, python-dotenv, Node's
+/// dotenv, dotenvy) read it: lines ended by `\n`, `\r\n` or a lone `\r` (python-dotenv and
+/// Node's dotenv end a line at a bare CR), an optional BOM, blank lines and `#` comments,
+/// `export ` before a name, values bare (to a ` #` comment or the line's end), in single quotes
+/// or backticks (literal, may span lines) or in double quotes (`\` escapes, may span lines).
+/// Works on bytes, so text that is not UTF-8 passes through unchanged.
 struct Dotenv<'a> {
     text: &'a [u8],
     bom: bool,
@@ -339,9 +340,27 @@ impl<'a> Dotenv<'a> {
         doc
     }
 
-    /// The end of the line holding `pos`, past its `\n`.
+    /// The end of the line holding `pos`, past its ending (`\n`, `\r\n` or a lone `\r`).
     fn line_end(&self, pos: usize) -> usize {
-        memchr::memchr(b'\n', &self.text[pos..]).map_or(self.text.len(), |i| pos + i + 1)
+        match memchr::memchr2(b'\r', b'\n', &self.text[pos..]) {
+            None => self.text.len(),
+            Some(i) => pos + i + self.ending_at(pos + i).len(),
+        }
+    }
+
+    /// The line ending that starts at `i`, a `\r` or `\n` byte.
+    fn ending_at(&self, i: usize) -> &'static [u8] {
+        match self.text[i] {
+            b'\r' if self.text.get(i + 1) == Some(&b'\n') => b"\r\n",
+            b'\r' => b"\r",
+            _ => b"\n",
+        }
+    }
+
+    /// Where each line ending of the text starts, in order.
+    fn endings(&self) -> impl Iterator<Item = usize> {
+        memchr::memchr2_iter(b'\r', b'\n', self.text)
+            .filter(|&i| !(self.text[i] == b'\n' && i > 0 && self.text[i - 1] == b'\r'))
     }
 
     fn skip_blanks(&self, mut pos: usize) -> usize {
@@ -366,9 +385,9 @@ impl<'a> Dotenv<'a> {
             return Ok(plain);
         }
         let v = self.skip_blanks(eq + 1);
-        if let Some(q @ (b'"' | b'\'')) = self.text.get(v).copied() {
+        if let Some(q @ (b'"' | b'\'' | b'`')) = self.text.get(v).copied() {
             let close = self.closing(v + 1, q).ok_or_else(|| Unclosed {
-                line: memchr::memchr_iter(b'\n', &self.text[..v]).count() + 1,
+                line: self.endings().take_while(|&i| i < v).count() + 1,
                 column: String::from_utf8_lossy(&self.text[start..v])
                     .chars()
                     .count()
@@ -384,15 +403,16 @@ impl<'a> Dotenv<'a> {
                 }),
             });
         }
-        // A bare value ends at a `#` after a blank, or the line's end; blanks (and the
-        // `\r` of a CRLF) around it are not part of it.
+        // A bare value ends at a `#` after a blank, or the line's end; blanks around it are
+        // not part of it.
         let stop = (v..end)
             .find(|&i| {
-                self.text[i] == b'\n' || (self.text[i] == b'#' && is_blank(self.text[i - 1]))
+                matches!(self.text[i], b'\r' | b'\n')
+                    || (self.text[i] == b'#' && is_blank(self.text[i - 1]))
             })
             .unwrap_or(end);
         let mut value_end = stop;
-        while value_end > v && matches!(self.text[value_end - 1], b' ' | b'\t' | b'\r') {
+        while value_end > v && is_blank(self.text[value_end - 1]) {
             value_end -= 1;
         }
         Ok(Entry {
@@ -412,7 +432,10 @@ impl<'a> Dotenv<'a> {
             let len = self.text[from..]
                 .iter()
                 .take_while(|&&b| {
-                    !matches!(b, b'=' | b'#' | b' ' | b'\t' | b'\r' | b'\n' | b'"' | b'\'')
+                    !matches!(
+                        b,
+                        b'=' | b'#' | b' ' | b'\t' | b'\r' | b'\n' | b'"' | b'\'' | b'`'
+                    )
                 })
                 .count();
             (len > 0).then_some(from..from + len)
@@ -442,12 +465,22 @@ impl<'a> Dotenv<'a> {
         None
     }
 
-    /// The line ending of the file: CRLF when its first line ends so, else LF.
+    /// The line ending of the file, for lines added to it: the one most of its lines end with
+    /// (`\n`, `\r\n` or `\r`), the first of them on a tie; `\n` for a file of one line.
     fn ending(&self) -> &'static [u8] {
-        match memchr::memchr(b'\n', self.text) {
-            Some(i) if i > 0 && self.text[i - 1] == b'\r' => b"\r\n",
-            _ => b"\n",
+        let mut seen: Vec<(&'static [u8], usize)> = Vec::with_capacity(3);
+        for i in self.endings() {
+            let ending = self.ending_at(i);
+            match seen.iter_mut().find(|(e, _)| *e == ending) {
+                Some((_, n)) => *n += 1,
+                None => seen.push((ending, 1)),
+            }
         }
+        // `max_by_key` keeps the last of equals: look from the end for the first.
+        seen.iter()
+            .rev()
+            .max_by_key(|(_, n)| *n)
+            .map_or(b"\n", |(e, _)| *e)
     }
 
     fn assigns(&self) -> impl Iterator<Item = &Assign> {
@@ -458,8 +491,9 @@ impl<'a> Dotenv<'a> {
 /// Merges `vars` into dotenv text. Every entry that sets one of them gets the new value in
 /// place, keeping its form: leading blanks, `export `, the blanks around `=`, its quotes, a
 /// trailing comment and its line ending. Every other byte is kept as it was (comments, blank
-/// lines, other variables, multi-line values, a BOM, bytes that are not UTF-8). Variables not
-/// yet set are appended, with the file's own line ending (a CRLF file stays CRLF). Merging the
+/// lines, other variables, multi-line values, a BOM, bytes that are not UTF-8, each line's own
+/// ending). Variables not yet set are appended, with the ending most of the file's lines use
+/// (a CRLF file stays CRLF). Merging the
 /// same variables twice gives the same text. A quoted value that is never closed is an error
 /// (exit 2) naming `path`, line and column: where the value ends is unclear, so nothing is
 /// changed.
@@ -518,7 +552,7 @@ pub fn merge(existing: &[u8], vars: &[(String, String)], path: &Path) -> Result<
         {
             continue;
         }
-        if !out.is_empty() && !out.ends_with(b"\n") && out != BOM {
+        if !out.is_empty() && !out.ends_with(b"\n") && !out.ends_with(b"\r") && out != BOM {
             out.extend_from_slice(ending);
         }
         out.extend_from_slice(k.as_bytes());
@@ -585,14 +619,27 @@ pub struct EnvFile {
 }
 
 impl EnvFile {
-    /// Opens `path`: a symlink is followed to its target (which is replaced, so the link stays)
-    /// but only to a file this user owns; the file is read with
-    /// [`crate::fsutil::read_regular`] (a FIFO or a folder is an error, never a hang) and must
-    /// parse (see [`merge`]).
+    /// Opens `path`: a symlink is followed to its target (which is replaced, so the link stays);
+    /// the file is read with [`crate::fsutil::read_regular`] (a FIFO or a folder is an error,
+    /// never a hang) and must parse (see [`merge`]). Refused (exit 3), as manifests are (see
+    /// [`crate::project::untrusted`]), when another user could have chosen the file: it (or a
+    /// link's target) belongs to another user, it (or a link's target) is in a folder every
+    /// user may write, or the path goes through a symlink another user made (root's links,
+    /// such as macOS's `/tmp`, are trusted). Writing there would change a file with this user's
+    /// rights that this user never chose.
     pub fn open(path: &Path) -> Result<EnvFile> {
+        let refuse = |why: String| {
+            Error::Insecure(format!(
+                ".env file {} cannot be written: {why}",
+                path.display()
+            ))
+        };
+        if let Some(why) = foreign_link(path) {
+            return Err(refuse(why));
+        }
         let target = match std::fs::symlink_metadata(path) {
             Ok(meta) if meta.file_type().is_symlink() => {
-                let real = std::fs::canonicalize(path).map_err(|e| match e.kind() {
+                std::fs::canonicalize(path).map_err(|e| match e.kind() {
                     std::io::ErrorKind::NotFound => Error::Config {
                         path: path.to_path_buf(),
                         message: format!(
@@ -602,12 +649,19 @@ impl EnvFile {
                         code: crate::error::EXIT_ENV,
                     },
                     _ => Error::io("cannot follow the .env symlink", path, e),
-                })?;
-                check_owner(path, &real)?;
-                real
+                })?
             }
             _ => path.to_path_buf(),
         };
+        let untrusted = crate::project::untrusted(path)
+            .map(|why| match target.as_path() {
+                real if real == path => why,
+                real => format!("it is a symlink to {}; {why}", real.display()),
+            })
+            .or_else(|| crate::project::in_open_folder(path));
+        if let Some(why) = untrusted {
+            return Err(refuse(why));
+        }
         let existing = crate::fsutil::read_regular(&target, ".env file")?;
         let file = EnvFile {
             shown: path.to_path_buf(),
@@ -636,29 +690,34 @@ impl EnvFile {
     }
 }
 
-/// A `.env` symlink may point only to a file of this user: writing through a link to another
-/// user's file would change it with this user's rights.
+/// Why `path` may not be used because it goes through a symlink that another user made (a
+/// link of this user's or root's is fine), if it does.
 #[cfg(unix)]
-fn check_owner(link: &Path, real: &Path) -> Result<()> {
+fn foreign_link(path: &Path) -> Option<String> {
     use std::os::unix::fs::MetadataExt as _;
-    let Ok(meta) = std::fs::metadata(real) else {
-        return Ok(());
-    };
     let me = nix::unistd::geteuid().as_raw();
-    if meta.uid() == me {
-        return Ok(());
-    }
-    Err(Error::Insecure(format!(
-        ".env file {} is a symlink to {}, which belongs to uid {} (you are uid {me}); remove the link or write to a file of your own",
-        link.display(),
-        real.display(),
-        meta.uid()
-    )))
+    let absolute = std::path::absolute(path).ok()?;
+    absolute.ancestors().find_map(|p| {
+        let meta = std::fs::symlink_metadata(p).ok()?;
+        (meta.file_type().is_symlink() && meta.uid() != me && meta.uid() != 0).then(|| {
+            let link = if p == absolute {
+                "it".to_string()
+            } else {
+                p.display().to_string()
+            };
+            format!(
+                "{link} is a symlink that uid {} made, not you (uid {me}); write to a path of your own instead",
+                meta.uid()
+            )
+        })
+    })
 }
 
+/// Why `path` may not be used because of a symlink another user made: never, where files have
+/// no Unix owner.
 #[cfg(not(unix))]
-fn check_owner(_link: &Path, _real: &Path) -> Result<()> {
-    Ok(())
+fn foreign_link(_path: &Path) -> Option<String> {
+    None
 }
 
 #[cfg(test)]
@@ -790,6 +849,8 @@ mod tests {
         for cert in [
             "CERT=\"-----BEGIN\nWEB_PORT=1\n-----END\"\n",
             "CERT='-----BEGIN\nWEB_PORT=1\n-----END'\n",
+            "CERT=`-----BEGIN\nWEB_PORT=1\n-----END`\n",
+            "CERT=`it's \"x\"\nWEB_PORT=1\n`\n",
             "CERT=\"a \\\" b\nWEB_PORT=1\n\\\\\"\n",
         ] {
             assert_eq!(
@@ -816,6 +877,27 @@ mod tests {
         );
         // A CRLF file stays wholly CRLF, appended lines included.
         assert_eq!(merged("A=1\r\nB=2", &vars), "A=1\r\nB=2\r\nWEB_PORT=7\r\n");
+        // A lone CR ends a line (python-dotenv, Node's dotenv): the next line is its own.
+        assert_eq!(
+            merged("WEB_PORT=1\rSECRET=hunter2\nOTHER=x\n", &vars),
+            "WEB_PORT=7\rSECRET=hunter2\nOTHER=x\n"
+        );
+        assert_eq!(
+            merged("A=1\rWEB_PORT='1'\r\r\nB=2", &vars),
+            "A=1\rWEB_PORT='7'\r\r\nB=2"
+        );
+        // Appended lines end as most lines do, the first kind on a tie.
+        assert_eq!(
+            merged("A=1\rB=2\rC=3\n", &vars),
+            "A=1\rB=2\rC=3\nWEB_PORT=7\r"
+        );
+        assert_eq!(merged("A=1\nB=2\r", &vars), "A=1\nB=2\rWEB_PORT=7\n");
+        assert_eq!(merged("A=1\r", &vars), "A=1\rWEB_PORT=7\r");
+        // A backtick value is literal and may span lines, as in Node's dotenv.
+        assert_eq!(
+            merged("WEB_PORT=`1\n2` # x\nB=3\n", &vars),
+            "WEB_PORT=`7` # x\nB=3\n"
+        );
         // A BOM stays, and the first line after it is updated, not duplicated.
         assert_eq!(
             merged("\u{feff}WEB_PORT=1\nA=2\n", &vars),
@@ -844,11 +926,16 @@ mod tests {
             "{e}"
         );
         assert_eq!(parse("A=1\nB='x\nC=2\n"), vec![("A".into(), "1".into())]);
+        // Lines ended by a lone CR count; so does a backtick that is never closed.
+        let e = merge(b"A=1\rB=2\r\nC=`x\nWEB_PORT=1\n", &[], Path::new(".env"))
+            .expect_err("unclosed")
+            .to_string();
+        assert!(e.contains("line 3, column 3") && e.contains(" C "), "{e}");
     }
 
     #[test]
     fn parse_reads_what_loaders_read() {
-        let text = "\u{feff}# c\nexport A=1 # note\nB=\"x\\ny \\\"q\\\"\nz\"\nC='a\\n b'\n D = spaced \r\nE=#not a comment\nnot an assignment\n";
+        let text = "\u{feff}# c\nexport A=1 # note\nB=\"x\\ny \\\"q\\\"\nz\"\nC='a\\n b'\n D = spaced \r\nE=#not a comment\rnot an assignment\nF=`a\\n 'b' \"c\"\rd`\n";
         assert_eq!(
             parse(text),
             vec![
@@ -857,6 +944,7 @@ mod tests {
                 ("C".into(), "a\\n b".into()),
                 ("D".into(), "spaced".into()),
                 ("E".into(), "#not a comment".into()),
+                ("F".into(), "a\\n 'b' \"c\"\rd".into()),
             ]
         );
     }
@@ -908,7 +996,10 @@ mod tests {
             prop_oneof![
                 "[a-z0-9]{0,5}",
                 inner.clone().prop_map(|v| format!("\"{v}\"")),
-                inner.prop_map(|v| format!("'{}'", v.replace("\\\"", "\""))),
+                inner
+                    .clone()
+                    .prop_map(|v| format!("'{}'", v.replace("\\\"", "\""))),
+                inner.prop_map(|v| format!("`{}`", v.replace("\\\"", "\""))),
             ],
         )
             .prop_map(|(export, n, value)| Item {
@@ -920,7 +1011,7 @@ mod tests {
             prop::sample::select(vec!["", "export ", "export\t"]),
             prop::sample::select(vec![("WEB_PORT", WEB), ("DB_PORT", DB)]),
             prop::sample::select(vec!["", " "]),
-            prop::sample::select(vec!["", "\"", "'"]),
+            prop::sample::select(vec!["", "\"", "'", "`"]),
             prop::sample::select(vec!["1", "old", "a b"]),
             any::<bool>(),
             prop::sample::select(vec!["", " # note"]),
@@ -945,7 +1036,7 @@ mod tests {
     }
 
     fn file() -> impl Strategy<Value = (bool, &'static str, Vec<Item>, bool)> {
-        prop::sample::select(vec!["\n", "\r\n"]).prop_flat_map(|nl| {
+        prop::sample::select(vec!["\n", "\r\n", "\r"]).prop_flat_map(|nl| {
             (
                 any::<bool>(),
                 Just(nl),
@@ -966,7 +1057,9 @@ mod tests {
         }
 
         /// Merging never changes an entry devport does not own, keeps the order, updates each
-        /// owned line in its own form, appends in the file's line ending, and is idempotent.
+        /// owned line in its own form, appends in the file's line ending (LF, CRLF or a lone
+        /// CR), and is idempotent. Values may be quoted with `"`, `'` or backticks, and span
+        /// lines.
         #[test]
         fn merge_changes_only_its_own_lines((bom, nl, items, last_nl) in file()) {
             let body: Vec<&str> = items.iter().map(|i| i.text.as_str()).collect();
@@ -983,10 +1076,10 @@ mod tests {
             if last_nl && !items.is_empty() {
                 expected.push_str(nl);
             }
-            let ending = if text.contains('\n') { nl } else { "\n" };
+            let ending = if text.contains(['\n', '\r']) { nl } else { "\n" };
             for (name, port) in [("WEB_PORT", WEB), ("DB_PORT", DB)] {
                 if !items.iter().any(|i| i.owned.as_ref().is_some_and(|(n, _)| n == name)) {
-                    if !expected.is_empty() && !expected.ends_with('\n') {
+                    if !expected.is_empty() && !expected.ends_with(['\n', '\r']) {
                         expected.push_str(ending);
                     }
                     let _ = write!(expected, "{name}={port}{ending}");

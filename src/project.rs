@@ -153,22 +153,36 @@ pub fn untrusted(path: &Path) -> Option<String> {
         ));
     }
     let real = std::fs::canonicalize(path).ok()?;
-    [path, real.as_path()].into_iter().find_map(|file| {
-        let dir = crate::fsutil::parent_dir(file);
-        let mode = std::fs::metadata(dir).ok()?.mode();
-        (mode & 0o002 != 0).then(|| {
-            format!(
-                "it is in {}, which every user may write (mode {:04o}); move it into a folder only you can write",
-                dir.display(),
-                mode & 0o7777
-            )
-        })
+    [path, real.as_path()].into_iter().find_map(in_open_folder)
+}
+
+/// Why a file at `file` (existing or not) must not be trusted because of its folder: every
+/// user may write that folder, sticky bit or not. `None` when the folder is private or cannot
+/// be looked at. Part of [`untrusted`]; alone, for a file devport is about to create.
+#[cfg(unix)]
+pub fn in_open_folder(file: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt as _;
+    let dir = crate::fsutil::parent_dir(file);
+    let mode = std::fs::metadata(dir).ok()?.mode();
+    (mode & 0o002 != 0).then(|| {
+        format!(
+            "it is in {}, which every user may write (mode {:04o}); move it into a folder only you can write",
+            dir.display(),
+            mode & 0o7777
+        )
     })
 }
 
 /// Why devport must not act on the file at `path`: never, where files have no Unix owner.
 #[cfg(not(unix))]
 pub fn untrusted(_path: &Path) -> Option<String> {
+    None
+}
+
+/// Why a file must not be trusted because of its folder: never, where folders have no Unix
+/// mode.
+#[cfg(not(unix))]
+pub fn in_open_folder(_file: &Path) -> Option<String> {
     None
 }
 

@@ -357,3 +357,169 @@ fn env_write_through_a_dangling_symlink_is_a_clear_error() {
         "{err}"
     );
 }
+
+/// Writes `original` to `shop/.env`, runs `env --write .env` and returns what it became, with
+/// `@WEB@` in `expected` standing for the claimed port; a second run changes nothing.
+fn write_env_twice(original: &[u8], expected: &str) {
+    let w = World::new();
+    let shop = w.project("shop");
+    let web = port(&w.ok(&["claim", "web"]));
+    std::fs::write(shop.join(".env"), original).expect("write");
+    w.ok(&["env", "--format", "dotenv", "--write", ".env"]);
+    let expected = expected.replace("@WEB@", &web.to_string());
+    let written = std::fs::read(shop.join(".env")).expect("read");
+    assert_eq!(String::from_utf8_lossy(&written), expected);
+    w.ok(&["env", "--write", ".env"]);
+    assert_eq!(
+        std::fs::read(shop.join(".env")).expect("read"),
+        expected.as_bytes(),
+        "idempotent"
+    );
+}
+
+#[test]
+fn env_write_takes_a_lone_cr_as_a_line_end() {
+    // python-dotenv and Node's dotenv end a line at a bare CR: SECRET is a variable of its own.
+    write_env_twice(
+        b"WEB_PORT=1\rSECRET=hunter2\nOTHER=x\n",
+        "WEB_PORT=@WEB@\rSECRET=hunter2\nOTHER=x\n",
+    );
+    // A file of bare CRs gets its new lines ended the same way.
+    write_env_twice(b"A=1\rB=2\r", "A=1\rB=2\rWEB_PORT=@WEB@\r");
+    // A quoted value still spans lines, whatever ends them.
+    write_env_twice(
+        b"A='x\rWEB_PORT=1\r'\r\nWEB_PORT=2 # web\r\n",
+        "A='x\rWEB_PORT=1\r'\r\nWEB_PORT=@WEB@ # web\r\n",
+    );
+}
+
+#[test]
+fn env_write_keeps_backtick_values_whole() {
+    // Node's dotenv reads `A=` + backticks as one value that may span lines.
+    write_env_twice(
+        b"A=`first\nWEB_PORT=part-of-A\n`\n",
+        "A=`first\nWEB_PORT=part-of-A\n`\nWEB_PORT=@WEB@\n",
+    );
+    write_env_twice(b"WEB_PORT=`1\n2`\nB=3\n", "WEB_PORT=`@WEB@`\nB=3\n");
+}
+
+/// A folder every user may write: `mode` is 0777 or 1777 (sticky).
+#[cfg(unix)]
+fn open_folder(w: &World, name: &str, mode: u32) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = w.dir.path().join(name);
+    std::fs::create_dir(&dir).expect("mkdir");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    dir
+}
+
+#[cfg(unix)]
+#[test]
+fn env_write_refuses_a_folder_every_user_may_write() {
+    let w = World::new();
+    let shop = w.project("shop");
+    w.ok(&["claim", "web"]);
+    for mode in [0o777, 0o1777] {
+        let open = open_folder(&w, &format!("open{mode:o}"), mode);
+        // A file there, new or not, and a link there to a file of this user.
+        let mine = shop.join("mine.env");
+        std::fs::write(&mine, "A=1\n").expect("write");
+        std::fs::write(open.join("app.env"), "A=1\n").expect("write");
+        std::os::unix::fs::symlink(&mine, open.join("link.env")).expect("symlink");
+        for name in ["app.env", "new.env", "link.env"] {
+            let path = open.join(name);
+            let path = path.to_str().expect("utf-8");
+            let err = refused(&w, &shop, &["env", "--write", path], 3);
+            assert!(
+                err.contains(path)
+                    && err.contains("every user may write")
+                    && err.contains("move it"),
+                "{err}"
+            );
+            // `up --write-env` opens the file the same way.
+            std::fs::write(shop.join("devport.toml"), "[services.web]\n").expect("manifest");
+            refused(&w, &shop, &["up", "--write-env", path], 3);
+            std::fs::remove_file(shop.join("devport.toml")).expect("rm");
+        }
+        assert!(!open.join("new.env").exists());
+        assert_eq!(
+            std::fs::read_to_string(open.join("app.env")).expect("read"),
+            "A=1\n"
+        );
+        assert_eq!(std::fs::read_to_string(&mine).expect("read"), "A=1\n");
+        // A link of this user's, in a private folder, to a file in such a folder.
+        std::fs::remove_file(shop.join(".env")).ok();
+        std::os::unix::fs::symlink(open.join("app.env"), shop.join(".env")).expect("symlink");
+        let err = refused(&w, &shop, &["env", "--write", ".env"], 3);
+        assert!(err.contains("every user may write"), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(open.join("app.env")).expect("read"),
+            "A=1\n"
+        );
+    }
+}
+
+#[cfg(unix)]
+#[test]
+#[ignore = "needs root: a child runs as nobody (uid 65534) to plant a symlink"]
+fn env_write_refuses_another_users_symlink_to_this_users_file() {
+    let w = World::new();
+    let shop = w.project("shop");
+    w.ok(&["claim", "web"]);
+    let precious = w.dir.path().join("precious_rc");
+    std::fs::write(&precious, "keep me\n").expect("write");
+    // nobody plants `app.env -> precious_rc` in a sticky folder every user may write...
+    let sticky = open_folder(&w, "sticky", 0o1777);
+    // ... and in a folder of nobody's own that others may not write.
+    let theirs = w.dir.path().join("theirs");
+    std::fs::create_dir(&theirs).expect("mkdir");
+    for dir in [&sticky, &theirs] {
+        let link = dir.join("app.env");
+        let mut ln = w.program_in(
+            "ln",
+            dir,
+            &["-s", precious.to_str().expect("utf-8"), "app.env"],
+        );
+        crate::support::run_as_nobody(&mut ln, &w, &[theirs.as_path()]);
+        let out = ln.output().expect("ln");
+        assert!(out.status.success(), "{}", stderr(&out));
+        let path = link.to_str().expect("utf-8");
+        let err = refused(
+            &w,
+            &shop,
+            &["env", "--format", "dotenv", "--write", path],
+            3,
+        );
+        assert!(err.contains(path), "{err}");
+        // Both reasons hold in the sticky folder; the link's owner is named first.
+        let why = "it is a symlink that uid 65534 made";
+        assert!(err.contains(why), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(&precious).expect("read"),
+            "keep me\n"
+        );
+    }
+    // A link of nobody's to one of this user's folders, on the way to the file.
+    let mine = w.dir.path().join("mine");
+    std::fs::create_dir(&mine).expect("mkdir");
+    std::fs::write(mine.join("app.env"), "keep me\n").expect("write");
+    let mut ln = w.program_in("ln", &theirs, &["-s", mine.to_str().expect("utf-8"), "dir"]);
+    crate::support::run_as_nobody(&mut ln, &w, &[theirs.as_path()]);
+    assert!(ln.status().expect("ln").success());
+    let path = theirs.join("dir/app.env");
+    let err = refused(
+        &w,
+        &shop,
+        &["env", "--write", path.to_str().expect("utf-8")],
+        3,
+    );
+    assert!(
+        err.contains("theirs/dir is a symlink that uid 65534 made")
+            && err.contains("a path of your own"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(mine.join("app.env")).expect("read"),
+        "keep me\n"
+    );
+}
