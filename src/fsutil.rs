@@ -60,10 +60,62 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: FileMode) -> Result<()> {
     // Through the plain file: tempfile's own writer adds the temp file's name to errors.
     tmp.as_file_mut().write_all(bytes).map_err(fail)?;
     tmp.as_file().sync_all().map_err(fail)?;
+    #[cfg(not(windows))]
     tmp.persist(path).map_err(|e| fail(e.error))?;
+    #[cfg(windows)]
+    replace(tmp.into_temp_path(), path).map_err(fail)?;
     sync_dir(dir);
     Ok(())
 }
+
+/// Windows: moves the temp file over `path` with POSIX semantics, so a reader that has the old
+/// file open keeps reading it and the rename does not fail with "Access denied". Where that is
+/// not supported (before Windows 10 1607, FAT volumes, Wine) it falls back to a replacing
+/// rename, retried for a bounded time while a reader still has the old file open. On failure
+/// the temp file is removed (when `tmp` drops).
+#[cfg(windows)]
+fn replace(tmp: tempfile::TempPath, path: &Path) -> std::io::Result<()> {
+    use std::os::windows::fs::OpenOptionsExt as _;
+    use std::time::{Duration, Instant};
+    use windows_sys::Win32::Storage::FileSystem::{
+        DELETE, FILE_SHARE_DELETE, FILE_SHARE_READ, FILE_SHARE_WRITE,
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::InvalidFilename))?;
+    let posix = std::fs::OpenOptions::new()
+        .access_mode(DELETE)
+        .share_mode(FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE)
+        .open(&tmp)
+        .and_then(|file| crate::winapi::rename_posix(&file, name));
+    if posix.is_ok() {
+        let _ = tmp.keep();
+        return Ok(());
+    }
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match std::fs::rename(&tmp, path) {
+            Ok(()) => {
+                let _ = tmp.keep();
+                return Ok(());
+            }
+            // ERROR_ACCESS_DENIED, ERROR_SHARING_VIOLATION: a reader has the old file open.
+            Err(e)
+                if matches!(e.raw_os_error(), Some(5 | 32))
+                    && start.elapsed() < RENAME_RETRY_LIMIT =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// How long a replacing rename on Windows is retried while readers hold the old file.
+#[cfg(windows)]
+const RENAME_RETRY_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// tempfile names its temp file in its errors (`... at path "./..env.XXXX.tmp"`); the user
 /// knows only the file being written, so the OS error is kept and the temp file's name dropped.
@@ -137,9 +189,28 @@ pub fn read_regular(path: &Path, what: &'static str) -> Result<Option<Vec<u8>>> 
         use std::os::unix::fs::OpenOptionsExt as _;
         options.custom_flags((OFlag::O_NONBLOCK | OFlag::O_NOCTTY).bits());
     }
+    // Windows: a writer may replace the file while it is read here, so deletion is shared
+    // (std's default too, made explicit because the replace depends on it).
+    #[cfg(windows)]
+    {
+        use std::os::windows::fs::OpenOptionsExt as _;
+        use windows_sys::Win32::Storage::FileSystem::{
+            FILE_SHARE_DELETE, FILE_SHARE_READ, FILE_SHARE_WRITE,
+        };
+        options.share_mode(FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE);
+    }
     let file = match options.open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        // Windows refuses to open a folder as a file ("Access denied"): say what it is.
+        #[cfg(windows)]
+        Err(_) if path.is_dir() => {
+            return Err(Error::NotAFile {
+                what,
+                path: path.to_path_buf(),
+                kind: "a folder",
+            });
+        }
         Err(e) => return Err(Error::io(read_action(what), path, e)),
     };
     let meta = file

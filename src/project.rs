@@ -35,7 +35,7 @@ impl Project {
     /// Finds the project of `start`: the nearest folder upwards with a `devport.toml`, else the
     /// nearest with a `.git` (a folder, or a worktree's file), else `start` itself.
     pub fn detect(start: &Path) -> Result<Project> {
-        let start = std::fs::canonicalize(start).map_err(|e| match e.kind() {
+        let start = dunce::canonicalize(start).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => Error::Usage(format!(
                 "project folder {} does not exist; check --project or the current folder",
                 start.display()
