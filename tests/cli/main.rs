@@ -9,4 +9,5 @@ mod lifecycle;
 mod policy_props;
 mod support;
 mod trust_registry;
+mod windows;
 mod workflow;
