@@ -292,3 +292,58 @@ fn sync_dir(dir: &Path) {
 
 #[cfg(not(unix))]
 fn sync_dir(_dir: &Path) {}
+
+#[cfg(all(test, windows))]
+mod windows_tests {
+    use std::io::Read as _;
+
+    use super::{FileMode, write_atomic};
+
+    /// The registry is replaced while another process reads it: the reader keeps the old
+    /// bytes, new readers get the new ones, and the writer never sees "Access denied".
+    #[test]
+    #[ignore = "Wine: no POSIX rename, and a replacing rename is refused while a reader has the file open"]
+    fn replace_while_a_reader_has_the_file_open() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("registry.json");
+        write_atomic(&path, b"old", FileMode::Exact(0o600)).expect("first write");
+        let mut reader = std::fs::File::open(&path).expect("open for reading");
+        for round in 0..20 {
+            write_atomic(
+                &path,
+                format!("new {round}").as_bytes(),
+                FileMode::Exact(0o600),
+            )
+            .expect("replace while read");
+        }
+        let mut old = String::new();
+        reader.read_to_string(&mut old).expect("read old");
+        assert_eq!(old, "old");
+        assert_eq!(std::fs::read_to_string(&path).expect("read new"), "new 19");
+    }
+
+    /// The POSIX-semantics rename itself (Windows 10 1607+ on NTFS).
+    #[test]
+    #[ignore = "Wine: SetFileInformationByHandle(FileRenameInfoEx) fails with ERROR_INVALID_PARAMETER"]
+    fn posix_rename_replaces_an_open_file() {
+        use std::os::windows::fs::OpenOptionsExt as _;
+        use windows_sys::Win32::Storage::FileSystem::{
+            DELETE, FILE_SHARE_DELETE, FILE_SHARE_READ, FILE_SHARE_WRITE,
+        };
+        let dir = tempfile::tempdir().expect("temp dir");
+        let target = dir.path().join("registry.json");
+        let source = dir.path().join("registry.json.tmp");
+        std::fs::write(&target, "old").expect("write target");
+        std::fs::write(&source, "new").expect("write source");
+        let _reader = std::fs::File::open(&target).expect("open target");
+        let file = std::fs::OpenOptions::new()
+            .access_mode(DELETE)
+            .share_mode(FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE)
+            .open(&source)
+            .expect("open source");
+        crate::winapi::rename_posix(&file, "registry.json".as_ref()).expect("rename");
+        drop(file);
+        assert_eq!(std::fs::read_to_string(&target).expect("read"), "new");
+        assert!(!source.exists());
+    }
+}

@@ -238,6 +238,7 @@ mod tests {
             excluded: vec![],
             unprivileged_start: 1024,
             privileged_ok: false,
+            unread: Vec::new(),
         };
         Policy::new(&Config::default(), os)
     }

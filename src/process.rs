@@ -59,7 +59,8 @@ pub fn parent_pid() -> Option<u32> {
     Some(std::os::unix::process::parent_id())
 }
 
-/// The pid of this process's parent (Windows: from a Toolhelp process snapshot).
+/// The pid of this process's parent (Windows: from a Toolhelp process snapshot; `None` when
+/// there is none).
 #[cfg(windows)]
 pub fn parent_pid() -> Option<u32> {
     let me = std::process::id();
@@ -67,6 +68,8 @@ pub fn parent_pid() -> Option<u32> {
         .into_iter()
         .find(|p| p.pid == me)
         .map(|p| p.parent)
+        // 0: no Windows parent (Wine started from a Unix shell).
+        .filter(|&parent| parent != 0)
 }
 
 /// The executable name of process `pid` (`devport.exe`), if it is running.
