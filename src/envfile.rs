@@ -639,7 +639,7 @@ impl EnvFile {
         }
         let target = match std::fs::symlink_metadata(path) {
             Ok(meta) if meta.file_type().is_symlink() => {
-                std::fs::canonicalize(path).map_err(|e| match e.kind() {
+                dunce::canonicalize(path).map_err(|e| match e.kind() {
                     std::io::ErrorKind::NotFound => Error::Config {
                         path: path.to_path_buf(),
                         message: format!(

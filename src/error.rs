@@ -65,7 +65,7 @@ pub enum Error {
     LockTimeout {
         /// The lock file.
         path: PathBuf,
-        /// Who holds it ("pid 1234" or "another process").
+        /// Who holds it ("pid 1234" or "an unknown process").
         holder: String,
         /// How long devport waited.
         seconds: f64,

@@ -60,10 +60,62 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: FileMode) -> Result<()> {
     // Through the plain file: tempfile's own writer adds the temp file's name to errors.
     tmp.as_file_mut().write_all(bytes).map_err(fail)?;
     tmp.as_file().sync_all().map_err(fail)?;
+    #[cfg(not(windows))]
     tmp.persist(path).map_err(|e| fail(e.error))?;
+    #[cfg(windows)]
+    replace(tmp.into_temp_path(), path).map_err(fail)?;
     sync_dir(dir);
     Ok(())
 }
+
+/// Windows: moves the temp file over `path` with POSIX semantics, so a reader that has the old
+/// file open keeps reading it and the rename does not fail with "Access denied". Where that is
+/// not supported (before Windows 10 1607, FAT volumes, Wine) it falls back to a replacing
+/// rename, retried for a bounded time while a reader still has the old file open. On failure
+/// the temp file is removed (when `tmp` drops).
+#[cfg(windows)]
+fn replace(tmp: tempfile::TempPath, path: &Path) -> std::io::Result<()> {
+    use std::os::windows::fs::OpenOptionsExt as _;
+    use std::time::{Duration, Instant};
+    use windows_sys::Win32::Storage::FileSystem::{
+        DELETE, FILE_SHARE_DELETE, FILE_SHARE_READ, FILE_SHARE_WRITE,
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::InvalidFilename))?;
+    let posix = std::fs::OpenOptions::new()
+        .access_mode(DELETE)
+        .share_mode(FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE)
+        .open(&tmp)
+        .and_then(|file| crate::winapi::rename_posix(&file, name));
+    if posix.is_ok() {
+        let _ = tmp.keep();
+        return Ok(());
+    }
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match std::fs::rename(&tmp, path) {
+            Ok(()) => {
+                let _ = tmp.keep();
+                return Ok(());
+            }
+            // ERROR_ACCESS_DENIED, ERROR_SHARING_VIOLATION: a reader has the old file open.
+            Err(e)
+                if matches!(e.raw_os_error(), Some(5 | 32))
+                    && start.elapsed() < RENAME_RETRY_LIMIT =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// How long a replacing rename on Windows is retried while readers hold the old file.
+#[cfg(windows)]
+const RENAME_RETRY_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// tempfile names its temp file in its errors (`... at path "./..env.XXXX.tmp"`); the user
 /// knows only the file being written, so the OS error is kept and the temp file's name dropped.
@@ -163,9 +215,28 @@ pub fn read_regular(path: &Path, what: &'static str) -> Result<Option<Vec<u8>>> 
         use std::os::unix::fs::OpenOptionsExt as _;
         options.custom_flags((OFlag::O_NONBLOCK | OFlag::O_NOCTTY).bits());
     }
+    // Windows: a writer may replace the file while it is read here, so deletion is shared
+    // (std's default too, made explicit because the replace depends on it).
+    #[cfg(windows)]
+    {
+        use std::os::windows::fs::OpenOptionsExt as _;
+        use windows_sys::Win32::Storage::FileSystem::{
+            FILE_SHARE_DELETE, FILE_SHARE_READ, FILE_SHARE_WRITE,
+        };
+        options.share_mode(FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE);
+    }
     let file = match options.open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        // Windows refuses to open a folder as a file ("Access denied"): say what it is.
+        #[cfg(windows)]
+        Err(_) if path.is_dir() => {
+            return Err(Error::NotAFile {
+                what,
+                path: path.to_path_buf(),
+                kind: "a folder",
+            });
+        }
         Err(e) => return Err(Error::io(read_action(what), path, e)),
     };
     let meta = file
@@ -247,3 +318,58 @@ fn sync_dir(dir: &Path) {
 
 #[cfg(not(unix))]
 fn sync_dir(_dir: &Path) {}
+
+#[cfg(all(test, windows))]
+mod windows_tests {
+    use std::io::Read as _;
+
+    use super::{FileMode, write_atomic};
+
+    /// The registry is replaced while another process reads it: the reader keeps the old
+    /// bytes, new readers get the new ones, and the writer never sees "Access denied".
+    #[test]
+    #[ignore = "Wine: no POSIX rename, and a replacing rename is refused while a reader has the file open"]
+    fn replace_while_a_reader_has_the_file_open() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("registry.json");
+        write_atomic(&path, b"old", FileMode::Exact(0o600)).expect("first write");
+        let mut reader = std::fs::File::open(&path).expect("open for reading");
+        for round in 0..20 {
+            write_atomic(
+                &path,
+                format!("new {round}").as_bytes(),
+                FileMode::Exact(0o600),
+            )
+            .expect("replace while read");
+        }
+        let mut old = String::new();
+        reader.read_to_string(&mut old).expect("read old");
+        assert_eq!(old, "old");
+        assert_eq!(std::fs::read_to_string(&path).expect("read new"), "new 19");
+    }
+
+    /// The POSIX-semantics rename itself (Windows 10 1607+ on NTFS).
+    #[test]
+    #[ignore = "Wine: SetFileInformationByHandle(FileRenameInfoEx) fails with ERROR_INVALID_PARAMETER"]
+    fn posix_rename_replaces_an_open_file() {
+        use std::os::windows::fs::OpenOptionsExt as _;
+        use windows_sys::Win32::Storage::FileSystem::{
+            DELETE, FILE_SHARE_DELETE, FILE_SHARE_READ, FILE_SHARE_WRITE,
+        };
+        let dir = tempfile::tempdir().expect("temp dir");
+        let target = dir.path().join("registry.json");
+        let source = dir.path().join("registry.json.tmp");
+        std::fs::write(&target, "old").expect("write target");
+        std::fs::write(&source, "new").expect("write source");
+        let _reader = std::fs::File::open(&target).expect("open target");
+        let file = std::fs::OpenOptions::new()
+            .access_mode(DELETE)
+            .share_mode(FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE)
+            .open(&source)
+            .expect("open source");
+        crate::winapi::rename_posix(&file, "registry.json".as_ref()).expect("rename");
+        drop(file);
+        assert_eq!(std::fs::read_to_string(&target).expect("read"), "new");
+        assert!(!source.exists());
+    }
+}

@@ -38,6 +38,8 @@ pub mod process;
 pub mod project;
 pub mod registry;
 pub mod types;
+#[cfg(windows)]
+mod winapi;
 
 pub use claim::{ClaimOutcome, ClaimRequest, PortChoice, ReleaseTarget, claim, release};
 pub use config::Config;

@@ -292,6 +292,7 @@ mod tests {
             excluded: vec![],
             unprivileged_start: 1024,
             privileged_ok: false,
+            unread: Vec::new(),
         };
         Policy::new(&Config::default(), os)
     }

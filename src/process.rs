@@ -36,16 +36,11 @@ pub fn start_time(pid: u32) -> Option<u64> {
     Some(h.finish())
 }
 
-/// Whether process `pid` is running (Windows: `tasklist` lists it). The start time is not
-/// available without platform calls, so it is reported as 0 for a live process.
+/// The start time of process `pid` (Windows: its creation time in 100 ns units since 1601,
+/// from `GetProcessTimes`), or `None` if it is not running or cannot be opened.
 #[cfg(windows)]
 pub fn start_time(pid: u32) -> Option<u64> {
-    let out = std::process::Command::new("tasklist")
-        .args(["/FI", &format!("PID eq {pid}"), "/FO", "CSV", "/NH"])
-        .output()
-        .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.contains(&format!("\"{pid}\"")).then_some(0)
+    crate::winapi::process_creation_time(pid)
 }
 
 /// Whether the process `pid` that started at `start` is still running. A live process with the
@@ -60,6 +55,7 @@ pub fn is_alive(pid: u32, start: Option<u64>) -> bool {
 
 /// The command name of process `pid` (Linux: `/proc/PID/comm`), or `None` where it cannot be
 /// seen.
+#[cfg(not(windows))]
 pub fn name(pid: u32) -> Option<String> {
     if cfg!(target_os = "linux") {
         let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
@@ -75,9 +71,31 @@ pub fn parent_pid() -> Option<u32> {
     Some(std::os::unix::process::parent_id())
 }
 
-/// The pid of this process's parent: not known without platform calls, so callers ask for
-/// an explicit pid.
-#[cfg(not(unix))]
+/// The pid of this process's parent (Windows: from a Toolhelp process snapshot; `None` when
+/// there is none).
+#[cfg(windows)]
+pub fn parent_pid() -> Option<u32> {
+    let me = std::process::id();
+    crate::winapi::processes()
+        .into_iter()
+        .find(|p| p.pid == me)
+        .map(|p| p.parent)
+        // 0: no Windows parent (Wine started from a Unix shell).
+        .filter(|&parent| parent != 0)
+}
+
+/// The executable name of process `pid` (`devport.exe`), if it is running.
+#[cfg(windows)]
+pub fn name(pid: u32) -> Option<String> {
+    crate::winapi::processes()
+        .into_iter()
+        .find(|p| p.pid == pid)
+        .map(|p| p.name)
+}
+
+/// The pid of this process's parent: not known on this platform, so callers ask for an
+/// explicit pid.
+#[cfg(not(any(unix, windows)))]
 pub fn parent_pid() -> Option<u32> {
     None
 }
@@ -205,6 +223,25 @@ mod tests {
         assert!(start.is_some());
         assert!(is_alive(me, start));
         assert!(!is_alive(me, start.map(|s| s.wrapping_add(1))));
+    }
+
+    #[cfg(windows)]
+    #[test]
+    fn a_finished_child_is_dead_and_this_process_is_named() {
+        // (parent_pid is tested through the real binary: `lease` without `--pid`.)
+        let mut child = std::process::Command::new("cmd")
+            .args(["/c", "exit 0"])
+            .spawn()
+            .expect("spawn cmd");
+        let pid = child.id();
+        let _ = child.wait();
+        // The Child still holds a handle to the exited process: it must not count as alive.
+        assert_eq!(start_time(pid), None);
+        assert!(name(std::process::id()).is_some_and(|n| {
+            std::path::Path::new(&n)
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("exe"))
+        }));
     }
 
     #[cfg(target_os = "linux")]

@@ -46,7 +46,7 @@ impl Project {
     /// if it were not there, and the returned warnings say so, as git does for an unsafe
     /// repository.
     pub fn detect_with_warnings(start: &Path) -> Result<(Project, Vec<String>)> {
-        let start = std::fs::canonicalize(start).map_err(|e| match e.kind() {
+        let start = dunce::canonicalize(start).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => Error::Usage(format!(
                 "project folder {} does not exist; check --project or the current folder",
                 start.display()
@@ -152,7 +152,7 @@ pub fn untrusted(path: &Path) -> Option<String> {
             meta.uid()
         ));
     }
-    let real = std::fs::canonicalize(path).ok()?;
+    let real = dunce::canonicalize(path).ok()?;
     [path, real.as_path()].into_iter().find_map(in_open_folder)
 }
 

@@ -85,7 +85,8 @@ fn render(ctx: &Ctx, r: &PortReport, policy: &devport::Policy) -> String {
             "allowed"
         },
     );
-    let os: Vec<String> = r.os.iter().map(|reason| os_text(*reason, policy)).collect();
+    let mut os: Vec<String> = r.os.iter().map(|reason| os_text(*reason, policy)).collect();
+    os.extend(policy.os.unread.iter().map(|u| format!("not read: {u}")));
     field(
         "os",
         &if os.is_empty() {

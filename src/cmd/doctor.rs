@@ -7,7 +7,11 @@ use super::{Ctx, Outcome};
 use crate::output;
 
 pub fn run(ctx: &Ctx) -> Result<Outcome> {
-    let problems = devport::doctor::doctor(&ctx.store, &ctx.policy(), &sockets::list());
+    let policy = ctx.policy();
+    for unread in &policy.os.unread {
+        output::note(&format!("not read from the OS: {unread}"));
+    }
+    let problems = devport::doctor::doctor(&ctx.store, &policy, &sockets::list());
     if ctx.json {
         output::json(&problems)?;
     } else if problems.is_empty() {

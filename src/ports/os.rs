@@ -19,6 +19,9 @@ pub struct OsPorts {
     pub unprivileged_start: u16,
     /// Whether this process may bind privileged ports anyway (root).
     pub privileged_ok: bool,
+    /// What could not be read from the OS, and what was assumed instead, in words (empty when
+    /// everything was read). `check` and `doctor` show it.
+    pub unread: Vec<String>,
 }
 
 /// The IANA dynamic range, the ephemeral default on macOS and Windows.
@@ -46,6 +49,7 @@ impl OsPorts {
                 .parse()
                 .unwrap_or(1024),
             privileged_ok: nix::unistd::geteuid().is_root(),
+            unread: Vec::new(),
         }
     }
 
@@ -63,33 +67,16 @@ impl OsPorts {
             excluded: Vec::new(),
             unprivileged_start: 1024,
             privileged_ok: nix::unistd::geteuid().is_root(),
+            unread: Vec::new(),
         }
     }
 
-    /// Reads this machine's settings; anything unreadable falls back to the OS default.
+    /// Reads this machine's settings from one `netsh` run (Windows has no API for the dynamic
+    /// and excluded port ranges). Output that cannot be read (Wine's `netsh` prints nothing)
+    /// is reported in [`OsPorts::unread`], and Windows' defaults are assumed.
     #[cfg(windows)]
     pub fn read() -> OsPorts {
-        let netsh = |args: &[&str]| {
-            std::process::Command::new("netsh")
-                .args(args)
-                .output()
-                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-                .unwrap_or_default()
-        };
-        OsPorts {
-            ephemeral: parse_netsh_dynamic(&netsh(&["int", "ipv4", "show", "dynamicport", "tcp"]))
-                .unwrap_or(IANA_DYNAMIC),
-            reserved: Vec::new(),
-            excluded: parse_netsh_excluded(&netsh(&[
-                "int",
-                "ipv4",
-                "show",
-                "excludedportrange",
-                "protocol=tcp",
-            ])),
-            unprivileged_start: 0,
-            privileged_ok: true,
-        }
+        from_netsh(&run_netsh())
     }
 
     /// Reads this machine's settings (no known source here: the IANA dynamic range).
@@ -101,7 +88,64 @@ impl OsPorts {
             excluded: Vec::new(),
             unprivileged_start: 1024,
             privileged_ok: false,
+            unread: vec![format!(
+                "the ephemeral range (no source on this platform; {IANA_DYNAMIC} assumed)"
+            )],
         }
+    }
+}
+
+/// The commands one `netsh` run reads from its input: both ranges, then exit.
+#[cfg(any(windows, test))]
+const NETSH_SCRIPT: &str = "interface ipv4 show dynamicport tcp\r\ninterface ipv4 show excludedportrange protocol=tcp\r\nexit\r\n";
+
+/// Runs `netsh` once with [`NETSH_SCRIPT`] on its input; its output, or "" if it cannot run.
+/// Its error output and any handles it could inherit are not the caller's: stderr is
+/// discarded and stdin is a pipe closed after the script.
+#[cfg(windows)]
+fn run_netsh() -> String {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let Ok(mut child) = Command::new("netsh")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+    else {
+        return String::new();
+    };
+    if let Some(mut input) = child.stdin.take() {
+        let _ = input.write_all(NETSH_SCRIPT.as_bytes());
+    }
+    child
+        .wait_with_output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+/// The Windows settings from the output of [`NETSH_SCRIPT`]: the dynamic range (start port and
+/// count after the first two colons) and every line of two numbers (excluded ranges). Output
+/// with no readable dynamic range is "unknown": the defaults are assumed and said so.
+#[cfg(any(windows, test))]
+pub fn from_netsh(text: &str) -> OsPorts {
+    let mut unread = Vec::new();
+    let ephemeral = parse_netsh_dynamic(text).unwrap_or_else(|| {
+        unread.push(format!(
+            "the ephemeral range (netsh printed nothing readable; Windows' default {IANA_DYNAMIC} assumed)"
+        ));
+        IANA_DYNAMIC
+    });
+    let excluded = parse_netsh_excluded(text);
+    if text.trim().is_empty() {
+        unread.push("the excluded port ranges (netsh printed nothing; none assumed)".to_string());
+    }
+    OsPorts {
+        ephemeral,
+        reserved: Vec::new(),
+        excluded,
+        unprivileged_start: 0,
+        privileged_ok: true,
+        unread,
     }
 }
 
@@ -196,6 +240,40 @@ mod tests {
             parse_sysctl_port_range("49152\n65535\n"),
             Some(IANA_DYNAMIC)
         );
+    }
+
+    #[test]
+    fn windows_from_one_netsh_run() {
+        // Both answers in one output, prompts and all, as one netsh run prints them.
+        let text = format!(
+            "netsh>{}\r\nnetsh>{}\r\nnetsh>",
+            fixture("netsh-dynamicport-en.txt"),
+            fixture("netsh-excludedportrange-en.txt")
+        );
+        let os = from_netsh(&text);
+        assert_eq!(os.ephemeral, IANA_DYNAMIC);
+        assert_eq!(os.excluded.len(), 3);
+        assert!(os.unread.is_empty(), "{:?}", os.unread);
+        assert!(NETSH_SCRIPT.contains("dynamicport") && NETSH_SCRIPT.contains("excludedportrange"));
+        // Wine's netsh prints nothing: unknown, said so, defaults assumed.
+        let os = from_netsh("");
+        assert_eq!((os.ephemeral, os.excluded.len()), (IANA_DYNAMIC, 0));
+        assert_eq!(os.unread.len(), 2, "{:?}", os.unread);
+        assert!(
+            os.unread[0].contains("49152-65535 assumed"),
+            "{:?}",
+            os.unread
+        );
+        // Another machine's range, with no exclusions, is read as such.
+        let os = from_netsh(&fixture("netsh-dynamicport-de.txt"));
+        assert_eq!(
+            os.ephemeral,
+            PortRange {
+                lo: 10000,
+                hi: 10999
+            }
+        );
+        assert!(os.unread.is_empty(), "{:?}", os.unread);
     }
 
     #[test]

@@ -3,8 +3,11 @@
 //!
 //! On Linux sockets are enumerated through netlink `sock_diag`, falling back to
 //! `/proc/net/{tcp,tcp6,udp,udp6}`; owners are found by mapping socket inodes through
-//! `/proc/*/fd`, only for the sockets asked about. Elsewhere the `listeners` crate supplies both.
-//! A socket whose owner cannot be seen is kept with what is known (its uid), never dropped.
+//! `/proc/*/fd`, only for the sockets asked about. On Windows the system's socket tables
+//! (`GetExtendedTcpTable` / `GetExtendedUdpTable`, IPv4 and IPv6) give each socket's owner pid,
+//! and one process snapshot names the owners asked about. Elsewhere the `listeners` crate
+//! supplies both. A socket whose owner cannot be seen is kept with what is known (its uid, or
+//! nothing), never dropped.
 
 use std::net::IpAddr;
 
@@ -117,6 +120,54 @@ fn parse_proc_addr(hex: &str) -> Option<IpAddr> {
         16 => Some(IpAddr::from(<[u8; 16]>::try_from(bytes).ok()?)),
         _ => None,
     }
+}
+
+/// Parses a Windows socket table as `GetExtendedTcpTable` (`TCP_TABLE_OWNER_PID_LISTENER`) or
+/// `GetExtendedUdpTable` (`UDP_TABLE_OWNER_PID`) fill it in: a row count, then fixed-size rows
+/// of little-endian numbers, addresses and ports in network byte order. An owner pid of 0 (no
+/// process, as Wine reports every socket) is "owner not visible". Truncated input yields the
+/// rows that are whole.
+pub fn parse_windows_table(bytes: &[u8], proto: &'static str, ipv6: bool) -> Vec<Socket> {
+    // MIB_TCP_STATE_LISTEN
+    const LISTEN: u32 = 2;
+    // Offsets of (local address, local port, owner pid, state) in each row, and its size.
+    let (addr_at, port_at, pid_at, state_at, row_len) = match (proto, ipv6) {
+        ("tcp", false) => (4, 8, 20, Some(0), 24),
+        ("tcp", true) => (0, 20, 52, Some(48), 56),
+        (_, false) => (0, 4, 8, None, 12),
+        (_, true) => (0, 20, 24, None, 28),
+    };
+    let word = |row: &[u8], at: usize| -> Option<u32> {
+        Some(u32::from_le_bytes(row.get(at..at + 4)?.try_into().ok()?))
+    };
+    let count = word(bytes, 0).unwrap_or(0) as usize;
+    bytes
+        .get(4..)
+        .unwrap_or_default()
+        .chunks_exact(row_len)
+        .take(count)
+        .filter_map(|row| {
+            if state_at.is_some_and(|at| word(row, at) != Some(LISTEN)) {
+                return None;
+            }
+            let address = if ipv6 {
+                IpAddr::from(<[u8; 16]>::try_from(row.get(addr_at..addr_at + 16)?).ok()?)
+            } else {
+                IpAddr::from(<[u8; 4]>::try_from(row.get(addr_at..addr_at + 4)?).ok()?)
+            };
+            let port = u16::from_be_bytes(row.get(port_at..port_at + 2)?.try_into().ok()?);
+            (port != 0).then(|| Socket {
+                proto,
+                address,
+                port,
+                pid: word(row, pid_at).filter(|&pid| pid != 0),
+                process: None,
+                uid: None,
+                user: None,
+                inode: 0,
+            })
+        })
+        .collect()
 }
 
 #[cfg(target_os = "linux")]
@@ -307,7 +358,44 @@ mod platform {
     }
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(windows)]
+mod platform {
+    use std::collections::HashMap;
+
+    use windows_sys::Win32::Networking::WinSock::{AF_INET, AF_INET6};
+
+    use super::{Socket, parse_windows_table};
+    use crate::winapi::{Table, socket_table};
+
+    pub fn list() -> Vec<Socket> {
+        let mut out = Vec::new();
+        for (table, proto) in [(Table::TcpListeners, "tcp"), (Table::Udp, "udp")] {
+            for (family, ipv6) in [(AF_INET, false), (AF_INET6, true)] {
+                if let Some(bytes) = socket_table(table, family) {
+                    out.extend(parse_windows_table(&bytes, proto, ipv6));
+                }
+            }
+        }
+        out
+    }
+
+    /// Names the owners from one process snapshot. A pid the snapshot does not list keeps its
+    /// number without a name.
+    pub fn resolve_owners(sockets: &mut [Socket]) {
+        if sockets.iter().all(|s| s.pid.is_none()) {
+            return;
+        }
+        let names: HashMap<u32, String> = crate::winapi::processes()
+            .into_iter()
+            .map(|p| (p.pid, p.name))
+            .collect();
+        for s in sockets.iter_mut() {
+            s.process = s.pid.and_then(|pid| names.get(&pid).cloned());
+        }
+    }
+}
+
+#[cfg(not(any(target_os = "linux", windows)))]
 mod platform {
     use super::Socket;
 
@@ -368,14 +456,114 @@ mod tests {
         }
     }
 
+    /// A table as Windows lays it out: the row count, then the rows.
+    fn table(rows: &[Vec<u8>]) -> Vec<u8> {
+        let mut bytes = u32::try_from(rows.len())
+            .unwrap_or(0)
+            .to_le_bytes()
+            .to_vec();
+        for row in rows {
+            bytes.extend(row);
+        }
+        bytes
+    }
+
+    fn le(n: u32) -> [u8; 4] {
+        n.to_le_bytes()
+    }
+
+    /// A port as the tables hold it: network byte order in the low bytes of a `u32`.
+    fn net_port(port: u16) -> [u8; 4] {
+        let [hi, lo] = port.to_be_bytes();
+        [hi, lo, 0, 0]
+    }
+
     #[test]
-    fn finds_own_listener_with_owner() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0");
-        let Ok(listener) = listener else { return };
+    fn windows_tables() {
+        // MIB_TCPROW_OWNER_PID: state, local addr, local port, remote addr, remote port, pid.
+        let tcp4 = |state: u32, addr: [u8; 4], port: u16, pid: u32| {
+            [le(state), addr, net_port(port), [0; 4], [0; 4], le(pid)].concat()
+        };
+        let rows = parse_windows_table(
+            &table(&[
+                tcp4(2, [127, 0, 0, 1], 8080, 4321),
+                tcp4(5, [127, 0, 0, 1], 8081, 4321), // established: not a listener
+                tcp4(2, [0, 0, 0, 0], 445, 0),       // owner not visible (Wine: all of them)
+            ]),
+            "tcp",
+            false,
+        );
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        assert_eq!(
+            (rows[0].address, rows[0].port, rows[0].pid),
+            (IpAddr::from([127, 0, 0, 1]), 8080, Some(4321))
+        );
+        assert_eq!((rows[1].port, rows[1].pid), (445, None));
+
+        // MIB_TCP6ROW_OWNER_PID: addr, scope, port, remote addr, scope, port, state, pid.
+        let mut loopback = [0u8; 16];
+        loopback[15] = 1;
+        let tcp6 = [
+            &loopback[..],
+            &le(0),
+            &net_port(50_000),
+            &[0; 16],
+            &le(0),
+            &le(0),
+            &le(2),
+            &le(77),
+        ]
+        .concat();
+        let rows = parse_windows_table(&table(&[tcp6]), "tcp", true);
+        assert_eq!(
+            (rows[0].address, rows[0].port, rows[0].pid),
+            (
+                "::1".parse::<IpAddr>().ok().unwrap_or(IpAddr::from([0; 4])),
+                50_000,
+                Some(77)
+            )
+        );
+
+        // MIB_UDPROW_OWNER_PID and MIB_UDP6ROW_OWNER_PID: no state, every row is kept.
+        let udp4 = [[127, 0, 0, 1], net_port(5353), le(9)].concat();
+        let udp6 = [&loopback[..], &le(0), &net_port(5354), &le(0)].concat();
+        let v4 = parse_windows_table(&table(&[udp4]), "udp", false);
+        let v6 = parse_windows_table(&table(&[udp6]), "udp", true);
+        assert_eq!((v4[0].port, v4[0].pid, v4[0].proto), (5353, Some(9), "udp"));
+        assert_eq!((v6[0].port, v6[0].pid), (5354, None));
+
+        // A count larger than the rows present, and garbage, yield only whole rows.
+        let mut short = table(&[[[127, 0, 0, 1], net_port(1), le(1)].concat()]);
+        short[0] = 9;
+        assert_eq!(parse_windows_table(&short, "udp", false).len(), 1);
+        assert!(parse_windows_table(&[1, 2], "tcp", true).is_empty());
+    }
+
+    /// This process's listener on an OS-picked loopback port, and what the socket list says
+    /// about that port.
+    fn own_listener() -> (std::net::TcpListener, Vec<Socket>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let port = listener.local_addr().map_or(0, |a| a.port());
         let found = on_port(&list(), port);
+        (listener, found)
+    }
+
+    #[test]
+    fn finds_own_listener() {
+        let (_listener, found) = own_listener();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].proto, "tcp");
+        assert_eq!(found[0].address, IpAddr::from([127, 0, 0, 1]));
+    }
+
+    #[test]
+    #[cfg_attr(
+        windows,
+        ignore = "Wine: the socket tables report owner pid 0 for every socket"
+    )]
+    fn finds_own_listeners_owner() {
+        let (_listener, found) = own_listener();
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].pid, Some(std::process::id()));
-        assert_eq!(found[0].proto, "tcp");
     }
 }

@@ -142,13 +142,28 @@ fn holder(file: &mut File) -> String {
         let _ = file.rewind().and_then(|()| file.read_to_string(&mut text));
         text.trim().parse::<u32>().ok()
     });
-    match pid {
-        Some(pid) => match std::fs::read_to_string(format!("/proc/{pid}/comm")) {
-            Ok(name) => format!("pid {pid} ({})", name.trim_end()),
-            Err(_) => format!("pid {pid}"),
-        },
-        None => "another process".to_string(),
-    }
+    pid.and_then(describe)
+        .unwrap_or_else(|| "an unknown process".to_string())
+}
+
+/// "pid 1234 (name)" for a holder pid.
+#[cfg(unix)]
+#[allow(clippy::unnecessary_wraps)] // the same shape as the Windows form
+fn describe(pid: u32) -> Option<String> {
+    Some(match std::fs::read_to_string(format!("/proc/{pid}/comm")) {
+        Ok(name) => format!("pid {pid} ({})", name.trim_end()),
+        Err(_) => format!("pid {pid}"),
+    })
+}
+
+/// "pid 1234 (devport.exe)" when that pid is a running devport. Windows has no record of who
+/// holds a lock, and the pid in the file may be a devport that has since finished (or a new
+/// process that reused its pid), so any other pid names nobody.
+#[cfg(windows)]
+fn describe(pid: u32) -> Option<String> {
+    let name = crate::process::name(pid)?;
+    name.eq_ignore_ascii_case("devport.exe")
+        .then(|| format!("pid {pid} ({name})"))
 }
 
 #[cfg(target_os = "linux")]

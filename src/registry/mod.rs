@@ -472,7 +472,7 @@ impl Store {
     pub fn locate(&self) -> Result<Location> {
         let registry = match std::fs::symlink_metadata(&self.path) {
             Ok(meta) if meta.file_type().is_symlink() => {
-                let real = std::fs::canonicalize(&self.path)
+                let real = dunce::canonicalize(&self.path)
                     .map_err(|e| Error::io("cannot follow the registry symlink", &self.path, e))?;
                 check_owner(&self.path, &real)?;
                 real

@@ -363,12 +363,19 @@ fn lock_timeout_names_the_holder() {
         .code(3)
         .get_output()
         .clone();
-    let holder = format!("pid {}", std::process::id());
+    // Linux names the kernel's record of the holder; elsewhere the pid in the file is the
+    // finished `claim a`, so no holder is named.
+    let holder = if cfg!(target_os = "linux") {
+        format!("pid {}", std::process::id())
+    } else {
+        "held by an unknown process".to_string()
+    };
     assert!(stderr(&out).contains(&holder), "{}", stderr(&out));
     assert_eq!(w.registry_bytes(), before);
     // Readers do not need the lock.
     w.cmd(&["claim", "a"]).assert().success();
-    lock.unlock().expect("unlock");
+    // Closing the file releases the lock (Wine: File::unlock fails here with os error 33).
+    drop(lock);
     w.cmd(&["claim", "b"]).assert().success();
 }
 

@@ -15,6 +15,7 @@ fn leases(w: &World) -> Vec<Value> {
 }
 
 /// A child process that lives until killed.
+#[cfg(unix)]
 fn sleeper() -> Reaped {
     Reaped(
         Command::new("sleep")
@@ -22,6 +23,19 @@ fn sleeper() -> Reaped {
             .stdin(Stdio::null())
             .spawn()
             .expect("spawn sleep"),
+    )
+}
+
+/// A child process that lives until killed: `pause`, waiting on a pipe nobody writes to.
+#[cfg(windows)]
+fn sleeper() -> Reaped {
+    Reaped(
+        Command::new("cmd")
+            .args(["/c", "pause"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn cmd /c pause"),
     )
 }
 
@@ -173,6 +187,8 @@ fn gc_removes_exactly_the_claims_of_deleted_folders() {
     );
 }
 
+// Whether a process works inside a project is read from /proc (Linux only).
+#[cfg(target_os = "linux")]
 #[test]
 fn doctor_flags_foreign_listeners_and_loose_permissions() {
     let w = World::new();

@@ -20,4 +20,5 @@ mod trust_registry;
 // Control characters in folder names, and symlinks, need a Unix file system.
 #[cfg(unix)]
 mod trust_terminal;
+mod windows;
 mod workflow;

@@ -1,11 +1,15 @@
 //! `env`, `exec`, `up`, `init`, completions, man page and the examples.
 
 use std::path::{Path, PathBuf};
+#[cfg(unix)]
 use std::process::Command;
 
-use crate::support::{Reaped, World, bin, port, stderr, stdout};
+#[cfg(unix)]
+use crate::support::Reaped;
+use crate::support::{World, bin, port, stderr, stdout};
 
 /// Runs a bash script in `dir`, with `devport` on PATH.
+#[cfg(unix)]
 fn bash(w: &World, dir: &Path, script: &str) -> std::process::Output {
     let path = format!(
         "{}:{}",
@@ -22,6 +26,8 @@ fn bin_dir() -> PathBuf {
     bin().parent().map(Path::to_path_buf).unwrap_or_default()
 }
 
+// bash scripts: Unix by nature.
+#[cfg(unix)]
 #[test]
 fn env_formats_round_trip() {
     let w = World::new();
@@ -109,9 +115,18 @@ fn exec_runs_a_real_server_on_the_port() {
                 "exec",
                 "web",
                 "--",
+                #[cfg(unix)]
                 "sh",
+                #[cfg(unix)]
                 "-c",
+                #[cfg(unix)]
                 "echo {port} $PORT $WEB_PORT; exit 7",
+                #[cfg(windows)]
+                "cmd",
+                #[cfg(windows)]
+                "/c",
+                #[cfg(windows)]
+                "echo {port} %PORT% %WEB_PORT%& exit 7",
             ],
         )
         .output()
@@ -120,28 +135,34 @@ fn exec_runs_a_real_server_on_the_port() {
     let words: Vec<String> = stdout(&out).split(' ').map(String::from).collect();
     assert_eq!(words.len(), 3);
     assert!(words.iter().all(|x| *x == words[0]), "{words:?}");
-    let p = port(&words[0]);
+    port(&words[0]);
 
-    // A real child binds the port on 127.0.0.1 and this test connects to it.
-    let script = "import os, socket\ns = socket.socket()\ns.bind(('127.0.0.1', int(os.environ['PORT'])))\ns.listen(1)\nprint('ready', flush=True)\nc, _ = s.accept()\nc.sendall(b'hello from devport exec')\nc.close()\n";
-    let mut child = Reaped(
-        w.std_cmd_in(&shop, &["exec", "web", "--", "python3", "-c", script])
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("spawn"),
-    );
-    let mut reader = std::io::BufReader::new(child.0.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut reader, &mut line).expect("ready line");
-    if line.trim() != "ready" {
-        eprintln!("skipped: python3 is not available");
-        return;
+    // A real child (python3: Unix here) binds the port on 127.0.0.1 and this test connects.
+    #[cfg(unix)]
+    {
+        let p = port(&words[0]);
+        // A real child binds the port on 127.0.0.1 and this test connects to it.
+        let script = "import os, socket\ns = socket.socket()\ns.bind(('127.0.0.1', int(os.environ['PORT'])))\ns.listen(1)\nprint('ready', flush=True)\nc, _ = s.accept()\nc.sendall(b'hello from devport exec')\nc.close()\n";
+        let mut child = Reaped(
+            w.std_cmd_in(&shop, &["exec", "web", "--", "python3", "-c", script])
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn"),
+        );
+        let mut reader = std::io::BufReader::new(child.0.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut reader, &mut line).expect("ready line");
+        if line.trim() != "ready" {
+            eprintln!("skipped: python3 is not available");
+            return;
+        }
+        let mut stream =
+            std::net::TcpStream::connect(("127.0.0.1", p)).expect("connect to the child");
+        let mut got = String::new();
+        std::io::Read::read_to_string(&mut stream, &mut got).expect("read");
+        assert_eq!(got, "hello from devport exec");
+        assert!(child.0.wait().expect("wait").success());
     }
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", p)).expect("connect to the child");
-    let mut got = String::new();
-    std::io::Read::read_to_string(&mut stream, &mut got).expect("read");
-    assert_eq!(got, "hello from devport exec");
-    assert!(child.0.wait().expect("wait").success());
 }
 
 #[test]
@@ -155,9 +176,18 @@ fn exec_other_ports_and_missing_command() {
             "--env",
             "HTTP_PORT",
             "--",
+            #[cfg(unix)]
             "sh",
+            #[cfg(unix)]
             "-c",
+            #[cfg(unix)]
             "echo $HTTP_PORT $DB_PORT {port:db}",
+            #[cfg(windows)]
+            "cmd",
+            #[cfg(windows)]
+            "/c",
+            #[cfg(windows)]
+            "echo %HTTP_PORT% %DB_PORT% {port:db}",
         ])
         .output()
         .expect("run");
@@ -268,7 +298,7 @@ fn init_writes_once() {
     assert!(
         out["path"]
             .as_str()
-            .is_some_and(|p| p.ends_with("shop/devport.toml")),
+            .is_some_and(|p| Path::new(p).ends_with("shop/devport.toml")),
         "{out}"
     );
     let path = w.project("shop").join("devport.toml");
@@ -286,6 +316,8 @@ fn completions_and_man_page() {
     let dir = tempfile::tempdir().expect("tmp");
     let file = dir.path().join("devport.bash");
     std::fs::write(&file, script).expect("write");
+    // bash checks the syntax where there is one (Unix).
+    #[cfg(unix)]
     assert!(
         Command::new("bash")
             .arg("-n")
@@ -310,6 +342,8 @@ fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")
 }
 
+// bash scripts: Unix by nature.
+#[cfg(unix)]
 #[test]
 fn example_setup_script_is_idempotent() {
     let w = World::new();
@@ -367,6 +401,8 @@ fn example_compose_file_reads_the_env_devport_writes() {
     }
 }
 
+// bash scripts: Unix by nature.
+#[cfg(unix)]
 #[test]
 fn example_makefile_and_package_json() {
     let w = World::new();

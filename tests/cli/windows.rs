@@ -1,0 +1,98 @@
+//! What matters on Windows, run against the real `devport.exe` (in CI: under Wine, see
+//! `ci/wine/`): parallel writers never get "Access denied", `lease` finds its parent process,
+//! paths print without the `\\?\` prefix, and a lock timeout names no finished process.
+
+use std::process::{Child, Stdio};
+
+use serde_json::Value;
+
+use crate::support::{World, port, stderr, stdout};
+
+/// Whether this test runs under Wine rather than on Windows: the Wine prefix's own programs
+/// are there (checked so a Wine gap is asserted as one, never passed over silently).
+#[cfg(windows)]
+pub fn under_wine() -> bool {
+    let root = std::env::var_os("SystemRoot").unwrap_or_else(|| r"C:\windows".into());
+    std::path::Path::new(&root)
+        .join(r"system32\wineboot.exe")
+        .is_file()
+}
+
+/// Not Windows, so not Wine.
+#[cfg(not(windows))]
+pub fn under_wine() -> bool {
+    false
+}
+
+/// The owner `check --json` and `audit --json` must show for a socket of this process: its
+/// pid, except under Wine, whose socket tables give every socket owner pid 0, which devport
+/// shows as "owner not visible" (null).
+pub fn own_pid_json() -> Value {
+    if under_wine() {
+        Value::Null
+    } else {
+        Value::from(std::process::id())
+    }
+}
+
+/// The owner as the text reports show it (see [`own_pid_json`]).
+pub fn own_pid_text() -> String {
+    if under_wine() {
+        "owner not visible".to_string()
+    } else {
+        format!("pid {}", std::process::id())
+    }
+}
+
+fn spawn_claim(w: &World, service: &str) -> Child {
+    w.std_cmd_in(&w.project("shop"), &["claim", service])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn devport")
+}
+
+/// Twenty writers at once, several rounds: every one succeeds (on Windows the replace used to
+/// fail with "Access denied" while another process read the registry).
+#[test]
+fn parallel_writers_never_see_access_denied() {
+    let w = World::new();
+    for round in 0..3 {
+        let children: Vec<Child> = (0..20)
+            .map(|i| spawn_claim(&w, &format!("r{round}s{i}")))
+            .collect();
+        for child in children {
+            let out = child.wait_with_output().expect("wait");
+            assert!(out.status.success(), "round {round}: {}", stderr(&out));
+            port(&stdout(&out));
+        }
+    }
+    let claims = w.registry_json()["claims"].as_array().map_or(0, Vec::len);
+    assert_eq!(claims, 60);
+}
+
+/// `devport lease` without `--pid` leases for its parent (this test process), on every
+/// platform.
+#[test]
+fn lease_without_pid_is_for_the_parent() {
+    let w = World::new();
+    let out = w.ok(&["lease", "--json"]);
+    let v: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["pid"], std::process::id(), "{v}");
+}
+
+/// Project paths are stored and shown as the user writes them: never `\\?\C:\...`.
+#[test]
+fn paths_have_no_verbatim_prefix() {
+    let w = World::new();
+    w.ok(&["claim", "web"]);
+    let reg = w.registry_json();
+    let stored = reg["claims"][0]["project_path"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(!stored.is_empty() && !stored.starts_with(r"\\?\"), "{reg}");
+    let shown = w.ok(&["list", "--json"]);
+    assert!(!shown.contains(r"\\\\?\\"), "{shown}");
+    let expected = dunce::canonicalize(w.project("shop")).expect("canonical");
+    assert_eq!(std::path::Path::new(stored), expected);
+}
