@@ -357,3 +357,119 @@ fn the_top_of_the_file_system_is_not_a_project() {
     w.ok_at(root, &["release", "--port", &port]);
     w.ok_at(root, &["list"]);
 }
+
+/// `doctor`'s report as text, and its exit code.
+fn doctor(w: &World) -> (String, Option<i32>) {
+    let out = w.cmd(&["doctor"]).output().expect("doctor runs");
+    (crate::support::stdout(&out), out.status.code())
+}
+
+#[cfg(unix)]
+fn chmod(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+#[cfg(unix)]
+#[test]
+fn doctor_names_each_permission_problem_with_its_own_code_and_a_safe_fix() {
+    let w = World::new();
+    w.ok(&["claim", "web"]);
+    let registry = w.registry();
+    let lock = registry.with_extension("lock");
+    let folder = registry.parent().expect("folder").to_path_buf();
+    chmod(&folder, 0o700);
+    chmod(&registry, 0o600);
+    chmod(&lock, 0o600);
+    let (text, code) = doctor(&w);
+    assert_eq!(code, Some(0), "{text}");
+
+    chmod(&registry, 0o644);
+    let (text, code) = doctor(&w);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("registry-permissions"), "{text}");
+    assert!(text.contains("readable by other users"), "{text}");
+    assert!(!text.contains("change"), "{text}");
+    chmod(&registry, 0o666);
+    let (text, _) = doctor(&w);
+    assert!(text.contains("other users can change it"), "{text}");
+    chmod(&registry, 0o600);
+
+    chmod(&lock, 0o666);
+    let (text, code) = doctor(&w);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("lock-permissions"), "{text}");
+    assert!(
+        text.contains(&format!("chmod 600 {}", lock.display())),
+        "{text}"
+    );
+    chmod(&lock, 0o600);
+
+    // A world-writable folder: its own code, exit 3 as a claim would, and the fix of the
+    // claim-time advice (never `chmod 700` of a shared folder).
+    chmod(&folder, 0o777);
+    let (text, code) = doctor(&w);
+    assert_eq!(code, Some(3), "{text}");
+    assert!(text.contains("folder-world-writable"), "{text}");
+    assert!(!text.contains("registry-unreadable"), "{text}");
+    assert!(
+        text.contains(&format!("chmod o-w {}", folder.display())),
+        "{text}"
+    );
+    chmod(&folder, 0o1777);
+    let (text, code) = doctor(&w);
+    assert_eq!(code, Some(3), "{text}");
+    assert!(text.contains("folder-world-writable"), "{text}");
+    assert!(text.contains("mkdir -m 700"), "{text}");
+    assert!(!text.contains("chmod"), "{text}");
+    chmod(&folder, 0o700);
+}
+
+#[test]
+fn doctor_flags_a_configured_range_with_no_usable_port() {
+    let w = World::new();
+    std::fs::write(
+        w.config(),
+        "range = \"20000-20009\"\navoid = [\"20000-20009\"]\n",
+    )
+    .expect("write config");
+    let (text, code) = doctor(&w);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("pool-empty"), "{text}");
+    assert!(text.contains("20000-20009"), "{text}");
+    assert!(text.contains("such as the default 10000-29999"), "{text}");
+    std::fs::write(w.config(), "range = \"20000-20009\"\n").expect("write config");
+    let (text, _) = doctor(&w);
+    assert!(!text.contains("pool-empty"), "{text}");
+}
+
+#[cfg(unix)]
+#[test]
+#[ignore = "needs root: runs doctor as user nobody against a folder it cannot write"]
+fn doctor_flags_a_registry_folder_it_cannot_write() {
+    let w = World::new();
+    w.ok(&["claim", "web"]);
+    let registry = w.registry();
+    let lock = registry.with_extension("lock");
+    let folder = registry.parent().expect("folder").to_path_buf();
+    let shop = w.project("shop");
+    let run = |args: &[&str]| {
+        let mut cmd = w.std_cmd_in(&shop, args);
+        crate::support::run_as_nobody(&mut cmd, &w, &[&folder, &registry, &lock]);
+        cmd.output().expect("runs")
+    };
+    chmod(&folder, 0o500);
+    let before = w.registry_bytes();
+    let out = run(&["doctor"]);
+    let text = crate::support::stdout(&out);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(text.contains("registry-unwritable"), "{text}");
+    assert!(!text.contains("no problems found"), "{text}");
+    // As doctor says: a claim there fails (exit 3), and nothing changed.
+    assert_eq!(run(&["claim", "db"]).status.code(), Some(3));
+    assert_eq!(w.registry_bytes(), before);
+    chmod(&folder, 0o700);
+    let out = run(&["doctor"]);
+    let text = crate::support::stdout(&out);
+    assert!(!text.contains("registry-unwritable"), "{text}");
+}
