@@ -322,8 +322,10 @@ fn a_file_is_not_a_project() {
 }
 
 /// Removes `/devport.toml` on drop if the test made it (only a broken build would).
+#[cfg(unix)]
 struct RemoveIfNew(bool);
 
+#[cfg(unix)]
 impl Drop for RemoveIfNew {
     fn drop(&mut self) {
         if self.0 {
