@@ -99,7 +99,11 @@ pub fn claim(
         && let Some(existing) = store.find(req.project.path.as_deref(), req.service)?
     {
         check_matches(&existing, req)?;
-        if now.duration_since(existing.last_used) < REFRESH_AFTER {
+        // A renamed project (a new `name` in its manifest) goes through the locked write,
+        // which carries all of the folder's claims to the new name.
+        if now.duration_since(existing.last_used) < REFRESH_AFTER
+            && existing.project == req.project.name
+        {
             return Ok(ClaimOutcome {
                 warnings: kept_warnings(&existing, req, policy),
                 claim: existing,
@@ -156,6 +160,7 @@ pub fn claim_all(
             let moves = req.relocate && ignored_prefer(existing, req, policy).is_some();
             (differs(existing, req).is_none()
                 && !moves
+                && existing.project == req.project.name
                 && now.duration_since(existing.last_used) < REFRESH_AFTER)
                 .then(|| ClaimOutcome {
                     claim: existing.clone(),
@@ -244,6 +249,17 @@ fn claim_locked(
     now: Timestamp,
 ) -> Result<ClaimOutcome> {
     let path = req.project.path.as_deref();
+    // Claims are keyed by folder; the name shown is the project's current one, for every
+    // claim of the folder at once, so a renamed project never shows under two names.
+    for claim in reg
+        .claims
+        .iter_mut()
+        .filter(|c| c.project_path.as_deref() == path)
+    {
+        if claim.project != req.project.name {
+            claim.project.clone_from(&req.project.name);
+        }
+    }
     let index = reg
         .claims
         .iter()
@@ -254,7 +270,6 @@ fn claim_locked(
         let existing = &mut reg.claims[i];
         check_matches(existing, req)?;
         existing.last_used = now;
-        existing.project.clone_from(&req.project.name);
         return Ok(ClaimOutcome {
             warnings: kept_warnings(existing, req, policy),
             claim: existing.clone(),

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::error::{EXIT_ENV, Error, Result};
+use crate::project::checked;
 use crate::types::{PortRange, parse_duration};
 
 /// The range claims come from unless configured: below every OS's ephemeral range and
@@ -152,21 +153,19 @@ pub fn lock_timeout(config: &Config) -> Result<Duration> {
     Ok(timeout)
 }
 
+/// The file as written; each value is checked while it is read (see
+/// [`crate::project::checked`]), so every error has its line and column.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ConfigFile {
-    range: Option<String>,
-    #[serde(default)]
-    avoid: Vec<PortOrRange>,
+    #[serde(default, deserialize_with = "checked::range")]
+    range: Option<PortRange>,
+    #[serde(default, deserialize_with = "checked::avoid")]
+    avoid: Vec<PortRange>,
+    #[serde(default, deserialize_with = "checked::flag")]
     allow_assigned: Option<bool>,
-    lock_timeout: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum PortOrRange {
-    Port(u16),
-    Range(String),
+    #[serde(default, deserialize_with = "checked::lock_timeout")]
+    lock_timeout: Option<Duration>,
 }
 
 impl Config {
@@ -196,32 +195,13 @@ impl Config {
     pub fn parse(text: &str, path: &Path) -> Result<Config> {
         let file: ConfigFile = toml::from_str(text)
             .map_err(|e| crate::project::toml_error(path, text, &e, EXIT_ENV))?;
-        let invalid = |e: Error| Error::Config {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-            code: EXIT_ENV,
-        };
-        let mut config = Config::default();
-        if let Some(range) = file.range {
-            config.range = range.parse().map_err(invalid)?;
-        }
-        for entry in file.avoid {
-            config.avoid.push(match entry {
-                PortOrRange::Port(p) => PortRange::single(p),
-                PortOrRange::Range(r) => r.parse().map_err(invalid)?,
-            });
-        }
-        config.allow_assigned = file.allow_assigned.unwrap_or(false);
-        if let Some(t) = file.lock_timeout {
-            config.lock_timeout = parse_duration(&t).map_err(invalid)?;
-            if config.lock_timeout > MAX_LOCK_TIMEOUT {
-                return Err(invalid(Error::Usage(format!(
-                    "lock_timeout {t:?} is longer than the {} s allowed",
-                    MAX_LOCK_TIMEOUT.as_secs()
-                ))));
-            }
-        }
-        Ok(config)
+        let default = Config::default();
+        Ok(Config {
+            range: file.range.unwrap_or(default.range),
+            avoid: file.avoid,
+            allow_assigned: file.allow_assigned.unwrap_or(default.allow_assigned),
+            lock_timeout: file.lock_timeout.unwrap_or(default.lock_timeout),
+        })
     }
 }
 

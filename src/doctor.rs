@@ -13,7 +13,8 @@ use crate::registry::{Claim, Store};
 /// One problem, with what to do about it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Problem {
-    /// A stable code: `registry-unreadable`, `registry-permissions`, `folder-permissions`,
+    /// A stable code: `registry-unreadable`, `folder-world-writable`, `registry-unwritable`,
+    /// `registry-permissions`, `folder-permissions`, `lock-permissions`, `pool-empty`,
     /// `overlap`, `duplicate-claim`, `folder-gone`, `folder-unreadable`, `bound-by-other`, or a
     /// policy reason code (`os-ephemeral`, `iana-assigned`, ...).
     pub code: &'static str,
@@ -27,12 +28,22 @@ pub struct Problem {
 
 /// The code of the finding that the registry cannot be read or parsed.
 const REGISTRY_UNREADABLE: &str = "registry-unreadable";
+/// The code of the finding that every user may write the registry's folder (claims refuse it).
+const FOLDER_WORLD_WRITABLE: &str = "folder-world-writable";
+/// The code of the finding that the registry's folder cannot be written (every claim fails).
+const REGISTRY_UNWRITABLE: &str = "registry-unwritable";
 
 impl Problem {
     /// Whether this finding is a failure of the environment (the registry cannot be read or
-    /// parsed) rather than a problem with a claim: `doctor` then exits 3, not 1.
+    /// written, or its folder is refused) rather than a problem with a claim: `doctor` then
+    /// exits 3, not 1, as a claim would.
     pub fn is_environment(&self) -> bool {
-        self.code == REGISTRY_UNREADABLE
+        [
+            REGISTRY_UNREADABLE,
+            FOLDER_WORLD_WRITABLE,
+            REGISTRY_UNWRITABLE,
+        ]
+        .contains(&self.code)
     }
 }
 
@@ -60,19 +71,25 @@ pub fn doctor(store: &Store, policy: &Policy, live: &[Socket]) -> Vec<Problem> {
             claim: claim.cloned(),
         });
     };
+    pool(policy, &mut add);
     let reg = match store.read() {
         Ok(reg) => reg,
         Err(e) => {
-            add(
-                REGISTRY_UNREADABLE,
-                e.to_string(),
-                format!("fix or move {}", store.path().display()),
-                None,
-            );
+            if !world_writable(store.path(), &mut add) {
+                add(
+                    REGISTRY_UNREADABLE,
+                    e.to_string(),
+                    format!("fix or move {}", store.path().display()),
+                    None,
+                );
+            }
             return problems;
         }
     };
-    permissions(store.path(), &mut add);
+    if let Ok(location) = store.locate() {
+        writable(&location.registry, &mut add);
+        permissions(&location.registry, &location.lock, &mut add);
+    }
 
     overlaps(&reg.claims, &mut add);
     duplicates(&reg.claims, store.path(), &mut add);
@@ -83,6 +100,85 @@ pub fn doctor(store: &Store, policy: &Policy, live: &[Socket]) -> Vec<Problem> {
         claim_problems(claim, policy, &claimed_sockets, &mut add);
     }
     problems
+}
+
+/// A range from which no claim can be made: the config's `range` must change.
+fn pool(policy: &Policy, add: &mut impl FnMut(&'static str, String, String, Option<&Claim>)) {
+    if let Some(why) = policy.empty_pool() {
+        add(
+            "pool-empty",
+            format!(
+                "no port in the configured range {} can be handed out: {why}",
+                policy.range
+            ),
+            format!(
+                "set range in the config file to another range, such as the default {}",
+                crate::config::DEFAULT_RANGE
+            ),
+            None,
+        );
+    }
+}
+
+/// Reports a registry folder every user may write, which claims refuse (so the registry is not
+/// read either); true when it did.
+#[cfg(unix)]
+fn world_writable(
+    path: &Path,
+    add: &mut impl FnMut(&'static str, String, String, Option<&Claim>),
+) -> bool {
+    let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let Some(shared) = crate::registry::shared_folder(&real) else {
+        return false;
+    };
+    add(
+        FOLDER_WORLD_WRITABLE,
+        format!(
+            "registry folder {} has mode {:04o}: every user can write it, so anyone could replace the registry, and claims refuse it",
+            shared.dir.display(),
+            shared.mode
+        ),
+        shared.fix,
+        None,
+    );
+    true
+}
+
+#[cfg(not(unix))]
+fn world_writable(
+    _path: &Path,
+    _add: &mut impl FnMut(&'static str, String, String, Option<&Claim>),
+) -> bool {
+    false
+}
+
+/// Reports a registry folder this user cannot write (every claim would fail), tested without
+/// writing anything. A folder not made yet is fine: the first claim makes it.
+#[cfg(unix)]
+fn writable(registry: &Path, add: &mut impl FnMut(&'static str, String, String, Option<&Claim>)) {
+    let dir = crate::fsutil::parent_dir(registry);
+    if !dir.is_dir() {
+        return;
+    }
+    if let Err(e) = nix::unistd::access(dir, nix::unistd::AccessFlags::W_OK) {
+        add(
+            REGISTRY_UNWRITABLE,
+            format!(
+                "registry folder {} cannot be written ({}), so every claim and release would fail",
+                dir.display(),
+                std::io::Error::from(e)
+            ),
+            format!(
+                "make {} writable for your user, or use --registry (or DEVPORT_REGISTRY) with a file in a folder you can write",
+                dir.display()
+            ),
+            None,
+        );
+    }
+}
+
+#[cfg(not(unix))]
+fn writable(_registry: &Path, _add: &mut impl FnMut(&'static str, String, String, Option<&Claim>)) {
 }
 
 /// Claims that share ports, in O(n log n): sorted by first port, each claim is compared with
@@ -224,8 +320,14 @@ fn claim_problems(
     }
 }
 
+/// Modes that let other users read or change the registry or its lock, or list its folder. A
+/// group-writable folder is a registry shared by a group on purpose: group bits are fine then.
 #[cfg(unix)]
-fn permissions(path: &Path, add: &mut impl FnMut(&'static str, String, String, Option<&Claim>)) {
+fn permissions(
+    path: &Path,
+    lock: &Path,
+    add: &mut impl FnMut(&'static str, String, String, Option<&Claim>),
+) {
     use std::os::unix::fs::PermissionsExt as _;
     let mode = |p: &Path| {
         std::fs::metadata(p)
@@ -233,39 +335,42 @@ fn permissions(path: &Path, add: &mut impl FnMut(&'static str, String, String, O
             .map(|m| m.permissions().mode() & 0o777)
     };
     let dir = crate::fsutil::parent_dir(path);
-    // A group-writable folder is a registry shared by a group on purpose: group bits are fine.
-    let allowed = 0o777 & !0o077 | (crate::fsutil::private_mode(dir) & 0o070);
-    let file_problem = mode(path).filter(|m| m & !allowed != 0).map(|m| {
-        (
-            m,
-            "registry-permissions",
-            "other users can read or change it",
-            "chmod 600",
-            path,
-        )
-    });
-    let dir_problem = mode(dir).and_then(|m| {
-        if m & 0o002 != 0 {
-            Some((
-                m,
-                "folder-permissions",
-                "any user can replace the registry",
-                "chmod 700",
-                dir,
-            ))
-        } else if m & 0o077 != 0 && m & 0o070 == 0 {
-            Some((
-                m,
-                "folder-permissions",
-                "other users can list it",
-                "chmod 700",
-                dir,
-            ))
+    let group = crate::fsutil::private_mode(dir) & 0o070;
+    let allowed = 0o700 | group;
+    // Tighten only the bits that are wrong, so a group-shared registry stays shared.
+    let chmod = if group == 0 {
+        "chmod 600"
+    } else {
+        "chmod o-rwx"
+    };
+    let mut found = Vec::new();
+    if let Some(m) = mode(path).filter(|m| m & !allowed != 0) {
+        let risk = if m & !allowed & 0o022 != 0 {
+            "other users can change it"
         } else {
-            None // private, or group-shared on purpose
-        }
-    });
-    for (m, code, risk, chmod, p) in file_problem.into_iter().chain(dir_problem) {
+            "it is readable by other users"
+        };
+        found.push((m, "registry-permissions", risk, chmod, path));
+    }
+    if let Some(m) = mode(lock).filter(|m| m & !allowed & 0o022 != 0) {
+        found.push((
+            m,
+            "lock-permissions",
+            "other users can write it, and so name a false holder of the lock",
+            chmod,
+            lock,
+        ));
+    }
+    if let Some(m) = mode(dir).filter(|m| m & 0o077 != 0 && m & 0o070 == 0) {
+        found.push((
+            m,
+            "folder-permissions",
+            "other users can list it",
+            "chmod 700",
+            dir,
+        ));
+    }
+    for (m, code, risk, chmod, p) in found {
         add(
             code,
             format!("{} has mode {m:04o}: {risk}", p.display()),
@@ -276,7 +381,12 @@ fn permissions(path: &Path, add: &mut impl FnMut(&'static str, String, String, O
 }
 
 #[cfg(not(unix))]
-fn permissions(_path: &Path, _add: &mut impl FnMut(&'static str, String, String, Option<&Claim>)) {}
+fn permissions(
+    _path: &Path,
+    _lock: &Path,
+    _add: &mut impl FnMut(&'static str, String, String, Option<&Claim>),
+) {
+}
 
 #[cfg(test)]
 mod tests {

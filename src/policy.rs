@@ -204,6 +204,25 @@ impl Policy {
         best
     }
 
+    /// Why the range has no port that may be handed out at all (`None` when it has one): it
+    /// lies inside the OS ephemeral range, or every port there breaks a rule.
+    pub fn empty_pool(&self) -> Option<String> {
+        let range = self.range;
+        if self.longest_run(None) > 0 {
+            return None;
+        }
+        Some(
+            if self.os.ephemeral.contains(range.lo) && self.os.ephemeral.contains(range.hi) {
+                format!(
+                    "it lies inside the OS ephemeral range {}, which the OS hands to outgoing connections",
+                    self.os.ephemeral
+                )
+            } else {
+                "every port there is reserved, assigned, avoided or blocked (see 'devport check PORT')".into()
+            },
+        )
+    }
+
     /// Why no block of `count` ports was found for `what` ("web of shop", "a lease"), in the
     /// user's words, with the fix that applies: a range with no usable port at all (such as
     /// one inside the OS ephemeral range), a block larger than the range can hold, ports held
@@ -212,16 +231,7 @@ impl Policy {
         let range = self.range;
         let message = match self.longest_run(None) {
             0 => {
-                let why = if self.os.ephemeral.contains(range.lo)
-                    && self.os.ephemeral.contains(range.hi)
-                {
-                    format!(
-                        "it lies inside the OS ephemeral range {}, which the OS hands to outgoing connections",
-                        self.os.ephemeral
-                    )
-                } else {
-                    "every port there is reserved, assigned, avoided or blocked (see 'devport check PORT')".into()
-                };
+                let why = self.empty_pool().unwrap_or_default();
                 format!(
                     "no port in the range {range} can be handed out for {what}: {why}; pick another range with --range or in the config, such as the default {}",
                     crate::config::DEFAULT_RANGE

@@ -38,13 +38,15 @@ impl Project {
         Project::detect_with_warnings(start).map(|(project, _)| project)
     }
 
-    /// Finds the project of `start`: going up from `start`, the first folder with a
+    /// Finds the project of `start` (a folder: a file is refused, exit 2): going up from
+    /// `start`, the first folder with a
     /// `devport.toml` this user can trust, or the first with a `.git` (a folder, or a
     /// worktree's file), whichever comes first; else `start` itself. A manifest above the git
     /// root belongs to something else and is never read. A manifest another user owns, or one
     /// in a folder every user may write, is skipped (see [`untrusted`]): the project behaves as
     /// if it were not there, and the returned warnings say so, as git does for an unsafe
-    /// repository.
+    /// repository. The top of the file system (`/`) is never a project (exit 2): claims there
+    /// belong with `--global`. A home folder is a project like any other folder.
     pub fn detect_with_warnings(start: &Path) -> Result<(Project, Vec<String>)> {
         let start = dunce::canonicalize(start).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => Error::Usage(format!(
@@ -53,6 +55,12 @@ impl Project {
             )),
             _ => Error::io("cannot open project folder", start, e),
         })?;
+        if !start.is_dir() {
+            return Err(Error::Usage(format!(
+                "{} is a file, not a project folder; give a folder (--project DIR)",
+                start.display()
+            )));
+        }
         let mut warnings = Vec::new();
         let mut found = None;
         for dir in start.ancestors() {
@@ -80,6 +88,12 @@ impl Project {
         }
         let (root, manifest) = found.unwrap_or((start, None));
         check_utf8(&root)?;
+        if root.parent().is_none() {
+            return Err(Error::Usage(format!(
+                "{} is the top of the file system, not a project folder; run devport inside a project's folder (or give it with --project DIR), or use --global for claims that belong to no project",
+                root.display()
+            )));
+        }
         let name = manifest
             .as_ref()
             .and_then(|m| m.name.clone())
@@ -193,7 +207,8 @@ pub fn in_open_folder(_file: &Path) -> Option<String> {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
-    /// The project's name (default: the folder name).
+    /// The project's name (default: the folder name), under the rules of a service name.
+    #[serde(default, deserialize_with = "checked::name")]
     pub name: Option<String>,
     /// Services by name.
     #[serde(default, deserialize_with = "checked::services")]
@@ -208,12 +223,13 @@ pub struct ServiceSpec {
     #[serde(default, deserialize_with = "checked::port")]
     pub port: Option<u16>,
     /// This port if usable, else the policy's pick.
-    #[serde(default, deserialize_with = "checked::port")]
+    #[serde(default, deserialize_with = "checked::prefer")]
     pub prefer: Option<u16>,
     /// How many consecutive ports.
     #[serde(default, deserialize_with = "checked::count")]
     pub count: Option<u16>,
     /// Protocols.
+    #[serde(default, deserialize_with = "checked::proto")]
     pub proto: Option<Proto>,
     /// The environment variable name (default: `<SERVICE>_PORT`).
     #[serde(default, deserialize_with = "checked::env")]
@@ -222,13 +238,197 @@ pub struct ServiceSpec {
     pub http: Option<bool>,
 }
 
-/// Deserializers that validate as they read, so TOML reports where a bad value is.
-mod checked {
+/// Deserializers that validate as they read, so TOML reports where a bad value is, and every
+/// message says what is wrong in the user's words ("prefer must be a port number 1-65535, not
+/// a string"). Shared by the manifest and the user's config.
+pub(crate) mod checked {
     use std::collections::BTreeMap;
+    use std::fmt;
+    use std::marker::PhantomData;
 
-    use serde::de::{Deserialize, Deserializer, Error as _};
+    use serde::de::value::MapAccessDeserializer;
+    use serde::de::{
+        Deserialize, Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor,
+    };
 
     use super::ServiceSpec;
+    use crate::types::{PortRange, Proto};
+
+    /// Any TOML value, read without a type error: a list holds `E`s, a table is read as `M`.
+    /// Which value a key needs is then checked by hand, with a message in the user's words.
+    pub(crate) enum Raw<E = IgnoredAny, M = IgnoredAny> {
+        /// A whole number.
+        Int(i128),
+        /// A string.
+        Str(String),
+        /// `true` or `false`.
+        Bool(bool),
+        /// A number with a fraction.
+        Float,
+        /// An array.
+        List(Vec<E>),
+        /// A table.
+        Table(M),
+    }
+
+    impl<E, M> Raw<E, M> {
+        /// The kind of value, as a person would call it.
+        pub(crate) fn kind(&self) -> &'static str {
+            match self {
+                Raw::Int(_) => "a whole number",
+                Raw::Str(_) => "a string",
+                Raw::Bool(_) => "true or false",
+                Raw::Float => "a decimal number",
+                Raw::List(_) => "a list",
+                Raw::Table(_) => "a table",
+            }
+        }
+    }
+
+    impl<'de, E: Deserialize<'de>, M: Deserialize<'de>> Deserialize<'de> for Raw<E, M> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V<E, M>(PhantomData<(E, M)>);
+            impl<'de, E: Deserialize<'de>, M: Deserialize<'de>> Visitor<'de> for V<E, M> {
+                type Value = Raw<E, M>;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a TOML value")
+                }
+                fn visit_bool<X: serde::de::Error>(self, v: bool) -> Result<Self::Value, X> {
+                    Ok(Raw::Bool(v))
+                }
+                fn visit_i64<X: serde::de::Error>(self, v: i64) -> Result<Self::Value, X> {
+                    Ok(Raw::Int(v.into()))
+                }
+                fn visit_u64<X: serde::de::Error>(self, v: u64) -> Result<Self::Value, X> {
+                    Ok(Raw::Int(v.into()))
+                }
+                fn visit_f64<X: serde::de::Error>(self, _: f64) -> Result<Self::Value, X> {
+                    Ok(Raw::Float)
+                }
+                fn visit_str<X: serde::de::Error>(self, v: &str) -> Result<Self::Value, X> {
+                    Ok(Raw::Str(v.to_string()))
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                    let mut items = Vec::new();
+                    while let Some(item) = seq.next_element()? {
+                        items.push(item);
+                    }
+                    Ok(Raw::List(items))
+                }
+                fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                    M::deserialize(MapAccessDeserializer::new(map)).map(Raw::Table)
+                }
+            }
+            d.deserialize_any(V(PhantomData))
+        }
+    }
+
+    /// Reads the value of `key` and checks it with `check`, whose error becomes the message.
+    fn field<'de, D, T, E, M>(
+        d: D,
+        key: &str,
+        check: impl FnOnce(Raw<E, M>, &str) -> Result<T, String>,
+    ) -> Result<T, D::Error>
+    where
+        D: Deserializer<'de>,
+        E: Deserialize<'de>,
+        M: Deserialize<'de>,
+    {
+        let raw = Raw::<E, M>::deserialize(d)?;
+        check(raw, key).map_err(D::Error::custom)
+    }
+
+    /// What a value is, for "KEY must be ..., not WHAT"; a string of digits gets a hint.
+    fn not<E, M>(raw: &Raw<E, M>) -> String {
+        match raw {
+            Raw::Int(n) => n.to_string(),
+            Raw::Str(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+                format!("a string (write {s} without quotes)")
+            }
+            other => other.kind().to_string(),
+        }
+    }
+
+    /// A port number 1-65535.
+    fn port_value<E, M>(raw: Raw<E, M>, key: &str) -> Result<u16, String> {
+        match raw {
+            Raw::Int(n) if (1..=65535).contains(&n) => Ok(u16::try_from(n).unwrap_or(u16::MAX)),
+            other => Err(format!(
+                "{key} must be a port number 1-65535, not {}",
+                not(&other)
+            )),
+        }
+    }
+
+    /// A string; `what` describes the value wanted ("a duration like \"10s\"").
+    pub(crate) fn string<'de, D: Deserializer<'de>>(
+        d: D,
+        key: &str,
+        what: &str,
+    ) -> Result<String, D::Error> {
+        field(d, key, |raw: Raw, key| match raw {
+            Raw::Str(s) => Ok(s),
+            other => Err(format!("{key} must be {what}, not {}", other.kind())),
+        })
+    }
+
+    pub fn port<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
+        field(d, "port", port_value::<IgnoredAny, IgnoredAny>).map(Some)
+    }
+
+    pub fn prefer<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
+        field(d, "prefer", port_value::<IgnoredAny, IgnoredAny>).map(Some)
+    }
+
+    pub fn count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
+        field(d, "count", |raw: Raw, key| {
+            let max = crate::claim::MAX_COUNT;
+            match raw {
+                Raw::Int(n) if (1..=i128::from(max)).contains(&n) => {
+                    Ok(Some(u16::try_from(n).unwrap_or(max)))
+                }
+                other => Err(format!(
+                    "{key} must be a number of ports from 1 to {max}, not {}",
+                    not(&other)
+                )),
+            }
+        })
+    }
+
+    pub fn proto<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Proto>, D::Error> {
+        field(d, "proto", |raw: Raw, key| {
+            let found = match raw {
+                Raw::Str(s) => match s.parse() {
+                    Ok(proto) => return Ok(Some(proto)),
+                    Err(_) => format!("{s:?}"),
+                },
+                other => other.kind().to_string(),
+            };
+            Err(format!(
+                "{key} must be \"tcp\", \"udp\" or \"both\", not {found}"
+            ))
+        })
+    }
+
+    pub fn env<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        let name = string(d, "env", "a variable name like \"WEB_PORT\"")?;
+        crate::envfile::validate_var(&name).map_err(D::Error::custom)?;
+        Ok(Some(name))
+    }
+
+    /// The project's name: the rules of a service name, as it names the project in every
+    /// message and label.
+    pub fn name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        let name = string(d, "name", "a project name like \"shop\"")?;
+        crate::types::validate_service(&name).map_err(|e| {
+            D::Error::custom(
+                e.to_string()
+                    .replace("service name", "project name")
+                    .replace("empty project name", "name is empty"),
+            )
+        })?;
+        Ok(Some(name))
+    }
 
     /// A service name, checked when read as a table key.
     struct Name(String);
@@ -258,30 +458,106 @@ mod checked {
         }
     }
 
-    pub fn services<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<BTreeMap<String, ServiceSpec>, D::Error> {
-        let map = BTreeMap::<Name, ServiceSpec>::deserialize(d)?;
-        Ok(map.into_iter().map(|(k, v)| (k.0, v)).collect())
-    }
+    /// One service's table; anything else is refused in the user's words.
+    struct Spec(ServiceSpec);
 
-    pub fn port<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
-        match u16::deserialize(d)? {
-            0 => Err(D::Error::custom("port 0 is not a port; use 1-65535")),
-            p => Ok(Some(p)),
+    impl<'de> Deserialize<'de> for Spec {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            field(
+                d,
+                "a service",
+                |raw: Raw<IgnoredAny, ServiceSpec>, _| match raw {
+                    Raw::Table(spec) => Ok(Spec(spec)),
+                    other => Err(format!(
+                        "a service must be a table such as [services.web], not {}",
+                        other.kind()
+                    )),
+                },
+            )
         }
     }
 
-    pub fn count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
-        let n = u16::deserialize(d)?;
-        crate::claim::check_count(n).map_err(D::Error::custom)?;
-        Ok(Some(n))
+    pub fn services<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<String, ServiceSpec>, D::Error> {
+        field(
+            d,
+            "services",
+            |raw: Raw<IgnoredAny, BTreeMap<Name, Spec>>, key| match raw {
+                Raw::Table(map) => Ok(map.into_iter().map(|(k, v)| (k.0, v.0)).collect()),
+                other => Err(format!(
+                    "{key} must be tables such as [services.web], not {}",
+                    other.kind()
+                )),
+            },
+        )
     }
 
-    pub fn env<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-        let name = String::deserialize(d)?;
-        crate::envfile::validate_var(&name).map_err(D::Error::custom)?;
-        Ok(Some(name))
+    /// `avoid`: a list of ports and ranges ("A-B"); a bad entry is named by its place in the
+    /// list, as the parser gives the list's position only.
+    pub(crate) fn avoid<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PortRange>, D::Error> {
+        field(d, "avoid", |raw: Raw<Raw>, key| {
+            let Raw::List(items) = raw else {
+                return Err(format!(
+                    "{key} must be a list of ports and ranges such as [5000, \"6000-6010\"], not {}",
+                    raw.kind()
+                ));
+            };
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    let found = match item {
+                        Raw::Int(n) if (1..=65535).contains(&n) => {
+                            return Ok(PortRange::single(u16::try_from(n).unwrap_or(u16::MAX)));
+                        }
+                        Raw::Str(s) => match s.parse() {
+                            Ok(range) => return Ok(range),
+                            Err(_) => format!("{s:?}"),
+                        },
+                        other => not(&other),
+                    };
+                    Err(format!(
+                        "{key} entry {} must be a port 1-65535 or a range like \"5000-5010\", not {found}",
+                        i + 1
+                    ))
+                })
+                .collect()
+        })
+    }
+
+    /// `range`: the ports new claims come from.
+    pub(crate) fn range<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PortRange>, D::Error> {
+        let what = "a range of ports like \"10000-29999\"";
+        let text = string(d, "range", what)?;
+        text.parse().map(Some).map_err(|_| {
+            D::Error::custom(format!(
+                "range must be {what} (1 <= first <= last <= 65535), not {text:?}"
+            ))
+        })
+    }
+
+    /// `allow_assigned`: true or false.
+    pub(crate) fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+        field(d, "allow_assigned", |raw: Raw, key| match raw {
+            Raw::Bool(b) => Ok(Some(b)),
+            other => Err(format!("{key} must be true or false, not {}", not(&other))),
+        })
+    }
+
+    /// `lock_timeout`: a duration no longer than [`crate::config::MAX_LOCK_TIMEOUT`].
+    pub(crate) fn lock_timeout<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<std::time::Duration>, D::Error> {
+        let max = crate::config::MAX_LOCK_TIMEOUT.as_secs();
+        let what = format!("a duration like \"10s\" (at most {max} s)");
+        let text = string(d, "lock_timeout", &what)?;
+        match crate::types::parse_duration(&text) {
+            Ok(t) if t <= crate::config::MAX_LOCK_TIMEOUT => Ok(Some(t)),
+            _ => Err(D::Error::custom(format!(
+                "lock_timeout must be {what}, not {text:?}"
+            ))),
+        }
     }
 }
 
@@ -305,20 +581,41 @@ impl Manifest {
             .find(|(_, s)| s.port.is_some() && s.prefer.is_some())
             .map(|(n, _)| n)
         {
-            let line = text
-                .lines()
-                .position(|l| l.trim_start().starts_with("[services.") && l.contains(name.as_str()))
-                .map_or(1, |i| i + 1);
+            let at = key_span(text, &["services", name, "prefer"])
+                .map_or_else(String::new, |span| {
+                    format!("{}: ", position(text, span.start))
+                });
             return Err(Error::Config {
                 path: path.to_path_buf(),
-                message: format!(
-                    "line {line}, column 1: [services.{name}] gives both `port` and `prefer`; keep one"
-                ),
+                message: format!("{at}[services.{name}] gives both `port` and `prefer`; keep one"),
                 code: EXIT_USAGE,
             });
         }
         Ok(manifest)
     }
+}
+
+/// Where the key at `keys` (a path of table names, then the key) is written in `text`, from
+/// the parser's spans (never a substring search, which `[services.webapp]` would fool).
+fn key_span(text: &str, keys: &[&str]) -> Option<std::ops::Range<usize>> {
+    let doc = toml::de::DeTable::parse(text).ok()?;
+    let (last, tables) = keys.split_last()?;
+    let mut table = doc.get_ref();
+    for key in tables {
+        table = table.get(*key)?.get_ref().as_table()?;
+    }
+    table
+        .iter()
+        .find(|(k, _)| k.get_ref() == last)
+        .map(|(k, _)| k.span())
+}
+
+/// "line L, column C" of byte `offset` in `text` (1-based; columns count characters).
+pub(crate) fn position(text: &str, offset: usize) -> String {
+    let before = text.get(..offset.min(text.len())).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.chars().rev().take_while(|&c| c != '\n').count() + 1;
+    format!("line {line}, column {column}")
 }
 
 /// Reads a TOML file with [`crate::fsutil::read_regular`] (`None` when it is missing); text that
@@ -341,14 +638,13 @@ pub(crate) fn read_text(path: &Path, what: &'static str, code: u8) -> Result<Opt
 
 /// Turns a TOML error into one line naming the file, line and column.
 pub fn toml_error(path: &Path, text: &str, e: &toml::de::Error, code: u8) -> Error {
-    let message = e.message().trim().replace('\n', " ");
+    let message = e
+        .message()
+        .trim()
+        .replace('\n', " ")
+        .replace("unknown field", "unknown key");
     let message = match e.span() {
-        Some(span) => {
-            let before = &text[..span.start.min(text.len())];
-            let line = before.matches('\n').count() + 1;
-            let column = before.chars().rev().take_while(|&c| c != '\n').count() + 1;
-            format!("line {line}, column {column}: {message}")
-        }
+        Some(span) => format!("{}: {message}", position(text, span.start)),
         None => message,
     };
     Error::Config {
@@ -412,7 +708,12 @@ mod tests {
             ("[services.web]\nenv = \"9X\"\n", "line 2"),
             (
                 "\n\n[services.web]\nport = 1\nprefer = 2\n",
-                "line 3, column 1",
+                "line 5, column 1",
+            ),
+            // A table whose name contains the service's must not be taken for it.
+            (
+                "[services.webapp]\nport = 1\n[services.web]\nport = 1\nprefer = 2\n",
+                "line 5, column 1",
             ),
         ] {
             let e = Manifest::parse(text, Path::new("m"))

@@ -9,7 +9,7 @@ use crate::output;
 const STARTER: &str = r#"# devport.toml: the ports this project needs. Commit it; run `devport up` to claim them.
 # Docs: `devport help up`.
 
-name = {name}
+{name}
 
 # One table per service. Every key is optional:
 #   port   = 5432        exactly this port (fails if another project holds it)
@@ -38,9 +38,13 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         ))
         .into());
     }
-    // Written by the TOML serializer, so any folder name (quotes, newlines, control
-    // characters) reads back as itself.
-    let name = toml::Value::String(project.name.clone()).to_string();
+    // `name` follows the rules of a service name; a folder name that does not is left to be
+    // the default (claims show the folder name), and the line stays a comment to fill in.
+    let name = if devport::types::validate_service(&project.name).is_ok() {
+        format!("name = {}", toml::Value::String(project.name.clone()))
+    } else {
+        "# name = \"my-project\"  (1-64 of A-Z a-z 0-9 . _ -; default: the folder name)".into()
+    };
     devport::fsutil::write_atomic(
         &path,
         STARTER.replace("{name}", &name).as_bytes(),

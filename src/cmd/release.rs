@@ -12,11 +12,18 @@ pub fn run(ctx: &Ctx, args: &ReleaseArgs) -> Result<Outcome> {
     if let Some(port) = args.lease {
         return release_lease(ctx, port);
     }
-    let project = ctx.project()?;
+    // `--port` needs no project, so it works in any folder (even `/`, which is none).
+    let project;
     let target = match (args.port, args.all) {
         (Some(port), _) => ReleaseTarget::Port(port),
-        (None, true) => ReleaseTarget::All(&project),
-        (None, false) => ReleaseTarget::Services(&project, &args.services),
+        (None, true) => {
+            project = ctx.project()?;
+            ReleaseTarget::All(&project)
+        }
+        (None, false) => {
+            project = ctx.project()?;
+            ReleaseTarget::Services(&project, &args.services)
+        }
     };
     let removed = devport::release(&ctx.store, &target, ctx.now)?;
     for claim in &removed {
@@ -28,7 +35,7 @@ pub fn run(ctx: &Ctx, args: &ReleaseArgs) -> Result<Outcome> {
     }
     if removed.is_empty() {
         output::note("nothing to release: no matching claim");
-    } else if let ReleaseTarget::Services(_, services) = &target {
+    } else if let ReleaseTarget::Services(project, services) = &target {
         for missing in services
             .iter()
             .filter(|s| !removed.iter().any(|c| &c.service == *s))

@@ -588,17 +588,41 @@ fn check_owner(_link: &Path, _real: &Path) -> Result<()> {
 
 #[cfg(unix)]
 fn check_folder(path: &Path) -> Result<()> {
+    match shared_folder(path) {
+        None => Ok(()),
+        Some(shared) => Err(Error::Insecure(format!(
+            "registry folder {} is writable by every user (mode {:04o}), so anyone could replace the registry; {}",
+            shared.dir.display(),
+            shared.mode,
+            shared.fix
+        ))),
+    }
+}
+
+/// A registry folder every user may write (see [`shared_folder`]).
+#[cfg(unix)]
+pub(crate) struct SharedFolder<'a> {
+    /// The folder.
+    pub(crate) dir: &'a Path,
+    /// Its mode bits.
+    pub(crate) mode: u32,
+    /// What to do, safe to follow.
+    pub(crate) fix: String,
+}
+
+/// The folder of the registry `path` when every user may write it, with the fix: tightening
+/// the folder is safe advice only for a private folder of one's own; a sticky or foreign folder
+/// (/tmp) is shared on purpose, and a private subfolder is the fix. Claims refuse such a
+/// folder, and `doctor` reports it, with this one fix.
+#[cfg(unix)]
+pub(crate) fn shared_folder(path: &Path) -> Option<SharedFolder<'_>> {
     use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
     let dir = fsutil::parent_dir(path);
-    let Ok(meta) = std::fs::metadata(dir) else {
-        return Ok(());
-    };
+    let meta = std::fs::metadata(dir).ok()?;
     let mode = meta.permissions().mode() & 0o7777;
     if mode & 0o002 == 0 {
-        return Ok(());
+        return None;
     }
-    // Tightening a folder is safe advice only for a private folder of one's own; a sticky or
-    // foreign folder (/tmp) is shared on purpose, and a private subfolder is the fix.
     let own = meta.uid() == nix::unistd::geteuid().as_raw();
     let fix = if own && mode & 0o1000 == 0 {
         format!(
@@ -616,10 +640,7 @@ fn check_folder(path: &Path) -> Result<()> {
                 .display()
         )
     };
-    Err(Error::Insecure(format!(
-        "registry folder {} is writable by every user (mode {mode:04o}), so anyone could replace the registry; {fix}",
-        dir.display(),
-    )))
+    Some(SharedFolder { dir, mode, fix })
 }
 
 #[cfg(not(unix))]

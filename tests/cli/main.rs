@@ -10,6 +10,7 @@ mod json;
 mod lifecycle;
 mod newcomer;
 mod newcomer_cli;
+mod newcomer_manifest;
 mod newcomer_up;
 mod policy_props;
 mod support;
