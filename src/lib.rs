@@ -38,6 +38,8 @@ pub mod process;
 pub mod project;
 pub mod registry;
 pub mod types;
+#[cfg(target_os = "macos")]
+mod macos;
 #[cfg(windows)]
 mod winapi;
 

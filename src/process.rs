@@ -18,10 +18,17 @@ pub fn parse_stat_start_time(stat: &str) -> Option<u64> {
     rest.split_ascii_whitespace().nth(19)?.parse().ok()
 }
 
-/// The start time of process `pid`, as `ps -o lstart=` prints it, hashed to a number.
-#[cfg(all(unix, not(target_os = "linux")))]
+/// The start time of process `pid` (macOS: microseconds since the Unix epoch, from
+/// `proc_pidinfo`), or `None` if it is not running or cannot be seen. No process is spawned.
+#[cfg(target_os = "macos")]
 pub fn start_time(pid: u32) -> Option<u64> {
-    use std::hash::{Hash as _, Hasher as _};
+    crate::macos::bsd_info(pid).map(|(start, _)| start)
+}
+
+/// The start time of process `pid` on other Unix systems: `ps -o lstart=` text, hashed with a
+/// stable hash (FNV-1a), so the value recorded in the registry means the same after an upgrade.
+#[cfg(all(unix, not(any(target_os = "linux", target_os = "macos"))))]
+pub fn start_time(pid: u32) -> Option<u64> {
     let out = std::process::Command::new("ps")
         .args(["-o", "lstart=", "-p", &pid.to_string()])
         .output()
@@ -31,9 +38,7 @@ pub fn start_time(pid: u32) -> Option<u64> {
     if !out.status.success() || text.is_empty() {
         return None;
     }
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    text.hash(&mut h);
-    Some(h.finish())
+    Some(crate::policy::fnv1a(text.as_bytes()))
 }
 
 /// The start time of process `pid` (Windows: its creation time in 100 ns units since 1601,
@@ -157,8 +162,14 @@ pub fn uid(pid: u32) -> Option<u32> {
         .map(|m| m.uid())
 }
 
+/// The user id that owns process `pid` (macOS: from `proc_pidinfo`).
+#[cfg(target_os = "macos")]
+pub fn uid(pid: u32) -> Option<u32> {
+    crate::macos::bsd_info(pid).map(|(_, uid)| uid)
+}
+
 /// The user id that owns process `pid`, from `ps -o uid=`.
-#[cfg(all(unix, not(target_os = "linux")))]
+#[cfg(all(unix, not(any(target_os = "linux", target_os = "macos"))))]
 pub fn uid(pid: u32) -> Option<u32> {
     let out = std::process::Command::new("ps")
         .args(["-o", "uid=", "-p", &pid.to_string()])
