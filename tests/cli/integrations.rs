@@ -1,17 +1,23 @@
 //! `kill`, `wait` and `export`: against real listeners (python3 children and sockets of this
 //! test process) on loopback ports the OS or devport picked.
 
+#[cfg(unix)]
 use std::io::BufRead as _;
-use std::os::unix::fs::FileTypeExt as _;
+#[cfg(unix)]
 use std::os::unix::process::ExitStatusExt as _;
 use std::path::Path;
+#[cfg(unix)]
 use std::process::Stdio;
+#[cfg(unix)]
 use std::time::{Duration, Instant};
 
-use crate::support::{Reaped, World, port, stderr, stdout};
+#[cfg(unix)]
+use crate::support::{Reaped, port};
+use crate::support::{World, stderr, stdout};
 
 /// A python3 child working in `dir` that binds `port` on 127.0.0.1 (TCP), prints `ready` and
 /// sleeps; `ignore_term` makes it ignore SIGTERM.
+#[cfg(unix)]
 fn listener(dir: &Path, port: u16, ignore_term: bool) -> Reaped {
     let script = format!(
         "import signal, socket, time\n\
@@ -45,6 +51,7 @@ fn listener(dir: &Path, port: u16, ignore_term: bool) -> Reaped {
 }
 
 /// A loopback port the OS picked, free again when this returns.
+#[cfg(unix)]
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -52,11 +59,13 @@ fn free_port() -> u16 {
         .port()
 }
 
+#[cfg(unix)]
 fn is_free(port: u16) -> bool {
     std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
 }
 
 /// The child's status once it exits (within 10 s), else `None` (it keeps running).
+#[cfg(unix)]
 fn exit_of(child: &mut Reaped, within: Duration) -> Option<std::process::ExitStatus> {
     let deadline = Instant::now() + within;
     loop {
@@ -70,6 +79,8 @@ fn exit_of(child: &mut Reaped, within: Duration) -> Option<std::process::ExitSta
     }
 }
 
+// python3 listeners stopped with SIGTERM/SIGKILL: Unix by nature.
+#[cfg(unix)]
 #[test]
 fn wait_for_a_service_started_with_exec_the_readme_recipe() {
     let w = World::new();
@@ -100,6 +111,8 @@ fn wait_for_a_service_started_with_exec_the_readme_recipe() {
     server.kill();
 }
 
+// python3 listeners stopped with SIGTERM/SIGKILL: Unix by nature.
+#[cfg(unix)]
 #[test]
 fn wait_owned_ignores_a_server_working_in_another_folder() {
     let w = World::new();
@@ -133,6 +146,8 @@ fn wait_owned_ignores_a_server_working_in_another_folder() {
     server.kill();
 }
 
+// python3 listeners stopped with SIGTERM/SIGKILL: Unix by nature.
+#[cfg(unix)]
 #[test]
 fn wait_times_out_with_exit_1_and_waits_for_udp_binds() {
     let w = World::new();
@@ -151,6 +166,8 @@ fn wait_times_out_with_exit_1_and_waits_for_udp_binds() {
     );
 }
 
+// python3 listeners stopped with SIGTERM/SIGKILL: Unix by nature.
+#[cfg(unix)]
 #[test]
 fn kill_and_wait_refuse_bad_targets_and_change_nothing() {
     let w = World::new();
@@ -174,6 +191,8 @@ fn kill_and_wait_refuse_bad_targets_and_change_nothing() {
     assert_eq!(w.registry_bytes(), before);
 }
 
+// python3 listeners stopped with SIGTERM/SIGKILL: Unix by nature.
+#[cfg(unix)]
 #[test]
 fn kill_stops_a_service_with_sigterm_and_says_what_it_stopped() {
     let w = World::new();
@@ -206,6 +225,8 @@ fn kill_stops_a_service_with_sigterm_and_says_what_it_stopped() {
     assert_eq!(stderr(&out), "devport: nothing listens on service web");
 }
 
+// python3 listeners stopped with SIGTERM/SIGKILL: Unix by nature.
+#[cfg(unix)]
 #[test]
 fn kill_sends_sigkill_only_with_force() {
     let w = World::new();
@@ -236,6 +257,8 @@ fn kill_sends_sigkill_only_with_force() {
     assert_eq!(status.signal(), Some(9), "{status:?}");
 }
 
+// python3 listeners stopped with SIGTERM/SIGKILL: Unix by nature.
+#[cfg(unix)]
 #[test]
 #[ignore = "needs root: a listener run as nobody, and devport run as nobody"]
 fn kill_refuses_what_it_cannot_see_and_root_says_whose_process_it_stops() {
@@ -412,7 +435,7 @@ fn export_all_names_two_checkouts_of_one_project_apart_and_writes_atomically() {
     let modified = std::fs::metadata(&out)
         .and_then(|m| m.modified())
         .expect("mtime");
-    std::thread::sleep(Duration::from_millis(20));
+    std::thread::sleep(std::time::Duration::from_millis(20));
     run();
     assert_eq!(std::fs::read_to_string(&out).expect("read"), text);
     assert_eq!(
@@ -449,16 +472,21 @@ fn export_refuses_bad_input_and_writes_nothing() {
     std::fs::write(dir.join("devport.toml"), "[services.web]\n").expect("manifest");
     w.ok_at(&dir, &["up"]);
     // A FIFO in the way is refused at once (never opened for reading, never replaced).
-    let fifo = dir.join("Caddyfile");
-    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
-    let out = w.fails_in(&dir, &["export", "caddy", "--write", "Caddyfile"], 3);
-    assert!(stderr(&out).contains("FIFO"), "{}", stderr(&out));
-    assert!(
-        std::fs::symlink_metadata(&fifo)
-            .expect("still there")
-            .file_type()
-            .is_fifo()
-    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt as _;
+        let fifo = dir.join("Caddyfile");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))
+            .expect("mkfifo");
+        let out = w.fails_in(&dir, &["export", "caddy", "--write", "Caddyfile"], 3);
+        assert!(stderr(&out).contains("FIFO"), "{}", stderr(&out));
+        assert!(
+            std::fs::symlink_metadata(&fifo)
+                .expect("still there")
+                .file_type()
+                .is_fifo()
+        );
+    }
     w.fails_in(&dir, &["export", "nginx"], 2);
 }
 
@@ -504,6 +532,8 @@ fn caddy_adapts_the_exported_caddyfile() {
     assert_eq!(route_of("db.shop-front.localhost"), None);
 }
 
+// python3 listeners stopped with SIGTERM/SIGKILL: Unix by nature.
+#[cfg(unix)]
 #[test]
 fn a_port_is_waited_for_and_stopped_whatever_state_the_registry_is_in() {
     let w = World::new();

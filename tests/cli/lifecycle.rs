@@ -14,9 +14,17 @@ fn leases(w: &World) -> Vec<Value> {
         .unwrap_or_default()
 }
 
+/// The name the OS gives [`sleeper`]'s process.
+#[cfg(unix)]
+pub const SLEEPER_NAME: &str = "sleep";
+
+/// The name the OS gives [`sleeper`]'s process.
+#[cfg(windows)]
+pub const SLEEPER_NAME: &str = "cmd";
+
 /// A child process that lives until killed.
 #[cfg(unix)]
-fn sleeper() -> Reaped {
+pub fn sleeper() -> Reaped {
     Reaped(
         Command::new("sleep")
             .arg("60")
@@ -28,7 +36,7 @@ fn sleeper() -> Reaped {
 
 /// A child process that lives until killed: `pause`, waiting on a pipe nobody writes to.
 #[cfg(windows)]
-fn sleeper() -> Reaped {
+pub fn sleeper() -> Reaped {
     Reaped(
         Command::new("cmd")
             .args(["/c", "pause"])

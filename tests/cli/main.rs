@@ -4,7 +4,6 @@
 mod check;
 mod claim;
 mod faults;
-#[cfg(unix)]
 mod integrations;
 mod json;
 mod lifecycle;
@@ -15,7 +14,6 @@ mod newcomer_up;
 mod policy_props;
 mod support;
 mod trust_env;
-#[cfg(unix)]
 mod trust_project;
 mod trust_registry;
 // Control characters in folder names, and symlinks, need a Unix file system.

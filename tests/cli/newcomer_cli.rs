@@ -169,10 +169,7 @@ fn claim_warns_naming_the_holder_when_the_port_is_in_use() {
         )),
         "{err}"
     );
-    assert!(
-        err.contains(&format!("pid {}", std::process::id())),
-        "{err}"
-    );
+    assert!(err.contains(&crate::windows::own_pid_text()), "{err}");
     #[cfg(target_os = "linux")]
     {
         let here = std::env::current_dir().expect("cwd");
@@ -223,8 +220,8 @@ fn exec_refuses_to_run_when_the_port_is_held() {
     let err = stderr(&out);
     assert!(
         err.contains(&format!(
-            "web's port {first} is in use by pid {}",
-            std::process::id()
+            "web's port {first} is in use by {}",
+            crate::windows::own_pid_text()
         )),
         "{err}"
     );

@@ -2,18 +2,20 @@
 //! configs of other people, `init` with odd folder names, `check` limits, `doctor` at scale and
 //! exit codes, and ending leases by hand.
 
-use std::os::unix::fs::PermissionsExt as _;
-use std::os::unix::process::CommandExt as _;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::support::{Reaped, World, bin, port, stderr, stdout};
+#[cfg(unix)]
+use crate::support::bin;
+use crate::support::{World, port, stderr, stdout};
 
+#[cfg(unix)]
 const NOBODY: u32 = 65534;
 
+#[cfg(unix)]
 fn chmod(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt as _;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
 }
 
@@ -36,9 +38,12 @@ fn claim_count(w: &World) -> usize {
 
 /// A claim in a folder under a 0700 parent of another user is unreadable, not gone: `doctor`
 /// says so and `gc` keeps it.
+// Folder modes and owners: Unix by nature.
+#[cfg(unix)]
 #[test]
 #[ignore = "needs root: runs devport as user nobody against a folder it cannot see"]
 fn gc_keeps_a_claim_whose_folder_it_cannot_see() {
+    use std::os::unix::process::CommandExt as _;
     let w = World::new();
     chmod(w.dir.path(), 0o755);
     let hidden = w.dir.path().join("hidden");
@@ -150,6 +155,8 @@ fn a_manifest_above_the_git_root_is_not_this_projects() {
 }
 
 /// A manifest in a folder every user may write (sticky or not) is skipped, with a warning.
+// Folder modes and owners: Unix by nature.
+#[cfg(unix)]
 #[test]
 fn a_manifest_in_a_world_writable_folder_is_skipped() {
     let w = World::new();
@@ -198,6 +205,8 @@ fn a_manifest_in_a_world_writable_folder_is_skipped() {
 }
 
 /// A manifest owned by another user is skipped, with a warning naming the owner.
+// Folder modes and owners: Unix by nature.
+#[cfg(unix)]
 #[test]
 #[ignore = "needs root: chowns a manifest to nobody"]
 fn a_manifest_of_another_user_is_skipped() {
@@ -220,6 +229,8 @@ fn a_manifest_of_another_user_is_skipped() {
 }
 
 /// The user's config in a world-writable folder is skipped too: its range does not apply.
+// Folder modes and owners: Unix by nature.
+#[cfg(unix)]
 #[test]
 fn a_config_in_a_world_writable_folder_is_skipped() {
     let w = World::new();
@@ -255,7 +266,8 @@ fn a_config_in_a_world_writable_folder_is_skipped() {
 #[test]
 fn init_round_trips_odd_folder_names() {
     let w = World::new();
-    for name in [
+    #[cfg(unix)]
+    let names = [
         "new\nline",
         "esc\u{1b}ape",
         "del\u{7f}ete",
@@ -263,7 +275,11 @@ fn init_round_trips_odd_folder_names() {
         "back\\slash",
         "tri'''ple",
         "naïve-日本",
-    ] {
+    ];
+    // Windows allows no control character (DEL aside), `"` or `\` in a folder name.
+    #[cfg(windows)]
+    let names = ["del\u{7f}ete", "tri'''ple", "naïve-日本", "semi;colon=#"];
+    for name in names {
         let dir = w.project(name);
         w.ok_at(&dir, &["init"]);
         w.ok_at(&dir, &["up"]);
@@ -280,6 +296,8 @@ fn init_round_trips_odd_folder_names() {
 }
 
 /// 65,537 arguments of `1-65535` would overflow a 32-bit count to 0; they are refused first.
+// A Windows command line holds at most 32,767 characters, far fewer than these arguments.
+#[cfg(unix)]
 #[test]
 fn check_refuses_a_huge_argument_list_without_expanding_it() {
     let w = World::new();
@@ -367,16 +385,6 @@ fn doctor_exits_3_on_a_corrupt_registry() {
     );
 }
 
-fn sleeper() -> Reaped {
-    Reaped(
-        Command::new("sleep")
-            .arg("60")
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("spawn sleep"),
-    )
-}
-
 fn lease_keys(v: &Value) -> Vec<String> {
     let mut keys: Vec<String> = v.as_object().expect("object").keys().cloned().collect();
     keys.sort();
@@ -388,7 +396,7 @@ fn lease_keys(v: &Value) -> Vec<String> {
 fn leases_are_listed_and_released_by_port() {
     let w = World::new();
     let claimed = port(&w.ok(&["claim", "web"]));
-    let child = sleeper();
+    let child = crate::lifecycle::sleeper();
     let pid = child.0.id().to_string();
     let ports: Vec<u16> = w
         .ok(&["lease", "--pid", &pid, "--count", "2"])
@@ -404,7 +412,10 @@ fn leases_are_listed_and_released_by_port() {
         .lines()
         .find(|l| l.contains(&pid))
         .unwrap_or_else(|| panic!("no row for pid {pid}: {table}"));
-    assert!(lease_row.contains("sleep") && lease_row.contains(&ports[0].to_string()));
+    assert!(
+        lease_row.contains(crate::lifecycle::SLEEPER_NAME)
+            && lease_row.contains(&ports[0].to_string())
+    );
 
     // `list --json` keeps its shape: claims only.
     let listed = json(&w.ok(&["list", "--json"]));
@@ -452,6 +463,8 @@ fn leases_are_listed_and_released_by_port() {
 
 /// A `.git` in a folder every user may write (someone else could have put it there) is not a
 /// project root: unrelated folders below it do not merge into one project.
+// Folder modes and owners: Unix by nature.
+#[cfg(unix)]
 #[test]
 fn a_git_folder_in_a_world_writable_folder_is_not_a_project_root() {
     let w = World::new();

@@ -44,6 +44,14 @@ pub fn own_pid_text() -> String {
     }
 }
 
+/// A command that prints its arguments: `echo`, which on Windows is built into `cmd`.
+#[cfg(unix)]
+pub const ECHO: [&str; 1] = ["echo"];
+
+/// A command that prints its arguments: `echo`, which on Windows is built into `cmd`.
+#[cfg(windows)]
+pub const ECHO: [&str; 3] = ["cmd", "/c", "echo"];
+
 fn spawn_claim(w: &World, service: &str) -> Child {
     w.std_cmd_in(&w.project("shop"), &["claim", service])
         .stdout(Stdio::piped())
