@@ -32,14 +32,14 @@ pub mod fsutil;
 pub mod gc;
 pub mod json;
 pub mod lease;
+#[cfg(target_os = "macos")]
+mod macos;
 pub mod policy;
 pub mod ports;
 pub mod process;
 pub mod project;
 pub mod registry;
 pub mod types;
-#[cfg(target_os = "macos")]
-mod macos;
 #[cfg(windows)]
 mod winapi;
 
