@@ -610,6 +610,12 @@ fn key_span(text: &str, keys: &[&str]) -> Option<std::ops::Range<usize>> {
         .map(|(k, _)| k.span())
 }
 
+/// "line L, column C" of the name of the `[services.NAME]` table in manifest `text`, from the
+/// parser's spans; `None` when the text does not parse or has no such service.
+pub fn service_position(text: &str, service: &str) -> Option<String> {
+    key_span(text, &["services", service]).map(|span| position(text, span.start))
+}
+
 /// "line L, column C" of byte `offset` in `text` (1-based; columns count characters).
 pub(crate) fn position(text: &str, offset: usize) -> String {
     let before = text.get(..offset.min(text.len())).unwrap_or(text);
@@ -731,5 +737,16 @@ mod tests {
                 .and_then(|m| m.services.get("web").and_then(|s| s.prefer)),
             Some(3000)
         );
+    }
+
+    #[test]
+    fn service_positions_come_from_the_parser_not_from_substrings() {
+        let text = "name = \"web\"\n# [services.web] in a comment\n[services.webapp]\nport = 1\n\n  [services.\"web\"]\nprefer = 2\n[services.db.extra]\n";
+        let at = |service| service_position(text, service);
+        assert_eq!(at("webapp").as_deref(), Some("line 3, column 11"));
+        assert_eq!(at("web").as_deref(), Some("line 6, column 13"));
+        assert_eq!(at("db").as_deref(), Some("line 8, column 11"));
+        assert_eq!(service_position("[services\n", "web"), None);
+        assert_eq!(service_position("services = 1\n", "web"), None);
     }
 }

@@ -1,7 +1,5 @@
 //! `devport up`: claim every service of `devport.toml`.
 
-use std::collections::BTreeMap;
-
 use anyhow::Result;
 use devport::claim::{Batch, Refusal};
 use devport::envfile::{self, EnvFile};
@@ -100,11 +98,10 @@ fn refusal(
     let path = project
         .manifest_path()
         .unwrap_or_else(|| devport::project::MANIFEST.into());
-    let positions = devport::fsutil::read_regular(&path, "manifest")
+    let text = devport::fsutil::read_regular(&path, "manifest")
         .ok()
         .flatten()
-        .map(|bytes| service_positions(&String::from_utf8_lossy(&bytes)))
-        .unwrap_or_default();
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
     // A refused request whose service is claimed asks for another shape: `--move` applies it.
     let reg = ctx.store.read().ok();
     let changed = !args.relocate
@@ -123,11 +120,10 @@ fn refusal(
         .iter()
         .map(|r| {
             let service = reqs[r.index].service;
-            let at = positions
-                .get(service)
-                .map_or_else(String::new, |(line, column)| {
-                    format!("line {line}, column {column}: ")
-                });
+            let at = text
+                .as_deref()
+                .and_then(|text| devport::project::service_position(text, service))
+                .map_or_else(String::new, |at| format!("{at}: "));
             format!("{at}[services.{service}]: {}", r.error)
         })
         .collect();
@@ -156,31 +152,6 @@ fn refusal(
         code,
     }
     .into()
-}
-
-/// The line and column of each `[services.NAME]` table's name in the manifest text, from the
-/// TOML parser's spans (so `[services.webapp]` is never taken for `web`).
-fn service_positions(text: &str) -> BTreeMap<String, (usize, usize)> {
-    let Ok(root) = toml::de::DeTable::parse(text) else {
-        return BTreeMap::new();
-    };
-    let Some(toml::de::DeValue::Table(services)) = root
-        .get_ref()
-        .iter()
-        .find(|(key, _)| key.get_ref() == "services")
-        .map(|(_, value)| value.get_ref())
-    else {
-        return BTreeMap::new();
-    };
-    services
-        .keys()
-        .map(|key| {
-            let before = &text[..key.span().start.min(text.len())];
-            let line = before.matches('\n').count() + 1;
-            let column = before.chars().rev().take_while(|&c| c != '\n').count() + 1;
-            (key.get_ref().to_string(), (line, column))
-        })
-        .collect()
 }
 
 /// Refuses (exit 2, naming the manifest) services that would share a variable with each other
@@ -214,20 +185,4 @@ fn check_manifest_names(ctx: &Ctx, project: &Project, manifest: &Manifest) -> Re
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::service_positions;
-
-    #[test]
-    fn service_positions_come_from_the_parser_not_from_substrings() {
-        let text = "name = \"web\"\n# [services.web] in a comment\n[services.webapp]\nport = 1\n\n  [services.\"web\"]\nprefer = 2\n[services.db.extra]\n";
-        let found = service_positions(text);
-        assert_eq!(found.get("webapp"), Some(&(3, 11)));
-        assert_eq!(found.get("web"), Some(&(6, 13)));
-        assert_eq!(found.get("db"), Some(&(8, 11)));
-        assert!(service_positions("[services\n").is_empty());
-        assert!(service_positions("services = 1\n").is_empty());
-    }
 }
