@@ -350,9 +350,7 @@ mod platform {
         for s in sockets.iter_mut() {
             if let Some(Some(pid)) = wanted.get(&s.inode) {
                 s.pid = Some(*pid);
-                s.process = std::fs::read_to_string(format!("/proc/{pid}/comm"))
-                    .ok()
-                    .map(|c| c.trim_end().to_string());
+                s.process = crate::process::name(*pid);
             }
         }
     }

@@ -150,9 +150,9 @@ fn holder(file: &mut File) -> String {
 #[cfg(unix)]
 #[allow(clippy::unnecessary_wraps)] // the same shape as the Windows form
 fn describe(pid: u32) -> Option<String> {
-    Some(match std::fs::read_to_string(format!("/proc/{pid}/comm")) {
-        Ok(name) => format!("pid {pid} ({})", name.trim_end()),
-        Err(_) => format!("pid {pid}"),
+    Some(match crate::process::name(pid) {
+        Some(name) => format!("pid {pid} ({name})"),
+        None => format!("pid {pid}"),
     })
 }
 
