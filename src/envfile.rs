@@ -67,7 +67,7 @@ fn forbidden_family(name: &str) -> Option<&'static str> {
 }
 
 /// Why `name` may not be used as a variable, if it may not.
-fn name_problem(name: &str) -> Option<String> {
+pub(crate) fn name_problem(name: &str) -> Option<String> {
     let valid = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !valid {
@@ -238,7 +238,7 @@ pub fn render(vars: &[(String, String)], format: Format) -> String {
             out
         }),
         Format::Dotenv => vars.iter().fold(String::new(), |mut out, (k, v)| {
-            let _ = writeln!(out, "{k}={v}");
+            let _ = writeln!(out, "{k}={}", dotenv_quote(v));
             out
         }),
         Format::Json => {
@@ -253,16 +253,69 @@ pub fn render(vars: &[(String, String)], format: Format) -> String {
     }
 }
 
-/// Quotes a value for POSIX shells when it holds anything but safe characters.
-fn sh_quote(value: &str) -> String {
-    if !value.is_empty()
+/// Whether a value needs no quotes, in a shell or a dotenv file: letters, digits and
+/// `. _ - / : @ % + , =` (a port, a URL without a query), never empty.
+fn is_plain(value: &str) -> bool {
+    !value.is_empty()
         && value
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-/:".contains(c))
-    {
+            .all(|c| c.is_ascii_alphanumeric() || "._-/:@%+,=".contains(c))
+}
+
+/// Quotes a value for POSIX shells when it holds anything but plain characters: in single
+/// quotes, where nothing is special, a `'` written `'\''`.
+fn sh_quote(value: &str) -> String {
+    if is_plain(value) {
         value.to_string()
     } else {
         format!("'{}'", value.replace('\'', r"'\''"))
+    }
+}
+
+/// A value as dotenv loaders read it back unchanged: bare when plain; else in single quotes
+/// (literal: no `$` expansion in docker compose, no escapes); a value holding a `'` or a
+/// control character in double quotes, with `\`, `"`, newline, CR and tab escaped.
+fn dotenv_quote(value: &str) -> String {
+    if is_plain(value) {
+        value.to_string()
+    } else if !value.contains('\'') && !value.chars().any(char::is_control) {
+        format!("'{value}'")
+    } else {
+        double_quoted(value)
+    }
+}
+
+/// `value` in double quotes with the escapes [`parse`] reads back.
+fn double_quoted(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str(r"\\"),
+            '"' => out.push_str(r#"\""#),
+            '\n' => out.push_str(r"\n"),
+            '\r' => out.push_str(r"\r"),
+            '\t' => out.push_str(r"\t"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The raw text (quotes included) that sets `value` in an existing entry quoted with `quote`:
+/// in the same quotes when the value can be written there, else as [`dotenv_quote`] writes it.
+fn requoted(value: &str, quote: Option<u8>) -> String {
+    match quote {
+        None if is_plain(value) || value.is_empty() => value.to_string(),
+        Some(b'"') => double_quoted(value),
+        Some(q @ (b'\'' | b'`'))
+            if !value.contains(char::from(q)) && !value.chars().any(char::is_control) =>
+        {
+            let q = char::from(q);
+            format!("{q}{value}{q}")
+        }
+        _ => dotenv_quote(value),
     }
 }
 
@@ -528,13 +581,7 @@ pub fn merge(existing: &[u8], vars: &[(String, String)], path: &Path) -> Result<
             continue;
         };
         out.extend_from_slice(&existing[entry.span.start..a.value.start]);
-        let quote: &[u8] = match &a.quote {
-            Some(q) => std::slice::from_ref(q),
-            None => &[],
-        };
-        out.extend_from_slice(quote);
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(quote);
+        out.extend_from_slice(requoted(value, a.quote).as_bytes());
         let tail = &existing[a.value.end..entry.span.end];
         // `NAME= # note` had an empty value: keep the comment a comment.
         if a.quote.is_none() && tail.first() == Some(&b'#') {
@@ -557,7 +604,7 @@ pub fn merge(existing: &[u8], vars: &[(String, String)], path: &Path) -> Result<
         }
         out.extend_from_slice(k.as_bytes());
         out.push(b'=');
-        out.extend_from_slice(v.as_bytes());
+        out.extend_from_slice(dotenv_quote(v).as_bytes());
         out.extend_from_slice(ending);
         added.push(k);
     }

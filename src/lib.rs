@@ -22,6 +22,7 @@
 
 pub mod check;
 pub mod claim;
+pub mod computed;
 pub mod config;
 pub mod control;
 pub mod doctor;

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::computed::Template;
 use crate::error::{EXIT_USAGE, Error, Result};
 use crate::types::Proto;
 
@@ -213,6 +214,9 @@ pub struct Manifest {
     /// Services by name.
     #[serde(default, deserialize_with = "checked::services")]
     pub services: BTreeMap<String, ServiceSpec>,
+    /// The `[env]` table: computed variables by name (see [`crate::computed`]).
+    #[serde(default, rename = "env", deserialize_with = "checked::computed")]
+    pub computed: BTreeMap<String, Template>,
 }
 
 /// One `[services.NAME]` table.
@@ -252,6 +256,7 @@ pub(crate) mod checked {
     };
 
     use super::ServiceSpec;
+    use crate::computed::Template;
     use crate::types::{PortRange, Proto};
 
     /// Any TOML value, read without a type error: a list holds `E`s, a table is read as `M`.
@@ -493,6 +498,64 @@ pub(crate) mod checked {
         )
     }
 
+    /// A variable name of the `[env]` table, checked when read as a table key.
+    struct Var(String);
+
+    impl<'de> Deserialize<'de> for Var {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            let name = String::deserialize(d)?;
+            crate::envfile::validate_var(&name).map_err(|e| {
+                D::Error::custom(e.to_string().replace("such as WEB_PORT", "such as API_URL"))
+            })?;
+            Ok(Var(name))
+        }
+    }
+
+    impl PartialEq for Var {
+        fn eq(&self, other: &Self) -> bool {
+            self.0 == other.0
+        }
+    }
+    impl Eq for Var {}
+    impl PartialOrd for Var {
+        fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+            Some(self.cmp(other))
+        }
+    }
+    impl Ord for Var {
+        fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+            self.0.cmp(&other.0)
+        }
+    }
+
+    /// One value of the `[env]` table: a string whose placeholders parse.
+    struct Value(Template);
+
+    impl<'de> Deserialize<'de> for Value {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            let what = "a string such as \"http://localhost:{port:api}\"";
+            let text = string(d, "an [env] value", what)?;
+            Template::parse(&text).map(Value).map_err(D::Error::custom)
+        }
+    }
+
+    /// The `[env]` table: variable names and the values computed from the ports.
+    pub fn computed<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<String, Template>, D::Error> {
+        field(
+            d,
+            "env",
+            |raw: Raw<IgnoredAny, BTreeMap<Var, Value>>, key| match raw {
+                Raw::Table(map) => Ok(map.into_iter().map(|(k, v)| (k.0, v.0)).collect()),
+                other => Err(format!(
+                    "{key} must be a table such as [env] with API_URL = \"http://localhost:{{port:api}}\", not {}",
+                    other.kind()
+                )),
+            },
+        )
+    }
+
     /// `avoid`: a list of ports and ranges ("A-B"); a bad entry is named by its place in the
     /// list, as the parser gives the list's position only.
     pub(crate) fn avoid<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PortRange>, D::Error> {
@@ -591,13 +654,95 @@ impl Manifest {
                 code: EXIT_USAGE,
             });
         }
+        manifest.check_computed(text, path)?;
         Ok(manifest)
+    }
+
+    /// Variable names the manifest gives its services (`env = "..."`).
+    pub fn env_names(&self) -> BTreeMap<String, String> {
+        self.services
+            .iter()
+            .filter_map(|(service, spec)| Some((service.clone(), spec.env.clone()?)))
+            .collect()
+    }
+
+    /// Checks the `[env]` table against the services (exit 2, at the offending value or
+    /// name): every `{port:SERVICE:N}` names a service of the manifest and a place inside its
+    /// block, and no name meets a variable devport sets for a port (`*_PORT`, a block's
+    /// `*_PORT_N`, or `exec`'s `PORT`), compared ignoring case.
+    fn check_computed(&self, text: &str, path: &Path) -> Result<()> {
+        let fail = |key: &str, value: bool, message: String| {
+            let at = entry_span(text, &["env", key]).map_or_else(String::new, |(k, v)| {
+                format!("{}: ", position(text, if value { v } else { k }.start))
+            });
+            Error::Config {
+                path: path.to_path_buf(),
+                message: format!("{at}{message}"),
+                code: EXIT_USAGE,
+            }
+        };
+        for (name, template) in &self.computed {
+            for (service, index) in template.ports() {
+                let Some(spec) = self.services.get(service) else {
+                    let known: Vec<&str> = self.services.keys().map(String::as_str).collect();
+                    let known = if known.is_empty() {
+                        "it has none".to_string()
+                    } else {
+                        format!("it has {}", known.join(", "))
+                    };
+                    return Err(fail(
+                        name,
+                        true,
+                        format!(
+                            "[env] {name} reads the port of {service}, which is not a service of {MANIFEST} ({known}); fix the name, or add [services.{service}]"
+                        ),
+                    ));
+                };
+                let count = spec.count.unwrap_or(1);
+                if index >= count {
+                    return Err(fail(
+                        name,
+                        true,
+                        format!(
+                            "[env] {name} reads {{port:{service}:{index}}}, but {service} has {count} port(s), numbered from 0 to {}; use a place in that range, or raise count under [services.{service}]",
+                            count - 1
+                        ),
+                    ));
+                }
+            }
+        }
+        let names = self.env_names();
+        let mut taken = vec!["PORT".to_string()];
+        for (service, spec) in &self.services {
+            taken.extend(crate::envfile::service_vars(
+                service,
+                spec.count.unwrap_or(1),
+                &names,
+                "",
+            ));
+        }
+        match crate::computed::clash(&self.computed, taken.iter().map(String::as_str)) {
+            Some((mine, theirs)) => Err(fail(
+                &mine,
+                false,
+                crate::computed::collision(&mine, &theirs),
+            )),
+            None => Ok(()),
+        }
     }
 }
 
 /// Where the key at `keys` (a path of table names, then the key) is written in `text`, from
 /// the parser's spans (never a substring search, which `[services.webapp]` would fool).
 fn key_span(text: &str, keys: &[&str]) -> Option<std::ops::Range<usize>> {
+    entry_span(text, keys).map(|(key, _)| key)
+}
+
+/// Where the key at `keys` and its value are written in `text`, from the parser's spans.
+fn entry_span(
+    text: &str,
+    keys: &[&str],
+) -> Option<(std::ops::Range<usize>, std::ops::Range<usize>)> {
     let doc = toml::de::DeTable::parse(text).ok()?;
     let (last, tables) = keys.split_last()?;
     let mut table = doc.get_ref();
@@ -607,7 +752,7 @@ fn key_span(text: &str, keys: &[&str]) -> Option<std::ops::Range<usize>> {
     table
         .iter()
         .find(|(k, _)| k.get_ref() == last)
-        .map(|(k, _)| k.span())
+        .map(|(k, v)| (k.span(), v.span()))
 }
 
 /// "line L, column C" of the name of the `[services.NAME]` table in manifest `text`, from the
@@ -664,10 +809,9 @@ impl Project {
     /// Variable names the manifest gives its services (`env = "..."`).
     pub fn env_names(&self) -> BTreeMap<String, String> {
         self.manifest
-            .iter()
-            .flat_map(|m| &m.services)
-            .filter_map(|(service, spec)| Some((service.clone(), spec.env.clone()?)))
-            .collect()
+            .as_ref()
+            .map(Manifest::env_names)
+            .unwrap_or_default()
     }
 
     /// Where `devport init` writes the manifest: the project's folder.

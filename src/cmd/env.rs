@@ -16,7 +16,10 @@ pub fn run(ctx: &Ctx, args: &EnvArgs) -> Result<Outcome> {
     }
     let project = ctx.project()?;
     let file = args.write.as_deref().map(EnvFile::open).transpose()?;
-    let vars = ctx.project_vars(&project, None, &args.prefix)?;
+    let mut vars = ctx.project_vars(&project, None, &args.prefix)?;
+    for note in devport::computed::add(&project, &ctx.store.read()?, &args.prefix, &mut vars)? {
+        output::note(&note);
+    }
     let none = format!(
         "the project {} has no claims; run 'devport claim SERVICE' or 'devport up' first",
         output::clean(&project.name)

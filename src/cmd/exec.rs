@@ -5,8 +5,8 @@ use std::process::Command;
 use anyhow::Result;
 use std::collections::BTreeMap;
 
-use devport::envfile;
 use devport::{ClaimRequest, PortChoice, Project, Proto};
+use devport::{computed, envfile};
 
 use super::{Ctx, Outcome};
 use crate::cli::ExecArgs;
@@ -83,6 +83,9 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<Outcome> {
         names.insert(args.service.clone(), name.clone());
     }
     let mut vars = ctx.project_vars_named(&project, None, "", &names)?;
+    for note in devport::computed::add(&project, &ctx.store.read()?, "", &mut vars)? {
+        output::note(&note);
+    }
     vars.retain(|(k, _)| k != "PORT");
     vars.push(("PORT".to_string(), port.to_string()));
 
@@ -125,7 +128,17 @@ fn check_var_names(
         names.insert(args.service.clone(), name.clone());
     }
     services.push((&args.service, count));
-    envfile::check_names(&services, &names, "")?;
+    let taken = envfile::check_names(&services, &names, "")?;
+    // The manifest's own services were checked when it was read; a claim outside it, or
+    // `--env`, may still meet an `[env]` name.
+    if let Some(manifest) = &project.manifest
+        && let Some((mine, theirs)) = computed::clash(
+            &manifest.computed,
+            taken.iter().flatten().map(String::as_str),
+        )
+    {
+        return Err(devport::Error::Usage(computed::collision(&mine, &theirs)).into());
+    }
     Ok(())
 }
 

@@ -74,7 +74,10 @@ pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<Outcome> {
         ));
     }
     let services: Vec<&str> = manifest.services.keys().map(String::as_str).collect();
-    let vars = ctx.project_vars(&project, Some(&services), "")?;
+    let mut vars = ctx.project_vars(&project, Some(&services), "")?;
+    for note in devport::computed::add(&project, &reg, "", &mut vars)? {
+        output::note(&note);
+    }
     super::emit_vars(
         &vars,
         format,
