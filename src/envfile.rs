@@ -307,7 +307,7 @@ fn double_quoted(value: &str) -> String {
 /// in the same quotes when the value can be written there, else as [`dotenv_quote`] writes it.
 fn requoted(value: &str, quote: Option<u8>) -> String {
     match quote {
-        None if is_plain(value) || value.is_empty() => value.to_string(),
+        None if is_plain(value) => value.to_string(),
         Some(b'"') => double_quoted(value),
         Some(q @ (b'\'' | b'`'))
             if !value.contains(char::from(q)) && !value.chars().any(char::is_control) =>
@@ -1091,6 +1091,91 @@ mod tests {
                 any::<bool>(),
             )
         })
+    }
+
+    /// Values that stress every quoting rule: quotes of each kind, `$`, backslashes, `#`,
+    /// blanks, braces, control characters and non-ASCII text, never NUL (which no variable
+    /// can hold).
+    fn value() -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            prop_oneof![
+                prop::sample::select(vec![
+                    '\'', '"', '`', '$', '\\', '#', ' ', '\t', '\n', '\r', '{', '}', '=', '!', '~',
+                    '*', '?', ';', '&', '|', '(', '<', 'é', '\u{85}', '\u{1b}',
+                ]),
+                any::<char>().prop_filter("no NUL", |&c| c != '\0'),
+                "[a-z0-9:/@.]".prop_map(|s| s.chars().next().unwrap_or('a')),
+            ],
+            0..24,
+        )
+        .prop_map(|chars| chars.into_iter().collect())
+    }
+
+    /// `sh -c 'eval "$X"; printf %s "$V"'`: what a shell makes of `eval "$(devport env)"`.
+    #[cfg(unix)]
+    fn through_sh(rendered: &str) -> String {
+        let out = std::process::Command::new("sh")
+            .args(["-c", "eval \"$DEVPORT_TEST_X\" && printf %s \"$V\""])
+            .env("DEVPORT_TEST_X", rendered)
+            .output()
+            .expect("sh runs");
+        assert!(out.status.success(), "{rendered:?}: {out:?}");
+        String::from_utf8(out.stdout).expect("utf-8")
+    }
+
+    #[test]
+    fn dotenv_quoting() {
+        let line = |v: &str| render(&[("V".into(), v.into())], Format::Dotenv);
+        assert_eq!(
+            line("postgres://app@localhost:5432/shop"),
+            "V=postgres://app@localhost:5432/shop\n"
+        );
+        assert_eq!(line("a b $HOME # c"), "V='a b $HOME # c'\n");
+        assert_eq!(line(""), "V=''\n");
+        assert_eq!(line("it's \"x\" \\"), "V=\"it's \\\"x\\\" \\\\\"\n");
+        // An existing line keeps its quotes when the value fits in them.
+        let vars = [("V".to_string(), "a b".to_string())];
+        let merged = |text: &str| {
+            String::from_utf8(merge(text.as_bytes(), &vars, Path::new(".env")).expect("merges"))
+                .expect("utf-8")
+        };
+        assert_eq!(merged("V=`x`\n"), "V=`a b`\n");
+        assert_eq!(merged("V=\"x\"\n"), "V=\"a b\"\n");
+        assert_eq!(merged("V=x # note\n"), "V='a b' # note\n");
+        let vars = [("V".to_string(), "it's".to_string())];
+        assert_eq!(
+            String::from_utf8(merge(b"V='x'\n", &vars, Path::new(".env")).expect("merges"))
+                .expect("utf-8"),
+            "V=\"it's\"\n"
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Every value comes out of `eval` of the sh format unchanged.
+        #[cfg(unix)]
+        #[test]
+        fn sh_format_survives_eval(v in value()) {
+            let rendered = render(&[("V".to_string(), v.clone())], Format::Sh);
+            prop_assert_eq!(through_sh(&rendered), v);
+        }
+
+        /// Every value reads back unchanged from the dotenv format, printed or merged into an
+        /// existing line in any of its forms, and a second merge changes nothing.
+        #[test]
+        fn dotenv_format_reads_back(
+            v in value(),
+            existing in prop::sample::select(vec!["", "V=1\n", "V='1'\n", "V=\"1\"\n", "V=`1`\n", "export V=1 # n\n"]),
+        ) {
+            let vars = [("V".to_string(), v.clone())];
+            let printed = render(&vars, Format::Dotenv);
+            prop_assert_eq!(parse(&printed), vars.to_vec());
+            let once = merge(existing.as_bytes(), &vars, Path::new(".env")).expect("merges");
+            let text = String::from_utf8(once.clone()).expect("utf-8");
+            prop_assert_eq!(parse(&text), vars.to_vec());
+            prop_assert_eq!(merge(&once, &vars, Path::new(".env")).ok(), Some(once));
+        }
     }
 
     proptest! {
