@@ -272,17 +272,23 @@ fn sh_quote(value: &str) -> String {
     }
 }
 
-/// A value as dotenv loaders read it back unchanged: bare when plain; else in single quotes
-/// (literal: no `$` expansion in docker compose, no escapes); a value holding a `'` or a
-/// control character in double quotes, with `\`, `"`, newline, CR and tab escaped.
+/// A value as dotenv loaders read it back unchanged: bare when plain; else in single quotes,
+/// which every loader reads literally (no `$` expansion in docker compose) as long as the
+/// value holds no `'` and no `\` (python-dotenv unescapes `\\` there); else in double quotes,
+/// with `\`, `"`, newline, CR and tab escaped (where compose expands `${VAR}`).
 fn dotenv_quote(value: &str) -> String {
     if is_plain(value) {
         value.to_string()
-    } else if !value.contains('\'') && !value.chars().any(char::is_control) {
+    } else if fits_single(value, '\'') {
         format!("'{value}'")
     } else {
         double_quoted(value)
     }
+}
+
+/// Whether `value` reads back unchanged between two `quote`s that escape nothing.
+fn fits_single(value: &str, quote: char) -> bool {
+    !value.contains([quote, '\\']) && !value.chars().any(char::is_control)
 }
 
 /// `value` in double quotes with the escapes [`parse`] reads back.
@@ -309,9 +315,7 @@ fn requoted(value: &str, quote: Option<u8>) -> String {
     match quote {
         None if is_plain(value) => value.to_string(),
         Some(b'"') => double_quoted(value),
-        Some(q @ (b'\'' | b'`'))
-            if !value.contains(char::from(q)) && !value.chars().any(char::is_control) =>
-        {
+        Some(q @ (b'\'' | b'`')) if fits_single(value, char::from(q)) => {
             let q = char::from(q);
             format!("{q}{value}{q}")
         }

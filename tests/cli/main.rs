@@ -3,6 +3,7 @@
 
 mod check;
 mod claim;
+mod computed;
 mod faults;
 mod integrations;
 mod json;
