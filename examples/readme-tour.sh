@@ -83,6 +83,11 @@ count = 3
 [services.metrics]
 proto = "udp"
 env = "STATSD_PORT"
+
+[env]
+API_URL = "http://localhost:{port:web}"
+DATABASE_URL = "postgres://app@localhost:{port:db}/{project}"
+GRPC_BACKUP = "127.0.0.1:{port:grpc:2}"
 TOML
 run 'devport up'
 run 'devport up --format dotenv --write-env .env'

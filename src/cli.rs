@@ -252,11 +252,16 @@ pub struct CheckArgs {
 /// Print the project's claims as environment variables
 ///
 /// Each service becomes <SERVICE>_PORT (upper-cased, other characters turned into _); a block
-/// adds <SERVICE>_PORT_0 ... beside it. env in devport.toml renames a variable.
+/// adds <SERVICE>_PORT_0 ... beside it. env in devport.toml renames a variable. The [env]
+/// table of devport.toml adds computed values, such as
+/// DATABASE_URL = "postgres://app@localhost:{port:db}/{project}" ({port:SERVICE:N} is port N
+/// of a block, counted from 0; {{ and }} are literal braces); one that reads a service not
+/// claimed yet is left out and named on stderr. Values are quoted for each format.
 ///
 /// Example:
 ///   eval "$(devport env)"
 ///   devport env --format dotenv --write .env
+///   echo 'eval "$(devport up)"' > .envrc && direnv allow
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct EnvArgs {
@@ -275,7 +280,8 @@ pub struct EnvArgs {
 /// Claim a service's port, then run a command with it
 ///
 /// The command gets PORT and <SERVICE>_PORT (or, with --env NAME, NAME instead), plus the
-/// variables of the project's other claims. {port} in an argument becomes the port,
+/// variables of the project's other claims and the computed values of devport.toml's [env]
+/// table (such as DATABASE_URL). {port} in an argument becomes the port,
 /// {port:OTHER} the port of another claimed service, for servers that ignore PORT. The exit
 /// status is the command's. The command goes after --. If a process already listens on the
 /// service's port, nothing is run and devport exits 1.
@@ -299,11 +305,12 @@ pub struct ExecArgs {
 
 /// Claim every service in devport.toml and print their variables
 ///
-/// Idempotent: services already claimed keep their ports. All or nothing: every service is
-/// checked first, and if any cannot be claimed each one is named with its line in
-/// devport.toml and nothing is claimed. After an edit of devport.toml (another port, prefer,
-/// count or proto), --move applies it. Claims of this project that the manifest no longer
-/// lists are named on stderr.
+/// The variables are each service's <SERVICE>_PORT and the computed values of the [env]
+/// table (API_URL = "http://localhost:{port:api}"). Idempotent: services already claimed
+/// keep their ports. All or nothing: every service is checked first, and if any cannot be
+/// claimed each one is named with its line in devport.toml and nothing is claimed. After an
+/// edit of devport.toml (another port, prefer, count or proto), --move applies it. Claims of
+/// this project that the manifest no longer lists are named on stderr.
 ///
 /// Example:
 ///   devport up --write-env .env
