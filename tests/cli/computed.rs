@@ -3,9 +3,13 @@
 //! back unchanged by a shell, devport's own dotenv reader, docker compose and direnv.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+#[cfg(unix)]
+use std::path::Path;
+use std::path::PathBuf;
 
-use crate::support::{World, bin, port, stderr, stdout};
+#[cfg(unix)]
+use crate::support::bin;
+use crate::support::{World, port, stderr, stdout};
 
 /// A value that every quoting rule meets: blanks, all three quotes, `$`, a backslash, `#` and
 /// braces written `{{ }}`.
