@@ -711,6 +711,21 @@ impl Manifest {
                 }
             }
         }
+        let keys: Vec<&String> = self.computed.keys().collect();
+        if let Some((first, second)) = keys.iter().enumerate().find_map(|(i, a)| {
+            keys[i + 1..]
+                .iter()
+                .find(|b| a.eq_ignore_ascii_case(b))
+                .map(|b| (*a, *b))
+        }) {
+            return Err(fail(
+                second,
+                false,
+                format!(
+                    "[env] sets {first} and {second}, one variable where names ignore case (Windows); keep one"
+                ),
+            ));
+        }
         let names = self.env_names();
         let mut taken = vec!["PORT".to_string()];
         for (service, spec) in &self.services {
@@ -881,6 +896,40 @@ mod tests {
                 .and_then(|m| m.services.get("web").and_then(|s| s.prefer)),
             Some(3000)
         );
+    }
+
+    #[test]
+    fn env_table_errors_point_at_the_key_or_the_value() {
+        let head = "[services.web]\n[services.db]\ncount = 2\n[env]\n";
+        for (line, at, says) in [
+            (
+                "A = \"x{port:web}{port:nope}\"",
+                "line 5, column 5",
+                "nope, which is not",
+            ),
+            ("  A =   \"{port:db:2}\"", "line 5, column 9", "from 0 to 1"),
+            (
+                "A = \"{port:db:1}\"\nWEB_PORT = \"\"",
+                "line 6, column 1",
+                "WEB_PORT",
+            ),
+            ("DB_port_0 = \"\"", "line 5, column 1", "DB_PORT_0"),
+            ("A_B = \"\"\na_b = \"\"", "line 6, column 1", "A_B and a_b"),
+        ] {
+            let text = format!("{head}{line}\n");
+            let e = Manifest::parse(&text, Path::new("m"))
+                .map(|_| ())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(at) && e.contains(says), "{line:?}: {e}");
+        }
+        let ok = Manifest::parse(
+            &format!("{head}URL = \"{{{{{{port:db:1}}}}}} {{project}}\"\n"),
+            Path::new("m"),
+        )
+        .expect("parses");
+        let ports: Vec<(&str, u16)> = ok.computed["URL"].ports().collect();
+        assert_eq!(ports, vec![("db", 1)]);
     }
 
     #[test]
