@@ -21,6 +21,12 @@ const STARTER: &str = r#"# devport.toml: the ports this project needs. Commit it
 [services.web]
 
 [services.db]
+
+# Values built from the ports, exported beside WEB_PORT and DB_PORT by `env`, `up` and `exec`:
+# {port:SERVICE}, {port:SERVICE:N} (the Nth port of a block, from 0), {project}.
+# [env]
+# API_URL = "http://localhost:{port:web}"
+# DATABASE_URL = "postgres://app@localhost:{port:db}/{project}"
 "#;
 
 pub fn run(ctx: &Ctx) -> Result<Outcome> {

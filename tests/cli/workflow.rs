@@ -11,15 +11,20 @@ use crate::support::{World, bin, port, stderr, stdout};
 /// Runs a bash script in `dir`, with `devport` on PATH.
 #[cfg(unix)]
 fn bash(w: &World, dir: &Path, script: &str) -> std::process::Output {
+    bash_cmd(w, dir, script).output().expect("bash")
+}
+
+/// The command [`bash`] runs.
+#[cfg(unix)]
+fn bash_cmd(w: &World, dir: &Path, script: &str) -> Command {
     let path = format!(
         "{}:{}",
         bin_dir().display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    w.program_in("bash", dir, &["-c", script])
-        .env("PATH", path)
-        .output()
-        .expect("bash")
+    let mut cmd = w.program_in("bash", dir, &["-c", script]);
+    cmd.env("PATH", path);
+    cmd
 }
 
 fn bin_dir() -> PathBuf {
@@ -305,6 +310,18 @@ fn init_writes_once() {
     let text = std::fs::read_to_string(&path).expect("read");
     assert!(text.contains("name = \"shop\""));
     w.cmd(&["up"]).assert().success();
+    // The commented [env] example is valid once uncommented.
+    let uncommented = text
+        .replace("# [env]", "[env]")
+        .replace("# API_URL", "API_URL")
+        .replace("# DATABASE_URL", "DATABASE_URL");
+    std::fs::write(&path, uncommented).expect("write");
+    let env = w.ok(&["up", "--format", "dotenv"]);
+    assert!(
+        env.contains("DATABASE_URL=postgres://app@localhost:"),
+        "{env}"
+    );
+    std::fs::write(&path, &text).expect("write");
     w.cmd(&["init"]).assert().code(2);
     assert_eq!(std::fs::read_to_string(&path).expect("read"), text);
 }
@@ -493,4 +510,45 @@ fn env_write_respects_the_umask_and_keeps_a_files_mode() {
     let out = bash(&w, &shop, "umask 077 && devport env --write old.env");
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(mode("old.env"), 0o640, "a rewritten file keeps its mode");
+}
+
+/// The README's test-suite recipe: two runs at once lease different ports, wait for their own
+/// server, pass, and leave no lease behind once they exit.
+#[cfg(unix)]
+#[test]
+#[ignore = "needs python3 (installed by .ci/run)"]
+fn example_test_suite_leases_and_waits() {
+    let w = World::new();
+    let shop = w.project("shop");
+    let script = format!("bash {}", examples().join("test-suite.sh").display());
+    let runs: Vec<_> = (0..2)
+        .map(|_| {
+            bash_cmd(&w, &shop, &script)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("bash")
+        })
+        .collect();
+    let mut ports = Vec::new();
+    for run in runs {
+        let out = run.wait_with_output().expect("wait");
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("pid "),
+            "wait names the server: {}",
+            stderr(&out)
+        );
+        let port = stdout(&out)
+            .trim()
+            .strip_prefix("tests passed on port ")
+            .expect("the script's last line")
+            .to_string();
+        ports.push(port);
+    }
+    assert_ne!(ports[0], ports[1], "parallel runs got the same port");
+    // Both scripts are gone, so their leases are dead: a write prunes them.
+    w.ok(&["claim", "web"]);
+    let leases = w.ok(&["list", "--leases", "--json"]);
+    assert_eq!(leases.trim(), "[]", "{leases}");
 }
