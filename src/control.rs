@@ -297,7 +297,7 @@ pub struct Stopped {
 /// Sends SIGTERM to each victim, waits up to `timeout` for `ports` (for `proto`) to be free,
 /// then, with `force`, sends SIGKILL to those still running and waits a little more. A victim
 /// whose pid now belongs to another process is not signalled.
-#[cfg(unix)]
+#[cfg(not(windows))]
 pub fn stop(
     victims: &[Victim],
     ports: PortRange,
@@ -318,7 +318,7 @@ pub fn stop(
     Ok(stopped)
 }
 
-#[cfg(unix)]
+#[cfg(not(windows))]
 fn send(victims: &[Victim], force: bool) -> Result<()> {
     for v in victims.iter().filter(|v| process::is_alive(v.pid, v.start)) {
         process::signal(v.pid, force).map_err(|e| {
