@@ -185,6 +185,22 @@ fn socket(
     })
 }
 
+/// The owner pid to show for a socket whose kernel record names `pid` (`so_last_pid`, the
+/// last process that used it) and user `socket_uid`, given the uid of the process now running
+/// with that pid (`None`: none runs, or it cannot be seen). A running process of another user
+/// is not taken for the owner: the pid may have been reused since (or the owner dropped its
+/// privileges after binding), and `kill` must never act on the wrong process.
+pub fn owner_pid(
+    pid: Option<u32>,
+    socket_uid: Option<u32>,
+    process_uid: Option<u32>,
+) -> Option<u32> {
+    match (process_uid, socket_uid) {
+        (Some(now), Some(then)) if now != then => None,
+        _ => pid,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -448,6 +464,14 @@ mod tests {
         assert_eq!(got, [("udp", ip("0.0.0.0"), 5353), ("udp", ip("::"), 5355)]);
         // A UDP list read as TCP finds nothing (no TCP records, other protocol).
         assert!(parse(&bytes, "tcp").is_empty());
+    }
+
+    #[test]
+    fn a_pid_now_running_as_another_user_is_not_the_owner() {
+        assert_eq!(owner_pid(Some(42), Some(501), Some(501)), Some(42));
+        assert_eq!(owner_pid(Some(42), Some(501), None), Some(42));
+        assert_eq!(owner_pid(Some(42), Some(0), Some(501)), None);
+        assert_eq!(owner_pid(None, Some(0), Some(0)), None);
     }
 
     #[test]

@@ -416,9 +416,12 @@ mod platform {
     }
 
     /// Names the owners from `proc_name`; a process that cannot be seen keeps its pid without
-    /// a name.
+    /// a name, and one running as another user than the socket's is not its owner
+    /// ([`pcblist::owner_pid`]).
     pub fn resolve_owners(sockets: &mut [Socket]) {
         for s in sockets.iter_mut() {
+            let process_uid = s.pid.and_then(crate::macos::bsd_info).map(|(_, uid)| uid);
+            s.pid = pcblist::owner_pid(s.pid, s.uid, process_uid);
             s.process = s.pid.and_then(crate::macos::process_name);
         }
     }
