@@ -382,7 +382,9 @@ pub struct GcArgs {
 /// --force sends SIGKILL. Prints what it stopped: pid, process, folder. Refuses pid 1, other
 /// users' processes (root may, and is told whose), processes it cannot see and the proxies of
 /// Docker and Podman (stop the container instead); then nothing is stopped. Exit 0 when the port is free afterwards, 1 when nothing listened, it refused or the
-/// port is still busy. Not available on Windows yet.
+/// port is still busy. Windows has no SIGTERM: there it ends a process only with --force
+/// (TerminateProcess, at once, without the process's own cleanup), refuses without it, and
+/// refuses the System process and processes it may not open (another user's, a service).
 ///
 /// Example:
 ///   devport kill 3000
@@ -397,7 +399,8 @@ pub struct KillArgs {
     /// How long to wait for the port to be free after SIGTERM
     #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_duration)]
     pub timeout: std::time::Duration,
-    /// Send SIGKILL to what is still running after --timeout
+    /// Send SIGKILL to what is still running after --timeout (Windows: end it at once with
+    /// TerminateProcess, then wait up to --timeout)
     #[arg(long)]
     pub force: bool,
     /// Show what would be stopped; stop nothing

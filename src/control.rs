@@ -210,12 +210,14 @@ pub fn victims(socks: &[Socket]) -> Result<Vec<Victim>> {
         let label = name
             .as_ref()
             .map_or_else(|| format!("pid {pid}"), |n| format!("pid {pid} ({n})"));
-        if pid == 1 {
+        if let Some(what) = system_process(pid) {
             return Err(Error::Refused(format!(
-                "{} port {} is held by {label}, the system's first process; devport never stops pid 1; nothing was stopped",
+                "{} port {} is held by {label}, {what}; devport never stops pid {pid}; nothing was stopped",
                 s.proto, s.port
             )));
         }
+        #[cfg(windows)]
+        may_terminate(pid, &label, s)?;
         if let Some(proxy) = name.as_deref().filter(|n| CONTAINER_PROXIES.contains(n)) {
             return Err(Error::Refused(format!(
                 "{} port {} is forwarded to a container by {label}; stopping {proxy} would break the engine's port forwarding, not stop the container; stop the container instead ('docker ps' or 'podman ps' shows which); nothing was stopped",
@@ -248,6 +250,41 @@ pub fn victims(socks: &[Socket]) -> Result<Vec<Victim>> {
     Ok(out)
 }
 
+/// What the system's own process `pid` is, which devport never stops: pid 1 on Unix, System
+/// (pid 4) and the idle process (pid 0) on Windows.
+fn system_process(pid: u32) -> Option<&'static str> {
+    match pid {
+        1 if cfg!(unix) => Some("the system's first process"),
+        0 | 4 if cfg!(windows) => Some("the Windows System process"),
+        _ => None,
+    }
+}
+
+/// Refuses, in words, a process that devport cannot open to end it (Windows: another user's
+/// process, a service or a protected process). One that has exited meanwhile is not refused: it
+/// is skipped when stopping.
+#[cfg(windows)]
+fn may_terminate(pid: u32, label: &str, s: &Socket) -> Result<()> {
+    match crate::winapi::Terminable::open(pid) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(Error::Refused(format!(
+            "{} port {} is held by {label}, which devport may not end (another user's process, a service or a protected process); nothing was stopped; run devport as that user, or from an elevated prompt, to stop it",
+            s.proto, s.port
+        ))),
+        Err(e) => Err(Error::Refused(format!(
+            "{} port {} is held by {label}, which devport cannot open: {e}; nothing was stopped",
+            s.proto, s.port
+        ))),
+    }
+}
+
+/// What the forced stop is called in messages: `SIGKILL`, or on Windows `TerminateProcess`.
+pub const FORCED_STOP: &str = if cfg!(windows) {
+    "TerminateProcess"
+} else {
+    "SIGKILL"
+};
+
 /// How [`stop`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Stopped {
@@ -260,6 +297,7 @@ pub struct Stopped {
 /// Sends SIGTERM to each victim, waits up to `timeout` for `ports` (for `proto`) to be free,
 /// then, with `force`, sends SIGKILL to those still running and waits a little more. A victim
 /// whose pid now belongs to another process is not signalled.
+#[cfg(not(windows))]
 pub fn stop(
     victims: &[Victim],
     ports: PortRange,
@@ -280,6 +318,7 @@ pub fn stop(
     Ok(stopped)
 }
 
+#[cfg(not(windows))]
 fn send(victims: &[Victim], force: bool) -> Result<()> {
     for v in victims.iter().filter(|v| process::is_alive(v.pid, v.start)) {
         process::signal(v.pid, force).map_err(|e| {
@@ -290,6 +329,72 @@ fn send(victims: &[Victim], force: bool) -> Result<()> {
         })?;
     }
     Ok(())
+}
+
+/// Windows has no SIGTERM that a console program can be sent from another console, so a
+/// process can only be ended at once (`TerminateProcess`, no cleanup of its own): that happens
+/// only with `force`; without it nothing is done and the refusal says to add `--force`. Each
+/// victim is opened first and ended only if its creation time is still the one recorded (the
+/// open handle keeps the pid from being reused meanwhile); then this waits up to `timeout`
+/// for them to exit and for `ports` to be free.
+#[cfg(windows)]
+pub fn stop(
+    victims: &[Victim],
+    ports: PortRange,
+    proto: Proto,
+    timeout: Duration,
+    force: bool,
+) -> Result<Stopped> {
+    if !force {
+        return Err(Error::Refused(
+            "Windows has no SIGTERM: a process can only be ended at once, without its own cleanup (TerminateProcess), and devport does that only with --force; nothing was stopped; run again with --force"
+                .to_string(),
+        ));
+    }
+    let deadline = Instant::now() + timeout;
+    let mut ended = Vec::new();
+    for v in victims {
+        if let Some(handle) = terminate(v)? {
+            ended.push(handle);
+        }
+    }
+    for handle in &ended {
+        handle.wait(deadline.saturating_duration_since(Instant::now()));
+    }
+    Ok(Stopped {
+        port_free: free_within(
+            ports,
+            proto,
+            deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_secs(1)),
+        ),
+        forced: true,
+    })
+}
+
+/// Ends `victim` with `TerminateProcess` if it is still the process that was found (same pid
+/// and creation time), returning its handle to wait on; `None` when it has exited or its pid
+/// now belongs to another process (which is left alone).
+#[cfg(windows)]
+pub fn terminate(victim: &Victim) -> Result<Option<crate::winapi::Terminable>> {
+    let refused = |e: std::io::Error| {
+        Error::Refused(format!(
+            "cannot end pid {}: {e}; nothing more was stopped",
+            victim.pid
+        ))
+    };
+    let Some(handle) = crate::winapi::Terminable::open(victim.pid).map_err(refused)? else {
+        return Ok(None);
+    };
+    match (handle.running_since(), victim.start) {
+        (Some(now), Some(then)) if now == then => {
+            // Exit code 1, as `taskkill /f` leaves.
+            handle.terminate(1).map_err(refused)?;
+            Ok(Some(handle))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// Whether nothing listens on `ports` for `proto`, checked until `timeout` passes.
@@ -339,8 +444,9 @@ mod tests {
             user: Some("root".into()),
             inode: 0,
         };
-        let e = victims(&[sock(Some(1))]).unwrap_err().to_string();
-        assert!(e.contains("never stops pid 1"), "{e}");
+        let system = if cfg!(windows) { 4 } else { 1 };
+        let e = victims(&[sock(Some(system))]).unwrap_err().to_string();
+        assert!(e.contains(&format!("never stops pid {system}")), "{e}");
         let e = victims(&[sock(None)]).unwrap_err().to_string();
         assert!(e.contains("cannot see") && e.contains("user root"), "{e}");
         let proxy = Socket {
@@ -356,5 +462,60 @@ mod tests {
         let me = victims(&[sock(Some(std::process::id()))]).unwrap_or_default();
         assert_eq!(me.len(), 1);
         assert_eq!(me[0].ports, [4242]);
+    }
+
+    /// A `cmd /c pause` child waiting on a pipe nobody writes to, ended on drop.
+    #[cfg(windows)]
+    struct Pause(std::process::Child);
+
+    #[cfg(windows)]
+    impl Drop for Pause {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    #[cfg(windows)]
+    #[test]
+    fn windows_ends_only_the_process_found_and_only_with_force() {
+        let mut child = Pause(
+            std::process::Command::new("cmd")
+                .args(["/c", "pause"])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("spawn cmd /c pause"),
+        );
+        let pid = child.0.id();
+        let start = process::start_time(pid);
+        assert!(start.is_some());
+        let victim = |start| Victim {
+            pid,
+            process: None,
+            uid: None,
+            user: None,
+            folder: None,
+            ports: vec![],
+            start,
+        };
+        let running = |child: &mut Pause| child.0.try_wait().expect("try_wait").is_none();
+        // Without --force: refused, nothing ended.
+        let free = PortRange::single(1);
+        let e = stop(&[victim(start)], free, Proto::Tcp, Duration::ZERO, false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("run again with --force"), "{e}");
+        assert!(running(&mut child));
+        // Another creation time: the pid now names another process, which is left alone.
+        let other = terminate(&victim(start.map(|s| s + 1))).expect("open");
+        assert!(other.is_none());
+        assert!(running(&mut child));
+        // The process that was found: ended, and its handle says so.
+        let handle = terminate(&victim(start)).expect("open").expect("ended");
+        assert!(handle.wait(Duration::from_secs(10)));
+        assert_eq!(child.0.wait().expect("wait").code(), Some(1));
+        // Gone: nothing to end.
+        assert!(terminate(&victim(start)).expect("open").is_none());
     }
 }

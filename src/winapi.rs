@@ -10,8 +10,8 @@ use std::os::windows::ffi::{OsStrExt as _, OsStringExt as _};
 use std::os::windows::io::AsRawHandle as _;
 
 use windows_sys::Win32::Foundation::{
-    CloseHandle, ERROR_INSUFFICIENT_BUFFER, FILETIME, HANDLE, INVALID_HANDLE_VALUE, NO_ERROR,
-    WAIT_TIMEOUT,
+    CloseHandle, ERROR_INSUFFICIENT_BUFFER, ERROR_INVALID_PARAMETER, FILETIME, HANDLE,
+    INVALID_HANDLE_VALUE, NO_ERROR, WAIT_OBJECT_0, WAIT_TIMEOUT,
 };
 use windows_sys::Win32::NetworkManagement::IpHelper::{
     GetExtendedTcpTable, GetExtendedUdpTable, TCP_TABLE_OWNER_PID_LISTENER, UDP_TABLE_OWNER_PID,
@@ -24,7 +24,7 @@ use windows_sys::Win32::System::Diagnostics::ToolHelp::{
 };
 use windows_sys::Win32::System::Threading::{
     GetProcessTimes, OpenProcess, PROCESS_QUERY_LIMITED_INFORMATION, PROCESS_SYNCHRONIZE,
-    WaitForSingleObject,
+    PROCESS_TERMINATE, TerminateProcess, WaitForSingleObject,
 };
 use windows_sys::Win32::System::WindowsProgramming::{
     FILE_RENAME_FLAG_POSIX_SEMANTICS, FILE_RENAME_FLAG_REPLACE_IF_EXISTS,
@@ -43,18 +43,30 @@ impl Drop for Owned {
 /// The creation time of the running process `pid` (100 ns units since 1601, as `FILETIME`), or
 /// `None` if no process with that pid is running or it cannot be opened.
 pub fn process_creation_time(pid: u32) -> Option<u64> {
+    let handle =
+        open_process(pid, PROCESS_QUERY_LIMITED_INFORMATION | PROCESS_SYNCHRONIZE).ok()??;
+    running_since(&handle)
+}
+
+/// Opens process `pid` with `access`: `Ok(None)` when no process has that pid, an error (access
+/// denied, for another user's process, a service or a protected process) when it cannot be
+/// opened.
+fn open_process(pid: u32, access: u32) -> std::io::Result<Option<Owned>> {
     // SAFETY: plain values in; a null handle (failure) is checked.
-    let raw = unsafe {
-        OpenProcess(
-            PROCESS_QUERY_LIMITED_INFORMATION | PROCESS_SYNCHRONIZE,
-            0,
-            pid,
-        )
-    };
+    let raw = unsafe { OpenProcess(access, 0, pid) };
     if raw.is_null() {
-        return None;
+        let e = std::io::Error::last_os_error();
+        return match e.raw_os_error() {
+            Some(code) if code == ERROR_INVALID_PARAMETER.cast_signed() => Ok(None),
+            _ => Err(e),
+        };
     }
-    let handle = Owned(raw);
+    Ok(Some(Owned(raw)))
+}
+
+/// The creation time of the process behind `handle` (opened with `SYNCHRONIZE` and a query
+/// right), or `None` if it has exited.
+fn running_since(handle: &Owned) -> Option<u64> {
     // A process that has exited can still be opened while any handle to it is open: its
     // handle is then signalled.
     // SAFETY: a valid process handle and a zero timeout.
@@ -66,6 +78,45 @@ pub fn process_creation_time(pid: u32) -> Option<u64> {
     // SAFETY: four valid, writable FILETIMEs for the four out-parameters.
     let ok = unsafe { GetProcessTimes(handle.0, created, exited, kernel, user) };
     (ok != 0).then(|| (u64::from(created.dwHighDateTime) << 32) | u64::from(created.dwLowDateTime))
+}
+
+/// A process opened so that it can be ended: the handle keeps its pid from being reused while
+/// devport checks which process it is and terminates it.
+pub struct Terminable(Owned);
+
+impl Terminable {
+    /// Opens process `pid` with `PROCESS_TERMINATE | SYNCHRONIZE` and the right to read its
+    /// creation time. `Ok(None)` when no process has that pid; an error of kind
+    /// `PermissionDenied` when it is another user's, a service or protected.
+    pub fn open(pid: u32) -> std::io::Result<Option<Terminable>> {
+        Ok(open_process(
+            pid,
+            PROCESS_TERMINATE | PROCESS_SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION,
+        )?
+        .map(Terminable))
+    }
+
+    /// Its creation time (as [`process_creation_time`]), or `None` once it has exited.
+    pub fn running_since(&self) -> Option<u64> {
+        running_since(&self.0)
+    }
+
+    /// Ends it at once with `exit_code` (`TerminateProcess`: no cleanup of its own runs).
+    pub fn terminate(&self, exit_code: u32) -> std::io::Result<()> {
+        // SAFETY: a valid process handle opened with PROCESS_TERMINATE.
+        if unsafe { TerminateProcess(self.0.0, exit_code) } == 0 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Waits up to `timeout` for it to exit; whether it has.
+    pub fn wait(&self, timeout: std::time::Duration) -> bool {
+        let ms = u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX - 1);
+        // SAFETY: a valid process handle opened with SYNCHRONIZE.
+        unsafe { WaitForSingleObject(self.0.0, ms) == WAIT_OBJECT_0 }
+    }
 }
 
 /// One entry of the system's process list.

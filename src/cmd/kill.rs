@@ -19,11 +19,6 @@ struct KillView<'a> {
 }
 
 pub fn run(ctx: &Ctx, args: &KillArgs) -> Result<Outcome> {
-    if !cfg!(unix) {
-        anyhow::bail!(
-            "kill is not supported on this platform yet; stop the process with the Task Manager"
-        );
-    }
     let target = Target::parse(&args.target)?;
     let project = ctx.project()?;
     let (ports, proto) = target.ports(&ctx.store, &project, args.proto)?.ok_or_else(|| {
@@ -73,8 +68,9 @@ pub fn run(ctx: &Ctx, args: &KillArgs) -> Result<Outcome> {
         Ok(Outcome::Success)
     } else if outcome.forced {
         output::note(&format!(
-            "{} is still busy even after SIGKILL; see 'devport check {}' for who holds it now",
+            "{} is still busy even after {}; see 'devport check {}' for who holds it now",
             target.describe(),
+            control::FORCED_STOP,
             ports.lo
         ));
         Ok(Outcome::Negative)

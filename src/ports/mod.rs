@@ -3,5 +3,8 @@
 
 pub mod iana;
 pub mod os;
+// The macOS socket-list parser: used on macOS, unit-tested everywhere.
+#[cfg(any(target_os = "macos", test))]
+mod pcblist;
 pub mod probe;
 pub mod sockets;

@@ -5,8 +5,10 @@
 //! `/proc/net/{tcp,tcp6,udp,udp6}`; owners are found by mapping socket inodes through
 //! `/proc/*/fd`, only for the sockets asked about. On Windows the system's socket tables
 //! (`GetExtendedTcpTable` / `GetExtendedUdpTable`, IPv4 and IPv6) give each socket's owner pid,
-//! and one process snapshot names the owners asked about. Elsewhere the `listeners` crate
-//! supplies both. A socket whose owner cannot be seen is kept with what is known (its uid, or
+//! and one process snapshot names the owners asked about. On macOS the kernel's socket lists
+//! (the `pcblist_n` sysctls `netstat` reads, parsed in `ports::pcblist`) give every socket with
+//! its uid and, where recorded, its pid; `proc_name` names the owners. On other Unix systems the
+//! `listeners` crate supplies sockets and owners (only those whose owner it can see). A socket whose owner cannot be seen is kept with what is known (its uid, or
 //! nothing), never dropped.
 
 use std::net::IpAddr;
@@ -393,10 +395,43 @@ mod platform {
     }
 }
 
-#[cfg(not(any(target_os = "linux", windows)))]
+#[cfg(target_os = "macos")]
+mod platform {
+    use super::Socket;
+    use crate::ports::pcblist;
+
+    /// The kernel's socket lists, as `netstat` reads them: every listener of every user, with
+    /// its uid, and its pid where the kernel recorded one.
+    pub fn list() -> Vec<Socket> {
+        [
+            (c"net.inet.tcp.pcblist_n", "tcp"),
+            (c"net.inet.udp.pcblist_n", "udp"),
+        ]
+        .into_iter()
+        .filter_map(|(name, proto)| {
+            crate::macos::sysctl_bytes(name).map(|bytes| pcblist::parse(&bytes, proto))
+        })
+        .flatten()
+        .collect()
+    }
+
+    /// Names the owners from `proc_name`; a process that cannot be seen keeps its pid without
+    /// a name, and one running as another user than the socket's is not its owner
+    /// ([`pcblist::owner_pid`]).
+    pub fn resolve_owners(sockets: &mut [Socket]) {
+        for s in sockets.iter_mut() {
+            let process_uid = s.pid.and_then(crate::macos::bsd_info).map(|(_, uid)| uid);
+            s.pid = pcblist::owner_pid(s.pid, s.uid, process_uid);
+            s.process = s.pid.and_then(crate::macos::process_name);
+        }
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 mod platform {
     use super::Socket;
 
+    /// The `listeners` crate, which lists only sockets whose owner it can see.
     pub fn list() -> Vec<Socket> {
         let Ok(all) = listeners::get_all() else {
             return Vec::new();

@@ -104,3 +104,44 @@ fn paths_have_no_verbatim_prefix() {
     let expected = dunce::canonicalize(w.project("shop")).expect("canonical");
     assert_eq!(std::path::Path::new(stored), expected);
 }
+
+/// `kill` works on Windows: a free port is "nothing listens" (exit 1, as on Unix), and a port
+/// held by this test process is refused without `--force` (real Windows: there is no SIGTERM;
+/// Wine: the socket tables give no owner pid, so the owner cannot be seen). The listener is
+/// untouched either way. (Ending a process is tested in `control`'s unit tests: under Wine no
+/// socket names its owner, so `kill --force PORT` cannot find one there.)
+#[cfg(windows)]
+#[test]
+fn kill_is_available_and_refuses_without_force() {
+    let w = World::new();
+    let dir = w.project("shop");
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind")
+        .port();
+    let out = w.fails_in(&dir, &["kill", &free.to_string()], 1);
+    assert_eq!(
+        stderr(&out),
+        format!("devport: nothing listens on port {free}")
+    );
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let p = listener.local_addr().expect("addr").port();
+    let out = w.fails_in(&dir, &["kill", &p.to_string(), "--timeout", "1s"], 1);
+    let expected = if under_wine() {
+        "that devport cannot see; nothing was stopped"
+    } else {
+        "devport does that only with --force; nothing was stopped; run again with --force"
+    };
+    assert!(stderr(&out).contains(expected), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    if !under_wine() {
+        let dry = w.ok_at(&dir, &["kill", &p.to_string(), "--dry-run"]);
+        assert!(
+            dry.starts_with(&format!("would stop pid {} (", std::process::id())),
+            "{dry}"
+        );
+    }
+    assert!(std::net::TcpListener::bind(("127.0.0.1", p)).is_err());
+    drop(listener);
+}
