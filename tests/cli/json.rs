@@ -180,16 +180,10 @@ fn colours_follow_the_rules() {
 }
 
 #[test]
+#[ignore = "needs script (bsdutils/util-linux): runs devport on a pseudo-terminal; .ci/run installs it"]
 fn colours_on_a_terminal_unless_no_color_or_a_dumb_terminal() {
     // `script` (util-linux) runs the command on a pseudo-terminal.
-    if std::process::Command::new("script")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("skipped: `script` is not installed");
-        return;
-    }
+    crate::support::require_tool("script", &["--version"]);
     let w = World::new();
     w.ok(&["claim", "web"]);
     let shop = w.project("shop");
