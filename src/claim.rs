@@ -744,12 +744,19 @@ pub(crate) mod tests {
 
     #[test]
     fn the_probe_passes_over_a_bound_port() {
-        // The port `web` of this project name gets in an empty registry, held by a listener;
-        // if something else holds it already, the claim must pass over it all the same.
-        let first = Fixture::new().claim("web", t0()).port;
-        let held = std::net::TcpListener::bind(("127.0.0.1", first));
-        let got = Fixture::new().claim("web", t0());
-        assert_ne!(got.port, first, "{held:?}");
+        // The port a service of this project name gets in an empty registry, held by a
+        // listener; if something else took it meanwhile, another service name, so another port.
+        let (service, first, held) = (0..20)
+            .find_map(|i| {
+                let service = format!("probed{i}");
+                let first = Fixture::new().claim(&service, t0()).port;
+                let held = std::net::TcpListener::bind(("127.0.0.1", first)).ok()?;
+                Some((service, first, held))
+            })
+            .expect("no port could be held in 20 attempts");
+        let got = Fixture::new().claim(&service, t0());
+        assert_ne!(got.port, first);
+        drop(held);
     }
 
     #[test]

@@ -535,7 +535,7 @@ mod tests {
     #[test]
     fn a_claimed_port_bound_from_outside_the_project_is_flagged() {
         let f = Fixture::new();
-        let (port, listener) = crate::claim::tests::claim_and_bind(&f, "web");
+        let (port, listener) = crate::claim::tests::claim_and_bind(&f, "bound");
         let live = sockets::list();
         let problems = doctor(&f.store, &f.policy, &live);
         assert_eq!(codes(&problems), ["bound-by-other"], "{problems:?}");
