@@ -109,8 +109,8 @@ fn udp_socket_on_ipv4_loopback() {
 /// `None` when the port is taken.
 fn time_wait_on(port: u16) -> Option<()> {
     let l = TcpListener::bind(("127.0.0.1", port)).ok()?;
-    let mut client = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    let (server, _) = l.accept().ok()?;
+    let mut client = TcpStream::connect(("127.0.0.1", port)).expect("connect to the listener");
+    let (server, _) = l.accept().expect("accept");
     drop(server);
     let mut buf = [0u8; 1];
     let _ = client.read(&mut buf); // sees the FIN
