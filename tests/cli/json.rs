@@ -236,6 +236,8 @@ fn colours_follow_the_rules() {
     assert!(!json.contains('\u{1b}'), "JSON is never coloured");
 }
 
+// A pseudo-terminal through `script`: Unix by nature.
+#[cfg(unix)]
 #[test]
 #[ignore = "needs script (bsdutils/util-linux): runs devport on a pseudo-terminal; .ci/run installs it"]
 fn colours_on_a_terminal_unless_no_color_or_a_dumb_terminal() {
