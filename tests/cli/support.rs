@@ -186,7 +186,8 @@ pub fn run_as_nobody(cmd: &mut std::process::Command, w: &World, paths: &[&Path]
 
 /// Fails the test, naming the tool, unless `program ARGS` runs and succeeds. Tests that need a
 /// tool are `#[ignore]`d with the reason and run by `.ci/run`, which installs the tool: there a
-/// missing tool is a failure, never a silent pass.
+/// missing tool is a failure, never a silent pass. (The tools those tests use are Unix ones.)
+#[cfg(unix)]
 pub fn require_tool(program: &str, args: &[&str]) {
     let runs = std::process::Command::new(program)
         .args(args)
