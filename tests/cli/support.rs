@@ -206,7 +206,7 @@ pub fn require_ipv6_loopback() {
     if let Err(e) = std::net::TcpListener::bind(("::1", 0)) {
         panic!(
             "this test needs an IPv6 loopback, and binding [::1]:0 failed ({e}); enable it \
-             (sysctl -w net.ipv6.conf.lo.disable_ipv6=0; .ci/run does)"
+             (echo 0 > /proc/sys/net/ipv6/conf/lo/disable_ipv6; .ci/run does)"
         );
     }
 }
