@@ -186,3 +186,149 @@ pub fn audit(reg: &Registry, mut live: Vec<Socket>) -> Vec<AuditRow> {
 fn owner_elsewhere(pid: u32, dir: &Path) -> bool {
     process::works_in(pid, dir) == Some(false)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::claim::tests::{Fixture, t0};
+    use crate::ports::iana::{dev_tools, lookup};
+
+    /// A port in the user range that no IANA assignment and no dev tool names, found in the
+    /// tables.
+    fn unnamed_port() -> u16 {
+        (1024..49152)
+            .find(|&p| {
+                !lookup(p).iter().any(|r| r.status == IanaStatus::Assigned)
+                    && dev_tools(p).is_empty()
+            })
+            .expect("an unnamed port")
+    }
+
+    fn socket(port: u16) -> Socket {
+        Socket {
+            proto: "tcp",
+            address: std::net::Ipv4Addr::LOCALHOST.into(),
+            port,
+            pid: None,
+            process: None,
+            uid: None,
+            user: None,
+            inode: 0,
+        }
+    }
+
+    #[test]
+    fn the_rfc_6335_ranges_end_where_the_rfc_says() {
+        let cases = [(0, "system"), (1023, "system"), (1024, "user")];
+        for (port, range) in cases
+            .into_iter()
+            .chain([(49151, "user"), (49152, "dynamic")])
+        {
+            assert_eq!(rfc6335_range(port), range, "{port}");
+        }
+        assert_eq!(rfc6335_range(u16::MAX), "dynamic");
+    }
+
+    #[test]
+    fn a_claimed_port_names_its_claim_and_only_that_reason() {
+        let f = Fixture::new();
+        let web = f.claim("web", t0());
+        let reg = f.store.read().expect("read");
+        let report = report(&f.policy, &reg, &[], web.port, t0());
+        assert_eq!(report.reasons, [Reason::Claimed]);
+        assert!(!report.usable);
+        assert_eq!(
+            report.claim.as_ref().map(|c| c.service.as_str()),
+            Some("web")
+        );
+        assert!(report.lease.is_none());
+        assert_eq!(report.range, "user");
+    }
+
+    #[test]
+    fn a_live_socket_makes_a_port_in_use() {
+        let f = Fixture::new();
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let reg = f.store.read().expect("read");
+        let report = report(&f.policy, &reg, &sockets::list(), port, t0());
+        assert!(report.reasons.contains(&Reason::InUse), "{report:?}");
+        assert!(!report.usable);
+        assert!(
+            report
+                .sockets
+                .iter()
+                .any(|s| s.port == port && s.proto == "tcp"),
+            "{:?}",
+            report.sockets
+        );
+        drop(listener);
+    }
+
+    #[test]
+    fn the_tables_give_iana_dev_tool_and_browser_facts() {
+        let f = Fixture::new();
+        let reg = f.store.read().expect("read");
+        let r = report(&f.policy, &reg, &[], 2276, t0());
+        assert!(r.reasons.contains(&Reason::IanaAssigned));
+        assert_eq!(r.iana[0].service, Some("ibridge-mgmt"));
+        assert_eq!(r.iana[0].registered, Some("2004-12"));
+        let r = report(&f.policy, &reg, &[], 5173, t0());
+        assert!(r.reasons.contains(&Reason::DevToolDefault));
+        assert!(
+            r.dev_tools.iter().any(|t| t.contains("Vite")),
+            "{:?}",
+            r.dev_tools
+        );
+        let r = report(&f.policy, &reg, &[], 6667, t0());
+        assert!(r.browser_blocked && r.reasons.contains(&Reason::BrowserBlocked));
+        let r = report(&f.policy, &reg, &[], 80, t0());
+        assert_eq!(r.range, "system");
+    }
+
+    #[test]
+    fn audit_tells_claimed_known_and_unknown_sockets_apart() {
+        let f = Fixture::new();
+        let web = f.claim("web", t0());
+        let reg = f.store.read().expect("read");
+        let unnamed = unnamed_port();
+        let rows = audit(
+            &reg,
+            vec![
+                socket(web.port),
+                socket(2276),
+                socket(5173),
+                socket(unnamed),
+            ],
+        );
+        let findings: Vec<(u16, Finding)> =
+            rows.iter().map(|r| (r.socket.port, r.finding)).collect();
+        assert_eq!(
+            findings,
+            [
+                // Its owner cannot be seen: devport cannot contradict the claim.
+                (web.port, Finding::Ok),
+                (2276, Finding::Known),
+                (5173, Finding::Known),
+                (unnamed, Finding::Unknown),
+            ]
+        );
+        assert_eq!(rows[0].claim.as_ref().map(|c| c.port), Some(web.port));
+        assert_eq!(rows[1].iana_service, Some("ibridge-mgmt"));
+    }
+
+    // Whether a process works inside a project is read from /proc (Linux only).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn audit_flags_a_claimed_port_bound_by_a_process_working_elsewhere() {
+        let f = Fixture::new();
+        let web = f.claim("web", t0());
+        let reg = f.store.read().expect("read");
+        // This test process works in the crate folder, not in the fixture's project folder.
+        let mine = Socket {
+            pid: Some(std::process::id()),
+            ..socket(web.port)
+        };
+        assert_eq!(audit(&reg, vec![mine])[0].finding, Finding::Conflict);
+    }
+}

@@ -559,9 +559,72 @@ pub fn release(store: &Store, target: &ReleaseTarget<'_>, now: Timestamp) -> Res
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::{Config, OsPorts};
+
+    /// A temporary registry, the default policy and a project folder, for the in-process
+    /// tests of claim, lease, gc, check and doctor. Everything goes away on drop.
+    pub(crate) struct Fixture {
+        _dir: tempfile::TempDir,
+        pub(crate) store: Store,
+        pub(crate) policy: Policy,
+        pub(crate) project: Project,
+    }
+
+    impl Fixture {
+        pub(crate) fn new() -> Fixture {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let store = Store::new(
+                dir.path().join("state/registry.json"),
+                Config::default().lock_timeout,
+            );
+            let project = project(dir.path());
+            Fixture {
+                _dir: dir,
+                store,
+                policy: Policy::new(&Config::default(), OsPorts::read()),
+                project,
+            }
+        }
+
+        /// Claims `service` (one TCP port, the policy's pick) at `now`.
+        pub(crate) fn claim(&self, service: &str, now: Timestamp) -> Claim {
+            claim(
+                &self.store,
+                &self.policy,
+                &request(&self.project, service),
+                now,
+            )
+            .expect("claim")
+            .claim
+        }
+    }
+
+    /// Claims `service` and binds its port on 127.0.0.1; if something else took the port
+    /// meanwhile, the claim moves to a new port and the bind is retried. For the tests that
+    /// read from /proc whether the binding process works in the project.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn claim_and_bind(f: &Fixture, service: &str) -> (u16, std::net::TcpListener) {
+        let mut req = request(&f.project, service);
+        (0..20)
+            .find_map(|_| {
+                let port = claim(&f.store, &f.policy, &req, t0())
+                    .expect("claim")
+                    .claim
+                    .port;
+                req.relocate = true;
+                std::net::TcpListener::bind(("127.0.0.1", port))
+                    .ok()
+                    .map(|l| (port, l))
+            })
+            .expect("no claimed port could be bound in 20 attempts")
+    }
+
+    /// A fixed instant, so tests move the clock instead of sleeping.
+    pub(crate) fn t0() -> Timestamp {
+        Timestamp::from_second(1_800_000_000).expect("timestamp")
+    }
 
     fn project(dir: &std::path::Path) -> Project {
         Project {
@@ -571,7 +634,7 @@ mod tests {
         }
     }
 
-    fn request<'a>(project: &'a Project, service: &'a str) -> ClaimRequest<'a> {
+    pub(crate) fn request<'a>(project: &'a Project, service: &'a str) -> ClaimRequest<'a> {
         ClaimRequest {
             project,
             service,
@@ -584,14 +647,13 @@ mod tests {
 
     #[test]
     fn a_batch_claims_all_or_nothing() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::new(
-            dir.path().join("registry.json"),
-            Config::default().lock_timeout,
-        );
-        let policy = Policy::new(&Config::default(), OsPorts::read());
-        let project = project(dir.path());
-        let now = Timestamp::now();
+        let Fixture {
+            store,
+            policy,
+            project,
+            ..
+        } = Fixture::new();
+        let now = t0();
         let bad = [
             request(&project, "api"),
             request(&project, "no way"),
@@ -645,5 +707,144 @@ mod tests {
             move_command(&request(&global, "db"), None),
             "devport --global claim db --move"
         );
+    }
+
+    #[test]
+    fn a_claim_is_stable_per_service_and_distinct_between_services() {
+        let f = Fixture::new();
+        let web = f.claim("web", t0());
+        assert_eq!(f.claim("web", t0()).port, web.port);
+        let db = f.claim("db", t0());
+        assert_ne!(db.port, web.port);
+        assert!(f.policy.range.contains(web.port) && f.policy.range.contains(db.port));
+        // A project in another folder gets a claim of its own.
+        let other = tempfile::tempdir().expect("temp dir");
+        let elsewhere = project(other.path());
+        let out = claim(&f.store, &f.policy, &request(&elsewhere, "web"), t0()).expect("claim");
+        assert!(out.new);
+        assert_ne!(out.claim.port, web.port);
+        assert_eq!(f.store.read().expect("read").claims.len(), 3);
+    }
+
+    #[test]
+    fn last_used_is_refreshed_once_a_day_not_at_every_claim() {
+        let f = Fixture::new();
+        f.claim("web", t0());
+        let bytes = || std::fs::read(f.store.path()).expect("read");
+        let before = bytes();
+        let hour_later = t0() + SignedDuration::from_hours(1);
+        assert_eq!(f.claim("web", hour_later).last_used, t0());
+        assert_eq!(bytes(), before, "a fresh claim rewrote the registry");
+        let two_days_later = t0() + SignedDuration::from_hours(48);
+        assert_eq!(f.claim("web", two_days_later).last_used, two_days_later);
+        let stored = f.store.read().expect("read");
+        assert_eq!(stored.claims[0].last_used, two_days_later);
+        assert_eq!(stored.claims[0].created, t0());
+    }
+
+    #[test]
+    fn the_probe_passes_over_a_bound_port() {
+        // The port a service of this project name gets in an empty registry, held by a
+        // listener; if something else took it meanwhile, another service name, so another port.
+        let (service, first, held) = (0..20)
+            .find_map(|i| {
+                let service = format!("probed{i}");
+                let first = Fixture::new().claim(&service, t0()).port;
+                let held = std::net::TcpListener::bind(("127.0.0.1", first)).ok()?;
+                Some((service, first, held))
+            })
+            .expect("no port could be held in 20 attempts");
+        let got = Fixture::new().claim(&service, t0());
+        assert_ne!(got.port, first);
+        drop(held);
+    }
+
+    #[test]
+    fn an_exact_port_is_refused_when_claimed_or_bound_and_nothing_is_written() {
+        let f = Fixture::new();
+        let web = f.claim("web", t0());
+        let before = std::fs::read(f.store.path()).expect("read");
+        let exact = |service, port| {
+            let req = ClaimRequest {
+                choice: PortChoice::Exact(port),
+                ..request(&f.project, service)
+            };
+            claim(&f.store, &f.policy, &req, t0())
+        };
+        let err = exact("api", web.port).expect_err("a claimed port was given twice");
+        assert!(err.to_string().contains("claimed by"), "{err}");
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind");
+        let busy = listener.local_addr().expect("addr").port();
+        let err = exact("api", busy).expect_err("a bound port was given");
+        assert!(err.to_string().contains("in use"), "{err}");
+        assert_eq!(std::fs::read(f.store.path()).expect("read"), before);
+        drop(listener);
+    }
+
+    #[test]
+    fn bad_requests_are_refused_before_the_registry_is_touched() {
+        let f = Fixture::new();
+        for req in [
+            request(&f.project, "no way"),
+            ClaimRequest {
+                count: 0,
+                ..request(&f.project, "web")
+            },
+            ClaimRequest {
+                count: MAX_COUNT + 1,
+                ..request(&f.project, "web")
+            },
+        ] {
+            assert!(claim(&f.store, &f.policy, &req, t0()).is_err(), "{req:?}");
+        }
+        assert!(
+            !f.store.path().exists(),
+            "a refused claim wrote the registry"
+        );
+    }
+
+    #[test]
+    fn release_removes_by_service_by_port_and_all() {
+        let f = Fixture::new();
+        let web = f.claim("web", t0());
+        f.claim("db", t0());
+        f.claim("cache", t0());
+        let services = ["db".to_string()];
+        let removed = release(
+            &f.store,
+            &ReleaseTarget::Services(&f.project, &services),
+            t0(),
+        )
+        .expect("release");
+        assert_eq!(removed.len(), 1);
+        assert_eq!(removed[0].service, "db");
+        let removed = release(&f.store, &ReleaseTarget::Port(web.port), t0()).expect("release");
+        assert_eq!(removed.len(), 1);
+        assert_eq!(removed[0].service, "web");
+        assert!(
+            release(&f.store, &ReleaseTarget::Port(web.port), t0())
+                .expect("release")
+                .is_empty(),
+            "releasing nothing is not an error"
+        );
+        let removed = release(&f.store, &ReleaseTarget::All(&f.project), t0()).expect("release");
+        assert_eq!(removed.len(), 1);
+        assert!(f.store.read().expect("read").claims.is_empty());
+    }
+
+    #[test]
+    fn relocate_moves_to_a_new_port_and_keeps_one_claim() {
+        let f = Fixture::new();
+        let old = f.claim("web", t0());
+        let req = ClaimRequest {
+            relocate: true,
+            ..request(&f.project, "web")
+        };
+        let moved = claim(&f.store, &f.policy, &req, t0()).expect("move");
+        assert!(moved.new);
+        assert_ne!(moved.claim.port, old.port);
+        let stored = f.store.read().expect("read");
+        assert_eq!(stored.claims.len(), 1);
+        assert_eq!(stored.claims[0].port, moved.claim.port);
     }
 }

@@ -427,4 +427,146 @@ mod tests {
             prop_assert_eq!(flagged, expected);
         }
     }
+
+    use crate::claim::tests::{Fixture, t0};
+
+    fn codes(problems: &[Problem]) -> Vec<&'static str> {
+        problems.iter().map(|p| p.code).collect()
+    }
+
+    /// Adds `claim` to the registry as it is, past the checks a claim makes.
+    fn plant(f: &Fixture, claim: Claim) {
+        f.store
+            .update(t0(), |reg| {
+                reg.claims.push(claim);
+                Ok(())
+            })
+            .expect("write");
+    }
+
+    #[test]
+    fn a_healthy_registry_has_no_problems() {
+        let f = Fixture::new();
+        f.claim("web", t0());
+        f.claim("db", t0());
+        assert!(doctor(&f.store, &f.policy, &[]).is_empty());
+    }
+
+    #[test]
+    fn an_unreadable_registry_is_an_environment_problem() {
+        let f = Fixture::new();
+        f.claim("web", t0());
+        std::fs::write(f.store.path(), "{ not json").expect("write");
+        let problems = doctor(&f.store, &f.policy, &[]);
+        assert_eq!(codes(&problems), ["registry-unreadable"]);
+        assert!(problems[0].is_environment());
+    }
+
+    #[test]
+    fn a_claim_of_a_deleted_folder_is_flagged_with_gc_as_the_fix() {
+        let f = Fixture::new();
+        let gone = Fixture::new();
+        let doomed = gone.project.clone();
+        crate::claim::claim(
+            &f.store,
+            &f.policy,
+            &crate::claim::tests::request(&doomed, "api"),
+            t0(),
+        )
+        .expect("claim");
+        drop(gone);
+        let problems = doctor(&f.store, &f.policy, &[]);
+        assert_eq!(codes(&problems), ["folder-gone"]);
+        assert_eq!(problems[0].fix, "run 'devport gc'");
+        assert!(!problems[0].is_environment());
+    }
+
+    #[test]
+    fn overlaps_duplicates_and_forbidden_ports_are_flagged_unless_pinned() {
+        let f = Fixture::new();
+        let web = f.claim("web", t0());
+        // Another service on the same port, the same service twice, and a claim of an IANA port.
+        plant(
+            &f,
+            Claim {
+                service: "api".into(),
+                ..web.clone()
+            },
+        );
+        plant(&f, web.clone());
+        let iana = Claim {
+            service: "db".into(),
+            port: 2301, // IANA: cpq-wbem
+            ..web.clone()
+        };
+        plant(&f, iana.clone());
+        let problems = doctor(&f.store, &f.policy, &[]);
+        let mut found = codes(&problems);
+        found.sort_unstable();
+        assert_eq!(
+            found,
+            ["duplicate-claim", "iana-assigned", "overlap", "overlap"],
+            "{problems:?}"
+        );
+        let fix = &problems
+            .iter()
+            .find(|p| p.code == "iana-assigned")
+            .expect("iana")
+            .fix;
+        assert!(fix.contains("devport claim db --move"), "{fix}");
+        // Chosen with --port (pinned), an IANA port is the user's call.
+        f.store
+            .update(t0(), |reg| {
+                reg.claims = vec![
+                    web.clone(),
+                    Claim {
+                        pinned: true,
+                        ..iana
+                    },
+                ];
+                Ok(())
+            })
+            .expect("write");
+        assert!(doctor(&f.store, &f.policy, &[]).is_empty());
+    }
+
+    // Whether a process works inside a project is read from /proc (Linux only).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_claimed_port_bound_from_outside_the_project_is_flagged() {
+        let f = Fixture::new();
+        let (port, listener) = crate::claim::tests::claim_and_bind(&f, "bound");
+        let live = sockets::list();
+        let problems = doctor(&f.store, &f.policy, &live);
+        assert_eq!(codes(&problems), ["bound-by-other"], "{problems:?}");
+        assert!(
+            problems[0]
+                .message
+                .contains(&format!("pid {}", std::process::id())),
+            "{}",
+            problems[0].message
+        );
+        drop(listener);
+        assert!(
+            doctor(&f.store, &f.policy, &sockets::list()).is_empty(),
+            "port {port}"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_registry_other_users_can_read_is_flagged_with_chmod() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let f = Fixture::new();
+        f.claim("web", t0());
+        std::fs::set_permissions(f.store.path(), std::fs::Permissions::from_mode(0o644))
+            .expect("chmod");
+        let problems = doctor(&f.store, &f.policy, &[]);
+        assert_eq!(codes(&problems), ["registry-permissions"]);
+        assert!(
+            problems[0].fix.starts_with("run 'chmod 600 "),
+            "{}",
+            problems[0].fix
+        );
+    }
 }

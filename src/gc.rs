@@ -92,3 +92,119 @@ pub fn gc(
         Ok(GcReport { claims, leases })
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::claim::tests::{Fixture, t0};
+
+    /// The services removed, with their reasons, in name order.
+    fn services(claims: &[(Claim, GcReason)]) -> Vec<(&str, GcReason)> {
+        let mut found: Vec<_> = claims
+            .iter()
+            .map(|(c, r)| (c.service.as_str(), *r))
+            .collect();
+        found.sort_unstable_by_key(|(s, _)| *s);
+        found
+    }
+
+    #[test]
+    fn claims_of_a_deleted_folder_go_and_dry_run_changes_nothing() {
+        let f = Fixture::new();
+        f.claim("web", t0());
+        let gone = Fixture::new();
+        let doomed = gone.project.clone();
+        for service in ["api", "db"] {
+            crate::claim::claim(
+                &f.store,
+                &f.policy,
+                &crate::claim::tests::request(&doomed, service),
+                t0(),
+            )
+            .expect("claim");
+        }
+        drop(gone); // removes the doomed project's folder
+        let before = std::fs::read(f.store.path()).expect("read");
+        let report = gc(&f.store, t0(), None, true).expect("gc");
+        assert_eq!(
+            services(&report.claims),
+            [("api", GcReason::FolderGone), ("db", GcReason::FolderGone)]
+        );
+        assert_eq!(std::fs::read(f.store.path()).expect("read"), before);
+        let report = gc(&f.store, t0(), None, false).expect("gc");
+        assert_eq!(report.claims.len(), 2);
+        let left = f.store.read().expect("read").claims;
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].service, "web");
+    }
+
+    #[test]
+    fn older_than_removes_claims_unused_for_longer_global_ones_too() {
+        let f = Fixture::new();
+        f.claim("old", t0());
+        let later = t0() + SignedDuration::from_hours(30);
+        f.claim("recent", later);
+        let global = crate::project::Project::global();
+        crate::claim::claim(
+            &f.store,
+            &f.policy,
+            &crate::claim::tests::request(&global, "tool"),
+            t0(),
+        )
+        .expect("claim");
+        let day = Some(Duration::from_secs(24 * 3600));
+        // At t0 + 30 h: only the claims last used at t0 are older than a day.
+        let report = gc(&f.store, later, day, true).expect("gc");
+        assert_eq!(
+            services(&report.claims),
+            [("old", GcReason::Unused), ("tool", GcReason::Unused)]
+        );
+        // Exactly a day is not older than a day.
+        let report = gc(&f.store, t0() + SignedDuration::from_hours(24), day, false).expect("gc");
+        assert!(report.claims.is_empty(), "{:?}", report.claims);
+        gc(&f.store, later, day, false).expect("gc");
+        let left = f.store.read().expect("read").claims;
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].service, "recent");
+        // Without --older-than nothing goes for age.
+        let far = later + SignedDuration::from_hours(24 * 365);
+        assert!(
+            gc(&f.store, far, None, false)
+                .expect("gc")
+                .claims
+                .is_empty()
+        );
+        let err = gc(&f.store, far, Some(Duration::MAX), false).expect_err("endless age");
+        assert!(err.to_string().contains("--older-than"), "{err}");
+    }
+
+    #[test]
+    fn expired_leases_are_reported_and_removed() {
+        let f = Fixture::new();
+        let options = crate::lease::LeaseOptions {
+            ttl: Some(Duration::from_secs(60)),
+            ..crate::lease::LeaseOptions::default()
+        };
+        let l = crate::lease::lease(&f.store, &f.policy, &options, t0()).expect("lease");
+        let kept = crate::lease::lease(
+            &f.store,
+            &f.policy,
+            &crate::lease::LeaseOptions::default(),
+            t0(),
+        )
+        .expect("lease");
+        let after = t0() + SignedDuration::from_secs(61);
+        assert!(
+            gc(&f.store, t0(), None, true)
+                .expect("gc")
+                .leases
+                .is_empty()
+        );
+        assert_eq!(
+            gc(&f.store, after, None, true).expect("gc").leases,
+            std::slice::from_ref(&l)
+        );
+        assert_eq!(gc(&f.store, after, None, false).expect("gc").leases, [l]);
+        assert_eq!(f.store.read().expect("read").leases, [kept]);
+    }
+}

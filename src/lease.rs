@@ -149,3 +149,159 @@ pub fn release(store: &Store, port: u16, now: Timestamp) -> Result<Vec<LeaseReco
         Ok(removed)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::claim::tests::{Fixture, t0};
+
+    fn options() -> LeaseOptions {
+        LeaseOptions::default()
+    }
+
+    #[test]
+    fn a_lease_is_recorded_for_this_process_and_avoids_claims_and_other_leases() {
+        let f = Fixture::new();
+        let claimed = f.claim("web", t0());
+        let mut seen = vec![claimed.ports()];
+        for _ in 0..8 {
+            let l = lease(
+                &f.store,
+                &f.policy,
+                &LeaseOptions {
+                    count: 3,
+                    ..options()
+                },
+                t0(),
+            )
+            .expect("lease");
+            assert_eq!(l.pid, std::process::id());
+            assert_eq!(l.ports().len(), 3);
+            assert!(f.policy.range.contains(l.port), "{}", l.port);
+            assert!(
+                !seen.iter().any(|r| r.overlaps(l.ports())),
+                "{l:?} overlaps {seen:?}"
+            );
+            seen.push(l.ports());
+        }
+        assert_eq!(f.store.read().expect("read").leases.len(), 8);
+    }
+
+    #[test]
+    fn a_ttl_lease_lives_until_its_time_and_is_dropped_by_the_next_write() {
+        let f = Fixture::new();
+        let ttl = LeaseOptions {
+            ttl: Some(Duration::from_secs(60)),
+            ..options()
+        };
+        let l = lease(&f.store, &f.policy, &ttl, t0()).expect("lease");
+        assert_eq!(l.expires, Some(t0() + SignedDuration::from_secs(60)));
+        let write_at = |now| f.store.update(now, |_| Ok(())).expect("write");
+        write_at(t0() + SignedDuration::from_secs(59));
+        assert_eq!(
+            f.store.read().expect("read").leases.len(),
+            1,
+            "dropped early"
+        );
+        write_at(t0() + SignedDuration::from_secs(60));
+        assert!(
+            f.store.read().expect("read").leases.is_empty(),
+            "kept after its time"
+        );
+        // Its port can be claimed again.
+        let again = crate::claim::claim(
+            &f.store,
+            &f.policy,
+            &crate::claim::ClaimRequest {
+                choice: crate::claim::PortChoice::Exact(l.port),
+                ..crate::claim::tests::request(&f.project, "web")
+            },
+            t0() + SignedDuration::from_secs(61),
+        )
+        .expect("claim the freed port");
+        assert_eq!(again.claim.port, l.port);
+    }
+
+    #[test]
+    fn a_lease_without_ttl_lives_as_long_as_its_process() {
+        let f = Fixture::new();
+        lease(&f.store, &f.policy, &options(), t0()).expect("lease");
+        let years_later = t0() + SignedDuration::from_hours(24 * 365 * 10);
+        f.store.update(years_later, |_| Ok(())).expect("write");
+        assert_eq!(f.store.read().expect("read").leases.len(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_lease_for_a_dead_process_is_refused_and_writes_nothing() {
+        let f = Fixture::new();
+        let mut child = std::process::Command::new("true").spawn().expect("spawn");
+        let pid = child.id();
+        child.wait().expect("wait");
+        let dead = LeaseOptions {
+            pid: Some(pid),
+            ..options()
+        };
+        let err = lease(&f.store, &f.policy, &dead, t0()).expect_err("leased for a dead pid");
+        assert!(err.to_string().contains(&pid.to_string()), "{err}");
+        assert!(!f.store.path().exists());
+    }
+
+    #[test]
+    fn bad_counts_and_ttls_are_refused() {
+        let f = Fixture::new();
+        let too_many = LeaseOptions {
+            count: crate::claim::MAX_COUNT + 1,
+            ..options()
+        };
+        assert!(lease(&f.store, &f.policy, &too_many, t0()).is_err());
+        let too_long = LeaseOptions {
+            ttl: Some(Duration::MAX),
+            ..options()
+        };
+        let err = lease(&f.store, &f.policy, &too_long, t0()).expect_err("an endless ttl");
+        assert!(err.to_string().contains("--ttl"), "{err}");
+        assert!(!f.store.path().exists());
+    }
+
+    #[test]
+    fn release_ends_the_lease_covering_a_port() {
+        let f = Fixture::new();
+        let l = lease(
+            &f.store,
+            &f.policy,
+            &LeaseOptions {
+                count: 2,
+                ..options()
+            },
+            t0(),
+        )
+        .expect("lease");
+        assert!(
+            release(&f.store, l.port - 1, t0())
+                .expect("release")
+                .is_empty()
+        );
+        let removed = release(&f.store, l.port + 1, t0()).expect("release");
+        assert_eq!(removed, [l]);
+        assert!(f.store.read().expect("read").leases.is_empty());
+    }
+
+    #[test]
+    fn the_guard_releases_on_drop() {
+        let f = Fixture::new();
+        let options = LeaseOptions {
+            count: 2,
+            registry: Some(f.store.path().to_path_buf()),
+            config: Some(Config::default()),
+            ..options()
+        };
+        let guard = Lease::acquire(options).expect("lease");
+        assert_eq!(guard.ports().len(), 2);
+        let recorded = f.store.read().expect("read").leases;
+        assert_eq!(recorded.len(), 1);
+        assert_eq!(recorded[0].port, guard.port());
+        drop(guard);
+        assert!(f.store.read().expect("read").leases.is_empty());
+    }
+}

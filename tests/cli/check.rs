@@ -5,7 +5,7 @@ use std::net::{TcpListener, TcpStream, UdpSocket};
 
 use serde_json::Value;
 
-use crate::support::{World, port, stdout};
+use crate::support::{World, port, require_ipv6_loopback, retry, stdout};
 
 fn check_json(w: &World, port: u16) -> (Value, Option<i32>) {
     let out = w
@@ -55,13 +55,13 @@ fn tcp_listener_on_ipv4_loopback() {
     let rows = audit_rows(&w, p);
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_socket(&rows[0], "tcp", "127.0.0.1");
+    // The OS may pick an IANA-assigned port or a dev-tool default (35729, 51212 ...): the
+    // finding follows the port tables, asked independently of audit's own code.
     let assigned = devport::ports::iana::lookup(p)
         .iter()
         .any(|r| r.status == devport::ports::iana::IanaStatus::Assigned);
-    assert_eq!(
-        rows[0]["finding"],
-        if assigned { "known" } else { "unknown" }
-    );
+    let known = assigned || !devport::ports::iana::dev_tools(p).is_empty();
+    assert_eq!(rows[0]["finding"], if known { "known" } else { "unknown" });
     // The text report names the owner.
     let text = String::from_utf8_lossy(
         &w.cmd(&["check", &p.to_string()])
@@ -81,12 +81,11 @@ fn tcp_listener_on_ipv4_loopback() {
 }
 
 #[test]
+#[ignore = "needs an IPv6 loopback (::1); .ci/run enables it"]
 fn tcp_listener_on_ipv6_loopback_only() {
+    require_ipv6_loopback();
     let w = World::new();
-    let Ok(l) = TcpListener::bind("[::1]:0") else {
-        eprintln!("skipped: no IPv6 loopback on this host");
-        return;
-    };
+    let l = TcpListener::bind("[::1]:0").expect("bind [::1]:0");
     let p = l.local_addr().expect("addr").port();
     let (v, _) = check_json(&w, p);
     assert_socket(&v["sockets"][0], "tcp", "::1");
@@ -107,10 +106,11 @@ fn udp_socket_on_ipv4_loopback() {
 }
 
 /// Leaves `port` in `TIME_WAIT` only: the server side closes an accepted connection first.
+/// `None` when the port is taken.
 fn time_wait_on(port: u16) -> Option<()> {
     let l = TcpListener::bind(("127.0.0.1", port)).ok()?;
-    let mut client = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    let (server, _) = l.accept().ok()?;
+    let mut client = TcpStream::connect(("127.0.0.1", port)).expect("connect to the listener");
+    let (server, _) = l.accept().expect("accept");
     drop(server);
     let mut buf = [0u8; 1];
     let _ = client.read(&mut buf); // sees the FIN
@@ -121,12 +121,12 @@ fn time_wait_on(port: u16) -> Option<()> {
 
 #[test]
 fn time_wait_never_makes_a_port_busy() {
-    // A port the policy would hand out, found in a scratch world.
-    let p = port(&World::new().ok_in("twshop", &["claim", "tw"]));
-    if time_wait_on(p).is_none() {
-        eprintln!("skipped: could not set up TIME_WAIT on {p}");
-        return;
-    }
+    // A port the policy would hand out, found in a scratch world; another one (a new service
+    // name) if something took it meanwhile.
+    let p = retry("leave a usable port in TIME_WAIT", |i| {
+        let p = port(&World::new().ok_in("twshop", &["claim", &format!("tw{i}")]));
+        time_wait_on(p).map(|()| p)
+    });
     let w = World::new();
     let (v, code) = check_json(&w, p);
     assert_eq!(v["usable"], true, "{v}");
@@ -213,20 +213,14 @@ fn verdicts_and_reasons() {
 fn audit_and_list_live_tell_ok_from_conflict() {
     let w = World::new();
     // The test process works in the crate folder, not in the project folder: a conflict.
-    let p = port(&w.ok_in("auditshop", &["claim", "web"]));
-    let Ok(l) = TcpListener::bind(("127.0.0.1", p)) else {
-        return;
-    };
+    let (p, l) = crate::support::claim_and_bind(&w, &w.project("auditshop"), "web");
     let rows = audit_rows(&w, p);
     assert_eq!(rows[0]["finding"], "conflict", "{rows:?}");
     assert_eq!(rows[0]["claim"]["service"], "web");
     drop(l);
     // Claimed from the folder this process works in: ok.
     let here = std::env::current_dir().expect("cwd");
-    let p = port(&w.ok_at(&here, &["claim", "web"]));
-    let Ok(l) = TcpListener::bind(("127.0.0.1", p)) else {
-        return;
-    };
+    let (p, l) = crate::support::claim_and_bind(&w, &here, "web");
     assert_eq!(audit_rows(&w, p)[0]["finding"], "ok");
     let out = w
         .cmd_in(&here, &["list", "--live", "--here", "--json"])
@@ -266,11 +260,15 @@ fn config_changes_the_policy_and_bad_config_is_exit_3() {
 #[test]
 fn check_2276_reads_as_documented() {
     let w = World::new();
+    // 2276 is IANA-assigned, so no devport test is ever handed it, and it is below every
+    // OS's ephemeral range: only a service of this machine could hold it, and then this test
+    // says so instead of passing without testing.
     let out = w.fails(&["check", "2276"], 1);
-    if !String::from_utf8_lossy(&out.stdout).contains("live      free") {
-        eprintln!("skipped: something on this machine uses 2276");
-        return;
-    }
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("live      free"),
+        "this test needs port 2276 free, and something on this machine uses it: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     // Wine's netsh prints nothing, and devport says what it could not read.
     let os = if crate::windows::under_wine() {
         "not read: the ephemeral range (netsh printed nothing readable; Windows' default 49152-65535 assumed); not read: the excluded port ranges (netsh printed nothing; none assumed)"

@@ -432,17 +432,13 @@ fn export_all_names_two_checkouts_of_one_project_apart_and_writes_atomically() {
     let host = format!("web.shop-front-{}", other.trim_end_matches("`)\""));
     assert_eq!(url(&host), format!("http://localhost:{p2}"));
     // The same names every time, from either checkout; an unchanged file is not rewritten.
-    let modified = std::fs::metadata(&out)
-        .and_then(|m| m.modified())
-        .expect("mtime");
-    std::thread::sleep(std::time::Duration::from_millis(20));
+    let planted = crate::support::plant_old_mtime(&out);
     run();
     assert_eq!(std::fs::read_to_string(&out).expect("read"), text);
     assert_eq!(
-        std::fs::metadata(&out)
-            .and_then(|m| m.modified())
-            .expect("mtime"),
-        modified
+        crate::support::mtime(&out),
+        planted,
+        "an unchanged file was rewritten"
     );
     assert_eq!(
         w.ok_at(&second, &["export", "traefik", "--all"]),

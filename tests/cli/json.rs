@@ -158,10 +158,67 @@ fn every_json_output_matches_its_contract() {
     assert!(rows.iter().any(|r| r.port == busy));
     let env: BTreeMap<String, String> = parse(&w.ok(&["env", "--format", "json"]));
     assert_eq!(env.get("WEB_PORT").map(|v| port(v)), Some(claim.port));
-    let _: GcJson = parse(&w.ok(&["gc", "--dry-run", "--json"]));
-    let _: Vec<ProblemJson> = parse(&w.ok(&["doctor", "--json"]));
     let _: Vec<ClaimJson> = parse(&w.ok(&["release", "web", "--json"]));
     drop(listener);
+}
+
+/// `gc` and `doctor` with something to say: a claim of a deleted folder, a dead lease that
+/// had a time limit, and (on Unix) a registry other users can read. Empty arrays would match
+/// any element type, so every field is checked on a real element.
+#[test]
+fn gc_and_doctor_shapes_with_findings() {
+    let w = World::new();
+    let doomed = w.project("doomed");
+    w.ok_at(&doomed, &["claim", "web", "--count", "2"]);
+    std::fs::remove_dir_all(&doomed).expect("rm");
+    // A lease of a process that is gone (this pid with another start time), out of time too.
+    let mut reg = w.registry_json();
+    reg["leases"] = serde_json::json!([{
+        "port": 21000, "count": 1, "proto": "tcp", "pid": std::process::id(), "start_time": 1,
+        "created": "2020-01-01T00:00:00Z", "expires": "2020-01-01T01:00:00Z"
+    }]);
+    std::fs::write(w.registry(), reg.to_string()).expect("write");
+
+    let gc: GcJson = parse(&w.ok(&["gc", "--dry-run", "--json"]));
+    let [(claim, reason)] = &gc.claims[..] else {
+        panic!("one claim to remove: {} found", gc.claims.len())
+    };
+    assert_eq!((claim.service.as_str(), claim.count), ("web", 2));
+    assert!(
+        claim
+            .project_path
+            .as_deref()
+            .is_some_and(|p| p.ends_with("doomed"))
+    );
+    assert_eq!(reason, "folder-gone");
+    let [lease] = &gc.leases[..] else {
+        panic!("one lease to remove: {} found", gc.leases.len())
+    };
+    assert_eq!((lease.port, lease.start_time), (21000, Some(1)));
+    assert_eq!(lease.expires.as_deref(), Some("2020-01-01T01:00:00Z"));
+
+    #[cfg(unix)]
+    std::fs::set_permissions(
+        w.registry(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .expect("chmod");
+    let out = w.fails(&["doctor", "--json"], 1);
+    let problems: Vec<ProblemJson> = parse(&String::from_utf8_lossy(&out.stdout));
+    let gone = problems
+        .iter()
+        .find(|p| p.code == "folder-gone")
+        .unwrap_or_else(|| panic!("no folder-gone finding: {}", crate::support::stdout(&out)));
+    assert!(!gone.message.is_empty() && !gone.fix.is_empty());
+    assert_eq!(gone.claim.as_ref().map(|c| c.port), Some(claim.port));
+    #[cfg(unix)]
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.code == "registry-permissions" && p.claim.is_none()),
+        "{}",
+        crate::support::stdout(&out)
+    );
 }
 
 #[test]
@@ -179,17 +236,13 @@ fn colours_follow_the_rules() {
     assert!(!json.contains('\u{1b}'), "JSON is never coloured");
 }
 
+// A pseudo-terminal through `script`: Unix by nature.
+#[cfg(unix)]
 #[test]
+#[ignore = "needs script (bsdutils/util-linux): runs devport on a pseudo-terminal; .ci/run installs it"]
 fn colours_on_a_terminal_unless_no_color_or_a_dumb_terminal() {
     // `script` (util-linux) runs the command on a pseudo-terminal.
-    if std::process::Command::new("script")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("skipped: `script` is not installed");
-        return;
-    }
+    crate::support::require_tool("script", &["--version"]);
     let w = World::new();
     w.ok(&["claim", "web"]);
     let shop = w.project("shop");

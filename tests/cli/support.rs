@@ -183,3 +183,76 @@ pub fn run_as_nobody(cmd: &mut std::process::Command, w: &World, paths: &[&Path]
     }
     cmd.uid(65534).gid(65534);
 }
+
+/// Fails the test, naming the tool, unless `program ARGS` runs and succeeds. Tests that need a
+/// tool are `#[ignore]`d with the reason and run by `.ci/run`, which installs the tool: there a
+/// missing tool is a failure, never a silent pass. (The tools those tests use are Unix ones.)
+#[cfg(unix)]
+pub fn require_tool(program: &str, args: &[&str]) {
+    let runs = std::process::Command::new(program)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        runs,
+        "this test needs `{program}`, which does not run here; install it (.ci/run does)"
+    );
+}
+
+/// Fails the test unless this host has an IPv6 loopback (`::1`).
+pub fn require_ipv6_loopback() {
+    if let Err(e) = std::net::TcpListener::bind(("::1", 0)) {
+        panic!(
+            "this test needs an IPv6 loopback, and binding [::1]:0 failed ({e}); enable it \
+             (echo 0 > /proc/sys/net/ipv6/conf/lo/disable_ipv6; .ci/run does)"
+        );
+    }
+}
+
+/// Runs `attempt(0)`, `attempt(1)`, ... until one returns `Some`, and fails the test after 20
+/// tries. For races with the rest of the machine ("the port was taken meanwhile"): each
+/// attempt picks a new port instead of giving up.
+pub fn retry<T>(what: &str, mut attempt: impl FnMut(u32) -> Option<T>) -> T {
+    (0..20)
+        .find_map(&mut attempt)
+        .unwrap_or_else(|| panic!("could not {what} in 20 attempts, each on a new port"))
+}
+
+/// Claims `service` in `dir` and binds its port on 127.0.0.1. If something else took the port
+/// meanwhile, the claim moves (`claim --move`) to a new usable port and the bind is retried.
+/// Used by the tests that read from /proc whether the binding process works in the project.
+#[cfg(target_os = "linux")]
+pub fn claim_and_bind(w: &World, dir: &Path, service: &str) -> (u16, std::net::TcpListener) {
+    retry(&format!("bind the port claimed for {service}"), |i| {
+        let args: &[&str] = if i == 0 {
+            &["claim", service]
+        } else {
+            &["claim", service, "--move"]
+        };
+        let p = port(&w.ok_at(dir, args));
+        std::net::TcpListener::bind(("127.0.0.1", p))
+            .ok()
+            .map(|l| (p, l))
+    })
+}
+
+/// Sets the modification time of `path` to a fixed day in 2001 and returns it: a later rewrite
+/// shows as a different time on any file system, however coarse its timestamps, with no sleep.
+pub fn plant_old_mtime(path: &Path) -> std::time::SystemTime {
+    let old = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_modified(old))
+        .expect("set the modification time");
+    mtime(path)
+}
+
+/// The modification time of `path`.
+pub fn mtime(path: &Path) -> std::time::SystemTime {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .expect("mtime")
+}

@@ -109,7 +109,7 @@ fn env_name_collision_is_exit_2() {
 }
 
 #[test]
-fn exec_runs_a_real_server_on_the_port() {
+fn exec_passes_the_port_and_the_exit_code() {
     let w = World::new();
     let shop = w.project("execshop");
     // {port} substitution, PORT and WEB_PORT in the environment, exit code passed through.
@@ -141,33 +141,33 @@ fn exec_runs_a_real_server_on_the_port() {
     assert_eq!(words.len(), 3);
     assert!(words.iter().all(|x| *x == words[0]), "{words:?}");
     port(&words[0]);
+}
 
-    // A real child (python3: Unix here) binds the port on 127.0.0.1 and this test connects.
-    #[cfg(unix)]
-    {
-        let p = port(&words[0]);
-        // A real child binds the port on 127.0.0.1 and this test connects to it.
-        let script = "import os, socket\ns = socket.socket()\ns.bind(('127.0.0.1', int(os.environ['PORT'])))\ns.listen(1)\nprint('ready', flush=True)\nc, _ = s.accept()\nc.sendall(b'hello from devport exec')\nc.close()\n";
-        let mut child = Reaped(
-            w.std_cmd_in(&shop, &["exec", "web", "--", "python3", "-c", script])
-                .stdout(std::process::Stdio::piped())
-                .spawn()
-                .expect("spawn"),
-        );
-        let mut reader = std::io::BufReader::new(child.0.stdout.take().expect("stdout"));
-        let mut line = String::new();
-        std::io::BufRead::read_line(&mut reader, &mut line).expect("ready line");
-        if line.trim() != "ready" {
-            eprintln!("skipped: python3 is not available");
-            return;
-        }
-        let mut stream =
-            std::net::TcpStream::connect(("127.0.0.1", p)).expect("connect to the child");
-        let mut got = String::new();
-        std::io::Read::read_to_string(&mut stream, &mut got).expect("read");
-        assert_eq!(got, "hello from devport exec");
-        assert!(child.0.wait().expect("wait").success());
-    }
+/// A real child binds the port `exec` gives it on 127.0.0.1, and this test connects to it.
+#[cfg(unix)]
+#[test]
+#[ignore = "needs python3 (a real server run by exec); .ci/run installs it"]
+fn exec_runs_a_real_server_on_the_port() {
+    crate::support::require_tool("python3", &["--version"]);
+    let w = World::new();
+    let shop = w.project("execshop");
+    let p = port(&w.ok_at(&shop, &["claim", "web"]));
+    let script = "import os, socket\ns = socket.socket()\ns.bind(('127.0.0.1', int(os.environ['PORT'])))\ns.listen(1)\nprint('ready', flush=True)\nc, _ = s.accept()\nc.sendall(b'hello from devport exec')\nc.close()\n";
+    let mut child = Reaped(
+        w.std_cmd_in(&shop, &["exec", "web", "--", "python3", "-c", script])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn"),
+    );
+    let mut reader = std::io::BufReader::new(child.0.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut reader, &mut line).expect("ready line");
+    assert_eq!(line.trim(), "ready", "the server run by exec did not start");
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", p)).expect("connect to the child");
+    let mut got = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut got).expect("read");
+    assert_eq!(got, "hello from devport exec");
+    assert!(child.0.wait().expect("wait").success());
 }
 
 #[test]
@@ -421,20 +421,27 @@ fn example_compose_file_reads_the_env_devport_writes() {
 // bash scripts: Unix by nature.
 #[cfg(unix)]
 #[test]
-fn example_makefile_and_package_json() {
+#[ignore = "needs make; .ci/run installs it"]
+fn example_makefile() {
+    crate::support::require_tool("make", &["--version"]);
     let w = World::new();
     let shop = w.project("shop");
     let web = w.ok(&["claim", "web"]);
-    if Command::new("make").arg("--version").output().is_ok() {
-        let out = bash(
-            &w,
-            &shop,
-            &format!("make -s -f {} ports", examples().join("Makefile").display()),
-        );
-        assert_eq!(stdout(&out), format!("web: {web}"), "{}", stderr(&out));
-    } else {
-        eprintln!("skipped the Makefile: make is not installed");
-    }
+    let out = bash(
+        &w,
+        &shop,
+        &format!("make -s -f {} ports", examples().join("Makefile").display()),
+    );
+    assert_eq!(stdout(&out), format!("web: {web}"), "{}", stderr(&out));
+}
+
+// bash scripts: Unix by nature.
+#[cfg(unix)]
+#[test]
+fn example_package_json() {
+    let w = World::new();
+    let shop = w.project("shop");
+    let web = w.ok(&["claim", "web"]);
     let pkg: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(examples().join("package.json")).expect("read"),
     )
