@@ -68,7 +68,9 @@ pub fn rfc6335_range(port: u16) -> &'static str {
 
 /// Reports on `port`. `live` is the machine's socket list ([`sockets::list`]); owners are
 /// resolved here for the sockets on this port only. A port is probed for TCP and UDP, and any
-/// live socket on it makes it `in-use` even where a bind would succeed.
+/// live socket on it makes it `in-use` even where a bind would succeed. Container ends are not
+/// filled in here: [`crate::container::annotate`] the reports' sockets together, so the Docker
+/// Engine is asked once however many ports.
 pub fn report(
     policy: &Policy,
     reg: &Registry,
@@ -149,8 +151,10 @@ pub struct AuditRow {
 /// Classifies every live socket. A claimed port is `ok` when its owner (or an ancestor of the
 /// owner) has its current folder inside the claiming project's folder — the way a dev server
 /// started from the project runs — and `conflict` when the owner is seen working elsewhere.
+/// Sockets a container forwarder owns carry the container end (see [`crate::container`]).
 pub fn audit(reg: &Registry, mut live: Vec<Socket>) -> Vec<AuditRow> {
     sockets::resolve_owners(&mut live);
+    crate::container::annotate(&mut live);
     live.into_iter()
         .map(|socket| {
             let claim = reg

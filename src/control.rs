@@ -337,6 +337,7 @@ mod tests {
             process: None,
             uid: Some(0),
             user: Some("root".into()),
+            container: None,
             inode: 0,
         };
         let e = victims(&[sock(Some(1))]).unwrap_err().to_string();

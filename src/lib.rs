@@ -23,6 +23,7 @@
 pub mod check;
 pub mod claim;
 pub mod config;
+pub mod container;
 pub mod control;
 pub mod doctor;
 pub mod envfile;
