@@ -67,8 +67,8 @@ pub fn is_forwarder(process_name: &str) -> bool {
 pub fn parse_forwarder_args<S: AsRef<str>>(argv: &[S]) -> Option<(IpAddr, u16)> {
     let mut ip = None;
     let mut port = None;
-    let mut args = argv.iter().skip(1).map(AsRef::as_ref);
-    while let Some(arg) = args.next() {
+    let mut rest = argv.iter().skip(1).map(AsRef::as_ref);
+    while let Some(arg) = rest.next() {
         if arg == "--" {
             break;
         }
@@ -86,7 +86,7 @@ pub fn parse_forwarder_args<S: AsRef<str>>(argv: &[S]) -> Option<(IpAddr, u16)> 
             _ => continue,
         };
         // The last value given wins, as with Go's flag package.
-        *slot = inline.or_else(|| args.next());
+        *slot = inline.or_else(|| rest.next());
     }
     let ip: IpAddr = ip?.parse().ok()?;
     let port: u16 = port?.parse().ok().filter(|&p| p != 0)?;
