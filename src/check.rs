@@ -150,7 +150,8 @@ pub struct AuditRow {
 
 /// Classifies every live socket. A claimed port is `ok` when its owner (or an ancestor of the
 /// owner) has its current folder inside the claiming project's folder — the way a dev server
-/// started from the project runs — and `conflict` when the owner is seen working elsewhere.
+/// started from the project runs — and `conflict` when the owner is seen working elsewhere (for
+/// a container's port: when `docker compose` ran it from another folder).
 /// Sockets a container forwarder owns carry the container end (see [`crate::container`]).
 pub fn audit(reg: &Registry, mut live: Vec<Socket>) -> Vec<AuditRow> {
     sockets::resolve_owners(&mut live);
@@ -168,8 +169,8 @@ pub fn audit(reg: &Registry, mut live: Vec<Socket>) -> Vec<AuditRow> {
                 .find(|r| r.status == IanaStatus::Assigned)
                 .map(|r| r.service());
             let finding = match &claim {
-                Some(c) => match (socket.pid, &c.project_path) {
-                    (Some(pid), Some(dir)) if owner_elsewhere(pid, dir) => Finding::Conflict,
+                Some(c) => match &c.project_path {
+                    Some(dir) if owner_elsewhere(&socket, dir) => Finding::Conflict,
                     _ => Finding::Ok,
                 },
                 None if iana_service.is_some() || !iana::dev_tools(socket.port).is_empty() => {
@@ -187,6 +188,18 @@ pub fn audit(reg: &Registry, mut live: Vec<Socket>) -> Vec<AuditRow> {
         .collect()
 }
 
-fn owner_elsewhere(pid: u32, dir: &Path) -> bool {
-    process::works_in(pid, dir) == Some(false)
+/// Whether the socket's owner is seen working outside `dir`. A port a container forwarder holds
+/// belongs to the container, not to the forwarder (whose folder is the Docker daemon's): it is
+/// elsewhere only when `docker compose` was run from another folder, and otherwise cannot be
+/// contradicted.
+fn owner_elsewhere(socket: &Socket, dir: &Path) -> bool {
+    match (&socket.container, socket.pid) {
+        (Some(c), _) => c.working_dir.as_ref().is_some_and(|w| {
+            !std::fs::canonicalize(w)
+                .unwrap_or_else(|_| w.clone())
+                .starts_with(dir)
+        }),
+        (None, Some(pid)) => process::works_in(pid, dir) == Some(false),
+        (None, None) => false,
+    }
 }

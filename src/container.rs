@@ -36,6 +36,10 @@ pub struct Container {
     /// The container's name (`shop-db-1`), when the Docker Engine answered; absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The folder `docker compose` was run from for this container (its
+    /// `com.docker.compose.project.working_dir` label), when the Docker Engine told it.
+    #[serde(skip)]
+    pub working_dir: Option<std::path::PathBuf>,
 }
 
 impl fmt::Display for Container {
@@ -113,6 +117,7 @@ pub fn annotate<'a>(sockets: impl IntoIterator<Item = &'a mut Socket>) {
                 ip,
                 port,
                 name: None,
+                working_dir: None,
             });
             forwarded.push(s);
         }
@@ -125,8 +130,15 @@ pub fn annotate<'a>(sockets: impl IntoIterator<Item = &'a mut Socket>) {
     };
     for s in forwarded {
         let host_port = s.port;
-        if let Some(c) = s.container.as_mut() {
-            c.name = name_for(&listed, c, host_port);
+        if let Some(c) = s.container.as_mut()
+            && let Some(found) = find(&listed, c, host_port)
+        {
+            c.name = found.name();
+            c.working_dir = found
+                .labels
+                .get(COMPOSE_WORKING_DIR)
+                .filter(|d| !d.is_empty())
+                .map(std::path::PathBuf::from);
         }
     }
 }
@@ -144,6 +156,21 @@ pub struct EngineContainer {
     /// Networks, with the container's address on each.
     #[serde(rename = "NetworkSettings")]
     pub network: EngineNetworks,
+    /// Labels (`com.docker.compose.project.working_dir`, ...).
+    #[serde(rename = "Labels")]
+    pub labels: std::collections::BTreeMap<String, String>,
+}
+
+/// The label `docker compose` gives each container: the folder it was run from.
+const COMPOSE_WORKING_DIR: &str = "com.docker.compose.project.working_dir";
+
+impl EngineContainer {
+    /// Its first name without the leading `/` Docker puts there; an empty name is no name.
+    pub fn name(&self) -> Option<String> {
+        let name = self.names.first()?;
+        let name = name.strip_prefix('/').unwrap_or(name);
+        (!name.is_empty()).then(|| name.to_string())
+    }
 }
 
 /// A published port in [`EngineContainer`].
@@ -184,10 +211,13 @@ pub fn parse_containers(body: &[u8]) -> Option<Vec<EngineContainer>> {
     serde_json::from_slice(body).ok()
 }
 
-/// The name of the container `c` (reached through host port `host_port`): the one with `c.ip`
-/// on one of its networks, else the one publishing `host_port` to `c.port`. The leading `/`
-/// Docker puts before names is dropped; an empty name is no name.
-pub fn name_for(listed: &[EngineContainer], c: &Container, host_port: u16) -> Option<String> {
+/// The container `c` is (reached through host port `host_port`) among those listed: the one
+/// with `c.ip` on one of its networks, else the one publishing `host_port` to `c.port`.
+pub fn find<'a>(
+    listed: &'a [EngineContainer],
+    c: &Container,
+    host_port: u16,
+) -> Option<&'a EngineContainer> {
     let by_ip = listed.iter().find(|e| {
         e.network.networks.values().any(|n| {
             [&n.ipv4, &n.ipv6]
@@ -202,10 +232,7 @@ pub fn name_for(listed: &[EngineContainer], c: &Container, host_port: u16) -> Op
                 .any(|p| p.public == Some(host_port) && p.private == c.port)
         })
     };
-    let found = by_ip.or_else(by_port)?;
-    let name = found.names.first()?;
-    let name = name.strip_prefix('/').unwrap_or(name);
-    (!name.is_empty()).then(|| name.to_string())
+    by_ip.or_else(by_port)
 }
 
 /// The answer of an HTTP/1.0 exchange: the body when the status is 200, else `None`.
@@ -473,6 +500,7 @@ mod tests {
             ip: [172, 17, 0, 2].into(),
             port: 5432,
             name: None,
+            working_dir: Some("/not/shown".into()),
         };
         assert_eq!(c.to_string(), "container 172.17.0.2:5432");
         assert_eq!(
@@ -500,19 +528,21 @@ mod tests {
             ip: ip.into(),
             port,
             name: None,
+            working_dir: None,
         };
+        let name_for = |c: &Container, host_port| find(&listed, c, host_port)?.name();
         assert_eq!(
-            name_for(&listed, &c([172, 18, 0, 2], 5432), 1).as_deref(),
+            name_for(&c([172, 18, 0, 2], 5432), 1).as_deref(),
             Some("shop-db-1")
         );
         // An address no network has: the published port decides.
         assert_eq!(
-            name_for(&listed, &c([10, 9, 9, 9], 80), 8080).as_deref(),
+            name_for(&c([10, 9, 9, 9], 80), 8080).as_deref(),
             Some("other")
         );
-        assert_eq!(name_for(&listed, &c([10, 9, 9, 9], 81), 8080), None);
+        assert_eq!(name_for(&c([10, 9, 9, 9], 81), 8080), None);
         // An empty name is no name.
-        assert_eq!(name_for(&listed, &c([10, 0, 0, 9], 1), 1), None);
+        assert_eq!(name_for(&c([10, 0, 0, 9], 1), 1), None);
         for garbage in [&b""[..], b"{}", b"[1]", b"not json", b"[{\"Names\": 5}]"] {
             assert!(parse_containers(garbage).is_none(), "{garbage:?}");
         }

@@ -131,9 +131,14 @@ fn ok(body: &str) -> Answer {
 
 /// The engine's list with one container at 172.17.0.2 named `name`.
 fn listed(name: &str) -> String {
+    listed_with(name, &json!({}))
+}
+
+/// The same, the container with these labels.
+fn listed_with(name: &str, labels: &Value) -> String {
     json!([
         {"Id": "x", "Names": ["/unrelated"], "NetworkSettings": {"Networks": {"bridge": {"IPAddress": "172.17.0.9"}}}},
-        {"Id": "y", "Names": [format!("/{name}")],
+        {"Id": "y", "Names": [format!("/{name}")], "Labels": labels,
          "Ports": [{"PrivatePort": 5432, "PublicPort": 15432, "Type": "tcp"}],
          "NetworkSettings": {"Networks": {"bridge": {"IPAddress": "172.17.0.2"}}}}
     ])
@@ -213,10 +218,11 @@ fn check_audit_and_list_live_show_the_container_end() {
         .find(|r| r["pid"] == json!(pid))
         .expect("the proxy's row");
     assert_eq!(row["container"], expected, "{row}");
-    // Other sockets carry no `container` key at all (absent, not null).
+    // Other sockets carry no `container` key at all (absent, not null). (Tests running at the
+    // same time have fake proxies of their own.)
     assert!(
         rows.iter()
-            .filter(|r| r["pid"] != json!(pid))
+            .filter(|r| r["process"] != json!("docker-proxy"))
             .all(|r| r.get("container").is_none()),
         "{audit}"
     );
@@ -390,4 +396,57 @@ fn an_engine_socket_of_another_user_is_not_trusted() {
     );
     assert!(row.ends_with("container 172.17.0.2:5432"), "{row}");
     assert!(engine.requests().is_empty());
+}
+
+/// The `audit` finding and exit code for the fake proxy's port, claimed by `shop`, with the
+/// engine at `docker_host`.
+fn audit_finding(w: &World, docker_host: &str, pid: u32) -> (String, Option<i32>) {
+    let out = run(w, docker_host, &["audit", "--json"]);
+    let rows = json_of(&out);
+    let row = rows
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["pid"] == json!(pid)))
+        .unwrap_or_else(|| panic!("no row for pid {pid}: {rows}"))
+        .clone();
+    (
+        row["finding"].as_str().unwrap_or_default().to_string(),
+        out.status.code(),
+    )
+}
+
+#[test]
+fn a_claimed_container_port_is_not_a_conflict_because_of_the_proxy() {
+    // docker-proxy works in the daemon's folder, never the project's: that says nothing about
+    // the container. (The fake proxy works in this test's folder, outside the project.)
+    let w = World::new();
+    let (proxy, p) = fake_proxy(w.dir.path());
+    claim_port(&w, p);
+    assert_eq!(
+        audit_finding(&w, &no_engine(&w), proxy.0.id()),
+        ("ok".to_string(), Some(0))
+    );
+}
+
+#[test]
+fn compose_s_working_folder_decides_ok_or_conflict() {
+    let label = "com.docker.compose.project.working_dir";
+    for (folder, expected) in [("shop", ("ok", 0)), ("elsewhere", ("conflict", 1))] {
+        let w = World::new();
+        let dir = w.project(folder);
+        let engine = Engine::start(
+            w.dir.path(),
+            ok(&listed_with(
+                "shop-db-1",
+                &json!({ label: dir.display().to_string() }),
+            )),
+        );
+        let (proxy, p) = fake_proxy(w.dir.path());
+        claim_port(&w, p);
+        let (finding, code) = audit_finding(&w, &engine.docker_host(), proxy.0.id());
+        assert_eq!(
+            (finding.as_str(), code),
+            (expected.0, Some(expected.1)),
+            "{folder}"
+        );
+    }
 }
