@@ -64,19 +64,45 @@ pub fn is_forwarder(process_name: &str) -> bool {
     FORWARDERS.contains(&process_name)
 }
 
-/// The container end in a forwarder's arguments (`argv`, program name first):
-/// `-container-ip` and `-container-port`, in any form Go's `flag` package accepts. `None`
-/// unless both are present and valid — the IP parses as an IPv4 or IPv6 address and the port
-/// is 1 to 65535 — so no raw argument is ever shown.
-pub fn parse_forwarder_args<S: AsRef<str>>(argv: &[S]) -> Option<(IpAddr, u16)> {
-    let mut ip = None;
-    let mut port = None;
+/// What a forwarder's arguments say: where it listens on the host, and where it forwards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forwarding {
+    /// `tcp` or `udp` (`-proto`, `tcp` when not given); `None` for any other protocol.
+    pub proto: Option<&'static str>,
+    /// The host address it listens on (`-host-ip`), when given and valid.
+    pub host_ip: Option<IpAddr>,
+    /// The host port it listens on (`-host-port`), when given and valid.
+    pub host_port: Option<u16>,
+    /// The container's address (`-container-ip`).
+    pub container_ip: IpAddr,
+    /// The port inside the container (`-container-port`).
+    pub container_port: u16,
+}
+
+impl Forwarding {
+    /// Whether this is the forwarding that listens on `socket`: same protocol and host port,
+    /// and the same host address when the arguments give one.
+    pub fn listens_on(&self, socket: &Socket) -> bool {
+        self.proto == Some(socket.proto)
+            && self.host_port == Some(socket.port)
+            && self.host_ip.is_none_or(|ip| ip == socket.address)
+    }
+}
+
+/// The last value of each flag in `names` in `argv` (program name first), in any form Go's
+/// `flag` package accepts: `-name value`, `-name=value`, `--name value`, `--name=value`.
+/// Arguments that are not flags (a script's path, when a script runs through its interpreter)
+/// are skipped; `--` ends the flags.
+fn flag_values<'a, S: AsRef<str>, const N: usize>(
+    argv: &'a [S],
+    names: [&str; N],
+) -> [Option<&'a str>; N] {
+    let mut values = [None; N];
     let mut rest = argv.iter().skip(1).map(AsRef::as_ref);
     while let Some(arg) = rest.next() {
         if arg == "--" {
             break;
         }
-        // A script run through its interpreter has its own path here: not a flag, skipped.
         let Some(flag) = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-')) else {
             continue;
         };
@@ -84,38 +110,83 @@ pub fn parse_forwarder_args<S: AsRef<str>>(argv: &[S]) -> Option<(IpAddr, u16)> 
             Some((key, value)) => (key, Some(value)),
             None => (flag, None),
         };
-        let slot = match key {
-            "container-ip" => &mut ip,
-            "container-port" => &mut port,
-            _ => continue,
-        };
-        // The last value given wins, as with Go's flag package.
-        *slot = inline.or_else(|| rest.next());
+        if let Some(at) = names.iter().position(|&n| n == key) {
+            // The last value given wins, as with Go's flag package.
+            values[at] = inline.or_else(|| rest.next());
+        }
     }
-    let ip: IpAddr = ip?.parse().ok()?;
-    let port: u16 = port?.parse().ok().filter(|&p| p != 0)?;
-    Some((ip, port))
+    values
 }
 
-/// Adds the container end to every socket owned by a forwarder (see [`is_forwarder`]), and, if
+/// A port number in an argument: 1 to 65535.
+fn port_number(text: &str) -> Option<u16> {
+    text.parse().ok().filter(|&p| p != 0)
+}
+
+/// The forwarding in a forwarder's arguments (`argv`, program name first): `-container-ip` and
+/// `-container-port`, with `-proto`, `-host-ip` and `-host-port` when given (see
+/// [`flag_values`] for the forms). `None` unless the container end is present and valid — the
+/// IP parses as an IPv4 or IPv6 address and the port is 1 to 65535 — so no raw argument is
+/// ever shown.
+pub fn parse_forwarder_args<S: AsRef<str>>(argv: &[S]) -> Option<Forwarding> {
+    let [proto, host_ip, host_port, container_ip, container_port] = flag_values(
+        argv,
+        [
+            "proto",
+            "host-ip",
+            "host-port",
+            "container-ip",
+            "container-port",
+        ],
+    );
+    Some(Forwarding {
+        proto: match proto.unwrap_or("tcp") {
+            "tcp" => Some("tcp"),
+            "udp" => Some("udp"),
+            _ => None,
+        },
+        host_ip: host_ip.and_then(|ip| ip.parse().ok()),
+        host_port: host_port.and_then(port_number),
+        container_ip: container_ip?.parse().ok()?,
+        container_port: container_port.and_then(port_number)?,
+    })
+}
+
+/// The forwardings of every forwarder process this user can see the arguments of (Linux: any,
+/// as `/proc/PID/comm` and `cmdline` are readable by all unless `/proc` is mounted `hidepid`).
+fn visible_forwardings() -> Vec<Forwarding> {
+    crate::process::pids()
+        .into_iter()
+        .filter(|&pid| crate::process::name(pid).is_some_and(|n| is_forwarder(&n)))
+        .filter_map(|pid| parse_forwarder_args(&crate::process::cmdline(pid)?))
+        .collect()
+}
+
+/// Adds the container end to every socket a forwarder (see [`is_forwarder`]) holds, and, if
 /// any was found, the container names the Docker Engine gives (one query, bounded in time and
-/// size, never required). Sockets of other processes are left as they are.
+/// size, never required). A socket whose owner is visible is a forwarder's when that process is
+/// one; a socket whose owner is not visible (root's `docker-proxy`, seen by another user) is a
+/// forwarder's when a visible forwarder's arguments say it listens there. Other sockets are
+/// left as they are.
 pub fn annotate<'a>(sockets: impl IntoIterator<Item = &'a mut Socket>) {
     let mut forwarded: Vec<&'a mut Socket> = Vec::new();
+    let mut unowned: Option<Vec<Forwarding>> = None;
     for s in sockets {
-        let (Some(pid), Some(name)) = (s.pid, s.process.as_deref()) else {
-            continue;
+        let found = match (s.pid, s.process.as_deref()) {
+            (Some(pid), Some(name)) if is_forwarder(name) => {
+                crate::process::cmdline(pid).and_then(|argv| parse_forwarder_args(&argv))
+            }
+            (None, _) => unowned
+                .get_or_insert_with(visible_forwardings)
+                .iter()
+                .find(|f| f.listens_on(s))
+                .cloned(),
+            _ => None,
         };
-        if !is_forwarder(name) {
-            continue;
-        }
-        let Some(argv) = crate::process::cmdline(pid) else {
-            continue;
-        };
-        if let Some((ip, port)) = parse_forwarder_args(&argv) {
+        if let Some(f) = found {
             s.container = Some(Container {
-                ip,
-                port,
+                ip: f.container_ip,
+                port: f.container_port,
                 name: None,
                 working_dir: None,
             });
@@ -331,7 +402,7 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Option<(IpAddr, u16)> {
-        parse_forwarder_args(args)
+        parse_forwarder_args(args).map(|f| (f.container_ip, f.container_port))
     }
 
     #[test]
@@ -478,6 +549,52 @@ mod tests {
         ] {
             assert_eq!(parse(argv), None, "{argv:?}");
         }
+    }
+
+    #[test]
+    fn the_host_end_finds_an_unowned_socket() {
+        let argv = [
+            "docker-proxy",
+            "-proto",
+            "tcp",
+            "-host-ip",
+            "127.0.0.1",
+            "-host-port",
+            "15432",
+            "-container-ip",
+            "172.17.0.2",
+            "-container-port",
+            "5432",
+        ];
+        let f = parse_forwarder_args(&argv).unwrap_or_else(|| panic!("{argv:?}"));
+        let socket = |proto, address: [u8; 4], port| Socket {
+            proto,
+            address: address.into(),
+            port,
+            pid: None,
+            process: None,
+            uid: Some(0),
+            user: None,
+            container: None,
+            inode: 0,
+        };
+        assert!(f.listens_on(&socket("tcp", [127, 0, 0, 1], 15432)));
+        assert!(!f.listens_on(&socket("udp", [127, 0, 0, 1], 15432)));
+        assert!(!f.listens_on(&socket("tcp", [127, 0, 0, 2], 15432)));
+        assert!(!f.listens_on(&socket("tcp", [127, 0, 0, 1], 15433)));
+        // No host address given: the port decides. An unknown protocol or a bad port: nothing.
+        let bare = parse_forwarder_args(&argv[..3].iter().chain(&argv[5..]).collect::<Vec<_>>());
+        assert!(bare.is_some_and(
+            |f| f.host_ip.is_none() && f.listens_on(&socket("tcp", [0, 0, 0, 0], 15432))
+        ));
+        let mut sctp = argv;
+        sctp[2] = "sctp";
+        assert!(parse_forwarder_args(&sctp).is_some_and(
+            |f| f.proto.is_none() && !f.listens_on(&socket("tcp", [127, 0, 0, 1], 15432))
+        ));
+        let mut bad = argv;
+        bad[6] = "99999";
+        assert!(parse_forwarder_args(&bad).is_some_and(|f| f.host_port.is_none()));
     }
 
     #[test]

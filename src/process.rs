@@ -95,6 +95,24 @@ pub fn cmdline(_pid: u32) -> Option<Vec<String>> {
     None
 }
 
+/// Every process id this process can see (Linux: the numeric entries of `/proc`).
+#[cfg(target_os = "linux")]
+pub fn pids() -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .map(|dir| {
+            dir.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Every process id: not listed on this platform.
+#[cfg(not(target_os = "linux"))]
+pub fn pids() -> Vec<u32> {
+    Vec::new()
+}
+
 /// Splits `/proc/PID/cmdline` bytes at each NUL (the last argument ends with one).
 #[cfg(any(target_os = "linux", test))]
 pub fn split_cmdline(bytes: &[u8]) -> Vec<String> {
@@ -281,6 +299,7 @@ mod tests {
         let mine: Vec<String> = std::env::args().collect();
         assert_eq!(cmdline(std::process::id()), Some(mine));
         assert_eq!(cmdline(u32::MAX), None);
+        assert!(pids().contains(&std::process::id()));
     }
 
     #[test]

@@ -15,7 +15,8 @@ use serde_json::{Value, json};
 use crate::support::{Reaped, World, port};
 
 /// A process whose command name is `docker-proxy`, started with docker-proxy's arguments
-/// (container end 172.17.0.2:5432), listening on 127.0.0.1 at a port the OS picked.
+/// (container end 172.17.0.2:5432), listening on 127.0.0.1 at the `-host-port` it is given: a
+/// port the OS picked.
 fn fake_proxy(dir: &Path) -> (Reaped, u16) {
     let python = std::process::Command::new("python3")
         .args(["-c", "import sys; print(sys.executable)"])
@@ -31,9 +32,9 @@ fn fake_proxy(dir: &Path) -> (Reaped, u16) {
     std::fs::write(
         &script,
         format!(
-            "#!{}\nimport socket, time\n\
+            "#!{}\nimport socket, sys, time\n\
              s = socket.socket()\n\
-             s.bind(('127.0.0.1', 0))\n\
+             s.bind(('127.0.0.1', int(sys.argv[sys.argv.index('-host-port') + 1])))\n\
              s.listen()\n\
              print(s.getsockname()[1], flush=True)\n\
              time.sleep(120)\n",
@@ -50,7 +51,7 @@ fn fake_proxy(dir: &Path) -> (Reaped, u16) {
             "-host-ip",
             "127.0.0.1",
             "-host-port",
-            "0",
+            &free_port().to_string(),
             "-container-ip",
             "172.17.0.2",
             "-container-port",
@@ -66,6 +67,14 @@ fn fake_proxy(dir: &Path) -> (Reaped, u16) {
         .read_line(&mut first)
         .expect("read the port");
     (reaped, port(&first))
+}
+
+/// A loopback port the OS picked, free again when this returns.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind an OS-picked port")
+        .port()
 }
 
 /// What a fake engine does with each connection.
@@ -449,4 +458,40 @@ fn compose_s_working_folder_decides_ok_or_conflict() {
             "{folder}"
         );
     }
+}
+
+#[test]
+#[ignore = "needs root: a docker-proxy of root's, seen by devport running as the user nobody"]
+fn a_proxy_whose_owner_is_not_visible_is_found_by_its_arguments() {
+    // The usual case: Docker's proxies are root's, and a user cannot see which process holds
+    // the socket, only every process's arguments.
+    let w = World::new();
+    let (proxy, p) = fake_proxy(w.dir.path());
+    let engine = Engine::start(w.dir.path(), ok(&listed("shop-db-1")));
+    // As /var/run/docker.sock is for members of the group docker: root's, and writable by them.
+    std::fs::set_permissions(
+        &engine.path,
+        std::os::unix::fs::PermissionsExt::from_mode(0o666),
+    )
+    .expect("chmod the socket");
+    let shop = w.project("shop");
+    let mut cmd = w.std_cmd_in(&shop, &["check", &p.to_string()]);
+    cmd.env("DOCKER_HOST", engine.docker_host());
+    crate::support::run_as_nobody(&mut cmd, &w, &[&shop, &w.dir.path().join("state")]);
+    let out = cmd.output().expect("run devport as nobody");
+    let shown = text(&out);
+    assert!(
+        !shown.contains(&format!("pid {}", proxy.0.id())),
+        "nobody cannot see root's process: {shown}"
+    );
+    let row = shown
+        .lines()
+        .find(|l| l.contains(&format!("127.0.0.1:{p}")))
+        .unwrap_or_else(|| panic!("no live line for {p}: {shown}"));
+    assert!(row.contains("owner not visible"), "{row}");
+    // The engine's socket is root's: trusted, so the name is shown too.
+    assert!(
+        row.ends_with("container 172.17.0.2:5432 (shop-db-1)"),
+        "{row}"
+    );
 }
