@@ -153,12 +153,16 @@ pub fn parse_forwarder_args<S: AsRef<str>>(argv: &[S]) -> Option<Forwarding> {
 }
 
 /// The forwardings of every forwarder process this user can see the arguments of (Linux: any,
-/// as `/proc/PID/comm` and `cmdline` are readable by all unless `/proc` is mounted `hidepid`).
-fn visible_forwardings() -> Vec<Forwarding> {
+/// as `/proc/PID/comm` and `cmdline` are readable by all unless `/proc` is mounted `hidepid`),
+/// each with the user id the process runs as.
+fn visible_forwardings() -> Vec<(u32, Forwarding)> {
     crate::process::pids()
         .into_iter()
         .filter(|&pid| crate::process::name(pid).is_some_and(|n| is_forwarder(&n)))
-        .filter_map(|pid| parse_forwarder_args(&crate::process::cmdline(pid)?))
+        .filter_map(|pid| {
+            let f = parse_forwarder_args(&crate::process::cmdline(pid)?)?;
+            Some((crate::process::uid(pid)?, f))
+        })
         .collect()
 }
 
@@ -166,21 +170,23 @@ fn visible_forwardings() -> Vec<Forwarding> {
 /// any was found, the container names the Docker Engine gives (one query, bounded in time and
 /// size, never required). A socket whose owner is visible is a forwarder's when that process is
 /// one; a socket whose owner is not visible (root's `docker-proxy`, seen by another user) is a
-/// forwarder's when a visible forwarder's arguments say it listens there. Other sockets are
-/// left as they are.
+/// forwarder's when a forwarder running as the socket's user says in its arguments that it
+/// listens there. Other sockets are left as they are.
 pub fn annotate<'a>(sockets: impl IntoIterator<Item = &'a mut Socket>) {
     let mut forwarded: Vec<&'a mut Socket> = Vec::new();
-    let mut unowned: Option<Vec<Forwarding>> = None;
+    let mut unowned: Option<Vec<(u32, Forwarding)>> = None;
     for s in sockets {
         let found = match (s.pid, s.process.as_deref()) {
             (Some(pid), Some(name)) if is_forwarder(name) => {
                 crate::process::cmdline(pid).and_then(|argv| parse_forwarder_args(&argv))
             }
+            // Any user can name a process `docker-proxy` and give it any arguments: only one
+            // running as the socket's own user may speak for the socket.
             (None, _) => unowned
                 .get_or_insert_with(visible_forwardings)
                 .iter()
-                .find(|f| f.listens_on(s))
-                .cloned(),
+                .find(|(uid, f)| Some(*uid) == s.uid && f.listens_on(s))
+                .map(|(_, f)| f.clone()),
             _ => None,
         };
         if let Some(f) = found {

@@ -18,12 +18,27 @@ use crate::support::{Reaped, World, port};
 /// (container end 172.17.0.2:5432), listening on 127.0.0.1 at the `-host-port` it is given: a
 /// port the OS picked.
 fn fake_proxy(dir: &Path) -> (Reaped, u16) {
-    let python = std::process::Command::new("python3")
-        .args(["-c", "import sys; print(sys.executable)"])
-        .output()
-        .expect("python3 is needed for this test");
-    let python = std::fs::canonicalize(String::from_utf8_lossy(&python.stdout).trim())
-        .expect("python3's executable");
+    fake_proxy_on(dir, free_port(), |_| ())
+}
+
+/// The same, given the port, and `adjust` to change how it is run (its user).
+fn fake_proxy_on(
+    dir: &Path,
+    host_port: u16,
+    adjust: impl FnOnce(&mut std::process::Command),
+) -> (Reaped, u16) {
+    // The system's python3 when there is one (any user may run it: one test runs the proxy
+    // as another user), else the one on PATH.
+    let python = if Path::new("/usr/bin/python3").exists() {
+        PathBuf::from("/usr/bin/python3")
+    } else {
+        let found = std::process::Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .expect("python3 is needed for this test");
+        std::fs::canonicalize(String::from_utf8_lossy(&found.stdout).trim())
+            .expect("python3's executable")
+    };
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).expect("bin folder");
     let script = bin.join("docker-proxy");
@@ -34,9 +49,9 @@ fn fake_proxy(dir: &Path) -> (Reaped, u16) {
         format!(
             "#!{}\nimport socket, sys, time\n\
              s = socket.socket()\n\
-             s.bind(('127.0.0.1', int(sys.argv[sys.argv.index('-host-port') + 1])))\n\
-             s.listen()\n\
-             print(s.getsockname()[1], flush=True)\n\
+             port = int(sys.argv[sys.argv.index('-host-port') + 1])\n\
+             try:\n    s.bind(('127.0.0.1', port))\n    s.listen()\nexcept OSError:\n    pass\n\
+             print(port, flush=True)\n\
              time.sleep(120)\n",
             python.display()
         ),
@@ -44,14 +59,16 @@ fn fake_proxy(dir: &Path) -> (Reaped, u16) {
     .expect("write the script");
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
         .expect("chmod");
-    let mut child = std::process::Command::new(&script)
+    let mut cmd = std::process::Command::new(&script);
+    adjust(&mut cmd);
+    let mut child = cmd
         .args([
             "-proto",
             "tcp",
             "-host-ip",
             "127.0.0.1",
             "-host-port",
-            &free_port().to_string(),
+            &host_port.to_string(),
             "-container-ip",
             "172.17.0.2",
             "-container-port",
@@ -494,4 +511,36 @@ fn a_proxy_whose_owner_is_not_visible_is_found_by_its_arguments() {
         row.ends_with("container 172.17.0.2:5432 (shop-db-1)"),
         "{row}"
     );
+}
+
+#[test]
+#[ignore = "needs root: a docker-proxy of another user that names root's socket"]
+fn a_forwarder_of_another_user_cannot_speak_for_a_socket() {
+    let w = World::new();
+    // Root's listener (this test), invisible to nobody; a "docker-proxy" of uid 65533 (it
+    // cannot bind the port, which is taken) says it listens there.
+    let root_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let p = root_listener.local_addr().expect("addr").port();
+    std::fs::set_permissions(
+        w.dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o711),
+    )
+    .expect("open the world for traversal");
+    let (_liar, _) = fake_proxy_on(w.dir.path(), p, |cmd| {
+        std::os::unix::process::CommandExt::uid(cmd, 65533);
+        std::os::unix::process::CommandExt::gid(cmd, 65533);
+    });
+    let shop = w.project("shop");
+    let mut cmd = w.std_cmd_in(&shop, &["check", &p.to_string()]);
+    cmd.env("DOCKER_HOST", no_engine(&w));
+    crate::support::run_as_nobody(&mut cmd, &w, &[&shop, &w.dir.path().join("state")]);
+    let out = cmd.output().expect("run devport as nobody");
+    let shown = text(&out);
+    let row = shown
+        .lines()
+        .find(|l| l.contains(&format!("127.0.0.1:{p}")))
+        .unwrap_or_else(|| panic!("no live line for {p}: {shown}"));
+    assert!(row.contains("owner not visible"), "{row}");
+    assert!(!row.contains("container"), "{row}");
+    drop(root_listener);
 }
