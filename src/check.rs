@@ -68,7 +68,9 @@ pub fn rfc6335_range(port: u16) -> &'static str {
 
 /// Reports on `port`. `live` is the machine's socket list ([`sockets::list`]); owners are
 /// resolved here for the sockets on this port only. A port is probed for TCP and UDP, and any
-/// live socket on it makes it `in-use` even where a bind would succeed.
+/// live socket on it makes it `in-use` even where a bind would succeed. Container ends are not
+/// filled in here: [`crate::container::annotate`] the reports' sockets together, so the Docker
+/// Engine is asked once however many ports.
 pub fn report(
     policy: &Policy,
     reg: &Registry,
@@ -148,9 +150,12 @@ pub struct AuditRow {
 
 /// Classifies every live socket. A claimed port is `ok` when its owner (or an ancestor of the
 /// owner) has its current folder inside the claiming project's folder — the way a dev server
-/// started from the project runs — and `conflict` when the owner is seen working elsewhere.
+/// started from the project runs — and `conflict` when the owner is seen working elsewhere (for
+/// a container's port: when `docker compose` ran it from another folder).
+/// Sockets a container forwarder owns carry the container end (see [`crate::container`]).
 pub fn audit(reg: &Registry, mut live: Vec<Socket>) -> Vec<AuditRow> {
     sockets::resolve_owners(&mut live);
+    crate::container::annotate(&mut live);
     live.into_iter()
         .map(|socket| {
             let claim = reg
@@ -164,8 +169,8 @@ pub fn audit(reg: &Registry, mut live: Vec<Socket>) -> Vec<AuditRow> {
                 .find(|r| r.status == IanaStatus::Assigned)
                 .map(|r| r.service());
             let finding = match &claim {
-                Some(c) => match (socket.pid, &c.project_path) {
-                    (Some(pid), Some(dir)) if owner_elsewhere(pid, dir) => Finding::Conflict,
+                Some(c) => match &c.project_path {
+                    Some(dir) if owner_elsewhere(&socket, dir) => Finding::Conflict,
                     _ => Finding::Ok,
                 },
                 None if iana_service.is_some() || !iana::dev_tools(socket.port).is_empty() => {
@@ -183,8 +188,20 @@ pub fn audit(reg: &Registry, mut live: Vec<Socket>) -> Vec<AuditRow> {
         .collect()
 }
 
-fn owner_elsewhere(pid: u32, dir: &Path) -> bool {
-    process::works_in(pid, dir) == Some(false)
+/// Whether the socket's owner is seen working outside `dir`. A port a container forwarder holds
+/// belongs to the container, not to the forwarder (whose folder is the Docker daemon's): it is
+/// elsewhere only when `docker compose` was run from another folder, and otherwise cannot be
+/// contradicted.
+fn owner_elsewhere(socket: &Socket, dir: &Path) -> bool {
+    match (&socket.container, socket.pid) {
+        (Some(c), _) => c.working_dir.as_ref().is_some_and(|w| {
+            !std::fs::canonicalize(w)
+                .unwrap_or_else(|_| w.clone())
+                .starts_with(dir)
+        }),
+        (None, Some(pid)) => process::works_in(pid, dir) == Some(false),
+        (None, None) => false,
+    }
 }
 
 #[cfg(test)]

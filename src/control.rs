@@ -442,6 +442,7 @@ mod tests {
             process: None,
             uid: Some(0),
             user: Some("root".into()),
+            container: None,
             inode: 0,
         };
         let system = if cfg!(windows) { 4 } else { 1 };

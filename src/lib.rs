@@ -24,6 +24,7 @@ pub mod check;
 pub mod claim;
 pub mod computed;
 pub mod config;
+pub mod container;
 pub mod control;
 pub mod doctor;
 pub mod envfile;

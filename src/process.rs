@@ -70,6 +70,62 @@ pub fn name(pid: u32) -> Option<String> {
     }
 }
 
+/// The most bytes of a process's arguments devport reads: far more than any container
+/// forwarder's, far less than the kernel allows (`ARG_MAX`).
+pub const MAX_CMDLINE: u64 = 64 * 1024;
+
+/// The arguments of process `pid`, program name first (Linux: `/proc/PID/cmdline`, NUL
+/// separated, invalid UTF-8 replaced). `None` where they cannot be seen, and for arguments over
+/// [`MAX_CMDLINE`] bytes: cut short, a value could be read as another value.
+#[cfg(target_os = "linux")]
+pub fn cmdline(pid: u32) -> Option<Vec<String>> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(format!("/proc/{pid}/cmdline")).ok()?;
+    let mut bytes = Vec::new();
+    file.take(MAX_CMDLINE + 1).read_to_end(&mut bytes).ok()?;
+    if bytes.len() as u64 > MAX_CMDLINE {
+        return None;
+    }
+    Some(split_cmdline(&bytes))
+}
+
+/// The arguments of process `pid`: not read on this platform.
+#[cfg(not(target_os = "linux"))]
+pub fn cmdline(_pid: u32) -> Option<Vec<String>> {
+    None
+}
+
+/// Every process id this process can see (Linux: the numeric entries of `/proc`).
+#[cfg(target_os = "linux")]
+pub fn pids() -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .map(|dir| {
+            dir.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Every process id: not listed on this platform.
+#[cfg(not(target_os = "linux"))]
+pub fn pids() -> Vec<u32> {
+    Vec::new()
+}
+
+/// Splits `/proc/PID/cmdline` bytes at each NUL (the last argument ends with one).
+#[cfg(any(target_os = "linux", test))]
+pub fn split_cmdline(bytes: &[u8]) -> Vec<String> {
+    let bytes = bytes.strip_suffix(b"\0").unwrap_or(bytes);
+    if bytes.is_empty() {
+        return Vec::new();
+    }
+    bytes
+        .split(|&b| b == 0)
+        .map(|arg| String::from_utf8_lossy(arg).into_owned())
+        .collect()
+}
+
 /// The pid of this process's parent.
 #[cfg(unix)]
 pub fn parent_pid() -> Option<u32> {
@@ -225,6 +281,25 @@ mod tests {
         let line = "1234 (my (odd) proc) S 1 1234 1234 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10";
         assert_eq!(parse_stat_start_time(line), Some(987_654));
         assert_eq!(parse_stat_start_time("garbage"), None);
+    }
+
+    #[test]
+    fn cmdline_arguments() {
+        assert_eq!(
+            split_cmdline(b"docker-proxy\0-container-port\x005432\0\0x\xff\0"),
+            ["docker-proxy", "-container-port", "5432", "", "x\u{fffd}"]
+        );
+        assert!(split_cmdline(b"").is_empty());
+        assert_eq!(split_cmdline(b"no-nul"), ["no-nul"]);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn this_process_arguments() {
+        let mine: Vec<String> = std::env::args().collect();
+        assert_eq!(cmdline(std::process::id()), Some(mine));
+        assert_eq!(cmdline(u32::MAX), None);
+        assert!(pids().contains(&std::process::id()));
     }
 
     #[test]

@@ -31,7 +31,11 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         vec![
             s.proto.to_string().into(),
             output::socket_addr(s).into(),
-            output::owner(s).into(),
+            match &s.container {
+                Some(c) => format!("{}  {c}", output::owner(s)),
+                None => output::owner(s),
+            }
+            .into(),
             r.claim
                 .as_ref()
                 .map_or_else(|| "-".into(), |c| c.label().into()),

@@ -25,12 +25,13 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<Outcome> {
     let reg = ctx.store.read()?;
     let policy = ctx.policy();
     let live = sockets::list();
-    let reports: Vec<PortReport> = args
+    let mut reports: Vec<PortReport> = args
         .ports
         .iter()
         .flat_map(|r| r.iter())
         .map(|p| check::report(&policy, &reg, &live, p, ctx.now))
         .collect();
+    devport::container::annotate(reports.iter_mut().flat_map(|r| r.sockets.iter_mut()));
     if ctx.json {
         output::json(&reports)?;
     } else {
@@ -201,12 +202,16 @@ fn os_text(reason: devport::Reason, policy: &devport::Policy) -> String {
 }
 
 fn socket_text(s: &Socket) -> String {
-    format!(
+    let mut text = format!(
         "{} {}  {}",
         s.proto,
         output::socket_addr(s),
         output::owner(s)
-    )
+    );
+    if let Some(c) = &s.container {
+        let _ = write!(text, "  {c}");
+    }
+    text
 }
 
 fn verdict(r: &PortReport) -> String {

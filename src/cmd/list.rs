@@ -32,9 +32,11 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<Outcome> {
         (&a.project, &a.project_path, a.port).cmp(&(&b.project, &b.project_path, b.port))
     });
     let held = reg.held();
-    let live = args
-        .live
-        .then(|| sockets::on_ports(&sockets::list(), |p| held.contains(p)));
+    let live = args.live.then(|| {
+        let mut socks = sockets::on_ports(&sockets::list(), |p| held.contains(p));
+        devport::container::annotate(&mut socks);
+        socks
+    });
     let views: Vec<ClaimView> = claims
         .iter()
         .map(|c| ClaimView {
@@ -86,12 +88,16 @@ fn claim_table(ctx: &Ctx, args: &ListArgs, claims: &[&Claim], views: &[ClaimView
             let text: Vec<String> = socks
                 .iter()
                 .map(|s| {
-                    format!(
+                    let shown = format!(
                         "{} {} {}",
                         s.proto,
                         output::socket_addr(s),
                         output::owner(s)
-                    )
+                    );
+                    match &s.container {
+                        Some(c) => format!("{shown} {c}"),
+                        None => shown,
+                    }
                 })
                 .collect();
             row.push(if text.is_empty() {

@@ -32,6 +32,10 @@ pub struct Socket {
     pub uid: Option<u32>,
     /// The owning user's name, if known.
     pub user: Option<String>,
+    /// Where the port is forwarded to, when the owner is a container forwarder such as
+    /// `docker-proxy` (filled in by [`crate::container::annotate`]); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<crate::container::Container>,
     /// The socket inode (Linux), used to find the owner.
     #[serde(skip)]
     pub inode: u64,
@@ -104,6 +108,7 @@ pub fn parse_proc_net(text: &str, proto: &'static str) -> Vec<Socket> {
                 process: None,
                 uid: f[7].parse().ok(),
                 user: None,
+                container: None,
                 inode: f[9].parse().ok()?,
             })
         })
@@ -166,6 +171,7 @@ pub fn parse_windows_table(bytes: &[u8], proto: &'static str, ipv6: bool) -> Vec
                 process: None,
                 uid: None,
                 user: None,
+                container: None,
                 inode: 0,
             })
         })
@@ -285,6 +291,7 @@ mod platform {
                                 process: None,
                                 uid: Some(h.uid),
                                 user: None,
+                                container: None,
                                 inode: u64::from(h.inode),
                             });
                         }
@@ -453,6 +460,7 @@ mod platform {
                     process: Some(l.process.name),
                     uid: None,
                     user: None,
+                    container: None,
                     inode: 0,
                 })
             })

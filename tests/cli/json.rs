@@ -35,6 +35,16 @@ struct SocketJson {
     process: Option<String>,
     uid: Option<u32>,
     user: Option<String>,
+    container: Option<ContainerJson>,
+}
+
+/// The container end of a socket a container forwarder (`docker-proxy`) owns.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContainerJson {
+    ip: String,
+    port: u16,
+    name: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -99,6 +109,7 @@ struct AuditJson {
     process: Option<String>,
     uid: Option<u32>,
     user: Option<String>,
+    container: Option<ContainerJson>,
     claim: Option<StoredClaimJson>,
     iana_service: Option<String>,
     finding: String,

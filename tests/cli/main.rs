@@ -4,6 +4,9 @@
 mod check;
 mod claim;
 mod computed;
+// Container ends are read from /proc/PID/cmdline: Linux only.
+#[cfg(target_os = "linux")]
+mod containers;
 mod faults;
 mod integrations;
 mod json;

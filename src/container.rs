@@ -1,0 +1,691 @@
+//! The container end of a port Docker forwards: read from `docker-proxy`'s own arguments, and
+//! named by the Docker Engine when its socket answers.
+//!
+//! With Docker's userland proxy (the default), every published port is a listening socket owned
+//! by a `docker-proxy` process started as
+//! `docker-proxy -proto tcp -host-ip 0.0.0.0 -host-port 5432 -container-ip 172.17.0.2
+//! -container-port 5432` (rootless Docker runs `rootlesskit-docker-proxy` with the same flags).
+//! Those flags are Go `flag` flags: `-name value`, `-name=value`, `--name value` and
+//! `--name=value` all mean the same, and the last one given wins.
+//!
+//! Not recognised, on purpose: Podman's `rootlessport` gets its port map as JSON on stdin (its
+//! arguments say nothing), `conmon`'s arguments name a container but not a forwarding, Docker
+//! with `userland-proxy: false` forwards in the kernel (no process owns the port), rootless
+//! Docker's host-side socket belongs to `rootlesskit` (no per-port arguments), and Docker
+//! Desktop on macOS forwards through `com.docker.backend` / vpnkit, whose arguments name no
+//! container either. Those sockets are shown with their owner as before.
+//!
+//! Nothing here runs on the claim path: [`annotate`] is called by `check`, `audit` and
+//! `list --live` only.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+
+use serde::{Deserialize, Serialize};
+
+use crate::ports::sockets::Socket;
+
+/// Where a forwarded port leads: the container's address, and its name when the Docker Engine
+/// told it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Container {
+    /// The container's IP address (`172.17.0.2`).
+    pub ip: IpAddr,
+    /// The port inside the container.
+    pub port: u16,
+    /// The container's name (`shop-db-1`), when the Docker Engine answered; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The folder `docker compose` was run from for this container (its
+    /// `com.docker.compose.project.working_dir` label), when the Docker Engine told it.
+    #[serde(skip)]
+    pub working_dir: Option<std::path::PathBuf>,
+}
+
+impl fmt::Display for Container {
+    /// `container 172.17.0.2:5432 (shop-db-1)`. The name is the engine's, unescaped: show it
+    /// through `output::clean` or a table cell.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "container {}", SocketAddr::new(self.ip, self.port))?;
+        if let Some(name) = &self.name {
+            write!(f, " ({name})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Command names (`/proc/PID/comm`, at most 15 bytes) of the forwarders whose arguments carry
+/// the container end: Docker's `docker-proxy` and rootless Docker's `rootlesskit-docker-proxy`
+/// (cut to `rootlesskit-doc` by the kernel).
+const FORWARDERS: [&str; 2] = ["docker-proxy", "rootlesskit-doc"];
+
+/// Whether a process so named forwards to a container and says where in its arguments.
+pub fn is_forwarder(process_name: &str) -> bool {
+    FORWARDERS.contains(&process_name)
+}
+
+/// What a forwarder's arguments say: where it listens on the host, and where it forwards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forwarding {
+    /// `tcp` or `udp` (`-proto`, `tcp` when not given); `None` for any other protocol.
+    pub proto: Option<&'static str>,
+    /// The host address it listens on (`-host-ip`), when given and valid.
+    pub host_ip: Option<IpAddr>,
+    /// The host port it listens on (`-host-port`), when given and valid.
+    pub host_port: Option<u16>,
+    /// The container's address (`-container-ip`).
+    pub container_ip: IpAddr,
+    /// The port inside the container (`-container-port`).
+    pub container_port: u16,
+}
+
+impl Forwarding {
+    /// Whether this is the forwarding that listens on `socket`: same protocol and host port,
+    /// and the same host address when the arguments give one.
+    pub fn listens_on(&self, socket: &Socket) -> bool {
+        self.proto == Some(socket.proto)
+            && self.host_port == Some(socket.port)
+            && self.host_ip.is_none_or(|ip| ip == socket.address)
+    }
+}
+
+/// The last value of each flag in `names` in `argv` (program name first), in any form Go's
+/// `flag` package accepts: `-name value`, `-name=value`, `--name value`, `--name=value`.
+/// Arguments that are not flags (a script's path, when a script runs through its interpreter)
+/// are skipped; `--` ends the flags.
+fn flag_values<'a, S: AsRef<str>, const N: usize>(
+    argv: &'a [S],
+    names: [&str; N],
+) -> [Option<&'a str>; N] {
+    let mut values = [None; N];
+    let mut rest = argv.iter().skip(1).map(AsRef::as_ref);
+    while let Some(arg) = rest.next() {
+        if arg == "--" {
+            break;
+        }
+        let Some(flag) = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-')) else {
+            continue;
+        };
+        let (key, inline) = match flag.split_once('=') {
+            Some((key, value)) => (key, Some(value)),
+            None => (flag, None),
+        };
+        if let Some(at) = names.iter().position(|&n| n == key) {
+            // The last value given wins, as with Go's flag package.
+            values[at] = inline.or_else(|| rest.next());
+        }
+    }
+    values
+}
+
+/// A port number in an argument: 1 to 65535.
+fn port_number(text: &str) -> Option<u16> {
+    text.parse().ok().filter(|&p| p != 0)
+}
+
+/// The forwarding in a forwarder's arguments (`argv`, program name first): `-container-ip` and
+/// `-container-port`, with `-proto`, `-host-ip` and `-host-port` when given (see
+/// [`flag_values`] for the forms). `None` unless the container end is present and valid — the
+/// IP parses as an IPv4 or IPv6 address and the port is 1 to 65535 — so no raw argument is
+/// ever shown.
+pub fn parse_forwarder_args<S: AsRef<str>>(argv: &[S]) -> Option<Forwarding> {
+    let [proto, host_ip, host_port, container_ip, container_port] = flag_values(
+        argv,
+        [
+            "proto",
+            "host-ip",
+            "host-port",
+            "container-ip",
+            "container-port",
+        ],
+    );
+    Some(Forwarding {
+        proto: match proto.unwrap_or("tcp") {
+            "tcp" => Some("tcp"),
+            "udp" => Some("udp"),
+            _ => None,
+        },
+        host_ip: host_ip.and_then(|ip| ip.parse().ok()),
+        host_port: host_port.and_then(port_number),
+        container_ip: container_ip?.parse().ok()?,
+        container_port: container_port.and_then(port_number)?,
+    })
+}
+
+/// The forwardings of every forwarder process this user can see the arguments of (Linux: any,
+/// as `/proc/PID/comm` and `cmdline` are readable by all unless `/proc` is mounted `hidepid`),
+/// each with the user id the process runs as.
+fn visible_forwardings() -> Vec<(u32, Forwarding)> {
+    crate::process::pids()
+        .into_iter()
+        .filter(|&pid| crate::process::name(pid).is_some_and(|n| is_forwarder(&n)))
+        .filter_map(|pid| {
+            let f = parse_forwarder_args(&crate::process::cmdline(pid)?)?;
+            Some((crate::process::uid(pid)?, f))
+        })
+        .collect()
+}
+
+/// Adds the container end to every socket a forwarder (see [`is_forwarder`]) holds, and, if
+/// any was found, the container names the Docker Engine gives (one query, bounded in time and
+/// size, never required). A socket whose owner is visible is a forwarder's when that process is
+/// one; a socket whose owner is not visible (root's `docker-proxy`, seen by another user) is a
+/// forwarder's when a forwarder running as the socket's user says in its arguments that it
+/// listens there. Other sockets are left as they are.
+pub fn annotate<'a>(sockets: impl IntoIterator<Item = &'a mut Socket>) {
+    let mut forwarded: Vec<&'a mut Socket> = Vec::new();
+    let mut unowned: Option<Vec<(u32, Forwarding)>> = None;
+    for s in sockets {
+        let found = match (s.pid, s.process.as_deref()) {
+            (Some(pid), Some(name)) if is_forwarder(name) => {
+                crate::process::cmdline(pid).and_then(|argv| parse_forwarder_args(&argv))
+            }
+            // Any user can name a process `docker-proxy` and give it any arguments: only one
+            // running as the socket's own user may speak for the socket.
+            (None, _) => unowned
+                .get_or_insert_with(visible_forwardings)
+                .iter()
+                .find(|(uid, f)| Some(*uid) == s.uid && f.listens_on(s))
+                .map(|(_, f)| f.clone()),
+            _ => None,
+        };
+        if let Some(f) = found {
+            s.container = Some(Container {
+                ip: f.container_ip,
+                port: f.container_port,
+                name: None,
+                working_dir: None,
+            });
+            forwarded.push(s);
+        }
+    }
+    if forwarded.is_empty() {
+        return;
+    }
+    let Some(listed) = engine::containers() else {
+        return;
+    };
+    for s in forwarded {
+        let host_port = s.port;
+        if let Some(c) = s.container.as_mut()
+            && let Some(found) = find(&listed, c, host_port)
+        {
+            c.name = found.name();
+            c.working_dir = found
+                .labels
+                .get(COMPOSE_WORKING_DIR)
+                .filter(|d| !d.is_empty())
+                .map(std::path::PathBuf::from);
+        }
+    }
+}
+
+/// One entry of the Docker Engine's `GET /containers/json`, the fields devport reads.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct EngineContainer {
+    /// `["/shop-db-1"]`.
+    #[serde(rename = "Names")]
+    pub names: Vec<String>,
+    /// Published ports.
+    #[serde(rename = "Ports")]
+    pub ports: Vec<EnginePort>,
+    /// Networks, with the container's address on each.
+    #[serde(rename = "NetworkSettings")]
+    pub network: EngineNetworks,
+    /// Labels (`com.docker.compose.project.working_dir`, ...).
+    #[serde(rename = "Labels")]
+    pub labels: std::collections::BTreeMap<String, String>,
+}
+
+/// The label `docker compose` gives each container: the folder it was run from.
+const COMPOSE_WORKING_DIR: &str = "com.docker.compose.project.working_dir";
+
+impl EngineContainer {
+    /// Its first name without the leading `/` Docker puts there; an empty name is no name.
+    pub fn name(&self) -> Option<String> {
+        let name = self.names.first()?;
+        let name = name.strip_prefix('/').unwrap_or(name);
+        (!name.is_empty()).then(|| name.to_string())
+    }
+}
+
+/// A published port in [`EngineContainer`].
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct EnginePort {
+    /// The port inside the container.
+    #[serde(rename = "PrivatePort")]
+    pub private: u16,
+    /// The port on the host, when published.
+    #[serde(rename = "PublicPort")]
+    pub public: Option<u16>,
+}
+
+/// `NetworkSettings` in [`EngineContainer`].
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct EngineNetworks {
+    /// Each network the container is on, by network name.
+    #[serde(rename = "Networks")]
+    pub networks: std::collections::BTreeMap<String, EngineNetwork>,
+}
+
+/// One network in [`EngineNetworks`].
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct EngineNetwork {
+    /// The container's IPv4 address on it.
+    #[serde(rename = "IPAddress")]
+    pub ipv4: String,
+    /// The container's IPv6 address on it.
+    #[serde(rename = "GlobalIPv6Address")]
+    pub ipv6: String,
+}
+
+/// Parses the body of `GET /containers/json`; `None` when it is not that JSON.
+pub fn parse_containers(body: &[u8]) -> Option<Vec<EngineContainer>> {
+    serde_json::from_slice(body).ok()
+}
+
+/// The container `c` is (reached through host port `host_port`) among those listed: the one
+/// with `c.ip` on one of its networks, else the one publishing `host_port` to `c.port`.
+pub fn find<'a>(
+    listed: &'a [EngineContainer],
+    c: &Container,
+    host_port: u16,
+) -> Option<&'a EngineContainer> {
+    let by_ip = listed.iter().find(|e| {
+        e.network.networks.values().any(|n| {
+            [&n.ipv4, &n.ipv6]
+                .into_iter()
+                .any(|a| a.parse::<IpAddr>().is_ok_and(|a| a == c.ip))
+        })
+    });
+    let by_port = || {
+        listed.iter().find(|e| {
+            e.ports
+                .iter()
+                .any(|p| p.public == Some(host_port) && p.private == c.port)
+        })
+    };
+    by_ip.or_else(by_port)
+}
+
+/// The answer of an HTTP/1.0 exchange: the body when the status is 200, else `None`.
+pub fn http_body(response: &[u8]) -> Option<&[u8]> {
+    let end = memchr::memmem::find(response, b"\r\n\r\n")?;
+    let head = std::str::from_utf8(&response[..end]).ok()?;
+    let status = head.lines().next()?;
+    let mut words = status.split_ascii_whitespace();
+    let version = words.next()?;
+    (version.starts_with("HTTP/1.") && words.next() == Some("200")).then(|| &response[end + 4..])
+}
+
+/// Talking to the Docker Engine.
+mod engine {
+    use super::EngineContainer;
+
+    /// The most time a query may take, connect and read together.
+    #[cfg(unix)]
+    const TIMEOUT: std::time::Duration = std::time::Duration::from_millis(300);
+
+    /// The most bytes read from the engine: a few thousand containers.
+    #[cfg(unix)]
+    const MAX_RESPONSE: u64 = 4 * 1024 * 1024;
+
+    /// Where the engine listens: `DOCKER_HOST` when it is `unix://PATH`, else
+    /// `/var/run/docker.sock`. Any other `DOCKER_HOST` (`tcp://`, `ssh://`, `npipe://`) means
+    /// no query: devport does not reach over the network for a name.
+    #[cfg(unix)]
+    fn socket_path() -> Option<std::path::PathBuf> {
+        match std::env::var_os("DOCKER_HOST") {
+            Some(host) if !host.is_empty() => {
+                let host = host.to_str()?;
+                host.strip_prefix("unix://").map(std::path::PathBuf::from)
+            }
+            _ => Some("/var/run/docker.sock".into()),
+        }
+    }
+
+    /// Every running container, from `GET /containers/json`; `None` when the engine does not
+    /// answer in time, answers something else, or is not one devport trusts: the path must be
+    /// a Unix socket owned by root or by this user (the Docker socket is root's; rootless
+    /// Docker's is the user's), so another user cannot put names in devport's output.
+    ///
+    /// The request is a hand-written HTTP/1.0 `GET` over `std`'s `UnixStream`: HTTP/1.0 makes
+    /// the engine send a plain body and close the connection, so reading to the end is the
+    /// whole protocol, and no HTTP client crate (with its async runtime) is needed for one
+    /// read-only request. The exchange runs on its own thread and is abandoned after
+    /// [`TIMEOUT`], so even a socket that accepts and never answers, or never accepts, cannot
+    /// hold the command up.
+    #[cfg(unix)]
+    pub fn containers() -> Option<Vec<EngineContainer>> {
+        use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _};
+        let path = socket_path()?;
+        let meta = std::fs::metadata(&path).ok()?;
+        let me = crate::process::current_uid();
+        if !meta.file_type().is_socket() || !(meta.uid() == 0 || Some(meta.uid()) == me) {
+            return None;
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(query(&path));
+        });
+        rx.recv_timeout(TIMEOUT).ok().flatten()
+    }
+
+    #[cfg(unix)]
+    fn query(path: &std::path::Path) -> Option<Vec<EngineContainer>> {
+        use std::io::{Read as _, Write as _};
+        let mut stream = std::os::unix::net::UnixStream::connect(path).ok()?;
+        // The thread is abandoned at the deadline; these let it end soon after, too.
+        stream.set_read_timeout(Some(TIMEOUT)).ok()?;
+        stream.set_write_timeout(Some(TIMEOUT)).ok()?;
+        stream
+            .write_all(b"GET /containers/json HTTP/1.0\r\nHost: docker\r\n\r\n")
+            .ok()?;
+        let mut response = Vec::new();
+        stream
+            .take(MAX_RESPONSE + 1)
+            .read_to_end(&mut response)
+            .ok()?;
+        if response.len() as u64 > MAX_RESPONSE {
+            return None;
+        }
+        super::parse_containers(super::http_body(&response)?)
+    }
+
+    /// No Unix sockets here: no names.
+    #[cfg(not(unix))]
+    pub fn containers() -> Option<Vec<EngineContainer>> {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Option<(IpAddr, u16)> {
+        parse_forwarder_args(args).map(|f| (f.container_ip, f.container_port))
+    }
+
+    #[test]
+    fn every_flag_form_go_accepts() {
+        let ip: IpAddr = [172, 17, 0, 2].into();
+        for argv in [
+            &[
+                "docker-proxy",
+                "-container-ip",
+                "172.17.0.2",
+                "-container-port",
+                "5432",
+            ][..],
+            &[
+                "docker-proxy",
+                "--container-ip",
+                "172.17.0.2",
+                "--container-port",
+                "5432",
+            ],
+            &[
+                "docker-proxy",
+                "-container-ip=172.17.0.2",
+                "--container-port=5432",
+            ],
+            // The full shape docker runs, in its own order.
+            &[
+                "/usr/bin/docker-proxy",
+                "-proto",
+                "tcp",
+                "-host-ip",
+                "0.0.0.0",
+                "-host-port",
+                "5432",
+                "-container-ip",
+                "172.17.0.2",
+                "-container-port",
+                "5432",
+                "-use-listen-fd",
+            ],
+            // A script run through its interpreter: the script's path comes first.
+            &[
+                "python3",
+                "/tmp/x/docker-proxy",
+                "-container-ip",
+                "172.17.0.2",
+                "-container-port",
+                "5432",
+            ],
+            // The last value wins.
+            &[
+                "docker-proxy",
+                "-container-port",
+                "1",
+                "-container-ip",
+                "172.17.0.2",
+                "-container-port=5432",
+            ],
+        ] {
+            assert_eq!(parse(argv), Some((ip, 5432)), "{argv:?}");
+        }
+        assert_eq!(
+            parse(&[
+                "rootlesskit-docker-proxy",
+                "-container-ip",
+                "fd00::2",
+                "-container-port",
+                "80"
+            ]),
+            Some(("fd00::2".parse().unwrap_or(ip), 80))
+        );
+    }
+
+    #[test]
+    fn anything_invalid_is_no_container() {
+        for argv in [
+            &[][..],
+            &["docker-proxy"],
+            &["docker-proxy", "-container-ip", "172.17.0.2"],
+            &["docker-proxy", "-container-port", "5432"],
+            &[
+                "docker-proxy",
+                "-container-ip",
+                "172.17.0.2",
+                "-container-port",
+            ],
+            &[
+                "docker-proxy",
+                "-container-ip",
+                "172.17.0.2",
+                "-container-port",
+                "0",
+            ],
+            &[
+                "docker-proxy",
+                "-container-ip",
+                "172.17.0.2",
+                "-container-port",
+                "65536",
+            ],
+            &[
+                "docker-proxy",
+                "-container-ip",
+                "172.17.0.2",
+                "-container-port",
+                "-1",
+            ],
+            &[
+                "docker-proxy",
+                "-container-ip",
+                "172.17.0.2",
+                "-container-port",
+                "54x",
+            ],
+            &[
+                "docker-proxy",
+                "-container-ip",
+                "evil\x1b[2J",
+                "-container-port",
+                "5432",
+            ],
+            &[
+                "docker-proxy",
+                "-container-ip",
+                "172.17.0.256",
+                "-container-port",
+                "5432",
+            ],
+            &[
+                "docker-proxy",
+                "-container-ip",
+                "",
+                "-container-port",
+                "5432",
+            ],
+            // The program name is not an argument, and `--` ends the flags.
+            &["-container-ip=1.2.3.4", "-container-port=5"],
+            &[
+                "docker-proxy",
+                "--",
+                "-container-ip=1.2.3.4",
+                "-container-port=5",
+            ],
+        ] {
+            assert_eq!(parse(argv), None, "{argv:?}");
+        }
+    }
+
+    #[test]
+    fn the_host_end_finds_an_unowned_socket() {
+        let argv = [
+            "docker-proxy",
+            "-proto",
+            "tcp",
+            "-host-ip",
+            "127.0.0.1",
+            "-host-port",
+            "15432",
+            "-container-ip",
+            "172.17.0.2",
+            "-container-port",
+            "5432",
+        ];
+        let f = parse_forwarder_args(&argv).unwrap_or_else(|| panic!("{argv:?}"));
+        let socket = |proto, address: [u8; 4], port| Socket {
+            proto,
+            address: address.into(),
+            port,
+            pid: None,
+            process: None,
+            uid: Some(0),
+            user: None,
+            container: None,
+            inode: 0,
+        };
+        assert!(f.listens_on(&socket("tcp", [127, 0, 0, 1], 15432)));
+        assert!(!f.listens_on(&socket("udp", [127, 0, 0, 1], 15432)));
+        assert!(!f.listens_on(&socket("tcp", [127, 0, 0, 2], 15432)));
+        assert!(!f.listens_on(&socket("tcp", [127, 0, 0, 1], 15433)));
+        // No host address given: the port decides. An unknown protocol or a bad port: nothing.
+        let bare = parse_forwarder_args(&argv[..3].iter().chain(&argv[5..]).collect::<Vec<_>>());
+        assert!(bare.is_some_and(
+            |f| f.host_ip.is_none() && f.listens_on(&socket("tcp", [0, 0, 0, 0], 15432))
+        ));
+        let mut sctp = argv;
+        sctp[2] = "sctp";
+        assert!(parse_forwarder_args(&sctp).is_some_and(
+            |f| f.proto.is_none() && !f.listens_on(&socket("tcp", [127, 0, 0, 1], 15432))
+        ));
+        let mut bad = argv;
+        bad[6] = "99999";
+        assert!(parse_forwarder_args(&bad).is_some_and(|f| f.host_port.is_none()));
+    }
+
+    #[test]
+    fn forwarders_by_command_name() {
+        assert!(is_forwarder("docker-proxy") && is_forwarder("rootlesskit-doc"));
+        for other in [
+            "rootlessport",
+            "conmon",
+            "rootlesskit",
+            "docker-proxy2",
+            "node",
+        ] {
+            assert!(!is_forwarder(other), "{other}");
+        }
+    }
+
+    #[test]
+    fn shown_and_serialized() {
+        let mut c = Container {
+            ip: [172, 17, 0, 2].into(),
+            port: 5432,
+            name: None,
+            working_dir: Some("/not/shown".into()),
+        };
+        assert_eq!(c.to_string(), "container 172.17.0.2:5432");
+        assert_eq!(
+            serde_json::to_value(&c).ok(),
+            Some(serde_json::json!({"ip": "172.17.0.2", "port": 5432}))
+        );
+        c.name = Some("shop-db-1".into());
+        c.ip = "fd00::2".parse().unwrap_or(c.ip);
+        assert_eq!(c.to_string(), "container [fd00::2]:5432 (shop-db-1)");
+    }
+
+    const LISTED: &str = r#"[
+        {"Id": "a", "Names": ["/other"], "Ports": [{"PrivatePort": 80, "PublicPort": 8080, "Type": "tcp"}],
+         "NetworkSettings": {"Networks": {"bridge": {"IPAddress": "172.17.0.3", "GlobalIPv6Address": ""}}}},
+        {"Id": "b", "Names": ["/shop-db-1", "/alias"], "Ports": [{"PrivatePort": 5432, "PublicPort": 15432, "Type": "tcp"}],
+         "NetworkSettings": {"Networks": {"shop_default": {"IPAddress": "172.18.0.2"}}}},
+        {"Id": "c", "Names": ["/"], "NetworkSettings": {"Networks": {"n": {"IPAddress": "10.0.0.9"}}}}
+    ]"#;
+
+    #[test]
+    fn names_by_address_then_by_published_port() {
+        let listed = parse_containers(LISTED.as_bytes()).unwrap_or_default();
+        assert_eq!(listed.len(), 3);
+        let c = |ip: [u8; 4], port| Container {
+            ip: ip.into(),
+            port,
+            name: None,
+            working_dir: None,
+        };
+        let name_for = |c: &Container, host_port| find(&listed, c, host_port)?.name();
+        assert_eq!(
+            name_for(&c([172, 18, 0, 2], 5432), 1).as_deref(),
+            Some("shop-db-1")
+        );
+        // An address no network has: the published port decides.
+        assert_eq!(
+            name_for(&c([10, 9, 9, 9], 80), 8080).as_deref(),
+            Some("other")
+        );
+        assert_eq!(name_for(&c([10, 9, 9, 9], 81), 8080), None);
+        // An empty name is no name.
+        assert_eq!(name_for(&c([10, 0, 0, 9], 1), 1), None);
+        for garbage in [&b""[..], b"{}", b"[1]", b"not json", b"[{\"Names\": 5}]"] {
+            assert!(parse_containers(garbage).is_none(), "{garbage:?}");
+        }
+    }
+
+    #[test]
+    fn http_bodies_only_from_a_200() {
+        assert_eq!(
+            http_body(b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n[]"),
+            Some(&b"[]"[..])
+        );
+        assert_eq!(http_body(b"HTTP/1.1 200 OK\r\n\r\n"), Some(&b""[..]));
+        for bad in [
+            &b"HTTP/1.0 404 Not Found\r\n\r\n[]"[..],
+            b"HTTP/1.0 200 OK\r\n",
+            b"garbage\r\n\r\n[]",
+            b"",
+            b"HTTP/2 200\r\n\r\n[]",
+        ] {
+            assert_eq!(http_body(bad), None, "{bad:?}");
+        }
+    }
+}
