@@ -217,14 +217,13 @@ pub fn vars(
     Ok(out)
 }
 
-/// Output format of environment lines. The variant docs are `--format`'s help: plain text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-#[allow(clippy::doc_markdown)]
+/// Output format of environment lines (`--format`, whose help is in the CLI's `cli.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Format {
-    /// export NAME=VALUE lines, for eval "$(devport env)".
+    /// `export NAME=VALUE` lines, for `eval "$(devport env)"`.
     #[default]
     Sh,
-    /// NAME=VALUE lines, the .env format of docker compose and most loaders.
+    /// `NAME=VALUE` lines, the `.env` format of docker compose and most loaders.
     Dotenv,
     /// A JSON object of strings.
     Json,
