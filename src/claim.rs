@@ -8,10 +8,7 @@ use crate::ports::probe::{self, Probe};
 use crate::ports::sockets;
 use crate::project::Project;
 use crate::registry::{Claim, Holder, Registry, Store};
-use crate::types::{PortRange, Proto, validate_service};
-
-/// The most ports one claim may hold.
-pub const MAX_COUNT: u16 = 1000;
+use crate::types::{PortRange, Proto, check_count, validate_service};
 
 /// How often `last_used` is refreshed by a claim of an existing service.
 const REFRESH_AFTER: SignedDuration = SignedDuration::from_hours(24);
@@ -68,17 +65,6 @@ pub struct ClaimOutcome {
     /// For the user to read: rules an exact `--port` breaks, or a preferred port an existing
     /// claim is not on (with the command that moves it).
     pub warnings: Vec<String>,
-}
-
-/// Checks a block size.
-pub fn check_count(count: u16) -> Result<()> {
-    if (1..=MAX_COUNT).contains(&count) {
-        Ok(())
-    } else {
-        Err(Error::Usage(format!(
-            "invalid count {count}: a block holds 1 to {MAX_COUNT} consecutive ports"
-        )))
-    }
 }
 
 /// Get-or-create. A claim that exists and matches the request is returned after a plain read

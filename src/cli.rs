@@ -548,11 +548,11 @@ fn parse_count(s: &str) -> Result<u16, String> {
     let bad = || {
         format!(
             "invalid count {s:?}: a block holds 1 to {} consecutive ports",
-            devport::claim::MAX_COUNT
+            devport::types::MAX_COUNT
         )
     };
     let n: u16 = s.parse().map_err(|_| bad())?;
-    devport::claim::check_count(n)
+    devport::types::check_count(n)
         .map(|()| n)
         .map_err(|_| bad())
 }

@@ -91,7 +91,7 @@ pub fn lease(
     now: Timestamp,
 ) -> Result<LeaseRecord> {
     let count = options.count.max(1);
-    crate::claim::check_count(count)?;
+    crate::types::check_count(count)?;
     let pid = options.pid.unwrap_or_else(std::process::id);
     let start_time = process::start_time(pid).ok_or_else(|| {
         Error::Usage(format!(

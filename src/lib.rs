@@ -39,6 +39,7 @@ pub mod ports;
 pub mod process;
 pub mod project;
 pub mod registry;
+mod toml_value;
 pub mod types;
 #[cfg(windows)]
 mod winapi;

@@ -140,6 +140,20 @@ pub fn parse_port(s: &str) -> Result<u16> {
     }
 }
 
+/// The most ports one claim or lease may hold.
+pub const MAX_COUNT: u16 = 1000;
+
+/// Checks a block size: 1 to [`MAX_COUNT`] ports.
+pub fn check_count(count: u16) -> Result<()> {
+    if (1..=MAX_COUNT).contains(&count) {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "invalid count {count}: a block holds 1 to {MAX_COUNT} consecutive ports"
+        )))
+    }
+}
+
 /// The longest accepted service name.
 pub const MAX_SERVICE_LEN: usize = 64;
 

@@ -40,7 +40,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         ]
     });
     output::table(
-        ctx,
+        ctx.color,
         &["PROTO", "ADDRESS", "OWNER", "CLAIM", "IANA", "FINDING"],
         table,
     )?;

@@ -129,7 +129,7 @@ fn render(ctx: &Ctx, r: &PortReport, policy: &devport::Policy) -> String {
     };
     line(
         "verdict",
-        &output::paint(ctx, &output::clean(&verdict(r)), paint),
+        &output::paint(ctx.color, &output::clean(&verdict(r)), paint),
     );
     s
 }

@@ -106,7 +106,7 @@ fn claim_table(ctx: &Ctx, args: &ListArgs, claims: &[&Claim], views: &[ClaimView
     if args.live {
         header.push("LIVE");
     }
-    output::table(ctx, &header, rows)
+    output::table(ctx.color, &header, rows)
 }
 
 /// `list --leases`: the live leases alone, as a table or a JSON array.
@@ -133,5 +133,9 @@ fn lease_table(ctx: &Ctx, leases: &[&LeaseRecord]) -> Result<()> {
                 .map_or_else(|| "when the process exits".into(), output::local_time),
         ]
     });
-    output::table(ctx, &["PORT", "PROTO", "PID", "PROCESS", "EXPIRES"], rows)
+    output::table(
+        ctx.color,
+        &["PORT", "PROTO", "PID", "PROCESS", "EXPIRES"],
+        rows,
+    )
 }

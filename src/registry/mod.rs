@@ -101,12 +101,12 @@ mod checked {
 
     pub fn count<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
         let n = u16::deserialize(d)?;
-        if (1..=crate::claim::MAX_COUNT).contains(&n) {
+        if (1..=crate::types::MAX_COUNT).contains(&n) {
             Ok(n)
         } else {
             Err(D::Error::custom(format!(
                 "count {n} is not 1 to {}",
-                crate::claim::MAX_COUNT
+                crate::types::MAX_COUNT
             )))
         }
     }
