@@ -76,7 +76,7 @@ pub fn report(
     port: u16,
     now: Timestamp,
 ) -> PortReport {
-    let (mut reasons, _) = policy::all_reasons(policy, reg, port, Proto::Both, now);
+    let mut reasons = policy::all_reasons(policy, reg, port, Proto::Both, now);
     let socks = sockets::on_port(live, port);
     if !socks.is_empty() && !reasons.contains(&Reason::InUse) {
         reasons.push(Reason::InUse);

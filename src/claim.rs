@@ -357,9 +357,8 @@ fn ignored_prefer(existing: &Claim, req: &ClaimRequest<'_>, policy: &Policy) -> 
     match req.choice {
         PortChoice::Prefer(p)
             if p != existing.port
-                && crate::registry::block(p, req.count)
-                    .iter()
-                    .all(|q| policy.static_reasons(q).is_empty()) =>
+                && PortRange::block(p, req.count)
+                    .is_some_and(|b| b.iter().all(|q| policy.static_reasons(q).is_empty())) =>
         {
             Some(p)
         }
@@ -412,16 +411,12 @@ pub fn move_command(req: &ClaimRequest<'_>, range: Option<PortRange>) -> String 
 /// Takes exactly `port` (and the block after it) if no claim or lease holds it and nothing is
 /// bound to it.
 fn exact(reg: &Registry, req: &ClaimRequest<'_>, port: u16, now: Timestamp) -> Result<u16> {
-    let block = PortRange::new(
-        port,
-        port.checked_add(req.count - 1).ok_or_else(|| {
-            Error::Usage(format!(
-                "a block of {} ports from {port} runs past 65535; pick a lower port",
-                req.count
-            ))
-        })?,
-    )
-    .unwrap_or(PortRange::single(port));
+    let block = PortRange::block(port, req.count).ok_or_else(|| {
+        Error::Usage(format!(
+            "a block of {} ports from {port} runs past 65535; pick a lower port",
+            req.count
+        ))
+    })?;
     match reg.holder(block, now) {
         Some(Holder::Claim(c)) => {
             let where_ = c.project_path.as_ref().map_or_else(
@@ -478,8 +473,9 @@ fn listener(port: u16, proto: &str) -> Option<String> {
 }
 
 fn exact_warnings(policy: &Policy, req: &ClaimRequest<'_>, port: u16) -> Vec<String> {
-    crate::registry::block(port, req.count)
-        .iter()
+    PortRange::block(port, req.count)
+        .into_iter()
+        .flat_map(PortRange::iter)
         .flat_map(|p| {
             policy.static_reasons(p).into_iter().map(move |r| {
                 format!(

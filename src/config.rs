@@ -11,10 +11,7 @@ use crate::types::{PortRange, parse_duration};
 
 /// The range claims come from unless configured: below every OS's ephemeral range and
 /// Kubernetes' `NodePort` range, above most dev-tool defaults.
-pub const DEFAULT_RANGE: PortRange = PortRange {
-    lo: 10000,
-    hi: 29999,
-};
+pub const DEFAULT_RANGE: PortRange = PortRange::new(10000, 29999).expect("lo <= hi");
 /// How long a writer waits for the registry lock unless configured.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
 

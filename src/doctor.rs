@@ -206,7 +206,7 @@ fn overlaps(claims: &[Claim], add: &mut impl FnMut(&'static str, String, String,
                 Some(claim),
             );
         }
-        if reach.is_none_or(|p| claim.ports().hi > p.ports().hi) {
+        if reach.is_none_or(|p| claim.ports().hi() > p.ports().hi()) {
             reach = Some(claim);
         }
     }

@@ -9,7 +9,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::config::{self, Config};
 use crate::error::{Error, Result};
-use crate::policy::{Policy, fnv1a};
+use crate::policy::{Policy, hashed_port};
 use crate::ports::os::OsPorts;
 use crate::process;
 use crate::registry::{LeaseRecord, Store};
@@ -45,16 +45,9 @@ pub struct Lease {
 }
 
 impl Lease {
-    /// Leases ports with the user's config and registry (see [`LeaseOptions`]).
-    pub fn acquire(mut options: LeaseOptions) -> Result<Lease> {
-        let config = match options.config.take() {
-            Some(config) => config,
-            None => config::load_user_config()?,
-        };
-        let path = config::resolve_registry_path(options.registry.take())?;
-        let store = Store::new(path, config::lock_timeout(&config)?);
-        let policy = Policy::new(&config, OsPorts::read());
-        let record = lease(&store, &policy, &options, Timestamp::now())?;
+    /// Leases ports as [`LeaseOptions`] says: by default with the user's config and registry.
+    pub fn acquire(options: LeaseOptions) -> Result<Lease> {
+        let (store, record) = lease(options, Timestamp::now())?;
         Ok(Lease { store, record })
     }
 
@@ -82,9 +75,23 @@ impl Drop for Lease {
     }
 }
 
-/// Records a lease for `options.pid` (default: this process) and returns it. Used by the CLI,
-/// which leases for its parent, and by [`Lease::acquire`].
-pub fn lease(
+/// Records a lease for `options.pid` (default: this process) in the registry `options` names,
+/// under the config it names (see [`LeaseOptions`]), and returns it with the registry it is in.
+/// Used by the CLI, which leases for its parent, and by [`Lease::acquire`].
+pub fn lease(mut options: LeaseOptions, now: Timestamp) -> Result<(Store, LeaseRecord)> {
+    let config = match options.config.take() {
+        Some(config) => config,
+        None => config::load_user_config()?,
+    };
+    let path = config::resolve_registry_path(options.registry.take())?;
+    let store = Store::new(path, config::lock_timeout(&config)?);
+    let policy = Policy::new(&config, OsPorts::read());
+    let record = record(&store, &policy, &options, now)?;
+    Ok((store, record))
+}
+
+/// The lease itself: `options`' ports from `policy`, written to `store`.
+fn record(
     store: &Store,
     policy: &Policy,
     options: &LeaseOptions,
@@ -115,9 +122,10 @@ pub fn lease(
     }
     store.update(now, |reg| {
         // Spread leases over the range so parallel test runs rarely walk the same path.
-        let seed = fnv1a(format!("lease/{pid}/{}", now.as_nanosecond()).as_bytes());
-        let start =
-            policy.range.lo + u16::try_from(seed % u64::from(policy.range.len())).unwrap_or(0);
+        let start = hashed_port(
+            policy.range,
+            &format!("lease/{pid}/{}", now.as_nanosecond()),
+        );
         let held = reg.held();
         let port = policy
             .find_free(start, count, options.proto, &held)
@@ -148,4 +156,35 @@ pub fn release(store: &Store, port: u16, now: Timestamp) -> Result<Vec<LeaseReco
         reg.leases = kept;
         Ok(removed)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lease_uses_the_registry_and_config_of_its_options() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("registry.json");
+        let range = PortRange::new(20000, 20999).expect("lo <= hi");
+        let config = Config {
+            range,
+            ..Config::default()
+        };
+        let options = LeaseOptions {
+            count: 2,
+            registry: Some(path.clone()),
+            config: Some(config),
+            ..LeaseOptions::default()
+        };
+        let (store, record) = lease(options, Timestamp::now()).expect("lease");
+        assert_eq!(store.path(), path);
+        assert!(range.contains(record.ports().lo()) && range.contains(record.ports().hi()));
+        let reg = store.read().expect("registry");
+        assert_eq!(reg.leases, std::slice::from_ref(&record));
+        assert_eq!(
+            release(&store, record.port, Timestamp::now()).ok(),
+            Some(vec![record])
+        );
+    }
 }

@@ -152,34 +152,29 @@ impl Policy {
     /// The first port to try for `project/service`: a stable FNV-1a hash mapped onto the
     /// configured range (not onto the filtered pool, whose shape differs between machines).
     pub fn start(&self, project: &str, service: &str) -> u16 {
-        let hash = fnv1a(format!("{project}/{service}").as_bytes());
-        let offset = u16::try_from(hash % u64::from(self.range.len())).unwrap_or(0);
-        self.range.lo + offset
+        hashed_port(self.range, &format!("{project}/{service}"))
     }
 
     /// The first block of `count` consecutive ports, walking forward from `start` and wrapping
     /// at the end of the range, that is usable for `proto`: every static rule holds, nothing
     /// in the registry covers it, and the bind probe finds it free.
     pub fn find_free(&self, start: u16, count: u16, proto: Proto, held: &HeldSet) -> Option<u16> {
-        let last_start = u32::from(self.range.hi).checked_sub(u32::from(count) - 1)?;
-        if last_start < u32::from(self.range.lo) {
+        let last_start = u32::from(self.range.hi()).checked_sub(u32::from(count) - 1)?;
+        if last_start < u32::from(self.range.lo()) {
             return None;
         }
-        let span = last_start - u32::from(self.range.lo) + 1;
-        let first = u32::from(start.clamp(self.range.lo, u16::try_from(last_start).ok()?))
-            - u32::from(self.range.lo);
+        let span = last_start - u32::from(self.range.lo()) + 1;
+        let first = u32::from(start.clamp(self.range.lo(), u16::try_from(last_start).ok()?))
+            - u32::from(self.range.lo());
         (0..span)
-            .map(|i| self.range.lo + u16::try_from((first + i) % span).unwrap_or(0))
+            .map(|i| self.range.lo() + u16::try_from((first + i) % span).unwrap_or(0))
             .find(|&p| self.block_usable(p, count, proto, held))
     }
 
     /// Whether `count` ports from `port` on are all usable for a new claim: inside 65535, every
     /// static rule holds, nothing in `held` covers them, and a bind probe finds them free.
     pub fn block_usable(&self, port: u16, count: u16, proto: Proto, held: &HeldSet) -> bool {
-        let Some(block) = port
-            .checked_add(count.saturating_sub(1))
-            .and_then(|hi| PortRange::new(port, hi))
-        else {
+        let Some(block) = PortRange::block(port, count.max(1)) else {
             return false;
         };
         block.iter().all(|q| self.statically_usable(q))
@@ -212,7 +207,7 @@ impl Policy {
             return None;
         }
         Some(
-            if self.os.ephemeral.contains(range.lo) && self.os.ephemeral.contains(range.hi) {
+            if self.os.ephemeral.contains(range.lo()) && self.os.ephemeral.contains(range.hi()) {
                 format!(
                     "it lies inside the OS ephemeral range {}, which the OS hands to outgoing connections",
                     self.os.ephemeral
@@ -258,15 +253,14 @@ pub fn all_reasons(
     port: u16,
     proto: Proto,
     now: jiff::Timestamp,
-) -> (Vec<Reason>, Probe) {
+) -> Vec<Reason> {
     let mut reasons = policy.static_reasons(port);
     match reg.holder(PortRange::single(port), now) {
         Some(Holder::Claim(_)) => reasons.push(Reason::Claimed),
         Some(Holder::Lease(_)) => reasons.push(Reason::Leased),
         None => {}
     }
-    let probed = probe::probe(port, proto);
-    match &probed {
+    match probe::probe(port, proto) {
         Probe::Free => {}
         Probe::InUse { .. } => reasons.push(Reason::InUse),
         Probe::Denied { .. } if port < policy.os.unprivileged_start => {
@@ -278,7 +272,14 @@ pub fn all_reasons(
     }
     reasons.sort();
     reasons.dedup();
-    (reasons, probed)
+    reasons
+}
+
+/// The port of `range` that `key` hashes to (64-bit FNV-1a, stable across builds and
+/// machines): where a search for a free port starts.
+pub fn hashed_port(range: PortRange, key: &str) -> u16 {
+    let offset = fnv1a(key.as_bytes()) % u64::from(range.len());
+    range.lo() + u16::try_from(offset).unwrap_or(0)
 }
 
 /// 64-bit FNV-1a.
@@ -294,10 +295,7 @@ mod tests {
 
     fn policy() -> Policy {
         let os = OsPorts {
-            ephemeral: PortRange {
-                lo: 32768,
-                hi: 60999,
-            },
+            ephemeral: PortRange::new(32768, 60999).expect("lo <= hi"),
             reserved: vec![PortRange::single(10500)],
             excluded: vec![],
             unprivileged_start: 1024,
@@ -351,20 +349,14 @@ mod tests {
         );
         assert!(!e.contains("gc"), "{e}");
         // A range inside the ephemeral range has no usable port at all.
-        p.range = PortRange {
-            lo: 40000,
-            hi: 50000,
-        };
+        p.range = PortRange::new(40000, 50000).expect("lo <= hi");
         let e = text(&p, 1, &held);
         assert!(
             e.contains("inside the OS ephemeral range 32768-60999"),
             "{e}"
         );
         // Claims in the way: gc advice.
-        p.range = PortRange {
-            lo: 20000,
-            hi: 20010,
-        };
+        p.range = PortRange::new(20000, 20010).expect("lo <= hi");
         let mut full = HeldSet::default();
         p.range.iter().for_each(|q| full.insert(q));
         let e = text(&p, 1, &full);
@@ -378,13 +370,13 @@ mod tests {
             .range
             .iter()
             .find(|&q| p.statically_usable(q))
-            .unwrap_or(p.range.lo);
+            .unwrap_or(p.range.lo());
         let mut held = HeldSet::default();
         held.insert(start);
         let got = p.find_free(start, 1, Proto::Tcp, &held);
         assert!(got.is_some_and(|g| g > start && p.statically_usable(g)));
         // A block never runs past the end of the range, and wraps to the start instead.
-        let got = p.find_free(p.range.hi, 3, Proto::Tcp, &HeldSet::default());
-        assert!(got.is_some_and(|g| g + 2 <= p.range.hi));
+        let got = p.find_free(p.range.hi(), 3, Proto::Tcp, &HeldSet::default());
+        assert!(got.is_some_and(|g| g + 2 <= p.range.hi()));
     }
 }

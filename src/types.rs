@@ -59,35 +59,49 @@ impl FromStr for Proto {
     }
 }
 
-/// An inclusive range of ports `lo..=hi`.
+/// An inclusive range of ports `lo..=hi`, never empty: the constructors refuse `lo > hi`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PortRange {
-    /// First port.
-    pub lo: u16,
-    /// Last port (inclusive).
-    pub hi: u16,
+    lo: u16,
+    hi: u16,
 }
 
+// A range always holds at least one port, so an `is_empty` could only ever say false.
+#[allow(clippy::len_without_is_empty)]
 impl PortRange {
     /// A range from `lo` to `hi` inclusive; `None` if `lo > hi`.
-    pub fn new(lo: u16, hi: u16) -> Option<Self> {
-        (lo <= hi).then_some(PortRange { lo, hi })
+    pub const fn new(lo: u16, hi: u16) -> Option<Self> {
+        if lo <= hi {
+            Some(PortRange { lo, hi })
+        } else {
+            None
+        }
     }
     /// A range of one port.
-    pub fn single(port: u16) -> Self {
+    pub const fn single(port: u16) -> Self {
         PortRange { lo: port, hi: port }
+    }
+    /// The block of `count` consecutive ports starting at `port`; `None` when `count` is 0 or
+    /// the block would run past 65535. The one place a block's last port is computed.
+    pub fn block(port: u16, count: u16) -> Option<Self> {
+        let hi = port.checked_add(count.checked_sub(1)?)?;
+        PortRange::new(port, hi)
+    }
+    /// First port.
+    pub const fn lo(self) -> u16 {
+        self.lo
+    }
+    /// Last port (inclusive).
+    pub const fn hi(self) -> u16 {
+        self.hi
     }
     /// Whether `port` lies inside.
     pub fn contains(self, port: u16) -> bool {
         self.lo <= port && port <= self.hi
     }
-    /// How many ports the range holds.
+    /// How many ports the range holds: 1 to 65536.
     pub fn len(self) -> u32 {
         u32::from(self.hi) - u32::from(self.lo) + 1
-    }
-    /// Always false: a range holds at least one port.
-    pub fn is_empty(self) -> bool {
-        false
     }
     /// Whether the two ranges share a port.
     pub fn overlaps(self, other: PortRange) -> bool {
@@ -239,6 +253,18 @@ mod tests {
         for bad in ["80-70", "1-2-3", "-5", "5-", "a-b"] {
             assert!(bad.parse::<PortRange>().is_err(), "{bad}");
         }
+        assert_eq!(PortRange::new(20, 10), None);
+        assert_eq!(PortRange::new(0, 65535).map(PortRange::len), Some(65536));
+        assert_eq!(PortRange::single(7).len(), 1);
+    }
+
+    #[test]
+    fn blocks() {
+        assert_eq!(PortRange::block(8000, 1), Some(PortRange::single(8000)));
+        assert_eq!(PortRange::block(8000, 3), PortRange::new(8000, 8002));
+        assert_eq!(PortRange::block(65535, 1), Some(PortRange::single(65535)));
+        assert_eq!(PortRange::block(65534, 3), None);
+        assert_eq!(PortRange::block(8000, 0), None);
     }
 
     #[test]

@@ -75,7 +75,7 @@ pub fn run(ctx: &Ctx, args: &KillArgs) -> Result<Outcome> {
         output::note(&format!(
             "{} is still busy even after SIGKILL; see 'devport check {}' for who holds it now",
             target.describe(),
-            ports.lo
+            ports.lo()
         ));
         Ok(Outcome::Negative)
     } else {

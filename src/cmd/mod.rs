@@ -121,7 +121,7 @@ impl Ctx {
         let ports = outcome.claim.ports();
         if !outcome.new
             && policy.range != self.config.range
-            && !(policy.range.contains(ports.lo) && policy.range.contains(ports.hi))
+            && !(policy.range.contains(ports.lo()) && policy.range.contains(ports.hi()))
         {
             output::warn(&format!(
                 "{} already holds {}, outside the range {}; run '{}' to move it",
