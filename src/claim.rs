@@ -480,32 +480,11 @@ fn exact_warnings(policy: &Policy, req: &ClaimRequest<'_>, port: u16) -> Vec<Str
             policy.static_reasons(p).into_iter().map(move |r| {
                 format!(
                     "port {p} is {}; claimed anyway because --port asks for it",
-                    describe(r)
+                    r.description()
                 )
             })
         })
         .collect()
-}
-
-/// A short phrase for a reason, for warnings and reports.
-pub fn describe(reason: crate::policy::Reason) -> &'static str {
-    use crate::policy::Reason as R;
-    match reason {
-        R::Claimed => "claimed by devport",
-        R::Leased => "leased by devport",
-        R::InUse => "in use",
-        R::BindFailed => "refused by the OS when bound",
-        R::IanaAssigned => "assigned by IANA",
-        R::IanaReserved => "reserved by IANA",
-        R::DevToolDefault => "a development tool's default",
-        R::BrowserBlocked => "blocked by browsers",
-        R::OsEphemeral => "inside the OS ephemeral range",
-        R::OsReserved => "reserved by the OS",
-        R::OsExcluded => "excluded by the OS",
-        R::Privileged => "privileged (below the first port this user may bind)",
-        R::OutsideRange => "outside the configured range",
-        R::Avoided => "listed under avoid in the config",
-    }
 }
 
 /// What `release` should remove.

@@ -291,7 +291,7 @@ fn claim_problems(
                     format!(
                         "{} holds port {port}, which is {}",
                         claim.label(),
-                        crate::claim::describe(reason)
+                        reason.description()
                     ),
                     fix_move.clone(),
                     Some(claim),

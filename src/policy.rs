@@ -11,9 +11,10 @@ use crate::ports::probe::{self, Probe};
 use crate::registry::{HeldSet, Holder, Registry};
 use crate::types::{PortRange, Proto};
 
-/// Why a port is not handed out automatically. The codes are part of the JSON contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
+/// Why a port is not handed out automatically. Everything a reason says lives in
+/// [`Reason::spec`]: its code (part of the JSON contract), its description and, for a reason
+/// the OS gives, its phrase in `check`'s "os" line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Reason {
     /// A devport claim holds it.
     Claimed,
@@ -45,33 +46,92 @@ pub enum Reason {
     Avoided,
 }
 
+/// What a [`Reason`] says: its stable code, a phrase for "port P is ...", and for a reason
+/// the OS gives, what `check` shows on its "os" line, from this machine's settings.
+struct Spec {
+    code: &'static str,
+    description: &'static str,
+    os: Option<fn(&OsPorts) -> String>,
+}
+
 impl Reason {
+    /// The one place a reason is described: adding a reason means a variant and a row here.
+    fn spec(self) -> Spec {
+        let plain = |code, description| Spec {
+            code,
+            description,
+            os: None,
+        };
+        match self {
+            Reason::Claimed => plain("claimed", "claimed by devport"),
+            Reason::Leased => plain("leased", "leased by devport"),
+            Reason::InUse => plain("in-use", "in use"),
+            Reason::BindFailed => plain("bind-failed", "refused by the OS when bound"),
+            Reason::IanaAssigned => plain("iana-assigned", "assigned by IANA"),
+            Reason::IanaReserved => plain("iana-reserved", "reserved by IANA"),
+            Reason::DevToolDefault => plain("dev-tool-default", "a development tool's default"),
+            Reason::BrowserBlocked => plain("browser-blocked", "blocked by browsers"),
+            Reason::OsEphemeral => Spec {
+                code: "os-ephemeral",
+                description: "inside the OS ephemeral range",
+                os: Some(|os| {
+                    format!(
+                        "ephemeral range {} (the OS picks outgoing ports here)",
+                        os.ephemeral
+                    )
+                }),
+            },
+            Reason::OsReserved => Spec {
+                code: "os-reserved",
+                description: "reserved by the OS",
+                os: Some(|_| "reserved (ip_local_reserved_ports)".into()),
+            },
+            Reason::OsExcluded => Spec {
+                code: "os-excluded",
+                description: "excluded by the OS",
+                os: Some(|_| "excluded port range".into()),
+            },
+            Reason::Privileged => Spec {
+                code: "privileged",
+                description: "privileged (below the first port this user may bind)",
+                os: Some(|os| {
+                    format!(
+                        "privileged: below {}, only root may bind it",
+                        os.unprivileged_start
+                    )
+                }),
+            },
+            Reason::OutsideRange => plain("outside-range", "outside the configured range"),
+            Reason::Avoided => plain("avoided", "listed under avoid in the config"),
+        }
+    }
+
     /// The stable code, as in JSON.
     pub fn code(self) -> &'static str {
-        match self {
-            Reason::Claimed => "claimed",
-            Reason::Leased => "leased",
-            Reason::InUse => "in-use",
-            Reason::BindFailed => "bind-failed",
-            Reason::IanaAssigned => "iana-assigned",
-            Reason::IanaReserved => "iana-reserved",
-            Reason::DevToolDefault => "dev-tool-default",
-            Reason::BrowserBlocked => "browser-blocked",
-            Reason::OsEphemeral => "os-ephemeral",
-            Reason::OsReserved => "os-reserved",
-            Reason::OsExcluded => "os-excluded",
-            Reason::Privileged => "privileged",
-            Reason::OutsideRange => "outside-range",
-            Reason::Avoided => "avoided",
-        }
+        self.spec().code
+    }
+
+    /// A short phrase for "port P is ...", for warnings and reports.
+    pub fn description(self) -> &'static str {
+        self.spec().description
     }
 
     /// Whether the reason comes from the OS (reported under "os" by `check`).
     pub fn is_os(self) -> bool {
-        matches!(
-            self,
-            Reason::OsEphemeral | Reason::OsReserved | Reason::OsExcluded | Reason::Privileged
-        )
+        self.spec().os.is_some()
+    }
+
+    /// What `check` says of an OS reason on this machine (`os`); the code for any other.
+    pub fn os_phrase(self, os: &OsPorts) -> String {
+        let spec = self.spec();
+        spec.os
+            .map_or_else(|| spec.code.to_string(), |phrase| phrase(os))
+    }
+}
+
+impl Serialize for Reason {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
     }
 }
 
@@ -309,6 +369,60 @@ mod tests {
     fn fnv_known_values() {
         assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+
+    /// Every reason, in declaration order.
+    const ALL: [Reason; 14] = [
+        Reason::Claimed,
+        Reason::Leased,
+        Reason::InUse,
+        Reason::BindFailed,
+        Reason::IanaAssigned,
+        Reason::IanaReserved,
+        Reason::DevToolDefault,
+        Reason::BrowserBlocked,
+        Reason::OsEphemeral,
+        Reason::OsReserved,
+        Reason::OsExcluded,
+        Reason::Privileged,
+        Reason::OutsideRange,
+        Reason::Avoided,
+    ];
+
+    #[test]
+    fn every_reason_has_its_own_kebab_case_code_and_a_description() {
+        let mut codes: Vec<&str> = ALL.iter().map(|r| r.code()).collect();
+        for (reason, code) in ALL.iter().zip(&codes) {
+            assert_eq!(
+                serde_json::to_string(reason).ok(),
+                Some(format!("\"{code}\""))
+            );
+            assert!(
+                code.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+                "{code}"
+            );
+            assert!(!reason.description().is_empty(), "{code}");
+        }
+        assert_eq!(ALL.windows(2).filter(|w| w[0] >= w[1]).count(), 0);
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), ALL.len());
+        let os = policy().os;
+        assert_eq!(
+            Reason::OsEphemeral.os_phrase(&os),
+            "ephemeral range 32768-60999 (the OS picks outgoing ports here)"
+        );
+        assert_eq!(Reason::Avoided.os_phrase(&os), "avoided");
+        let from_os: Vec<Reason> = ALL.into_iter().filter(|r| r.is_os()).collect();
+        assert_eq!(
+            from_os,
+            [
+                Reason::OsEphemeral,
+                Reason::OsReserved,
+                Reason::OsExcluded,
+                Reason::Privileged
+            ]
+        );
     }
 
     #[test]

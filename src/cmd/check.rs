@@ -85,7 +85,10 @@ fn render(ctx: &Ctx, r: &PortReport, policy: &devport::Policy) -> String {
             "allowed"
         },
     );
-    let mut os: Vec<String> = r.os.iter().map(|reason| os_text(*reason, policy)).collect();
+    let mut os: Vec<String> =
+        r.os.iter()
+            .map(|reason| reason.os_phrase(&policy.os))
+            .collect();
     os.extend(policy.os.unread.iter().map(|u| format!("not read: {u}")));
     field(
         "os",
@@ -181,23 +184,6 @@ fn iana_text(r: &PortReport) -> String {
         .map(|(k, protos)| format!("{k} ({})", protos.join(", ")))
         .collect();
     format!("{}{date}", parts.join("; "))
-}
-
-fn os_text(reason: devport::Reason, policy: &devport::Policy) -> String {
-    use devport::Reason as R;
-    match reason {
-        R::OsEphemeral => format!(
-            "ephemeral range {} (the OS picks outgoing ports here)",
-            policy.os.ephemeral
-        ),
-        R::OsReserved => "reserved (ip_local_reserved_ports)".into(),
-        R::OsExcluded => "excluded port range".into(),
-        R::Privileged => format!(
-            "privileged: below {}, only root may bind it",
-            policy.os.unprivileged_start
-        ),
-        other => other.code().into(),
-    }
 }
 
 fn socket_text(s: &Socket) -> String {
