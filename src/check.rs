@@ -22,7 +22,7 @@ pub struct PortReport {
     /// Every reason it would not.
     pub reasons: Vec<Reason>,
     /// RFC 6335 range: `system`, `user` or `dynamic`.
-    pub range: &'static str,
+    pub range: Rfc6335Range,
     /// IANA assignments and reservations on it.
     pub iana: Vec<IanaEntry>,
     /// Development tools that use it by default.
@@ -57,12 +57,50 @@ pub struct IanaEntry {
     pub status: IanaStatus,
 }
 
-/// The RFC 6335 name of the range holding `port`.
-pub fn rfc6335_range(port: u16) -> &'static str {
-    match port {
-        0..=1023 => "system",
-        1024..=49151 => "user",
-        _ => "dynamic",
+/// The three ranges RFC 6335 divides port numbers into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rfc6335Range {
+    /// 0-1023: the system (well-known) ports.
+    System,
+    /// 1024-49151: the user (registered) ports.
+    User,
+    /// 49152-65535: the dynamic (private) ports, never assigned.
+    Dynamic,
+}
+
+impl Rfc6335Range {
+    /// The range holding `port`.
+    pub fn of(port: u16) -> Rfc6335Range {
+        match port {
+            0..=1023 => Rfc6335Range::System,
+            1024..=49151 => Rfc6335Range::User,
+            _ => Rfc6335Range::Dynamic,
+        }
+    }
+
+    /// RFC 6335's name for it, as in JSON: `system`, `user` or `dynamic`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rfc6335Range::System => "system",
+            Rfc6335Range::User => "user",
+            Rfc6335Range::Dynamic => "dynamic",
+        }
+    }
+
+    /// Its ports.
+    pub fn ports(self) -> PortRange {
+        let (lo, hi) = match self {
+            Rfc6335Range::System => (0, 1023),
+            Rfc6335Range::User => (1024, 49151),
+            Rfc6335Range::Dynamic => (49152, 65535),
+        };
+        PortRange::new(lo, hi).unwrap_or(PortRange::single(lo))
+    }
+}
+
+impl Serialize for Rfc6335Range {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
     }
 }
 
@@ -93,7 +131,7 @@ pub fn report(
         usable: reasons.is_empty(),
         os: reasons.iter().copied().filter(|r| r.is_os()).collect(),
         reasons,
-        range: rfc6335_range(port),
+        range: Rfc6335Range::of(port),
         iana: rows
             .iter()
             .filter(|r| matches!(r.status, IanaStatus::Assigned | IanaStatus::Reserved))
@@ -185,4 +223,31 @@ pub fn audit(reg: &Registry, mut live: Vec<Socket>) -> Vec<AuditRow> {
 
 fn owner_elsewhere(pid: u32, dir: &Path) -> bool {
     process::works_in(pid, dir) == Some(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Rfc6335Range as R;
+
+    #[test]
+    fn rfc6335_ranges_cover_every_port_once() {
+        for (port, range) in [
+            (0, R::System),
+            (1023, R::System),
+            (1024, R::User),
+            (49151, R::User),
+            (49152, R::Dynamic),
+            (65535, R::Dynamic),
+        ] {
+            assert_eq!(R::of(port), range, "{port}");
+        }
+        for port in 0..=u16::MAX {
+            assert!(R::of(port).ports().contains(port), "{port}");
+        }
+        let names: Vec<String> = [R::System, R::User, R::Dynamic]
+            .iter()
+            .filter_map(|r| serde_json::to_string(r).ok())
+            .collect();
+        assert_eq!(names, ["\"system\"", "\"user\"", "\"dynamic\""]);
+    }
 }

@@ -46,12 +46,13 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<Outcome> {
 
 fn render(ctx: &Ctx, r: &PortReport, policy: &devport::Policy) -> String {
     let mut s = String::new();
-    let range = match r.range {
-        "system" => "system range (0-1023)",
-        "user" => "user range (1024-49151)",
-        _ => "dynamic range (49152-65535)",
-    };
-    let _ = writeln!(s, "{}  {range}", r.port);
+    let _ = writeln!(
+        s,
+        "{}  {} range ({})",
+        r.port,
+        r.range.name(),
+        r.range.ports()
+    );
     let mut line = |name: &str, shown: &str| {
         let _ = writeln!(s, "  {name:<9} {shown}");
     };
@@ -150,7 +151,7 @@ fn iana_proto(p: devport::ports::iana::IanaProto) -> &'static str {
 /// IANA rows merged by (status, service, description, date): `assigned: name "desc" (tcp, udp), registered D`.
 fn iana_text(r: &PortReport) -> String {
     if r.iana.is_empty() {
-        return if r.range == "dynamic" {
+        return if r.range == check::Rfc6335Range::Dynamic {
             "none (dynamic range: never assigned)".into()
         } else {
             "unassigned".into()
