@@ -244,9 +244,15 @@ pub fn owner(s: &Socket) -> String {
     }
 }
 
-/// `tcp 127.0.0.1:8080` / `tcp [::1]:8080`.
+/// `127.0.0.1:8080` / `[::1]:8080`.
 pub fn socket_addr(s: &Socket) -> String {
     std::net::SocketAddr::new(s.address, s.port).to_string()
+}
+
+/// A socket in one line, as `check`, `list --live` and `wait` show it: `tcp 127.0.0.1:8080 pid
+/// 123 (node) user alice`. Unescaped, like [`owner`].
+pub fn socket_line(s: &Socket) -> String {
+    format!("{} {} {}", s.proto, socket_addr(s), owner(s))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use anyhow::Result;
 use devport::check::{self, PortReport};
-use devport::ports::sockets::{self, Socket};
+use devport::ports::sockets;
 
 use super::{Ctx, Outcome};
 use crate::cli::CheckArgs;
@@ -110,7 +110,7 @@ fn render(ctx: &Ctx, r: &PortReport, policy: &devport::Policy) -> String {
         );
     }
     for sock in &r.sockets {
-        field("live", &socket_text(sock));
+        field("live", &output::socket_line(sock));
     }
     let holder = match (&r.claim, &r.lease) {
         (Some(c), _) => format!(
@@ -185,15 +185,6 @@ fn iana_text(r: &PortReport) -> String {
         .map(|(k, protos)| format!("{k} ({})", protos.join(", ")))
         .collect();
     format!("{}{date}", parts.join("; "))
-}
-
-fn socket_text(s: &Socket) -> String {
-    format!(
-        "{} {}  {}",
-        s.proto,
-        output::socket_addr(s),
-        output::owner(s)
-    )
 }
 
 fn verdict(r: &PortReport) -> String {

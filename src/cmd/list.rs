@@ -83,17 +83,7 @@ fn claim_table(ctx: &Ctx, args: &ListArgs, claims: &[&Claim], views: &[ClaimView
                 .map_or_else(|| "(global)".into(), |p| p.display().to_string()),
         ];
         if let Some(socks) = &view.live {
-            let text: Vec<String> = socks
-                .iter()
-                .map(|s| {
-                    format!(
-                        "{} {} {}",
-                        s.proto,
-                        output::socket_addr(s),
-                        output::owner(s)
-                    )
-                })
-                .collect();
+            let text: Vec<String> = socks.iter().map(output::socket_line).collect();
             row.push(if text.is_empty() {
                 "idle".into()
             } else {
