@@ -29,6 +29,15 @@ impl Proto {
     pub fn udp(self) -> bool {
         matches!(self, Proto::Udp | Proto::Both)
     }
+    /// Whether the claim covers a socket of `transport`, named as a live socket names it
+    /// (`tcp` or `udp`, see `ports::sockets::Socket::proto`).
+    pub fn covers(self, transport: &str) -> bool {
+        match transport {
+            "tcp" => self.tcp(),
+            "udp" => self.udp(),
+            _ => false,
+        }
+    }
     /// The lowercase name used in JSON and tables.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -265,6 +274,14 @@ mod tests {
         assert_eq!(PortRange::block(65535, 1), Some(PortRange::single(65535)));
         assert_eq!(PortRange::block(65534, 3), None);
         assert_eq!(PortRange::block(8000, 0), None);
+    }
+
+    #[test]
+    fn protos_cover_their_transports() {
+        let covered = |p: Proto| ["tcp", "udp", "sctp", ""].map(|t| p.covers(t));
+        assert_eq!(covered(Proto::Tcp), [true, false, false, false]);
+        assert_eq!(covered(Proto::Udp), [false, true, false, false]);
+        assert_eq!(covered(Proto::Both), [true, true, false, false]);
     }
 
     #[test]
