@@ -12,7 +12,7 @@ use crate::registry::{HeldSet, Holder, Registry};
 use crate::types::{PortRange, Proto};
 
 /// Why a port is not handed out automatically. Everything a reason says lives in
-/// [`Reason::spec`]: its code (part of the JSON contract), its description and, for a reason
+/// `Reason::spec`: its code (part of the JSON contract), its description and, for a reason
 /// the OS gives, its phrase in `check`'s "os" line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Reason {
