@@ -8,7 +8,7 @@ use crate::ports::probe::{self, Probe};
 use crate::ports::sockets;
 use crate::project::Project;
 use crate::registry::{Claim, Holder, Registry, Store};
-use crate::types::{PortRange, Proto, check_count, validate_service};
+use crate::types::{PortRange, Proto, Transport, check_count, validate_service};
 
 /// How often `last_used` is refreshed by a claim of an existing service.
 const REFRESH_AFTER: SignedDuration = SignedDuration::from_hours(24);
@@ -456,10 +456,10 @@ fn exact(reg: &Registry, req: &ClaimRequest<'_>, port: u16, now: Timestamp) -> R
 /// Who listens on `port` for `proto`: `pid 123 (node) listens on tcp 127.0.0.1:5432`, or the
 /// address alone when the owner cannot be seen. Looked up only once a bind probe found the
 /// port busy, so a free port costs no socket listing.
-fn listener(port: u16, proto: &str) -> Option<String> {
+fn listener(port: u16, proto: Transport) -> Option<String> {
     let found: Vec<String> = sockets::on_port(&sockets::list(), port)
         .iter()
-        .filter(|s| s.proto == proto)
+        .filter(|s| s.proto == proto.as_str())
         .map(|s| {
             let at = std::net::SocketAddr::new(s.address, s.port);
             match (s.pid, &s.process) {

@@ -85,7 +85,7 @@ pub fn serving(
     }
     let mut found = Vec::new();
     for port in ports.iter() {
-        for p in ["tcp", "udp"].into_iter().filter(|p| proto.covers(p)) {
+        for p in proto.transports().iter().map(|t| t.as_str()) {
             let candidates: Vec<&Socket> = live
                 .iter()
                 .filter(|s| s.port == port && s.proto == p)

@@ -29,14 +29,18 @@ impl Proto {
     pub fn udp(self) -> bool {
         matches!(self, Proto::Udp | Proto::Both)
     }
+    /// The transports the claim covers, TCP first.
+    pub fn transports(self) -> &'static [Transport] {
+        match self {
+            Proto::Tcp => &[Transport::Tcp],
+            Proto::Udp => &[Transport::Udp],
+            Proto::Both => &[Transport::Tcp, Transport::Udp],
+        }
+    }
     /// Whether the claim covers a socket of `transport`, named as a live socket names it
     /// (`tcp` or `udp`, see `ports::sockets::Socket::proto`).
     pub fn covers(self, transport: &str) -> bool {
-        match transport {
-            "tcp" => self.tcp(),
-            "udp" => self.udp(),
-            _ => false,
-        }
+        self.transports().iter().any(|t| t.as_str() == transport)
     }
     /// The lowercase name used in JSON and tables.
     pub fn as_str(self) -> &'static str {
@@ -65,6 +69,31 @@ impl FromStr for Proto {
                 "invalid protocol {s:?}: use tcp, udp or both"
             ))),
         }
+    }
+}
+
+/// One transport protocol: what a bind probe or a socket is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Transport {
+    /// TCP.
+    Tcp,
+    /// UDP.
+    Udp,
+}
+
+impl Transport {
+    /// The lowercase name used in messages: `tcp` or `udp`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Udp => "udp",
+        }
+    }
+}
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -282,6 +311,8 @@ mod tests {
         assert_eq!(covered(Proto::Tcp), [true, false, false, false]);
         assert_eq!(covered(Proto::Udp), [false, true, false, false]);
         assert_eq!(covered(Proto::Both), [true, true, false, false]);
+        assert_eq!(Proto::Both.transports(), [Transport::Tcp, Transport::Udp]);
+        assert_eq!(Transport::Udp.to_string(), "udp");
     }
 
     #[test]
