@@ -22,7 +22,7 @@ pub struct PortReport {
     /// Every reason it would not.
     pub reasons: Vec<Reason>,
     /// RFC 6335 range: `system`, `user` or `dynamic`.
-    pub range: &'static str,
+    pub range: Rfc6335Range,
     /// IANA assignments and reservations on it.
     pub iana: Vec<IanaEntry>,
     /// Development tools that use it by default.
@@ -57,12 +57,50 @@ pub struct IanaEntry {
     pub status: IanaStatus,
 }
 
-/// The RFC 6335 name of the range holding `port`.
-pub fn rfc6335_range(port: u16) -> &'static str {
-    match port {
-        0..=1023 => "system",
-        1024..=49151 => "user",
-        _ => "dynamic",
+/// The three ranges RFC 6335 divides port numbers into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rfc6335Range {
+    /// 0-1023: the system (well-known) ports.
+    System,
+    /// 1024-49151: the user (registered) ports.
+    User,
+    /// 49152-65535: the dynamic (private) ports, never assigned.
+    Dynamic,
+}
+
+impl Rfc6335Range {
+    /// The range holding `port`.
+    pub fn of(port: u16) -> Rfc6335Range {
+        match port {
+            0..=1023 => Rfc6335Range::System,
+            1024..=49151 => Rfc6335Range::User,
+            _ => Rfc6335Range::Dynamic,
+        }
+    }
+
+    /// RFC 6335's name for it, as in JSON: `system`, `user` or `dynamic`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rfc6335Range::System => "system",
+            Rfc6335Range::User => "user",
+            Rfc6335Range::Dynamic => "dynamic",
+        }
+    }
+
+    /// Its ports.
+    pub fn ports(self) -> PortRange {
+        let (lo, hi) = match self {
+            Rfc6335Range::System => (0, 1023),
+            Rfc6335Range::User => (1024, 49151),
+            Rfc6335Range::Dynamic => (49152, 65535),
+        };
+        PortRange::new(lo, hi).unwrap_or(PortRange::single(lo))
+    }
+}
+
+impl Serialize for Rfc6335Range {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
     }
 }
 
@@ -78,7 +116,7 @@ pub fn report(
     port: u16,
     now: Timestamp,
 ) -> PortReport {
-    let (mut reasons, _) = policy::all_reasons(policy, reg, port, Proto::Both, now);
+    let mut reasons = policy::all_reasons(policy, reg, port, Proto::Both, now);
     let socks = sockets::on_port(live, port);
     if !socks.is_empty() && !reasons.contains(&Reason::InUse) {
         reasons.push(Reason::InUse);
@@ -95,7 +133,7 @@ pub fn report(
         usable: reasons.is_empty(),
         os: reasons.iter().copied().filter(|r| r.is_os()).collect(),
         reasons,
-        range: rfc6335_range(port),
+        range: Rfc6335Range::of(port),
         iana: rows
             .iter()
             .filter(|r| matches!(r.status, IanaStatus::Assigned | IanaStatus::Reserved))
@@ -231,19 +269,8 @@ mod tests {
             uid: None,
             user: None,
             inode: 0,
+            container: None,
         }
-    }
-
-    #[test]
-    fn the_rfc_6335_ranges_end_where_the_rfc_says() {
-        let cases = [(0, "system"), (1023, "system"), (1024, "user")];
-        for (port, range) in cases
-            .into_iter()
-            .chain([(49151, "user"), (49152, "dynamic")])
-        {
-            assert_eq!(rfc6335_range(port), range, "{port}");
-        }
-        assert_eq!(rfc6335_range(u16::MAX), "dynamic");
     }
 
     #[test]
@@ -259,7 +286,7 @@ mod tests {
             Some("web")
         );
         assert!(report.lease.is_none());
-        assert_eq!(report.range, "user");
+        assert_eq!(report.range, Rfc6335Range::User);
     }
 
     #[test]
@@ -300,7 +327,7 @@ mod tests {
         let r = report(&f.policy, &reg, &[], 6667, t0());
         assert!(r.browser_blocked && r.reasons.contains(&Reason::BrowserBlocked));
         let r = report(&f.policy, &reg, &[], 80, t0());
-        assert_eq!(r.range, "system");
+        assert_eq!(r.range, Rfc6335Range::System);
     }
 
     #[test]
@@ -347,5 +374,31 @@ mod tests {
             ..socket(web.port)
         };
         assert_eq!(audit(&reg, vec![mine])[0].finding, Finding::Conflict);
+    }
+
+    #[test]
+    fn rfc6335_ranges_cover_every_port_once() {
+        for (port, range) in [
+            (0, Rfc6335Range::System),
+            (1023, Rfc6335Range::System),
+            (1024, Rfc6335Range::User),
+            (49151, Rfc6335Range::User),
+            (49152, Rfc6335Range::Dynamic),
+            (65535, Rfc6335Range::Dynamic),
+        ] {
+            assert_eq!(Rfc6335Range::of(port), range, "{port}");
+        }
+        for port in 0..=u16::MAX {
+            assert!(Rfc6335Range::of(port).ports().contains(port), "{port}");
+        }
+        let names: Vec<String> = [
+            Rfc6335Range::System,
+            Rfc6335Range::User,
+            Rfc6335Range::Dynamic,
+        ]
+        .iter()
+        .filter_map(|r| serde_json::to_string(r).ok())
+        .collect();
+        assert_eq!(names, ["\"system\"", "\"user\"", "\"dynamic\""]);
     }
 }

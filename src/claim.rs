@@ -8,10 +8,7 @@ use crate::ports::probe::{self, Probe};
 use crate::ports::sockets;
 use crate::project::Project;
 use crate::registry::{Claim, Holder, Registry, Store};
-use crate::types::{PortRange, Proto, validate_service};
-
-/// The most ports one claim may hold.
-pub const MAX_COUNT: u16 = 1000;
+use crate::types::{PortRange, Proto, Transport, check_count, validate_service};
 
 /// How often `last_used` is refreshed by a claim of an existing service.
 const REFRESH_AFTER: SignedDuration = SignedDuration::from_hours(24);
@@ -68,17 +65,6 @@ pub struct ClaimOutcome {
     /// For the user to read: rules an exact `--port` breaks, or a preferred port an existing
     /// claim is not on (with the command that moves it).
     pub warnings: Vec<String>,
-}
-
-/// Checks a block size.
-pub fn check_count(count: u16) -> Result<()> {
-    if (1..=MAX_COUNT).contains(&count) {
-        Ok(())
-    } else {
-        Err(Error::Usage(format!(
-            "invalid count {count}: a block holds 1 to {MAX_COUNT} consecutive ports"
-        )))
-    }
 }
 
 /// Get-or-create. A claim that exists and matches the request is returned after a plain read
@@ -371,9 +357,8 @@ fn ignored_prefer(existing: &Claim, req: &ClaimRequest<'_>, policy: &Policy) -> 
     match req.choice {
         PortChoice::Prefer(p)
             if p != existing.port
-                && crate::registry::block(p, req.count)
-                    .iter()
-                    .all(|q| policy.static_reasons(q).is_empty()) =>
+                && PortRange::block(p, req.count)
+                    .is_some_and(|b| b.iter().all(|q| policy.static_reasons(q).is_empty())) =>
         {
             Some(p)
         }
@@ -426,16 +411,12 @@ pub fn move_command(req: &ClaimRequest<'_>, range: Option<PortRange>) -> String 
 /// Takes exactly `port` (and the block after it) if no claim or lease holds it and nothing is
 /// bound to it.
 fn exact(reg: &Registry, req: &ClaimRequest<'_>, port: u16, now: Timestamp) -> Result<u16> {
-    let block = PortRange::new(
-        port,
-        port.checked_add(req.count - 1).ok_or_else(|| {
-            Error::Usage(format!(
-                "a block of {} ports from {port} runs past 65535; pick a lower port",
-                req.count
-            ))
-        })?,
-    )
-    .unwrap_or(PortRange::single(port));
+    let block = PortRange::block(port, req.count).ok_or_else(|| {
+        Error::Usage(format!(
+            "a block of {} ports from {port} runs past 65535; pick a lower port",
+            req.count
+        ))
+    })?;
     match reg.holder(block, now) {
         Some(Holder::Claim(c)) => {
             let where_ = c.project_path.as_ref().map_or_else(
@@ -475,10 +456,10 @@ fn exact(reg: &Registry, req: &ClaimRequest<'_>, port: u16, now: Timestamp) -> R
 /// Who listens on `port` for `proto`: `pid 123 (node) listens on tcp 127.0.0.1:5432`, or the
 /// address alone when the owner cannot be seen. Looked up only once a bind probe found the
 /// port busy, so a free port costs no socket listing.
-fn listener(port: u16, proto: &str) -> Option<String> {
+fn listener(port: u16, proto: Transport) -> Option<String> {
     let found: Vec<String> = sockets::on_port(&sockets::list(), port)
         .iter()
-        .filter(|s| s.proto == proto)
+        .filter(|s| s.proto == proto.as_str())
         .map(|s| {
             let at = std::net::SocketAddr::new(s.address, s.port);
             match (s.pid, &s.process) {
@@ -492,38 +473,18 @@ fn listener(port: u16, proto: &str) -> Option<String> {
 }
 
 fn exact_warnings(policy: &Policy, req: &ClaimRequest<'_>, port: u16) -> Vec<String> {
-    crate::registry::block(port, req.count)
-        .iter()
+    PortRange::block(port, req.count)
+        .into_iter()
+        .flat_map(PortRange::iter)
         .flat_map(|p| {
             policy.static_reasons(p).into_iter().map(move |r| {
                 format!(
                     "port {p} is {}; claimed anyway because --port asks for it",
-                    describe(r)
+                    r.description()
                 )
             })
         })
         .collect()
-}
-
-/// A short phrase for a reason, for warnings and reports.
-pub fn describe(reason: crate::policy::Reason) -> &'static str {
-    use crate::policy::Reason as R;
-    match reason {
-        R::Claimed => "claimed by devport",
-        R::Leased => "leased by devport",
-        R::InUse => "in use",
-        R::BindFailed => "refused by the OS when bound",
-        R::IanaAssigned => "assigned by IANA",
-        R::IanaReserved => "reserved by IANA",
-        R::DevToolDefault => "a development tool's default",
-        R::BrowserBlocked => "blocked by browsers",
-        R::OsEphemeral => "inside the OS ephemeral range",
-        R::OsReserved => "reserved by the OS",
-        R::OsExcluded => "excluded by the OS",
-        R::Privileged => "privileged (below the first port this user may bind)",
-        R::OutsideRange => "outside the configured range",
-        R::Avoided => "listed under avoid in the config",
-    }
 }
 
 /// What `release` should remove.
@@ -791,7 +752,7 @@ pub(crate) mod tests {
                 ..request(&f.project, "web")
             },
             ClaimRequest {
-                count: MAX_COUNT + 1,
+                count: crate::types::MAX_COUNT + 1,
                 ..request(&f.project, "web")
             },
         ] {

@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 
+use clap::builder::{EnumValueParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use devport::envfile::Format;
 use devport::types::{PortRange, Proto};
@@ -171,7 +172,7 @@ pub struct ClaimArgs {
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse_count, allow_negative_numbers = true)]
     pub count: u16,
     /// Protocols the ports are for
-    #[arg(long, value_enum, default_value_t = Proto::Tcp)]
+    #[arg(long, value_parser = proto_parser(), default_value_t = Proto::Tcp)]
     pub proto: Proto,
     /// Pick new ports from this range instead of the configured one, e.g. 20000-20999
     #[arg(long, value_name = "A-B", value_parser = parse_range)]
@@ -267,7 +268,7 @@ pub struct CheckArgs {
 pub struct EnvArgs {
     /// Output format [default: sh, or json when JSON output is asked for]; --write always
     /// writes dotenv
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = format_parser())]
     pub format: Option<Format>,
     /// Put this before every variable name, e.g. APP_
     #[arg(long, value_name = "P", default_value = "")]
@@ -320,7 +321,7 @@ pub struct ExecArgs {
 #[command(verbatim_doc_comment)]
 pub struct UpArgs {
     /// Output format of the variables [default: sh, or json when JSON output is asked for]
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = format_parser())]
     pub format: Option<Format>,
     /// Also merge the variables into this dotenv file
     #[arg(long, value_name = "FILE")]
@@ -347,7 +348,7 @@ pub struct LeaseArgs {
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse_count, allow_negative_numbers = true)]
     pub count: u16,
     /// Protocols the ports are for
-    #[arg(long, value_enum, default_value_t = Proto::Tcp)]
+    #[arg(long, value_parser = proto_parser(), default_value_t = Proto::Tcp)]
     pub proto: Proto,
     /// The process the lease lives with (default: devport's parent)
     #[arg(long, value_name = "PID", value_parser = parse_pid, allow_negative_numbers = true)]
@@ -407,7 +408,7 @@ pub struct KillArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Protocols to look at for a PORT (a service uses its claim's)
-    #[arg(long, value_enum, default_value_t = Proto::Both)]
+    #[arg(long, value_parser = proto_parser(), default_value_t = Proto::Both)]
     pub proto: Proto,
 }
 
@@ -434,7 +435,7 @@ pub struct WaitArgs {
     #[arg(long)]
     pub owned: bool,
     /// Protocols to wait for on a PORT (a service uses its claim's)
-    #[arg(long, value_enum, default_value_t = Proto::Tcp)]
+    #[arg(long, value_parser = proto_parser(), default_value_t = Proto::Tcp)]
     pub proto: Proto,
 }
 
@@ -474,6 +475,67 @@ pub enum Proxy {
     Traefik,
 }
 
+/// `--proto`'s values and their help. The library's [`Proto`] knows nothing of clap; this is
+/// its face on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ProtoArg {
+    /// TCP only (the default)
+    Tcp,
+    /// UDP only
+    Udp,
+    /// TCP and UDP
+    Both,
+}
+
+impl From<ProtoArg> for Proto {
+    fn from(arg: ProtoArg) -> Proto {
+        match arg {
+            ProtoArg::Tcp => Proto::Tcp,
+            ProtoArg::Udp => Proto::Udp,
+            ProtoArg::Both => Proto::Both,
+        }
+    }
+}
+
+fn proto_parser() -> impl TypedValueParser<Value = Proto> {
+    EnumValueParser::<ProtoArg>::new().map(Proto::from)
+}
+
+/// `--format`'s values and their help (see [`ProtoArg`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// export NAME=VALUE lines, for eval "$(devport env)".
+    Sh,
+    /// NAME=VALUE lines, the .env format of docker compose and most loaders.
+    Dotenv,
+    /// A JSON object of strings.
+    Json,
+}
+
+impl From<FormatArg> for Format {
+    fn from(arg: FormatArg) -> Format {
+        match arg {
+            FormatArg::Sh => Format::Sh,
+            FormatArg::Dotenv => Format::Dotenv,
+            FormatArg::Json => Format::Json,
+        }
+    }
+}
+
+impl From<Format> for FormatArg {
+    fn from(format: Format) -> FormatArg {
+        match format {
+            Format::Sh => FormatArg::Sh,
+            Format::Dotenv => FormatArg::Dotenv,
+            Format::Json => FormatArg::Json,
+        }
+    }
+}
+
+fn format_parser() -> impl TypedValueParser<Value = Format> {
+    EnumValueParser::<FormatArg>::new().map(Format::from)
+}
+
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     devport::types::parse_duration(s).map_err(|e| e.to_string())
 }
@@ -496,11 +558,11 @@ fn parse_count(s: &str) -> Result<u16, String> {
     let bad = || {
         format!(
             "invalid count {s:?}: a block holds 1 to {} consecutive ports",
-            devport::claim::MAX_COUNT
+            devport::types::MAX_COUNT
         )
     };
     let n: u16 = s.parse().map_err(|_| bad())?;
-    devport::claim::check_count(n)
+    devport::types::check_count(n)
         .map(|()| n)
         .map_err(|_| bad())
 }

@@ -6,16 +6,12 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::error::{EXIT_ENV, Error, Result};
-use crate::project::checked;
+use crate::error::{EXIT_ENV, Error, Result, toml_error};
 use crate::types::{PortRange, parse_duration};
 
 /// The range claims come from unless configured: below every OS's ephemeral range and
 /// Kubernetes' `NodePort` range, above most dev-tool defaults.
-pub const DEFAULT_RANGE: PortRange = PortRange {
-    lo: 10000,
-    hi: 29999,
-};
+pub const DEFAULT_RANGE: PortRange = PortRange::new(10000, 29999).expect("lo <= hi");
 /// How long a writer waits for the registry lock unless configured.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -154,7 +150,7 @@ pub fn lock_timeout(config: &Config) -> Result<Duration> {
 }
 
 /// The file as written; each value is checked while it is read (see
-/// [`crate::project::checked`]), so every error has its line and column.
+/// [`checked`]), so every error has its line and column.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ConfigFile {
@@ -177,14 +173,14 @@ impl Config {
 
     /// Reads the config at `path`, with a warning when the file is skipped: a config another
     /// user owns, or one in a folder every user may write, is not used (see
-    /// [`crate::project::untrusted`]), so it cannot steer this user's ports. A missing or
+    /// [`crate::fsutil::untrusted`]), so it cannot steer this user's ports. A missing or
     /// skipped file means the defaults. Errors exit 3.
     pub fn load_with_warnings(path: &Path) -> Result<(Config, Vec<String>)> {
-        if let Some(why) = crate::project::untrusted(path) {
+        if let Some(why) = crate::fsutil::untrusted(path) {
             let warning = format!("skipped config {}: {why}", path.display());
             return Ok((Config::default(), vec![warning]));
         }
-        let config = match crate::project::read_text(path, "config file", EXIT_ENV)? {
+        let config = match crate::fsutil::read_text(path, "config file", EXIT_ENV)? {
             Some(text) => Config::parse(&text, path)?,
             None => Config::default(),
         };
@@ -193,8 +189,8 @@ impl Config {
 
     /// Parses config text; `path` is only used in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Config> {
-        let file: ConfigFile = toml::from_str(text)
-            .map_err(|e| crate::project::toml_error(path, text, &e, EXIT_ENV))?;
+        let file: ConfigFile =
+            toml::from_str(text).map_err(|e| toml_error(path, text, &e, EXIT_ENV))?;
         let default = Config::default();
         Ok(Config {
             range: file.range.unwrap_or(default.range),
@@ -202,6 +198,81 @@ impl Config {
             allow_assigned: file.allow_assigned.unwrap_or(default.allow_assigned),
             lock_timeout: file.lock_timeout.unwrap_or(default.lock_timeout),
         })
+    }
+}
+
+/// The config's deserializers (see [`crate::toml_value`]).
+mod checked {
+    use serde::de::{Deserializer, Error as _};
+
+    use crate::toml_value::{Raw, field, not, string};
+    use crate::types::PortRange;
+
+    /// `avoid`: a list of ports and ranges ("A-B"); a bad entry is named by its place in the
+    /// list, as the parser gives the list's position only.
+    pub(super) fn avoid<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PortRange>, D::Error> {
+        field(d, "avoid", |raw: Raw<Raw>, key| {
+            let Raw::List(items) = raw else {
+                return Err(format!(
+                    "{key} must be a list of ports and ranges such as [5000, \"6000-6010\"], not {}",
+                    raw.kind()
+                ));
+            };
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    let found = match item {
+                        Raw::Int(n) if (1..=65535).contains(&n) => {
+                            return Ok(PortRange::single(u16::try_from(n).unwrap_or(u16::MAX)));
+                        }
+                        Raw::Str(s) => match s.parse() {
+                            Ok(range) => return Ok(range),
+                            Err(_) => format!("{s:?}"),
+                        },
+                        other => not(&other),
+                    };
+                    Err(format!(
+                        "{key} entry {} must be a port 1-65535 or a range like \"5000-5010\", not {found}",
+                        i + 1
+                    ))
+                })
+                .collect()
+        })
+    }
+
+    /// `range`: the ports new claims come from.
+    pub(super) fn range<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PortRange>, D::Error> {
+        let what = "a range of ports like \"10000-29999\"";
+        let text = string(d, "range", what)?;
+        text.parse().map(Some).map_err(|_| {
+            D::Error::custom(format!(
+                "range must be {what} (1 <= first <= last <= 65535), not {text:?}"
+            ))
+        })
+    }
+
+    /// `allow_assigned`: true or false.
+    pub(super) fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+        field(d, "allow_assigned", |raw: Raw, key| match raw {
+            Raw::Bool(b) => Ok(Some(b)),
+            other => Err(format!("{key} must be true or false, not {}", not(&other))),
+        })
+    }
+
+    /// `lock_timeout`: a duration no longer than [`crate::config::MAX_LOCK_TIMEOUT`].
+    pub(super) fn lock_timeout<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<std::time::Duration>, D::Error> {
+        let max = crate::config::MAX_LOCK_TIMEOUT.as_secs();
+        let what = format!("a duration like \"10s\" (at most {max} s)");
+        let text = string(d, "lock_timeout", &what)?;
+        match crate::types::parse_duration(&text) {
+            Ok(t) if t <= crate::config::MAX_LOCK_TIMEOUT => Ok(Some(t)),
+            _ => Err(D::Error::custom(format!(
+                "lock_timeout must be {what}, not {text:?}"
+            ))),
+        }
     }
 }
 

@@ -64,17 +64,9 @@ impl Target {
 /// owners.
 pub fn on(live: &[Socket], ports: PortRange, proto: Proto) -> Vec<Socket> {
     live.iter()
-        .filter(|s| ports.contains(s.port) && wants(proto, s.proto))
+        .filter(|s| ports.contains(s.port) && proto.covers(s.proto))
         .cloned()
         .collect()
-}
-
-fn wants(proto: Proto, socket_proto: &str) -> bool {
-    match socket_proto {
-        "tcp" => proto.tcp(),
-        "udp" => proto.udp(),
-        _ => false,
-    }
 }
 
 /// The sockets that serve every port of `ports` for every protocol of `proto`, one per port and
@@ -93,7 +85,7 @@ pub fn serving(
     }
     let mut found = Vec::new();
     for port in ports.iter() {
-        for p in ["tcp", "udp"].into_iter().filter(|p| wants(proto, p)) {
+        for p in proto.transports().iter().map(|t| t.as_str()) {
             let candidates: Vec<&Socket> = live
                 .iter()
                 .filter(|s| s.port == port && s.proto == p)

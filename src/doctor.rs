@@ -206,7 +206,7 @@ fn overlaps(claims: &[Claim], add: &mut impl FnMut(&'static str, String, String,
                 Some(claim),
             );
         }
-        if reach.is_none_or(|p| claim.ports().hi > p.ports().hi) {
+        if reach.is_none_or(|p| claim.ports().hi() > p.ports().hi()) {
             reach = Some(claim);
         }
     }
@@ -291,7 +291,7 @@ fn claim_problems(
                     format!(
                         "{} holds port {port}, which is {}",
                         claim.label(),
-                        crate::claim::describe(reason)
+                        reason.description()
                     ),
                     fix_move.clone(),
                     Some(claim),

@@ -217,14 +217,13 @@ pub fn vars(
     Ok(out)
 }
 
-/// Output format of environment lines. The variant docs are `--format`'s help: plain text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-#[allow(clippy::doc_markdown)]
+/// Output format of environment lines (`--format`, whose help is in the CLI's `cli.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Format {
-    /// export NAME=VALUE lines, for eval "$(devport env)".
+    /// `export NAME=VALUE` lines, for `eval "$(devport env)"`.
     #[default]
     Sh,
-    /// NAME=VALUE lines, the .env format of docker compose and most loaders.
+    /// `NAME=VALUE` lines, the `.env` format of docker compose and most loaders.
     Dotenv,
     /// A JSON object of strings.
     Json,
@@ -673,7 +672,7 @@ impl EnvFile {
     /// Opens `path`: a symlink is followed to its target (which is replaced, so the link stays);
     /// the file is read with [`crate::fsutil::read_regular`] (a FIFO or a folder is an error,
     /// never a hang) and must parse (see [`merge`]). Refused (exit 3), as manifests are (see
-    /// [`crate::project::untrusted`]), when another user could have chosen the file: it (or a
+    /// [`crate::fsutil::untrusted`]), when another user could have chosen the file: it (or a
     /// link's target) belongs to another user, it (or a link's target) is in a folder every
     /// user may write, or the path goes through a symlink another user made (root's links,
     /// such as macOS's `/tmp`, are trusted). Writing there would change a file with this user's
@@ -704,12 +703,12 @@ impl EnvFile {
             }
             _ => path.to_path_buf(),
         };
-        let untrusted = crate::project::untrusted(path)
+        let untrusted = crate::fsutil::untrusted(path)
             .map(|why| match target.as_path() {
                 real if real == path => why,
                 real => format!("it is a symlink to {}; {why}", real.display()),
             })
-            .or_else(|| crate::project::in_open_folder(path));
+            .or_else(|| crate::fsutil::in_open_folder(path));
         if let Some(why) = untrusted {
             return Err(refuse(why));
         }

@@ -1,6 +1,6 @@
 //! Library errors. Each one knows its exit code (see [`Error::exit_code`]).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Exit code for a negative answer: the port is not usable, the requested port is taken.
 pub const EXIT_NEGATIVE: u8 = 1;
@@ -187,6 +187,32 @@ impl Error {
             path: path.into(),
             err: source,
         }
+    }
+}
+
+/// "line L, column C" of byte `offset` in `text` (1-based; columns count characters).
+pub(crate) fn position(text: &str, offset: usize) -> String {
+    let before = text.get(..offset.min(text.len())).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.chars().rev().take_while(|&c| c != '\n').count() + 1;
+    format!("line {line}, column {column}")
+}
+
+/// Turns a TOML error into one line naming the file, line and column.
+pub fn toml_error(path: &Path, text: &str, e: &toml::de::Error, code: u8) -> Error {
+    let message = e
+        .message()
+        .trim()
+        .replace('\n', " ")
+        .replace("unknown field", "unknown key");
+    let message = match e.span() {
+        Some(span) => format!("{}: {message}", position(text, span.start)),
+        None => message,
+    };
+    Error::Config {
+        path: path.to_path_buf(),
+        message,
+        code,
     }
 }
 

@@ -1,4 +1,5 @@
-//! Durable file writes: the one place that replaces a file on disk.
+//! Files: durable writes (the one place that replaces a file on disk), safe reads, and whether
+//! a file devport did not write may be trusted.
 
 use std::io::Write as _;
 use std::path::Path;
@@ -305,6 +306,73 @@ pub fn parent_dir(path: &Path) -> &Path {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     }
+}
+
+/// Why devport must not act on the file at `path` although it exists, or `None` when it may:
+/// the file belongs to another user, or it (or, for a symlink, its target) sits in a folder
+/// every user may write — sticky bit or not, anyone could have put it there. A missing file is
+/// `None`. Used for manifests and the user's config, which decide ports and variable names.
+#[cfg(unix)]
+pub fn untrusted(path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt as _;
+    let meta = std::fs::metadata(path).ok()?;
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.uid() != me {
+        return Some(format!(
+            "it belongs to uid {}, not to you (uid {me}); if you trust it, copy it to a file of your own in its place",
+            meta.uid()
+        ));
+    }
+    let real = dunce::canonicalize(path).ok()?;
+    [path, real.as_path()].into_iter().find_map(in_open_folder)
+}
+
+/// Why a file at `file` (existing or not) must not be trusted because of its folder: every
+/// user may write that folder, sticky bit or not. `None` when the folder is private or cannot
+/// be looked at. Part of [`untrusted`]; alone, for a file devport is about to create.
+#[cfg(unix)]
+pub fn in_open_folder(file: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt as _;
+    let dir = parent_dir(file);
+    let mode = std::fs::metadata(dir).ok()?.mode();
+    (mode & 0o002 != 0).then(|| {
+        format!(
+            "it is in {}, which every user may write (mode {:04o}); move it into a folder only you can write",
+            dir.display(),
+            mode & 0o7777
+        )
+    })
+}
+
+/// Why devport must not act on the file at `path`: never, where files have no Unix owner.
+#[cfg(not(unix))]
+pub fn untrusted(_path: &Path) -> Option<String> {
+    None
+}
+
+/// Why a file must not be trusted because of its folder: never, where folders have no Unix
+/// mode.
+#[cfg(not(unix))]
+pub fn in_open_folder(_file: &Path) -> Option<String> {
+    None
+}
+
+/// Reads a TOML file with [`read_regular`] (`None` when it is missing); text that
+/// is not UTF-8 is an error exiting with `code`.
+pub(crate) fn read_text(path: &Path, what: &'static str, code: u8) -> Result<Option<String>> {
+    let Some(bytes) = read_regular(path, what)? else {
+        return Ok(None);
+    };
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|e| Error::Config {
+            path: path.to_path_buf(),
+            message: format!(
+                "byte {} is not valid UTF-8; save the file as UTF-8",
+                e.utf8_error().valid_up_to() + 1
+            ),
+            code,
+        })
 }
 
 #[cfg(unix)]

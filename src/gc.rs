@@ -185,8 +185,8 @@ mod tests {
             ttl: Some(Duration::from_secs(60)),
             ..crate::lease::LeaseOptions::default()
         };
-        let l = crate::lease::lease(&f.store, &f.policy, &options, t0()).expect("lease");
-        let kept = crate::lease::lease(
+        let l = crate::lease::record(&f.store, &f.policy, &options, t0()).expect("lease");
+        let kept = crate::lease::record(
             &f.store,
             &f.policy,
             &crate::lease::LeaseOptions::default(),

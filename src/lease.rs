@@ -9,7 +9,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::config::{self, Config};
 use crate::error::{Error, Result};
-use crate::policy::{Policy, fnv1a};
+use crate::policy::{Policy, hashed_port};
 use crate::ports::os::OsPorts;
 use crate::process;
 use crate::registry::{LeaseRecord, Store};
@@ -45,16 +45,9 @@ pub struct Lease {
 }
 
 impl Lease {
-    /// Leases ports with the user's config and registry (see [`LeaseOptions`]).
-    pub fn acquire(mut options: LeaseOptions) -> Result<Lease> {
-        let config = match options.config.take() {
-            Some(config) => config,
-            None => config::load_user_config()?,
-        };
-        let path = config::resolve_registry_path(options.registry.take())?;
-        let store = Store::new(path, config::lock_timeout(&config)?);
-        let policy = Policy::new(&config, OsPorts::read());
-        let record = lease(&store, &policy, &options, Timestamp::now())?;
+    /// Leases ports as [`LeaseOptions`] says: by default with the user's config and registry.
+    pub fn acquire(options: LeaseOptions) -> Result<Lease> {
+        let (store, record) = lease(options, Timestamp::now())?;
         Ok(Lease { store, record })
     }
 
@@ -82,16 +75,30 @@ impl Drop for Lease {
     }
 }
 
-/// Records a lease for `options.pid` (default: this process) and returns it. Used by the CLI,
-/// which leases for its parent, and by [`Lease::acquire`].
-pub fn lease(
+/// Records a lease for `options.pid` (default: this process) in the registry `options` names,
+/// under the config it names (see [`LeaseOptions`]), and returns it with the registry it is in.
+/// Used by the CLI, which leases for its parent, and by [`Lease::acquire`].
+pub fn lease(mut options: LeaseOptions, now: Timestamp) -> Result<(Store, LeaseRecord)> {
+    let config = match options.config.take() {
+        Some(config) => config,
+        None => config::load_user_config()?,
+    };
+    let path = config::resolve_registry_path(options.registry.take())?;
+    let store = Store::new(path, config::lock_timeout(&config)?);
+    let policy = Policy::new(&config, OsPorts::read());
+    let record = record(&store, &policy, &options, now)?;
+    Ok((store, record))
+}
+
+/// The lease itself: `options`' ports from `policy`, written to `store`.
+pub(crate) fn record(
     store: &Store,
     policy: &Policy,
     options: &LeaseOptions,
     now: Timestamp,
 ) -> Result<LeaseRecord> {
     let count = options.count.max(1);
-    crate::claim::check_count(count)?;
+    crate::types::check_count(count)?;
     let pid = options.pid.unwrap_or_else(std::process::id);
     let start_time = process::start_time(pid).ok_or_else(|| {
         Error::Usage(format!(
@@ -115,9 +122,10 @@ pub fn lease(
     }
     store.update(now, |reg| {
         // Spread leases over the range so parallel test runs rarely walk the same path.
-        let seed = fnv1a(format!("lease/{pid}/{}", now.as_nanosecond()).as_bytes());
-        let start =
-            policy.range.lo + u16::try_from(seed % u64::from(policy.range.len())).unwrap_or(0);
+        let start = hashed_port(
+            policy.range,
+            &format!("lease/{pid}/{}", now.as_nanosecond()),
+        );
         let held = reg.held();
         let port = policy
             .find_free(start, count, options.proto, &held)
@@ -165,7 +173,7 @@ mod tests {
         let claimed = f.claim("web", t0());
         let mut seen = vec![claimed.ports()];
         for _ in 0..8 {
-            let l = lease(
+            let l = record(
                 &f.store,
                 &f.policy,
                 &LeaseOptions {
@@ -194,7 +202,7 @@ mod tests {
             ttl: Some(Duration::from_secs(60)),
             ..options()
         };
-        let l = lease(&f.store, &f.policy, &ttl, t0()).expect("lease");
+        let l = record(&f.store, &f.policy, &ttl, t0()).expect("lease");
         assert_eq!(l.expires, Some(t0() + SignedDuration::from_secs(60)));
         let write_at = |now| f.store.update(now, |_| Ok(())).expect("write");
         write_at(t0() + SignedDuration::from_secs(59));
@@ -225,7 +233,7 @@ mod tests {
     #[test]
     fn a_lease_without_ttl_lives_as_long_as_its_process() {
         let f = Fixture::new();
-        lease(&f.store, &f.policy, &options(), t0()).expect("lease");
+        record(&f.store, &f.policy, &options(), t0()).expect("lease");
         let years_later = t0() + SignedDuration::from_hours(24 * 365 * 10);
         f.store.update(years_later, |_| Ok(())).expect("write");
         assert_eq!(f.store.read().expect("read").leases.len(), 1);
@@ -242,7 +250,7 @@ mod tests {
             pid: Some(pid),
             ..options()
         };
-        let err = lease(&f.store, &f.policy, &dead, t0()).expect_err("leased for a dead pid");
+        let err = record(&f.store, &f.policy, &dead, t0()).expect_err("leased for a dead pid");
         assert!(err.to_string().contains(&pid.to_string()), "{err}");
         assert!(!f.store.path().exists());
     }
@@ -251,15 +259,15 @@ mod tests {
     fn bad_counts_and_ttls_are_refused() {
         let f = Fixture::new();
         let too_many = LeaseOptions {
-            count: crate::claim::MAX_COUNT + 1,
+            count: crate::types::MAX_COUNT + 1,
             ..options()
         };
-        assert!(lease(&f.store, &f.policy, &too_many, t0()).is_err());
+        assert!(record(&f.store, &f.policy, &too_many, t0()).is_err());
         let too_long = LeaseOptions {
             ttl: Some(Duration::MAX),
             ..options()
         };
-        let err = lease(&f.store, &f.policy, &too_long, t0()).expect_err("an endless ttl");
+        let err = record(&f.store, &f.policy, &too_long, t0()).expect_err("an endless ttl");
         assert!(err.to_string().contains("--ttl"), "{err}");
         assert!(!f.store.path().exists());
     }
@@ -267,7 +275,7 @@ mod tests {
     #[test]
     fn release_ends_the_lease_covering_a_port() {
         let f = Fixture::new();
-        let l = lease(
+        let l = record(
             &f.store,
             &f.policy,
             &LeaseOptions {
@@ -303,5 +311,31 @@ mod tests {
         assert_eq!(recorded[0].port, guard.port());
         drop(guard);
         assert!(f.store.read().expect("read").leases.is_empty());
+    }
+
+    #[test]
+    fn lease_uses_the_registry_and_config_of_its_options() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("registry.json");
+        let range = PortRange::new(20000, 20999).expect("lo <= hi");
+        let config = Config {
+            range,
+            ..Config::default()
+        };
+        let options = LeaseOptions {
+            count: 2,
+            registry: Some(path.clone()),
+            config: Some(config),
+            ..LeaseOptions::default()
+        };
+        let (store, record) = lease(options, Timestamp::now()).expect("lease");
+        assert_eq!(store.path(), path);
+        assert!(range.contains(record.ports().lo()) && range.contains(record.ports().hi()));
+        let reg = store.read().expect("registry");
+        assert_eq!(reg.leases, std::slice::from_ref(&record));
+        assert_eq!(
+            release(&store, record.port, Timestamp::now()).ok(),
+            Some(vec![record])
+        );
     }
 }

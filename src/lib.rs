@@ -7,6 +7,9 @@
 //! - [`Policy`] decides which ports may be handed out and why others may not;
 //! - [`claim()`] and [`release()`] are get-or-create and remove.
 //!
+//! The default `cli` feature builds the `devport` binary (clap, completions, man pages,
+//! tables); a library user can leave it out with `default-features = false`.
+//!
 //! ```no_run
 //! use devport::{ClaimRequest, Config, OsPorts, Policy, PortChoice, Project, Proto, Store};
 //!
@@ -41,6 +44,7 @@ pub mod ports;
 pub mod process;
 pub mod project;
 pub mod registry;
+mod toml_value;
 pub mod types;
 #[cfg(windows)]
 mod winapi;

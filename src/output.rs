@@ -10,8 +10,6 @@ use devport::{Claim, PortRange, Proto};
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::cmd::Ctx;
-
 /// Writes one line of data to stdout.
 pub fn line(text: &str) -> Result<()> {
     text_out(text, "\n")
@@ -107,9 +105,9 @@ pub enum Paint {
     Red,
 }
 
-/// `text` in `paint` when colours are on, else as it is.
-pub fn paint(ctx: &Ctx, text: &str, paint: Paint) -> String {
-    if !ctx.color {
+/// `text` in `paint` when `color` is on, else as it is.
+pub fn paint(color: bool, text: &str, paint: Paint) -> String {
+    if !color {
         return text.to_string();
     }
     let code = match paint {
@@ -148,10 +146,10 @@ impl From<&str> for Cell {
     }
 }
 
-/// A borderless table on stdout; the header is bold when colours are on. Every cell is
+/// A borderless table on stdout; the header is bold when `color` is on. Every cell is
 /// escaped with [`clean`], so no cell can drive the terminal or break into a second row.
 pub fn table<C: Into<Cell>>(
-    ctx: &Ctx,
+    color: bool,
     header: &[&str],
     rows: impl IntoIterator<Item = Vec<C>>,
 ) -> Result<()> {
@@ -162,13 +160,13 @@ pub fn table<C: Into<Cell>>(
         .set_content_arrangement(ContentArrangement::Disabled);
     table.set_header(header.iter().map(|h| {
         let cell = comfy_table::Cell::new(clean(h));
-        if ctx.color {
+        if color {
             cell.add_attribute(Attribute::Bold)
         } else {
             cell
         }
     }));
-    if ctx.color {
+    if color {
         table.enforce_styling();
     } else {
         table.force_no_tty();
@@ -178,9 +176,9 @@ pub fn table<C: Into<Cell>>(
             let Cell { text, paint } = cell.into();
             let shown = comfy_table::Cell::new(clean(&text));
             match paint {
-                Some(Paint::Green) if ctx.color => shown.fg(Color::Green),
-                Some(Paint::Yellow) if ctx.color => shown.fg(Color::Yellow),
-                Some(Paint::Red) if ctx.color => shown.fg(Color::Red),
+                Some(Paint::Green) if color => shown.fg(Color::Green),
+                Some(Paint::Yellow) if color => shown.fg(Color::Yellow),
+                Some(Paint::Red) if color => shown.fg(Color::Red),
                 _ => shown,
             }
         }));
@@ -246,9 +244,20 @@ pub fn owner(s: &Socket) -> String {
     }
 }
 
-/// `tcp 127.0.0.1:8080` / `tcp [::1]:8080`.
+/// `127.0.0.1:8080` / `[::1]:8080`.
 pub fn socket_addr(s: &Socket) -> String {
     std::net::SocketAddr::new(s.address, s.port).to_string()
+}
+
+/// A socket in one line, as `check`, `list --live` and `wait` show it: `tcp 127.0.0.1:8080 pid
+/// 123 (node) user alice`, then where a container proxy forwards (`container
+/// 172.17.0.2:5432 (db)`). Unescaped, like [`owner`].
+pub fn socket_line(s: &Socket) -> String {
+    let line = format!("{} {} {}", s.proto, socket_addr(s), owner(s));
+    match &s.container {
+        Some(c) => format!("{line} {c}"),
+        None => line,
+    }
 }
 
 #[cfg(test)]

@@ -11,9 +11,10 @@ use crate::ports::probe::{self, Probe};
 use crate::registry::{HeldSet, Holder, Registry};
 use crate::types::{PortRange, Proto};
 
-/// Why a port is not handed out automatically. The codes are part of the JSON contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
+/// Why a port is not handed out automatically. Everything a reason says lives in
+/// `Reason::spec`: its code (part of the JSON contract), its description and, for a reason
+/// the OS gives, its phrase in `check`'s "os" line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Reason {
     /// A devport claim holds it.
     Claimed,
@@ -45,33 +46,92 @@ pub enum Reason {
     Avoided,
 }
 
+/// What a [`Reason`] says: its stable code, a phrase for "port P is ...", and for a reason
+/// the OS gives, what `check` shows on its "os" line, from this machine's settings.
+struct Spec {
+    code: &'static str,
+    description: &'static str,
+    os: Option<fn(&OsPorts) -> String>,
+}
+
 impl Reason {
+    /// The one place a reason is described: adding a reason means a variant and a row here.
+    fn spec(self) -> Spec {
+        let plain = |code, description| Spec {
+            code,
+            description,
+            os: None,
+        };
+        match self {
+            Reason::Claimed => plain("claimed", "claimed by devport"),
+            Reason::Leased => plain("leased", "leased by devport"),
+            Reason::InUse => plain("in-use", "in use"),
+            Reason::BindFailed => plain("bind-failed", "refused by the OS when bound"),
+            Reason::IanaAssigned => plain("iana-assigned", "assigned by IANA"),
+            Reason::IanaReserved => plain("iana-reserved", "reserved by IANA"),
+            Reason::DevToolDefault => plain("dev-tool-default", "a development tool's default"),
+            Reason::BrowserBlocked => plain("browser-blocked", "blocked by browsers"),
+            Reason::OsEphemeral => Spec {
+                code: "os-ephemeral",
+                description: "inside the OS ephemeral range",
+                os: Some(|os| {
+                    format!(
+                        "ephemeral range {} (the OS picks outgoing ports here)",
+                        os.ephemeral
+                    )
+                }),
+            },
+            Reason::OsReserved => Spec {
+                code: "os-reserved",
+                description: "reserved by the OS",
+                os: Some(|_| "reserved (ip_local_reserved_ports)".into()),
+            },
+            Reason::OsExcluded => Spec {
+                code: "os-excluded",
+                description: "excluded by the OS",
+                os: Some(|_| "excluded port range".into()),
+            },
+            Reason::Privileged => Spec {
+                code: "privileged",
+                description: "privileged (below the first port this user may bind)",
+                os: Some(|os| {
+                    format!(
+                        "privileged: below {}, only root may bind it",
+                        os.unprivileged_start
+                    )
+                }),
+            },
+            Reason::OutsideRange => plain("outside-range", "outside the configured range"),
+            Reason::Avoided => plain("avoided", "listed under avoid in the config"),
+        }
+    }
+
     /// The stable code, as in JSON.
     pub fn code(self) -> &'static str {
-        match self {
-            Reason::Claimed => "claimed",
-            Reason::Leased => "leased",
-            Reason::InUse => "in-use",
-            Reason::BindFailed => "bind-failed",
-            Reason::IanaAssigned => "iana-assigned",
-            Reason::IanaReserved => "iana-reserved",
-            Reason::DevToolDefault => "dev-tool-default",
-            Reason::BrowserBlocked => "browser-blocked",
-            Reason::OsEphemeral => "os-ephemeral",
-            Reason::OsReserved => "os-reserved",
-            Reason::OsExcluded => "os-excluded",
-            Reason::Privileged => "privileged",
-            Reason::OutsideRange => "outside-range",
-            Reason::Avoided => "avoided",
-        }
+        self.spec().code
+    }
+
+    /// A short phrase for "port P is ...", for warnings and reports.
+    pub fn description(self) -> &'static str {
+        self.spec().description
     }
 
     /// Whether the reason comes from the OS (reported under "os" by `check`).
     pub fn is_os(self) -> bool {
-        matches!(
-            self,
-            Reason::OsEphemeral | Reason::OsReserved | Reason::OsExcluded | Reason::Privileged
-        )
+        self.spec().os.is_some()
+    }
+
+    /// What `check` says of an OS reason on this machine (`os`); the code for any other.
+    pub fn os_phrase(self, os: &OsPorts) -> String {
+        let spec = self.spec();
+        spec.os
+            .map_or_else(|| spec.code.to_string(), |phrase| phrase(os))
+    }
+}
+
+impl Serialize for Reason {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
     }
 }
 
@@ -152,34 +212,29 @@ impl Policy {
     /// The first port to try for `project/service`: a stable FNV-1a hash mapped onto the
     /// configured range (not onto the filtered pool, whose shape differs between machines).
     pub fn start(&self, project: &str, service: &str) -> u16 {
-        let hash = fnv1a(format!("{project}/{service}").as_bytes());
-        let offset = u16::try_from(hash % u64::from(self.range.len())).unwrap_or(0);
-        self.range.lo + offset
+        hashed_port(self.range, &format!("{project}/{service}"))
     }
 
     /// The first block of `count` consecutive ports, walking forward from `start` and wrapping
     /// at the end of the range, that is usable for `proto`: every static rule holds, nothing
     /// in the registry covers it, and the bind probe finds it free.
     pub fn find_free(&self, start: u16, count: u16, proto: Proto, held: &HeldSet) -> Option<u16> {
-        let last_start = u32::from(self.range.hi).checked_sub(u32::from(count) - 1)?;
-        if last_start < u32::from(self.range.lo) {
+        let last_start = u32::from(self.range.hi()).checked_sub(u32::from(count) - 1)?;
+        if last_start < u32::from(self.range.lo()) {
             return None;
         }
-        let span = last_start - u32::from(self.range.lo) + 1;
-        let first = u32::from(start.clamp(self.range.lo, u16::try_from(last_start).ok()?))
-            - u32::from(self.range.lo);
+        let span = last_start - u32::from(self.range.lo()) + 1;
+        let first = u32::from(start.clamp(self.range.lo(), u16::try_from(last_start).ok()?))
+            - u32::from(self.range.lo());
         (0..span)
-            .map(|i| self.range.lo + u16::try_from((first + i) % span).unwrap_or(0))
+            .map(|i| self.range.lo() + u16::try_from((first + i) % span).unwrap_or(0))
             .find(|&p| self.block_usable(p, count, proto, held))
     }
 
     /// Whether `count` ports from `port` on are all usable for a new claim: inside 65535, every
     /// static rule holds, nothing in `held` covers them, and a bind probe finds them free.
     pub fn block_usable(&self, port: u16, count: u16, proto: Proto, held: &HeldSet) -> bool {
-        let Some(block) = port
-            .checked_add(count.saturating_sub(1))
-            .and_then(|hi| PortRange::new(port, hi))
-        else {
+        let Some(block) = PortRange::block(port, count.max(1)) else {
             return false;
         };
         block.iter().all(|q| self.statically_usable(q))
@@ -212,7 +267,7 @@ impl Policy {
             return None;
         }
         Some(
-            if self.os.ephemeral.contains(range.lo) && self.os.ephemeral.contains(range.hi) {
+            if self.os.ephemeral.contains(range.lo()) && self.os.ephemeral.contains(range.hi()) {
                 format!(
                     "it lies inside the OS ephemeral range {}, which the OS hands to outgoing connections",
                     self.os.ephemeral
@@ -258,15 +313,14 @@ pub fn all_reasons(
     port: u16,
     proto: Proto,
     now: jiff::Timestamp,
-) -> (Vec<Reason>, Probe) {
+) -> Vec<Reason> {
     let mut reasons = policy.static_reasons(port);
     match reg.holder(PortRange::single(port), now) {
         Some(Holder::Claim(_)) => reasons.push(Reason::Claimed),
         Some(Holder::Lease(_)) => reasons.push(Reason::Leased),
         None => {}
     }
-    let probed = probe::probe(port, proto);
-    match &probed {
+    match probe::probe(port, proto) {
         Probe::Free => {}
         Probe::InUse { .. } => reasons.push(Reason::InUse),
         Probe::Denied { .. } if port < policy.os.unprivileged_start => {
@@ -278,7 +332,14 @@ pub fn all_reasons(
     }
     reasons.sort();
     reasons.dedup();
-    (reasons, probed)
+    reasons
+}
+
+/// The port of `range` that `key` hashes to (64-bit FNV-1a, stable across builds and
+/// machines): where a search for a free port starts.
+pub fn hashed_port(range: PortRange, key: &str) -> u16 {
+    let offset = fnv1a(key.as_bytes()) % u64::from(range.len());
+    range.lo() + u16::try_from(offset).unwrap_or(0)
 }
 
 /// 64-bit FNV-1a.
@@ -294,10 +355,7 @@ mod tests {
 
     fn policy() -> Policy {
         let os = OsPorts {
-            ephemeral: PortRange {
-                lo: 32768,
-                hi: 60999,
-            },
+            ephemeral: PortRange::new(32768, 60999).expect("lo <= hi"),
             reserved: vec![PortRange::single(10500)],
             excluded: vec![],
             unprivileged_start: 1024,
@@ -311,6 +369,60 @@ mod tests {
     fn fnv_known_values() {
         assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+
+    /// Every reason, in declaration order.
+    const ALL: [Reason; 14] = [
+        Reason::Claimed,
+        Reason::Leased,
+        Reason::InUse,
+        Reason::BindFailed,
+        Reason::IanaAssigned,
+        Reason::IanaReserved,
+        Reason::DevToolDefault,
+        Reason::BrowserBlocked,
+        Reason::OsEphemeral,
+        Reason::OsReserved,
+        Reason::OsExcluded,
+        Reason::Privileged,
+        Reason::OutsideRange,
+        Reason::Avoided,
+    ];
+
+    #[test]
+    fn every_reason_has_its_own_kebab_case_code_and_a_description() {
+        let mut codes: Vec<&str> = ALL.iter().map(|r| r.code()).collect();
+        for (reason, code) in ALL.iter().zip(&codes) {
+            assert_eq!(
+                serde_json::to_string(reason).ok(),
+                Some(format!("\"{code}\""))
+            );
+            assert!(
+                code.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+                "{code}"
+            );
+            assert!(!reason.description().is_empty(), "{code}");
+        }
+        assert_eq!(ALL.windows(2).filter(|w| w[0] >= w[1]).count(), 0);
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), ALL.len());
+        let os = policy().os;
+        assert_eq!(
+            Reason::OsEphemeral.os_phrase(&os),
+            "ephemeral range 32768-60999 (the OS picks outgoing ports here)"
+        );
+        assert_eq!(Reason::Avoided.os_phrase(&os), "avoided");
+        let from_os: Vec<Reason> = ALL.into_iter().filter(|r| r.is_os()).collect();
+        assert_eq!(
+            from_os,
+            [
+                Reason::OsEphemeral,
+                Reason::OsReserved,
+                Reason::OsExcluded,
+                Reason::Privileged
+            ]
+        );
     }
 
     #[test]
@@ -351,20 +463,14 @@ mod tests {
         );
         assert!(!e.contains("gc"), "{e}");
         // A range inside the ephemeral range has no usable port at all.
-        p.range = PortRange {
-            lo: 40000,
-            hi: 50000,
-        };
+        p.range = PortRange::new(40000, 50000).expect("lo <= hi");
         let e = text(&p, 1, &held);
         assert!(
             e.contains("inside the OS ephemeral range 32768-60999"),
             "{e}"
         );
         // Claims in the way: gc advice.
-        p.range = PortRange {
-            lo: 20000,
-            hi: 20010,
-        };
+        p.range = PortRange::new(20000, 20010).expect("lo <= hi");
         let mut full = HeldSet::default();
         p.range.iter().for_each(|q| full.insert(q));
         let e = text(&p, 1, &full);
@@ -378,13 +484,13 @@ mod tests {
             .range
             .iter()
             .find(|&q| p.statically_usable(q))
-            .unwrap_or(p.range.lo);
+            .unwrap_or(p.range.lo());
         let mut held = HeldSet::default();
         held.insert(start);
         let got = p.find_free(start, 1, Proto::Tcp, &held);
         assert!(got.is_some_and(|g| g > start && p.statically_usable(g)));
         // A block never runs past the end of the range, and wraps to the start instead.
-        let got = p.find_free(p.range.hi, 3, Proto::Tcp, &HeldSet::default());
-        assert!(got.is_some_and(|g| g + 2 <= p.range.hi));
+        let got = p.find_free(p.range.hi(), 3, Proto::Tcp, &HeldSet::default());
+        assert!(got.is_some_and(|g| g + 2 <= p.range.hi()));
     }
 }

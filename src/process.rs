@@ -5,17 +5,32 @@
 /// field 22 of `/proc/PID/stat`), or `None` if the process does not exist or cannot be seen.
 #[cfg(target_os = "linux")]
 pub fn start_time(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    parse_stat_start_time(&stat)
+    stat_field(&read_stat(pid)?, STAT_START_TIME)
 }
 
-/// Field 22 (`starttime`) of a `/proc/PID/stat` line. The command name (field 2) may contain
-/// spaces and parentheses, so fields are counted after its last `)`.
+/// Field 4 of `/proc/PID/stat`: the parent's pid.
 #[cfg(any(target_os = "linux", test))]
-pub fn parse_stat_start_time(stat: &str) -> Option<u64> {
+const STAT_PARENT: usize = 4;
+/// Field 22 of `/proc/PID/stat`: the start time, in clock ticks since boot.
+#[cfg(any(target_os = "linux", test))]
+const STAT_START_TIME: usize = 22;
+
+/// The `/proc/PID/stat` line of process `pid`.
+#[cfg(target_os = "linux")]
+fn read_stat(pid: u32) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()
+}
+
+/// Field `n` (numbered from 1, as in proc(5)) of a `/proc/PID/stat` line, for a field after
+/// the command name: the one parser of that line. The command name (field 2) may contain
+/// spaces and parentheses, so fields are counted after its last `)`, where field 3 starts.
+#[cfg(any(target_os = "linux", test))]
+fn stat_field<T: std::str::FromStr>(stat: &str, n: usize) -> Option<T> {
     let rest = &stat[stat.rfind(')')? + 1..];
-    // After ")" come field 3 (state) onwards: field 22 is the 20th of them.
-    rest.split_ascii_whitespace().nth(19)?.parse().ok()
+    rest.split_ascii_whitespace()
+        .nth(n.checked_sub(3)?)?
+        .parse()
+        .ok()
 }
 
 /// The start time of process `pid` (macOS: microseconds since the Unix epoch, from
@@ -175,12 +190,7 @@ pub fn works_in(pid: u32, dir: &std::path::Path) -> Option<bool> {
                 return Some(true);
             }
         }
-        let stat = std::fs::read_to_string(format!("/proc/{current}/stat")).ok()?;
-        let parent: u32 = stat[stat.rfind(')')? + 1..]
-            .split_ascii_whitespace()
-            .nth(1)?
-            .parse()
-            .ok()?;
+        let parent: u32 = stat_field(&read_stat(current)?, STAT_PARENT)?;
         if parent <= 1 {
             break;
         }
@@ -277,10 +287,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn stat_field_22() {
-        let line = "1234 (my (odd) proc) S 1 1234 1234 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10";
-        assert_eq!(parse_stat_start_time(line), Some(987_654));
-        assert_eq!(parse_stat_start_time("garbage"), None);
+    fn stat_fields_count_after_the_command_name() {
+        let line = "1234 (my (odd) proc) S 77 1234 1234 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10";
+        assert_eq!(stat_field(line, STAT_START_TIME), Some(987_654_u64));
+        assert_eq!(stat_field(line, STAT_PARENT), Some(77_u32));
+        assert_eq!(stat_field(line, 3), Some('S'));
+        assert_eq!(stat_field::<u64>("garbage", STAT_START_TIME), None);
+        assert_eq!(stat_field::<u64>(line, 2), None);
+        assert_eq!(stat_field::<u64>(line, 99), None);
     }
 
     #[test]

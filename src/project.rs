@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::computed::Template;
-use crate::error::{EXIT_USAGE, Error, Result};
+use crate::error::{EXIT_USAGE, Error, Result, position, toml_error};
 use crate::types::Proto;
 
 /// The manifest file name.
@@ -44,7 +44,7 @@ impl Project {
     /// `devport.toml` this user can trust, or the first with a `.git` (a folder, or a
     /// worktree's file), whichever comes first; else `start` itself. A manifest above the git
     /// root belongs to something else and is never read. A manifest another user owns, or one
-    /// in a folder every user may write, is skipped (see [`untrusted`]): the project behaves as
+    /// in a folder every user may write, is skipped (see [`crate::fsutil::untrusted`]): the project behaves as
     /// if it were not there, and the returned warnings say so, as git does for an unsafe
     /// repository. The top of the file system (`/`) is never a project (exit 2): claims there
     /// belong with `--global`. A home folder is a project like any other folder.
@@ -66,7 +66,7 @@ impl Project {
         let mut found = None;
         for dir in start.ancestors() {
             let path = dir.join(MANIFEST);
-            if let Some(why) = untrusted(&path) {
+            if let Some(why) = crate::fsutil::untrusted(&path) {
                 warnings.push(format!("skipped manifest {}: {why}", path.display()));
             } else if let Some(manifest) = Manifest::load(&path)? {
                 found = Some((dir.to_path_buf(), Some(manifest)));
@@ -76,7 +76,7 @@ impl Project {
             if std::fs::symlink_metadata(&git).is_ok() {
                 // A `.git` someone else put there (say in /tmp) would merge unrelated folders
                 // into one project: the same rule as for manifests.
-                if let Some(why) = untrusted(&git) {
+                if let Some(why) = crate::fsutil::untrusted(&git) {
                     warnings.push(format!(
                         "skipped {} as a project root: {why}",
                         git.display()
@@ -152,55 +152,6 @@ pub fn folder_state(path: &Path) -> FolderState {
     }
 }
 
-/// Why devport must not act on the file at `path` although it exists, or `None` when it may:
-/// the file belongs to another user, or it (or, for a symlink, its target) sits in a folder
-/// every user may write — sticky bit or not, anyone could have put it there. A missing file is
-/// `None`. Used for manifests and the user's config, which decide ports and variable names.
-#[cfg(unix)]
-pub fn untrusted(path: &Path) -> Option<String> {
-    use std::os::unix::fs::MetadataExt as _;
-    let meta = std::fs::metadata(path).ok()?;
-    let me = nix::unistd::geteuid().as_raw();
-    if meta.uid() != me {
-        return Some(format!(
-            "it belongs to uid {}, not to you (uid {me}); if you trust it, copy it to a file of your own in its place",
-            meta.uid()
-        ));
-    }
-    let real = dunce::canonicalize(path).ok()?;
-    [path, real.as_path()].into_iter().find_map(in_open_folder)
-}
-
-/// Why a file at `file` (existing or not) must not be trusted because of its folder: every
-/// user may write that folder, sticky bit or not. `None` when the folder is private or cannot
-/// be looked at. Part of [`untrusted`]; alone, for a file devport is about to create.
-#[cfg(unix)]
-pub fn in_open_folder(file: &Path) -> Option<String> {
-    use std::os::unix::fs::MetadataExt as _;
-    let dir = crate::fsutil::parent_dir(file);
-    let mode = std::fs::metadata(dir).ok()?.mode();
-    (mode & 0o002 != 0).then(|| {
-        format!(
-            "it is in {}, which every user may write (mode {:04o}); move it into a folder only you can write",
-            dir.display(),
-            mode & 0o7777
-        )
-    })
-}
-
-/// Why devport must not act on the file at `path`: never, where files have no Unix owner.
-#[cfg(not(unix))]
-pub fn untrusted(_path: &Path) -> Option<String> {
-    None
-}
-
-/// Why a file must not be trusted because of its folder: never, where folders have no Unix
-/// mode.
-#[cfg(not(unix))]
-pub fn in_open_folder(_file: &Path) -> Option<String> {
-    None
-}
-
 /// `devport.toml`: the services a project needs, committed with the project.
 ///
 /// Values are checked while the file is read, so every error carries the line and column of
@@ -242,117 +193,17 @@ pub struct ServiceSpec {
     pub http: Option<bool>,
 }
 
-/// Deserializers that validate as they read, so TOML reports where a bad value is, and every
-/// message says what is wrong in the user's words ("prefer must be a port number 1-65535, not
-/// a string"). Shared by the manifest and the user's config.
+/// The manifest's deserializers, which validate as they read (see [`crate::toml_value`]), so
+/// TOML reports where a bad value is, and every message says what is wrong in the user's words
+/// ("prefer must be a port number 1-65535, not a string").
 pub(crate) mod checked {
+    use serde::de::{Deserialize, Deserializer, Error as _, IgnoredAny};
     use std::collections::BTreeMap;
-    use std::fmt;
-    use std::marker::PhantomData;
-
-    use serde::de::value::MapAccessDeserializer;
-    use serde::de::{
-        Deserialize, Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor,
-    };
 
     use super::ServiceSpec;
     use crate::computed::Template;
-    use crate::types::{PortRange, Proto};
-
-    /// Any TOML value, read without a type error: a list holds `E`s, a table is read as `M`.
-    /// Which value a key needs is then checked by hand, with a message in the user's words.
-    pub(crate) enum Raw<E = IgnoredAny, M = IgnoredAny> {
-        /// A whole number.
-        Int(i128),
-        /// A string.
-        Str(String),
-        /// `true` or `false`.
-        Bool(bool),
-        /// A number with a fraction.
-        Float,
-        /// An array.
-        List(Vec<E>),
-        /// A table.
-        Table(M),
-    }
-
-    impl<E, M> Raw<E, M> {
-        /// The kind of value, as a person would call it.
-        pub(crate) fn kind(&self) -> &'static str {
-            match self {
-                Raw::Int(_) => "a whole number",
-                Raw::Str(_) => "a string",
-                Raw::Bool(_) => "true or false",
-                Raw::Float => "a decimal number",
-                Raw::List(_) => "a list",
-                Raw::Table(_) => "a table",
-            }
-        }
-    }
-
-    impl<'de, E: Deserialize<'de>, M: Deserialize<'de>> Deserialize<'de> for Raw<E, M> {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct V<E, M>(PhantomData<(E, M)>);
-            impl<'de, E: Deserialize<'de>, M: Deserialize<'de>> Visitor<'de> for V<E, M> {
-                type Value = Raw<E, M>;
-                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                    f.write_str("a TOML value")
-                }
-                fn visit_bool<X: serde::de::Error>(self, v: bool) -> Result<Self::Value, X> {
-                    Ok(Raw::Bool(v))
-                }
-                fn visit_i64<X: serde::de::Error>(self, v: i64) -> Result<Self::Value, X> {
-                    Ok(Raw::Int(v.into()))
-                }
-                fn visit_u64<X: serde::de::Error>(self, v: u64) -> Result<Self::Value, X> {
-                    Ok(Raw::Int(v.into()))
-                }
-                fn visit_f64<X: serde::de::Error>(self, _: f64) -> Result<Self::Value, X> {
-                    Ok(Raw::Float)
-                }
-                fn visit_str<X: serde::de::Error>(self, v: &str) -> Result<Self::Value, X> {
-                    Ok(Raw::Str(v.to_string()))
-                }
-                fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                    let mut items = Vec::new();
-                    while let Some(item) = seq.next_element()? {
-                        items.push(item);
-                    }
-                    Ok(Raw::List(items))
-                }
-                fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                    M::deserialize(MapAccessDeserializer::new(map)).map(Raw::Table)
-                }
-            }
-            d.deserialize_any(V(PhantomData))
-        }
-    }
-
-    /// Reads the value of `key` and checks it with `check`, whose error becomes the message.
-    fn field<'de, D, T, E, M>(
-        d: D,
-        key: &str,
-        check: impl FnOnce(Raw<E, M>, &str) -> Result<T, String>,
-    ) -> Result<T, D::Error>
-    where
-        D: Deserializer<'de>,
-        E: Deserialize<'de>,
-        M: Deserialize<'de>,
-    {
-        let raw = Raw::<E, M>::deserialize(d)?;
-        check(raw, key).map_err(D::Error::custom)
-    }
-
-    /// What a value is, for "KEY must be ..., not WHAT"; a string of digits gets a hint.
-    fn not<E, M>(raw: &Raw<E, M>) -> String {
-        match raw {
-            Raw::Int(n) => n.to_string(),
-            Raw::Str(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
-                format!("a string (write {s} without quotes)")
-            }
-            other => other.kind().to_string(),
-        }
-    }
+    use crate::toml_value::{Raw, field, not, string};
+    use crate::types::Proto;
 
     /// A port number 1-65535.
     fn port_value<E, M>(raw: Raw<E, M>, key: &str) -> Result<u16, String> {
@@ -365,18 +216,6 @@ pub(crate) mod checked {
         }
     }
 
-    /// A string; `what` describes the value wanted ("a duration like \"10s\"").
-    pub(crate) fn string<'de, D: Deserializer<'de>>(
-        d: D,
-        key: &str,
-        what: &str,
-    ) -> Result<String, D::Error> {
-        field(d, key, |raw: Raw, key| match raw {
-            Raw::Str(s) => Ok(s),
-            other => Err(format!("{key} must be {what}, not {}", other.kind())),
-        })
-    }
-
     pub fn port<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
         field(d, "port", port_value::<IgnoredAny, IgnoredAny>).map(Some)
     }
@@ -387,7 +226,7 @@ pub(crate) mod checked {
 
     pub fn count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
         field(d, "count", |raw: Raw, key| {
-            let max = crate::claim::MAX_COUNT;
+            let max = crate::types::MAX_COUNT;
             match raw {
                 Raw::Int(n) if (1..=i128::from(max)).contains(&n) => {
                     Ok(Some(u16::try_from(n).unwrap_or(max)))
@@ -555,80 +394,13 @@ pub(crate) mod checked {
             },
         )
     }
-
-    /// `avoid`: a list of ports and ranges ("A-B"); a bad entry is named by its place in the
-    /// list, as the parser gives the list's position only.
-    pub(crate) fn avoid<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PortRange>, D::Error> {
-        field(d, "avoid", |raw: Raw<Raw>, key| {
-            let Raw::List(items) = raw else {
-                return Err(format!(
-                    "{key} must be a list of ports and ranges such as [5000, \"6000-6010\"], not {}",
-                    raw.kind()
-                ));
-            };
-            items
-                .into_iter()
-                .enumerate()
-                .map(|(i, item)| {
-                    let found = match item {
-                        Raw::Int(n) if (1..=65535).contains(&n) => {
-                            return Ok(PortRange::single(u16::try_from(n).unwrap_or(u16::MAX)));
-                        }
-                        Raw::Str(s) => match s.parse() {
-                            Ok(range) => return Ok(range),
-                            Err(_) => format!("{s:?}"),
-                        },
-                        other => not(&other),
-                    };
-                    Err(format!(
-                        "{key} entry {} must be a port 1-65535 or a range like \"5000-5010\", not {found}",
-                        i + 1
-                    ))
-                })
-                .collect()
-        })
-    }
-
-    /// `range`: the ports new claims come from.
-    pub(crate) fn range<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PortRange>, D::Error> {
-        let what = "a range of ports like \"10000-29999\"";
-        let text = string(d, "range", what)?;
-        text.parse().map(Some).map_err(|_| {
-            D::Error::custom(format!(
-                "range must be {what} (1 <= first <= last <= 65535), not {text:?}"
-            ))
-        })
-    }
-
-    /// `allow_assigned`: true or false.
-    pub(crate) fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-        field(d, "allow_assigned", |raw: Raw, key| match raw {
-            Raw::Bool(b) => Ok(Some(b)),
-            other => Err(format!("{key} must be true or false, not {}", not(&other))),
-        })
-    }
-
-    /// `lock_timeout`: a duration no longer than [`crate::config::MAX_LOCK_TIMEOUT`].
-    pub(crate) fn lock_timeout<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<std::time::Duration>, D::Error> {
-        let max = crate::config::MAX_LOCK_TIMEOUT.as_secs();
-        let what = format!("a duration like \"10s\" (at most {max} s)");
-        let text = string(d, "lock_timeout", &what)?;
-        match crate::types::parse_duration(&text) {
-            Ok(t) if t <= crate::config::MAX_LOCK_TIMEOUT => Ok(Some(t)),
-            _ => Err(D::Error::custom(format!(
-                "lock_timeout must be {what}, not {text:?}"
-            ))),
-        }
-    }
 }
 
 impl Manifest {
     /// Reads and validates a manifest (`None` when there is none); errors carry the file, line
     /// and column (exit 2).
     pub fn load(path: &Path) -> Result<Option<Manifest>> {
-        match read_text(path, "manifest", EXIT_USAGE)? {
+        match crate::fsutil::read_text(path, "manifest", EXIT_USAGE)? {
             Some(text) => Manifest::parse(&text, path).map(Some),
             None => Ok(None),
         }
@@ -774,50 +546,6 @@ fn entry_span(
 /// parser's spans; `None` when the text does not parse or has no such service.
 pub fn service_position(text: &str, service: &str) -> Option<String> {
     key_span(text, &["services", service]).map(|span| position(text, span.start))
-}
-
-/// "line L, column C" of byte `offset` in `text` (1-based; columns count characters).
-pub(crate) fn position(text: &str, offset: usize) -> String {
-    let before = text.get(..offset.min(text.len())).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let column = before.chars().rev().take_while(|&c| c != '\n').count() + 1;
-    format!("line {line}, column {column}")
-}
-
-/// Reads a TOML file with [`crate::fsutil::read_regular`] (`None` when it is missing); text that
-/// is not UTF-8 is an error exiting with `code`.
-pub(crate) fn read_text(path: &Path, what: &'static str, code: u8) -> Result<Option<String>> {
-    let Some(bytes) = crate::fsutil::read_regular(path, what)? else {
-        return Ok(None);
-    };
-    String::from_utf8(bytes)
-        .map(Some)
-        .map_err(|e| Error::Config {
-            path: path.to_path_buf(),
-            message: format!(
-                "byte {} is not valid UTF-8; save the file as UTF-8",
-                e.utf8_error().valid_up_to() + 1
-            ),
-            code,
-        })
-}
-
-/// Turns a TOML error into one line naming the file, line and column.
-pub fn toml_error(path: &Path, text: &str, e: &toml::de::Error, code: u8) -> Error {
-    let message = e
-        .message()
-        .trim()
-        .replace('\n', " ")
-        .replace("unknown field", "unknown key");
-    let message = match e.span() {
-        Some(span) => format!("{}: {message}", position(text, span.start)),
-        None => message,
-    };
-    Error::Config {
-        path: path.to_path_buf(),
-        message,
-        code,
-    }
 }
 
 impl Project {

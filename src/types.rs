@@ -8,9 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 /// Which transport protocols a claim or lease covers.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Proto {
     /// TCP only (the default).
@@ -30,6 +28,19 @@ impl Proto {
     /// Whether the claim includes UDP.
     pub fn udp(self) -> bool {
         matches!(self, Proto::Udp | Proto::Both)
+    }
+    /// The transports the claim covers, TCP first.
+    pub fn transports(self) -> &'static [Transport] {
+        match self {
+            Proto::Tcp => &[Transport::Tcp],
+            Proto::Udp => &[Transport::Udp],
+            Proto::Both => &[Transport::Tcp, Transport::Udp],
+        }
+    }
+    /// Whether the claim covers a socket of `transport`, named as a live socket names it
+    /// (`tcp` or `udp`, see `ports::sockets::Socket::proto`).
+    pub fn covers(self, transport: &str) -> bool {
+        self.transports().iter().any(|t| t.as_str() == transport)
     }
     /// The lowercase name used in JSON and tables.
     pub fn as_str(self) -> &'static str {
@@ -61,35 +72,74 @@ impl FromStr for Proto {
     }
 }
 
-/// An inclusive range of ports `lo..=hi`.
+/// One transport protocol: what a bind probe or a socket is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct PortRange {
-    /// First port.
-    pub lo: u16,
-    /// Last port (inclusive).
-    pub hi: u16,
+pub enum Transport {
+    /// TCP.
+    Tcp,
+    /// UDP.
+    Udp,
 }
 
+impl Transport {
+    /// The lowercase name used in messages: `tcp` or `udp`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Udp => "udp",
+        }
+    }
+}
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An inclusive range of ports `lo..=hi`, never empty: the constructors refuse `lo > hi`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PortRange {
+    lo: u16,
+    hi: u16,
+}
+
+// A range always holds at least one port, so an `is_empty` could only ever say false.
+#[allow(clippy::len_without_is_empty)]
 impl PortRange {
     /// A range from `lo` to `hi` inclusive; `None` if `lo > hi`.
-    pub fn new(lo: u16, hi: u16) -> Option<Self> {
-        (lo <= hi).then_some(PortRange { lo, hi })
+    pub const fn new(lo: u16, hi: u16) -> Option<Self> {
+        if lo <= hi {
+            Some(PortRange { lo, hi })
+        } else {
+            None
+        }
     }
     /// A range of one port.
-    pub fn single(port: u16) -> Self {
+    pub const fn single(port: u16) -> Self {
         PortRange { lo: port, hi: port }
+    }
+    /// The block of `count` consecutive ports starting at `port`; `None` when `count` is 0 or
+    /// the block would run past 65535. The one place a block's last port is computed.
+    pub fn block(port: u16, count: u16) -> Option<Self> {
+        let hi = port.checked_add(count.checked_sub(1)?)?;
+        PortRange::new(port, hi)
+    }
+    /// First port.
+    pub const fn lo(self) -> u16 {
+        self.lo
+    }
+    /// Last port (inclusive).
+    pub const fn hi(self) -> u16 {
+        self.hi
     }
     /// Whether `port` lies inside.
     pub fn contains(self, port: u16) -> bool {
         self.lo <= port && port <= self.hi
     }
-    /// How many ports the range holds.
+    /// How many ports the range holds: 1 to 65536.
     pub fn len(self) -> u32 {
         u32::from(self.hi) - u32::from(self.lo) + 1
-    }
-    /// Always false: a range holds at least one port.
-    pub fn is_empty(self) -> bool {
-        false
     }
     /// Whether the two ranges share a port.
     pub fn overlaps(self, other: PortRange) -> bool {
@@ -139,6 +189,20 @@ pub fn parse_port(s: &str) -> Result<u16> {
         _ => Err(Error::Usage(format!(
             "invalid port {s:?}: a port is a whole number from 1 to 65535"
         ))),
+    }
+}
+
+/// The most ports one claim or lease may hold.
+pub const MAX_COUNT: u16 = 1000;
+
+/// Checks a block size: 1 to [`MAX_COUNT`] ports.
+pub fn check_count(count: u16) -> Result<()> {
+    if (1..=MAX_COUNT).contains(&count) {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "invalid count {count}: a block holds 1 to {MAX_COUNT} consecutive ports"
+        )))
     }
 }
 
@@ -227,6 +291,28 @@ mod tests {
         for bad in ["80-70", "1-2-3", "-5", "5-", "a-b"] {
             assert!(bad.parse::<PortRange>().is_err(), "{bad}");
         }
+        assert_eq!(PortRange::new(20, 10), None);
+        assert_eq!(PortRange::new(0, 65535).map(PortRange::len), Some(65536));
+        assert_eq!(PortRange::single(7).len(), 1);
+    }
+
+    #[test]
+    fn blocks() {
+        assert_eq!(PortRange::block(8000, 1), Some(PortRange::single(8000)));
+        assert_eq!(PortRange::block(8000, 3), PortRange::new(8000, 8002));
+        assert_eq!(PortRange::block(65535, 1), Some(PortRange::single(65535)));
+        assert_eq!(PortRange::block(65534, 3), None);
+        assert_eq!(PortRange::block(8000, 0), None);
+    }
+
+    #[test]
+    fn protos_cover_their_transports() {
+        let covered = |p: Proto| ["tcp", "udp", "sctp", ""].map(|t| p.covers(t));
+        assert_eq!(covered(Proto::Tcp), [true, false, false, false]);
+        assert_eq!(covered(Proto::Udp), [false, true, false, false]);
+        assert_eq!(covered(Proto::Both), [true, true, false, false]);
+        assert_eq!(Proto::Both.transports(), [Transport::Tcp, Transport::Udp]);
+        assert_eq!(Transport::Udp.to_string(), "udp");
     }
 
     #[test]

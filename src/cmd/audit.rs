@@ -44,7 +44,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         ]
     });
     output::table(
-        ctx,
+        ctx.color,
         &["PROTO", "ADDRESS", "OWNER", "CLAIM", "IANA", "FINDING"],
         table,
     )?;

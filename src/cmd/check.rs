@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use anyhow::Result;
 use devport::check::{self, PortReport};
-use devport::ports::sockets::{self, Socket};
+use devport::ports::sockets;
 
 use super::{Ctx, Outcome};
 use crate::cli::CheckArgs;
@@ -47,12 +47,13 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<Outcome> {
 
 fn render(ctx: &Ctx, r: &PortReport, policy: &devport::Policy) -> String {
     let mut s = String::new();
-    let range = match r.range {
-        "system" => "system range (0-1023)",
-        "user" => "user range (1024-49151)",
-        _ => "dynamic range (49152-65535)",
-    };
-    let _ = writeln!(s, "{}  {range}", r.port);
+    let _ = writeln!(
+        s,
+        "{}  {} range ({})",
+        r.port,
+        r.range.name(),
+        r.range.ports()
+    );
     let mut line = |name: &str, shown: &str| {
         let _ = writeln!(s, "  {name:<9} {shown}");
     };
@@ -86,7 +87,10 @@ fn render(ctx: &Ctx, r: &PortReport, policy: &devport::Policy) -> String {
             "allowed"
         },
     );
-    let mut os: Vec<String> = r.os.iter().map(|reason| os_text(*reason, policy)).collect();
+    let mut os: Vec<String> =
+        r.os.iter()
+            .map(|reason| reason.os_phrase(&policy.os))
+            .collect();
     os.extend(policy.os.unread.iter().map(|u| format!("not read: {u}")));
     field(
         "os",
@@ -107,7 +111,7 @@ fn render(ctx: &Ctx, r: &PortReport, policy: &devport::Policy) -> String {
         );
     }
     for sock in &r.sockets {
-        field("live", &socket_text(sock));
+        field("live", &output::socket_line(sock));
     }
     let holder = match (&r.claim, &r.lease) {
         (Some(c), _) => format!(
@@ -130,7 +134,7 @@ fn render(ctx: &Ctx, r: &PortReport, policy: &devport::Policy) -> String {
     };
     line(
         "verdict",
-        &output::paint(ctx, &output::clean(&verdict(r)), paint),
+        &output::paint(ctx.color, &output::clean(&verdict(r)), paint),
     );
     s
 }
@@ -148,7 +152,7 @@ fn iana_proto(p: devport::ports::iana::IanaProto) -> &'static str {
 /// IANA rows merged by (status, service, description, date): `assigned: name "desc" (tcp, udp), registered D`.
 fn iana_text(r: &PortReport) -> String {
     if r.iana.is_empty() {
-        return if r.range == "dynamic" {
+        return if r.range == check::Rfc6335Range::Dynamic {
             "none (dynamic range: never assigned)".into()
         } else {
             "unassigned".into()
@@ -182,36 +186,6 @@ fn iana_text(r: &PortReport) -> String {
         .map(|(k, protos)| format!("{k} ({})", protos.join(", ")))
         .collect();
     format!("{}{date}", parts.join("; "))
-}
-
-fn os_text(reason: devport::Reason, policy: &devport::Policy) -> String {
-    use devport::Reason as R;
-    match reason {
-        R::OsEphemeral => format!(
-            "ephemeral range {} (the OS picks outgoing ports here)",
-            policy.os.ephemeral
-        ),
-        R::OsReserved => "reserved (ip_local_reserved_ports)".into(),
-        R::OsExcluded => "excluded port range".into(),
-        R::Privileged => format!(
-            "privileged: below {}, only root may bind it",
-            policy.os.unprivileged_start
-        ),
-        other => other.code().into(),
-    }
-}
-
-fn socket_text(s: &Socket) -> String {
-    let mut text = format!(
-        "{} {}  {}",
-        s.proto,
-        output::socket_addr(s),
-        output::owner(s)
-    );
-    if let Some(c) = &s.container {
-        let _ = write!(text, "  {c}");
-    }
-    text
 }
 
 fn verdict(r: &PortReport) -> String {

@@ -63,9 +63,7 @@ impl<'a> Busy<'a> {
         }
         let holders = sockets::on_port(&sockets::list(), port)
             .into_iter()
-            .filter(|s| {
-                (s.proto == "tcp" && claim.proto.tcp()) || (s.proto == "udp" && claim.proto.udp())
-            })
+            .filter(|s| claim.proto.covers(s.proto))
             .collect();
         Some(Busy {
             claim,

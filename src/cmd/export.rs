@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::Result;
-use devport::project::{MANIFEST, untrusted};
+use devport::fsutil::untrusted;
+use devport::project::MANIFEST;
 use devport::{Claim, Manifest};
 
 use super::{Ctx, Outcome};

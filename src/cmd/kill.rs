@@ -71,7 +71,7 @@ pub fn run(ctx: &Ctx, args: &KillArgs) -> Result<Outcome> {
             "{} is still busy even after {}; see 'devport check {}' for who holds it now",
             target.describe(),
             control::FORCED_STOP,
-            ports.lo
+            ports.lo()
         ));
         Ok(Outcome::Negative)
     } else {

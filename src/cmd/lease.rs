@@ -46,9 +46,10 @@ pub fn run(ctx: &Ctx, args: &LeaseArgs) -> Result<Outcome> {
         pid: Some(pid),
         ttl: args.ttl,
         range: args.range,
-        ..LeaseOptions::default()
+        registry: Some(ctx.store.path().to_path_buf()),
+        config: Some(ctx.config.clone()),
     };
-    let record = devport::lease::lease(&ctx.store, &ctx.policy(), &options, ctx.now)?;
+    let (_, record) = devport::lease::lease(options, ctx.now)?;
     if ctx.json {
         output::json(&LeaseView::new(&record))?;
     } else {

@@ -85,21 +85,7 @@ fn claim_table(ctx: &Ctx, args: &ListArgs, claims: &[&Claim], views: &[ClaimView
                 .map_or_else(|| "(global)".into(), |p| p.display().to_string()),
         ];
         if let Some(socks) = &view.live {
-            let text: Vec<String> = socks
-                .iter()
-                .map(|s| {
-                    let shown = format!(
-                        "{} {} {}",
-                        s.proto,
-                        output::socket_addr(s),
-                        output::owner(s)
-                    );
-                    match &s.container {
-                        Some(c) => format!("{shown} {c}"),
-                        None => shown,
-                    }
-                })
-                .collect();
+            let text: Vec<String> = socks.iter().map(output::socket_line).collect();
             row.push(if text.is_empty() {
                 "idle".into()
             } else {
@@ -112,7 +98,7 @@ fn claim_table(ctx: &Ctx, args: &ListArgs, claims: &[&Claim], views: &[ClaimView
     if args.live {
         header.push("LIVE");
     }
-    output::table(ctx, &header, rows)
+    output::table(ctx.color, &header, rows)
 }
 
 /// `list --leases`: the live leases alone, as a table or a JSON array.
@@ -139,5 +125,9 @@ fn lease_table(ctx: &Ctx, leases: &[&LeaseRecord]) -> Result<()> {
                 .map_or_else(|| "when the process exits".into(), output::local_time),
         ]
     });
-    output::table(ctx, &["PORT", "PROTO", "PID", "PROCESS", "EXPIRES"], rows)
+    output::table(
+        ctx.color,
+        &["PORT", "PROTO", "PID", "PROCESS", "EXPIRES"],
+        rows,
+    )
 }

@@ -121,7 +121,7 @@ impl Ctx {
         let ports = outcome.claim.ports();
         if !outcome.new
             && policy.range != self.config.range
-            && !(policy.range.contains(ports.lo) && policy.range.contains(ports.hi))
+            && !(policy.range.contains(ports.lo()) && policy.range.contains(ports.hi()))
         {
             output::warn(&format!(
                 "{} already holds {}, outside the range {}; run '{}' to move it",
@@ -224,7 +224,7 @@ pub fn format_flag(format: Format) -> String {
     use clap::ValueEnum as _;
     format!(
         "--format {}",
-        format
+        crate::cli::FormatArg::from(format)
             .to_possible_value()
             .map_or_else(String::new, |v| v.get_name().to_string())
     )

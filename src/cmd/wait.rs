@@ -73,12 +73,7 @@ fn ready(ctx: &Ctx, sockets: &[devport::ports::sockets::Socket]) -> Result<Outco
         })?;
     } else {
         for s in sockets {
-            output::line(&output::clean(&format!(
-                "{} {} {}",
-                s.proto,
-                output::socket_addr(s),
-                output::owner(s)
-            )))?;
+            output::line(&output::clean(&output::socket_line(s)))?;
         }
     }
     Ok(Outcome::Success)

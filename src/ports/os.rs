@@ -25,10 +25,7 @@ pub struct OsPorts {
 }
 
 /// The IANA dynamic range, the ephemeral default on macOS and Windows.
-pub const IANA_DYNAMIC: PortRange = PortRange {
-    lo: 49152,
-    hi: 65535,
-};
+pub const IANA_DYNAMIC: PortRange = PortRange::new(49152, 65535).expect("lo <= hi");
 
 impl OsPorts {
     /// Reads this machine's settings; anything unreadable falls back to the OS default.
@@ -38,10 +35,8 @@ impl OsPorts {
             std::fs::read_to_string(format!("/proc/sys/net/ipv4/{name}")).unwrap_or_default()
         };
         OsPorts {
-            ephemeral: parse_linux_port_range(&read("ip_local_port_range")).unwrap_or(PortRange {
-                lo: 32768,
-                hi: 60999,
-            }),
+            ephemeral: parse_linux_port_range(&read("ip_local_port_range"))
+                .unwrap_or(PortRange::new(32768, 60999).expect("lo <= hi")),
             reserved: parse_port_list(&read("ip_local_reserved_ports")),
             excluded: Vec::new(),
             unprivileged_start: read("ip_unprivileged_port_start")
@@ -181,8 +176,7 @@ pub fn parse_netsh_dynamic(text: &str) -> Option<PortRange> {
         .lines()
         .filter_map(|l| l.split_once(':')?.1.trim().parse::<u32>().ok());
     let (start, count) = (nums.next()?, nums.next()?);
-    let hi = u16::try_from(start + count.checked_sub(1)?).ok()?;
-    PortRange::new(u16::try_from(start).ok()?, hi)
+    PortRange::block(u16::try_from(start).ok()?, u16::try_from(count).ok()?)
 }
 
 /// `netsh int ipv4 show excludedportrange protocol=tcp`: every line made of two numbers (start,
@@ -223,7 +217,7 @@ mod tests {
             reserved,
             [
                 PortRange::single(8080),
-                PortRange { lo: 9000, hi: 9002 },
+                PortRange::new(9000, 9002).expect("lo <= hi"),
                 PortRange::single(10001)
             ]
         );
@@ -268,10 +262,7 @@ mod tests {
         let os = from_netsh(&fixture("netsh-dynamicport-de.txt"));
         assert_eq!(
             os.ephemeral,
-            PortRange {
-                lo: 10000,
-                hi: 10999
-            }
+            PortRange::new(10000, 10999).expect("lo <= hi")
         );
         assert!(os.unread.is_empty(), "{:?}", os.unread);
     }
@@ -290,14 +281,8 @@ mod tests {
             parse_netsh_excluded(&fixture("netsh-excludedportrange-en.txt")),
             [
                 PortRange::single(5357),
-                PortRange {
-                    lo: 50000,
-                    hi: 50059
-                },
-                PortRange {
-                    lo: 50160,
-                    hi: 50259
-                }
+                PortRange::new(50000, 50059).expect("lo <= hi"),
+                PortRange::new(50160, 50259).expect("lo <= hi")
             ]
         );
     }

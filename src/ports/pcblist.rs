@@ -182,6 +182,7 @@ fn socket(
         uid: u32_at(so, xsocket::UID),
         user: None,
         inode: 0,
+        container: None,
     })
 }
 

@@ -7,7 +7,7 @@
 use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, UdpSocket};
 
-use crate::types::{PortRange, Proto};
+use crate::types::{PortRange, Proto, Transport};
 
 /// The result of probing one port.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,15 +16,15 @@ pub enum Probe {
     Free,
     /// Something is bound: the first protocol and address that said "address in use".
     InUse {
-        /// `tcp` or `udp`.
-        proto: &'static str,
+        /// The transport whose bind failed.
+        proto: Transport,
         /// The address that was taken.
         addr: IpAddr,
     },
     /// The OS refused the bind for another reason (privileged port, excluded range).
     Denied {
-        /// `tcp` or `udp`.
-        proto: &'static str,
+        /// The transport whose bind failed.
+        proto: Transport,
         /// The address that was refused.
         addr: IpAddr,
         /// The OS error text.
@@ -41,18 +41,12 @@ const ADDRS: [IpAddr; 4] = [
 
 /// Probes one port for the protocols in `proto`.
 pub fn probe(port: u16, proto: Proto) -> Probe {
-    let kinds: &[&'static str] = match proto {
-        Proto::Tcp => &["tcp"],
-        Proto::Udp => &["udp"],
-        Proto::Both => &["tcp", "udp"],
-    };
-    for &kind in kinds {
+    for &kind in proto.transports() {
         for addr in ADDRS {
             let sa = SocketAddr::new(addr, port);
-            let result = if kind == "tcp" {
-                TcpListener::bind(sa).map(drop)
-            } else {
-                UdpSocket::bind(sa).map(drop)
+            let result = match kind {
+                Transport::Tcp => TcpListener::bind(sa).map(drop),
+                Transport::Udp => UdpSocket::bind(sa).map(drop),
             };
             match result {
                 Ok(()) => {}
@@ -103,7 +97,10 @@ mod tests {
             .map_or(0, |a| a.port());
         assert!(matches!(
             probe(port, Proto::Tcp),
-            Probe::InUse { proto: "tcp", .. }
+            Probe::InUse {
+                proto: Transport::Tcp,
+                ..
+            }
         ));
         let udp = UdpSocket::bind("127.0.0.1:0").ok();
         let uport = udp
@@ -112,7 +109,10 @@ mod tests {
             .map_or(0, |a| a.port());
         assert!(matches!(
             probe(uport, Proto::Udp),
-            Probe::InUse { proto: "udp", .. }
+            Probe::InUse {
+                proto: Transport::Udp,
+                ..
+            }
         ));
         assert!(matches!(probe(uport, Proto::Both), Probe::InUse { .. }));
     }

@@ -102,12 +102,12 @@ mod checked {
 
     pub fn count<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
         let n = u16::deserialize(d)?;
-        if (1..=crate::claim::MAX_COUNT).contains(&n) {
+        if (1..=crate::types::MAX_COUNT).contains(&n) {
             Ok(n)
         } else {
             Err(D::Error::custom(format!(
                 "count {n} is not 1 to {}",
-                crate::claim::MAX_COUNT
+                crate::types::MAX_COUNT
             )))
         }
     }
@@ -163,17 +163,15 @@ impl LeaseRecord {
 
 /// Whether a block of `count` ports from `port` ends at or before 65535.
 fn fits(port: u16, count: u16) -> bool {
-    u32::from(port) + u32::from(count) <= 65536
+    PortRange::block(port, count).is_some()
 }
 
-/// The ports `port .. port+count-1` (clamped to 65535; a registry holding a longer block is
-/// refused when read).
-pub fn block(port: u16, count: u16) -> PortRange {
-    let hi = u32::from(port) + u32::from(count.max(1)) - 1;
-    PortRange {
-        lo: port,
-        hi: u16::try_from(hi).unwrap_or(u16::MAX),
-    }
+/// The ports of a claim or lease read from the registry ([`PortRange::block`], clamped to
+/// 65535: a registry holding a longer block is refused when read).
+fn block(port: u16, count: u16) -> PortRange {
+    PortRange::block(port, count.max(1))
+        .or(PortRange::new(port, u16::MAX))
+        .unwrap_or(PortRange::single(port))
 }
 
 /// What holds a port in the registry.
@@ -748,7 +746,7 @@ mod tests {
         let held = reg.held();
         assert!(held.any(PortRange::single(102)));
         assert!(!held.any(PortRange::single(103)));
-        assert!(held.any(PortRange { lo: 90, hi: 100 }));
+        assert!(held.any(PortRange::new(90, 100).expect("lo <= hi")));
     }
 
     fn arb_claim() -> impl Strategy<Value = Claim> {

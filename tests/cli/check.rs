@@ -72,7 +72,7 @@ fn tcp_listener_on_ipv4_loopback() {
     .into_owned();
     assert!(
         text.contains(&format!(
-            "tcp 127.0.0.1:{p}  {}",
+            "tcp 127.0.0.1:{p} {}",
             crate::windows::own_pid_text()
         )),
         "{text}"

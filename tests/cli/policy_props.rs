@@ -183,7 +183,7 @@ proptest! {
                 Ok(out) => out,
                 Err(e) => {
                     // Only when the files leave almost no room: fewer than 20 free blocks.
-                    let room = (range.lo..=range.hi.saturating_sub(count - 1))
+                    let room = (range.lo()..=range.hi().saturating_sub(count - 1))
                         .filter(|&p| (p..=p + (count - 1)).all(|q| {
                             forbidden(q, &os).is_none()
                                 && !avoid.iter().any(|a| a.contains(q))
