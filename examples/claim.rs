@@ -3,24 +3,13 @@
 //! Run it with `cargo run --example claim` (it uses `DEVPORT_REGISTRY` when set, else the
 //! per-user registry, exactly like the CLI).
 
-use devport::{ClaimRequest, OsPorts, Policy, PortChoice, Project, Proto, Store};
+use devport::{ClaimRequest, Project, Store};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The same config and registry the CLI would use (DEVPORT_CONFIG, DEVPORT_REGISTRY, ...).
-    let config = devport::config::load_user_config()?;
-    let registry = devport::config::resolve_registry_path(None)?;
-    let store = Store::new(registry, devport::config::lock_timeout(&config)?);
-    let policy = Policy::new(&config, OsPorts::read());
+    let store = Store::from_env()?;
     let project = Project::detect(&std::env::current_dir()?)?;
-    let request = ClaimRequest {
-        project: &project,
-        service: "web",
-        choice: PortChoice::Auto,
-        count: 1,
-        proto: Proto::Tcp,
-        relocate: false,
-    };
-    let outcome = devport::claim(&store, &policy, &request, jiff::Timestamp::now())?;
+    let outcome = store.claim(&ClaimRequest::new(&project, "web"))?;
     println!("{}", outcome.claim.port);
     Ok(())
 }

@@ -14,6 +14,7 @@ use crate::types::{PortRange, Proto};
 
 /// Everything devport knows about one port. Serialized as the `check --json` contract.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct PortReport {
     /// The port.
     pub port: u16,
@@ -22,24 +23,24 @@ pub struct PortReport {
     /// Every reason it would not.
     pub reasons: Vec<Reason>,
     /// RFC 6335 range: `system`, `user` or `dynamic`.
-    pub range: Rfc6335Range,
+    pub(crate) range: Rfc6335Range,
     /// IANA assignments and reservations on it.
-    pub iana: Vec<IanaEntry>,
+    pub(crate) iana: Vec<IanaEntry>,
     /// Development tools that use it by default.
-    pub dev_tools: Vec<&'static str>,
+    pub(crate) dev_tools: Vec<&'static str>,
     /// Whether browsers refuse to connect to it.
-    pub browser_blocked: bool,
+    pub(crate) browser_blocked: bool,
     /// What the OS keeps it for.
-    pub os: Vec<Reason>,
+    pub(crate) os: Vec<Reason>,
     /// Live sockets on it, with owners.
-    pub sockets: Vec<Socket>,
+    pub(crate) sockets: Vec<Socket>,
     /// The devport claim holding it.
     pub claim: Option<Claim>,
     /// The live devport lease holding it.
-    pub lease: Option<LeaseRecord>,
+    pub(crate) lease: Option<LeaseRecord>,
     /// IANA rows that once named it (de-registered, removed...): notes only.
     #[serde(skip)]
-    pub history: Vec<&'static iana::IanaRow>,
+    pub(crate) history: Vec<&'static iana::IanaRow>,
 }
 
 /// One IANA assignment or reservation.

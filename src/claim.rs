@@ -15,6 +15,7 @@ const REFRESH_AFTER: SignedDuration = SignedDuration::from_hours(24);
 
 /// How the port of a new claim is chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum PortChoice {
     /// The policy picks.
     #[default]
@@ -29,7 +30,7 @@ pub enum PortChoice {
 impl PortChoice {
     /// From the `--port` / `--prefer` pair (or `port` / `prefer` in `devport.toml`): an exact
     /// port wins over a preference.
-    pub fn from_options(port: Option<u16>, prefer: Option<u16>) -> PortChoice {
+    pub(crate) fn from_options(port: Option<u16>, prefer: Option<u16>) -> PortChoice {
         match (port, prefer) {
             (Some(p), _) => PortChoice::Exact(p),
             (None, Some(p)) => PortChoice::Prefer(p),
@@ -38,25 +39,76 @@ impl PortChoice {
     }
 }
 
-/// What to claim.
+/// What to claim: a service of a project, built with [`ClaimRequest::new`] and refined with
+/// its setters.
+///
+/// ```
+/// # let project = devport::Project::global();
+/// use devport::{ClaimRequest, PortChoice, Proto};
+/// let request = ClaimRequest::new(&project, "db")
+///     .count(2)
+///     .proto(Proto::Both)
+///     .choice(PortChoice::Exact(25432));
+/// # let _ = request;
+/// ```
 #[derive(Debug, Clone)]
 pub struct ClaimRequest<'a> {
     /// The project that owns the claim.
-    pub project: &'a Project,
+    pub(crate) project: &'a Project,
     /// The service name.
-    pub service: &'a str,
+    pub(crate) service: &'a str,
     /// How to choose the port.
-    pub choice: PortChoice,
+    pub(crate) choice: PortChoice,
     /// How many consecutive ports.
-    pub count: u16,
+    pub(crate) count: u16,
     /// Protocols.
-    pub proto: Proto,
+    pub(crate) proto: Proto,
     /// Give an existing claim a new port under the current policy (`--move`).
-    pub relocate: bool,
+    pub(crate) relocate: bool,
+}
+
+impl<'a> ClaimRequest<'a> {
+    /// One TCP port for `service` of `project`, chosen by the policy: what `devport claim
+    /// SERVICE` asks for. The service name is checked when the claim is made.
+    pub fn new(project: &'a Project, service: &'a str) -> Self {
+        ClaimRequest {
+            project,
+            service,
+            choice: PortChoice::Auto,
+            count: 1,
+            proto: Proto::Tcp,
+            relocate: false,
+        }
+    }
+
+    /// How the port of a new claim is chosen (`--port`, `--prefer`).
+    #[must_use]
+    pub fn choice(self, choice: PortChoice) -> Self {
+        ClaimRequest { choice, ..self }
+    }
+
+    /// How many consecutive ports (`--count`; 1 to 1000).
+    #[must_use]
+    pub fn count(self, count: u16) -> Self {
+        ClaimRequest { count, ..self }
+    }
+
+    /// Which protocols the ports must be free for (`--proto`).
+    #[must_use]
+    pub fn proto(self, proto: Proto) -> Self {
+        ClaimRequest { proto, ..self }
+    }
+
+    /// Whether an existing claim gets a new port under the current policy (`--move`).
+    #[must_use]
+    pub fn relocate(self, relocate: bool) -> Self {
+        ClaimRequest { relocate, ..self }
+    }
 }
 
 /// The result of a claim.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ClaimOutcome {
     /// The claim as stored.
     pub claim: Claim,
@@ -489,6 +541,7 @@ fn exact_warnings(policy: &Policy, req: &ClaimRequest<'_>, port: u16) -> Vec<Str
 
 /// What `release` should remove.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum ReleaseTarget<'a> {
     /// These services of the project.
     Services(&'a Project, &'a [String]),
@@ -522,7 +575,8 @@ pub fn release(store: &Store, target: &ReleaseTarget<'_>, now: Timestamp) -> Res
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::{Config, OsPorts};
+    use crate::Config;
+    use crate::ports::os::OsPorts;
 
     /// A temporary registry, the default policy and a project folder, for the in-process
     /// tests of claim, lease, gc, check and doctor. Everything goes away on drop.

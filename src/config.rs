@@ -17,6 +17,7 @@ pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Effective configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Config {
     /// Ports new claims come from.
     pub range: PortRange,
@@ -165,8 +166,9 @@ struct ConfigFile {
 }
 
 impl Config {
-    /// Reads the config at `path`; a missing or skipped file means the defaults (see
-    /// [`Config::load_with_warnings`]). Errors exit 3.
+    /// Reads the config at `path`, as the command line reads `config.toml`. A missing file
+    /// means the defaults, and so does a file another user owns or one in a folder every user
+    /// may write: it could steer this user's ports, so it is skipped.
     pub fn load(path: &Path) -> Result<Config> {
         Config::load_with_warnings(path).map(|(config, _)| config)
     }
@@ -175,7 +177,7 @@ impl Config {
     /// user owns, or one in a folder every user may write, is not used (see
     /// [`crate::fsutil::untrusted`]), so it cannot steer this user's ports. A missing or
     /// skipped file means the defaults. Errors exit 3.
-    pub fn load_with_warnings(path: &Path) -> Result<(Config, Vec<String>)> {
+    pub(crate) fn load_with_warnings(path: &Path) -> Result<(Config, Vec<String>)> {
         if let Some(why) = crate::fsutil::untrusted(path) {
             let warning = format!("skipped config {}: {why}", path.display());
             return Ok((Config::default(), vec![warning]));
@@ -188,7 +190,7 @@ impl Config {
     }
 
     /// Parses config text; `path` is only used in errors.
-    pub fn parse(text: &str, path: &Path) -> Result<Config> {
+    pub(crate) fn parse(text: &str, path: &Path) -> Result<Config> {
         let file: ConfigFile =
             toml::from_str(text).map_err(|e| toml_error(path, text, &e, EXIT_ENV))?;
         let default = Config::default();

@@ -284,6 +284,7 @@ pub struct EngineNetwork {
 }
 
 /// Parses the body of `GET /containers/json`; `None` when it is not that JSON.
+#[cfg(any(unix, test))]
 pub fn parse_containers(body: &[u8]) -> Option<Vec<EngineContainer>> {
     serde_json::from_slice(body).ok()
 }
@@ -313,6 +314,7 @@ pub fn find<'a>(
 }
 
 /// The answer of an HTTP/1.0 exchange: the body when the status is 200, else `None`.
+#[cfg(any(unix, test))]
 pub fn http_body(response: &[u8]) -> Option<&[u8]> {
     let end = memchr::memmem::find(response, b"\r\n\r\n")?;
     let head = std::str::from_utf8(&response[..end]).ok()?;

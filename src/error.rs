@@ -11,6 +11,7 @@ pub const EXIT_ENV: u8 = 3;
 
 /// Everything that can go wrong in devport's library.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// Input that a person typed is not valid.
     #[error("{0}")]
@@ -173,7 +174,7 @@ impl Error {
     /// The same error with another action for an [`Error::Io`] (a write of the registry names
     /// the registry, so the advice fits).
     #[must_use]
-    pub fn with_action(self, action: &'static str) -> Self {
+    pub(crate) fn with_action(self, action: &'static str) -> Self {
         match self {
             Error::Io { path, err, .. } => Error::Io { action, path, err },
             other => other,
@@ -181,7 +182,11 @@ impl Error {
     }
 
     /// Builds an [`Error::Io`].
-    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
         Error::Io {
             action,
             path: path.into(),

@@ -17,7 +17,16 @@ use crate::types::{PortRange, Proto};
 
 /// What to lease. `Default` is one TCP port for this process, from the configured range, in the
 /// registry the environment names (`DEVPORT_REGISTRY`, else the per-user one).
+///
+/// ```no_run
+/// let mut options = devport::LeaseOptions::default();
+/// options.count = 2;
+/// let lease = devport::Lease::acquire(options)?;
+/// println!("ports {} are mine until the lease is dropped", lease.ports());
+/// # Ok::<(), devport::Error>(())
+/// ```
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct LeaseOptions {
     /// How many consecutive ports (0 means 1).
     pub count: u16,

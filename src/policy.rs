@@ -15,6 +15,7 @@ use crate::types::{PortRange, Proto};
 /// `Reason::spec`: its code (part of the JSON contract), its description and, for a reason
 /// the OS gives, its phrase in `check`'s "os" line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Reason {
     /// A devport claim holds it.
     Claimed,
@@ -122,7 +123,7 @@ impl Reason {
     }
 
     /// What `check` says of an OS reason on this machine (`os`); the code for any other.
-    pub fn os_phrase(self, os: &OsPorts) -> String {
+    pub(crate) fn os_phrase(self, os: &OsPorts) -> String {
         let spec = self.spec();
         spec.os
             .map_or_else(|| spec.code.to_string(), |phrase| phrase(os))

@@ -87,6 +87,7 @@ pub fn name(pid: u32) -> Option<String> {
 
 /// The most bytes of a process's arguments devport reads: far more than any container
 /// forwarder's, far less than the kernel allows (`ARG_MAX`).
+#[cfg(target_os = "linux")]
 pub const MAX_CMDLINE: u64 = 64 * 1024;
 
 /// The arguments of process `pid`, program name first (Linux: `/proc/PID/cmdline`, NUL
@@ -143,6 +144,10 @@ pub fn split_cmdline(bytes: &[u8]) -> Vec<String> {
 
 /// The pid of this process's parent.
 #[cfg(unix)]
+#[allow(
+    clippy::unnecessary_wraps,
+    reason = "the Windows version may find no parent"
+)]
 pub fn parent_pid() -> Option<u32> {
     Some(std::os::unix::process::parent_id())
 }
@@ -251,6 +256,10 @@ pub fn uid(_pid: u32) -> Option<u32> {
 }
 
 /// The effective user id of this process (`None` where there are no Unix users).
+#[allow(
+    clippy::unnecessary_wraps,
+    reason = "None where there are no Unix users"
+)]
 pub fn current_uid() -> Option<u32> {
     #[cfg(unix)]
     return Some(nix::unistd::geteuid().as_raw());
@@ -276,8 +285,9 @@ pub fn signal(pid: u32, force: bool) -> std::io::Result<()> {
     }
 }
 
-/// Sends a signal to process `pid`: not supported on this platform yet.
-#[cfg(not(unix))]
+/// Sends a signal to process `pid`: not supported on this platform yet (Windows stops
+/// processes in `control.rs`).
+#[cfg(not(any(unix, windows)))]
 pub fn signal(_pid: u32, _force: bool) -> std::io::Result<()> {
     Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
 }

@@ -14,13 +14,14 @@ pub const MANIFEST: &str = "devport.toml";
 
 /// A project: the unit that owns claims.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Project {
     /// Display name: `name` from `devport.toml`, else the folder name.
     pub name: String,
     /// The canonical folder, the key of its claims; `None` for global claims.
     pub path: Option<PathBuf>,
     /// The parsed manifest, if the project has one.
-    pub manifest: Option<Manifest>,
+    pub(crate) manifest: Option<Manifest>,
 }
 
 impl Project {
@@ -33,8 +34,11 @@ impl Project {
         }
     }
 
-    /// Finds the project of `start` (see [`Project::detect_with_warnings`]); the warnings
-    /// about skipped manifests are dropped.
+    /// Finds the project of `start` (a folder), as the command line does: going up from
+    /// `start`, the first folder with a `devport.toml` this user can trust, or the first with
+    /// a `.git`, whichever comes first; else `start` itself. A manifest another user owns, or
+    /// one in a folder every user may write, is skipped. The top of the file system is never a
+    /// project.
     pub fn detect(start: &Path) -> Result<Project> {
         Project::detect_with_warnings(start).map(|(project, _)| project)
     }
@@ -48,7 +52,7 @@ impl Project {
     /// if it were not there, and the returned warnings say so, as git does for an unsafe
     /// repository. The top of the file system (`/`) is never a project (exit 2): claims there
     /// belong with `--global`. A home folder is a project like any other folder.
-    pub fn detect_with_warnings(start: &Path) -> Result<(Project, Vec<String>)> {
+    pub(crate) fn detect_with_warnings(start: &Path) -> Result<(Project, Vec<String>)> {
         let start = dunce::canonicalize(start).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => Error::Usage(format!(
                 "project folder {} does not exist; check --project or the current folder",
@@ -550,7 +554,7 @@ pub fn service_position(text: &str, service: &str) -> Option<String> {
 
 impl Project {
     /// Variable names the manifest gives its services (`env = "..."`).
-    pub fn env_names(&self) -> BTreeMap<String, String> {
+    pub(crate) fn env_names(&self) -> BTreeMap<String, String> {
         self.manifest
             .as_ref()
             .map(Manifest::env_names)
@@ -558,7 +562,7 @@ impl Project {
     }
 
     /// Where `devport init` writes the manifest: the project's folder.
-    pub fn manifest_path(&self) -> Option<PathBuf> {
+    pub(crate) fn manifest_path(&self) -> Option<PathBuf> {
         self.path.as_ref().map(|p| p.join(MANIFEST))
     }
 }

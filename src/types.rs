@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 /// Which transport protocols a claim or lease covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Proto {
     /// TCP only (the default).
     #[default]
@@ -30,7 +31,7 @@ impl Proto {
         matches!(self, Proto::Udp | Proto::Both)
     }
     /// The transports the claim covers, TCP first.
-    pub fn transports(self) -> &'static [Transport] {
+    pub(crate) fn transports(self) -> &'static [Transport] {
         match self {
             Proto::Tcp => &[Transport::Tcp],
             Proto::Udp => &[Transport::Udp],
@@ -39,7 +40,7 @@ impl Proto {
     }
     /// Whether the claim covers a socket of `transport`, named as a live socket names it
     /// (`tcp` or `udp`, see `ports::sockets::Socket::proto`).
-    pub fn covers(self, transport: &str) -> bool {
+    pub(crate) fn covers(self, transport: &str) -> bool {
         self.transports().iter().any(|t| t.as_str() == transport)
     }
     /// The lowercase name used in JSON and tables.

@@ -25,6 +25,7 @@ pub struct OsPorts {
 }
 
 /// The IANA dynamic range, the ephemeral default on macOS and Windows.
+#[cfg(any(not(target_os = "linux"), test))]
 pub const IANA_DYNAMIC: PortRange = PortRange::new(49152, 65535).expect("lo <= hi");
 
 impl OsPorts {
@@ -145,6 +146,7 @@ pub fn from_netsh(text: &str) -> OsPorts {
 }
 
 /// Linux `ip_local_port_range`: two numbers separated by white space.
+#[cfg(any(target_os = "linux", test))]
 pub fn parse_linux_port_range(text: &str) -> Option<PortRange> {
     let mut nums = text.split_ascii_whitespace().map(str::parse::<u16>);
     let (Some(Ok(lo)), Some(Ok(hi))) = (nums.next(), nums.next()) else {
@@ -154,6 +156,7 @@ pub fn parse_linux_port_range(text: &str) -> Option<PortRange> {
 }
 
 /// Linux `ip_local_reserved_ports`: a comma list of ports and `A-B` ranges (often empty).
+#[cfg(any(target_os = "linux", test))]
 pub fn parse_port_list(text: &str) -> Vec<PortRange> {
     text.split(',')
         .filter_map(|item| item.trim().parse().ok())
@@ -162,6 +165,7 @@ pub fn parse_port_list(text: &str) -> Vec<PortRange> {
 
 /// `sysctl net.inet.ip.portrange.first net.inet.ip.portrange.last` (with or without `-n`):
 /// the last number on each of the two lines.
+#[cfg(any(target_os = "macos", test))]
 pub fn parse_sysctl_port_range(text: &str) -> Option<PortRange> {
     let mut nums = text
         .lines()
@@ -171,6 +175,7 @@ pub fn parse_sysctl_port_range(text: &str) -> Option<PortRange> {
 
 /// `netsh int ipv4 show dynamicport tcp`: the numbers after the first two colons (start port,
 /// number of ports). The labels are localised, so only the numbers are read.
+#[cfg(any(windows, test))]
 pub fn parse_netsh_dynamic(text: &str) -> Option<PortRange> {
     let mut nums = text
         .lines()
@@ -181,6 +186,7 @@ pub fn parse_netsh_dynamic(text: &str) -> Option<PortRange> {
 
 /// `netsh int ipv4 show excludedportrange protocol=tcp`: every line made of two numbers (start,
 /// end), optionally followed by `*` (an administered exclusion).
+#[cfg(any(windows, test))]
 pub fn parse_netsh_excluded(text: &str) -> Vec<PortRange> {
     text.lines()
         .filter_map(|line| {

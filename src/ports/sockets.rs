@@ -89,6 +89,7 @@ fn user_name(_uid: u32) -> Option<String> {
 
 /// Parses one of `/proc/net/{tcp,tcp6,udp,udp6}`: TCP rows in LISTEN (`0A`) and UDP rows
 /// that are unconnected (`07`, shown by `ss` as UNCONN).
+#[cfg(any(target_os = "linux", test))]
 pub fn parse_proc_net(text: &str, proto: &'static str) -> Vec<Socket> {
     let wanted = if proto == "tcp" { "0A" } else { "07" };
     text.lines()
@@ -117,6 +118,7 @@ pub fn parse_proc_net(text: &str, proto: &'static str) -> Vec<Socket> {
 
 /// A `/proc/net` address: 8 hex digits (IPv4) or 32 (IPv6), each 32-bit word in the host's
 /// byte order.
+#[cfg(any(target_os = "linux", test))]
 fn parse_proc_addr(hex: &str) -> Option<IpAddr> {
     let words: Option<Vec<u32>> = (0..hex.len() / 8)
         .map(|i| u32::from_str_radix(hex.get(i * 8..i * 8 + 8)?, 16).ok())
@@ -134,6 +136,7 @@ fn parse_proc_addr(hex: &str) -> Option<IpAddr> {
 /// of little-endian numbers, addresses and ports in network byte order. An owner pid of 0 (no
 /// process, as Wine reports every socket) is "owner not visible". Truncated input yields the
 /// rows that are whole.
+#[cfg(any(windows, test))]
 pub fn parse_windows_table(bytes: &[u8], proto: &'static str, ipv6: bool) -> Vec<Socket> {
     // MIB_TCP_STATE_LISTEN
     const LISTEN: u32 = 2;

@@ -14,6 +14,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::process;
@@ -55,6 +56,7 @@ impl Default for Registry {
 
 /// A project's claim on a port (or a block of consecutive ports) for one service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Claim {
     /// The project's display name.
     pub project: String,
@@ -81,7 +83,7 @@ pub struct Claim {
     pub pinned: bool,
     /// Keys this build does not know, kept through every rewrite.
     #[serde(flatten)]
-    pub extra: Extra,
+    pub(crate) extra: Extra,
 }
 
 fn one() -> u16 {
@@ -219,7 +221,7 @@ impl Registry {
     /// The canonical text: pretty JSON, claims and leases sorted by port (sorted in place
     /// first), trailing newline. Fails (and nothing may be written) when a value cannot be
     /// represented, such as a project folder whose name is not valid UTF-8.
-    pub fn to_json(&mut self) -> Result<String> {
+    pub fn canonical_json(&mut self) -> Result<String> {
         self.claims.sort_by(|a, b| {
             (a.port, &a.project_path, &a.service).cmp(&(b.port, &b.project_path, &b.service))
         });
@@ -375,20 +377,36 @@ impl HeldSet {
     }
 }
 
-/// Where the registry lives, and how long a writer waits for the lock.
+/// The per-user registry of claims and leases: where it lives, how long a writer waits for its
+/// lock, and the configuration that steers new claims. [`Store::from_env`] opens it as the
+/// command line does; every write takes the lock and replaces the file atomically.
 #[derive(Debug, Clone)]
 pub struct Store {
     path: PathBuf,
     lock_timeout: Duration,
+    config: Config,
 }
 
 impl Store {
-    /// A store for the registry file at `path`.
+    /// A store for the registry file at `path`, with the default configuration (see
+    /// [`Store::with_config`]).
     pub fn new(path: impl Into<PathBuf>, lock_timeout: Duration) -> Self {
         Store {
             path: path.into(),
             lock_timeout,
+            config: Config::default(),
         }
+    }
+
+    /// The same store with `config` steering new claims (range, ports to avoid).
+    #[must_use]
+    pub fn with_config(self, config: Config) -> Self {
+        Store { config, ..self }
+    }
+
+    /// The configuration that steers new claims.
+    pub fn config(&self) -> &Config {
+        &self.config
     }
 
     /// The registry file.
@@ -404,7 +422,7 @@ impl Store {
     ///   group-writable folder is fine, for a registry shared by a group;
     /// - the lock is the sidecar of the real file: `registry.json` → `registry.lock`, any other
     ///   name gets `.lock` appended.
-    pub fn locate(&self) -> Result<Location> {
+    pub(crate) fn locate(&self) -> Result<Location> {
         let registry = match std::fs::symlink_metadata(&self.path) {
             Ok(meta) if meta.file_type().is_symlink() => {
                 let real = dunce::canonicalize(&self.path)
@@ -426,7 +444,7 @@ impl Store {
     }
 
     /// Reads the registry without locking; a missing file is an empty registry.
-    pub fn read(&self) -> Result<Registry> {
+    pub(crate) fn read(&self) -> Result<Registry> {
         match self.read_bytes()? {
             Some(bytes) => Registry::parse(&bytes, &self.path),
             None => Ok(Registry::default()),
@@ -435,7 +453,7 @@ impl Store {
 
     /// Looks up one claim without locking and without copying the others (see
     /// [`Registry::find_in`]).
-    pub fn find(&self, project_path: Option<&Path>, service: &str) -> Result<Option<Claim>> {
+    pub(crate) fn find(&self, project_path: Option<&Path>, service: &str) -> Result<Option<Claim>> {
         match self.read_bytes()? {
             Some(bytes) => Registry::find_in(&bytes, &self.path, project_path, service),
             None => Ok(None),
@@ -450,7 +468,7 @@ impl Store {
     /// reads, prunes dead leases, lets `change` decide and mutate, and writes the file
     /// atomically only when its text changed. An error from `change` (or from serializing its
     /// result) leaves the file as it was.
-    pub fn update<T>(
+    pub(crate) fn update<T>(
         &self,
         now: Timestamp,
         change: impl FnOnce(&mut Registry) -> Result<T>,
@@ -468,7 +486,7 @@ impl Store {
         };
         reg.prune_leases(now);
         let value = change(&mut reg)?;
-        let text = reg.to_json()?;
+        let text = reg.canonical_json()?;
         if text.len() as u64 > fsutil::MAX_FILE_SIZE {
             return Err(Error::Unwritable {
                 message: format!(
@@ -604,7 +622,7 @@ mod tests {
     }
 
     fn json(reg: &mut Registry) -> String {
-        reg.to_json().expect("serializes")
+        reg.canonical_json().expect("serializes")
     }
 
     #[test]
@@ -804,7 +822,7 @@ mod tests {
             let i = at.index(all.len() + 1);
             all.insert(i, bad);
             let mut reg = Registry { claims: all, ..Registry::default() };
-            let refused = matches!(reg.to_json(), Err(Error::Unwritable { .. }));
+            let refused = matches!(reg.canonical_json(), Err(Error::Unwritable { .. }));
             prop_assert!(refused);
         }
 

@@ -84,14 +84,14 @@ fn up_and_env_export_computed_values_in_every_format() {
     assert_eq!(vars.len(), 4 + expected.len());
     assert_eq!(json_vars(&w.ok_at(&dir, &["env", "--json"])), vars);
 
-    // dotenv, printed and written, reads back through devport's own dotenv reader.
+    // dotenv, printed and written, reads back as dotenv loaders read it.
     let dotenv = w.ok_at(&dir, &["env", "--format", "dotenv"]);
-    let read: BTreeMap<String, String> = devport::envfile::parse(&dotenv).into_iter().collect();
+    let read: BTreeMap<String, String> = crate::support::dotenv(&dotenv).into_iter().collect();
     assert_eq!(read, vars);
     std::fs::write(dir.join(".env"), "KEEP='me'\nNOTE=old # note\n").expect(".env");
     w.ok_at(&dir, &["env", "--format", "dotenv", "--write", ".env"]);
     let written = std::fs::read_to_string(dir.join(".env")).expect("read .env");
-    let read: BTreeMap<String, String> = devport::envfile::parse(&written).into_iter().collect();
+    let read: BTreeMap<String, String> = crate::support::dotenv(&written).into_iter().collect();
     assert_eq!(read.get("KEEP").map(String::as_str), Some("me"));
     assert_eq!(read.get("NOTE"), Some(&tricky("cshop")));
     assert!(written.contains(" # note\n"), "{written}");

@@ -15,7 +15,6 @@ mod newcomer;
 mod newcomer_cli;
 mod newcomer_manifest;
 mod newcomer_up;
-mod policy_props;
 mod support;
 mod trust_env;
 mod trust_project;

@@ -256,3 +256,51 @@ pub fn mtime(path: &Path) -> std::time::SystemTime {
         .and_then(|m| m.modified())
         .expect("mtime")
 }
+
+/// Reads dotenv text as dotenv loaders do (python-dotenv, compose), independently of
+/// devport's own code: `NAME=value` per line, an optional `export `, blank lines and `#`
+/// comments skipped; a value in single quotes is literal, one in double quotes has `\n`, `\r`,
+/// `\t`, `\"` and `\\` unescaped, a bare value ends at ` #`. Values on one line only.
+pub fn dotenv(text: &str) -> Vec<(String, String)> {
+    let mut vars = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").unwrap_or(line);
+        let Some((name, value)) = line.split_once('=') else {
+            continue;
+        };
+        let value = value.trim_start();
+        let value = if let Some(rest) = value.strip_prefix('\'') {
+            rest.split_once('\'').map_or(rest, |(v, _)| v).to_string()
+        } else if let Some(rest) = value.strip_prefix('"') {
+            let mut out = String::new();
+            let mut chars = rest.chars();
+            while let Some(c) = chars.next() {
+                match c {
+                    '"' => break,
+                    '\\' => match chars.next() {
+                        Some('n') => out.push('\n'),
+                        Some('r') => out.push('\r'),
+                        Some('t') => out.push('\t'),
+                        Some(e @ ('"' | '\\')) => out.push(e),
+                        Some(e) => out.extend(['\\', e]),
+                        None => out.push('\\'),
+                    },
+                    _ => out.push(c),
+                }
+            }
+            out
+        } else {
+            value
+                .split(" #")
+                .next()
+                .unwrap_or("")
+                .trim_end()
+                .to_string()
+        };
+        vars.push((name.trim().to_string(), value));
+    }
+    vars
+}

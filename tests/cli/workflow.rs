@@ -244,7 +244,7 @@ fn up_claims_the_manifest_and_is_idempotent() {
     );
     let first = stdout(&out);
     let vars: std::collections::BTreeMap<String, String> =
-        devport::envfile::parse(&first).into_iter().collect();
+        crate::support::dotenv(&first).into_iter().collect();
     assert_eq!(vars.get("DB_PORT").map(String::as_str), Some("25432"));
     assert!(
         vars.contains_key("WEB_PORT")
@@ -390,12 +390,12 @@ fn example_compose_file_reads_the_env_devport_writes() {
         .assert()
         .success();
     let written: Vec<String> =
-        devport::envfile::parse(&std::fs::read_to_string(shop.join(".env")).expect("read"))
+        crate::support::dotenv(&std::fs::read_to_string(shop.join(".env")).expect("read"))
             .into_iter()
             .map(|(k, _)| k)
             .collect();
     let sample: Vec<String> =
-        devport::envfile::parse(&std::fs::read_to_string(examples().join(".env")).expect("read"))
+        crate::support::dotenv(&std::fs::read_to_string(examples().join(".env")).expect("read"))
             .into_iter()
             .map(|(k, _)| k)
             .collect();

@@ -1,11 +1,11 @@
 //! `devport audit`: every listening socket, classified.
 
+use crate::check::{self, Finding};
+use crate::ports::sockets;
 use anyhow::Result;
-use devport::check::{self, Finding};
-use devport::ports::sockets;
 
 use super::{Ctx, Outcome};
-use crate::output;
+use crate::app::output;
 
 pub fn run(ctx: &Ctx) -> Result<Outcome> {
     let reg = ctx.store.read()?;

@@ -1,10 +1,10 @@
 //! `devport init`: a commented starter `devport.toml`.
 
+use crate::fsutil::FileMode;
 use anyhow::Result;
-use devport::fsutil::FileMode;
 
 use super::{Ctx, Outcome};
-use crate::output;
+use crate::app::output;
 
 const STARTER: &str = r#"# devport.toml: the ports this project needs. Commit it; run `devport up` to claim them.
 # Docs: `devport help up`.
@@ -32,13 +32,13 @@ const STARTER: &str = r#"# devport.toml: the ports this project needs. Commit it
 pub fn run(ctx: &Ctx) -> Result<Outcome> {
     let project = ctx.project()?;
     let Some(path) = project.manifest_path() else {
-        return Err(devport::Error::Usage(
+        return Err(crate::Error::Usage(
             "--global claims have no project folder; run 'devport init' inside a project".into(),
         )
         .into());
     };
     if path.exists() {
-        return Err(devport::Error::Usage(format!(
+        return Err(crate::Error::Usage(format!(
             "{} already exists; edit it instead",
             path.display()
         ))
@@ -46,12 +46,12 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     }
     // `name` follows the rules of a service name; a folder name that does not is left to be
     // the default (claims show the folder name), and the line stays a comment to fill in.
-    let name = if devport::types::validate_service(&project.name).is_ok() {
+    let name = if crate::types::validate_service(&project.name).is_ok() {
         format!("name = {}", toml::Value::String(project.name.clone()))
     } else {
         "# name = \"my-project\"  (1-64 of A-Z a-z 0-9 . _ -; default: the folder name)".into()
     };
-    devport::fsutil::write_atomic(
+    crate::fsutil::write_atomic(
         &path,
         STARTER.replace("{name}", &name).as_bytes(),
         FileMode::Masked(0o666),

@@ -2,13 +2,13 @@
 
 use std::fmt::Write as _;
 
+use crate::check::{self, PortReport};
+use crate::ports::sockets;
 use anyhow::Result;
-use devport::check::{self, PortReport};
-use devport::ports::sockets;
 
 use super::{Ctx, Outcome};
-use crate::cli::CheckArgs;
-use crate::output;
+use crate::app::cli::CheckArgs;
+use crate::app::output;
 
 /// At most this many ports per call, so a typo like `1-65535` does not run for minutes.
 const MAX_PORTS: u64 = 4096;
@@ -17,7 +17,7 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<Outcome> {
     // Counted in u64 before anything is expanded: 65,537 arguments of 1-65535 overflow a u32.
     let total: u64 = args.ports.iter().map(|r| u64::from(r.len())).sum();
     if total > MAX_PORTS {
-        return Err(devport::Error::Usage(format!(
+        return Err(crate::Error::Usage(format!(
             "{total} ports asked about; check at most {MAX_PORTS} at a time"
         ))
         .into());
@@ -31,7 +31,7 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<Outcome> {
         .flat_map(|r| r.iter())
         .map(|p| check::report(&policy, &reg, &live, p, ctx.now))
         .collect();
-    devport::container::annotate(reports.iter_mut().flat_map(|r| r.sockets.iter_mut()));
+    crate::container::annotate(reports.iter_mut().flat_map(|r| r.sockets.iter_mut()));
     if ctx.json {
         output::json(&reports)?;
     } else {
@@ -45,7 +45,7 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<Outcome> {
     })
 }
 
-fn render(ctx: &Ctx, r: &PortReport, policy: &devport::Policy) -> String {
+fn render(ctx: &Ctx, r: &PortReport, policy: &crate::policy::Policy) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -103,7 +103,7 @@ fn render(ctx: &Ctx, r: &PortReport, policy: &devport::Policy) -> String {
     if r.sockets.is_empty() {
         field(
             "live",
-            if r.reasons.contains(&devport::Reason::InUse) {
+            if r.reasons.contains(&crate::Reason::InUse) {
                 "busy (a bind failed; owner unknown)"
             } else {
                 "free (tcp and udp, IPv4 and IPv6)"
@@ -139,8 +139,8 @@ fn render(ctx: &Ctx, r: &PortReport, policy: &devport::Policy) -> String {
     s
 }
 
-fn iana_proto(p: devport::ports::iana::IanaProto) -> &'static str {
-    use devport::ports::iana::IanaProto as P;
+fn iana_proto(p: crate::ports::iana::IanaProto) -> &'static str {
+    use crate::ports::iana::IanaProto as P;
     match p {
         P::Tcp => "tcp",
         P::Udp => "udp",
@@ -160,7 +160,7 @@ fn iana_text(r: &PortReport) -> String {
     }
     let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
     for e in &r.iana {
-        let status = if e.status == devport::ports::iana::IanaStatus::Assigned {
+        let status = if e.status == crate::ports::iana::IanaStatus::Assigned {
             "assigned"
         } else {
             "reserved"
@@ -196,7 +196,7 @@ fn verdict(r: &PortReport) -> String {
     let hard = r.reasons.iter().any(|x| {
         matches!(
             x,
-            devport::Reason::Claimed | devport::Reason::Leased | devport::Reason::InUse
+            crate::Reason::Claimed | crate::Reason::Leased | crate::Reason::InUse
         )
     });
     let hint = if hard {

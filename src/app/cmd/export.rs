@@ -3,14 +3,15 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use crate::Claim;
+use crate::fsutil::untrusted;
+use crate::project::MANIFEST;
+use crate::project::Manifest;
 use anyhow::Result;
-use devport::fsutil::untrusted;
-use devport::project::MANIFEST;
-use devport::{Claim, Manifest};
 
 use super::{Ctx, Outcome};
-use crate::cli::{ExportArgs, Proxy};
-use crate::output;
+use crate::app::cli::{ExportArgs, Proxy};
+use crate::app::output;
 
 pub fn run(ctx: &Ctx, args: &ExportArgs) -> Result<Outcome> {
     let reg = ctx.store.read()?;
@@ -40,10 +41,10 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> Result<Outcome> {
             != Some(false)
     };
     let claims: Vec<&Claim> = claims.into_iter().filter(http).collect();
-    let routes = devport::export::routes(&claims);
+    let routes = crate::export::routes(&claims);
     let text = match args.proxy {
-        Proxy::Caddy => devport::export::caddyfile(&routes),
-        Proxy::Traefik => devport::export::traefik(&routes),
+        Proxy::Caddy => crate::export::caddyfile(&routes),
+        Proxy::Traefik => crate::export::traefik(&routes),
     };
     if routes.is_empty() {
         output::note(if args.all {
@@ -55,9 +56,9 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> Result<Outcome> {
     if let Some(path) = &args.write {
         // Only a regular file is replaced; one with these very bytes is left alone, so a
         // watching proxy does not reload for nothing.
-        let existing = devport::fsutil::read_regular(path, "output file")?;
+        let existing = crate::fsutil::read_regular(path, "output file")?;
         if existing.as_deref() != Some(text.as_bytes()) {
-            devport::fsutil::write_atomic(path, text.as_bytes(), super::file_mode(path))?;
+            crate::fsutil::write_atomic(path, text.as_bytes(), super::file_mode(path))?;
         }
         output::note(&format!("{} name(s) in {}", routes.len(), path.display()));
     }

@@ -5,11 +5,16 @@
 
 use std::sync::LazyLock;
 
-use devport::ports::iana;
-use devport::{
-    ClaimRequest, Config, OsPorts, Policy, PortChoice, PortRange, Project, Proto, Store,
-};
 use proptest::prelude::*;
+
+use crate::claim::{ClaimRequest, PortChoice};
+use crate::config::Config;
+use crate::policy::Policy;
+use crate::ports::iana;
+use crate::ports::os::OsPorts;
+use crate::project::Project;
+use crate::registry::Store;
+use crate::types::{PortRange, Proto};
 
 /// Per port (index 0..=65535), what the data files say.
 struct Tables {
@@ -178,8 +183,8 @@ proptest! {
             if !services.insert(name.clone()) {
                 continue; // a second request for a service returns its claim
             }
-            let req = ClaimRequest { project: &project, service: name, choice: PortChoice::Auto, count: *count, proto: *proto, relocate: false };
-            let out = match devport::claim(&store, &policy, &req, jiff::Timestamp::now()) {
+            let req = ClaimRequest::new(&project, name).choice(PortChoice::Auto).count(*count).proto(*proto);
+            let out = match crate::claim::claim(&store, &policy, &req, jiff::Timestamp::now()) {
                 Ok(out) => out,
                 Err(e) => {
                     // Only when the files leave almost no room: fewer than 20 free blocks.

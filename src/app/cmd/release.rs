@@ -1,12 +1,12 @@
 //! `devport release`: remove claims.
 
+use crate::ReleaseTarget;
 use anyhow::Result;
-use devport::ReleaseTarget;
 
 use super::lease::LeaseView;
 use super::{Ctx, Outcome};
-use crate::cli::ReleaseArgs;
-use crate::output::{self, ClaimView};
+use crate::app::cli::ReleaseArgs;
+use crate::app::output::{self, ClaimView};
 
 pub fn run(ctx: &Ctx, args: &ReleaseArgs) -> Result<Outcome> {
     if let Some(port) = args.lease {
@@ -25,7 +25,7 @@ pub fn run(ctx: &Ctx, args: &ReleaseArgs) -> Result<Outcome> {
             ReleaseTarget::Services(&project, &args.services)
         }
     };
-    let removed = devport::release(&ctx.store, &target, ctx.now)?;
+    let removed = crate::claim::release(&ctx.store, &target, ctx.now)?;
     for claim in &removed {
         output::note(&format!(
             "released {} ({})",
@@ -56,7 +56,7 @@ pub fn run(ctx: &Ctx, args: &ReleaseArgs) -> Result<Outcome> {
 
 /// `release --lease PORT`: ends the lease holding PORT, whichever process it is for.
 fn release_lease(ctx: &Ctx, port: u16) -> Result<Outcome> {
-    let removed = devport::lease::release(&ctx.store, port, ctx.now)?;
+    let removed = crate::lease::release(&ctx.store, port, ctx.now)?;
     for lease in &removed {
         output::note(&format!(
             "released lease {} of pid {}",

@@ -2,14 +2,14 @@
 
 use std::path::Path;
 
+use crate::ports::probe::{self, Probe};
+use crate::ports::sockets::{self, Socket};
+use crate::{Claim, ClaimOutcome, ClaimRequest, PortChoice};
 use anyhow::Result;
-use devport::ports::probe::{self, Probe};
-use devport::ports::sockets::{self, Socket};
-use devport::{Claim, ClaimOutcome, ClaimRequest, PortChoice};
 
 use super::{Ctx, Outcome};
-use crate::cli::ClaimArgs;
-use crate::output::{self, ClaimView};
+use crate::app::cli::ClaimArgs;
+use crate::app::output::{self, ClaimView};
 
 pub fn run(ctx: &Ctx, args: &ClaimArgs) -> Result<Outcome> {
     let project = ctx.project()?;
@@ -79,7 +79,7 @@ impl<'a> Busy<'a> {
             !self.holders.is_empty()
                 && self.holders.iter().all(|s| {
                     s.pid
-                        .is_some_and(|pid| devport::process::works_in(pid, dir) == Some(true))
+                        .is_some_and(|pid| crate::process::works_in(pid, dir) == Some(true))
                 })
         })
     }
@@ -92,7 +92,7 @@ impl<'a> Busy<'a> {
             .map(|s| {
                 let folder = s
                     .pid
-                    .and_then(devport::process::current_dir)
+                    .and_then(crate::process::current_dir)
                     .map(|d| format!(" in {}", d.display()))
                     .unwrap_or_default();
                 format!("{}{folder}", output::owner(s))

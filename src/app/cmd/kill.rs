@@ -1,13 +1,13 @@
 //! `devport kill`: stop what listens on a port, or on a service's ports.
 
+use crate::control::{self, Stopped, Target, Victim};
+use crate::ports::sockets;
 use anyhow::Result;
-use devport::control::{self, Stopped, Target, Victim};
-use devport::ports::sockets;
 use serde::Serialize;
 
 use super::{Ctx, Outcome};
-use crate::cli::KillArgs;
-use crate::output;
+use crate::app::cli::KillArgs;
+use crate::app::output;
 
 /// `kill --json`: the processes stopped (or that would be), and whether the ports are free.
 #[derive(Serialize)]
@@ -22,7 +22,7 @@ pub fn run(ctx: &Ctx, args: &KillArgs) -> Result<Outcome> {
     let target = Target::parse(&args.target)?;
     let project = ctx.project()?;
     let (ports, proto) = target.ports(&ctx.store, &project, args.proto)?.ok_or_else(|| {
-        devport::Error::Usage(format!(
+        crate::Error::Usage(format!(
             "{} has no claim in project {}; nothing was stopped; check the name with 'devport list --here'",
             target.describe(),
             project.name
@@ -87,7 +87,7 @@ pub fn run(ctx: &Ctx, args: &KillArgs) -> Result<Outcome> {
 /// the one running devport.
 fn describe(v: &Victim) -> String {
     let name = v.process.as_ref().map(|n| format!(" ({n})"));
-    let user = if v.uid.is_some() && v.uid != devport::process::current_uid() {
+    let user = if v.uid.is_some() && v.uid != crate::process::current_uid() {
         match (&v.user, v.uid) {
             (Some(user), _) => Some(format!(" user {user}")),
             (_, uid) => uid.map(|uid| format!(" uid {uid}")),

@@ -4,9 +4,9 @@ use std::borrow::Cow;
 use std::io::Write as _;
 use std::path::PathBuf;
 
+use crate::ports::sockets::Socket;
+use crate::{Claim, PortRange, Proto};
 use anyhow::Result;
-use devport::ports::sockets::Socket;
-use devport::{Claim, PortRange, Proto};
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -28,9 +28,9 @@ fn text_out(text: &str, end: &str) -> Result<()> {
 }
 
 /// Writes a value as pretty JSON to stdout, every control character escaped (see
-/// [`devport::json`]).
+/// [`crate::json`]).
 pub fn json<T: Serialize + ?Sized>(value: &T) -> Result<()> {
-    line(&devport::json::to_string_pretty(value)?)
+    line(&crate::json::to_string_pretty(value)?)
 }
 
 /// Writes one line to stderr. A stderr that cannot be written (closed, `/dev/full`, a pipe

@@ -1,12 +1,12 @@
 //! `devport lease`: ports held for a running process.
 
+use crate::LeaseOptions;
 use anyhow::Result;
-use devport::LeaseOptions;
 use serde::Serialize;
 
 use super::{Ctx, Outcome};
-use crate::cli::LeaseArgs;
-use crate::output;
+use crate::app::cli::LeaseArgs;
+use crate::app::output;
 
 /// A lease as `lease --json`, `list --leases --json` and `release --lease --json` print it (a
 /// stable contract).
@@ -14,13 +14,13 @@ use crate::output;
 pub struct LeaseView {
     port: u16,
     ports: Vec<u16>,
-    proto: devport::Proto,
+    proto: crate::Proto,
     pid: u32,
     expires: Option<jiff::Timestamp>,
 }
 
 impl LeaseView {
-    pub fn new(record: &devport::LeaseRecord) -> Self {
+    pub fn new(record: &crate::registry::LeaseRecord) -> Self {
         LeaseView {
             port: record.port,
             ports: record.ports().iter().collect(),
@@ -34,9 +34,9 @@ impl LeaseView {
 pub fn run(ctx: &Ctx, args: &LeaseArgs) -> Result<Outcome> {
     let pid = args
         .pid
-        .or_else(devport::process::parent_pid)
+        .or_else(crate::process::parent_pid)
         .ok_or_else(|| {
-            devport::Error::Usage(
+            crate::Error::Usage(
                 "cannot tell which process to lease for on this platform; pass --pid".into(),
             )
         })?;
@@ -49,7 +49,7 @@ pub fn run(ctx: &Ctx, args: &LeaseArgs) -> Result<Outcome> {
         registry: Some(ctx.store.path().to_path_buf()),
         config: Some(ctx.config.clone()),
     };
-    let (_, record) = devport::lease::lease(options, ctx.now)?;
+    let (_, record) = crate::lease::lease(options, ctx.now)?;
     if ctx.json {
         output::json(&LeaseView::new(&record))?;
     } else {

@@ -5,12 +5,12 @@ use std::process::Command;
 use anyhow::Result;
 use std::collections::BTreeMap;
 
-use devport::{ClaimRequest, PortChoice, Project, Proto};
-use devport::{computed, envfile};
+use crate::{ClaimRequest, PortChoice, Project, Proto};
+use crate::{computed, envfile};
 
 use super::{Ctx, Outcome};
-use crate::cli::ExecArgs;
-use crate::output;
+use crate::app::cli::ExecArgs;
+use crate::app::output;
 
 pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<Outcome> {
     let project = ctx.project()?;
@@ -44,7 +44,7 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<Outcome> {
 
     // Everything is checked before the claim: the placeholders name claimed services, and the
     // variables the command gets are valid and distinct.
-    let others: Vec<&devport::Claim> = reg
+    let others: Vec<&crate::Claim> = reg
         .claims
         .iter()
         .filter(|c| c.project_path == project.path && c.service != args.service)
@@ -83,7 +83,7 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<Outcome> {
         names.insert(args.service.clone(), name.clone());
     }
     let mut vars = ctx.project_vars_named(&project, None, "", &names)?;
-    for note in devport::computed::add(&project, &ctx.store.read()?, "", &mut vars)? {
+    for note in crate::computed::add(&project, &ctx.store.read()?, "", &mut vars)? {
         output::note(&note);
     }
     vars.retain(|(k, _)| k != "PORT");
@@ -95,8 +95,8 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<Outcome> {
         .collect();
     let (program, rest) = command
         .split_first()
-        .ok_or_else(|| devport::Error::Usage("no command given after --".into()))?;
-    crate::signals::restore_file_size_signal();
+        .ok_or_else(|| crate::Error::Usage("no command given after --".into()))?;
+    crate::app::signals::restore_file_size_signal();
     let mut cmd = Command::new(program);
     cmd.args(rest).envs(vars.iter().map(|(k, v)| (k, v)));
     Ok(launch(cmd, program))
@@ -105,7 +105,7 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<Outcome> {
 /// The variables of the project's other claims and of this service (under `--env` when
 /// given) must be valid and distinct.
 fn check_var_names(
-    others: &[&devport::Claim],
+    others: &[&crate::Claim],
     args: &ExecArgs,
     count: u16,
     project: &Project,
@@ -120,7 +120,7 @@ fn check_var_names(
             .iter()
             .find(|(s, c)| envfile::service_vars(s, *c, &names, "").contains(name))
         {
-            return Err(devport::Error::Usage(format!(
+            return Err(crate::Error::Usage(format!(
                 "--env {name} is already the variable of {other} in this project; choose another name"
             ))
             .into());
@@ -137,7 +137,7 @@ fn check_var_names(
             taken.iter().flatten().map(String::as_str),
         )
     {
-        return Err(devport::Error::Usage(computed::collision(&mine, &theirs)).into());
+        return Err(crate::Error::Usage(computed::collision(&mine, &theirs)).into());
     }
     Ok(())
 }
@@ -193,14 +193,14 @@ fn check_placeholder(
     let message = if in_manifest {
         format!(
             "{{port:{shown}}}: {shown} is in {} but not claimed yet; run 'devport up' first",
-            devport::project::MANIFEST
+            crate::project::MANIFEST
         )
     } else {
         format!(
             "{{port:{shown}}}: {shown} is not claimed in this project; check the name, or run 'devport claim {shown}' first"
         )
     };
-    Err(devport::Error::Usage(message).into())
+    Err(crate::Error::Usage(message).into())
 }
 
 /// The argument with its placeholders filled in; every `{port:OTHER}` was checked to be in

@@ -2,19 +2,19 @@
 
 use std::time::{Duration, Instant};
 
+use crate::control::{self, Target};
 use anyhow::Result;
-use devport::control::{self, Target};
 use serde::Serialize;
 
 use super::{Ctx, Outcome};
-use crate::cli::WaitArgs;
-use crate::output;
+use crate::app::cli::WaitArgs;
+use crate::app::output;
 
 /// `wait --json`: whether the ports were served in time, by which sockets, or why not.
 #[derive(Serialize)]
 struct WaitView<'a> {
     ready: bool,
-    sockets: &'a [devport::ports::sockets::Socket],
+    sockets: &'a [crate::ports::sockets::Socket],
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'a str>,
 }
@@ -24,7 +24,7 @@ pub fn run(ctx: &Ctx, args: &WaitArgs) -> Result<Outcome> {
     let project = ctx.project()?;
     let owned_in = if args.owned {
         Some(project.path.clone().ok_or_else(|| {
-            devport::Error::Usage(
+            crate::Error::Usage(
                 "--owned needs a project folder; leave out --global or --owned".into(),
             )
         })?)
@@ -64,7 +64,7 @@ pub fn run(ctx: &Ctx, args: &WaitArgs) -> Result<Outcome> {
     Ok(Outcome::Negative)
 }
 
-fn ready(ctx: &Ctx, sockets: &[devport::ports::sockets::Socket]) -> Result<Outcome> {
+fn ready(ctx: &Ctx, sockets: &[crate::ports::sockets::Socket]) -> Result<Outcome> {
     if ctx.json {
         output::json(&WaitView {
             ready: true,

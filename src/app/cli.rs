@@ -6,10 +6,10 @@
 
 use std::path::PathBuf;
 
+use crate::envfile::Format;
+use crate::types::{PortRange, Proto};
 use clap::builder::{EnumValueParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use devport::envfile::Format;
-use devport::types::{PortRange, Proto};
 
 const AFTER_LONG_HELP: &str = "\
 Exit codes:
@@ -537,15 +537,15 @@ fn format_parser() -> impl TypedValueParser<Value = Format> {
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    devport::types::parse_duration(s).map_err(|e| e.to_string())
+    crate::types::parse_duration(s).map_err(|e| e.to_string())
 }
 
 fn parse_port(s: &str) -> Result<u16, String> {
-    devport::types::parse_port(s).map_err(|e| e.to_string())
+    crate::types::parse_port(s).map_err(|e| e.to_string())
 }
 
 fn parse_range(s: &str) -> Result<PortRange, String> {
-    s.parse().map_err(|e: devport::Error| e.to_string())
+    s.parse().map_err(|e: crate::Error| e.to_string())
 }
 
 fn parse_pid(s: &str) -> Result<u32, String> {
@@ -558,13 +558,11 @@ fn parse_count(s: &str) -> Result<u16, String> {
     let bad = || {
         format!(
             "invalid count {s:?}: a block holds 1 to {} consecutive ports",
-            devport::types::MAX_COUNT
+            crate::types::MAX_COUNT
         )
     };
     let n: u16 = s.parse().map_err(|_| bad())?;
-    devport::types::check_count(n)
-        .map(|()| n)
-        .map_err(|_| bad())
+    crate::types::check_count(n).map(|()| n).map_err(|_| bad())
 }
 
 #[cfg(test)]

@@ -1,14 +1,14 @@
 //! `devport gc`: remove what nobody needs any more.
 
+use crate::gc::GcReason;
 use anyhow::Result;
-use devport::gc::GcReason;
 
 use super::{Ctx, Outcome};
-use crate::cli::GcArgs;
-use crate::output;
+use crate::app::cli::GcArgs;
+use crate::app::output;
 
 pub fn run(ctx: &Ctx, args: &GcArgs) -> Result<Outcome> {
-    let report = devport::gc::gc(&ctx.store, ctx.now, args.older_than, args.dry_run)?;
+    let report = crate::gc::gc(&ctx.store, ctx.now, args.older_than, args.dry_run)?;
     if ctx.json {
         output::json(&report)?;
         return Ok(Outcome::Success);

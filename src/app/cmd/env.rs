@@ -3,21 +3,21 @@
 use anyhow::Result;
 use std::path::Path;
 
-use devport::envfile::{EnvFile, Format};
+use crate::envfile::{EnvFile, Format};
 
 use super::{Ctx, Outcome};
-use crate::cli::EnvArgs;
-use crate::output;
+use crate::app::cli::EnvArgs;
+use crate::app::output;
 
 pub fn run(ctx: &Ctx, args: &EnvArgs) -> Result<Outcome> {
-    devport::envfile::validate_prefix(&args.prefix)?;
+    crate::envfile::validate_prefix(&args.prefix)?;
     if let Some(path) = &args.write {
         refuse_format_with_write(ctx, args.format, path)?;
     }
     let project = ctx.project()?;
     let file = args.write.as_deref().map(EnvFile::open).transpose()?;
     let mut vars = ctx.project_vars(&project, None, &args.prefix)?;
-    for note in devport::computed::add(&project, &ctx.store.read()?, &args.prefix, &mut vars)? {
+    for note in crate::computed::add(&project, &ctx.store.read()?, &args.prefix, &mut vars)? {
         output::note(&note);
     }
     let none = format!(
@@ -42,7 +42,7 @@ fn refuse_format_with_write(ctx: &Ctx, format: Option<Format>, path: &Path) -> R
         Some(Format::Dotenv) | None => "--json".to_string(),
         Some(other) => super::format_flag(other),
     };
-    Err(devport::Error::Usage(format!(
+    Err(crate::Error::Usage(format!(
         "--write {} writes dotenv lines, so {asked} cannot apply; drop {asked} to write the file, or drop --write to print the variables",
         path.display()
     ))

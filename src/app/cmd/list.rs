@@ -1,14 +1,15 @@
 //! `devport list`: the claims, grouped by project, and the live leases.
 
+use crate::ports::sockets;
 use anyhow::Result;
-use devport::ports::sockets;
 
-use devport::{Claim, LeaseRecord};
+use crate::Claim;
+use crate::registry::LeaseRecord;
 
 use super::lease::LeaseView;
 use super::{Ctx, Outcome};
-use crate::cli::ListArgs;
-use crate::output::{self, ClaimView};
+use crate::app::cli::ListArgs;
+use crate::app::output::{self, ClaimView};
 
 pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<Outcome> {
     let reg = ctx.store.read()?;
@@ -34,7 +35,7 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<Outcome> {
     let held = reg.held();
     let live = args.live.then(|| {
         let mut socks = sockets::on_ports(&sockets::list(), |p| held.contains(p));
-        devport::container::annotate(&mut socks);
+        crate::container::annotate(&mut socks);
         socks
     });
     let views: Vec<ClaimView> = claims
@@ -119,7 +120,7 @@ fn lease_table(ctx: &Ctx, leases: &[&LeaseRecord]) -> Result<()> {
             output::port_list(l.ports()),
             l.proto.to_string(),
             l.pid.to_string(),
-            devport::process::name(l.pid)
+            crate::process::name(l.pid)
                 .map_or_else(|| "-".into(), |n| output::clean(&n).into_owned()),
             l.expires
                 .map_or_else(|| "when the process exits".into(), output::local_time),

@@ -1,28 +1,28 @@
 //! `devport up`: claim every service of `devport.toml`.
 
+use crate::claim::{Batch, Refusal};
+use crate::envfile::{self, EnvFile};
+use crate::project::Manifest;
+use crate::{ClaimRequest, PortChoice, Project};
 use anyhow::Result;
-use devport::claim::{Batch, Refusal};
-use devport::envfile::{self, EnvFile};
-use devport::project::Manifest;
-use devport::{ClaimRequest, PortChoice, Project};
 
 use super::{Ctx, Outcome};
-use crate::cli::UpArgs;
-use crate::output;
+use crate::app::cli::UpArgs;
+use crate::app::output;
 
 pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<Outcome> {
     let project = ctx.project()?;
     if project.path.is_none() {
-        return Err(devport::Error::Usage(format!(
+        return Err(crate::Error::Usage(format!(
             "up reads a project's {}, and --global claims belong to no project; run 'devport up' in the project's folder, or 'devport --global claim SERVICE' for a global claim",
-            devport::project::MANIFEST
+            crate::project::MANIFEST
         ))
         .into());
     }
     let Some(manifest) = &project.manifest else {
-        return Err(devport::Error::Usage(format!(
+        return Err(crate::Error::Usage(format!(
             "no {} in {} or above; run 'devport init' to write one",
-            devport::project::MANIFEST,
+            crate::project::MANIFEST,
             ctx.project_dir().display()
         ))
         .into());
@@ -44,7 +44,7 @@ pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<Outcome> {
             relocate: args.relocate,
         })
         .collect();
-    match devport::claim::claim_all(&ctx.store, &ctx.policy(), &reqs, ctx.now)? {
+    match crate::claim::claim_all(&ctx.store, &ctx.policy(), &reqs, ctx.now)? {
         Batch::Claimed(outcomes) => {
             for outcome in &outcomes {
                 outcome.warnings.iter().for_each(|w| output::warn(w));
@@ -69,13 +69,13 @@ pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<Outcome> {
             "{} ({}) is claimed but not in {}; run 'devport release {}' if it is gone",
             stale.label(),
             output::port_list(stale.ports()),
-            devport::project::MANIFEST,
+            crate::project::MANIFEST,
             stale.service
         ));
     }
     let services: Vec<&str> = manifest.services.keys().map(String::as_str).collect();
     let mut vars = ctx.project_vars(&project, Some(&services), "")?;
-    for note in devport::computed::add(&project, &reg, "", &mut vars)? {
+    for note in crate::computed::add(&project, &reg, "", &mut vars)? {
         output::note(&note);
     }
     super::emit_vars(
@@ -83,7 +83,7 @@ pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<Outcome> {
         format,
         file.as_ref(),
         true,
-        &format!("{} lists no services", devport::project::MANIFEST),
+        &format!("{} lists no services", crate::project::MANIFEST),
     )?;
     Ok(Outcome::Success)
 }
@@ -100,8 +100,8 @@ fn refusal(
 ) -> anyhow::Error {
     let path = project
         .manifest_path()
-        .unwrap_or_else(|| devport::project::MANIFEST.into());
-    let text = devport::fsutil::read_regular(&path, "manifest")
+        .unwrap_or_else(|| crate::project::MANIFEST.into());
+    let text = crate::fsutil::read_regular(&path, "manifest")
         .ok()
         .flatten()
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
@@ -118,14 +118,14 @@ fn refusal(
         .iter()
         .map(|r| r.error.exit_code())
         .max()
-        .unwrap_or(devport::error::EXIT_NEGATIVE);
+        .unwrap_or(crate::error::EXIT_NEGATIVE);
     let lines: Vec<String> = refused
         .iter()
         .map(|r| {
             let service = reqs[r.index].service;
             let at = text
                 .as_deref()
-                .and_then(|text| devport::project::service_position(text, service))
+                .and_then(|text| crate::project::service_position(text, service))
                 .map_or_else(String::new, |at| format!("{at}: "));
             format!("{at}[services.{service}]: {}", r.error)
         })
@@ -149,7 +149,7 @@ fn refusal(
             names.join(", ")
         )
     };
-    devport::Error::Config {
+    crate::Error::Config {
         path,
         message,
         code,
@@ -160,12 +160,12 @@ fn refusal(
 /// Refuses (exit 2, naming the manifest) services that would share a variable with each other
 /// or with another claim of the project, before anything is claimed.
 fn check_manifest_names(ctx: &Ctx, project: &Project, manifest: &Manifest) -> Result<()> {
-    let in_manifest = |error: devport::Error| devport::Error::Config {
+    let in_manifest = |error: crate::Error| crate::Error::Config {
         path: project
             .manifest_path()
-            .unwrap_or_else(|| devport::project::MANIFEST.into()),
+            .unwrap_or_else(|| crate::project::MANIFEST.into()),
         message: error.to_string(),
-        code: devport::error::EXIT_USAGE,
+        code: crate::error::EXIT_USAGE,
     };
     let names = project.env_names();
     let services: Vec<(&str, u16)> = manifest

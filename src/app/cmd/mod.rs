@@ -22,14 +22,16 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
+use crate::envfile::{self, EnvFile, Format};
+use crate::fsutil::FileMode;
+use crate::policy::Policy;
+use crate::ports::os::OsPorts;
+use crate::{ClaimOutcome, ClaimRequest, Config, Project, Store};
 use anyhow::Result;
-use devport::envfile::{self, EnvFile, Format};
-use devport::fsutil::FileMode;
-use devport::{ClaimOutcome, ClaimRequest, Config, OsPorts, Policy, Project, Store};
 use jiff::Timestamp;
 
-use crate::cli::{Cli, ColorWhen, Command, GlobalArgs};
-use crate::output;
+use crate::app::cli::{Cli, ColorWhen, Command, GlobalArgs};
+use crate::app::output;
 
 /// How a command ended when it did not fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,12 +57,12 @@ pub struct Ctx {
 
 impl Ctx {
     fn new(args: &GlobalArgs) -> Result<Ctx> {
-        let (config, warnings) = devport::config::load_user_config_with_warnings()?;
+        let (config, warnings) = crate::config::load_user_config_with_warnings()?;
         for warning in &warnings {
             output::warn(warning);
         }
-        let lock_timeout = devport::config::lock_timeout(&config)?;
-        let registry = devport::config::resolve_registry_path(args.registry.clone())?;
+        let lock_timeout = crate::config::lock_timeout(&config)?;
+        let registry = crate::config::resolve_registry_path(args.registry.clone())?;
         let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
         let color = match args.color {
             ColorWhen::Always => true,
@@ -74,7 +76,7 @@ impl Ctx {
         let project_dir = match &args.project {
             Some(dir) => dir.clone(),
             None => std::env::current_dir()
-                .map_err(|e| devport::Error::io("cannot read the current folder", ".", e))?,
+                .map_err(|e| crate::Error::io("cannot read the current folder", ".", e))?,
         };
         Ok(Ctx {
             store: Store::new(registry, lock_timeout),
@@ -114,7 +116,7 @@ impl Ctx {
     /// when it is not the configured one) that an existing claim lies outside of: a range
     /// only steers a new claim.
     pub fn claim(&self, policy: &Policy, req: &ClaimRequest<'_>) -> Result<ClaimOutcome> {
-        let outcome = devport::claim(&self.store, policy, req, self.now)?;
+        let outcome = crate::claim::claim(&self.store, policy, req, self.now)?;
         for warning in &outcome.warnings {
             output::warn(warning);
         }
@@ -128,7 +130,7 @@ impl Ctx {
                 outcome.claim.label(),
                 output::port_list(ports),
                 policy.range,
-                devport::claim::move_command(req, Some(policy.range))
+                crate::claim::move_command(req, Some(policy.range))
             ));
         }
         Ok(outcome)
@@ -154,7 +156,7 @@ impl Ctx {
         names: &BTreeMap<String, String>,
     ) -> Result<Vec<(String, String)>> {
         let reg = self.store.read()?;
-        let mut claims: Vec<&devport::Claim> = reg
+        let mut claims: Vec<&crate::Claim> = reg
             .claims
             .iter()
             .filter(|c| {
@@ -171,7 +173,7 @@ impl Ctx {
     /// `--json` with another `--format` is refused (exit 2) rather than one of them ignored.
     pub fn print_format(&self, format: Option<Format>) -> Result<Format> {
         match format {
-            Some(f) if self.json && f != Format::Json => Err(devport::Error::Usage(format!(
+            Some(f) if self.json && f != Format::Json => Err(crate::Error::Usage(format!(
                 "--json and {} ask for two formats; keep one",
                 format_flag(f)
             ))
@@ -202,7 +204,7 @@ pub fn emit_vars(
         } else {
             if let Some(merged) = file.merged(vars)? {
                 let target = file.target();
-                devport::fsutil::write_atomic(target, &merged, file_mode(target))?;
+                crate::fsutil::write_atomic(target, &merged, file_mode(target))?;
             }
             output::note(&format!(
                 "{} variable(s) in {}",
@@ -224,7 +226,7 @@ pub fn format_flag(format: Format) -> String {
     use clap::ValueEnum as _;
     format!(
         "--format {}",
-        crate::cli::FormatArg::from(format)
+        crate::app::cli::FormatArg::from(format)
             .to_possible_value()
             .map_or_else(String::new, |v| v.get_name().to_string())
     )

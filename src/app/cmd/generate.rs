@@ -2,21 +2,21 @@
 
 use std::path::Path;
 
+use crate::fsutil::FileMode;
 use anyhow::Result;
 use clap::CommandFactory as _;
 use clap_mangen::Man;
 use clap_mangen::roff::{Roff, roman};
-use devport::fsutil::FileMode;
 
 use super::Outcome;
-use crate::cli::{Cli, ManArgs};
-use crate::output;
+use crate::app::cli::{Cli, ManArgs};
+use crate::app::output;
 
 pub fn completions(shell: clap_complete::Shell) -> Result<Outcome> {
     let mut cmd = Cli::command();
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut cmd, "devport", &mut out);
-    crate::output::text(&String::from_utf8_lossy(&out))?;
+    crate::app::output::text(&String::from_utf8_lossy(&out))?;
     Ok(Outcome::Success)
 }
 
@@ -36,7 +36,7 @@ pub fn man(args: &ManArgs) -> Result<Outcome> {
         .find(|c| page_name(c) == wanted)
         .ok_or_else(|| {
             let commands: Vec<&str> = pages.iter().skip(1).map(clap::Command::get_name).collect();
-            devport::Error::Usage(format!(
+            crate::Error::Usage(format!(
                 "no man page for {:?}: give one of {}, or nothing for the page of devport itself",
                 args.page.as_deref().unwrap_or_default(),
                 commands.join(", ")
@@ -48,10 +48,10 @@ pub fn man(args: &ManArgs) -> Result<Outcome> {
 
 /// Writes every page into `dir` (created if missing), each file replaced atomically.
 fn write_all(pages: &[clap::Command], dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| devport::Error::io("cannot create", dir, e))?;
+    std::fs::create_dir_all(dir).map_err(|e| crate::Error::io("cannot create", dir, e))?;
     for page in pages {
         let path = dir.join(format!("{}.1", page_name(page)));
-        devport::fsutil::write_atomic(&path, &render(page)?, FileMode::Masked(0o666))?;
+        crate::fsutil::write_atomic(&path, &render(page)?, FileMode::Masked(0o666))?;
     }
     output::note(&format!(
         "wrote {} man pages (devport.1, devport-claim.1, ...) into {}",

@@ -1,17 +1,17 @@
 //! `devport doctor`: is the registry healthy, and does every claim still hold up?
 
+use crate::ports::sockets;
 use anyhow::Result;
-use devport::ports::sockets;
 
 use super::{Ctx, Outcome};
-use crate::output;
+use crate::app::output;
 
 pub fn run(ctx: &Ctx) -> Result<Outcome> {
     let policy = ctx.policy();
     for unread in &policy.os.unread {
         output::note(&format!("not read from the OS: {unread}"));
     }
-    let problems = devport::doctor::doctor(&ctx.store, &policy, &sockets::list());
+    let problems = crate::doctor::doctor(&ctx.store, &policy, &sockets::list());
     if ctx.json {
         output::json(&problems)?;
     } else if problems.is_empty() {
@@ -34,11 +34,8 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         output::line(&text.join("\n"))?;
     }
     Ok(
-        if problems
-            .iter()
-            .any(devport::doctor::Problem::is_environment)
-        {
-            Outcome::Exit(devport::error::EXIT_ENV)
+        if problems.iter().any(crate::doctor::Problem::is_environment) {
+            Outcome::Exit(crate::error::EXIT_ENV)
         } else if problems.is_empty() {
             Outcome::Success
         } else {

@@ -1,0 +1,67 @@
+//! The library's front door: [`Store`] opened from the environment, and what the command line's
+//! `claim`, `release`, `list` and `check` do, for a Rust caller. Each call reads the machine
+//! (OS port ranges, live sockets) and the clock when it runs, as the binary does.
+
+use jiff::Timestamp;
+
+use crate::check::{self, PortReport};
+use crate::claim::{self, ClaimOutcome, ClaimRequest, ReleaseTarget};
+use crate::config;
+use crate::error::Result;
+use crate::policy::Policy;
+use crate::ports::os::OsPorts;
+use crate::ports::sockets;
+use crate::registry::{Claim, Store};
+
+impl Store {
+    /// The registry the command line uses, with its settings: the file from
+    /// `DEVPORT_REGISTRY` (else the per-user default), the configuration from `DEVPORT_CONFIG`
+    /// (else the per-user `config.toml`; a missing file means the defaults) and the lock
+    /// timeout from `DEVPORT_LOCK_TIMEOUT` (else the configuration). Nothing is read from the
+    /// registry yet.
+    pub fn from_env() -> Result<Store> {
+        let config = config::load_user_config()?;
+        let lock_timeout = config::lock_timeout(&config)?;
+        let path = config::resolve_registry_path(None)?;
+        Ok(Store::new(path, lock_timeout).with_config(config))
+    }
+
+    /// The port policy of this store's configuration on this machine.
+    fn policy(&self) -> Policy {
+        Policy::new(self.config(), OsPorts::read())
+    }
+
+    /// Get-or-create, as `devport claim`: an existing claim of the service is returned as it
+    /// is (or moved, with [`ClaimRequest::relocate`]); a new one gets a port the policy allows
+    /// and nothing is bound to. A request the registry cannot grant is an [`Error`] variant
+    /// naming why (the port is taken, no port is free, the claim has another shape …).
+    ///
+    /// [`Error`]: crate::Error
+    pub fn claim(&self, request: &ClaimRequest<'_>) -> Result<ClaimOutcome> {
+        claim::claim(self, &self.policy(), request, Timestamp::now())
+    }
+
+    /// Removes claims, as `devport release`, and returns them (none removed is not an error).
+    pub fn release(&self, target: &ReleaseTarget<'_>) -> Result<Vec<Claim>> {
+        claim::release(self, target, Timestamp::now())
+    }
+
+    /// Every claim in the registry, as `devport list` (a missing registry has none). Does not
+    /// lock: a claim being written at the same moment may be missing.
+    pub fn claims(&self) -> Result<Vec<Claim>> {
+        Ok(self.read()?.claims)
+    }
+
+    /// Everything devport knows about `port`, as `devport check`: whether `claim` would hand
+    /// it out, every reason it would not, and who holds it.
+    pub fn check(&self, port: u16) -> Result<PortReport> {
+        let reg = self.read()?;
+        Ok(check::report(
+            &self.policy(),
+            &reg,
+            &sockets::list(),
+            port,
+            Timestamp::now(),
+        ))
+    }
+}
