@@ -211,7 +211,7 @@ pub fn claim_all(
         return Ok(Batch::Claimed(outcomes));
     }
     let mut refused = Vec::new();
-    let result = store.update(now, |reg| {
+    let result = store.update_with(now, |reg| {
         let mut trial = reg.clone();
         let mut outcomes = Vec::with_capacity(reqs.len());
         for (index, req) in reqs.iter().enumerate() {
@@ -224,14 +224,26 @@ pub fn claim_all(
             *reg = trial;
             Ok(outcomes)
         } else {
-            // Only to stop the write: the refusals themselves are returned below.
-            Err(Error::Refused(String::new()))
+            Err(Stop::Refused)
         }
     });
     match result {
         Ok(outcomes) => Ok(Batch::Claimed(outcomes)),
-        Err(_) if !refused.is_empty() => Ok(Batch::Refused(refused)),
-        Err(e) => Err(e),
+        Err(Stop::Refused) => Ok(Batch::Refused(refused)),
+        Err(Stop::Failed(e)) => Err(e),
+    }
+}
+
+/// Why [`claim_all`]'s transaction stopped without writing.
+enum Stop {
+    /// A request was refused: the refusals are returned.
+    Refused,
+    /// Reading or writing the registry failed.
+    Failed(Error),
+}
+impl From<Error> for Stop {
+    fn from(e: Error) -> Self {
+        Stop::Failed(e)
     }
 }
 
@@ -380,14 +392,14 @@ fn claim_locked(
 /// An existing claim answers a request only if it was asked for the same shape.
 fn check_matches(existing: &Claim, req: &ClaimRequest<'_>) -> Result<()> {
     match differs(existing, req) {
-        Some(what) => Err(Error::Refused(format!(
-            "{} already holds {} ({} port(s), {}); to get {what} instead run '{}'",
-            existing.label(),
-            existing.ports(),
-            existing.count,
-            existing.proto,
-            move_command(req, None)
-        ))),
+        Some(wanted) => Err(Error::ClaimDiffers {
+            project: existing.project.clone(),
+            service: existing.service.clone(),
+            ports: existing.ports(),
+            proto: existing.proto,
+            wanted,
+            command: move_command(req, None),
+        }),
         None => Ok(()),
     }
 }
@@ -464,44 +476,44 @@ pub fn move_command(req: &ClaimRequest<'_>, range: Option<PortRange>) -> String 
 /// bound to it.
 fn exact(reg: &Registry, req: &ClaimRequest<'_>, port: u16, now: Timestamp) -> Result<u16> {
     let block = PortRange::block(port, req.count).ok_or_else(|| {
-        Error::Usage(format!(
-            "a block of {} ports from {port} runs past 65535; pick a lower port",
-            req.count
-        ))
+        Error::invalid(
+            crate::error::Input::Port,
+            format!(
+                "a block of {} ports from {port} runs past 65535; pick a lower port",
+                req.count
+            ),
+        )
     })?;
     match reg.holder(block, now) {
         Some(Holder::Claim(c)) => {
-            let where_ = c.project_path.as_ref().map_or_else(
-                || "with --global".to_string(),
-                |p| format!("in {}", p.display()),
-            );
-            return Err(Error::Refused(format!(
-                "port {} is claimed by {}; run 'devport release {}' {where_} or pick another port",
-                c.ports(),
-                c.label(),
-                c.service
-            )));
+            return Err(Error::PortClaimed {
+                ports: c.ports(),
+                project: c.project.clone(),
+                project_path: c.project_path.clone(),
+                service: c.service.clone(),
+            });
         }
         Some(Holder::Lease(l)) => {
-            return Err(Error::Refused(format!(
-                "port {} is leased by pid {} until it exits; pick another port",
-                l.ports(),
-                l.pid
-            )));
+            return Err(Error::PortLeased {
+                ports: l.ports(),
+                pid: l.pid,
+            });
         }
         None => {}
     }
     match probe::probe_block(block, req.proto) {
         None | Some((_, Probe::Free)) => Ok(port),
-        Some((p, Probe::InUse { proto, .. })) => Err(Error::Refused(format!(
-            "port {p} is in use: {}; stop it or pick another port",
-            listener(p, proto).unwrap_or_else(|| format!(
-                "something is bound to it for {proto} ('devport check {p}' shows more)"
-            ))
-        ))),
-        Some((p, Probe::Denied { proto, addr, error })) => Err(Error::Refused(format!(
-            "port {p} cannot be bound ({proto} on {addr}: {error}); pick another port"
-        ))),
+        Some((port, Probe::InUse { proto, .. })) => Err(Error::PortInUse {
+            port,
+            proto: proto.into(),
+            listener: listener(port, proto),
+        }),
+        Some((port, Probe::Denied { proto, addr, error })) => Err(Error::PortUnbindable {
+            port,
+            proto: proto.into(),
+            addr,
+            reason: error.clone(),
+        }),
     }
 }
 

@@ -206,12 +206,18 @@ pub fn add(
     for (name, template) in &manifest.computed {
         let name = format!("{prefix}{name}");
         if let Some(why) = crate::envfile::name_problem(&name) {
-            return Err(Error::Usage(format!(
-                "--prefix {prefix} makes the [env] variable {name}, which cannot be used: {why}; choose another --prefix"
-            )));
+            return Err(Error::invalid(
+                crate::error::Input::Variable,
+                format!(
+                    "--prefix {prefix} makes the [env] variable {name}, which cannot be used: {why}; choose another --prefix"
+                ),
+            ));
         }
         if let Some((theirs, _)) = vars.iter().find(|(k, _)| k.eq_ignore_ascii_case(&name)) {
-            return Err(Error::Usage(collision(&name, theirs)));
+            return Err(Error::invalid(
+                crate::error::Input::Variable,
+                collision(&name, theirs),
+            ));
         }
         match template.render(&project.name, &claims) {
             Ok(value) => out.push((name, value)),

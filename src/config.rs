@@ -6,12 +6,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::error::{EXIT_ENV, Error, Result, toml_error};
+use crate::error::{Error, Result, toml_message};
 use crate::types::{PortRange, parse_duration};
 
-/// The range claims come from unless configured: below every OS's ephemeral range and
-/// Kubernetes' `NodePort` range, above most dev-tool defaults.
-pub const DEFAULT_RANGE: PortRange = PortRange::new(10000, 29999).expect("lo <= hi");
+pub use crate::types::DEFAULT_RANGE;
 /// How long a writer waits for the registry lock unless configured.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -72,13 +70,16 @@ pub fn resolve_registry_path(explicit: Option<PathBuf>) -> Result<PathBuf> {
             return Ok(None);
         };
         if value.is_relative() {
-            return Err(Error::Usage(format!(
-                "DEVPORT_REGISTRY={} is a relative path, which would mean another registry in every folder; give an absolute path, such as {}",
-                value.display(),
-                std::env::current_dir()
-                    .map_or_else(|_| value.clone(), |cwd| cwd.join(&value))
-                    .display()
-            )));
+            return Err(Error::invalid(
+                crate::error::Input::Setting,
+                format!(
+                    "DEVPORT_REGISTRY={} is a relative path, which would mean another registry in every folder; give an absolute path, such as {}",
+                    value.display(),
+                    std::env::current_dir()
+                        .map_or_else(|_| value.clone(), |cwd| cwd.join(&value))
+                        .display()
+                ),
+            ));
         }
         Ok(Some(value))
     };
@@ -88,19 +89,22 @@ pub fn resolve_registry_path(explicit: Option<PathBuf>) -> Result<PathBuf> {
     }
     .or_else(default_registry_path)
     .ok_or_else(|| {
-        Error::Usage(
-            "cannot find a home folder for the registry; set DEVPORT_REGISTRY to a file path"
-                .into(),
+        Error::invalid(
+            crate::error::Input::Setting,
+            "cannot find a home folder for the registry; set DEVPORT_REGISTRY to a file path",
         )
     })?;
     let names_folder =
         path.as_os_str().to_string_lossy().ends_with(['/', '\\']) || path.file_name().is_none();
     if names_folder {
-        return Err(Error::Usage(format!(
-            "registry path {} names a folder; give a file, such as {}",
-            path.display(),
-            path.join("registry.json").display()
-        )));
+        return Err(Error::invalid(
+            crate::error::Input::Setting,
+            format!(
+                "registry path {} names a folder; give a file, such as {}",
+                path.display(),
+                path.join("registry.json").display()
+            ),
+        ));
     }
     Ok(path)
 }
@@ -135,10 +139,13 @@ pub fn lock_timeout(config: &Config) -> Result<Duration> {
     };
     let text = value.to_string_lossy();
     let bad = || {
-        Error::Usage(format!(
-            "invalid DEVPORT_LOCK_TIMEOUT {text:?}: give 0 to {} seconds, or a duration like 10s",
-            MAX_LOCK_TIMEOUT.as_secs()
-        ))
+        Error::invalid(
+            crate::error::Input::Setting,
+            format!(
+                "invalid DEVPORT_LOCK_TIMEOUT {text:?}: give 0 to {} seconds, or a duration like 10s",
+                MAX_LOCK_TIMEOUT.as_secs()
+            ),
+        )
     };
     let timeout = match text.trim().parse::<f64>() {
         Ok(secs) => Duration::try_from_secs_f64(secs).map_err(|_| bad())?,
@@ -182,7 +189,7 @@ impl Config {
             let warning = format!("skipped config {}: {why}", path.display());
             return Ok((Config::default(), vec![warning]));
         }
-        let config = match crate::fsutil::read_text(path, "config file", EXIT_ENV)? {
+        let config = match crate::fsutil::read_text(path, "config file", Error::config)? {
             Some(text) => Config::parse(&text, path)?,
             None => Config::default(),
         };
@@ -192,7 +199,7 @@ impl Config {
     /// Parses config text; `path` is only used in errors.
     pub(crate) fn parse(text: &str, path: &Path) -> Result<Config> {
         let file: ConfigFile =
-            toml::from_str(text).map_err(|e| toml_error(path, text, &e, EXIT_ENV))?;
+            toml::from_str(text).map_err(|e| Error::config(path, toml_message(text, &e)))?;
         let default = Config::default();
         Ok(Config {
             range: file.range.unwrap_or(default.range),
@@ -295,7 +302,7 @@ mod tests {
             .map(|_| ())
             .unwrap_err();
         assert!(e.to_string().contains("line 1, column 1"), "{e}");
-        assert_eq!(e.exit_code(), EXIT_ENV);
+        assert!(matches!(e, Error::Config { .. }), "{e:?}");
         assert!(Config::parse("range = \"9-1\"\n", Path::new("c")).is_err());
     }
 }

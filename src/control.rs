@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StopRefusal};
 use crate::ports::sockets::{self, Socket};
 use crate::process;
 use crate::project::Project;
@@ -187,10 +187,13 @@ pub fn victims(socks: &[Socket]) -> Result<Vec<Victim>> {
                 .clone()
                 .or_else(|| s.uid.map(|u| format!("uid {u}")))
                 .map_or_else(String::new, |u| format!(" of user {u}"));
-            return Err(Error::Refused(format!(
-                "{} port {} is held by a process{whose} that devport cannot see; nothing was stopped; run devport as that user to stop it",
-                s.proto, s.port
-            )));
+            return Err(Error::StopRefused {
+                why: StopRefusal::Unseen,
+                message: format!(
+                    "{} port {} is held by a process{whose} that devport cannot see; nothing was stopped; run devport as that user to stop it",
+                    s.proto, s.port
+                ),
+            });
         };
         if let Some(v) = out.iter_mut().find(|v| v.pid == pid) {
             if !v.ports.contains(&s.port) {
@@ -203,18 +206,24 @@ pub fn victims(socks: &[Socket]) -> Result<Vec<Victim>> {
             .as_ref()
             .map_or_else(|| format!("pid {pid}"), |n| format!("pid {pid} ({n})"));
         if let Some(what) = system_process(pid) {
-            return Err(Error::Refused(format!(
-                "{} port {} is held by {label}, {what}; devport never stops pid {pid}; nothing was stopped",
-                s.proto, s.port
-            )));
+            return Err(Error::StopRefused {
+                why: StopRefusal::SystemProcess,
+                message: format!(
+                    "{} port {} is held by {label}, {what}; devport never stops pid {pid}; nothing was stopped",
+                    s.proto, s.port
+                ),
+            });
         }
         #[cfg(windows)]
         may_terminate(pid, &label, s)?;
         if let Some(proxy) = name.as_deref().filter(|n| CONTAINER_PROXIES.contains(n)) {
-            return Err(Error::Refused(format!(
-                "{} port {} is forwarded to a container by {label}; stopping {proxy} would break the engine's port forwarding, not stop the container; stop the container instead ('docker ps' or 'podman ps' shows which); nothing was stopped",
-                s.proto, s.port
-            )));
+            return Err(Error::StopRefused {
+                why: StopRefusal::ContainerForwarder,
+                message: format!(
+                    "{} port {} is forwarded to a container by {label}; stopping {proxy} would break the engine's port forwarding, not stop the container; stop the container instead ('docker ps' or 'podman ps' shows which); nothing was stopped",
+                    s.proto, s.port
+                ),
+            });
         }
         let uid = process::uid(pid).or(s.uid);
         // The socket's user is the process's unless the socket was handed over.
@@ -224,10 +233,13 @@ pub fn victims(socks: &[Socket]) -> Result<Vec<Victim>> {
             && me != owner
         {
             let whose = user.clone().unwrap_or_else(|| format!("uid {owner}"));
-            return Err(Error::Refused(format!(
-                "{} port {} is held by {label} of user {whose}, not yours; devport stops only your own processes (or any, run as root); nothing was stopped",
-                s.proto, s.port
-            )));
+            return Err(Error::StopRefused {
+                why: StopRefusal::OtherUser,
+                message: format!(
+                    "{} port {} is held by {label} of user {whose}, not yours; devport stops only your own processes (or any, run as root); nothing was stopped",
+                    s.proto, s.port
+                ),
+            });
         }
         out.push(Victim {
             pid,
@@ -259,14 +271,20 @@ fn system_process(pid: u32) -> Option<&'static str> {
 fn may_terminate(pid: u32, label: &str, s: &Socket) -> Result<()> {
     match crate::winapi::Terminable::open(pid) {
         Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(Error::Refused(format!(
-            "{} port {} is held by {label}, which devport may not end (another user's process, a service or a protected process); nothing was stopped; run devport as that user, or from an elevated prompt, to stop it",
-            s.proto, s.port
-        ))),
-        Err(e) => Err(Error::Refused(format!(
-            "{} port {} is held by {label}, which devport cannot open: {e}; nothing was stopped",
-            s.proto, s.port
-        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(Error::StopRefused {
+            why: StopRefusal::NotPermitted,
+            message: format!(
+                "{} port {} is held by {label}, which devport may not end (another user's process, a service or a protected process); nothing was stopped; run devport as that user, or from an elevated prompt, to stop it",
+                s.proto, s.port
+            ),
+        }),
+        Err(e) => Err(Error::StopRefused {
+            why: StopRefusal::Failed,
+            message: format!(
+                "{} port {} is held by {label}, which devport cannot open: {e}; nothing was stopped",
+                s.proto, s.port
+            ),
+        }),
     }
 }
 
@@ -313,11 +331,9 @@ pub fn stop(
 #[cfg(not(windows))]
 fn send(victims: &[Victim], force: bool) -> Result<()> {
     for v in victims.iter().filter(|v| process::is_alive(v.pid, v.start)) {
-        process::signal(v.pid, force).map_err(|e| {
-            Error::Refused(format!(
-                "cannot signal pid {}: {e}; nothing more was stopped",
-                v.pid
-            ))
+        process::signal(v.pid, force).map_err(|e| Error::StopRefused {
+            why: StopRefusal::Failed,
+            message: format!("cannot signal pid {}: {e}; nothing more was stopped", v.pid),
         })?;
     }
     Ok(())
@@ -338,10 +354,11 @@ pub fn stop(
     force: bool,
 ) -> Result<Stopped> {
     if !force {
-        return Err(Error::Refused(
-            "Windows has no SIGTERM: a process can only be ended at once, without its own cleanup (TerminateProcess), and devport does that only with --force; nothing was stopped; run again with --force"
+        return Err(Error::StopRefused {
+            why: StopRefusal::NeedsForce,
+            message: "Windows has no SIGTERM: a process can only be ended at once, without its own cleanup (TerminateProcess), and devport does that only with --force; nothing was stopped; run again with --force"
                 .to_string(),
-        ));
+        });
     }
     let deadline = Instant::now() + timeout;
     let mut ended = Vec::new();
@@ -370,11 +387,12 @@ pub fn stop(
 /// now belongs to another process (which is left alone).
 #[cfg(windows)]
 pub fn terminate(victim: &Victim) -> Result<Option<crate::winapi::Terminable>> {
-    let refused = |e: std::io::Error| {
-        Error::Refused(format!(
+    let refused = |e: std::io::Error| Error::StopRefused {
+        why: StopRefusal::Failed,
+        message: format!(
             "cannot end pid {}: {e}; nothing more was stopped",
             victim.pid
-        ))
+        ),
     };
     let Some(handle) = crate::winapi::Terminable::open(victim.pid).map_err(refused)? else {
         return Ok(None);
@@ -420,7 +438,7 @@ mod tests {
         );
         for bad in ["0", "70000", "", "-x", "a b", "é"] {
             let e = Target::parse(bad).map(|_| ()).unwrap_err();
-            assert_eq!(e.exit_code(), crate::error::EXIT_USAGE, "{bad:?}");
+            assert!(matches!(e, Error::InvalidInput { .. }), "{bad:?}: {e:?}");
         }
     }
 

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use crate::error::{EXIT_USAGE, Error, Result};
+use crate::error::{Error, Result};
 use crate::registry::Claim;
 
 /// Names that change how shells, loaders and devport itself behave, compared without regard to
@@ -92,9 +92,12 @@ pub(crate) fn name_problem(name: &str) -> Option<String> {
 pub fn validate_var(name: &str) -> Result<()> {
     match name_problem(name) {
         None => Ok(()),
-        Some(why) => Err(Error::Usage(format!(
-            "the variable name {name:?} cannot be used: {why}; choose another, such as WEB_PORT"
-        ))),
+        Some(why) => Err(Error::invalid(
+            crate::error::Input::Variable,
+            format!(
+                "the variable name {name:?} cannot be used: {why}; choose another, such as WEB_PORT"
+            ),
+        )),
     }
 }
 
@@ -107,9 +110,10 @@ pub fn validate_prefix(prefix: &str) -> Result<()> {
     // A prefix is the start of a name: check it as one, with a harmless tail.
     match name_problem(&format!("{prefix}X")) {
         None => Ok(()),
-        Some(why) => Err(Error::Usage(format!(
-            "--prefix {prefix:?} cannot be used: {why}; choose another, such as APP_"
-        ))),
+        Some(why) => Err(Error::invalid(
+            crate::error::Input::Variable,
+            format!("--prefix {prefix:?} cannot be used: {why}; choose another, such as APP_"),
+        )),
     }
 }
 
@@ -152,9 +156,12 @@ pub fn check_names(
                 } else {
                     format!("choose another --prefix than {prefix}")
                 };
-                return Err(Error::Usage(format!(
-                    "service {service} would set {var}, which cannot be used: {why}; {fix}"
-                )));
+                return Err(Error::invalid(
+                    crate::error::Input::Variable,
+                    format!(
+                        "service {service} would set {var}, which cannot be used: {why}; {fix}"
+                    ),
+                ));
             }
             if let Some(other) = owner.insert(var.clone(), service) {
                 return Err(collision(other, service, var));
@@ -189,9 +196,12 @@ pub fn check_new_claim<'a>(
 }
 
 fn collision(first: &str, second: &str, var: &str) -> Error {
-    Error::Usage(format!(
-        "services {first} and {second} would both set {var}; give one another name with `env = \"...\"` under [services.{second}] in devport.toml, or use another service name"
-    ))
+    Error::invalid(
+        crate::error::Input::Variable,
+        format!(
+            "services {first} and {second} would both set {var}; give one another name with `env = \"...\"` under [services.{second}] in devport.toml, or use another service name"
+        ),
+    )
 }
 
 /// The variables of `claims`: `NAME=first port`, and for a block also `NAME_0` ... `NAME_{N-1}`.
@@ -556,14 +566,13 @@ impl<'a> Dotenv<'a> {
 pub fn merge(existing: &[u8], vars: &[(String, String)], path: &Path) -> Result<Vec<u8>> {
     let doc = Dotenv::parse(existing);
     if let Some(u) = &doc.unclosed {
-        return Err(Error::Config {
-            path: path.to_path_buf(),
-            message: format!(
+        return Err(Error::manifest(
+            path,
+            format!(
                 "line {}, column {}: the quoted value of {} is never closed; add the closing quote, then run the command again",
                 u.line, u.column, u.name
             ),
-            code: EXIT_USAGE,
-        });
+        ));
     }
     let value_of = |name: &[u8]| {
         vars.iter()
@@ -692,14 +701,10 @@ impl EnvFile {
         let target = match std::fs::symlink_metadata(path) {
             Ok(meta) if meta.file_type().is_symlink() => {
                 dunce::canonicalize(path).map_err(|e| match e.kind() {
-                    std::io::ErrorKind::NotFound => Error::Config {
-                        path: path.to_path_buf(),
-                        message: format!(
+                    std::io::ErrorKind::NotFound => Error::config(path, format!(
                             "is a symlink to {}, which does not exist; create that file or remove the link",
                             std::fs::read_link(path).unwrap_or_default().display()
-                        ),
-                        code: crate::error::EXIT_ENV,
-                    },
+                        )),
                     _ => Error::io("cannot follow the .env symlink", path, e),
                 })?
             }

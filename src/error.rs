@@ -1,24 +1,114 @@
-//! Library errors. Each one knows its exit code (see [`Error::exit_code`]).
+//! Library errors: one variant per way a request can fail, with its data, so a caller can
+//! tell "the port is taken" from "no port is free" from "the claim has another shape". The
+//! text of each (its `Display`) is the one line the command line prints; the exit codes are
+//! the command line's business (`app::exit_code`).
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-/// Exit code for a negative answer: the port is not usable, the requested port is taken.
-pub const EXIT_NEGATIVE: u8 = 1;
-/// Exit code for bad usage or input.
-pub const EXIT_USAGE: u8 = 2;
-/// Exit code for a failure of the registry or the environment.
-pub const EXIT_ENV: u8 = 3;
+use crate::types::{PortRange, Proto};
 
 /// Everything that can go wrong in devport's library.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// Input that a person typed is not valid.
-    #[error("{0}")]
-    Usage(String),
-    /// A well-formed request that cannot be granted (port taken, busy, no free port).
-    #[error("{0}")]
-    Refused(String),
+    /// A value a person gave (an argument, a setting, a name) is not valid; `message` says
+    /// what is wrong and how to fix it.
+    #[error("{message}")]
+    InvalidInput {
+        /// Which kind of value.
+        input: Input,
+        /// What is wrong with it, and the fix.
+        message: String,
+    },
+    /// The port asked for (or a port of its block) is claimed by another service.
+    #[error(
+        "port {ports} is claimed by {project}/{service}; run 'devport release {service}' {} or pick another port",
+        project_path.as_ref().map_or_else(|| "with --global".to_string(), |p| format!("in {}", p.display()))
+    )]
+    PortClaimed {
+        /// The ports of the claim that holds it.
+        ports: PortRange,
+        /// Its project's name.
+        project: String,
+        /// Its project's folder (`None` for a global claim).
+        project_path: Option<PathBuf>,
+        /// Its service.
+        service: String,
+    },
+    /// The port asked for (or a port of its block) is leased by a running process.
+    #[error("port {ports} is leased by pid {pid} until it exits; pick another port")]
+    PortLeased {
+        /// The leased ports.
+        ports: PortRange,
+        /// The process the lease lives with.
+        pid: u32,
+    },
+    /// Something is bound to the port asked for (or a port of its block).
+    #[error(
+        "port {port} is in use: {}; stop it or pick another port",
+        listener.clone().unwrap_or_else(|| format!("something is bound to it for {proto} ('devport check {port}' shows more)"))
+    )]
+    PortInUse {
+        /// The busy port.
+        port: u16,
+        /// The protocol whose bind failed ([`Proto::Tcp`] or [`Proto::Udp`]).
+        proto: Proto,
+        /// Who listens there, in words, when that can be seen.
+        listener: Option<String>,
+    },
+    /// The OS refuses to bind the port asked for (a privileged port, an excluded range).
+    #[error("port {port} cannot be bound ({proto} on {addr}: {reason}); pick another port")]
+    PortUnbindable {
+        /// The port.
+        port: u16,
+        /// The protocol whose bind failed ([`Proto::Tcp`] or [`Proto::Udp`]).
+        proto: Proto,
+        /// The address the bind was tried on.
+        addr: IpAddr,
+        /// What the OS said.
+        reason: String,
+    },
+    /// The service already has a claim of another shape (port, block size or protocols);
+    /// [`ClaimRequest::relocate`](crate::ClaimRequest::relocate) moves it.
+    #[error(
+        "{project}/{service} already holds {ports} ({} port(s), {proto}); to get {wanted} instead run '{command}'",
+        ports.len()
+    )]
+    ClaimDiffers {
+        /// The project's name.
+        project: String,
+        /// The service.
+        service: String,
+        /// The ports it holds.
+        ports: PortRange,
+        /// The protocols it covers.
+        proto: Proto,
+        /// What the request asked for that it lacks ("port 3000", "2 port(s)", "protocol udp").
+        wanted: String,
+        /// The command that moves it.
+        command: String,
+    },
+    /// No block of `count` free ports in `range` for `what`.
+    #[error("{}", no_room_text(*range, *count, what, why))]
+    NoFreePort {
+        /// The range searched.
+        range: PortRange,
+        /// The block size asked for.
+        count: u16,
+        /// For whom ("web of shop", "a lease").
+        what: String,
+        /// Why.
+        why: NoRoom,
+    },
+    /// `kill` does not stop what holds a port; nothing (more) was stopped.
+    #[error("{message}")]
+    StopRefused {
+        /// Why.
+        why: StopRefusal,
+        /// The whole refusal in words, with the port and the process.
+        message: String,
+    },
     /// The registry file does not parse.
     #[error(
         "registry {} is not valid at line {line}, column {column}: {message}; fix it or move it away (devport never overwrites a registry it cannot read)",
@@ -71,15 +161,23 @@ pub enum Error {
         /// How long devport waited.
         seconds: f64,
     },
-    /// A configuration or manifest file is invalid.
+    /// The user's configuration file (or another file of the environment, such as the target
+    /// of a `.env` symlink) is not valid.
     #[error("{}: {message}", path.display())]
     Config {
         /// The file.
         path: PathBuf,
         /// What is wrong with it, with line and column when known.
         message: String,
-        /// Exit code: 3 for the user's config, 2 for a project manifest.
-        code: u8,
+    },
+    /// A file of the project (`devport.toml`, a `.env` file) is not valid, or asks for
+    /// something that cannot be done.
+    #[error("{}: {message}", path.display())]
+    Manifest {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it, with line and column when known.
+        message: String,
     },
     /// The registry's location is not safe to use (see the README's security section).
     #[error("{0}")]
@@ -153,24 +251,6 @@ fn io_hint(action: &str, path: &std::path::Path, e: &std::io::Error) -> String {
 }
 
 impl Error {
-    /// The process exit code this error maps to.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            Error::Usage(_) => EXIT_USAGE,
-            Error::Refused(_) => EXIT_NEGATIVE,
-            Error::Config { code, .. } => *code,
-            Error::Corrupt { .. }
-            | Error::Version { .. }
-            | Error::LockTimeout { .. }
-            | Error::Insecure(_)
-            | Error::NotAFile { .. }
-            | Error::Invalid { .. }
-            | Error::Unwritable { .. }
-            | Error::TooLarge { .. }
-            | Error::Io { .. } => EXIT_ENV,
-        }
-    }
-
     /// The same error with another action for an [`Error::Io`] (a write of the registry names
     /// the registry, so the advice fits).
     #[must_use]
@@ -178,6 +258,30 @@ impl Error {
         match self {
             Error::Io { path, err, .. } => Error::Io { action, path, err },
             other => other,
+        }
+    }
+
+    /// Builds an [`Error::Config`].
+    pub(crate) fn config(path: &Path, message: String) -> Self {
+        Error::Config {
+            path: path.to_path_buf(),
+            message,
+        }
+    }
+
+    /// Builds an [`Error::Manifest`].
+    pub(crate) fn manifest(path: &Path, message: String) -> Self {
+        Error::Manifest {
+            path: path.to_path_buf(),
+            message,
+        }
+    }
+
+    /// Builds an [`Error::InvalidInput`].
+    pub(crate) fn invalid(input: Input, message: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            input,
+            message: message.into(),
         }
     }
 
@@ -203,22 +307,102 @@ pub(crate) fn position(text: &str, offset: usize) -> String {
     format!("line {line}, column {column}")
 }
 
-/// Turns a TOML error into one line naming the file, line and column.
-pub fn toml_error(path: &Path, text: &str, e: &toml::de::Error, code: u8) -> Error {
+/// Turns a TOML error into one line naming the file, line and column: its `message` for
+/// [`Error::Config`] or [`Error::Manifest`].
+pub(crate) fn toml_message(text: &str, e: &toml::de::Error) -> String {
     let message = e
         .message()
         .trim()
         .replace('\n', " ")
         .replace("unknown field", "unknown key");
-    let message = match e.span() {
+    match e.span() {
         Some(span) => format!("{}: {message}", position(text, span.start)),
         None => message,
-    };
-    Error::Config {
-        path: path.to_path_buf(),
-        message,
-        code,
     }
+}
+
+/// Which kind of value an [`Error::InvalidInput`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Input {
+    /// A port number or a block of ports.
+    Port,
+    /// A port range (`--range`).
+    Range,
+    /// A block size (`--count`).
+    Count,
+    /// A protocol name.
+    Proto,
+    /// A service name.
+    Service,
+    /// A duration (`--ttl`, `--older-than`, a lock timeout).
+    Duration,
+    /// An environment variable's name or value in `[env]` or a `.env` file.
+    Variable,
+    /// A setting from the environment (`DEVPORT_REGISTRY`, `DEVPORT_LOCK_TIMEOUT`) or the
+    /// registry's location.
+    Setting,
+    /// The project folder.
+    Folder,
+    /// Another argument of the command line.
+    Argument,
+}
+
+/// Why [`Error::NoFreePort`]: the fix differs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NoRoom {
+    /// No port of the range may be handed out at all; the words say why (inside the OS
+    /// ephemeral range, or every port breaks a rule).
+    EmptyRange(String),
+    /// The block is longer than the longest run of usable ports in the range.
+    TooLong {
+        /// The longest run there.
+        longest: u32,
+    },
+    /// Claims and leases hold the ports a block would need.
+    Held,
+    /// Other processes use the ports a block would need, now.
+    Busy,
+}
+
+/// The text of [`Error::NoFreePort`], with the fix that applies.
+fn no_room_text(range: PortRange, count: u16, what: &str, why: &NoRoom) -> String {
+    match why {
+        NoRoom::EmptyRange(why) => format!(
+            "no port in the range {range} can be handed out for {what}: {why}; pick another range with --range or in the config, such as the default {}",
+            crate::types::DEFAULT_RANGE
+        ),
+        NoRoom::TooLong { longest } => format!(
+            "no block of {count} consecutive ports fits in {range} for {what}: the longest run of usable ports there is {longest}; ask for at most {longest} ports, or pick a wider range with --range or in the config"
+        ),
+        NoRoom::Held => format!(
+            "no free block of {count} port(s) in {range} for {what}: claims and leases hold the ports it would need; free some with 'devport gc' or 'devport release', or pick a wider range with --range"
+        ),
+        NoRoom::Busy => format!(
+            "no free block of {count} port(s) in {range} for {what}: the ports it would need are in use by other processes now; stop them ('devport audit' shows them) or pick a wider range with --range"
+        ),
+    }
+}
+
+/// Why [`Error::StopRefused`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StopRefusal {
+    /// The port's process cannot be seen (another user's, without its pid).
+    Unseen,
+    /// The system's own process (pid 1; System on Windows).
+    SystemProcess,
+    /// A container engine's port forwarder: stop the container instead.
+    ContainerForwarder,
+    /// Another user's process.
+    OtherUser,
+    /// The OS does not let devport end it (Windows: a service, a protected process).
+    NotPermitted,
+    /// Windows ends a process only at once: that needs `--force`.
+    NeedsForce,
+    /// Signalling or ending it failed.
+    Failed,
 }
 
 /// Result with devport's [`Error`].

@@ -65,3 +65,50 @@ impl Store {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::{ClaimRequest, Error, PortChoice, Project, Reason, ReleaseTarget, Store};
+
+    #[test]
+    fn claim_list_check_release_and_refusals_a_caller_can_match() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::new(dir.path().join("registry.json"), Duration::from_secs(5));
+        let project = Project::global();
+        let web = store
+            .claim(&ClaimRequest::new(&project, "web"))
+            .expect("claim web");
+        assert!(web.new);
+        let port = web.claim.port;
+        assert_eq!(store.claims().expect("claims"), vec![web.claim.clone()]);
+        // The same request again returns the same claim.
+        let again = store
+            .claim(&ClaimRequest::new(&project, "web"))
+            .expect("claim web again");
+        assert_eq!((again.new, again.claim.port), (false, port));
+
+        // Another service asking for that port is told who holds it.
+        let taken = store.claim(&ClaimRequest::new(&project, "db").choice(PortChoice::Exact(port)));
+        assert!(
+            matches!(&taken, Err(Error::PortClaimed { service, .. }) if service == "web"),
+            "{taken:?}"
+        );
+        // The same service asking for another shape is told so, not given a second claim.
+        let other = store.claim(&ClaimRequest::new(&project, "web").count(2));
+        assert!(
+            matches!(&other, Err(Error::ClaimDiffers { wanted, .. }) if wanted == "2 port(s)"),
+            "{other:?}"
+        );
+
+        let report = store.check(port).expect("check");
+        assert!(!report.usable);
+        assert!(report.reasons.contains(&Reason::Claimed), "{report:?}");
+        assert_eq!(report.claim.as_ref().map(|c| c.port), Some(port));
+
+        let removed = store.release(&ReleaseTarget::Port(port)).expect("release");
+        assert_eq!(removed.len(), 1);
+        assert!(store.claims().expect("claims").is_empty());
+    }
+}

@@ -358,21 +358,24 @@ pub fn in_open_folder(_file: &Path) -> Option<String> {
 }
 
 /// Reads a TOML file with [`read_regular`] (`None` when it is missing); text that
-/// is not UTF-8 is an error exiting with `code`.
-pub(crate) fn read_text(path: &Path, what: &'static str, code: u8) -> Result<Option<String>> {
+/// is not UTF-8 is the error `bad` makes ([`Error::config`] or [`Error::manifest`]).
+pub(crate) fn read_text(
+    path: &Path,
+    what: &'static str,
+    bad: fn(&Path, String) -> Error,
+) -> Result<Option<String>> {
     let Some(bytes) = read_regular(path, what)? else {
         return Ok(None);
     };
-    String::from_utf8(bytes)
-        .map(Some)
-        .map_err(|e| Error::Config {
-            path: path.to_path_buf(),
-            message: format!(
+    String::from_utf8(bytes).map(Some).map_err(|e| {
+        bad(
+            path,
+            format!(
                 "byte {} is not valid UTF-8; save the file as UTF-8",
                 e.utf8_error().valid_up_to() + 1
             ),
-            code,
-        })
+        )
+    })
 }
 
 #[cfg(unix)]

@@ -73,7 +73,7 @@ pub fn gc(
     let older_than = older_than
         .map(SignedDuration::try_from)
         .transpose()
-        .map_err(|_| Error::Usage("--older-than is too long".into()))?;
+        .map_err(|_| Error::invalid(crate::error::Input::Duration, "--older-than is too long"))?;
     let reg = store.read()?;
     if dry_run {
         return Ok(plan(&reg, now, older_than));

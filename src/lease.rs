@@ -110,17 +110,19 @@ pub(crate) fn record(
     crate::types::check_count(count)?;
     let pid = options.pid.unwrap_or_else(std::process::id);
     let start_time = process::start_time(pid).ok_or_else(|| {
-        Error::Usage(format!(
-            "no running process with pid {pid}; give the pid of a live process"
-        ))
+        Error::invalid(
+            crate::error::Input::Argument,
+            format!("no running process with pid {pid}; give the pid of a live process"),
+        )
     })?;
     let expires = match options.ttl {
         Some(ttl) => {
             let ttl = SignedDuration::try_from(ttl)
-                .map_err(|_| Error::Usage("--ttl is too long".into()))?;
+                .map_err(|_| Error::invalid(crate::error::Input::Duration, "--ttl is too long"))?;
             Some(
-                now.checked_add(ttl)
-                    .map_err(|_| Error::Usage("--ttl is too long".into()))?,
+                now.checked_add(ttl).map_err(|_| {
+                    Error::invalid(crate::error::Input::Duration, "--ttl is too long")
+                })?,
             )
         }
         None => None,

@@ -83,7 +83,7 @@ pub use app::run;
 pub use check::PortReport;
 pub use claim::{ClaimOutcome, ClaimRequest, PortChoice, ReleaseTarget};
 pub use config::Config;
-pub use error::{Error, Result};
+pub use error::{Error, Input, NoRoom, Result, StopRefusal};
 pub use lease::{Lease, LeaseOptions};
 pub use policy::Reason;
 pub use project::Project;

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::error::Error;
+use crate::error::{Error, NoRoom};
 use crate::ports::iana::{self, IanaStatus};
 use crate::ports::os::OsPorts;
 use crate::ports::probe::{self, Probe};
@@ -284,26 +284,18 @@ impl Policy {
     /// one inside the OS ephemeral range), a block larger than the range can hold, ports held
     /// by claims and leases (only then is `gc` advice), or ports busy now.
     pub fn no_room(&self, count: u16, held: &HeldSet, what: &str) -> Error {
-        let range = self.range;
-        let message = match self.longest_run(None) {
-            0 => {
-                let why = self.empty_pool().unwrap_or_default();
-                format!(
-                    "no port in the range {range} can be handed out for {what}: {why}; pick another range with --range or in the config, such as the default {}",
-                    crate::config::DEFAULT_RANGE
-                )
-            }
-            largest if largest < u32::from(count) => format!(
-                "no block of {count} consecutive ports fits in {range} for {what}: the longest run of usable ports there is {largest}; ask for at most {largest} ports, or pick a wider range with --range or in the config"
-            ),
-            _ if self.longest_run(Some(held)) < u32::from(count) => format!(
-                "no free block of {count} port(s) in {range} for {what}: claims and leases hold the ports it would need; free some with 'devport gc' or 'devport release', or pick a wider range with --range"
-            ),
-            _ => format!(
-                "no free block of {count} port(s) in {range} for {what}: the ports it would need are in use by other processes now; stop them ('devport audit' shows them) or pick a wider range with --range"
-            ),
+        let why = match self.longest_run(None) {
+            0 => NoRoom::EmptyRange(self.empty_pool().unwrap_or_default()),
+            longest if longest < u32::from(count) => NoRoom::TooLong { longest },
+            _ if self.longest_run(Some(held)) < u32::from(count) => NoRoom::Held,
+            _ => NoRoom::Busy,
         };
-        Error::Refused(message)
+        Error::NoFreePort {
+            range: self.range,
+            count,
+            what: what.to_string(),
+            why,
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::computed::Template;
-use crate::error::{EXIT_USAGE, Error, Result, position, toml_error};
+use crate::error::{Error, Result, position, toml_message};
 use crate::types::Proto;
 
 /// The manifest file name.
@@ -54,17 +54,23 @@ impl Project {
     /// belong with `--global`. A home folder is a project like any other folder.
     pub(crate) fn detect_with_warnings(start: &Path) -> Result<(Project, Vec<String>)> {
         let start = dunce::canonicalize(start).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => Error::Usage(format!(
-                "project folder {} does not exist; check --project or the current folder",
-                start.display()
-            )),
+            std::io::ErrorKind::NotFound => Error::invalid(
+                crate::error::Input::Folder,
+                format!(
+                    "project folder {} does not exist; check --project or the current folder",
+                    start.display()
+                ),
+            ),
             _ => Error::io("cannot open project folder", start, e),
         })?;
         if !start.is_dir() {
-            return Err(Error::Usage(format!(
-                "{} is a file, not a project folder; give a folder (--project DIR)",
-                start.display()
-            )));
+            return Err(Error::invalid(
+                crate::error::Input::Folder,
+                format!(
+                    "{} is a file, not a project folder; give a folder (--project DIR)",
+                    start.display()
+                ),
+            ));
         }
         let mut warnings = Vec::new();
         let mut found = None;
@@ -94,10 +100,13 @@ impl Project {
         let (root, manifest) = found.unwrap_or((start, None));
         check_utf8(&root)?;
         if root.parent().is_none() {
-            return Err(Error::Usage(format!(
-                "{} is the top of the file system, not a project folder; run devport inside a project's folder (or give it with --project DIR), or use --global for claims that belong to no project",
-                root.display()
-            )));
+            return Err(Error::invalid(
+                crate::error::Input::Folder,
+                format!(
+                    "{} is the top of the file system, not a project folder; run devport inside a project's folder (or give it with --project DIR), or use --global for claims that belong to no project",
+                    root.display()
+                ),
+            ));
         }
         let name = manifest
             .as_ref()
@@ -119,10 +128,13 @@ pub(crate) fn check_utf8(path: &Path) -> Result<()> {
     if path.to_str().is_some() {
         return Ok(());
     }
-    Err(Error::Usage(format!(
-        "the project folder {} has a name that is not valid UTF-8, which the registry cannot record; rename the folder, or use --global",
-        path.display()
-    )))
+    Err(Error::invalid(
+        crate::error::Input::Folder,
+        format!(
+            "the project folder {} has a name that is not valid UTF-8, which the registry cannot record; rename the folder, or use --global",
+            path.display()
+        ),
+    ))
 }
 
 /// What can be said about a claim's project folder.
@@ -404,7 +416,7 @@ impl Manifest {
     /// Reads and validates a manifest (`None` when there is none); errors carry the file, line
     /// and column (exit 2).
     pub fn load(path: &Path) -> Result<Option<Manifest>> {
-        match crate::fsutil::read_text(path, "manifest", EXIT_USAGE)? {
+        match crate::fsutil::read_text(path, "manifest", Error::manifest)? {
             Some(text) => Manifest::parse(&text, path).map(Some),
             None => Ok(None),
         }
@@ -413,7 +425,7 @@ impl Manifest {
     /// Parses manifest text; `path` is only used in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Manifest> {
         let manifest: Manifest =
-            toml::from_str(text).map_err(|e| toml_error(path, text, &e, EXIT_USAGE))?;
+            toml::from_str(text).map_err(|e| Error::manifest(path, toml_message(text, &e)))?;
         if let Some(name) = manifest
             .services
             .iter()
@@ -424,11 +436,10 @@ impl Manifest {
                 .map_or_else(String::new, |span| {
                     format!("{}: ", position(text, span.start))
                 });
-            return Err(Error::Config {
-                path: path.to_path_buf(),
-                message: format!("{at}[services.{name}] gives both `port` and `prefer`; keep one"),
-                code: EXIT_USAGE,
-            });
+            return Err(Error::manifest(
+                path,
+                format!("{at}[services.{name}] gives both `port` and `prefer`; keep one"),
+            ));
         }
         manifest.check_computed(text, path)?;
         Ok(manifest)
@@ -451,11 +462,7 @@ impl Manifest {
             let at = entry_span(text, &["env", key]).map_or_else(String::new, |(k, v)| {
                 format!("{}: ", position(text, if value { v } else { k }.start))
             });
-            Error::Config {
-                path: path.to_path_buf(),
-                message: format!("{at}{message}"),
-                code: EXIT_USAGE,
-            }
+            Error::manifest(path, format!("{at}{message}"))
         };
         for (name, template) in &self.computed {
             for (service, index) in template.ports() {

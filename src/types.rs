@@ -66,9 +66,10 @@ impl FromStr for Proto {
             "tcp" => Ok(Proto::Tcp),
             "udp" => Ok(Proto::Udp),
             "both" => Ok(Proto::Both),
-            _ => Err(Error::Usage(format!(
-                "invalid protocol {s:?}: use tcp, udp or both"
-            ))),
+            _ => Err(Error::invalid(
+                crate::error::Input::Proto,
+                format!("invalid protocol {s:?}: use tcp, udp or both"),
+            )),
         }
     }
 }
@@ -92,11 +93,24 @@ impl Transport {
     }
 }
 
+impl From<Transport> for Proto {
+    fn from(transport: Transport) -> Proto {
+        match transport {
+            Transport::Tcp => Proto::Tcp,
+            Transport::Udp => Proto::Udp,
+        }
+    }
+}
+
 impl fmt::Display for Transport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
+/// The range claims come from unless configured: below every OS's ephemeral range and
+/// Kubernetes' `NodePort` range, above most dev-tool defaults.
+pub const DEFAULT_RANGE: PortRange = PortRange::new(10000, 29999).expect("lo <= hi");
 
 /// An inclusive range of ports `lo..=hi`, never empty: the constructors refuse `lo > hi`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -167,9 +181,10 @@ impl FromStr for PortRange {
     /// Parses `P` or `A-B` (both ports 1-65535, `A <= B`).
     fn from_str(s: &str) -> Result<Self> {
         let bad = || {
-            Error::Usage(format!(
-                "invalid port range {s:?}: write A-B with 1 <= A <= B <= 65535"
-            ))
+            Error::invalid(
+                crate::error::Input::Range,
+                format!("invalid port range {s:?}: write A-B with 1 <= A <= B <= 65535"),
+            )
         };
         match s.split_once('-') {
             None => Ok(PortRange::single(parse_port(s)?)),
@@ -187,9 +202,10 @@ impl FromStr for PortRange {
 pub fn parse_port(s: &str) -> Result<u16> {
     match s.trim().parse::<u32>() {
         Ok(p @ 1..=65535) => Ok(u16::try_from(p).unwrap_or(u16::MAX)),
-        _ => Err(Error::Usage(format!(
-            "invalid port {s:?}: a port is a whole number from 1 to 65535"
-        ))),
+        _ => Err(Error::invalid(
+            crate::error::Input::Port,
+            format!("invalid port {s:?}: a port is a whole number from 1 to 65535"),
+        )),
     }
 }
 
@@ -201,9 +217,10 @@ pub fn check_count(count: u16) -> Result<()> {
     if (1..=MAX_COUNT).contains(&count) {
         Ok(())
     } else {
-        Err(Error::Usage(format!(
-            "invalid count {count}: a block holds 1 to {MAX_COUNT} consecutive ports"
-        )))
+        Err(Error::invalid(
+            crate::error::Input::Count,
+            format!("invalid count {count}: a block holds 1 to {MAX_COUNT} consecutive ports"),
+        ))
     }
 }
 
@@ -215,24 +232,32 @@ pub const MAX_SERVICE_LEN: usize = 64;
 pub fn validate_service(name: &str) -> Result<()> {
     let fix = "use 1-64 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit";
     if name.is_empty() {
-        return Err(Error::Usage(format!("empty service name: {fix}")));
+        return Err(Error::invalid(
+            crate::error::Input::Service,
+            format!("empty service name: {fix}"),
+        ));
     }
     if name.len() > MAX_SERVICE_LEN {
-        return Err(Error::Usage(format!(
-            "service name is {} characters long: {fix}",
-            name.chars().count()
-        )));
+        return Err(Error::invalid(
+            crate::error::Input::Service,
+            format!(
+                "service name is {} characters long: {fix}",
+                name.chars().count()
+            ),
+        ));
     }
     let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
     if let Some(c) = name.chars().find(|&c| !ok_char(c)) {
-        return Err(Error::Usage(format!(
-            "invalid character {c:?} in service name {name:?}: {fix}"
-        )));
+        return Err(Error::invalid(
+            crate::error::Input::Service,
+            format!("invalid character {c:?} in service name {name:?}: {fix}"),
+        ));
     }
     if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
-        return Err(Error::Usage(format!(
-            "service name {name:?} must start with a letter or digit: {fix}"
-        )));
+        return Err(Error::invalid(
+            crate::error::Input::Service,
+            format!("service name {name:?} must start with a letter or digit: {fix}"),
+        ));
     }
     Ok(())
 }
@@ -240,9 +265,12 @@ pub fn validate_service(name: &str) -> Result<()> {
 /// Parses a duration such as `30s`, `10m`, `2h`, `7d` or `1h30m`.
 pub fn parse_duration(s: &str) -> Result<std::time::Duration> {
     let bad = || {
-        Error::Usage(format!(
-            "invalid duration {s:?}: write a number with s, m, h or d, e.g. 30s, 10m, 2h, 7d"
-        ))
+        Error::invalid(
+            crate::error::Input::Duration,
+            format!(
+                "invalid duration {s:?}: write a number with s, m, h or d, e.g. 30s, 10m, 2h, 7d"
+            ),
+        )
     };
     let mut total: u64 = 0;
     let mut digits = String::new();
@@ -269,9 +297,12 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration> {
         return Err(bad());
     }
     if total == 0 {
-        return Err(Error::Usage(format!(
-            "invalid duration {s:?}: zero is not allowed; give a length such as 30s, 10m, 2h or 7d"
-        )));
+        return Err(Error::invalid(
+            crate::error::Input::Duration,
+            format!(
+                "invalid duration {s:?}: zero is not allowed; give a length such as 30s, 10m, 2h or 7d"
+            ),
+        ));
     }
     Ok(std::time::Duration::from_secs(total))
 }

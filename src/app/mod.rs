@@ -4,6 +4,7 @@
 
 mod cli;
 mod cmd;
+mod exit;
 mod output;
 mod signals;
 
@@ -21,12 +22,12 @@ pub fn run() -> ExitCode {
     };
     match cmd::run(&cli) {
         Ok(cmd::Outcome::Success) => ExitCode::SUCCESS,
-        Ok(cmd::Outcome::Negative) => ExitCode::from(crate::error::EXIT_NEGATIVE),
+        Ok(cmd::Outcome::Negative) => ExitCode::from(exit::NEGATIVE),
         Ok(cmd::Outcome::Exit(code)) => ExitCode::from(code),
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             output::note(&format!("{e:#}"));
-            ExitCode::from(exit_code(&e))
+            ExitCode::from(exit::of(&e))
         }
     }
 }
@@ -41,7 +42,7 @@ fn usage_error(e: &clap::Error) -> ExitCode {
     ) {
         let _ = e.print();
         return if e.kind() == K::DisplayHelpOnMissingArgumentOrSubcommand {
-            ExitCode::from(crate::error::EXIT_USAGE)
+            ExitCode::from(exit::USAGE)
         } else {
             ExitCode::SUCCESS
         };
@@ -77,7 +78,7 @@ fn usage_error(e: &clap::Error) -> ExitCode {
     );
     clauses.push(format!("see '{help}'"));
     output::note(&clauses.join("; "));
-    ExitCode::from(crate::error::EXIT_USAGE)
+    ExitCode::from(exit::USAGE)
 }
 
 /// The subcommand the user typed, if any, whose help a usage error points at: the command
@@ -152,12 +153,6 @@ fn unstyled(e: &clap::Error) -> String {
             || e.render().to_string(),
             |plain| plain.render().ansi().to_string(),
         )
-}
-
-fn exit_code(e: &anyhow::Error) -> u8 {
-    e.chain()
-        .find_map(|c| c.downcast_ref::<crate::Error>())
-        .map_or(crate::error::EXIT_ENV, crate::Error::exit_code)
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

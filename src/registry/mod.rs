@@ -473,6 +473,16 @@ impl Store {
         now: Timestamp,
         change: impl FnOnce(&mut Registry) -> Result<T>,
     ) -> Result<T> {
+        self.update_with(now, change)
+    }
+
+    /// [`Store::update`] for a `change` with an error type of its own (such as a batch that
+    /// stops on a refusal it returns otherwise).
+    pub(crate) fn update_with<T, E: From<Error>>(
+        &self,
+        now: Timestamp,
+        change: impl FnOnce(&mut Registry) -> Result<T, E>,
+    ) -> Result<T, E> {
         let location = self.locate()?;
         fsutil::ensure_dir(fsutil::parent_dir(&location.registry))
             .map_err(|e| e.with_action("cannot create the registry folder"))?;
@@ -488,13 +498,13 @@ impl Store {
         let value = change(&mut reg)?;
         let text = reg.canonical_json()?;
         if text.len() as u64 > fsutil::MAX_FILE_SIZE {
-            return Err(Error::Unwritable {
+            return Err(E::from(Error::Unwritable {
                 message: format!(
                     "the new registry would be {} bytes, more than the {} bytes devport reads back; remove claims ('devport gc') or unknown keys first",
                     text.len(),
                     fsutil::MAX_FILE_SIZE
                 ),
-            });
+            }));
         }
         let unchanged = before.as_deref() == Some(text.as_bytes())
             || (before.is_none() && reg == Registry::default());

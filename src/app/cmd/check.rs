@@ -17,9 +17,10 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<Outcome> {
     // Counted in u64 before anything is expanded: 65,537 arguments of 1-65535 overflow a u32.
     let total: u64 = args.ports.iter().map(|r| u64::from(r.len())).sum();
     if total > MAX_PORTS {
-        return Err(crate::Error::Usage(format!(
-            "{total} ports asked about; check at most {MAX_PORTS} at a time"
-        ))
+        return Err(crate::Error::invalid(
+            crate::error::Input::Argument,
+            format!("{total} ports asked about; check at most {MAX_PORTS} at a time"),
+        )
         .into());
     }
     let reg = ctx.store.read()?;

@@ -35,7 +35,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     }
     Ok(
         if problems.iter().any(crate::doctor::Problem::is_environment) {
-            Outcome::Exit(crate::error::EXIT_ENV)
+            Outcome::Exit(crate::app::exit::ENV)
         } else if problems.is_empty() {
             Outcome::Success
         } else {

@@ -42,7 +42,7 @@ fn refuse_format_with_write(ctx: &Ctx, format: Option<Format>, path: &Path) -> R
         Some(Format::Dotenv) | None => "--json".to_string(),
         Some(other) => super::format_flag(other),
     };
-    Err(crate::Error::Usage(format!(
+    Err(crate::Error::invalid(crate::error::Input::Argument, format!(
         "--write {} writes dotenv lines, so {asked} cannot apply; drop {asked} to write the file, or drop --write to print the variables",
         path.display()
     ))

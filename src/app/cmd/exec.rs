@@ -93,9 +93,9 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<Outcome> {
         .iter()
         .map(|pieces| render(pieces, port, &ports))
         .collect();
-    let (program, rest) = command
-        .split_first()
-        .ok_or_else(|| crate::Error::Usage("no command given after --".into()))?;
+    let (program, rest) = command.split_first().ok_or_else(|| {
+        crate::Error::invalid(crate::error::Input::Argument, "no command given after --")
+    })?;
     crate::app::signals::restore_file_size_signal();
     let mut cmd = Command::new(program);
     cmd.args(rest).envs(vars.iter().map(|(k, v)| (k, v)));
@@ -120,7 +120,7 @@ fn check_var_names(
             .iter()
             .find(|(s, c)| envfile::service_vars(s, *c, &names, "").contains(name))
         {
-            return Err(crate::Error::Usage(format!(
+            return Err(crate::Error::invalid(crate::error::Input::Variable, format!(
                 "--env {name} is already the variable of {other} in this project; choose another name"
             ))
             .into());
@@ -137,7 +137,11 @@ fn check_var_names(
             taken.iter().flatten().map(String::as_str),
         )
     {
-        return Err(crate::Error::Usage(computed::collision(&mine, &theirs)).into());
+        return Err(crate::Error::invalid(
+            crate::error::Input::Variable,
+            computed::collision(&mine, &theirs),
+        )
+        .into());
     }
     Ok(())
 }
@@ -200,7 +204,7 @@ fn check_placeholder(
             "{{port:{shown}}}: {shown} is not claimed in this project; check the name, or run 'devport claim {shown}' first"
         )
     };
-    Err(crate::Error::Usage(message).into())
+    Err(crate::Error::invalid(crate::error::Input::Argument, message).into())
 }
 
 /// The argument with its placeholders filled in; every `{port:OTHER}` was checked to be in

@@ -36,7 +36,7 @@ pub fn man(args: &ManArgs) -> Result<Outcome> {
         .find(|c| page_name(c) == wanted)
         .ok_or_else(|| {
             let commands: Vec<&str> = pages.iter().skip(1).map(clap::Command::get_name).collect();
-            crate::Error::Usage(format!(
+            crate::Error::invalid(crate::error::Input::Argument, format!(
                 "no man page for {:?}: give one of {}, or nothing for the page of devport itself",
                 args.page.as_deref().unwrap_or_default(),
                 commands.join(", ")

@@ -32,16 +32,17 @@ const STARTER: &str = r#"# devport.toml: the ports this project needs. Commit it
 pub fn run(ctx: &Ctx) -> Result<Outcome> {
     let project = ctx.project()?;
     let Some(path) = project.manifest_path() else {
-        return Err(crate::Error::Usage(
-            "--global claims have no project folder; run 'devport init' inside a project".into(),
+        return Err(crate::Error::invalid(
+            crate::error::Input::Argument,
+            "--global claims have no project folder; run 'devport init' inside a project",
         )
         .into());
     };
     if path.exists() {
-        return Err(crate::Error::Usage(format!(
-            "{} already exists; edit it instead",
-            path.display()
-        ))
+        return Err(crate::Error::invalid(
+            crate::error::Input::Argument,
+            format!("{} already exists; edit it instead", path.display()),
+        )
         .into());
     }
     // `name` follows the rules of a service name; a folder name that does not is left to be

@@ -36,8 +36,9 @@ pub fn run(ctx: &Ctx, args: &LeaseArgs) -> Result<Outcome> {
         .pid
         .or_else(crate::process::parent_pid)
         .ok_or_else(|| {
-            crate::Error::Usage(
-                "cannot tell which process to lease for on this platform; pass --pid".into(),
+            crate::Error::invalid(
+                crate::error::Input::Argument,
+                "cannot tell which process to lease for on this platform; pass --pid",
             )
         })?;
     let options = LeaseOptions {

@@ -173,10 +173,13 @@ impl Ctx {
     /// `--json` with another `--format` is refused (exit 2) rather than one of them ignored.
     pub fn print_format(&self, format: Option<Format>) -> Result<Format> {
         match format {
-            Some(f) if self.json && f != Format::Json => Err(crate::Error::Usage(format!(
-                "--json and {} ask for two formats; keep one",
-                format_flag(f)
-            ))
+            Some(f) if self.json && f != Format::Json => Err(crate::Error::invalid(
+                crate::error::Input::Argument,
+                format!(
+                    "--json and {} ask for two formats; keep one",
+                    format_flag(f)
+                ),
+            )
             .into()),
             Some(f) => Ok(f),
             None if self.json => Ok(Format::Json),

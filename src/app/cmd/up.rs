@@ -8,23 +8,27 @@ use anyhow::Result;
 
 use super::{Ctx, Outcome};
 use crate::app::cli::UpArgs;
+use crate::app::exit::{self, Failure};
 use crate::app::output;
 
 pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<Outcome> {
     let project = ctx.project()?;
     if project.path.is_none() {
-        return Err(crate::Error::Usage(format!(
+        return Err(crate::Error::invalid(crate::error::Input::Argument, format!(
             "up reads a project's {}, and --global claims belong to no project; run 'devport up' in the project's folder, or 'devport --global claim SERVICE' for a global claim",
             crate::project::MANIFEST
         ))
         .into());
     }
     let Some(manifest) = &project.manifest else {
-        return Err(crate::Error::Usage(format!(
-            "no {} in {} or above; run 'devport init' to write one",
-            crate::project::MANIFEST,
-            ctx.project_dir().display()
-        ))
+        return Err(crate::Error::invalid(
+            crate::error::Input::Argument,
+            format!(
+                "no {} in {} or above; run 'devport init' to write one",
+                crate::project::MANIFEST,
+                ctx.project_dir().display()
+            ),
+        )
         .into());
     };
     // Everything is checked before the first claim: the dotenv file, and the variable names of
@@ -116,9 +120,9 @@ fn refusal(
         });
     let code = refused
         .iter()
-        .map(|r| r.error.exit_code())
+        .map(|r| exit::exit_code(&r.error))
         .max()
-        .unwrap_or(crate::error::EXIT_NEGATIVE);
+        .unwrap_or(exit::NEGATIVE);
     let lines: Vec<String> = refused
         .iter()
         .map(|r| {
@@ -149,10 +153,9 @@ fn refusal(
             names.join(", ")
         )
     };
-    crate::Error::Config {
-        path,
-        message,
+    Failure {
         code,
+        message: format!("{}: {message}", path.display()),
     }
     .into()
 }
@@ -160,12 +163,11 @@ fn refusal(
 /// Refuses (exit 2, naming the manifest) services that would share a variable with each other
 /// or with another claim of the project, before anything is claimed.
 fn check_manifest_names(ctx: &Ctx, project: &Project, manifest: &Manifest) -> Result<()> {
-    let in_manifest = |error: crate::Error| crate::Error::Config {
+    let in_manifest = |error: crate::Error| crate::Error::Manifest {
         path: project
             .manifest_path()
             .unwrap_or_else(|| crate::project::MANIFEST.into()),
         message: error.to_string(),
-        code: crate::error::EXIT_USAGE,
     };
     let names = project.env_names();
     let services: Vec<(&str, u16)> = manifest

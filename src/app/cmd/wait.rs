@@ -24,8 +24,9 @@ pub fn run(ctx: &Ctx, args: &WaitArgs) -> Result<Outcome> {
     let project = ctx.project()?;
     let owned_in = if args.owned {
         Some(project.path.clone().ok_or_else(|| {
-            crate::Error::Usage(
-                "--owned needs a project folder; leave out --global or --owned".into(),
+            crate::Error::invalid(
+                crate::error::Input::Argument,
+                "--owned needs a project folder; leave out --global or --owned",
             )
         })?)
     } else {
