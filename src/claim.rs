@@ -3,12 +3,13 @@
 use jiff::{SignedDuration, Timestamp};
 
 use crate::error::{Error, Result};
+use crate::input::{check_count, validate_service};
 use crate::policy::Policy;
 use crate::ports::probe::{self, Probe};
 use crate::ports::sockets;
 use crate::project::Project;
 use crate::registry::{Claim, Holder, Registry, Store};
-use crate::types::{PortRange, Proto, Transport, check_count, validate_service};
+use crate::types::{PortRange, Proto, Transport};
 
 /// How often `last_used` is refreshed by a claim of an existing service.
 const REFRESH_AFTER: SignedDuration = SignedDuration::from_hours(24);

@@ -153,7 +153,7 @@ fn parse_placeholder(inner: &str, at: usize) -> std::result::Result<Piece, Strin
             (service, index)
         }
     };
-    crate::types::validate_service(service)
+    crate::input::validate_service(service)
         .map_err(|e| format!("the placeholder at character {at}: {e}"))?;
     Ok(Piece::Port {
         service: service.to_string(),

@@ -7,7 +7,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::error::{Error, Result, toml_message};
-use crate::types::{PortRange, parse_duration};
+use crate::input::parse_duration;
+use crate::types::PortRange;
 
 pub use crate::types::DEFAULT_RANGE;
 /// How long a writer waits for the registry lock unless configured.
@@ -276,7 +277,7 @@ mod checked {
         let max = crate::config::MAX_LOCK_TIMEOUT.as_secs();
         let what = format!("a duration like \"10s\" (at most {max} s)");
         let text = string(d, "lock_timeout", &what)?;
-        match crate::types::parse_duration(&text) {
+        match crate::input::parse_duration(&text) {
             Ok(t) if t <= crate::config::MAX_LOCK_TIMEOUT => Ok(Some(t)),
             _ => Err(D::Error::custom(format!(
                 "lock_timeout must be {what}, not {text:?}"

@@ -27,9 +27,9 @@ impl Target {
     /// Reads the `PORT|SERVICE` argument: all digits is a port, anything else a service name.
     pub fn parse(arg: &str) -> Result<Target> {
         if !arg.is_empty() && arg.bytes().all(|b| b.is_ascii_digit()) {
-            return crate::types::parse_port(arg).map(Target::Port);
+            return crate::input::parse_port(arg).map(Target::Port);
         }
-        crate::types::validate_service(arg)?;
+        crate::input::validate_service(arg)?;
         Ok(Target::Service(arg.to_string()))
     }
 

@@ -107,7 +107,7 @@ pub(crate) fn record(
     now: Timestamp,
 ) -> Result<LeaseRecord> {
     let count = options.count.max(1);
-    crate::types::check_count(count)?;
+    crate::input::check_count(count)?;
     let pid = options.pid.unwrap_or_else(std::process::id);
     let start_time = process::start_time(pid).ok_or_else(|| {
         Error::invalid(

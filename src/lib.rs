@@ -61,6 +61,7 @@ mod export;
 mod facade;
 mod fsutil;
 mod gc;
+mod input;
 mod json;
 mod lease;
 #[cfg(target_os = "macos")]

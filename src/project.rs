@@ -280,7 +280,7 @@ pub(crate) mod checked {
     /// message and label.
     pub fn name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
         let name = string(d, "name", "a project name like \"shop\"")?;
-        crate::types::validate_service(&name).map_err(|e| {
+        crate::input::validate_service(&name).map_err(|e| {
             D::Error::custom(
                 e.to_string()
                     .replace("service name", "project name")
@@ -296,7 +296,7 @@ pub(crate) mod checked {
     impl<'de> Deserialize<'de> for Name {
         fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
             let name = String::deserialize(d)?;
-            crate::types::validate_service(&name).map_err(D::Error::custom)?;
+            crate::input::validate_service(&name).map_err(D::Error::custom)?;
             Ok(Name(name))
         }
     }

@@ -537,11 +537,11 @@ fn format_parser() -> impl TypedValueParser<Value = Format> {
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    crate::types::parse_duration(s).map_err(|e| e.to_string())
+    crate::input::parse_duration(s).map_err(|e| e.to_string())
 }
 
 fn parse_port(s: &str) -> Result<u16, String> {
-    crate::types::parse_port(s).map_err(|e| e.to_string())
+    crate::input::parse_port(s).map_err(|e| e.to_string())
 }
 
 fn parse_range(s: &str) -> Result<PortRange, String> {
@@ -562,7 +562,7 @@ fn parse_count(s: &str) -> Result<u16, String> {
         )
     };
     let n: u16 = s.parse().map_err(|_| bad())?;
-    crate::types::check_count(n).map(|()| n).map_err(|_| bad())
+    crate::input::check_count(n).map(|()| n).map_err(|_| bad())
 }
 
 #[cfg(test)]

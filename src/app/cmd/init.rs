@@ -47,7 +47,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     }
     // `name` follows the rules of a service name; a folder name that does not is left to be
     // the default (claims show the folder name), and the line stays a comment to fill in.
-    let name = if crate::types::validate_service(&project.name).is_ok() {
+    let name = if crate::input::validate_service(&project.name).is_ok() {
         format!("name = {}", toml::Value::String(project.name.clone()))
     } else {
         "# name = \"my-project\"  (1-64 of A-Z a-z 0-9 . _ -; default: the folder name)".into()
