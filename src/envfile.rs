@@ -689,11 +689,9 @@ impl EnvFile {
     /// such as macOS's `/tmp`, are trusted). Writing there would change a file with this user's
     /// rights that this user never chose.
     pub fn open(path: &Path) -> Result<EnvFile> {
-        let refuse = |why: String| {
-            Error::Insecure(format!(
-                ".env file {} cannot be written: {why}",
-                path.display()
-            ))
+        let refuse = |why: String| Error::Insecure {
+            path: path.to_path_buf(),
+            message: format!(".env file {} cannot be written: {why}", path.display()),
         };
         if let Some(why) = foreign_link(path) {
             return Err(refuse(why));

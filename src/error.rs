@@ -179,9 +179,16 @@ pub enum Error {
         /// What is wrong with it, with line and column when known.
         message: String,
     },
-    /// The registry's location is not safe to use (see the README's security section).
-    #[error("{0}")]
-    Insecure(String),
+    /// A file devport would write is not safe to use: another user could have chosen it (a
+    /// symlink to another user's file, a folder every user may write, a hard-linked lock).
+    /// See the README's security section.
+    #[error("{message}")]
+    Insecure {
+        /// The file (or folder) refused.
+        path: PathBuf,
+        /// Why, and the fix.
+        message: String,
+    },
     /// A path devport reads holds something other than a regular file (a FIFO, a device, a
     /// folder).
     #[error("{what} {} is {kind}, not a regular file; remove it or point devport at a regular file", path.display())]

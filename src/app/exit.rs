@@ -38,7 +38,7 @@ pub fn exit_code(e: &Error) -> u8 {
         | Error::Invalid { .. }
         | Error::Version { .. }
         | Error::LockTimeout { .. }
-        | Error::Insecure(_)
+        | Error::Insecure { .. }
         | Error::NotAFile { .. }
         | Error::TooLarge { .. }
         | Error::Unwritable { .. }
@@ -154,7 +154,10 @@ mod tests {
                 holder: "pid 1".into(),
                 seconds: 1.0,
             },
-            Error::Insecure("x".into()),
+            Error::Insecure {
+                path: path.clone(),
+                message: "x".into(),
+            },
             Error::NotAFile {
                 what: "registry",
                 path: path.clone(),

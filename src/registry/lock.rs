@@ -78,10 +78,13 @@ fn open(path: &Path) -> Result<File> {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             existing.open(path).map_err(|e| {
                 if is_symlink(path) {
-                    Error::Insecure(format!(
-                        "registry lock {} is a symbolic link; devport never follows a link for its lock, so remove the link (devport makes a new lock file)",
-                        path.display()
-                    ))
+                    Error::Insecure {
+                        path: path.to_path_buf(),
+                        message: format!(
+                            "registry lock {} is a symbolic link; devport never follows a link for its lock, so remove the link (devport makes a new lock file)",
+                            path.display()
+                        ),
+                    }
                 } else {
                     fail(e)
                 }
@@ -104,11 +107,14 @@ fn open(path: &Path) -> Result<File> {
     // A hard link would make the pid written into the lock land in another file.
     #[cfg(unix)]
     if std::os::unix::fs::MetadataExt::nlink(&meta) > 1 {
-        return Err(Error::Insecure(format!(
-            "registry lock {} has {} hard links, so writing to it would change another file; remove it (devport makes a new lock file)",
-            path.display(),
-            std::os::unix::fs::MetadataExt::nlink(&meta)
-        )));
+        return Err(Error::Insecure {
+            path: path.to_path_buf(),
+            message: format!(
+                "registry lock {} has {} hard links, so writing to it would change another file; remove it (devport makes a new lock file)",
+                path.display(),
+                std::os::unix::fs::MetadataExt::nlink(&meta)
+            ),
+        });
     }
     Ok(file)
 }

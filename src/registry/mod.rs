@@ -534,12 +534,15 @@ fn check_owner(link: &Path, real: &Path) -> Result<()> {
     };
     let me = nix::unistd::geteuid().as_raw();
     if meta.uid() != me {
-        return Err(Error::Insecure(format!(
-            "registry {} is a symlink to {}, which belongs to uid {} (you are uid {me}); remove the link or point DEVPORT_REGISTRY at your own file",
-            link.display(),
-            real.display(),
-            meta.uid()
-        )));
+        return Err(Error::Insecure {
+            path: link.to_path_buf(),
+            message: format!(
+                "registry {} is a symlink to {}, which belongs to uid {} (you are uid {me}); remove the link or point DEVPORT_REGISTRY at your own file",
+                link.display(),
+                real.display(),
+                meta.uid()
+            ),
+        });
     }
     Ok(())
 }
@@ -553,12 +556,15 @@ fn check_owner(_link: &Path, _real: &Path) -> Result<()> {
 fn check_folder(path: &Path) -> Result<()> {
     match shared_folder(path) {
         None => Ok(()),
-        Some(shared) => Err(Error::Insecure(format!(
-            "registry folder {} is writable by every user (mode {:04o}), so anyone could replace the registry; {}",
-            shared.dir.display(),
-            shared.mode,
-            shared.fix
-        ))),
+        Some(shared) => Err(Error::Insecure {
+            message: format!(
+                "registry folder {} is writable by every user (mode {:04o}), so anyone could replace the registry; {}",
+                shared.dir.display(),
+                shared.mode,
+                shared.fix
+            ),
+            path: shared.dir.to_path_buf(),
+        }),
     }
 }
 
