@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use devport::envfile::{self, EnvFile, Format};
 use devport::fsutil::FileMode;
-use devport::{ClaimOutcome, ClaimRequest, Config, OsPorts, Policy, Project, Store};
+use devport::{ClaimOutcome, ClaimRequest, Config, Policy, Project, Store};
 use jiff::Timestamp;
 
 use crate::cli::{Cli, ColorWhen, Command, GlobalArgs};
@@ -106,7 +106,7 @@ impl Ctx {
 
     /// The port policy: the configuration plus this machine's OS ranges.
     pub fn policy(&self) -> Policy {
-        Policy::new(&self.config, OsPorts::read())
+        Policy::of_this_machine(&self.config)
     }
 
     /// Claims through the library and shows its warnings on stderr (rules an exact `--port`
