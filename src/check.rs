@@ -231,7 +231,7 @@ pub fn audit(reg: &Registry, mut live: Vec<Socket>) -> Vec<AuditRow> {
 /// belongs to the container, not to the forwarder (whose folder is the Docker daemon's): it is
 /// elsewhere only when `docker compose` was run from another folder, and otherwise cannot be
 /// contradicted.
-fn owner_elsewhere(socket: &Socket, dir: &Path) -> bool {
+pub(crate) fn owner_elsewhere(socket: &Socket, dir: &Path) -> bool {
     match (&socket.container, socket.pid) {
         (Some(c), _) => c.working_dir.as_ref().is_some_and(|w| {
             !std::fs::canonicalize(w)

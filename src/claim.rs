@@ -875,4 +875,17 @@ pub(crate) mod tests {
         assert_eq!(stored.claims.len(), 1);
         assert_eq!(stored.claims[0].port, moved.claim.port);
     }
+
+    /// The claim of an existing service, the hot path of every setup script, never reads the
+    /// OS's port ranges; a new claim does.
+    #[test]
+    fn an_existing_claim_does_not_read_the_os_ranges() {
+        let f = Fixture::new();
+        f.claim("web", t0());
+        let lazy = Policy::of_this_machine(&Config::default());
+        claim(&f.store, &lazy, &request(&f.project, "web"), t0()).expect("existing");
+        assert!(!lazy.os_known());
+        claim(&f.store, &lazy, &request(&f.project, "api"), t0()).expect("new");
+        assert!(lazy.os_known());
+    }
 }

@@ -64,6 +64,14 @@ pub fn is_forwarder(process_name: &str) -> bool {
     FORWARDERS.contains(&process_name)
 }
 
+/// Whether a process so named forwards ports to containers for Docker or Podman at all: the
+/// [`FORWARDERS`], and those that do not say where in their arguments (Podman's `rootlessport`
+/// and `conmon`, rootless Docker's `rootlesskit`). Stopping one breaks the forwarding and
+/// leaves the container running, so `kill` refuses them.
+pub fn is_engine_process(process_name: &str) -> bool {
+    is_forwarder(process_name) || ["rootlessport", "rootlesskit", "conmon"].contains(&process_name)
+}
+
 /// What a forwarder's arguments say: where it listens on the host, and where it forwards.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Forwarding {

@@ -82,6 +82,7 @@ pub fn serving(
     let mut live = on(&sockets::list(), ports, proto);
     if owned_in.is_some() {
         sockets::resolve_owners(&mut live);
+        crate::container::annotate(&mut live);
     }
     let mut found = Vec::new();
     for port in ports.iter() {
@@ -95,7 +96,13 @@ pub fn serving(
             }
             let mut reason = String::new();
             let chosen = candidates.into_iter().find(|s| {
-                if let Some(dir) = owned_in {
+                if let Some(dir) = owned_in
+                    && let Some(why) = container_not_owned(s, dir)
+                {
+                    reason = format!("{p} port {port} {why}");
+                    return false;
+                }
+                if let Some(dir) = owned_in.filter(|_| s.container.is_none()) {
                     match s.pid.map(|pid| (pid, process::works_in(pid, dir))) {
                         Some((_, Some(true))) => {}
                         Some((pid, Some(false))) => {
@@ -135,8 +142,28 @@ pub fn serving(
     }
     if owned_in.is_none() {
         sockets::resolve_owners(&mut found);
+        crate::container::annotate(&mut found);
     }
     Ok(found)
+}
+
+/// Why a port a container forwarder holds does not count as served from `dir` (audit's rule:
+/// the folder `docker compose` ran from decides), or `None` when it does or no container is
+/// involved.
+fn container_not_owned(s: &Socket, dir: &Path) -> Option<String> {
+    let c = s.container.as_ref()?;
+    match &c.working_dir {
+        Some(_) if !crate::check::owner_elsewhere(s, dir) => None,
+        Some(w) => Some(format!(
+            "is forwarded to {c}, started by docker compose in {}, not in {}",
+            w.display(),
+            dir.display()
+        )),
+        None => Some(format!(
+            "is forwarded to {c}, and devport cannot tell which folder started it (the Docker Engine did not say), so it cannot tell whether it belongs to {}",
+            dir.display()
+        )),
+    }
 }
 
 /// Whether a TCP connection to the socket is accepted (a wildcard address is reached through
@@ -149,10 +176,6 @@ fn accepts(s: &Socket) -> bool {
     };
     TcpStream::connect_timeout(&SocketAddr::new(ip, s.port), Duration::from_millis(500)).is_ok()
 }
-
-/// Processes that forward a port to a container for Docker or Podman: stopping one breaks the
-/// forwarding and leaves the container running, so `kill` refuses them.
-const CONTAINER_PROXIES: [&str; 4] = ["docker-proxy", "rootlessport", "rootlesskit", "conmon"];
 
 /// A process `kill` stops (or, with `--dry-run`, would stop).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -216,7 +239,10 @@ pub fn victims(socks: &[Socket]) -> Result<Vec<Victim>> {
         }
         #[cfg(windows)]
         may_terminate(pid, &label, s)?;
-        if let Some(proxy) = name.as_deref().filter(|n| CONTAINER_PROXIES.contains(n)) {
+        if let Some(proxy) = name
+            .as_deref()
+            .filter(|n| crate::container::is_engine_process(n))
+        {
             return Err(Error::StopRefused {
                 why: StopRefusal::ContainerForwarder,
                 message: format!(

@@ -6,7 +6,6 @@ use serde::Serialize;
 
 use crate::policy::{Policy, Reason};
 use crate::ports::sockets::{self, Socket};
-use crate::process;
 use crate::project::{FolderState, folder_state};
 use crate::registry::{Claim, Store};
 
@@ -95,7 +94,9 @@ pub fn doctor(store: &Store, policy: &Policy, live: &[Socket]) -> Vec<Problem> {
     duplicates(&reg.claims, store.path(), &mut add);
 
     let held = reg.held();
-    let claimed_sockets = sockets::on_ports(live, |p| held.contains(p));
+    let mut claimed_sockets = sockets::on_ports(live, |p| held.contains(p));
+    // A port a container forwarder holds belongs to the container, not to the forwarder.
+    crate::container::annotate(&mut claimed_sockets);
     for claim in &reg.claims {
         claim_problems(claim, policy, &claimed_sockets, &mut add);
     }
@@ -300,17 +301,21 @@ fn claim_problems(
         }
         if let Some(dir) = &claim.project_path {
             for s in live.iter().filter(|s| s.port == port) {
-                if let Some(pid) = s
-                    .pid
-                    .filter(|&pid| process::works_in(pid, dir) == Some(false))
-                {
+                if let Some(pid) = s.pid.filter(|_| crate::check::owner_elsewhere(s, dir)) {
                     let name = s.process.as_deref().unwrap_or("?");
+                    let who = match (
+                        &s.container,
+                        s.container.as_ref().and_then(|c| c.working_dir.as_ref()),
+                    ) {
+                        (Some(c), Some(w)) => format!(
+                            "pid {pid} ({name}) forwards it to {c}, started by docker compose in {}",
+                            w.display()
+                        ),
+                        _ => format!("pid {pid} ({name}) outside the project has it bound"),
+                    };
                     add(
                         "bound-by-other",
-                        format!(
-                            "{} holds port {port}, but pid {pid} ({name}) outside the project has it bound",
-                            claim.label()
-                        ),
+                        format!("{} holds port {port}, but {who}", claim.label()),
                         format!("stop pid {pid}, or {fix_move}"),
                         Some(claim),
                     );

@@ -689,35 +689,7 @@ impl EnvFile {
     /// such as macOS's `/tmp`, are trusted). Writing there would change a file with this user's
     /// rights that this user never chose.
     pub fn open(path: &Path) -> Result<EnvFile> {
-        let refuse = |why: String| Error::Insecure {
-            path: path.to_path_buf(),
-            message: format!(".env file {} cannot be written: {why}", path.display()),
-        };
-        if let Some(why) = foreign_link(path) {
-            return Err(refuse(why));
-        }
-        let target = match std::fs::symlink_metadata(path) {
-            Ok(meta) if meta.file_type().is_symlink() => {
-                dunce::canonicalize(path).map_err(|e| match e.kind() {
-                    std::io::ErrorKind::NotFound => Error::config(path, format!(
-                            "is a symlink to {}, which does not exist; create that file or remove the link",
-                            std::fs::read_link(path).unwrap_or_default().display()
-                        )),
-                    _ => Error::io("cannot follow the .env symlink", path, e),
-                })?
-            }
-            _ => path.to_path_buf(),
-        };
-        let untrusted = crate::fsutil::untrusted(path)
-            .map(|why| match target.as_path() {
-                real if real == path => why,
-                real => format!("it is a symlink to {}; {why}", real.display()),
-            })
-            .or_else(|| crate::fsutil::in_open_folder(path));
-        if let Some(why) = untrusted {
-            return Err(refuse(why));
-        }
-        let existing = crate::fsutil::read_regular(&target, ".env file")?;
+        let (target, existing) = crate::fsutil::open_replaceable(path, ".env file")?;
         let file = EnvFile {
             shown: path.to_path_buf(),
             target,
@@ -743,36 +715,6 @@ impl EnvFile {
         let merged = merge(existing, vars, &self.shown)?;
         Ok((merged != existing).then_some(merged))
     }
-}
-
-/// Why `path` may not be used because it goes through a symlink that another user made (a
-/// link of this user's or root's is fine), if it does.
-#[cfg(unix)]
-fn foreign_link(path: &Path) -> Option<String> {
-    use std::os::unix::fs::MetadataExt as _;
-    let me = nix::unistd::geteuid().as_raw();
-    let absolute = std::path::absolute(path).ok()?;
-    absolute.ancestors().find_map(|p| {
-        let meta = std::fs::symlink_metadata(p).ok()?;
-        (meta.file_type().is_symlink() && meta.uid() != me && meta.uid() != 0).then(|| {
-            let link = if p == absolute {
-                "it".to_string()
-            } else {
-                p.display().to_string()
-            };
-            format!(
-                "{link} is a symlink that uid {} made, not you (uid {me}); write to a path of your own instead",
-                meta.uid()
-            )
-        })
-    })
-}
-
-/// Why `path` may not be used because of a symlink another user made: never, where files have
-/// no Unix owner.
-#[cfg(not(unix))]
-fn foreign_link(_path: &Path) -> Option<String> {
-    None
 }
 
 #[cfg(test)]

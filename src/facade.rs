@@ -9,7 +9,6 @@ use crate::claim::{self, ClaimOutcome, ClaimRequest, ReleaseTarget};
 use crate::config;
 use crate::error::Result;
 use crate::policy::Policy;
-use crate::ports::os::OsPorts;
 use crate::ports::sockets;
 use crate::registry::{Claim, Store};
 
@@ -26,9 +25,10 @@ impl Store {
         Ok(Store::new(path, lock_timeout).with_config(config))
     }
 
-    /// The port policy of this store's configuration on this machine.
+    /// The port policy of this store's configuration on this machine (the OS's ranges are read
+    /// only when a rule needs them).
     fn policy(&self) -> Policy {
-        Policy::new(self.config(), OsPorts::read())
+        Policy::of_this_machine(self.config())
     }
 
     /// Get-or-create, as `devport claim`: an existing claim of the service is returned as it

@@ -2,7 +2,7 @@
 //! a file devport did not write may be trusted.
 
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
@@ -443,4 +443,79 @@ mod windows_tests {
         assert_eq!(std::fs::read_to_string(&target).expect("read"), "new");
         assert!(!source.exists());
     }
+}
+
+/// Opens a file the user named for devport to replace (`env --write`, `export --write`): a
+/// symlink is followed to its target (which is replaced, so the link stays); the file is read
+/// with [`read_regular`] (a FIFO or a folder is an error, never a hang). Refused (exit 3), as
+/// manifests are (see [`untrusted`]), when another user could have chosen the file: it (or a
+/// link's target) belongs to another user, it (or a link's target) is in a folder every user
+/// may write, or the path goes through a symlink another user made (root's links, such as
+/// macOS's `/tmp`, are trusted). Writing there would change a file with this user's rights
+/// that this user never chose. Gives the file to replace and its bytes (`None` when it does
+/// not exist yet).
+pub fn open_replaceable(path: &Path, what: &'static str) -> Result<(PathBuf, Option<Vec<u8>>)> {
+    let refuse = |why: String| Error::Insecure {
+        path: path.to_path_buf(),
+        message: format!("{what} {} cannot be written: {why}", path.display()),
+    };
+    if let Some(why) = foreign_link(path) {
+        return Err(refuse(why));
+    }
+    let target = match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            dunce::canonicalize(path).map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => Error::config(
+                    path,
+                    format!(
+                        "is a symlink to {}, which does not exist; create that file or remove the link",
+                        std::fs::read_link(path).unwrap_or_default().display()
+                    ),
+                ),
+                _ => Error::io("cannot follow the symlink", path, e),
+            })?
+        }
+        _ => path.to_path_buf(),
+    };
+    let untrusted = untrusted(path)
+        .map(|why| match target.as_path() {
+            real if real == path => why,
+            real => format!("it is a symlink to {}; {why}", real.display()),
+        })
+        .or_else(|| in_open_folder(path));
+    if let Some(why) = untrusted {
+        return Err(refuse(why));
+    }
+    let existing = read_regular(&target, what)?;
+    Ok((target, existing))
+}
+
+/// Why `path` may not be used because it goes through a symlink that another user made (a
+/// link of this user's or root's is fine), if it does.
+#[cfg(unix)]
+fn foreign_link(path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt as _;
+    let me = nix::unistd::geteuid().as_raw();
+    let absolute = std::path::absolute(path).ok()?;
+    absolute.ancestors().find_map(|p| {
+        let meta = std::fs::symlink_metadata(p).ok()?;
+        (meta.file_type().is_symlink() && meta.uid() != me && meta.uid() != 0).then(|| {
+            let link = if p == absolute {
+                "it".to_string()
+            } else {
+                p.display().to_string()
+            };
+            format!(
+                "{link} is a symlink that uid {} made, not you (uid {me}); write to a path of your own instead",
+                meta.uid()
+            )
+        })
+    })
+}
+
+/// Why `path` may not be used because of a symlink another user made: never, where files have
+/// no Unix owner.
+#[cfg(not(unix))]
+fn foreign_link(_path: &Path) -> Option<String> {
+    None
 }

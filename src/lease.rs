@@ -10,7 +10,6 @@ use jiff::{SignedDuration, Timestamp};
 use crate::config::{self, Config};
 use crate::error::{Error, Result};
 use crate::policy::{Policy, hashed_port};
-use crate::ports::os::OsPorts;
 use crate::process;
 use crate::registry::{LeaseRecord, Store};
 use crate::types::{PortRange, Proto};
@@ -94,7 +93,7 @@ pub fn lease(mut options: LeaseOptions, now: Timestamp) -> Result<(Store, LeaseR
     };
     let path = config::resolve_registry_path(options.registry.take())?;
     let store = Store::new(path, config::lock_timeout(&config)?);
-    let policy = Policy::new(&config, OsPorts::read());
+    let policy = Policy::of_this_machine(&config);
     let record = record(&store, &policy, &options, now)?;
     Ok((store, record))
 }

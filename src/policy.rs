@@ -1,6 +1,8 @@
 //! The port policy: which ports `claim` hands out by itself, in which order, and why any other
 //! port is not handed out. `check` reports the same reasons.
 
+use std::sync::OnceLock;
+
 use serde::Serialize;
 
 use crate::config::Config;
@@ -145,19 +147,44 @@ pub struct Policy {
     pub avoid: Vec<PortRange>,
     /// Whether IANA-assigned or reserved ports may be handed out.
     pub allow_assigned: bool,
-    /// The OS's ranges.
-    pub os: OsPorts,
+    /// The OS's ranges, read when a rule first needs them (see [`Policy::os`]).
+    os: OnceLock<OsPorts>,
 }
 
 impl Policy {
-    /// The policy of `config` on this machine.
+    /// The policy of `config`, with these OS ranges (tests give their own).
+    #[cfg(test)]
     pub fn new(config: &Config, os: OsPorts) -> Policy {
+        let policy = Policy::lazy(config);
+        let _ = policy.os.set(os);
+        policy
+    }
+
+    /// The policy of `config` on this machine. The OS's ranges are read only when a rule needs
+    /// them: the claim of an existing service, the hot path of every setup script, never does.
+    pub fn of_this_machine(config: &Config) -> Policy {
+        Policy::lazy(config)
+    }
+
+    /// Whether the OS's ranges have been read (or given).
+    #[cfg(test)]
+    pub(crate) fn os_known(&self) -> bool {
+        self.os.get().is_some()
+    }
+
+    fn lazy(config: &Config) -> Policy {
         Policy {
             range: config.range,
             avoid: config.avoid.clone(),
             allow_assigned: config.allow_assigned,
-            os,
+            os: OnceLock::new(),
         }
+    }
+
+    /// The OS's ranges (ephemeral, reserved or excluded, unprivileged start), read from the OS
+    /// on first use unless given to [`Policy::new`].
+    pub fn os(&self) -> &OsPorts {
+        self.os.get_or_init(OsPorts::read)
     }
 
     /// The reasons that follow from the port number alone (range, OS, IANA, dev tools,
@@ -188,7 +215,7 @@ impl Policy {
 
     /// The OS's reasons against `port`.
     pub fn os_reasons(&self, port: u16) -> Vec<Reason> {
-        let os = &self.os;
+        let os = self.os();
         let mut reasons = Vec::new();
         if os.ephemeral.contains(port) {
             reasons.push(Reason::OsEphemeral);
@@ -268,10 +295,11 @@ impl Policy {
             return None;
         }
         Some(
-            if self.os.ephemeral.contains(range.lo()) && self.os.ephemeral.contains(range.hi()) {
+            if self.os().ephemeral.contains(range.lo()) && self.os().ephemeral.contains(range.hi())
+            {
                 format!(
                     "it lies inside the OS ephemeral range {}, which the OS hands to outgoing connections",
-                    self.os.ephemeral
+                    self.os().ephemeral
                 )
             } else {
                 "every port there is reserved, assigned, avoided or blocked (see 'devport check PORT')".into()
@@ -316,7 +344,7 @@ pub fn all_reasons(
     match probe::probe(port, proto) {
         Probe::Free => {}
         Probe::InUse { .. } => reasons.push(Reason::InUse),
-        Probe::Denied { .. } if port < policy.os.unprivileged_start => {
+        Probe::Denied { .. } if port < policy.os().unprivileged_start => {
             if !reasons.contains(&Reason::Privileged) {
                 reasons.push(Reason::Privileged);
             }
@@ -400,7 +428,7 @@ mod tests {
         codes.sort_unstable();
         codes.dedup();
         assert_eq!(codes.len(), ALL.len());
-        let os = policy().os;
+        let os = policy().os().clone();
         assert_eq!(
             Reason::OsEphemeral.os_phrase(&os),
             "ephemeral range 32768-60999 (the OS picks outgoing ports here)"

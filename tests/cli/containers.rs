@@ -544,3 +544,66 @@ fn a_forwarder_of_another_user_cannot_speak_for_a_socket() {
     assert!(!row.contains("container"), "{row}");
     drop(root_listener);
 }
+
+/// `doctor` and `wait --owned` follow audit's rule for a container's port: the folder
+/// `docker compose` ran from decides, not the proxy's own folder; and when the engine does not
+/// say, `wait --owned` cannot tell and does not count the port as this project's.
+#[test]
+fn doctor_and_wait_owned_judge_a_container_by_its_compose_folder() {
+    let label = "com.docker.compose.project.working_dir";
+    for (folder, mine) in [("shop", true), ("elsewhere", false)] {
+        let w = World::new();
+        let dir = w.project(folder);
+        let engine = Engine::start(
+            w.dir.path(),
+            ok(&listed_with(
+                "shop-db-1",
+                &json!({ label: dir.display().to_string() }),
+            )),
+        );
+        let (_proxy, p) = fake_proxy(w.dir.path());
+        claim_port(&w, p);
+        let doctor = run(&w, &engine.docker_host(), &["doctor", "--json"]);
+        let codes: Vec<Value> = json_of(&doctor)
+            .as_array()
+            .map(|rows| rows.iter().map(|r| r["code"].clone()).collect())
+            .unwrap_or_default();
+        assert_eq!(
+            codes.contains(&json!("bound-by-other")),
+            !mine,
+            "{folder}: {codes:?}"
+        );
+        if !mine {
+            assert!(
+                text(&doctor).contains("docker compose in"),
+                "{}",
+                text(&doctor)
+            );
+        }
+        let wait = run(
+            &w,
+            &engine.docker_host(),
+            &["wait", "web", "--owned", "--timeout", "1s"],
+        );
+        assert_eq!(wait.status.code(), Some(i32::from(!mine)), "{folder}");
+        if mine {
+            assert!(
+                text(&wait).contains("container 172.17.0.2:5432 (shop-db-1)"),
+                "{}",
+                text(&wait)
+            );
+        }
+    }
+    // No engine: the proxy's folder says nothing about the container, so `--owned` cannot tell.
+    let w = World::new();
+    let (_proxy, p) = fake_proxy(w.dir.path());
+    claim_port(&w, p);
+    let wait = run(
+        &w,
+        &no_engine(&w),
+        &["wait", "web", "--owned", "--timeout", "1s"],
+    );
+    assert_eq!(wait.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&wait.stderr);
+    assert!(err.contains("cannot tell which folder started it"), "{err}");
+}

@@ -555,3 +555,74 @@ fn a_port_is_waited_for_and_stopped_whatever_state_the_registry_is_in() {
     assert!(exit_of(&mut server, Duration::from_secs(10)).is_some());
     assert_eq!(std::fs::read(w.registry()).expect("read"), b"{ not json");
 }
+
+/// `export --write` writes as `env --write` does: through the user's own symlink (the link
+/// stays and its target gets the text), never into a folder every user may write.
+#[cfg(unix)]
+#[test]
+fn export_write_keeps_the_users_symlink_and_refuses_open_folders() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let w = World::new();
+    let dir = exported_project(&w, "link-front");
+    let target = w.dir.path().join("dotfiles/devport.Caddyfile");
+    std::fs::create_dir_all(target.parent().expect("parent")).expect("dotfiles");
+    std::fs::write(&target, "# old\n").expect("target");
+    let link = w.dir.path().join("Caddyfile");
+    std::os::unix::fs::symlink(&target, &link).expect("symlink");
+    w.ok_at(
+        &dir,
+        &["export", "caddy", "--write", link.to_str().expect("UTF-8")],
+    );
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .expect("link")
+            .file_type()
+            .is_symlink(),
+        "the symlink was replaced by a file"
+    );
+    assert!(
+        std::fs::read_to_string(&target)
+            .expect("target")
+            .contains("web.shop-front.localhost"),
+        "the link's target did not get the text"
+    );
+    let open = w.dir.path().join("open");
+    std::fs::create_dir(&open).expect("open folder");
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let file = open.join("Caddyfile");
+    let out = w.fails_in(
+        &dir,
+        &["export", "caddy", "--write", file.to_str().expect("UTF-8")],
+        3,
+    );
+    assert!(
+        stderr(&out).contains("cannot be written"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!file.exists());
+}
+
+/// Another user's output file is never replaced (root would otherwise take it over).
+#[cfg(unix)]
+#[test]
+#[ignore = "needs root: a file owned by the user nobody"]
+fn export_write_refuses_another_users_file() {
+    use std::os::unix::fs::MetadataExt as _;
+    let w = World::new();
+    let dir = exported_project(&w, "foreign-front");
+    let theirs = w.dir.path().join("theirs");
+    std::fs::create_dir(&theirs).expect("folder");
+    let file = theirs.join("Caddyfile");
+    std::fs::write(&file, "# mine\n").expect("file");
+    let nobody = Some(nix::unistd::Uid::from_raw(65534));
+    nix::unistd::chown(&file, nobody, None).expect("chown");
+    let out = w.fails_in(
+        &dir,
+        &["export", "caddy", "--write", file.to_str().expect("UTF-8")],
+        3,
+    );
+    assert!(stderr(&out).contains("uid 65534"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&file).expect("file"), "# mine\n");
+    assert_eq!(std::fs::metadata(&file).expect("meta").uid(), 65534);
+}

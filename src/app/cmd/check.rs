@@ -90,9 +90,9 @@ fn render(ctx: &Ctx, r: &PortReport, policy: &crate::policy::Policy) -> String {
     );
     let mut os: Vec<String> =
         r.os.iter()
-            .map(|reason| reason.os_phrase(&policy.os))
+            .map(|reason| reason.os_phrase(policy.os()))
             .collect();
-    os.extend(policy.os.unread.iter().map(|u| format!("not read: {u}")));
+    os.extend(policy.os().unread.iter().map(|u| format!("not read: {u}")));
     field(
         "os",
         &if os.is_empty() {

@@ -8,7 +8,7 @@ use crate::app::output;
 
 pub fn run(ctx: &Ctx) -> Result<Outcome> {
     let policy = ctx.policy();
-    for unread in &policy.os.unread {
+    for unread in &policy.os().unread {
         output::note(&format!("not read from the OS: {unread}"));
     }
     let problems = crate::doctor::doctor(&ctx.store, &policy, &sockets::list());

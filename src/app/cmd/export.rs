@@ -54,11 +54,12 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> Result<Outcome> {
         });
     }
     if let Some(path) = &args.write {
-        // Only a regular file is replaced; one with these very bytes is left alone, so a
-        // watching proxy does not reload for nothing.
-        let existing = crate::fsutil::read_regular(path, "output file")?;
+        // Written as `env --write` writes: through this user's own symlinks (the link stays),
+        // never into another user's file or link; a file with these very bytes is left
+        // alone, so a watching proxy does not reload for nothing.
+        let (target, existing) = crate::fsutil::open_replaceable(path, "output file")?;
         if existing.as_deref() != Some(text.as_bytes()) {
-            crate::fsutil::write_atomic(path, text.as_bytes(), super::file_mode(path))?;
+            crate::fsutil::write_atomic(&target, text.as_bytes(), super::file_mode(&target))?;
         }
         output::note(&format!("{} name(s) in {}", routes.len(), path.display()));
     }

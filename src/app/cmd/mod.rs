@@ -25,7 +25,6 @@ use std::path::{Path, PathBuf};
 use crate::envfile::{self, EnvFile, Format};
 use crate::fsutil::FileMode;
 use crate::policy::Policy;
-use crate::ports::os::OsPorts;
 use crate::{ClaimOutcome, ClaimRequest, Config, Project, Store};
 use anyhow::Result;
 use jiff::Timestamp;
@@ -108,7 +107,7 @@ impl Ctx {
 
     /// The port policy: the configuration plus this machine's OS ranges.
     pub fn policy(&self) -> Policy {
-        Policy::new(&self.config, OsPorts::read())
+        Policy::of_this_machine(&self.config)
     }
 
     /// Claims through the library and shows its warnings on stderr (rules an exact `--port`
