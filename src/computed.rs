@@ -40,6 +40,11 @@ impl Template {
                 c
             ));
         }
+        if let Some(why) = crate::envfile::dotenv_problem(text) {
+            return Err(format!(
+                "this value cannot be written to .env files: {why}; remove those characters"
+            ));
+        }
         let mut pieces = Vec::new();
         let mut literal = String::new();
         let mut chars = text.char_indices().peekable();
@@ -220,7 +225,19 @@ pub fn add(
             ));
         }
         match template.render(&project.name, &claims) {
-            Ok(value) => out.push((name, value)),
+            Ok(value) => {
+                if let Some(why) = crate::envfile::dotenv_problem(&value) {
+                    return Err(Error::invalid(
+                        crate::error::Input::Variable,
+                        format!(
+                            "[env] {name} becomes {value:?} with the project name {:?}, which cannot be written to .env files: {why}; give the project another name (name = \"...\" in {})",
+                            project.name,
+                            crate::project::MANIFEST
+                        ),
+                    ));
+                }
+                out.push((name, value));
+            }
             Err((service, index)) => notes.push(match claims.iter().find(|c| c.service == service) {
                 Some(claim) => format!(
                     "{name} is not set: it reads port {index} of {service}, whose block has {} port(s) (places 0-{}); run 'devport up --move' to apply the manifest's count",
@@ -306,6 +323,7 @@ mod tests {
         /// Literal text written with doubled braces reads back as itself.
         #[test]
         fn doubled_braces_are_literal(text in "[^\\p{Cc}]{0,40}") {
+            prop_assume!(crate::envfile::dotenv_problem(&text).is_none());
             let escaped = text.replace('{', "{{").replace('}', "}}");
             let template = Template::parse(&escaped).expect("escaped text parses");
             prop_assert_eq!(template.render("p", &[]).ok(), Some(text));

@@ -9,8 +9,10 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::registry::Claim;
 
-/// Names that change how shells, loaders and devport itself behave, compared without regard to
-/// case (Windows reads `Path` as `PATH`).
+/// Names that change how shells, loaders, interpreters, git and devport itself behave (run a
+/// command, load code, switch shell options), compared without regard to case (Windows reads
+/// `Path` as `PATH`). Exported by `eval "$(devport up)"` in a shell or by `exec`, any of them
+/// would let a committed `devport.toml` run code.
 const FORBIDDEN: &[&str] = &[
     "PATH",
     "HOME",
@@ -23,12 +25,55 @@ const FORBIDDEN: &[&str] = &[
     "PS2",
     "PS3",
     "PS4",
+    "PS0",
     "PROMPT_COMMAND",
+    "SHELLOPTS",
+    "BASHOPTS",
+    "GLOBIGNORE",
+    "ZDOTDIR",
+    "NODE_OPTIONS",
+    "NODE_PATH",
+    "PYTHONSTARTUP",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "PERL5OPT",
+    "PERL5LIB",
+    "PERLLIB",
+    "RUBYOPT",
+    "RUBYLIB",
+    "JAVA_TOOL_OPTIONS",
+    "_JAVA_OPTIONS",
+    "JDK_JAVA_OPTIONS",
+    "GIT_SSH",
+    "GIT_SSH_COMMAND",
+    "GIT_EXEC_PATH",
+    "GIT_ASKPASS",
+    "GIT_PROXY_COMMAND",
+    "GIT_EXTERNAL_DIFF",
+    "GIT_EDITOR",
+    "GIT_PAGER",
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_CONFIG",
+    "GIT_CONFIG_GLOBAL",
+    "GIT_CONFIG_SYSTEM",
+    "GIT_CONFIG_PARAMETERS",
+    "GIT_CONFIG_COUNT",
+    "SSH_ASKPASS",
+    "SUDO_ASKPASS",
+    "EDITOR",
+    "VISUAL",
+    "PAGER",
+    "LESSOPEN",
+    "LESSCLOSE",
+    "BROWSER",
+    "MAKEFLAGS",
 ];
 
-/// Families of names read by the dynamic loaders (`LD_PRELOAD`, `DYLD_INSERT_LIBRARIES`) and by
+/// Families of names read by the dynamic loaders (`LD_PRELOAD`, `DYLD_INSERT_LIBRARIES`), by
+/// bash for exported functions (`BASH_FUNC_`), by npm (`npm_config_script_shell`) and by
 /// devport (`DEVPORT_REGISTRY`).
-const FORBIDDEN_PREFIXES: &[&str] = &["LD_", "DYLD_", "DEVPORT_"];
+const FORBIDDEN_PREFIXES: &[&str] = &["LD_", "DYLD_", "DEVPORT_", "BASH_FUNC_", "NPM_CONFIG_"];
 
 /// The variable name of a service: upper-cased, every character outside `A-Z0-9` turned into
 /// `_`, plus `_PORT` (`web` → `WEB_PORT`, `api.v2` → `API_V2_PORT`), after `prefix`.
@@ -81,14 +126,16 @@ pub(crate) fn name_problem(name: &str) -> Option<String> {
     }
     forbidden_family(name).map(|family| match family {
         "DEVPORT_" => "DEVPORT_ variables configure devport itself".to_string(),
-        _ => format!("{family} variables change how programs load libraries"),
+        "LD_" | "DYLD_" => format!("{family} variables change how programs load libraries"),
+        _ => format!("{family} variables change how programs run"),
     })
 }
 
 /// Checks a variable name given by a person (`--env`, `env = ...` in `devport.toml`): a POSIX
 /// shell name (`[A-Za-z_][A-Za-z0-9_]*`) that is not one of the names that change how programs
-/// run (`PATH`, `HOME`, `SHELL`, `IFS`, `ENV`, `BASH_ENV`, `CDPATH`, `PS1`-`PS4`,
-/// `PROMPT_COMMAND`, any `LD_*`, `DYLD_*` or `DEVPORT_*`).
+/// run (`PATH`, `HOME`, `SHELL`, `IFS`, `ENV`, `BASH_ENV`, `PS0`-`PS4`, `PROMPT_COMMAND`,
+/// `SHELLOPTS`, `NODE_OPTIONS`, `PYTHONPATH`, `GIT_SSH_COMMAND`, `PAGER` … see [`FORBIDDEN`],
+/// and any `LD_*`, `DYLD_*`, `BASH_FUNC_*`, `NPM_CONFIG_*` or `DEVPORT_*`).
 pub fn validate_var(name: &str) -> Result<()> {
     match name_problem(name) {
         None => Ok(()),
@@ -281,10 +328,30 @@ fn sh_quote(value: &str) -> String {
     }
 }
 
-/// A value as dotenv loaders read it back unchanged: bare when plain; else in single quotes,
-/// which every loader reads literally (no `$` expansion in docker compose) as long as the
-/// value holds no `'` and no `\` (python-dotenv unescapes `\\` there); else in double quotes,
-/// with `\`, `"`, newline, CR and tab escaped (where compose expands `${VAR}`).
+/// Why `value` cannot be written to a `.env` file so that every reader reads it back the same
+/// (`set -a; . .env` in sh, docker compose, python-dotenv, Node's dotenv), if it cannot: a
+/// backslash (python-dotenv unescapes it even in single quotes, sh does not; before a closing
+/// quote it swallows the next line), or a `'` together with `$`, a backtick or `"` (the `'`
+/// needs double quotes, where sh runs `$(…)` and backticks and readers disagree on `\"`).
+pub fn dotenv_problem(value: &str) -> Option<&'static str> {
+    if value.contains('\\') {
+        Some(
+            "it holds a backslash, which .env readers (sh, docker compose, python-dotenv, Node's dotenv) read differently",
+        )
+    } else if value.contains('\'') && value.contains(['$', '`', '"']) {
+        Some(
+            "it holds ' together with $, ` or \", which no quoting lets every .env reader (sh, docker compose, python-dotenv, Node's dotenv) read back the same",
+        )
+    } else {
+        None
+    }
+}
+
+/// A value as dotenv loaders and `set -a; . .env` read it back unchanged: bare when plain; in
+/// single quotes, where nothing is special, when it holds no `'`; else (a `'` without `$`,
+/// backticks, `"` or `\`: see [`dotenv_problem`]) in double quotes. A value with a
+/// [`dotenv_problem`] is refused before anything is written; should one arrive here anyway it
+/// is written in double quotes with `\`, `"`, newline, CR and tab escaped.
 fn dotenv_quote(value: &str) -> String {
     if is_plain(value) {
         value.to_string()
@@ -293,6 +360,12 @@ fn dotenv_quote(value: &str) -> String {
     } else {
         double_quoted(value)
     }
+}
+
+/// Whether `value` reads back unchanged in double quotes in every reader: nothing there that
+/// sh or a dotenv reader would expand or unescape.
+fn fits_double(value: &str) -> bool {
+    !value.contains(['\\', '"', '$', '`']) && !value.chars().any(char::is_control)
 }
 
 /// Whether `value` reads back unchanged between two `quote`s that escape nothing.
@@ -323,11 +396,9 @@ fn double_quoted(value: &str) -> String {
 fn requoted(value: &str, quote: Option<u8>) -> String {
     match quote {
         None if is_plain(value) => value.to_string(),
-        Some(b'"') => double_quoted(value),
-        Some(q @ (b'\'' | b'`')) if fits_single(value, char::from(q)) => {
-            let q = char::from(q);
-            format!("{q}{value}{q}")
-        }
+        Some(b'"') if fits_double(value) => format!("\"{value}\""),
+        Some(b'\'') if fits_single(value, '\'') => format!("'{value}'"),
+        // Never into backticks: `set -a; . .env` runs what is between them.
         _ => dotenv_quote(value),
     }
 }
@@ -890,10 +961,11 @@ mod tests {
         );
         assert_eq!(merged("A=1\nB=2\r", &vars), "A=1\nB=2\rWEB_PORT=7\n");
         assert_eq!(merged("A=1\r", &vars), "A=1\rWEB_PORT=7\r");
-        // A backtick value is literal and may span lines, as in Node's dotenv.
+        // A backtick value is literal and may span lines, as in Node's dotenv; the new value
+        // is not written in backticks, which `set -a; . .env` would run as a command.
         assert_eq!(
             merged("WEB_PORT=`1\n2` # x\nB=3\n", &vars),
-            "WEB_PORT=`7` # x\nB=3\n"
+            "WEB_PORT=7 # x\nB=3\n"
         );
         // A BOM stays, and the first line after it is updated, not duplicated.
         assert_eq!(
@@ -1023,9 +1095,11 @@ mod tests {
                         value.to_string()
                     };
                     let head = format!("{ws}{export}{name}{sp}={sp}");
+                    // Backticks are never kept: `set -a; . .env` would run the port.
+                    let kept = if q == "`" { "" } else { q };
                     Item {
                         text: format!("{head}{q}{value}{q}{note}"),
-                        owned: Some((name.to_string(), format!("{head}{q}{port}{q}{note}"))),
+                        owned: Some((name.to_string(), format!("{head}{kept}{port}{kept}{note}"))),
                     }
                 },
             );
@@ -1082,15 +1156,27 @@ mod tests {
         );
         assert_eq!(line("a b $HOME # c"), "V='a b $HOME # c'\n");
         assert_eq!(line(""), "V=''\n");
-        assert_eq!(line("it's \"x\" \\"), "V=\"it's \\\"x\\\" \\\\\"\n");
+        assert_eq!(line("it's x"), "V=\"it's x\"\n");
+        assert_eq!(dotenv_problem("it's $HOME"), dotenv_problem("it's `id`"));
+        assert!(dotenv_problem("it's $HOME").is_some());
+        assert!(dotenv_problem("it's \"x\"").is_some());
+        assert!(dotenv_problem("x\\").is_some());
+        assert!(dotenv_problem("$HOME `id` \"x\"").is_none());
         // An existing line keeps its quotes when the value fits in them.
         let vars = [("V".to_string(), "a b".to_string())];
         let merged = |text: &str| {
             String::from_utf8(merge(text.as_bytes(), &vars, Path::new(".env")).expect("merges"))
                 .expect("utf-8")
         };
-        assert_eq!(merged("V=`x`\n"), "V=`a b`\n");
+        assert_eq!(merged("V=`x`\n"), "V='a b'\n");
         assert_eq!(merged("V=\"x\"\n"), "V=\"a b\"\n");
+        // Not into double quotes where sh would expand it.
+        let dollar = [("V".to_string(), "$HOME".to_string())];
+        assert_eq!(
+            String::from_utf8(merge(b"V=\"x\"\n", &dollar, Path::new(".env")).expect("merges"))
+                .expect("utf-8"),
+            "V='$HOME'\n"
+        );
         assert_eq!(merged("V=x # note\n"), "V='a b' # note\n");
         let vars = [("V".to_string(), "it's".to_string())];
         assert_eq!(
@@ -1109,6 +1195,23 @@ mod tests {
         fn sh_format_survives_eval(v in value()) {
             let rendered = render(&[("V".to_string(), v.clone())], Format::Sh);
             prop_assert_eq!(through_sh(&rendered), v);
+        }
+
+        /// Every value devport lets into a `.env` (one line, no [`dotenv_problem`]) comes back
+        /// unchanged when a shell sources the dotenv format (`set -a; . .env`), printed or
+        /// merged into an existing double- or single-quoted or backtick line: nothing in it is
+        /// run or expanded.
+        #[cfg(unix)]
+        #[test]
+        fn dotenv_format_survives_a_shell(
+            v in value(),
+            existing in prop::sample::select(vec!["", "V='1'\n", "V=\"1\"\n", "V=`1`\n"]),
+        ) {
+            prop_assume!(dotenv_problem(&v).is_none() && !v.chars().any(char::is_control));
+            let vars = [("V".to_string(), v.clone())];
+            prop_assert_eq!(through_sh(&render(&vars, Format::Dotenv)), v.clone());
+            let merged = merge(existing.as_bytes(), &vars, Path::new(".env")).expect("merges");
+            prop_assert_eq!(through_sh(&String::from_utf8(merged).expect("utf-8")), v);
         }
 
         /// Every value reads back unchanged from the dotenv format, printed or merged into an

@@ -11,12 +11,14 @@ use std::path::PathBuf;
 use crate::support::bin;
 use crate::support::{World, port, stderr, stdout};
 
-/// A value that every quoting rule meets: blanks, all three quotes, `$`, a backslash, `#` and
-/// braces written `{{ }}`.
-const TRICKY_TOML: &str = r#"NOTE = "it's \"$HOME\" `x` \\ #1 {{x}} {project}""#;
+/// A value that quoting rules meet: blanks, `"`, backticks, `$`, `#` and braces written
+/// `{{ }}`. (A value with `'` and `$`, or a backslash, cannot be written to a `.env` every
+/// reader reads back the same: refused, see
+/// `bad_env_tables_are_refused_before_anything_is_claimed_or_written`.)
+const TRICKY_TOML: &str = r#"NOTE = "say \"$HOME\" `x` #1 {{x}} {project}""#;
 /// What [`TRICKY_TOML`] stands for in project `name`.
 fn tricky(name: &str) -> String {
-    format!("it's \"$HOME\" `x` \\ #1 {{x}} {name}")
+    format!("say \"$HOME\" `x` #1 {{x}} {name}")
 }
 
 /// A project folder `name` with a manifest of two services (`db` a block of two) and `[env]`.
@@ -170,6 +172,7 @@ fn exec_gives_the_child_the_computed_values() {
 /// Every bad `[env]` is exit 2, one line naming the file, line and column, and nothing is
 /// claimed or written — by `up --write-env`, `env --write` and `exec`.
 #[test]
+#[allow(clippy::too_many_lines, reason = "one table of cases")]
 fn bad_env_tables_are_refused_before_anything_is_claimed_or_written() {
     let w = World::new();
     let dir = w.project("bshop");
@@ -226,6 +229,22 @@ fn bad_env_tables_are_refused_before_anything_is_claimed_or_written() {
             "line 5, column 1",
             "LD_ variables change how programs load",
         ),
+        (
+            "PS0 = \"$(id)\"",
+            "line 5, column 1",
+            "PS0 changes how shells and programs run",
+        ),
+        (
+            "NODE_OPTIONS = \"--require x\"",
+            "line 5, column 1",
+            "changes how shells and programs run",
+        ),
+        (
+            "X = \"it's $HOME `id`\"",
+            "line 5, column 5",
+            "cannot be written to .env files",
+        ),
+        ("X = 'x\\'", "line 5, column 5", "holds a backslash"),
         (
             "\"9X\" = \"x\"",
             "line 5, column 1",
