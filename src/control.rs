@@ -212,6 +212,8 @@ pub fn victims(socks: &[Socket]) -> Result<Vec<Victim>> {
                 .map_or_else(String::new, |u| format!(" of user {u}"));
             return Err(Error::StopRefused {
                 why: StopRefusal::Unseen,
+                port: Some(s.port),
+                pid: None,
                 message: format!(
                     "{} port {} is held by a process{whose} that devport cannot see; nothing was stopped; run devport as that user to stop it",
                     s.proto, s.port
@@ -231,6 +233,8 @@ pub fn victims(socks: &[Socket]) -> Result<Vec<Victim>> {
         if let Some(what) = system_process(pid) {
             return Err(Error::StopRefused {
                 why: StopRefusal::SystemProcess,
+                port: Some(s.port),
+                pid: Some(pid),
                 message: format!(
                     "{} port {} is held by {label}, {what}; devport never stops pid {pid}; nothing was stopped",
                     s.proto, s.port
@@ -245,6 +249,8 @@ pub fn victims(socks: &[Socket]) -> Result<Vec<Victim>> {
         {
             return Err(Error::StopRefused {
                 why: StopRefusal::ContainerForwarder,
+                port: Some(s.port),
+                pid: Some(pid),
                 message: format!(
                     "{} port {} is forwarded to a container by {label}; stopping {proxy} would break the engine's port forwarding, not stop the container; stop the container instead ('docker ps' or 'podman ps' shows which); nothing was stopped",
                     s.proto, s.port
@@ -261,6 +267,8 @@ pub fn victims(socks: &[Socket]) -> Result<Vec<Victim>> {
             let whose = user.clone().unwrap_or_else(|| format!("uid {owner}"));
             return Err(Error::StopRefused {
                 why: StopRefusal::OtherUser,
+                port: Some(s.port),
+                pid: Some(pid),
                 message: format!(
                     "{} port {} is held by {label} of user {whose}, not yours; devport stops only your own processes (or any, run as root); nothing was stopped",
                     s.proto, s.port
@@ -299,6 +307,8 @@ fn may_terminate(pid: u32, label: &str, s: &Socket) -> Result<()> {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(Error::StopRefused {
             why: StopRefusal::NotPermitted,
+            port: Some(s.port),
+            pid: Some(pid),
             message: format!(
                 "{} port {} is held by {label}, which devport may not end (another user's process, a service or a protected process); nothing was stopped; run devport as that user, or from an elevated prompt, to stop it",
                 s.proto, s.port
@@ -306,6 +316,8 @@ fn may_terminate(pid: u32, label: &str, s: &Socket) -> Result<()> {
         }),
         Err(e) => Err(Error::StopRefused {
             why: StopRefusal::Failed,
+            port: Some(s.port),
+            pid: Some(pid),
             message: format!(
                 "{} port {} is held by {label}, which devport cannot open: {e}; nothing was stopped",
                 s.proto, s.port
@@ -359,6 +371,8 @@ fn send(victims: &[Victim], force: bool) -> Result<()> {
     for v in victims.iter().filter(|v| process::is_alive(v.pid, v.start)) {
         process::signal(v.pid, force).map_err(|e| Error::StopRefused {
             why: StopRefusal::Failed,
+            port: None,
+            pid: Some(v.pid),
             message: format!("cannot signal pid {}: {e}; nothing more was stopped", v.pid),
         })?;
     }
@@ -382,6 +396,8 @@ pub fn stop(
     if !force {
         return Err(Error::StopRefused {
             why: StopRefusal::NeedsForce,
+            port: None,
+            pid: None,
             message: "Windows has no SIGTERM: a process can only be ended at once, without its own cleanup (TerminateProcess), and devport does that only with --force; nothing was stopped; run again with --force"
                 .to_string(),
         });
@@ -415,6 +431,8 @@ pub fn stop(
 pub fn terminate(victim: &Victim) -> Result<Option<crate::winapi::Terminable>> {
     let refused = |e: std::io::Error| Error::StopRefused {
         why: StopRefusal::Failed,
+        port: None,
+        pid: Some(victim.pid),
         message: format!(
             "cannot end pid {}: {e}; nothing more was stopped",
             victim.pid
@@ -481,16 +499,53 @@ mod tests {
             container: None,
             inode: 0,
         };
+        // Each refusal is a variant a caller can match, with the port and the process.
+        let refusal = |s: Socket| match victims(&[s]) {
+            Err(e @ Error::StopRefused { .. }) => e,
+            other => panic!("not a StopRefused: {other:?}"),
+        };
         let system = if cfg!(windows) { 4 } else { 1 };
-        let e = victims(&[sock(Some(system))]).unwrap_err().to_string();
-        assert!(e.contains(&format!("never stops pid {system}")), "{e}");
-        let e = victims(&[sock(None)]).unwrap_err().to_string();
-        assert!(e.contains("cannot see") && e.contains("user root"), "{e}");
+        let e = refusal(sock(Some(system)));
+        assert!(
+            matches!(e, Error::StopRefused { why: StopRefusal::SystemProcess, port: Some(4242), pid: Some(p), .. } if p == system),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string().contains(&format!("never stops pid {system}")),
+            "{e}"
+        );
+        let e = refusal(sock(None));
+        assert!(
+            matches!(
+                e,
+                Error::StopRefused {
+                    why: StopRefusal::Unseen,
+                    pid: None,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string().contains("cannot see") && e.to_string().contains("user root"),
+            "{e}"
+        );
         let proxy = Socket {
             process: Some("docker-proxy".into()),
             ..sock(Some(std::process::id()))
         };
-        let e = victims(&[proxy]).unwrap_err().to_string();
+        let e = refusal(proxy);
+        assert!(
+            matches!(
+                e,
+                Error::StopRefused {
+                    why: StopRefusal::ContainerForwarder,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        let e = e.to_string();
         assert!(
             e.contains("forwarded to a container") && e.contains("stop the container"),
             "{e}"

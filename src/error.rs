@@ -106,6 +106,10 @@ pub enum Error {
     StopRefused {
         /// Why.
         why: StopRefusal,
+        /// The port whose holder is not stopped, when the refusal is about one.
+        port: Option<u16>,
+        /// The process not stopped, when it is known.
+        pid: Option<u32>,
         /// The whole refusal in words, with the port and the process.
         message: String,
     },

@@ -70,7 +70,10 @@ impl Store {
 mod tests {
     use std::time::Duration;
 
-    use crate::{ClaimRequest, Error, PortChoice, Project, Reason, ReleaseTarget, Store};
+    use crate::{
+        ClaimRequest, Config, Error, PortChoice, PortRange, Project, Proto, Reason, ReleaseTarget,
+        Store,
+    };
 
     #[test]
     fn claim_list_check_release_and_refusals_a_caller_can_match() {
@@ -109,6 +112,31 @@ mod tests {
 
         let removed = store.release(&ReleaseTarget::Port(port)).expect("release");
         assert_eq!(removed.len(), 1);
+        assert!(store.claims().expect("claims").is_empty());
+    }
+
+    #[test]
+    fn a_busy_port_and_a_full_range_are_refusals_of_their_own() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let project = Project::global();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let busy = listener.local_addr().expect("addr").port();
+        let store = Store::new(dir.path().join("registry.json"), Duration::from_secs(5));
+        let e = store.claim(&ClaimRequest::new(&project, "api").choice(PortChoice::Exact(busy)));
+        assert!(
+            matches!(e, Err(Error::PortInUse { port, proto: Proto::Tcp, .. }) if port == busy),
+            "{e:?}"
+        );
+        let narrow = Config {
+            range: PortRange::new(20000, 20001).expect("lo <= hi"),
+            ..Config::default()
+        };
+        let store = store.with_config(narrow);
+        let e = store.claim(&ClaimRequest::new(&project, "db").count(3));
+        assert!(
+            matches!(&e, Err(Error::NoFreePort { count: 3, range, .. }) if range.lo() == 20000),
+            "{e:?}"
+        );
         assert!(store.claims().expect("claims").is_empty());
     }
 }

@@ -110,6 +110,8 @@ mod tests {
             },
             Error::StopRefused {
                 why: StopRefusal::OtherUser,
+                port: Some(3000),
+                pid: Some(42),
                 message: "not yours".into(),
             },
         ];
