@@ -369,7 +369,7 @@ pub fn stop(
                 .to_string(),
         ));
     }
-    let deadline = Instant::now() + timeout;
+    let deadline = crate::types::deadline(Instant::now(), timeout);
     let mut ended = Vec::new();
     for v in victims {
         if let Some(handle) = terminate(v)? {
@@ -417,7 +417,7 @@ pub fn terminate(victim: &Victim) -> Result<Option<crate::winapi::Terminable>> {
 
 /// Whether nothing listens on `ports` for `proto`, checked until `timeout` passes.
 fn free_within(ports: PortRange, proto: Proto, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
+    let deadline = crate::types::deadline(Instant::now(), timeout);
     loop {
         if on(&sockets::list(), ports, proto).is_empty() {
             return true;

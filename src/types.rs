@@ -236,8 +236,26 @@ pub fn validate_service(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Parses a duration such as `30s`, `10m`, `2h`, `7d` or `1h30m`.
+/// The longest duration devport accepts anywhere (`--timeout`, `--ttl`, `--older-than`,
+/// `lock_timeout`): 100 years, so a deadline `now + duration` never overflows a clock.
+pub const MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(36_500 * 86_400);
+
+/// The moment `timeout` after `start`, or the latest representable one (a timeout longer than
+/// the clock can count waits "forever").
+pub fn deadline(start: std::time::Instant, timeout: std::time::Duration) -> std::time::Instant {
+    start
+        .checked_add(timeout)
+        .or_else(|| start.checked_add(MAX_DURATION))
+        .unwrap_or(start)
+}
+
+/// Parses a duration such as `30s`, `10m`, `2h`, `7d` or `1h30m`, at most [`MAX_DURATION`].
 pub fn parse_duration(s: &str) -> Result<std::time::Duration> {
+    let too_long = || {
+        Error::Usage(format!(
+            "invalid duration {s:?}: it is too long; give at most 36500d (100 years)"
+        ))
+    };
     let bad = || {
         Error::Usage(format!(
             "invalid duration {s:?}: write a number with s, m, h or d, e.g. 30s, 10m, 2h, 7d"
@@ -257,12 +275,16 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration> {
             'd' => 86_400,
             _ => return Err(bad()),
         };
-        let n: u64 = digits.parse().map_err(|_| bad())?;
+        if digits.is_empty() {
+            return Err(bad());
+        }
+        // Only digits are left in `digits`: a number that does not fit is too long.
+        let n: u64 = digits.parse().map_err(|_| too_long())?;
         digits.clear();
         total = n
             .checked_mul(unit)
             .and_then(|v| total.checked_add(v))
-            .ok_or_else(bad)?;
+            .ok_or_else(too_long)?;
     }
     if !digits.is_empty() || s.trim().is_empty() {
         return Err(bad());
@@ -272,7 +294,11 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration> {
             "invalid duration {s:?}: zero is not allowed; give a length such as 30s, 10m, 2h or 7d"
         )));
     }
-    Ok(std::time::Duration::from_secs(total))
+    let duration = std::time::Duration::from_secs(total);
+    if duration > MAX_DURATION {
+        return Err(too_long());
+    }
+    Ok(duration)
 }
 
 #[cfg(test)]
@@ -338,6 +364,22 @@ mod tests {
         for bad in ["", "0s", "10", "5x", "s", "99999999999999999999d"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
+        assert_eq!(parse_duration("36500d").ok(), Some(MAX_DURATION));
+        for long in [
+            "36501d",
+            "36500d1s",
+            "18446744073709551615s",
+            "99999999999999999999s",
+            "5000000000000000h",
+        ] {
+            let e = parse_duration(long).expect_err(long).to_string();
+            assert!(e.contains("too long"), "{long}: {e}");
+        }
+        // Any accepted duration makes a deadline, and a longer one saturates instead of
+        // overflowing.
+        let now = std::time::Instant::now();
+        assert_eq!(deadline(now, MAX_DURATION), now + MAX_DURATION);
+        assert!(deadline(now, std::time::Duration::MAX) >= now + MAX_DURATION);
     }
 
     proptest! {

@@ -31,7 +31,7 @@ pub fn run(ctx: &Ctx, args: &WaitArgs) -> Result<Outcome> {
     } else {
         None
     };
-    let deadline = Instant::now() + args.timeout;
+    let deadline = devport::types::deadline(Instant::now(), args.timeout);
     let reason = loop {
         let why = match target.ports(&ctx.store, &project, args.proto)? {
             None => format!(

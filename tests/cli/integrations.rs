@@ -626,3 +626,22 @@ fn export_write_refuses_another_users_file() {
     assert_eq!(std::fs::read_to_string(&file).expect("file"), "# mine\n");
     assert_eq!(std::fs::metadata(&file).expect("meta").uid(), 65534);
 }
+
+/// A duration too long for any clock is a usage error, never a panic (`wait` and `kill`
+/// computed `now + timeout` and overflowed).
+#[test]
+fn huge_timeouts_are_refused_not_a_panic() {
+    let w = World::new();
+    for args in [
+        &["wait", "1", "--timeout", "18446744073709551615s"][..],
+        &["wait", "1", "--timeout", "5000000000000000h"][..],
+        &["kill", "1", "--timeout", "213503982334601d"][..],
+    ] {
+        let out = w.fails(args, 2);
+        assert!(
+            stderr(&out).contains("too long"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}
