@@ -242,6 +242,14 @@ pub fn victims(socks: &[Socket]) -> Result<Vec<Victim>> {
                 s.proto, s.port
             )));
         }
+        let start = process::start_time(pid);
+        #[cfg(not(windows))]
+        if start.is_none() {
+            return Err(Error::Refused(format!(
+                "{} port {} is held by {label}, whose start time devport cannot read, so it cannot make sure it signals that very process and not one that took its pid; nothing was stopped",
+                s.proto, s.port
+            )));
+        }
         let uid = process::uid(pid).or(s.uid);
         // The socket's user is the process's unless the socket was handed over.
         let user = s.user.clone().filter(|_| uid == s.uid);
@@ -262,7 +270,7 @@ pub fn victims(socks: &[Socket]) -> Result<Vec<Victim>> {
             user,
             folder: process::current_dir(pid),
             ports: vec![s.port],
-            start: process::start_time(pid),
+            start,
         });
     }
     Ok(out)
