@@ -257,6 +257,19 @@ pub fn victims(socks: &[Socket]) -> Result<Vec<Victim>> {
                 ),
             });
         }
+        let start = process::start_time(pid);
+        #[cfg(not(windows))]
+        if start.is_none() {
+            return Err(Error::StopRefused {
+                why: StopRefusal::UnknownStart,
+                port: Some(s.port),
+                pid: Some(pid),
+                message: format!(
+                    "{} port {} is held by {label}, whose start time devport cannot read, so it cannot make sure it signals that very process and not one that took its pid; nothing was stopped",
+                    s.proto, s.port
+                ),
+            });
+        }
         let uid = process::uid(pid).or(s.uid);
         // The socket's user is the process's unless the socket was handed over.
         let user = s.user.clone().filter(|_| uid == s.uid);
@@ -282,7 +295,7 @@ pub fn victims(socks: &[Socket]) -> Result<Vec<Victim>> {
             user,
             folder: process::current_dir(pid),
             ports: vec![s.port],
-            start: process::start_time(pid),
+            start,
         });
     }
     Ok(out)
@@ -402,7 +415,7 @@ pub fn stop(
                 .to_string(),
         });
     }
-    let deadline = Instant::now() + timeout;
+    let deadline = crate::types::deadline(Instant::now(), timeout);
     let mut ended = Vec::new();
     for v in victims {
         if let Some(handle) = terminate(v)? {
@@ -453,7 +466,7 @@ pub fn terminate(victim: &Victim) -> Result<Option<crate::winapi::Terminable>> {
 
 /// Whether nothing listens on `ports` for `proto`, checked until `timeout` passes.
 fn free_within(ports: PortRange, proto: Proto, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
+    let deadline = crate::types::deadline(Instant::now(), timeout);
     loop {
         if on(&sockets::list(), ports, proto).is_empty() {
             return true;

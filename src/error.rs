@@ -408,6 +408,8 @@ pub enum StopRefusal {
     ContainerForwarder,
     /// Another user's process.
     OtherUser,
+    /// Its start time cannot be read, so a signal could reach a process that took its pid.
+    UnknownStart,
     /// The OS does not let devport end it (Windows: a service, a protected process).
     NotPermitted,
     /// Windows ends a process only at once: that needs `--force`.

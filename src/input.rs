@@ -5,7 +5,7 @@
 use std::str::FromStr;
 
 use crate::error::{Error, Input, Result};
-use crate::types::{MAX_COUNT, PortRange, Proto};
+use crate::types::{MAX_COUNT, MAX_DURATION, PortRange, Proto};
 
 impl FromStr for Proto {
     type Err = Error;
@@ -104,8 +104,14 @@ pub fn validate_service(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Parses a duration such as `30s`, `10m`, `2h`, `7d` or `1h30m`.
+/// Parses a duration such as `30s`, `10m`, `2h`, `7d` or `1h30m`, at most [`MAX_DURATION`].
 pub fn parse_duration(s: &str) -> Result<std::time::Duration> {
+    let too_long = || {
+        Error::invalid(
+            Input::Duration,
+            format!("invalid duration {s:?}: it is too long; give at most 36500d (100 years)"),
+        )
+    };
     let bad = || {
         Error::invalid(
             Input::Duration,
@@ -128,12 +134,16 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration> {
             'd' => 86_400,
             _ => return Err(bad()),
         };
-        let n: u64 = digits.parse().map_err(|_| bad())?;
+        if digits.is_empty() {
+            return Err(bad());
+        }
+        // Only digits are left in `digits`: a number that does not fit is too long.
+        let n: u64 = digits.parse().map_err(|_| too_long())?;
         digits.clear();
         total = n
             .checked_mul(unit)
             .and_then(|v| total.checked_add(v))
-            .ok_or_else(bad)?;
+            .ok_or_else(too_long)?;
     }
     if !digits.is_empty() || s.trim().is_empty() {
         return Err(bad());
@@ -146,13 +156,17 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration> {
             ),
         ));
     }
-    Ok(std::time::Duration::from_secs(total))
+    let duration = std::time::Duration::from_secs(total);
+    if duration > MAX_DURATION {
+        return Err(too_long());
+    }
+    Ok(duration)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::Transport;
+    use crate::types::{Transport, deadline};
     use proptest::prelude::*;
 
     #[test]
@@ -213,6 +227,22 @@ mod tests {
         for bad in ["", "0s", "10", "5x", "s", "99999999999999999999d"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
+        assert_eq!(parse_duration("36500d").ok(), Some(MAX_DURATION));
+        for long in [
+            "36501d",
+            "36500d1s",
+            "18446744073709551615s",
+            "99999999999999999999s",
+            "5000000000000000h",
+        ] {
+            let e = parse_duration(long).expect_err(long).to_string();
+            assert!(e.contains("too long"), "{long}: {e}");
+        }
+        // Any accepted duration makes a deadline, and a longer one saturates instead of
+        // overflowing.
+        let now = std::time::Instant::now();
+        assert_eq!(deadline(now, MAX_DURATION), now + MAX_DURATION);
+        assert!(deadline(now, std::time::Duration::MAX) >= now + MAX_DURATION);
     }
 
     proptest! {

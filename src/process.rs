@@ -18,7 +18,17 @@ const STAT_START_TIME: usize = 22;
 /// The `/proc/PID/stat` line of process `pid`.
 #[cfg(target_os = "linux")]
 fn read_stat(pid: u32) -> Option<String> {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()
+    read_proc_text(&format!("/proc/{pid}/stat"))
+}
+
+/// A `/proc` text file, any bytes that are not UTF-8 replaced: a process may give itself a
+/// name that is not UTF-8 (`prctl(PR_SET_NAME)`), and that must neither hide its start time
+/// (so a lease or `kill` would take it for gone) nor its name.
+#[cfg(target_os = "linux")]
+fn read_proc_text(path: &str) -> Option<String> {
+    std::fs::read(path)
+        .ok()
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// Field `n` (numbered from 1, as in proc(5)) of a `/proc/PID/stat` line, for a field after
@@ -77,10 +87,14 @@ pub fn is_alive(pid: u32, start: Option<u64>) -> bool {
 /// seen.
 #[cfg(not(windows))]
 pub fn name(pid: u32) -> Option<String> {
-    if cfg!(target_os = "linux") {
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
-        Some(comm.trim_end().to_string())
-    } else {
+    #[cfg(target_os = "linux")]
+    {
+        let comm = read_proc_text(&format!("/proc/{pid}/comm"))?;
+        Some(comm.trim_end_matches('\n').to_string())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = pid;
         None
     }
 }

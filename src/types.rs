@@ -161,3 +161,16 @@ impl fmt::Display for PortRange {
         }
     }
 }
+
+/// The longest duration devport accepts anywhere (`--timeout`, `--ttl`, `--older-than`,
+/// `lock_timeout`): 100 years, so a deadline `now + duration` never overflows a clock.
+pub const MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(36_500 * 86_400);
+
+/// The moment `timeout` after `start`, or the latest representable one (a timeout longer than
+/// the clock can count waits "forever").
+pub fn deadline(start: std::time::Instant, timeout: std::time::Duration) -> std::time::Instant {
+    start
+        .checked_add(timeout)
+        .or_else(|| start.checked_add(MAX_DURATION))
+        .unwrap_or(start)
+}

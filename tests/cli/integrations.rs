@@ -19,20 +19,29 @@ use crate::support::{World, stderr, stdout};
 /// sleeps; `ignore_term` makes it ignore SIGTERM.
 #[cfg(unix)]
 fn listener(dir: &Path, port: u16, ignore_term: bool) -> Reaped {
+    listener_with(
+        dir,
+        port,
+        if ignore_term {
+            "signal.signal(signal.SIGTERM, signal.SIG_IGN)"
+        } else {
+            ""
+        },
+    )
+}
+
+/// The same, running the python3 statement `prelude` first.
+#[cfg(unix)]
+fn listener_with(dir: &Path, port: u16, prelude: &str) -> Reaped {
     let script = format!(
         "import signal, socket, time\n\
-         {}\n\
+         {prelude}\n\
          s = socket.socket()\n\
          s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
          s.bind(('127.0.0.1', {port}))\n\
          s.listen()\n\
          print('ready', flush=True)\n\
-         time.sleep(120)\n",
-        if ignore_term {
-            "signal.signal(signal.SIGTERM, signal.SIG_IGN)"
-        } else {
-            ""
-        }
+         time.sleep(120)\n"
     );
     let mut child = Reaped(
         std::process::Command::new("python3")
@@ -625,4 +634,61 @@ fn export_write_refuses_another_users_file() {
     assert!(stderr(&out).contains("uid 65534"), "{}", stderr(&out));
     assert_eq!(std::fs::read_to_string(&file).expect("file"), "# mine\n");
     assert_eq!(std::fs::metadata(&file).expect("meta").uid(), 65534);
+}
+
+/// A duration too long for any clock is a usage error, never a panic (`wait` and `kill`
+/// computed `now + timeout` and overflowed).
+#[test]
+fn huge_timeouts_are_refused_not_a_panic() {
+    let w = World::new();
+    for args in [
+        &["wait", "1", "--timeout", "18446744073709551615s"][..],
+        &["wait", "1", "--timeout", "5000000000000000h"][..],
+        &["kill", "1", "--timeout", "213503982334601d"][..],
+    ] {
+        let out = w.fails(args, 2);
+        assert!(
+            stderr(&out).contains("too long"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}
+
+/// A process that names itself with bytes that are not UTF-8 (`prctl(PR_SET_NAME)`) is still
+/// seen, named (escaped) and stopped: its name used to hide its start time, so `kill` sent
+/// nothing while saying it had.
+#[cfg(target_os = "linux")]
+#[test]
+fn kill_stops_a_process_whose_name_is_not_utf8() {
+    let w = World::new();
+    let dir = w.project("shop");
+    let p = free_port();
+    let mut child = listener_with(
+        &dir,
+        p,
+        "import ctypes; ctypes.CDLL(None).prctl(15, ctypes.c_char_p(b'x\\xff\\x9bA'), 0, 0, 0)",
+    );
+    let out = w
+        .cmd(&["check", &p.to_string(), "--json"])
+        .output()
+        .expect("check");
+    let check: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let process = check[0]["sockets"][0]["process"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(process.starts_with('x'), "the name is shown: {check}");
+    let out = w
+        .cmd(&["kill", &p.to_string(), "--timeout", "5s"])
+        .output()
+        .expect("kill");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        !stdout(&out).contains('\u{9b}'),
+        "escaped: {:?}",
+        stdout(&out)
+    );
+    let status = exit_of(&mut child, Duration::from_secs(10)).expect("the listener exited");
+    assert_eq!(status.signal(), Some(15), "ended by SIGTERM");
 }

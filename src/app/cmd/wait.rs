@@ -32,7 +32,7 @@ pub fn run(ctx: &Ctx, args: &WaitArgs) -> Result<Outcome> {
     } else {
         None
     };
-    let deadline = Instant::now() + args.timeout;
+    let deadline = crate::types::deadline(Instant::now(), args.timeout);
     let reason = loop {
         let why = match target.ports(&ctx.store, &project, args.proto)? {
             None => format!(
