@@ -487,7 +487,40 @@ pub fn open_replaceable(path: &Path, what: &'static str) -> Result<(PathBuf, Opt
         return Err(refuse(why));
     }
     let existing = read_regular(&target, what)?;
+    // The folder must be there and writable now, so a command that claims first and writes
+    // last fails before it claims, not after.
+    let folder = parent_dir(&target);
+    let problem = if folder.is_dir() {
+        folder_unwritable(folder)
+    } else {
+        Some("the folder does not exist; create it first".to_string())
+    };
+    if let Some(why) = problem {
+        return Err(Error::Config {
+            path: path.to_path_buf(),
+            message: format!("cannot be written in {}: {why}", folder.display()),
+            code: crate::error::EXIT_ENV,
+        });
+    }
     Ok((target, existing))
+}
+
+/// Why this user may not create files in `folder`, if it may not.
+#[cfg(unix)]
+fn folder_unwritable(folder: &Path) -> Option<String> {
+    nix::unistd::access(
+        folder,
+        nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK,
+    )
+    .err()
+    .map(|e| format!("{}; write somewhere you may", e.desc().to_lowercase()))
+}
+
+/// Why this user may not create files in `folder`: the write itself will say, where access
+/// rights are not Unix modes.
+#[cfg(not(unix))]
+fn folder_unwritable(_folder: &Path) -> Option<String> {
+    None
 }
 
 /// Why `path` may not be used because it goes through a symlink that another user made (a
