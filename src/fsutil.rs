@@ -490,36 +490,37 @@ pub fn open_replaceable(path: &Path, what: &'static str) -> Result<(PathBuf, Opt
     // The folder must be there and writable now, so a command that claims first and writes
     // last fails before it claims, not after.
     let folder = parent_dir(&target);
-    let problem = if folder.is_dir() {
-        folder_unwritable(folder)
-    } else {
-        Some("the folder does not exist; create it first".to_string())
-    };
-    if let Some(why) = problem {
+    if !folder.is_dir() {
         return Err(Error::Config {
             path: path.to_path_buf(),
-            message: format!("cannot be written in {}: {why}", folder.display()),
+            message: format!(
+                "cannot be written: the folder {} does not exist; create it first",
+                folder.display()
+            ),
             code: crate::error::EXIT_ENV,
         });
+    }
+    if let Some(e) = folder_unwritable(folder) {
+        return Err(Error::io("cannot write", path, e));
     }
     Ok((target, existing))
 }
 
 /// Why this user may not create files in `folder`, if it may not.
 #[cfg(unix)]
-fn folder_unwritable(folder: &Path) -> Option<String> {
+fn folder_unwritable(folder: &Path) -> Option<std::io::Error> {
     nix::unistd::access(
         folder,
         nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK,
     )
     .err()
-    .map(|e| format!("{}; write somewhere you may", e.desc().to_lowercase()))
+    .map(std::io::Error::from)
 }
 
 /// Why this user may not create files in `folder`: the write itself will say, where access
 /// rights are not Unix modes.
 #[cfg(not(unix))]
-fn folder_unwritable(_folder: &Path) -> Option<String> {
+fn folder_unwritable(_folder: &Path) -> Option<std::io::Error> {
     None
 }
 

@@ -542,7 +542,7 @@ fn write_env_into_a_missing_folder_claims_nothing() {
     ] {
         let out = w.fails_in(&shop, args, 3);
         assert!(
-            stderr(&out).contains("the folder does not exist"),
+            stderr(&out).contains("does not exist; create it first"),
             "{args:?}: {}",
             stderr(&out)
         );
