@@ -487,7 +487,40 @@ pub fn open_replaceable(path: &Path, what: &'static str) -> Result<(PathBuf, Opt
         return Err(refuse(why));
     }
     let existing = read_regular(&target, what)?;
+    // The folder must be there and writable now, so a command that claims first and writes
+    // last fails before it claims, not after.
+    let folder = parent_dir(&target);
+    if !folder.is_dir() {
+        return Err(Error::config(
+            path,
+            format!(
+                "cannot be written: the folder {} does not exist; create it first",
+                folder.display()
+            ),
+        ));
+    }
+    if let Some(e) = folder_unwritable(folder) {
+        return Err(Error::io("cannot write", path, e));
+    }
     Ok((target, existing))
+}
+
+/// Why this user may not create files in `folder`, if it may not.
+#[cfg(unix)]
+fn folder_unwritable(folder: &Path) -> Option<std::io::Error> {
+    nix::unistd::access(
+        folder,
+        nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK,
+    )
+    .err()
+    .map(std::io::Error::from)
+}
+
+/// Why this user may not create files in `folder`: the write itself will say, where access
+/// rights are not Unix modes.
+#[cfg(not(unix))]
+fn folder_unwritable(_folder: &Path) -> Option<std::io::Error> {
+    None
 }
 
 /// Why `path` may not be used because it goes through a symlink that another user made (a

@@ -524,3 +524,29 @@ fn env_write_refuses_another_users_symlink_to_this_users_file() {
         "keep me\n"
     );
 }
+
+/// `up --write-env` into a folder that does not exist fails before anything is claimed.
+#[test]
+fn write_env_into_a_missing_folder_claims_nothing() {
+    let w = World::new();
+    let shop = w.project("shop");
+    std::fs::write(
+        shop.join("devport.toml"),
+        "[services.web]\n[services.api]\n",
+    )
+    .expect("toml");
+    for args in [
+        &["up", "--write-env", "nodir/.env"][..],
+        &["env", "--write", "nodir/.env"][..],
+        &["export", "caddy", "--write", "nodir/Caddyfile"][..],
+    ] {
+        let out = w.fails_in(&shop, args, 3);
+        assert!(
+            stderr(&out).contains("does not exist; create it first"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+        assert!(w.registry_bytes().is_empty(), "{args:?} claimed first");
+    }
+    assert!(!shop.join("nodir").exists());
+}
