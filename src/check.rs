@@ -262,7 +262,7 @@ mod tests {
 
     fn socket(port: u16) -> Socket {
         Socket {
-            proto: "tcp",
+            proto: crate::types::Transport::Tcp,
             address: std::net::Ipv4Addr::LOCALHOST.into(),
             port,
             pid: None,
@@ -303,7 +303,7 @@ mod tests {
             report
                 .sockets
                 .iter()
-                .any(|s| s.port == port && s.proto == "tcp"),
+                .any(|s| s.port == port && s.proto == crate::types::Transport::Tcp),
             "{:?}",
             report.sockets
         );

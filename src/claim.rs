@@ -524,7 +524,7 @@ fn exact(reg: &Registry, req: &ClaimRequest<'_>, port: u16, now: Timestamp) -> R
 fn listener(port: u16, proto: Transport) -> Option<String> {
     let found: Vec<String> = sockets::on_port(&sockets::list(), port)
         .iter()
-        .filter(|s| s.proto == proto.as_str())
+        .filter(|s| s.proto == proto)
         .map(|s| {
             let at = std::net::SocketAddr::new(s.address, s.port);
             match (s.pid, &s.process) {

@@ -24,6 +24,7 @@ use std::net::{IpAddr, SocketAddr};
 use serde::{Deserialize, Serialize};
 
 use crate::ports::sockets::Socket;
+use crate::types::Transport;
 
 /// Where a forwarded port leads: the container's address, and its name when the Docker Engine
 /// told it.
@@ -76,7 +77,7 @@ pub fn is_engine_process(process_name: &str) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Forwarding {
     /// `tcp` or `udp` (`-proto`, `tcp` when not given); `None` for any other protocol.
-    pub proto: Option<&'static str>,
+    pub proto: Option<Transport>,
     /// The host address it listens on (`-host-ip`), when given and valid.
     pub host_ip: Option<IpAddr>,
     /// The host port it listens on (`-host-port`), when given and valid.
@@ -149,8 +150,8 @@ pub fn parse_forwarder_args<S: AsRef<str>>(argv: &[S]) -> Option<Forwarding> {
     );
     Some(Forwarding {
         proto: match proto.unwrap_or("tcp") {
-            "tcp" => Some("tcp"),
-            "udp" => Some("udp"),
+            "tcp" => Some(Transport::Tcp),
+            "udp" => Some(Transport::Udp),
             _ => None,
         },
         host_ip: host_ip.and_then(|ip| ip.parse().ok()),
@@ -594,20 +595,22 @@ mod tests {
             container: None,
             inode: 0,
         };
-        assert!(f.listens_on(&socket("tcp", [127, 0, 0, 1], 15432)));
-        assert!(!f.listens_on(&socket("udp", [127, 0, 0, 1], 15432)));
-        assert!(!f.listens_on(&socket("tcp", [127, 0, 0, 2], 15432)));
-        assert!(!f.listens_on(&socket("tcp", [127, 0, 0, 1], 15433)));
+        assert!(f.listens_on(&socket(Transport::Tcp, [127, 0, 0, 1], 15432)));
+        assert!(!f.listens_on(&socket(Transport::Udp, [127, 0, 0, 1], 15432)));
+        assert!(!f.listens_on(&socket(Transport::Tcp, [127, 0, 0, 2], 15432)));
+        assert!(!f.listens_on(&socket(Transport::Tcp, [127, 0, 0, 1], 15433)));
         // No host address given: the port decides. An unknown protocol or a bad port: nothing.
         let bare = parse_forwarder_args(&argv[..3].iter().chain(&argv[5..]).collect::<Vec<_>>());
-        assert!(bare.is_some_and(
-            |f| f.host_ip.is_none() && f.listens_on(&socket("tcp", [0, 0, 0, 0], 15432))
-        ));
+        assert!(
+            bare.is_some_and(|f| f.host_ip.is_none()
+                && f.listens_on(&socket(Transport::Tcp, [0, 0, 0, 0], 15432)))
+        );
         let mut sctp = argv;
         sctp[2] = "sctp";
-        assert!(parse_forwarder_args(&sctp).is_some_and(
-            |f| f.proto.is_none() && !f.listens_on(&socket("tcp", [127, 0, 0, 1], 15432))
-        ));
+        assert!(
+            parse_forwarder_args(&sctp).is_some_and(|f| f.proto.is_none()
+                && !f.listens_on(&socket(Transport::Tcp, [127, 0, 0, 1], 15432)))
+        );
         let mut bad = argv;
         bad[6] = "99999";
         assert!(parse_forwarder_args(&bad).is_some_and(|f| f.host_port.is_none()));

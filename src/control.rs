@@ -12,7 +12,7 @@ use crate::ports::sockets::{self, Socket};
 use crate::process;
 use crate::project::Project;
 use crate::registry::Store;
-use crate::types::{PortRange, Proto};
+use crate::types::{PortRange, Proto, Transport};
 
 /// What `kill` and `wait` act on: a port number, or a service of the current project.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,7 +86,7 @@ pub fn serving(
     }
     let mut found = Vec::new();
     for port in ports.iter() {
-        for p in proto.transports().iter().map(|t| t.as_str()) {
+        for &p in proto.transports() {
             let candidates: Vec<&Socket> = live
                 .iter()
                 .filter(|s| s.port == port && s.proto == p)
@@ -128,7 +128,7 @@ pub fn serving(
                         }
                     }
                 }
-                if p == "tcp" && !accepts(s) {
+                if p == Transport::Tcp && !accepts(s) {
                     reason = format!("{p} port {port} is bound but does not accept connections yet");
                     return false;
                 }
@@ -502,7 +502,7 @@ mod tests {
     #[test]
     fn pid_1_unseen_owners_and_container_proxies_are_refused() {
         let sock = |pid| Socket {
-            proto: "tcp",
+            proto: Transport::Tcp,
             address: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 4242,
             pid,

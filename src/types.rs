@@ -39,10 +39,9 @@ impl Proto {
             Proto::Both => &[Transport::Tcp, Transport::Udp],
         }
     }
-    /// Whether the claim covers a socket of `transport`, named as a live socket names it
-    /// (`tcp` or `udp`, see `ports::sockets::Socket::proto`).
-    pub(crate) fn covers(self, transport: &str) -> bool {
-        self.transports().iter().any(|t| t.as_str() == transport)
+    /// Whether the claim covers a socket of `transport`.
+    pub(crate) fn covers(self, transport: Transport) -> bool {
+        self.transports().contains(&transport)
     }
     /// The lowercase name used in JSON and tables.
     pub fn as_str(self) -> &'static str {
@@ -60,8 +59,9 @@ impl fmt::Display for Proto {
     }
 }
 
-/// One transport protocol: what a bind probe or a socket is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// One transport protocol: what a bind probe or a socket is (`"tcp"` or `"udp"` in JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Transport {
     /// TCP.
     Tcp,

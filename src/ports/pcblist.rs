@@ -15,6 +15,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::sockets::Socket;
+use crate::types::Transport;
 
 /// `sizeof(struct xinpgen)`: a record this short ends the list.
 const XINPGEN_LEN: usize = 24;
@@ -82,8 +83,8 @@ fn roundup64(len: usize) -> usize {
 /// kept: its uid (`so_uid`) is always known, its pid (`so_last_pid`) when the kernel recorded
 /// one. Records freed while the list was copied (a generation newer than the header's) are
 /// skipped, as `netstat` does; truncated or malformed input yields the sockets that are whole.
-pub fn parse(bytes: &[u8], proto: &'static str) -> Vec<Socket> {
-    let tcp = proto == "tcp";
+pub fn parse(bytes: &[u8], proto: Transport) -> Vec<Socket> {
+    let tcp = proto == Transport::Tcp;
     let (protocol, all) = if tcp {
         (
             6,
@@ -140,7 +141,7 @@ fn socket(
     tp: Option<&[u8]>,
     protocol: u32,
     generation: u64,
-    proto: &'static str,
+    proto: Transport,
 ) -> Option<Socket> {
     if so.len() < xsocket::MIN_LEN || inp.len() < xinpcb::MIN_LEN {
         return None;
@@ -436,16 +437,16 @@ mod tests {
                 ..Pcb::tcp(ip("127.0.0.1"), 10, 1, xtcpcb::LISTEN)
             },
         ]);
-        let got: Vec<_> = parse(&bytes, "tcp")
+        let got: Vec<_> = parse(&bytes, Transport::Tcp)
             .into_iter()
             .map(|s| (s.proto, s.address, s.port, s.pid, s.uid))
             .collect();
         assert_eq!(
             got,
             [
-                ("tcp", ip("127.0.0.1"), 8080, Some(4242), Some(501)),
-                ("tcp", ip("::1"), 3000, None, Some(501)),
-                ("tcp", ip("0.0.0.0"), 22, None, Some(0)),
+                (Transport::Tcp, ip("127.0.0.1"), 8080, Some(4242), Some(501)),
+                (Transport::Tcp, ip("::1"), 3000, None, Some(501)),
+                (Transport::Tcp, ip("0.0.0.0"), 22, None, Some(0)),
             ]
         );
     }
@@ -458,13 +459,19 @@ mod tests {
             Pcb::udp(ip("::"), 5355, 0),
             Pcb::udp(ip("127.0.0.1"), 0, 0), // not bound
         ]);
-        let got: Vec<_> = parse(&bytes, "udp")
+        let got: Vec<_> = parse(&bytes, Transport::Udp)
             .into_iter()
             .map(|s| (s.proto, s.address, s.port))
             .collect();
-        assert_eq!(got, [("udp", ip("0.0.0.0"), 5353), ("udp", ip("::"), 5355)]);
+        assert_eq!(
+            got,
+            [
+                (Transport::Udp, ip("0.0.0.0"), 5353),
+                (Transport::Udp, ip("::"), 5355)
+            ]
+        );
         // A UDP list read as TCP finds nothing (no TCP records, other protocol).
-        assert!(parse(&bytes, "tcp").is_empty());
+        assert!(parse(&bytes, Transport::Tcp).is_empty());
     }
 
     #[test]
@@ -479,7 +486,7 @@ mod tests {
     fn a_dual_stack_socket_is_read_as_ipv6() {
         let mut pcb = Pcb::tcp(ip("::"), 4000, 7, xtcpcb::LISTEN);
         pcb.vflag = xinpcb::INP_IPV4 | xinpcb::INP_IPV6;
-        let got = parse(&list(&[pcb]), "tcp");
+        let got = parse(&list(&[pcb]), Transport::Tcp);
         assert_eq!((got[0].address, got[0].port), (ip("::"), 4000));
     }
 
@@ -489,18 +496,18 @@ mod tests {
             Pcb::tcp(ip("127.0.0.1"), 1111, 1, xtcpcb::LISTEN),
             Pcb::tcp(ip("127.0.0.1"), 2222, 1, xtcpcb::LISTEN),
         ]);
-        assert_eq!(parse(&bytes, "tcp").len(), 2);
+        assert_eq!(parse(&bytes, Transport::Tcp).len(), 2);
         // Cut anywhere: never a panic, never a socket from half a run.
         for cut in 0..bytes.len() {
-            let got = parse(&bytes[..cut], "tcp");
+            let got = parse(&bytes[..cut], Transport::Tcp);
             assert!(got.len() <= 2, "{cut}");
             assert!(got.iter().all(|s| [1111, 2222].contains(&s.port)), "{cut}");
         }
         // A record claiming a huge length, an empty list, noise.
         let mut huge = bytes.clone();
         put(&mut huge, 24, &u32::MAX.to_le_bytes());
-        assert!(parse(&huge, "tcp").is_empty());
-        assert!(parse(&list(&[]), "tcp").is_empty());
-        assert!(parse(&[0xff; 300], "udp").is_empty());
+        assert!(parse(&huge, Transport::Tcp).is_empty());
+        assert!(parse(&list(&[]), Transport::Tcp).is_empty());
+        assert!(parse(&[0xff; 300], Transport::Udp).is_empty());
     }
 }

@@ -13,13 +13,14 @@
 
 use std::net::IpAddr;
 
+use crate::types::Transport;
 use serde::Serialize;
 
 /// One live socket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Socket {
-    /// `tcp` or `udp`.
-    pub proto: &'static str,
+    /// TCP or UDP.
+    pub proto: Transport,
     /// The local address it is bound to.
     pub address: IpAddr,
     /// The local port.
@@ -44,7 +45,7 @@ pub struct Socket {
 /// Every listening TCP and bound UDP socket, owners not yet resolved (see [`resolve_owners`]).
 pub fn list() -> Vec<Socket> {
     let mut sockets = platform::list();
-    sockets.sort_by(|a, b| (a.port, a.proto, a.address).cmp(&(b.port, b.proto, b.address)));
+    sockets.sort_by_key(|s| (s.port, s.proto, s.address));
     sockets.dedup_by(|a, b| {
         a.port == b.port && a.proto == b.proto && a.address == b.address && a.inode == b.inode
     });
@@ -90,8 +91,8 @@ fn user_name(_uid: u32) -> Option<String> {
 /// Parses one of `/proc/net/{tcp,tcp6,udp,udp6}`: TCP rows in LISTEN (`0A`) and UDP rows
 /// that are unconnected (`07`, shown by `ss` as UNCONN).
 #[cfg(any(target_os = "linux", test))]
-pub fn parse_proc_net(text: &str, proto: &'static str) -> Vec<Socket> {
-    let wanted = if proto == "tcp" { "0A" } else { "07" };
+pub fn parse_proc_net(text: &str, proto: Transport) -> Vec<Socket> {
+    let wanted = if proto == Transport::Tcp { "0A" } else { "07" };
     text.lines()
         .skip(1)
         .filter_map(|line| {
@@ -137,13 +138,13 @@ fn parse_proc_addr(hex: &str) -> Option<IpAddr> {
 /// process, as Wine reports every socket) is "owner not visible". Truncated input yields the
 /// rows that are whole.
 #[cfg(any(windows, test))]
-pub fn parse_windows_table(bytes: &[u8], proto: &'static str, ipv6: bool) -> Vec<Socket> {
+pub fn parse_windows_table(bytes: &[u8], proto: Transport, ipv6: bool) -> Vec<Socket> {
     // MIB_TCP_STATE_LISTEN
     const LISTEN: u32 = 2;
     // Offsets of (local address, local port, owner pid, state) in each row, and its size.
     let (addr_at, port_at, pid_at, state_at, row_len) = match (proto, ipv6) {
-        ("tcp", false) => (4, 8, 20, Some(0), 24),
-        ("tcp", true) => (0, 20, 52, Some(48), 56),
+        (Transport::Tcp, false) => (4, 8, 20, Some(0), 24),
+        (Transport::Tcp, true) => (0, 20, 52, Some(48), 56),
         (_, false) => (0, 4, 8, None, 12),
         (_, true) => (0, 20, 24, None, 28),
     };
@@ -183,6 +184,8 @@ pub fn parse_windows_table(bytes: &[u8], proto: &'static str, ipv6: bool) -> Vec
 
 #[cfg(target_os = "linux")]
 mod platform {
+    #[allow(unused_imports)]
+    use crate::types::Transport;
     use std::collections::HashMap;
 
     use netlink_packet_core::{
@@ -202,13 +205,13 @@ mod platform {
 
     fn proc_list() -> Vec<Socket> {
         [
-            ("tcp", "tcp"),
-            ("tcp6", "tcp"),
-            ("udp", "udp"),
-            ("udp6", "udp"),
+            ("tcp", Transport::Tcp),
+            ("tcp6", Transport::Tcp),
+            ("udp", Transport::Udp),
+            ("udp6", Transport::Udp),
         ]
         .iter()
-        .flat_map(|(file, proto)| {
+        .flat_map(|&(file, proto)| {
             parse_proc_net(
                 &std::fs::read_to_string(format!("/proc/net/{file}")).unwrap_or_default(),
                 proto,
@@ -229,7 +232,7 @@ mod platform {
                 family,
                 IPPROTO_TCP,
                 StateFlags::LISTEN,
-                "tcp",
+                Transport::Tcp,
                 &mut out,
             )?;
             dump(
@@ -237,7 +240,7 @@ mod platform {
                 family,
                 IPPROTO_UDP,
                 StateFlags::CLOSE,
-                "udp",
+                Transport::Udp,
                 &mut out,
             )?;
         }
@@ -249,7 +252,7 @@ mod platform {
         family: u8,
         protocol: u8,
         states: StateFlags,
-        proto: &'static str,
+        proto: Transport,
         out: &mut Vec<Socket>,
     ) -> Option<()> {
         let mut header = NetlinkHeader::default();
@@ -370,6 +373,8 @@ mod platform {
 
 #[cfg(windows)]
 mod platform {
+    #[allow(unused_imports)]
+    use crate::types::Transport;
     use std::collections::HashMap;
 
     use windows_sys::Win32::Networking::WinSock::{AF_INET, AF_INET6};
@@ -379,7 +384,10 @@ mod platform {
 
     pub fn list() -> Vec<Socket> {
         let mut out = Vec::new();
-        for (table, proto) in [(Table::TcpListeners, "tcp"), (Table::Udp, "udp")] {
+        for (table, proto) in [
+            (Table::TcpListeners, Transport::Tcp),
+            (Table::Udp, Transport::Udp),
+        ] {
             for (family, ipv6) in [(AF_INET, false), (AF_INET6, true)] {
                 if let Some(bytes) = socket_table(table, family) {
                     out.extend(parse_windows_table(&bytes, proto, ipv6));
@@ -409,13 +417,15 @@ mod platform {
 mod platform {
     use super::Socket;
     use crate::ports::pcblist;
+    #[allow(unused_imports)]
+    use crate::types::Transport;
 
     /// The kernel's socket lists, as `netstat` reads them: every listener of every user, with
     /// its uid, and its pid where the kernel recorded one.
     pub fn list() -> Vec<Socket> {
         [
-            (c"net.inet.tcp.pcblist_n", "tcp"),
-            (c"net.inet.udp.pcblist_n", "udp"),
+            (c"net.inet.tcp.pcblist_n", Transport::Tcp),
+            (c"net.inet.udp.pcblist_n", Transport::Udp),
         ]
         .into_iter()
         .filter_map(|(name, proto)| {
@@ -440,6 +450,8 @@ mod platform {
 #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 mod platform {
     use super::Socket;
+    #[allow(unused_imports)]
+    use crate::types::Transport;
 
     /// The `listeners` crate, which lists only sockets whose owner it can see.
     pub fn list() -> Vec<Socket> {
@@ -449,9 +461,9 @@ mod platform {
         all.into_iter()
             .filter_map(|l| {
                 let proto = match (l.protocol, l.state) {
-                    (listeners::Protocol::TCP, listeners::SocketState::Listen) => "tcp",
+                    (listeners::Protocol::TCP, listeners::SocketState::Listen) => Transport::Tcp,
                     (listeners::Protocol::UDP, s) if s != listeners::SocketState::Established => {
-                        "udp"
+                        Transport::Udp
                     }
                     _ => return None,
                 };
@@ -481,7 +493,7 @@ mod tests {
     #[test]
     fn proc_net_rows() {
         let tcp = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 12345 1 0000000000000000 100 0 0 10 0\n   1: 0100007F:1F91 0100007F:9C40 01 00000000:00000000 00:00000000 00000000  1000        0 12346 1\n";
-        let rows = parse_proc_net(tcp, "tcp");
+        let rows = parse_proc_net(tcp, Transport::Tcp);
         assert_eq!(rows.len(), 1);
         if cfg!(target_endian = "little") {
             assert_eq!(rows[0].address, IpAddr::from([127, 0, 0, 1]));
@@ -491,7 +503,7 @@ mod tests {
             (8080, Some(1000), 12345)
         );
         let tcp6 = "header\n   0: 00000000000000000000000001000000:1F90 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 999 1\n";
-        let rows = parse_proc_net(tcp6, "tcp");
+        let rows = parse_proc_net(tcp6, Transport::Tcp);
         if cfg!(target_endian = "little") {
             assert_eq!(
                 rows[0].address,
@@ -534,7 +546,7 @@ mod tests {
                 tcp4(5, [127, 0, 0, 1], 8081, 4321), // established: not a listener
                 tcp4(2, [0, 0, 0, 0], 445, 0),       // owner not visible (Wine: all of them)
             ]),
-            "tcp",
+            Transport::Tcp,
             false,
         );
         assert_eq!(rows.len(), 2, "{rows:?}");
@@ -558,7 +570,7 @@ mod tests {
             &le(77),
         ]
         .concat();
-        let rows = parse_windows_table(&table(&[tcp6]), "tcp", true);
+        let rows = parse_windows_table(&table(&[tcp6]), Transport::Tcp, true);
         assert_eq!(
             (rows[0].address, rows[0].port, rows[0].pid),
             (
@@ -571,16 +583,19 @@ mod tests {
         // MIB_UDPROW_OWNER_PID and MIB_UDP6ROW_OWNER_PID: no state, every row is kept.
         let udp4 = [[127, 0, 0, 1], net_port(5353), le(9)].concat();
         let udp6 = [&loopback[..], &le(0), &net_port(5354), &le(0)].concat();
-        let v4 = parse_windows_table(&table(&[udp4]), "udp", false);
-        let v6 = parse_windows_table(&table(&[udp6]), "udp", true);
-        assert_eq!((v4[0].port, v4[0].pid, v4[0].proto), (5353, Some(9), "udp"));
+        let v4 = parse_windows_table(&table(&[udp4]), Transport::Udp, false);
+        let v6 = parse_windows_table(&table(&[udp6]), Transport::Udp, true);
+        assert_eq!(
+            (v4[0].port, v4[0].pid, v4[0].proto),
+            (5353, Some(9), Transport::Udp)
+        );
         assert_eq!((v6[0].port, v6[0].pid), (5354, None));
 
         // A count larger than the rows present, and garbage, yield only whole rows.
         let mut short = table(&[[[127, 0, 0, 1], net_port(1), le(1)].concat()]);
         short[0] = 9;
-        assert_eq!(parse_windows_table(&short, "udp", false).len(), 1);
-        assert!(parse_windows_table(&[1, 2], "tcp", true).is_empty());
+        assert_eq!(parse_windows_table(&short, Transport::Udp, false).len(), 1);
+        assert!(parse_windows_table(&[1, 2], Transport::Tcp, true).is_empty());
     }
 
     /// This process's listener on an OS-picked loopback port, and what the socket list says
@@ -596,7 +611,7 @@ mod tests {
     fn finds_own_listener() {
         let (_listener, found) = own_listener();
         assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!(found[0].proto, "tcp");
+        assert_eq!(found[0].proto, Transport::Tcp);
         assert_eq!(found[0].address, IpAddr::from([127, 0, 0, 1]));
     }
 

@@ -548,6 +548,10 @@ fn check_owner(link: &Path, real: &Path) -> Result<()> {
 }
 
 #[cfg(not(unix))]
+#[allow(
+    clippy::unnecessary_wraps,
+    reason = "the same signature as the Unix check, which can fail"
+)]
 fn check_owner(_link: &Path, _real: &Path) -> Result<()> {
     Ok(())
 }
@@ -613,6 +617,10 @@ pub(crate) fn shared_folder(path: &Path) -> Option<SharedFolder<'_>> {
 }
 
 #[cfg(not(unix))]
+#[allow(
+    clippy::unnecessary_wraps,
+    reason = "the same signature as the Unix check, which can fail"
+)]
 fn check_folder(_path: &Path) -> Result<()> {
     Ok(())
 }
