@@ -8,9 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::error::{Error, Result};
-use crate::project::Project;
-use crate::registry::{Claim, Registry};
+use crate::registry::Claim;
 
 /// One part of a value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,7 +103,7 @@ impl Template {
 
     /// The value for `project` with the ports of `claims`, or the first (service, place) it
     /// reads that no claim holds.
-    fn render(
+    pub(crate) fn render(
         &self,
         project: &str,
         claims: &[&Claim],
@@ -186,72 +184,6 @@ pub fn collision(mine: &str, theirs: &str) -> String {
     format!(
         "the [env] variable {mine} meets the variable {theirs} that devport sets for a port; rename {mine} in the [env] table of devport.toml"
     )
-}
-
-/// Appends to `vars` (the `*_PORT` variables, which they must not meet: exit 2) the computed
-/// variables of `project`'s manifest, after `prefix`, with the ports of its claims in `reg`.
-/// A value that reads a port no claim holds (the service is not claimed yet, or its block is
-/// smaller) is left out; the returned notes name each one and the fix.
-pub fn add(
-    project: &Project,
-    reg: &Registry,
-    prefix: &str,
-    vars: &mut Vec<(String, String)>,
-) -> Result<Vec<String>> {
-    let Some(manifest) = &project.manifest else {
-        return Ok(Vec::new());
-    };
-    let claims: Vec<&Claim> = reg
-        .claims
-        .iter()
-        .filter(|c| c.project_path == project.path)
-        .collect();
-    let mut notes = Vec::new();
-    let mut out = Vec::with_capacity(manifest.computed.len());
-    for (name, template) in &manifest.computed {
-        let name = format!("{prefix}{name}");
-        if let Some(why) = crate::envfile::name_problem(&name) {
-            return Err(Error::invalid(
-                crate::error::Input::Variable,
-                format!(
-                    "--prefix {prefix} makes the [env] variable {name}, which cannot be used: {why}; choose another --prefix"
-                ),
-            ));
-        }
-        if let Some((theirs, _)) = vars.iter().find(|(k, _)| k.eq_ignore_ascii_case(&name)) {
-            return Err(Error::invalid(
-                crate::error::Input::Variable,
-                collision(&name, theirs),
-            ));
-        }
-        match template.render(&project.name, &claims) {
-            Ok(value) => {
-                if let Some(why) = crate::envfile::dotenv_problem(&value) {
-                    return Err(Error::invalid(
-                        crate::error::Input::Variable,
-                        format!(
-                            "[env] {name} becomes {value:?} with the project name {:?}, which cannot be written to .env files: {why}; give the project another name (name = \"...\" in {})",
-                            project.name,
-                            crate::project::MANIFEST
-                        ),
-                    ));
-                }
-                out.push((name, value));
-            }
-            Err((service, index)) => notes.push(match claims.iter().find(|c| c.service == service) {
-                Some(claim) => format!(
-                    "{name} is not set: it reads port {index} of {service}, whose block has {} port(s) (places 0-{}); run 'devport up --move' to apply the manifest's count",
-                    claim.count,
-                    claim.count.saturating_sub(1)
-                ),
-                None => format!(
-                    "{name} is not set: it reads the port of {service}, which is not claimed yet; run 'devport up'"
-                ),
-            }),
-        }
-    }
-    vars.extend(out);
-    Ok(notes)
 }
 
 #[cfg(test)]

@@ -18,42 +18,13 @@
 //! Nothing here runs on the claim path: [`annotate`] is called by `check`, `audit` and
 //! `list --live` only.
 
-use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
+pub use crate::ports::sockets::Container;
 use crate::ports::sockets::Socket;
 use crate::types::Transport;
-
-/// Where a forwarded port leads: the container's address, and its name when the Docker Engine
-/// told it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Container {
-    /// The container's IP address (`172.17.0.2`).
-    pub ip: IpAddr,
-    /// The port inside the container.
-    pub port: u16,
-    /// The container's name (`shop-db-1`), when the Docker Engine answered; absent otherwise.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// The folder `docker compose` was run from for this container (its
-    /// `com.docker.compose.project.working_dir` label), when the Docker Engine told it.
-    #[serde(skip)]
-    pub working_dir: Option<std::path::PathBuf>,
-}
-
-impl fmt::Display for Container {
-    /// `container 172.17.0.2:5432 (shop-db-1)`. The name is the engine's, unescaped: show it
-    /// through `output::clean` or a table cell.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "container {}", SocketAddr::new(self.ip, self.port))?;
-        if let Some(name) = &self.name {
-            write!(f, " ({name})")?;
-        }
-        Ok(())
-    }
-}
 
 /// Command names (`/proc/PID/comm`, at most 15 bytes) of the forwarders whose arguments carry
 /// the container end: Docker's `docker-proxy` and rootless Docker's `rootlesskit-docker-proxy`

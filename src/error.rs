@@ -240,7 +240,7 @@ pub enum Error {
 fn io_hint(action: &str, path: &std::path::Path, e: &std::io::Error) -> String {
     use std::io::ErrorKind as K;
     let folder = || {
-        let dir = crate::fsutil::parent_dir(path);
+        let dir = crate::paths::parent_dir(path);
         std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf())
     };
     match e.kind() {

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::policy::fnv1a;
 use crate::registry::Claim;
+use crate::types::fnv1a;
 
 /// The longest DNS label.
 const MAX_LABEL: usize = 63;

@@ -300,13 +300,7 @@ fn file_kind(t: std::fs::FileType) -> &'static str {
     }
 }
 
-/// The folder holding `path` (`.` for a bare file name).
-pub fn parent_dir(path: &Path) -> &Path {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    }
-}
+pub(crate) use crate::paths::parent_dir;
 
 /// Why devport must not act on the file at `path` although it exists, or `None` when it may:
 /// the file belongs to another user, or it (or, for a symlink, its target) sits in a folder

@@ -359,15 +359,8 @@ pub fn all_reasons(
 /// The port of `range` that `key` hashes to (64-bit FNV-1a, stable across builds and
 /// machines): where a search for a free port starts.
 pub fn hashed_port(range: PortRange, key: &str) -> u16 {
-    let offset = fnv1a(key.as_bytes()) % u64::from(range.len());
+    let offset = crate::types::fnv1a(key.as_bytes()) % u64::from(range.len());
     range.lo() + u16::try_from(offset).unwrap_or(0)
-}
-
-/// 64-bit FNV-1a.
-pub fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 #[cfg(test)]
@@ -388,8 +381,8 @@ mod tests {
 
     #[test]
     fn fnv_known_values() {
-        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(crate::types::fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(crate::types::fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
     }
 
     /// Every reason, in declaration order.

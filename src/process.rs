@@ -63,7 +63,7 @@ pub fn start_time(pid: u32) -> Option<u64> {
     if !out.status.success() || text.is_empty() {
         return None;
     }
-    Some(crate::policy::fnv1a(text.as_bytes()))
+    Some(crate::types::fnv1a(text.as_bytes()))
 }
 
 /// The start time of process `pid` (Windows: its creation time in 100 ns units since 1601,

@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use crate::computed::Template;
 use crate::error::{Error, Result, position, toml_message};
+use crate::registry::{Claim, Registry};
 use crate::types::Proto;
 
 /// The manifest file name.
@@ -25,6 +26,73 @@ pub struct Project {
 }
 
 impl Project {
+    /// Appends to `vars` (the `*_PORT` variables, which they must not meet: exit 2) the computed
+    /// variables of the manifest's `[env]` table (see [`crate::computed`]), after `prefix`, with
+    /// the ports of the project's claims in `reg`.
+    /// A value that reads a port no claim holds (the service is not claimed yet, or its block is
+    /// smaller) is left out; the returned notes name each one and the fix.
+    pub(crate) fn computed_vars(
+        &self,
+        reg: &Registry,
+        prefix: &str,
+        vars: &mut Vec<(String, String)>,
+    ) -> Result<Vec<String>> {
+        let Some(manifest) = &self.manifest else {
+            return Ok(Vec::new());
+        };
+        let claims: Vec<&Claim> = reg
+            .claims
+            .iter()
+            .filter(|c| c.project_path == self.path)
+            .collect();
+        let mut notes = Vec::new();
+        let mut out = Vec::with_capacity(manifest.computed.len());
+        for (name, template) in &manifest.computed {
+            let name = format!("{prefix}{name}");
+            if let Some(why) = crate::envfile::name_problem(&name) {
+                return Err(Error::invalid(
+                    crate::error::Input::Variable,
+                    format!(
+                        "--prefix {prefix} makes the [env] variable {name}, which cannot be used: {why}; choose another --prefix"
+                    ),
+                ));
+            }
+            if let Some((theirs, _)) = vars.iter().find(|(k, _)| k.eq_ignore_ascii_case(&name)) {
+                return Err(Error::invalid(
+                    crate::error::Input::Variable,
+                    crate::computed::collision(&name, theirs),
+                ));
+            }
+            match template.render(&self.name, &claims) {
+                Ok(value) => {
+                    if let Some(why) = crate::envfile::dotenv_problem(&value) {
+                        return Err(Error::invalid(
+                            crate::error::Input::Variable,
+                            format!(
+                                "[env] {name} becomes {value:?} with the project name {:?}, which cannot be written to .env files: {why}; give the project another name (name = \"...\" in {})",
+                                self.name,
+                                MANIFEST
+                            ),
+                        ));
+                    }
+                    out.push((name, value));
+                }
+                Err((service, index)) => notes.push(match claims.iter().find(|c| c.service == service) {
+                    Some(claim) => format!(
+                        "{name} is not set: it reads port {index} of {service}, whose block has {} port(s) (places 0-{}); run 'devport up --move' to apply the manifest's count",
+                        claim.count,
+                        claim.count.saturating_sub(1)
+                    ),
+                    None => format!(
+                        "{name} is not set: it reads the port of {service}, which is not claimed yet; run 'devport up'"
+                    ),
+                }),
+            }
+        }
+        vars.extend(out);
+        Ok(notes)
+    }
+
     /// The pseudo-project of claims made with `--global`.
     pub fn global() -> Project {
         Project {

@@ -174,3 +174,12 @@ pub fn deadline(start: std::time::Instant, timeout: std::time::Duration) -> std:
         .or_else(|| start.checked_add(MAX_DURATION))
         .unwrap_or(start)
 }
+
+/// 64-bit FNV-1a: a hash that is the same on every build and platform, for values that are
+/// stored or must not change between releases (a new claim's first port, a lease's start time
+/// where only `ps` text is known, an export name's suffix).
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}

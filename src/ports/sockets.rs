@@ -11,7 +11,8 @@
 //! `listeners` crate supplies sockets and owners (only those whose owner it can see). A socket whose owner cannot be seen is kept with what is known (its uid, or
 //! nothing), never dropped.
 
-use std::net::IpAddr;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
 
 use crate::types::Transport;
 use serde::Serialize;
@@ -36,10 +37,39 @@ pub struct Socket {
     /// Where the port is forwarded to, when the owner is a container forwarder such as
     /// `docker-proxy` (filled in by [`crate::container::annotate`]); absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub container: Option<crate::container::Container>,
+    pub container: Option<Container>,
     /// The socket inode (Linux), used to find the owner.
     #[serde(skip)]
     pub inode: u64,
+}
+
+/// Where a forwarded port leads: the container's address, and its name when the Docker Engine
+/// told it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Container {
+    /// The container's IP address (`172.17.0.2`).
+    pub ip: IpAddr,
+    /// The port inside the container.
+    pub port: u16,
+    /// The container's name (`shop-db-1`), when the Docker Engine answered; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The folder `docker compose` was run from for this container (its
+    /// `com.docker.compose.project.working_dir` label), when the Docker Engine told it.
+    #[serde(skip)]
+    pub working_dir: Option<std::path::PathBuf>,
+}
+
+impl fmt::Display for Container {
+    /// `container 172.17.0.2:5432 (shop-db-1)`. The name is the engine's, unescaped: show it
+    /// through `output::clean` or a table cell.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "container {}", SocketAddr::new(self.ip, self.port))?;
+        if let Some(name) = &self.name {
+            write!(f, " ({name})")?;
+        }
+        Ok(())
+    }
 }
 
 /// Every listening TCP and bound UDP socket, owners not yet resolved (see [`resolve_owners`]).

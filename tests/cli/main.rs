@@ -10,6 +10,7 @@ mod containers;
 mod faults;
 mod integrations;
 mod json;
+mod layout;
 mod lifecycle;
 mod newcomer;
 mod newcomer_cli;

@@ -17,7 +17,7 @@ pub fn run(ctx: &Ctx, args: &EnvArgs) -> Result<Outcome> {
     let project = ctx.project()?;
     let file = args.write.as_deref().map(EnvFile::open).transpose()?;
     let mut vars = ctx.project_vars(&project, None, &args.prefix)?;
-    for note in crate::computed::add(&project, &ctx.store.read()?, &args.prefix, &mut vars)? {
+    for note in project.computed_vars(&ctx.store.read()?, &args.prefix, &mut vars)? {
         output::note(&note);
     }
     let none = format!(

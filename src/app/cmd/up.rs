@@ -79,7 +79,7 @@ pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<Outcome> {
     }
     let services: Vec<&str> = manifest.services.keys().map(String::as_str).collect();
     let mut vars = ctx.project_vars(&project, Some(&services), "")?;
-    for note in crate::computed::add(&project, &reg, "", &mut vars)? {
+    for note in project.computed_vars(&reg, "", &mut vars)? {
         output::note(&note);
     }
     super::emit_vars(
