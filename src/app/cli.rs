@@ -283,7 +283,8 @@ pub struct EnvArgs {
 /// The command gets PORT and <SERVICE>_PORT (or, with --env NAME, NAME instead), plus the
 /// variables of the project's other claims and the computed values of devport.toml's [env]
 /// table (such as DATABASE_URL). {port} in an argument becomes the port,
-/// {port:OTHER} the port of another claimed service, for servers that ignore PORT. The exit
+/// {port:OTHER} the port of another claimed service and {port:OTHER:N} port N (from 0) of its
+/// block, for servers that ignore PORT. The exit
 /// status is the command's. The command goes after --. If a process already listens on the
 /// service's port, nothing is run and devport exits 1.
 ///

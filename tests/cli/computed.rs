@@ -403,3 +403,53 @@ fn compose_recipe_reads_the_computed_database_url() {
         Some("hello $USER # {not a comment}".to_string())
     );
 }
+
+/// `exec` arguments take `{port:SERVICE:N}` as `[env]` values do, and a bad one is refused
+/// before anything is claimed or run.
+#[cfg(unix)]
+#[test]
+fn exec_arguments_read_a_place_in_a_block() {
+    let w = World::new();
+    let dir = w.project("xshop");
+    std::fs::write(
+        dir.join("devport.toml"),
+        "[services.api]\n[services.db]\ncount = 2\n",
+    )
+    .expect("manifest");
+    for (arg, words) in [
+        ("{port:db:1}", "not claimed yet"),
+        ("{port:}", "names no service"),
+    ] {
+        let out = w.fails_in(&dir, &["exec", "api", "--", "echo", arg], 2);
+        assert!(stderr(&out).contains(words), "{arg}: {}", stderr(&out));
+        assert!(
+            w.registry_bytes().is_empty(),
+            "{arg}: claimed before refusing"
+        );
+    }
+    w.ok_at(&dir, &["up"]);
+    let db: u16 = w
+        .ok_at(&dir, &["claim", "db", "--count", "2"])
+        .split_whitespace()
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("db's first port");
+    let out = w.ok_at(
+        &dir,
+        &[
+            "exec",
+            "api",
+            "--",
+            "echo",
+            "{port:db:0} {port:db:1} {port:api:0}",
+        ],
+    );
+    let api = port(&w.ok_at(&dir, &["claim", "api"]));
+    assert_eq!(out.trim(), format!("{db} {} {api}", db + 1));
+    let out = w.fails_in(&dir, &["exec", "api", "--", "echo", "{port:db:2}"], 2);
+    assert!(
+        stderr(&out).contains("numbered from 0 to 1"),
+        "{}",
+        stderr(&out)
+    );
+}

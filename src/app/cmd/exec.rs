@@ -49,16 +49,16 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<Outcome> {
         .iter()
         .filter(|c| c.project_path == project.path && c.service != args.service)
         .collect();
-    let mut ports: BTreeMap<&str, u16> = others
+    let mut ports: BTreeMap<&str, (u16, u16)> = others
         .iter()
-        .map(|c| (c.service.as_str(), c.port))
+        .map(|c| (c.service.as_str(), (c.port, c.count)))
         .collect();
     let templates: Vec<Vec<Piece<'_>>> = args.command.iter().map(|a| pieces(a)).collect();
     for other in templates.iter().flatten().filter_map(|p| match p {
         Piece::Other(s) => Some(*s),
         _ => None,
     }) {
-        check_placeholder(other, &args.service, &ports, &project)?;
+        check_placeholder(other, (&args.service, count), &ports, &project)?;
     }
     check_var_names(&others, args, count, &project)?;
 
@@ -74,7 +74,7 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<Outcome> {
         return Ok(Outcome::Negative);
     }
     let port = outcome.claim.port;
-    ports.insert(&args.service, port);
+    ports.insert(&args.service, (port, outcome.claim.count));
 
     // `--env NAME` renames the service's variables (NAME, and NAME_0 ... for a block), as
     // `env = "NAME"` in the manifest does: the default <SERVICE>_PORT is not set beside it.
@@ -146,7 +146,8 @@ fn check_var_names(
     Ok(())
 }
 
-/// A piece of a command argument: text, `{port}`, or `{port:OTHER}`.
+/// A piece of a command argument: text, `{port}`, or `{port:OTHER}` / `{port:OTHER:N}` (what
+/// is between `{port:` and `}`).
 #[derive(Debug, PartialEq, Eq)]
 enum Piece<'a> {
     Text(&'a str),
@@ -155,7 +156,9 @@ enum Piece<'a> {
 }
 
 /// Cuts an argument into text and placeholders: `{port}` is the port, `{port:OTHER}` the port
-/// of the claimed service OTHER; any other `{port...` is text.
+/// of the claimed service OTHER, `{port:OTHER:N}` port N (from 0) of its block, as in
+/// `[env]`; any other `{port...` is text, and so are other braces (a command's own `{...}`
+/// needs no escaping).
 fn pieces(arg: &str) -> Vec<Piece<'_>> {
     let mut out = Vec::new();
     let mut rest = arg;
@@ -179,43 +182,80 @@ fn pieces(arg: &str) -> Vec<Piece<'_>> {
     out
 }
 
-/// `{port:OTHER}` must name the service being run or a service claimed in this project.
-fn check_placeholder(
-    other: &str,
-    service: &str,
-    claimed: &BTreeMap<&str, u16>,
-    project: &Project,
-) -> Result<()> {
-    if other == service || claimed.contains_key(other) {
-        return Ok(());
+/// `OTHER` or `OTHER:N` of a `{port:...}` placeholder: the service and the place in its block.
+fn target(other: &str) -> (&str, Option<&str>) {
+    match other.split_once(':') {
+        Some((name, index)) => (name, Some(index)),
+        None => (other, None),
     }
-    let in_manifest = project
-        .manifest
-        .as_ref()
-        .is_some_and(|m| m.services.contains_key(other));
-    let shown = output::clean(other);
-    let message = if in_manifest {
-        format!(
-            "{{port:{shown}}}: {shown} is in {} but not claimed yet; run 'devport up' first",
-            crate::project::MANIFEST
-        )
-    } else {
-        format!(
-            "{{port:{shown}}}: {shown} is not claimed in this project; check the name, or run 'devport claim {shown}' first"
-        )
-    };
-    Err(crate::Error::invalid(crate::error::Input::Argument, message).into())
 }
 
-/// The argument with its placeholders filled in; every `{port:OTHER}` was checked to be in
-/// `ports`.
-fn render(pieces: &[Piece<'_>], port: u16, ports: &BTreeMap<&str, u16>) -> String {
+/// `{port:OTHER}` must name the service being run (`own`: its name and block size) or a
+/// service claimed in this project, and `{port:OTHER:N}` a place in that service's block.
+fn check_placeholder(
+    other: &str,
+    own: (&str, u16),
+    claimed: &BTreeMap<&str, (u16, u16)>,
+    project: &Project,
+) -> Result<()> {
+    let (name, index) = target(other);
+    let shown = output::clean(other);
+    let invalid = |message: String| -> Result<()> {
+        Err(crate::Error::invalid(crate::error::Input::Argument, message).into())
+    };
+    if name.is_empty() {
+        return invalid(format!(
+            "{{port:{shown}}} names no service; write {{port}} for this service's port, or {{port:SERVICE}}"
+        ));
+    }
+    if let Err(e) = crate::input::validate_service(name) {
+        return invalid(format!("{{port:{shown}}}: {e}"));
+    }
+    let count = if name == own.0 {
+        Some(own.1)
+    } else {
+        claimed.get(name).map(|&(_, count)| count)
+    };
+    let Some(count) = count else {
+        let name = output::clean(name);
+        let in_manifest = project
+            .manifest
+            .as_ref()
+            .is_some_and(|m| m.services.contains_key(target(other).0));
+        return invalid(if in_manifest {
+            format!(
+                "{{port:{shown}}}: {name} is in {} but not claimed yet; run 'devport up' first",
+                crate::project::MANIFEST
+            )
+        } else {
+            format!(
+                "{{port:{shown}}}: {name} is not claimed in this project; check the name, or run 'devport claim {name}' first"
+            )
+        });
+    };
+    match index.map(str::parse::<u16>) {
+        None => Ok(()),
+        Some(Ok(n)) if n < count => Ok(()),
+        Some(_) => invalid(format!(
+            "{{port:{shown}}}: {} has {count} port(s), numbered from 0 to {}; write {{port:SERVICE:N}} with N in that range",
+            output::clean(name),
+            count - 1
+        )),
+    }
+}
+
+/// The argument with its placeholders filled in; every `{port:OTHER[:N]}` was checked to be
+/// in `ports` (first port and block size by service).
+fn render(pieces: &[Piece<'_>], port: u16, ports: &BTreeMap<&str, (u16, u16)>) -> String {
     pieces.iter().fold(String::new(), |mut out, piece| {
         match piece {
             Piece::Text(text) => out.push_str(text),
             Piece::Own => out.push_str(&port.to_string()),
             Piece::Other(other) => {
-                out.push_str(&ports.get(other).copied().unwrap_or(port).to_string());
+                let (name, index) = target(other);
+                let first = ports.get(name).map_or(port, |&(first, _)| first);
+                let n = index.and_then(|i| i.parse::<u16>().ok()).unwrap_or(0);
+                out.push_str(&first.saturating_add(n).to_string());
             }
         }
         out
@@ -263,10 +303,12 @@ mod tests {
 
     #[test]
     fn substitution() {
-        let ports = BTreeMap::from([("db", 5000), ("web", 42)]);
+        let ports = BTreeMap::from([("db", (5000, 2)), ("web", (42, 1))]);
         let fill = |arg: &str| render(&pieces(arg), 42, &ports);
         assert_eq!(fill("--port={port}"), "--port=42");
         assert_eq!(fill("{port:db}/{port}"), "5000/42");
+        assert_eq!(fill("{port:db:1} {port:db:0}"), "5001 5000");
+        assert_eq!(fill("-e '{\"a\": 1}'"), "-e '{\"a\": 1}'");
         assert_eq!(fill("{portal} {port"), "{portal} {port");
         assert_eq!(fill("{port{port}"), "{port42");
         assert_eq!(pieces("{port:cache}")[1], Piece::Other("cache"));
