@@ -453,21 +453,27 @@ fn a_claimed_container_port_is_not_a_conflict_because_of_the_proxy() {
     );
 }
 
+/// A fake proxy on a port `shop` claims, for a container that an engine says `docker compose`
+/// started in the project folder `folder`.
+fn composed_in(w: &World, folder: &str) -> (Engine, Reaped) {
+    let dir = w.project(folder);
+    let engine = Engine::start(
+        w.dir.path(),
+        ok(&listed_with(
+            "shop-db-1",
+            &json!({ "com.docker.compose.project.working_dir": dir.display().to_string() }),
+        )),
+    );
+    let (proxy, p) = fake_proxy(w.dir.path());
+    claim_port(w, p);
+    (engine, proxy)
+}
+
 #[test]
 fn compose_s_working_folder_decides_ok_or_conflict() {
-    let label = "com.docker.compose.project.working_dir";
     for (folder, expected) in [("shop", ("ok", 0)), ("elsewhere", ("conflict", 1))] {
         let w = World::new();
-        let dir = w.project(folder);
-        let engine = Engine::start(
-            w.dir.path(),
-            ok(&listed_with(
-                "shop-db-1",
-                &json!({ label: dir.display().to_string() }),
-            )),
-        );
-        let (proxy, p) = fake_proxy(w.dir.path());
-        claim_port(&w, p);
+        let (engine, proxy) = composed_in(&w, folder);
         let (finding, code) = audit_finding(&w, &engine.docker_host(), proxy.0.id());
         assert_eq!(
             (finding.as_str(), code),
@@ -550,19 +556,9 @@ fn a_forwarder_of_another_user_cannot_speak_for_a_socket() {
 /// say, `wait --owned` cannot tell and does not count the port as this project's.
 #[test]
 fn doctor_and_wait_owned_judge_a_container_by_its_compose_folder() {
-    let label = "com.docker.compose.project.working_dir";
     for (folder, mine) in [("shop", true), ("elsewhere", false)] {
         let w = World::new();
-        let dir = w.project(folder);
-        let engine = Engine::start(
-            w.dir.path(),
-            ok(&listed_with(
-                "shop-db-1",
-                &json!({ label: dir.display().to_string() }),
-            )),
-        );
-        let (_proxy, p) = fake_proxy(w.dir.path());
-        claim_port(&w, p);
+        let (engine, _proxy) = composed_in(&w, folder);
         let doctor = run(&w, &engine.docker_host(), &["doctor", "--json"]);
         let codes: Vec<Value> = json_of(&doctor)
             .as_array()
