@@ -633,8 +633,14 @@ impl<'a> Dotenv<'a> {
 /// (a CRLF file stays CRLF). Merging the
 /// same variables twice gives the same text. A quoted value that is never closed is an error
 /// (exit 2) naming `path`, line and column: where the value ends is unclear, so nothing is
-/// changed.
-pub fn merge(existing: &[u8], vars: &[(String, String)], path: &Path) -> Result<Vec<u8>> {
+/// changed. The entries that set any of `drop` are removed (devport's variables that have no
+/// value now: an old value would be wrong).
+pub fn merge(
+    existing: &[u8],
+    vars: &[(String, String)],
+    drop: &[String],
+    path: &Path,
+) -> Result<Vec<u8>> {
     let doc = Dotenv::parse(existing);
     if let Some(u) = &doc.unclosed {
         return Err(Error::manifest(
@@ -655,6 +661,12 @@ pub fn merge(existing: &[u8], vars: &[(String, String)], path: &Path) -> Result<
         out.extend_from_slice(BOM);
     }
     for entry in &doc.entries {
+        if entry.assign.as_ref().is_some_and(|a| {
+            drop.iter()
+                .any(|d| d.as_bytes() == &existing[a.name.clone()])
+        }) {
+            continue;
+        }
         let update = entry
             .assign
             .as_ref()
@@ -782,8 +794,17 @@ impl EnvFile {
 
     /// The new contents with `vars` merged in, or `None` when they would not change.
     pub fn merged(&self, vars: &[(String, String)]) -> Result<Option<Vec<u8>>> {
+        self.merged_dropping(vars, &[])
+    }
+
+    /// The same, with the lines that set any of `drop` removed (see [`merge`]).
+    pub fn merged_dropping(
+        &self,
+        vars: &[(String, String)],
+        drop: &[String],
+    ) -> Result<Option<Vec<u8>>> {
         let existing = self.existing.as_deref().unwrap_or_default();
-        let merged = merge(existing, vars, &self.shown)?;
+        let merged = merge(existing, vars, drop, &self.shown)?;
         Ok((merged != existing).then_some(merged))
     }
 }
@@ -792,6 +813,11 @@ impl EnvFile {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// [`super::merge`] with nothing to drop.
+    fn merge(existing: &[u8], vars: &[(String, String)], path: &Path) -> Result<Vec<u8>> {
+        super::merge(existing, vars, &[], path)
+    }
 
     fn merged(text: &str, vars: &[(&str, &str)]) -> String {
         let vars: Vec<(String, String)> = vars

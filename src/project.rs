@@ -30,13 +30,14 @@ impl Project {
     /// variables of the manifest's `[env]` table (see [`crate::computed`]), after `prefix`, with
     /// the ports of the project's claims in `reg`.
     /// A value that reads a port no claim holds (the service is not claimed yet, or its block is
-    /// smaller) is left out; the returned notes name each one and the fix.
+    /// smaller) is left out; the returned list gives each one's name and a note with the fix
+    /// (a `.env` being written drops its old line: an old port is worse than none).
     pub(crate) fn computed_vars(
         &self,
         reg: &Registry,
         prefix: &str,
         vars: &mut Vec<(String, String)>,
-    ) -> Result<Vec<String>> {
+    ) -> Result<Vec<(String, String)>> {
         let Some(manifest) = &self.manifest else {
             return Ok(Vec::new());
         };
@@ -77,7 +78,7 @@ impl Project {
                     }
                     out.push((name, value));
                 }
-                Err((service, index)) => notes.push(match claims.iter().find(|c| c.service == service) {
+                Err((service, index)) => notes.push((name.clone(), match claims.iter().find(|c| c.service == service) {
                     Some(claim) => format!(
                         "{name} is not set: it reads port {index} of {service}, whose block has {} port(s) (places 0-{}); run 'devport up --move' to apply the manifest's count",
                         claim.count,
@@ -86,7 +87,7 @@ impl Project {
                     None => format!(
                         "{name} is not set: it reads the port of {service}, which is not claimed yet; run 'devport up'"
                     ),
-                }),
+                })),
             }
         }
         vars.extend(out);

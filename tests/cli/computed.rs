@@ -453,3 +453,36 @@ fn exec_arguments_read_a_place_in_a_block() {
         stderr(&out)
     );
 }
+
+/// A computed value that has no value now (its service is not claimed) is not left in `.env`
+/// with an old port: its line is removed, the others are kept, and stderr says why.
+#[test]
+fn env_write_drops_a_computed_value_that_has_none_now() {
+    let w = World::new();
+    let dir = w.project("dshop");
+    std::fs::write(
+        dir.join("devport.toml"),
+        "[services.api]\n[services.db]\n[env]\nDATABASE_URL = \"pg://localhost:{port:db}\"\n",
+    )
+    .expect("manifest");
+    std::fs::write(
+        dir.join(".env"),
+        "KEEP=1\nDATABASE_URL=pg://localhost:1234\n# note\n",
+    )
+    .expect(".env");
+    let api = port(&w.ok_at(&dir, &["claim", "api"]));
+    let out = w
+        .cmd_in(&dir, &["env", "--write", ".env"])
+        .output()
+        .expect("env");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("DATABASE_URL is not set"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join(".env")).expect(".env"),
+        format!("KEEP=1\n# note\nAPI_PORT={api}\n")
+    );
+}

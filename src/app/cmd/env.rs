@@ -17,8 +17,10 @@ pub fn run(ctx: &Ctx, args: &EnvArgs) -> Result<Outcome> {
     let project = ctx.project()?;
     let file = args.write.as_deref().map(EnvFile::open).transpose()?;
     let mut vars = ctx.project_vars(&project, None, &args.prefix)?;
-    for note in project.computed_vars(&ctx.store.read()?, &args.prefix, &mut vars)? {
+    let mut unset = Vec::new();
+    for (name, note) in project.computed_vars(&ctx.store.read()?, &args.prefix, &mut vars)? {
         output::note(&note);
+        unset.push(name);
     }
     let none = format!(
         "the project {} has no claims; run 'devport claim SERVICE' or 'devport up' first",
@@ -26,6 +28,7 @@ pub fn run(ctx: &Ctx, args: &EnvArgs) -> Result<Outcome> {
     );
     super::emit_vars(
         &vars,
+        &unset,
         ctx.print_format(args.format)?,
         file.as_ref(),
         false,

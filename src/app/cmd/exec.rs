@@ -83,7 +83,7 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<Outcome> {
         names.insert(args.service.clone(), name.clone());
     }
     let mut vars = ctx.project_vars_named(&project, None, "", &names)?;
-    for note in project.computed_vars(&ctx.store.read()?, "", &mut vars)? {
+    for (_, note) in project.computed_vars(&ctx.store.read()?, "", &mut vars)? {
         output::note(&note);
     }
     vars.retain(|(k, _)| k != "PORT");

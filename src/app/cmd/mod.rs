@@ -189,9 +189,11 @@ impl Ctx {
 
 /// Prints `vars` in `format`, or merges them into the dotenv file `write` (opened with
 /// [`EnvFile::open`] before anything was claimed, so a bad file stops the command early).
-/// With no variables nothing is written, and stderr says so and why (`none`).
+/// With no variables nothing is written, and stderr says so and why (`none`). The file's lines
+/// of `unset` (computed variables with no value now) are removed.
 pub fn emit_vars(
     vars: &[(String, String)],
+    unset: &[String],
     format: Format,
     write: Option<&EnvFile>,
     print_too: bool,
@@ -204,7 +206,7 @@ pub fn emit_vars(
                 file.path().display()
             ));
         } else {
-            if let Some(merged) = file.merged(vars)? {
+            if let Some(merged) = file.merged_dropping(vars, unset)? {
                 let target = file.target();
                 crate::fsutil::write_atomic(target, &merged, file_mode(target))?;
             }

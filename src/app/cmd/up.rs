@@ -79,11 +79,14 @@ pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<Outcome> {
     }
     let services: Vec<&str> = manifest.services.keys().map(String::as_str).collect();
     let mut vars = ctx.project_vars(&project, Some(&services), "")?;
-    for note in project.computed_vars(&reg, "", &mut vars)? {
+    let mut unset = Vec::new();
+    for (name, note) in project.computed_vars(&reg, "", &mut vars)? {
         output::note(&note);
+        unset.push(name);
     }
     super::emit_vars(
         &vars,
+        &unset,
         format,
         file.as_ref(),
         true,
