@@ -120,6 +120,9 @@ pub(crate) fn name_problem(name: &str) -> Option<String> {
             "a variable name is letters, digits and _, not starting with a digit".to_string(),
         );
     }
+    if name == "_" {
+        return Some("the shell sets _ itself after every command".to_string());
+    }
     let upper = name.to_ascii_uppercase();
     if FORBIDDEN.contains(&upper.as_str()) {
         return Some(format!("{upper} changes how shells and programs run"));

@@ -481,6 +481,12 @@ pub fn open_replaceable(path: &Path, what: &'static str) -> Result<(PathBuf, Opt
         return Err(refuse(why));
     }
     let existing = read_regular(&target, what)?;
+    if existing.is_some() && read_only(&target) {
+        return Err(Error::config(
+            path,
+            "is read-only, so devport leaves it alone; make it writable (chmod u+w) if devport should update it".to_string(),
+        ));
+    }
     // The folder must be there and writable now, so a command that claims first and writes
     // last fails before it claims, not after.
     let folder = parent_dir(&target);
@@ -497,6 +503,20 @@ pub fn open_replaceable(path: &Path, what: &'static str) -> Result<(PathBuf, Opt
         return Err(Error::io("cannot write", path, e));
     }
     Ok((target, existing))
+}
+
+/// Whether the file at `path` is marked read-only for its owner (mode without `u+w`; on
+/// Windows the read-only attribute): someone asked that it not be changed.
+fn read_only(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o200 == 0)
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::metadata(path).is_ok_and(|m| m.permissions().readonly())
+    }
 }
 
 /// Why this user may not create files in `folder`, if it may not.

@@ -234,6 +234,7 @@ fn bad_env_tables_are_refused_before_anything_is_claimed_or_written() {
             "line 5, column 1",
             "PS0 changes how shells and programs run",
         ),
+        ("_ = \"x\"", "line 5, column 1", "the shell sets _ itself"),
         (
             "NODE_OPTIONS = \"--require x\"",
             "line 5, column 1",

@@ -550,3 +550,32 @@ fn write_env_into_a_missing_folder_claims_nothing() {
     }
     assert!(!shop.join("nodir").exists());
 }
+
+/// A `.env` (or export file) its owner made read-only is left alone, even by root, who could
+/// replace it: the mode says not to.
+#[cfg(unix)]
+#[test]
+fn a_read_only_file_is_not_replaced() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let w = World::new();
+    let shop = w.project("shop");
+    w.ok(&["claim", "web"]);
+    for (name, args) in [
+        (".env", &["env", "--write", ".env"][..]),
+        (
+            "Caddyfile",
+            &["export", "caddy", "--write", "Caddyfile"][..],
+        ),
+    ] {
+        let file = shop.join(name);
+        std::fs::write(&file, "KEEP=1\n").expect("write");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o444)).expect("chmod");
+        let out = w.fails_in(&shop, args, 3);
+        assert!(
+            stderr(&out).contains("read-only"),
+            "{name}: {}",
+            stderr(&out)
+        );
+        assert_eq!(std::fs::read_to_string(&file).expect("read"), "KEEP=1\n");
+    }
+}
