@@ -38,11 +38,6 @@ impl Template {
                 c
             ));
         }
-        if let Some(why) = crate::envfile::dotenv_problem(text) {
-            return Err(format!(
-                "this value cannot be written to .env files: {why}; remove those characters"
-            ));
-        }
         let mut pieces = Vec::new();
         let mut literal = String::new();
         let mut chars = text.char_indices().peekable();
@@ -90,7 +85,29 @@ impl Template {
         if !literal.is_empty() {
             pieces.push(Piece::Text(literal));
         }
-        Ok(Template { pieces })
+        let template = Template { pieces };
+        if let Some(why) = template.problem("p") {
+            return Err(format!(
+                "this value cannot be written to .env files: {why}; remove those characters"
+            ));
+        }
+        Ok(template)
+    }
+
+    /// Why the value, for the project named `project` (ports are digits and never matter),
+    /// cannot be written to a `.env` every reader reads back the same, if it cannot (see
+    /// [`crate::envfile::dotenv_problem`]).
+    pub fn problem(&self, project: &str) -> Option<&'static str> {
+        let sample: String = self
+            .pieces
+            .iter()
+            .map(|piece| match piece {
+                Piece::Text(text) => text.as_str(),
+                Piece::Project => project,
+                Piece::Port { .. } => "0",
+            })
+            .collect();
+        crate::envfile::dotenv_problem(&sample)
     }
 
     /// The ports the value reads, as (service, 0-based place in its block).

@@ -68,6 +68,56 @@ const FORBIDDEN: &[&str] = &[
     "LESSCLOSE",
     "BROWSER",
     "MAKEFLAGS",
+    "PROMPT",
+    "RPROMPT",
+    "FPATH",
+    "TMOUT",
+    "EXINIT",
+    "VIMINIT",
+    "MYVIMRC",
+    "EMACSLOADPATH",
+    "INPUTRC",
+    "TERMINFO",
+    "LOCPATH",
+    "NLSPATH",
+    "KUBECONFIG",
+    "DISPLAY",
+    "WAYLAND_DISPLAY",
+    "DBUS_SESSION_BUS_ADDRESS",
+    "CC",
+    "CXX",
+    "CPP",
+    "AR",
+    "LD",
+    "MAKE",
+    "CFLAGS",
+    "CXXFLAGS",
+    "CPPFLAGS",
+    "LDFLAGS",
+    "RUSTFLAGS",
+    "RUSTDOCFLAGS",
+    "GOFLAGS",
+    "GOPATH",
+    "GOROOT",
+    "GOBIN",
+    "GOENV",
+    "GOPROXY",
+    "GOTOOLCHAIN",
+    "GOPRIVATE",
+    "GOINSECURE",
+    "MANPAGER",
+    "MANPATH",
+    "MANOPT",
+];
+
+/// Families of names that tools read to find their configuration, code or credentials (git,
+/// XDG config folders, docker, cargo, interpreters, editors, history files, ssh, gpg, cloud
+/// CLIs), refused for names a person chooses. A generated `*_PORT` name is never one of these
+/// tools' variables, so a service named `git` keeps `GIT_PORT`.
+const FORBIDDEN_CHOSEN_PREFIXES: &[&str] = &[
+    "XDG_", "GIT_", "DOCKER_", "CARGO_", "RUSTC_", "RUSTUP_", "PYTHON", "PERL", "RUBY", "NODE_",
+    "NPM_", "JAVA_", "JDK_", "LUA_", "GCONV", "OPENSSL_", "SSL_", "SSH_", "GPG", "GNUPG", "KUBE",
+    "AWS_", "BASH", "ZSH", "HIST", "LESS", "VIM", "ZDOTDIR",
 ];
 
 /// Families of names read by the dynamic loaders (`LD_PRELOAD`, `DYLD_INSERT_LIBRARIES`), by
@@ -126,6 +176,22 @@ pub(crate) fn name_problem(name: &str) -> Option<String> {
     let upper = name.to_ascii_uppercase();
     if FORBIDDEN.contains(&upper.as_str()) {
         return Some(format!("{upper} changes how shells and programs run"));
+    }
+    let generated = upper.ends_with("_PORT")
+        || upper
+            .rsplit_once("_PORT_")
+            .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    if !generated
+        && let Some(family) = FORBIDDEN_CHOSEN_PREFIXES
+            .iter()
+            .find(|p| upper.starts_with(*p))
+    {
+        return Some(format!(
+            "{family}… variables configure tools that can run code or read credentials"
+        ));
+    }
+    if !generated && upper.ends_with("_PROXY") {
+        return Some(format!("{upper} sends a program's traffic elsewhere"));
     }
     forbidden_family(name).map(|family| match family {
         "DEVPORT_" => "DEVPORT_ variables configure devport itself".to_string(),
@@ -334,13 +400,19 @@ fn sh_quote(value: &str) -> String {
 /// Why `value` cannot be written to a `.env` file so that every reader reads it back the same
 /// (`set -a; . .env` in sh, docker compose, python-dotenv, Node's dotenv), if it cannot: a
 /// backslash (python-dotenv unescapes it even in single quotes, sh does not; before a closing
-/// quote it swallows the next line), or a `'` together with `$`, a backtick or `"` (the `'`
-/// needs double quotes, where sh runs `$(…)` and backticks and readers disagree on `\"`).
+/// quote it swallows the next line), `${` (compose and python-dotenv expand it even in single
+/// quotes), a control character (a value is one line), or a `'` together with `$`, a backtick
+/// or `"` (the `'` needs double quotes, where sh runs `$(…)` and backticks and readers disagree
+/// on `\"`).
 pub fn dotenv_problem(value: &str) -> Option<&'static str> {
     if value.contains('\\') {
         Some(
             "it holds a backslash, which .env readers (sh, docker compose, python-dotenv, Node's dotenv) read differently",
         )
+    } else if value.contains("${") {
+        Some("it holds ${, which docker compose and python-dotenv expand even in single quotes")
+    } else if value.chars().any(char::is_control) {
+        Some("it holds a control character; a value is one line of printable text")
     } else if value.contains('\'') && value.contains(['$', '`', '"']) {
         Some(
             "it holds ' together with $, ` or \", which no quoting lets every .env reader (sh, docker compose, python-dotenv, Node's dotenv) read back the same",
@@ -850,6 +922,32 @@ mod tests {
             assert!(validate_var(&var_name(service, "")).is_ok(), "{service}");
         }
         assert!(validate_var("DATABASE_PORT").is_ok());
+        // Tools' families are refused for chosen names, never for a service's generated one.
+        for service in ["git", "docker", "node", "python-api", "ssh", "history"] {
+            assert!(validate_var(&var_name(service, "")).is_ok(), "{service}");
+            assert!(
+                validate_var(&format!(
+                    "{}_PORT_1",
+                    service.to_uppercase().replace('-', "_")
+                ))
+                .is_ok()
+            );
+        }
+        for chosen in [
+            "XDG_CONFIG_HOME",
+            "GIT_TEMPLATE_DIR",
+            "HTTP_PROXY",
+            "https_proxy",
+            "VIMINIT",
+            "HISTFILE",
+            "KUBECONFIG",
+            "RUSTC_WRAPPER",
+            "LUA_INIT",
+            "DOCKER_HOST",
+            "GOFLAGS",
+        ] {
+            assert!(validate_var(chosen).is_err(), "{chosen}");
+        }
         assert!(validate_var("_X").is_ok());
         for bad in [
             "9X",

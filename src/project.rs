@@ -182,6 +182,20 @@ impl Project {
             .and_then(|m| m.name.clone())
             .or_else(|| root.file_name().map(|n| n.to_string_lossy().into_owned()))
             .unwrap_or_else(|| root.display().to_string());
+        // `{project}` puts the folder's name into `[env]` values: checked now, before anything
+        // is claimed, as the manifest's own text was when it was read.
+        if let Some(m) = &manifest {
+            for (var, template) in &m.computed {
+                if let Some(why) = template.problem(&name) {
+                    return Err(Error::manifest(
+                        &root.join(MANIFEST),
+                        format!(
+                            "[env] {var} puts the project name {name:?} into a value that cannot be written to .env files: {why}; give the project a plain name (name = \"...\")"
+                        ),
+                    ));
+                }
+            }
+        }
         let project = Project {
             name,
             path: Some(root),

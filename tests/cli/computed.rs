@@ -236,6 +236,16 @@ fn bad_env_tables_are_refused_before_anything_is_claimed_or_written() {
         ),
         ("_ = \"x\"", "line 5, column 1", "the shell sets _ itself"),
         (
+            "XDG_CONFIG_HOME = \".cfg\"",
+            "line 5, column 1",
+            "configure tools that can run code",
+        ),
+        (
+            "X = \"${{HOME}}\"",
+            "line 5, column 5",
+            "expand even in single quotes",
+        ),
+        (
             "NODE_OPTIONS = \"--require x\"",
             "line 5, column 1",
             "changes how shells and programs run",
@@ -486,4 +496,39 @@ fn env_write_drops_a_computed_value_that_has_none_now() {
         std::fs::read_to_string(dir.join(".env")).expect(".env"),
         format!("KEEP=1\n# note\nAPI_PORT={api}\n")
     );
+}
+
+/// `{project}` puts the folder's name into values: a name that would make a value no `.env`
+/// reader reads back (a control character, `'` with `$`) is refused before anything is
+/// claimed, as the manifest's own text is.
+#[cfg(unix)]
+#[test]
+fn a_project_name_that_breaks_a_value_is_refused_before_claiming() {
+    let w = World::new();
+    for folder in ["esc\u{1b}[31mred", "q'$(id)"] {
+        let dir = w.dir.path().join(folder);
+        std::fs::create_dir_all(dir.join(".git")).expect("project");
+        std::fs::write(
+            dir.join("devport.toml"),
+            "[services.web]\n[env]\nP = \"{project}\"\n",
+        )
+        .expect("manifest");
+        for args in [
+            &["up"][..],
+            &["env"][..],
+            &["exec", "web", "--", "true"][..],
+        ] {
+            let out = w.fails_in(&dir, args, 2);
+            let err = stderr(&out);
+            assert!(
+                err.contains("[env] P puts the project name"),
+                "{folder:?} {args:?}: {err}"
+            );
+            assert!(!err.contains('\u{1b}') && out.stdout.is_empty(), "{err:?}");
+        }
+        assert!(
+            w.registry_bytes().is_empty(),
+            "{folder:?}: claimed before refusing"
+        );
+    }
 }
