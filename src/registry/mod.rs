@@ -476,6 +476,17 @@ impl Store {
         self.update_with(now, change)
     }
 
+    /// Runs `f` holding the registry's lock, without reading or writing the registry: for
+    /// another read-merge-write that devport processes must not interleave (a `.env` several
+    /// projects share).
+    pub(crate) fn exclusive<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        let location = self.locate()?;
+        fsutil::ensure_dir(fsutil::parent_dir(&location.registry))
+            .map_err(|e| e.with_action("cannot create the registry folder"))?;
+        let _guard = lock::acquire(&location.lock, self.lock_timeout)?;
+        f()
+    }
+
     /// [`Store::update`] for a `change` with an error type of its own (such as a batch that
     /// stops on a refusal it returns otherwise).
     pub(crate) fn update_with<T, E: From<Error>>(

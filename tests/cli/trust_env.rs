@@ -579,3 +579,42 @@ fn a_read_only_file_is_not_replaced() {
         assert_eq!(std::fs::read_to_string(&file).expect("read"), "KEEP=1\n");
     }
 }
+
+/// Many projects writing one shared `.env` at once lose nothing: each read-merge-write holds
+/// the registry's lock.
+#[test]
+fn parallel_writes_to_one_env_file_keep_every_line() {
+    let w = World::new();
+    let shared = w.dir.path().join("shared.env");
+    let n = 12;
+    let dirs: Vec<_> = (0..n)
+        .map(|i| {
+            let dir = w.project(&format!("q{i}"));
+            w.ok_at(&dir, &["claim", &format!("s{i}")]);
+            dir
+        })
+        .collect();
+    let shared_arg = shared.to_str().expect("UTF-8").to_string();
+    let children: Vec<_> = dirs
+        .iter()
+        .map(|dir| {
+            w.std_cmd_in(dir, &["env", "--write", &shared_arg])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().expect("wait");
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let text = std::fs::read_to_string(&shared).expect("shared .env");
+    for i in 0..n {
+        assert!(
+            text.contains(&format!("S{i}_PORT=")),
+            "S{i}_PORT lost:\n{text}"
+        );
+    }
+    assert_eq!(text.lines().count(), n, "{text}");
+}

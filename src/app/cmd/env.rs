@@ -27,6 +27,7 @@ pub fn run(ctx: &Ctx, args: &EnvArgs) -> Result<Outcome> {
         output::clean(&project.name)
     );
     super::emit_vars(
+        &ctx.store,
         &vars,
         &unset,
         ctx.print_format(args.format)?,

@@ -192,6 +192,7 @@ impl Ctx {
 /// With no variables nothing is written, and stderr says so and why (`none`). The file's lines
 /// of `unset` (computed variables with no value now) are removed.
 pub fn emit_vars(
+    store: &Store,
     vars: &[(String, String)],
     unset: &[String],
     format: Format,
@@ -206,10 +207,16 @@ pub fn emit_vars(
                 file.path().display()
             ));
         } else {
-            if let Some(merged) = file.merged_dropping(vars, unset)? {
-                let target = file.target();
-                crate::fsutil::write_atomic(target, &merged, file_mode(target))?;
-            }
+            // Read again and merged under the registry's lock, so devport processes writing one
+            // shared `.env` at once do not drop each other's lines.
+            store.exclusive(|| {
+                let fresh = EnvFile::open(file.path())?;
+                if let Some(merged) = fresh.merged_dropping(vars, unset)? {
+                    let target = fresh.target();
+                    crate::fsutil::write_atomic(target, &merged, file_mode(target))?;
+                }
+                Ok(())
+            })?;
             output::note(&format!(
                 "{} variable(s) in {}",
                 vars.len(),

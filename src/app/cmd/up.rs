@@ -85,6 +85,7 @@ pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<Outcome> {
         unset.push(name);
     }
     super::emit_vars(
+        &ctx.store,
         &vars,
         &unset,
         format,
