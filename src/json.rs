@@ -30,9 +30,10 @@ struct SafeFormatter {
     pretty: PrettyFormatter<'static>,
 }
 
-/// Whether `serde_json` would write `c` unescaped although it is a control character.
+/// Whether `serde_json` would write `c` unescaped although it can change a terminal (DEL, C1,
+/// a bidirectional control: see [`crate::types::is_terminal_control`]; C0 it escapes itself).
 fn is_raw_control(c: char) -> bool {
-    c.is_control() && u32::from(c) >= 0x7f
+    crate::types::is_terminal_control(c) && u32::from(c) >= 0x7f
 }
 
 impl Formatter for SafeFormatter {
@@ -113,7 +114,9 @@ mod tests {
             .chain(0x7e..=0xa0)
             .filter_map(char::from_u32)
             .collect();
-        s.push_str("\x1b[2J\x1b]0;title\x07\u{9b}31m é \u{2028} \"quoted\" back\\slash");
+        s.push_str(
+            "\x1b[2J\x1b]0;title\x07\u{9b}31m é \u{2028} \u{202e}rtl \"quoted\" back\\slash",
+        );
         s
     }
 
@@ -129,6 +132,7 @@ mod tests {
         assert!(raw.is_empty(), "raw control characters {raw:?} in {text}");
         assert!(text.contains("\\u007f") && text.contains("\\u009b") && text.contains("\\u0080"));
         assert!(text.contains("\\u009f") && text.contains("\\u001b"));
+        assert!(text.contains("\\u202e") && !text.contains('\u{202e}'));
         // Neighbours of the control ranges are not escaped.
         assert!(text.contains('~') && text.contains('\u{a0}') && text.contains('é'));
     }

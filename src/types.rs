@@ -175,6 +175,15 @@ pub fn deadline(start: std::time::Instant, timeout: std::time::Duration) -> std:
         .unwrap_or(start)
 }
 
+/// Whether `c` can change how a terminal shows text: a control character (C0, DEL, C1), or a
+/// Unicode bidirectional control (U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069),
+/// which reorders what follows it so that a name can read as something else. Every text from
+/// a file or a process shows such characters escaped.
+pub fn is_terminal_control(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
 /// 64-bit FNV-1a: a hash that is the same on every build and platform, for values that are
 /// stored or must not change between releases (a new claim's first port, a lease's start time
 /// where only `ps` text is known, an export name's suffix).

@@ -57,12 +57,12 @@ pub fn warn(text: &str) {
 /// `\n`, `\r` and `\t` are shown as those two characters, every other one as `\u{1b}`;
 /// everything else, backslashes included, is left as it is.
 pub fn clean(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
+    if !text.chars().any(crate::types::is_terminal_control) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
-        if c.is_control() {
+        if crate::types::is_terminal_control(c) {
             out.extend(c.escape_default());
         } else {
             out.push(c);
@@ -274,6 +274,8 @@ mod tests {
                 "\0 \u{7f} \u{80} \u{9b}31m \u{9f}",
                 "\\u{0} \\u{7f} \\u{80} \\u{9b}31m \\u{9f}",
             ),
+            // Bidirectional controls, which reorder what a terminal shows.
+            ("a\u{202e}gnp.exe", "a\\u{202e}gnp.exe"),
             // Neighbours of the control ranges, and backslashes, stay as they are.
             (
                 "~ \u{a0} é 日本 C:\\x \\u{1b}",
@@ -289,7 +291,11 @@ mod tests {
                 !escaped.chars().any(char::is_control),
                 "{c:?} -> {escaped:?}"
             );
-            let expected_escaped = c <= '\u{1f}' || ('\u{7f}'..='\u{9f}').contains(&c);
+            let bidi = matches!(
+                u32::from(c),
+                0x61c | 0x200e | 0x200f | 0x202a..=0x202e | 0x2066..=0x2069
+            );
+            let expected_escaped = c <= '\u{1f}' || ('\u{7f}'..='\u{9f}').contains(&c) || bidi;
             assert_eq!(escaped.len() > c.len_utf8(), expected_escaped, "{c:?}");
         }
     }
