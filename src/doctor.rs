@@ -316,7 +316,11 @@ fn claim_problems(
                     add(
                         "bound-by-other",
                         format!("{} holds port {port}, but {who}", claim.label()),
-                        format!("stop pid {pid}, or {fix_move}"),
+                        if s.container.is_some() {
+                            format!("stop that container ('docker ps' shows which), or {fix_move}")
+                        } else {
+                            format!("stop pid {pid}, or {fix_move}")
+                        },
                         Some(claim),
                     );
                 }

@@ -571,7 +571,8 @@ fn doctor_and_wait_owned_judge_a_container_by_its_compose_folder() {
         );
         if !mine {
             assert!(
-                text(&doctor).contains("docker compose in"),
+                text(&doctor).contains("docker compose in")
+                    && text(&doctor).contains("stop that container"),
                 "{}",
                 text(&doctor)
             );
