@@ -480,11 +480,18 @@ impl Store {
     /// another read-merge-write that devport processes must not interleave (a `.env` several
     /// projects share).
     pub(crate) fn exclusive<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        let _held = self.lock()?;
+        f()
+    }
+
+    /// Checks the location, makes the registry's folder, and takes the lock: the start of every
+    /// locked step. The lock is held until the guard is dropped.
+    fn lock(&self) -> Result<(Location, lock::LockGuard)> {
         let location = self.locate()?;
         fsutil::ensure_dir(fsutil::parent_dir(&location.registry))
             .map_err(|e| e.with_action("cannot create the registry folder"))?;
-        let _guard = lock::acquire(&location.lock, self.lock_timeout)?;
-        f()
+        let guard = lock::acquire(&location.lock, self.lock_timeout)?;
+        Ok((location, guard))
     }
 
     /// [`Store::update`] for a `change` with an error type of its own (such as a batch that
@@ -494,10 +501,7 @@ impl Store {
         now: Timestamp,
         change: impl FnOnce(&mut Registry) -> Result<T, E>,
     ) -> Result<T, E> {
-        let location = self.locate()?;
-        fsutil::ensure_dir(fsutil::parent_dir(&location.registry))
-            .map_err(|e| e.with_action("cannot create the registry folder"))?;
-        let _guard = lock::acquire(&location.lock, self.lock_timeout)?;
+        let (location, _guard) = self.lock()?;
         let path = &location.registry;
         fsutil::remove_stale_temps(path);
         let before = fsutil::read_regular(path, "registry")?;
