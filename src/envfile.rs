@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::registry::Claim;
@@ -829,29 +829,18 @@ fn unescape(raw: &str) -> String {
 /// written.
 #[derive(Debug)]
 pub struct EnvFile {
-    /// The path as given, for messages.
-    shown: PathBuf,
-    /// The file to replace: the path, or the file a symlink there points to.
-    target: PathBuf,
-    /// Its bytes, `None` when it does not exist yet.
-    existing: Option<Vec<u8>>,
+    /// The file, checked, with its bytes.
+    file: crate::fsutil::Replaceable,
 }
 
 impl EnvFile {
-    /// Opens `path`: a symlink is followed to its target (which is replaced, so the link stays);
-    /// the file is read with [`crate::fsutil::read_regular`] (a FIFO or a folder is an error,
-    /// never a hang) and must parse (see [`merge`]). Refused (exit 3), as manifests are (see
-    /// [`crate::fsutil::untrusted`]), when another user could have chosen the file: it (or a
-    /// link's target) belongs to another user, it (or a link's target) is in a folder every
-    /// user may write, or the path goes through a symlink another user made (root's links,
-    /// such as macOS's `/tmp`, are trusted). Writing there would change a file with this user's
-    /// rights that this user never chose.
+    /// Opens `path` by the rules of every file devport writes
+    /// ([`crate::fsutil::open_replaceable`]: another user's file, link or folder, a folder every
+    /// user may write, a hard-linked file are refused; `/dev/stdout`, a FIFO or a terminal is
+    /// written in place); an existing file must parse (see [`merge`]).
     pub fn open(path: &Path) -> Result<EnvFile> {
-        let (target, existing) = crate::fsutil::open_replaceable(path, ".env file")?;
         let file = EnvFile {
-            shown: path.to_path_buf(),
-            target,
-            existing,
+            file: crate::fsutil::open_replaceable(path, ".env file")?,
         };
         file.merged(&[])?;
         Ok(file)
@@ -859,12 +848,13 @@ impl EnvFile {
 
     /// The path as given.
     pub fn path(&self) -> &Path {
-        &self.shown
+        self.file.path()
     }
 
-    /// The file that is replaced on write (the symlink's target for a link).
-    pub fn target(&self) -> &Path {
-        &self.target
+    /// Writes `bytes` (from [`EnvFile::merged`]) by the file's kind (see
+    /// [`crate::fsutil::Replaceable::write`]).
+    pub fn write(&self, bytes: &[u8]) -> Result<()> {
+        self.file.write(bytes)
     }
 
     /// The new contents with `vars` merged in, or `None` when they would not change.
@@ -878,8 +868,8 @@ impl EnvFile {
         vars: &[(String, String)],
         drop: &[String],
     ) -> Result<Option<Vec<u8>>> {
-        let existing = self.existing.as_deref().unwrap_or_default();
-        let merged = merge(existing, vars, drop, &self.shown)?;
+        let existing = self.file.existing().unwrap_or_default();
+        let merged = merge(existing, vars, drop, self.file.path())?;
         Ok((merged != existing).then_some(merged))
     }
 }

@@ -1,6 +1,5 @@
 //! `devport init`: a commented starter `devport.toml`.
 
-use crate::fsutil::FileMode;
 use anyhow::Result;
 
 use super::{Ctx, Outcome};
@@ -52,11 +51,10 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     } else {
         "# name = \"my-project\"  (1-64 of A-Z a-z 0-9 . _ -; default: the folder name)".into()
     };
-    crate::fsutil::write_atomic(
-        &path,
-        STARTER.replace("{name}", &name).as_bytes(),
-        FileMode::Masked(0o666),
-    )?;
+    // Written as `--write` writes: never into a folder every user may write, another user's
+    // folder or through another user's link.
+    crate::fsutil::open_replaceable(&path, "manifest")?
+        .write(STARTER.replace("{name}", &name).as_bytes())?;
     output::note(&format!("wrote {}", path.display()));
     if ctx.json {
         output::json(&serde_json::json!({ "path": path }))?;

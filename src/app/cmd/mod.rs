@@ -23,7 +23,6 @@ use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
 use crate::envfile::{self, EnvFile, Format};
-use crate::fsutil::FileMode;
 use crate::policy::Policy;
 use crate::{ClaimOutcome, ClaimRequest, Config, Project, Store};
 use anyhow::Result;
@@ -212,8 +211,7 @@ pub fn emit_vars(
             store.exclusive(|| {
                 let fresh = EnvFile::open(file.path())?;
                 if let Some(merged) = fresh.merged_dropping(vars, unset)? {
-                    let target = fresh.target();
-                    crate::fsutil::write_atomic(target, &merged, file_mode(target))?;
+                    fresh.write(&merged)?;
                 }
                 Ok(())
             })?;
@@ -241,18 +239,6 @@ pub fn format_flag(format: Format) -> String {
             .to_possible_value()
             .map_or_else(String::new, |v| v.get_name().to_string())
     )
-}
-
-/// The mode to give a rewritten file: exactly its current one, else the umask's choice.
-fn file_mode(path: &Path) -> FileMode {
-    #[cfg(unix)]
-    if let Ok(meta) = std::fs::metadata(path) {
-        return FileMode::Exact(
-            std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o7777,
-        );
-    }
-    let _ = path;
-    FileMode::Masked(0o666)
 }
 
 /// Runs the command line.
