@@ -13,7 +13,8 @@ use crate::error::{Error, Result};
 /// - a folder in a home folder that does not exist (`HOME=/nonexistent` must not make
 ///   `/nonexistent`, which root could);
 /// - a folder that is another user's, or would be created in one (see [`foreign_folder`]):
-///   root may write anywhere, but devport does not use that power on another user's files.
+///   root may write anywhere, but devport does not use that power on another user's files;
+/// - a path through a symlink another user made.
 pub fn ensure_dir(dir: &Path, mode: u32, what: &str) -> Result<()> {
     if dir.as_os_str().is_empty() {
         return Ok(());
@@ -27,6 +28,12 @@ pub fn ensure_dir(dir: &Path, mode: u32, what: &str) -> Result<()> {
                 home.display()
             ),
         ));
+    }
+    if let Some(why) = foreign_link(dir) {
+        return Err(Error::Insecure {
+            path: dir.to_path_buf(),
+            message: format!("{what} {} cannot be used: {why}", dir.display()),
+        });
     }
     // The folder itself when it exists, else the folder it would be created in.
     let Some(existing) = absolute.ancestors().find(|p| p.is_dir()) else {

@@ -460,8 +460,16 @@ impl Store {
         }
     }
 
+    /// The registry's bytes; a registry this user may not read because another user's write
+    /// took it over (`sudo -E devport claim` in the past) is named with the way back.
     fn read_bytes(&self) -> Result<Option<Vec<u8>>> {
-        fsutil::read_regular(&self.locate()?.registry, "registry")
+        let location = self.locate()?;
+        fsutil::read_regular(&location.registry, "registry").map_err(|e| match &e {
+            Error::Io { err, .. } if err.kind() == std::io::ErrorKind::PermissionDenied => {
+                check_files(&location).err().unwrap_or(e)
+            }
+            _ => e,
+        })
     }
 
     /// The one transaction helper for every write: checks the location, takes the lock,

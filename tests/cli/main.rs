@@ -18,6 +18,9 @@ mod newcomer_manifest;
 mod newcomer_up;
 mod support;
 mod trust_env;
+// Owners, groups, setpriv and FIFOs: Unix only.
+#[cfg(unix)]
+mod trust_owners;
 mod trust_project;
 mod trust_registry;
 // Control characters in folder names, and symlinks, need a Unix file system.
