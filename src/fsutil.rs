@@ -279,6 +279,7 @@ pub enum FileMode {
     /// A file of a registry shared by a group: exactly these bits, this group, and this owner
     /// where the writer may give a file away (root; another member's write makes the file its
     /// own, with the group and mode kept, so every member can still use it).
+    #[cfg(unix)]
     Shared {
         /// The mode bits.
         mode: u32,

@@ -8,9 +8,12 @@ use std::path::{Path, PathBuf};
 
 use crate::support::{World, stderr, stdout};
 
-/// Bytes, owner, group and mode of each path (`None` for a missing one), to compare before and
-/// after a refused command.
-fn snapshot(paths: &[&Path]) -> Vec<Option<(Vec<u8>, u32, u32, u32)>> {
+/// A file's bytes (empty for a folder), owner, group and mode.
+type State = (Vec<u8>, u32, u32, u32);
+
+/// The [`State`] of each path (`None` for a missing one), to compare before and after a
+/// refused command.
+fn snapshot(paths: &[&Path]) -> Vec<Option<State>> {
     paths
         .iter()
         .map(|p| {
@@ -332,7 +335,8 @@ fn env_write_into_a_fifo_is_written_in_place_and_the_fifo_stays() {
             .expect("cat"),
     );
     // The reader opens the FIFO on its own time; until then devport refuses (never hangs).
-    crate::support::retry("devport writes into the FIFO", |_| {
+    crate::support::retry("devport writes into the FIFO", |i| {
+        std::thread::sleep(std::time::Duration::from_millis(50 * u64::from(i)));
         let out = w
             .cmd_in(&shop, &["env", "--write", "ports.fifo"])
             .output()
