@@ -904,7 +904,7 @@ pub fn open_replaceable(path: &Path, what: &'static str) -> Result<Replaceable> 
             return Err(Error::config(
                 path,
                 format!(
-                    "is file descriptor {fd}, open on a regular file that devport could only replace, not write in place; use --write /dev/stdout with that redirect, or name the file itself"
+                    "is file descriptor {fd}, which is open on a regular file that devport could only replace under the program that opened it; name that file itself instead"
                 ),
             ));
         }
@@ -1003,11 +1003,12 @@ pub fn hard_links(path: &Path) -> Option<u64> {
 
 /// Whether devport may write in place into the stream `meta` describes: a FIFO (by the rules of
 /// files: not another user's, not in a folder every user may write), the null device, or a
-/// terminal. Anything else that is not a regular file (a disk, a socket) is refused.
+/// terminal of devport's ([`known_devices`]). Anything else that is not a regular file (a disk,
+/// another device, a socket) is refused.
 fn check_stream(path: &Path, meta: &std::fs::Metadata, what: &'static str) -> Result<()> {
     #[cfg(unix)]
     {
-        use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _, OpenOptionsExt as _};
+        use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _};
         let kind = meta.file_type();
         if kind.is_fifo() {
             return match untrusted(path) {
@@ -1018,20 +1019,18 @@ fn check_stream(path: &Path, meta: &std::fs::Metadata, what: &'static str) -> Re
                 }),
             };
         }
-        if kind.is_char_device() {
-            let null = std::fs::metadata("/dev/null").is_ok_and(|n| n.rdev() == meta.rdev());
-            let terminal = || {
-                use nix::fcntl::OFlag;
-                use std::io::IsTerminal as _;
-                std::fs::OpenOptions::new()
-                    .write(true)
-                    .custom_flags((OFlag::O_NONBLOCK | OFlag::O_NOCTTY).bits())
-                    .open(path)
-                    .is_ok_and(|f| f.is_terminal())
-            };
-            if null || terminal() {
-                return Ok(());
-            }
+        // Known by its device number, never by opening it: opening some devices acts (a
+        // watchdog starts counting), and root may open any.
+        if kind.is_char_device() && known_devices().contains(&meta.rdev()) {
+            return Ok(());
+        }
+        if kind.is_char_device() || kind.is_block_device() {
+            return Err(Error::config(
+                path,
+                format!(
+                    "is a device, and devport writes {what}s only to regular files, /dev/stdout, /dev/stderr, /dev/null, a FIFO or your terminal; name a regular file instead"
+                ),
+            ));
         }
     }
     Err(Error::NotAFile {
@@ -1039,6 +1038,24 @@ fn check_stream(path: &Path, meta: &std::fs::Metadata, what: &'static str) -> Re
         path: path.to_path_buf(),
         kind: file_kind(meta.file_type()),
     })
+}
+
+/// The devices devport writes in place: the null device, the controlling terminal (`/dev/tty`)
+/// and the terminal that devport's stdin, stdout or stderr is.
+#[cfg(unix)]
+fn known_devices() -> Vec<u64> {
+    use std::io::IsTerminal as _;
+    let terminals = [
+        std::io::stdin().is_terminal().then_some("/dev/fd/0"),
+        std::io::stdout().is_terminal().then_some("/dev/fd/1"),
+        std::io::stderr().is_terminal().then_some("/dev/fd/2"),
+    ];
+    ["/dev/null", "/dev/tty"]
+        .into_iter()
+        .chain(terminals.into_iter().flatten())
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| std::os::unix::fs::MetadataExt::rdev(&m))
+        .collect()
 }
 
 /// The descriptor of this process that `path` names, through any chain of symlinks:

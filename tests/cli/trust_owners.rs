@@ -319,6 +319,9 @@ fn env_write_dev_stdout_keeps_the_callers_redirect() {
     w.ok_at(&shop, &["env", "--write", "/dev/null"]);
     let null = std::fs::metadata("/dev/null").expect("stat").file_type();
     assert!(std::os::unix::fs::FileTypeExt::is_char_device(&null));
+    // Another device is refused without being opened.
+    let err = stderr(&w.fails_in(&shop, &["env", "--write", "/dev/zero"], 3));
+    assert!(err.contains("is a device"), "{err}");
 }
 
 #[test]
