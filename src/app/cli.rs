@@ -22,6 +22,8 @@ Environment:
   DEVPORT_REGISTRY      registry file (default: the per-user state folder, registry.json)
   DEVPORT_CONFIG        config file (default: the per-user config folder, config.toml)
   DEVPORT_LOCK_TIMEOUT  how long to wait for the registry lock, e.g. 10s
+  DEVPORT_TRUSTED_PATHS folders whose manifests are trusted without 'devport trust' (CI),
+                        separated by : (; on Windows)
   NO_COLOR              disables colours when set to anything but the empty string";
 
 /// Stable, conflict-free ports for every local development project.
@@ -126,6 +128,35 @@ pub enum Command {
     Kill(KillArgs),
     Wait(WaitArgs),
     Export(ExportArgs),
+    Trust(TrustArgs),
+}
+
+/// Trust this project's devport.toml, so up, env and exec export its [env] values
+///
+/// A devport.toml is committed text: its [env] values and env = "..." names become variables
+/// of your shell and of the commands exec runs, so they are exported only once you have read
+/// the file and trusted it, as direnv allow does. Until then only the <SERVICE>_PORT variables
+/// are exported, and stderr says what was left out. trust records the manifest's path and the
+/// SHA-256 of its content in your own trust file (trusted.json beside the registry); a
+/// manifest that changes must be trusted again. devport init trusts the file it writes. In
+/// CI, DEVPORT_TRUSTED_PATHS lists folders whose manifests are trusted as they are.
+///
+/// Example:
+///   less devport.toml && devport trust
+///   devport trust --list
+///   devport trust --revoke
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct TrustArgs {
+    /// Stop trusting the manifest (this project's, or the one at PATH)
+    #[arg(long, conflicts_with = "list")]
+    pub revoke: bool,
+    /// List the trusted manifests, and whether each is unchanged since
+    #[arg(long)]
+    pub list: bool,
+    /// With --revoke: a manifest (or its folder) to stop trusting, even one that is gone
+    #[arg(value_name = "PATH", requires = "revoke")]
+    pub path: Option<PathBuf>,
 }
 
 /// Print a man page (roff) on stdout, or write them all into a folder

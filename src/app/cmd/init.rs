@@ -52,11 +52,19 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     } else {
         "# name = \"my-project\"  (1-64 of A-Z a-z 0-9 . _ -; default: the folder name)".into()
     };
-    crate::fsutil::write_atomic(
-        &path,
-        STARTER.replace("{name}", &name).as_bytes(),
-        FileMode::Masked(0o666),
-    )?;
+    let text = STARTER.replace("{name}", &name);
+    // The user wrote this file, so it is trusted from the start: recorded before it is written,
+    // so a failure leaves no manifest. One in a folder every user may write is not: anyone
+    // could replace it there.
+    if crate::fsutil::in_open_folder(&path).is_none() {
+        crate::trust::trust(
+            &ctx.store,
+            &path,
+            &crate::trust::sha256(text.as_bytes()),
+            ctx.now,
+        )?;
+    }
+    crate::fsutil::write_atomic(&path, text.as_bytes(), FileMode::Masked(0o666))?;
     output::note(&format!("wrote {}", path.display()));
     if ctx.json {
         output::json(&serde_json::json!({ "path": path }))?;
