@@ -506,7 +506,7 @@ impl Manifest {
         match crate::fsutil::read_text(path, "manifest", Error::manifest)? {
             Some(text) => Manifest::parse(&text, path).map(|manifest| {
                 Some(Manifest {
-                    sha256: crate::trust::sha256(text.as_bytes()),
+                    sha256: crate::types::sha256(text.as_bytes()),
                     ..manifest
                 })
             }),

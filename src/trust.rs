@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use sha2::Digest as _;
 
 use crate::error::{Error, Result};
 use crate::fsutil::{self, FileMode};
@@ -25,17 +24,6 @@ pub const TRUSTED_PATHS_VAR: &str = "DEVPORT_TRUSTED_PATHS";
 
 /// The trust file's format version.
 const VERSION: u32 = 1;
-
-/// The SHA-256 of `bytes`, in lower-case hex: what a trust record pins.
-pub fn sha256(bytes: &[u8]) -> String {
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .fold(String::with_capacity(64), |mut out, b| {
-            use fmt::Write as _;
-            let _ = write!(out, "{b:02x}");
-            out
-        })
-}
 
 /// The trust file.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -295,7 +283,7 @@ mod tests {
     #[test]
     fn sha256_is_the_standard_one() {
         assert_eq!(
-            sha256(b"abc"),
+            crate::types::sha256(b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
     }

@@ -18,6 +18,7 @@ mod newcomer_manifest;
 mod newcomer_up;
 mod support;
 mod trust_env;
+mod trust_manifest;
 mod trust_project;
 mod trust_registry;
 // Control characters in folder names, and symlinks, need a Unix file system.

@@ -60,7 +60,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         crate::trust::trust(
             &ctx.store,
             &path,
-            &crate::trust::sha256(text.as_bytes()),
+            &crate::types::sha256(text.as_bytes()),
             ctx.now,
         )?;
     }
