@@ -146,10 +146,10 @@ fn trust_exports_until_the_manifest_changes_or_is_revoked() {
     assert_eq!(record["sha256"].as_str().map(str::len), Some(64));
     assert!(stderr(&out).contains("trusted"), "{}", stderr(&out));
     assert!(!dir.join("trusted.json").exists());
-    let file = w.registry().with_file_name("trusted.json");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
+        let file = w.registry().with_file_name("trusted.json");
         let mode = std::fs::metadata(&file)
             .expect("trust file")
             .permissions()
@@ -391,4 +391,41 @@ fn parallel_trusts_keep_every_record() {
         Some(8),
         "{listed}"
     );
+}
+
+/// Paths that are not UTF-8 or hold control characters, given by hand or in
+/// `DEVPORT_TRUSTED_PATHS`, are shown escaped and never make devport panic.
+#[cfg(unix)]
+#[test]
+fn odd_paths_are_shown_not_fatal() {
+    use std::os::unix::ffi::OsStrExt as _;
+    let w = World::new();
+    let dir = project(&w, "oddshop");
+    let odd = w
+        .dir
+        .path()
+        .join(std::ffi::OsStr::from_bytes(b"bad\xff\x1b[31m"));
+    std::fs::create_dir_all(&odd).expect("mkdir");
+    let out = w
+        .cmd_in(&dir, &["--json", "trust", "--revoke"])
+        .arg(&odd)
+        .output()
+        .expect("devport runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains('\u{1b}'), "{}", stderr(&out));
+    let revoked: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(revoked["revoked"], false);
+    for args in [&["--json", "trust", "--list"][..], &["trust", "--list"]] {
+        let out = w
+            .cmd_in(&dir, args)
+            .env("DEVPORT_TRUSTED_PATHS", &odd)
+            .output()
+            .expect("devport runs");
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        assert!(
+            !stderr(&out).contains('\u{1b}') && !stdout(&out).contains('\u{1b}'),
+            "{}",
+            stderr(&out)
+        );
+    }
 }

@@ -28,7 +28,11 @@ pub fn run(ctx: &Ctx, args: &TrustArgs) -> Result<Outcome> {
             format!("{shown} was not trusted; nothing changed")
         });
         if ctx.json {
-            output::json(&serde_json::json!({ "path": path, "revoked": revoked }))?;
+            // A path given by hand may not be UTF-8 (no record can hold one): shown as text.
+            output::json(&serde_json::json!({
+                "path": path.to_string_lossy(),
+                "revoked": revoked,
+            }))?;
         }
         return Ok(Outcome::Success);
     }
@@ -106,6 +110,7 @@ fn list(ctx: &Ctx) -> Result<Outcome> {
                 })
             })
             .collect();
+        let folders: Vec<_> = folders.iter().map(|f| f.to_string_lossy()).collect();
         output::json(&serde_json::json!({
             "manifests": manifests,
             "folders": folders,
