@@ -42,6 +42,11 @@ fn vars(text: &str, format: &str) -> BTreeMap<String, String> {
     }
 }
 
+/// `devport --json trust --list` in `dir`.
+fn trust_list(w: &World, dir: &Path) -> serde_json::Value {
+    serde_json::from_slice(&run(w, dir, &["--json", "trust", "--list"]).stdout).expect("json")
+}
+
 /// The lines of `err` that say what was withheld.
 fn notes(err: &str) -> Vec<&str> {
     err.lines().filter(|l| l.contains("withheld")).collect()
@@ -171,17 +176,13 @@ fn trust_exports_until_the_manifest_changes_or_is_revoked() {
     let out = run(&w, &dir, &["env", "--format", "dotenv"]);
     let got = vars(&stdout(&out), "dotenv");
     assert_withheld(&dir, &got, &stderr(&out), "changed since you trusted it");
-    let listed: serde_json::Value =
-        serde_json::from_slice(&run(&w, &dir, &["--json", "trust", "--list"]).stdout)
-            .expect("json");
+    let listed = trust_list(&w, &dir);
     assert_eq!(listed["manifests"][0]["state"], "changed", "{listed}");
 
     w.trust(&dir);
     let out = run(&w, &dir, &["env", "--format", "dotenv"]);
     assert_exported(&vars(&stdout(&out), "dotenv"), &stderr(&out));
-    let listed: serde_json::Value =
-        serde_json::from_slice(&run(&w, &dir, &["--json", "trust", "--list"]).stdout)
-            .expect("json");
+    let listed = trust_list(&w, &dir);
     assert_eq!(listed["manifests"].as_array().map(Vec::len), Some(1));
     assert_eq!(listed["manifests"][0]["state"], "trusted", "{listed}");
     let table = stdout(&run(&w, &dir, &["trust", "--list"]));
@@ -215,17 +216,13 @@ fn a_gone_manifest_is_listed_and_revoked_by_path() {
     let manifest = dunce::canonicalize(dir.join("devport.toml")).expect("canonical");
     std::fs::remove_dir_all(&dir).expect("rm");
     let home = w.project("home");
-    let listed: serde_json::Value =
-        serde_json::from_slice(&run(&w, &home, &["--json", "trust", "--list"]).stdout)
-            .expect("json");
+    let listed = trust_list(&w, &home);
     assert_eq!(listed["manifests"][0]["state"], "gone", "{listed}");
     let path = manifest.display().to_string();
     let out = run(&w, &home, &["--json", "trust", "--revoke", &path]);
     let revoked: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(revoked["revoked"], true, "{revoked}");
-    let listed: serde_json::Value =
-        serde_json::from_slice(&run(&w, &home, &["--json", "trust", "--list"]).stdout)
-            .expect("json");
+    let listed = trust_list(&w, &home);
     assert_eq!(listed["manifests"], serde_json::json!([]));
 }
 
@@ -270,9 +267,7 @@ fn init_trusts_the_manifest_it_writes() {
     let w = World::new();
     let dir = w.project("ishop");
     w.ok_at(&dir, &["init"]);
-    let listed: serde_json::Value =
-        serde_json::from_slice(&run(&w, &dir, &["--json", "trust", "--list"]).stdout)
-            .expect("json");
+    let listed = trust_list(&w, &dir);
     let manifest = dunce::canonicalize(dir.join("devport.toml")).expect("canonical");
     assert_eq!(
         listed["manifests"][0]["path"],
