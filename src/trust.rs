@@ -254,7 +254,12 @@ pub fn exportable(store: &Store, project: &Project) -> Result<(Project, Option<W
     let (Some(manifest), Some(path)) = (shown.manifest.as_mut(), project.manifest_path()) else {
         return Ok((shown, None));
     };
-    let names: Vec<(String, String)> = manifest.env_names().into_iter().collect();
+    // A name that is the service's default (`env = "WEB_PORT"` for web) withholds nothing.
+    let names: Vec<(String, String)> = manifest
+        .env_names()
+        .into_iter()
+        .filter(|(service, name)| *name != crate::envfile::var_name(service, ""))
+        .collect();
     if manifest.computed.is_empty() && names.is_empty() {
         return Ok((shown, None));
     }

@@ -424,3 +424,20 @@ fn odd_paths_are_shown_not_fatal() {
         );
     }
 }
+
+/// A manifest that sets no `[env]` value and no variable name of its own (`env =` the default
+/// name) exports everything without trust, and says nothing.
+#[test]
+fn a_manifest_without_values_needs_no_trust() {
+    let w = World::new();
+    let dir = w.project("plainshop");
+    std::fs::write(
+        dir.join("devport.toml"),
+        "[services.web]\nenv = \"WEB_PORT\"\n[services.db]\n",
+    )
+    .expect("manifest");
+    let out = run(&w, &dir, &["up", "--format", "dotenv"]);
+    let got = vars(&stdout(&out), "dotenv");
+    assert_eq!(got.keys().collect::<Vec<_>>(), ["DB_PORT", "WEB_PORT"]);
+    assert_eq!(stderr(&out), "");
+}
