@@ -108,16 +108,78 @@ const FORBIDDEN: &[&str] = &[
     "MANPAGER",
     "MANPATH",
     "MANOPT",
+    "RUSTC",
+    "RUSTDOC",
+    "PHPRC",
+    "PSQLRC",
+    "SSLKEYLOGFILE",
+    "CLASSPATH",
+    "NETRC",
+    "WGETRC",
 ];
 
 /// Families of names that tools read to find their configuration, code or credentials (git,
-/// XDG config folders, docker, cargo, interpreters, editors, history files, ssh, gpg, cloud
-/// CLIs), refused for names a person chooses. A generated `*_PORT` name is never one of these
-/// tools' variables, so a service named `git` keeps `GIT_PORT`.
+/// XDG config folders, docker, cargo, interpreters and their package managers, build tools,
+/// the .NET and Erlang runtimes, GUI toolkits' plugins, editors, history files, ssh, gpg, TLS,
+/// cloud CLIs), refused for names a person chooses. A generated `*_PORT` name is never one of
+/// these tools' variables, so a service named `git` keeps `GIT_PORT`. This list cannot be
+/// complete: an untrusted manifest exports none of its own names (see [`crate::trust`]).
 const FORBIDDEN_CHOSEN_PREFIXES: &[&str] = &[
-    "XDG_", "GIT_", "DOCKER_", "CARGO_", "RUSTC_", "RUSTUP_", "PYTHON", "PERL", "RUBY", "NODE_",
-    "NPM_", "JAVA_", "JDK_", "LUA_", "GCONV", "OPENSSL_", "SSL_", "SSH_", "GPG", "GNUPG", "KUBE",
-    "AWS_", "BASH", "ZSH", "HIST", "LESS", "VIM", "ZDOTDIR",
+    "XDG_",
+    "GIT_",
+    "DOCKER_",
+    "CARGO_",
+    "RUSTC_",
+    "RUSTUP_",
+    "PYTHON",
+    "IPYTHON",
+    "JUPYTER_",
+    "PERL",
+    "RUBY",
+    "GEM_",
+    "BUNDLE_",
+    "NODE_",
+    "NPM_",
+    "ELECTRON_",
+    "JAVA_",
+    "JDK_",
+    "MAVEN_",
+    "GRADLE_",
+    "SBT_",
+    "PHP_",
+    "DOTNET_",
+    "CORECLR_",
+    "COR_",
+    "COMPLUS_",
+    "ERL_",
+    "LUA_",
+    "PIP_",
+    "UV_",
+    "CONDA_",
+    "POETRY_",
+    "GCONV",
+    "GTK_",
+    "GIO_",
+    "GST_",
+    "QT_",
+    "OPENSSL_",
+    "SSL_",
+    "CURL_",
+    "REQUESTS_",
+    "SSH_",
+    "GPG",
+    "GNUPG",
+    "KUBE",
+    "AWS_",
+    "GOOGLE_",
+    "CLOUDSDK_",
+    "AZURE_",
+    "BASH",
+    "ZSH",
+    "HIST",
+    "LESS",
+    "VIM",
+    "ZDOTDIR",
 ];
 
 /// Families of names read by the dynamic loaders (`LD_PRELOAD`, `DYLD_INSERT_LIBRARIES`), by
@@ -973,6 +1035,81 @@ mod tests {
         assert!(validate_prefix("").is_ok() && validate_prefix("APP_").is_ok());
         for bad in ["LD_", "DYLD_X", "devport_", "9", "A-"] {
             assert!(validate_prefix(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// Issue 17's names that load code or configuration, which the deny-list let through: each
+    /// is refused as a chosen name, while every service keeps its generated `*_PORT`.
+    #[test]
+    fn tool_families_are_refused_but_generated_ports_are_kept() {
+        for chosen in [
+            "IPYTHONDIR",
+            "JUPYTER_CONFIG_DIR",
+            "MAVEN_OPTS",
+            "GRADLE_OPTS",
+            "SBT_OPTS",
+            "RUSTC",
+            "RUSTC_WRAPPER",
+            "RUSTFLAGS",
+            "PHPRC",
+            "PHP_INI_SCAN_DIR",
+            "DOTNET_STARTUP_HOOKS",
+            "CORECLR_PROFILER_PATH",
+            "COR_PROFILER_PATH",
+            "GTK_MODULES",
+            "QT_PLUGIN_PATH",
+            "PSQLRC",
+            "ERL_FLAGS",
+            "ELECTRON_RUN_AS_NODE",
+            "PIP_INDEX_URL",
+            "UV_INDEX_URL",
+            "SSLKEYLOGFILE",
+            "CURL_CA_BUNDLE",
+            "SSL_CERT_FILE",
+            "GOOGLE_APPLICATION_CREDENTIALS",
+            "AWS_CONFIG_FILE",
+        ] {
+            assert!(validate_var(chosen).is_err(), "{chosen}");
+            assert!(
+                validate_var(&chosen.to_ascii_lowercase()).is_err(),
+                "{chosen}"
+            );
+        }
+        let none = BTreeMap::new();
+        for service in [
+            "ipythondir",
+            "jupyter",
+            "maven",
+            "gradle",
+            "sbt",
+            "rustc",
+            "php",
+            "dotnet",
+            "cor",
+            "coreclr",
+            "qt",
+            "gtk",
+            "erl",
+            "electron",
+            "pip",
+            "uv",
+            "ssl",
+            "curl",
+            "google",
+            "aws",
+        ] {
+            let name = var_name(service, "");
+            assert_eq!(name, format!("{}_PORT", service.to_ascii_uppercase()));
+            assert!(check_names(&[(service, 3)], &none, "").is_ok(), "{name}");
+        }
+        for fine in [
+            "API_URL",
+            "CORS_ORIGIN",
+            "QTY_LIMIT",
+            "PHPMYADMIN_URL",
+            "UVICORN_HOST",
+        ] {
+            assert!(validate_var(fine).is_ok(), "{fine}");
         }
     }
 

@@ -18,6 +18,7 @@ mod newcomer_manifest;
 mod newcomer_up;
 mod support;
 mod trust_env;
+mod trust_manifest;
 // Owners, groups, setpriv and FIFOs: Unix only.
 #[cfg(unix)]
 mod trust_owners;

@@ -15,6 +15,7 @@ mod kill;
 mod lease;
 mod list;
 mod release;
+mod trust;
 mod up;
 mod wait;
 
@@ -102,6 +103,17 @@ impl Ctx {
             output::warn(warning);
         }
         Ok(project)
+    }
+
+    /// `project` as far as its manifest may be exported (see [`crate::trust::exportable`]):
+    /// what an untrusted manifest would have added is left out and named once on stderr, with
+    /// the command that trusts it.
+    pub fn exportable(&self, project: &Project) -> Result<Project> {
+        let (shown, withheld) = crate::trust::exportable(&self.store, project)?;
+        if let Some(withheld) = withheld {
+            output::note(&withheld.to_string());
+        }
+        Ok(shown)
     }
 
     /// The port policy: the configuration plus this machine's OS ranges.
@@ -264,5 +276,6 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
         Command::Kill(args) => kill::run(&ctx()?, args),
         Command::Wait(args) => wait::run(&ctx()?, args),
         Command::Export(args) => export::run(&ctx()?, args),
+        Command::Trust(args) => trust::run(&ctx()?, args),
     }
 }
