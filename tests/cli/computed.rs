@@ -429,7 +429,7 @@ fn exec_arguments_read_a_place_in_a_block() {
     .expect("manifest");
     for (arg, words) in [
         ("{port:db:1}", "not claimed yet"),
-        ("{port:}", "names no service"),
+        ("{port:}", "empty service name"),
     ] {
         let out = w.fails_in(&dir, &["exec", "api", "--", "echo", arg], 2);
         assert!(stderr(&out).contains(words), "{arg}: {}", stderr(&out));
@@ -463,6 +463,44 @@ fn exec_arguments_read_a_place_in_a_block() {
         "{}",
         stderr(&out)
     );
+}
+
+/// `exec` arguments read `{{`/`}}` as `[env]` values do, so a literal `{port}` can be passed;
+/// a brace that opens no placeholder is the command's own; a place in a block that is not a
+/// number is named as such, not as a place outside the block.
+#[cfg(unix)]
+#[test]
+fn exec_arguments_escape_braces_as_env_values_do() {
+    let w = World::new();
+    let dir = w.project("eshop");
+    std::fs::write(
+        dir.join("devport.toml"),
+        "[services.api]\n[services.blk]\ncount = 3\n",
+    )
+    .expect("manifest");
+    w.ok_at(&dir, &["up"]);
+    let api = port(&w.ok_at(&dir, &["claim", "api"]));
+    let out = w.ok_at(
+        &dir,
+        &[
+            "exec",
+            "api",
+            "--",
+            "echo",
+            "{{port}} {{{port}}} {project} {\"a\": 1} ${PORT}",
+        ],
+    );
+    assert_eq!(
+        out,
+        format!("{{port}} {{{api}}} eshop {{\"a\": 1}} ${{PORT}}")
+    );
+    let out = w.fails_in(&dir, &["exec", "api", "--", "echo", "{port:blk:2:3}"], 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("argument 2 of the command") && err.contains("'2:3' where a port's place"),
+        "{err}"
+    );
+    assert!(!err.contains("numbered from"), "{err}");
 }
 
 /// A computed value that has no value now (its service is not claimed) is not left in `.env`
