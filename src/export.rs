@@ -2,7 +2,8 @@
 //! `SERVICE.PROJECT.localhost`: a Caddyfile ([`caddyfile`]) or a Traefik dynamic configuration
 //! for its file provider ([`traefik`]).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsStr;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -52,40 +53,36 @@ pub fn dns_label(name: &str) -> String {
     }
 }
 
-/// Labels for `names` (each with the key that tells it apart, its age and the bytes its suffix
-/// is hashed from), one per key, all different: the [`dns_label`] of the name, except that when
-/// several keys share a label, all but the oldest get `-` and six hex digits of a hash of their
-/// key. Plain labels are given out first; a suffixed label that meets any other label (a
-/// project folder may well be named `shop-1258e0`) takes more digits of the hash, then a
-/// counter, until it is free. A name keeps its label as others come and go, unless an older one
-/// with the same label, or one whose plain label is its suffixed one, appears.
-fn labels<'a, K: Ord + Clone>(
-    names: impl IntoIterator<Item = (&'a str, K, jiff::Timestamp, &'a [u8])>,
-) -> BTreeMap<K, String> {
-    let mut by_label: BTreeMap<String, BTreeMap<K, (jiff::Timestamp, &'a [u8])>> = BTreeMap::new();
-    for (name, key, age, hashed) in names {
-        let entry = by_label
-            .entry(dns_label(name))
-            .or_default()
-            .entry(key)
-            .or_insert((age, hashed));
-        entry.0 = entry.0.min(age);
-    }
-    let mut taken: HashSet<String> = by_label.keys().cloned().collect();
-    let mut out = BTreeMap::new();
-    for (label, keys) in by_label {
-        let mut keys: Vec<(jiff::Timestamp, K, &[u8])> =
-            keys.into_iter().map(|(k, (age, h))| (age, k, h)).collect();
-        keys.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-        let mut keys = keys.into_iter();
-        if let Some((_, oldest, _)) = keys.next() {
-            out.insert(oldest, label.clone());
-        }
-        for (_, key, hashed) in keys {
-            let unique = suffixed(&label, fnv1a(hashed), &taken);
+/// A name to make a label of, with the key that tells it apart (hashed for a suffix, and what
+/// orders two names of one age) and its age.
+struct Named<'a> {
+    name: &'a str,
+    key: &'a [u8],
+    age: jiff::Timestamp,
+}
+
+/// Labels for `names`, in their order, all different: the [`dns_label`] of each name, except
+/// that when several names share a label, all but the oldest get `-` and six hex digits of a
+/// hash of their key. Plain labels are given out first; a suffixed label that meets any other
+/// label (a project folder may well be named `shop-1258e0`) takes more digits of the hash, then
+/// a counter, until it is free. A name keeps its label as others come and go, unless an older
+/// one with the same label, or one whose plain label is its suffixed one, appears.
+fn labels(names: &[Named<'_>]) -> Vec<String> {
+    let plain: Vec<String> = names.iter().map(|n| dns_label(n.name)).collect();
+    let mut order: Vec<usize> = (0..names.len()).collect();
+    order.sort_by(|&a, &b| {
+        (&plain[a], names[a].age, names[a].key, a).cmp(&(&plain[b], names[b].age, names[b].key, b))
+    });
+    let mut taken: HashSet<String> = plain.iter().cloned().collect();
+    let mut out = vec![String::new(); names.len()];
+    for (at, &i) in order.iter().enumerate() {
+        out[i] = if at == 0 || plain[order[at - 1]] != plain[i] {
+            plain[i].clone()
+        } else {
+            let unique = suffixed(&plain[i], fnv1a(names[i].key), &taken);
             taken.insert(unique.clone());
-            out.insert(key, unique);
-        }
+            unique
+        };
     }
     out
 }
@@ -115,33 +112,48 @@ fn suffixed(label: &str, hash: u64, taken: &HashSet<String>) -> String {
 /// claims get one host name.
 fn host_names<'c>(claims: &[&'c Claim]) -> Vec<(&'c Claim, String)> {
     let tcp: Vec<&Claim> = claims.iter().copied().filter(|c| c.proto.tcp()).collect();
-    let mut projects: BTreeMap<Option<&Path>, Vec<usize>> = BTreeMap::new();
+    // Each project's claims, by folder (as the registry wrote it, compared byte for byte).
+    let mut projects: Vec<Vec<usize>> = Vec::new();
+    let mut by_folder: HashMap<Option<&OsStr>, usize> = HashMap::new();
     for (i, c) in tcp.iter().enumerate() {
-        projects
-            .entry(c.project_path.as_deref())
-            .or_default()
-            .push(i);
+        let folder = c.project_path.as_deref().map(Path::as_os_str);
+        let at = *by_folder.entry(folder).or_insert_with(|| {
+            projects.push(Vec::new());
+            projects.len() - 1
+        });
+        projects[at].push(i);
     }
     // A project is named as its first claim names it, and is as old as its oldest claim.
-    let project_labels = labels(projects.iter().map(|(key, mine)| {
-        let hashed = key.map_or(GLOBAL_KEY.as_bytes(), |p| p.as_os_str().as_encoded_bytes());
-        let oldest = mine
-            .iter()
-            .map(|&i| tcp[i].created)
-            .min()
-            .unwrap_or_default();
-        (tcp[mine[0]].project.as_str(), *key, oldest, hashed)
-    }));
+    let project_names: Vec<Named<'_>> = projects
+        .iter()
+        .map(|mine| {
+            let first = tcp[mine[0]];
+            Named {
+                name: &first.project,
+                key: first
+                    .project_path
+                    .as_deref()
+                    .map_or(GLOBAL_KEY.as_bytes(), |p| p.as_os_str().as_encoded_bytes()),
+                age: mine
+                    .iter()
+                    .map(|&i| tcp[i].created)
+                    .min()
+                    .unwrap_or(first.created),
+            }
+        })
+        .collect();
     let mut hosts = vec![String::new(); tcp.len()];
-    for (key, mine) in &projects {
-        let services = labels(mine.iter().map(|&i| {
-            let c = tcp[i];
-            let key = (c.service.as_str(), i);
-            (c.service.as_str(), key, c.created, c.service.as_bytes())
-        }));
-        for &i in mine {
-            let service = &services[&(tcp[i].service.as_str(), i)];
-            hosts[i] = format!("{service}.{}.localhost", project_labels[key]);
+    for (mine, project) in projects.iter().zip(labels(&project_names)) {
+        let service_names: Vec<Named<'_>> = mine
+            .iter()
+            .map(|&i| Named {
+                name: &tcp[i].service,
+                key: tcp[i].service.as_bytes(),
+                age: tcp[i].created,
+            })
+            .collect();
+        for (&i, service) in mine.iter().zip(labels(&service_names)) {
+            hosts[i] = format!("{service}.{project}.localhost");
         }
     }
     tcp.into_iter().zip(hosts).collect()
@@ -252,16 +264,30 @@ mod tests {
         }
     }
 
+    fn t(s: i64) -> jiff::Timestamp {
+        jiff::Timestamp::from_second(s).unwrap_or_default()
+    }
+
+    /// `(name, key, age)` as [`Named`]s, and their labels by key.
+    fn labels_of(names: &[(&str, &str, i64)]) -> std::collections::BTreeMap<String, String> {
+        let named: Vec<Named<'_>> = names
+            .iter()
+            .map(|&(name, key, age)| Named {
+                name,
+                key: key.as_bytes(),
+                age: t(age),
+            })
+            .collect();
+        let keys = names.iter().map(|(_, key, _)| key.to_string());
+        keys.zip(labels(&named)).collect()
+    }
+
     #[test]
     fn colliding_names_keep_the_oldest_plain_and_suffix_the_others() {
-        let t = |s: i64| jiff::Timestamp::from_second(s).unwrap_or_default();
-        let name = |label: &'static str, key: &'static str, age| {
-            (label, key.to_string(), t(age), key.as_bytes())
-        };
-        let got = labels([
-            name("shop", "/b/shop", 2),
-            name("Shop", "/a/Shop", 1),
-            name("cart", "/c", 3),
+        let got = labels_of(&[
+            ("shop", "/b/shop", 2),
+            ("Shop", "/a/Shop", 1),
+            ("cart", "/c", 3),
         ]);
         assert_eq!(got["/a/Shop"], "shop");
         assert_eq!(got["/c"], "cart");
@@ -271,41 +297,32 @@ mod tests {
             *other,
             format!("shop-{:06x}", fnv1a(b"/b/shop") & 0xff_ffff)
         );
-        // The same inputs, in another order, give the same labels.
-        let again = labels([
-            name("cart", "/c", 3),
-            name("Shop", "/a/Shop", 1),
-            name("shop", "/b/shop", 2),
+        // The same inputs, in another order, give the same labels; so do equal ages, told
+        // apart by key.
+        let again = labels_of(&[
+            ("cart", "/c", 3),
+            ("Shop", "/a/Shop", 1),
+            ("shop", "/b/shop", 2),
         ]);
         assert_eq!(got, again);
+        let tied = labels_of(&[
+            ("shop", "/b/shop", 1),
+            ("Shop", "/a/Shop", 1),
+            ("cart", "/c", 1),
+        ]);
+        assert_eq!(got, tied);
     }
 
     /// A folder named as another's suffixed label (`shop-1258e0`) keeps that plain label, and
     /// the suffixed one takes more digits: every label differs, whatever the order or the ages.
     #[test]
     fn a_suffix_that_meets_another_label_is_extended() {
-        let t = |s: i64| jiff::Timestamp::from_second(s).unwrap_or_default();
         let suffix = format!("shop-{:06x}", fnv1a(b"/b/shop") & 0xff_ffff);
         for (age_a, age_b, age_c) in [(1, 2, 3), (3, 2, 1), (2, 3, 1)] {
-            let got = labels([
-                (
-                    "shop",
-                    "/a/shop".to_string(),
-                    t(age_a),
-                    b"/a/shop".as_slice(),
-                ),
-                (
-                    "shop",
-                    "/b/shop".to_string(),
-                    t(age_b),
-                    b"/b/shop".as_slice(),
-                ),
-                (
-                    suffix.as_str(),
-                    "/c/x".to_string(),
-                    t(age_c),
-                    b"/c/x".as_slice(),
-                ),
+            let got = labels_of(&[
+                ("shop", "/a/shop", age_a),
+                ("shop", "/b/shop", age_b),
+                (&suffix, "/c/x", age_c),
             ]);
             assert_eq!(got["/c/x"], suffix);
             if age_a < age_b {
@@ -322,6 +339,20 @@ mod tests {
                 );
             }
         }
+        // The same key twice (a registry edited by hand) still gets two labels.
+        let twice = labels(&[
+            Named {
+                name: "web",
+                key: b"web",
+                age: t(1),
+            },
+            Named {
+                name: "web",
+                key: b"web",
+                age: t(1),
+            },
+        ]);
+        assert_ne!(twice[0], twice[1]);
         // Every digit of the hash taken too: a counter follows.
         let taken: HashSet<String> = (6..=16)
             .step_by(2)
@@ -337,7 +368,6 @@ mod tests {
     /// labels, with blocks: no two routes share a host.
     #[test]
     fn routes_never_share_a_host() {
-        let t = |s: i64| jiff::Timestamp::from_second(s).unwrap_or_default();
         let claim = |project: &str, path: &str, service: &str, port, count, age| Claim {
             project: project.into(),
             project_path: Some(PathBuf::from(path)),
