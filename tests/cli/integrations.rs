@@ -598,39 +598,27 @@ fn export_names_are_unique_when_a_folder_is_named_as_a_suffix() {
         })
         .expect("a longer name for b/shop");
     assert_eq!(*port_b, u64::from(b), "{longer}");
+    let distinct = |lines: &[&str]| {
+        lines
+            .iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+    };
     let caddy = w.ok(&["export", "caddy", "--all"]);
     let sites: Vec<&str> = caddy.lines().filter_map(|l| l.strip_suffix(" {")).collect();
-    let unique: std::collections::BTreeSet<&str> = sites.iter().copied().collect();
-    assert_eq!(sites.len(), 3, "{caddy}");
-    assert_eq!(unique.len(), 3, "{caddy}");
+    assert_eq!((sites.len(), distinct(&sites)), (3, 3), "{caddy}");
     let yaml = w.ok(&["export", "traefik", "--all"]);
     let rules: Vec<&str> = yaml
         .lines()
         .filter(|l| l.trim().starts_with("rule:"))
         .collect();
+    assert_eq!((rules.len(), distinct(&rules)), (3, 3), "{yaml}");
+    // Three routers and three services, each name once in each.
     let names: Vec<&str> = yaml
         .lines()
         .filter(|l| l.starts_with("    ") && !l.starts_with("     ") && l.ends_with(':'))
         .collect();
-    assert_eq!(rules.len(), 3, "{yaml}");
-    assert_eq!(
-        rules
-            .iter()
-            .collect::<std::collections::BTreeSet<_>>()
-            .len(),
-        3,
-        "{yaml}"
-    );
-    // Three routers and three services, each name once in each.
-    assert_eq!(names.len(), 6, "{yaml}");
-    assert_eq!(
-        names
-            .iter()
-            .collect::<std::collections::BTreeSet<_>>()
-            .len(),
-        3,
-        "{yaml}"
-    );
+    assert_eq!((names.len(), distinct(&names)), (6, 3), "{yaml}");
     let doc: serde_json::Value = serde_yaml_ng::from_str(&yaml).expect("Traefik YAML parses");
     for (host, port) in &hosts {
         let (name, _) = doc["http"]["routers"]
