@@ -269,8 +269,8 @@ mod tests {
     }
 
     /// `(name, key, age)` as [`Named`]s, and their labels by key.
-    fn labels_of(names: &[(&str, &str, i64)]) -> std::collections::BTreeMap<String, String> {
-        let named: Vec<Named<'_>> = names
+    fn labels_of(given: &[(&str, &str, i64)]) -> std::collections::BTreeMap<String, String> {
+        let named: Vec<Named<'_>> = given
             .iter()
             .map(|&(name, key, age)| Named {
                 name,
@@ -278,7 +278,7 @@ mod tests {
                 age: t(age),
             })
             .collect();
-        let keys = names.iter().map(|(_, key, _)| key.to_string());
+        let keys = given.iter().map(|(_, key, _)| key.to_string());
         keys.zip(labels(&named)).collect()
     }
 

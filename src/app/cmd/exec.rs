@@ -57,7 +57,7 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<Outcome> {
     counts.insert(&args.service, count);
     let templates = arguments(&args.command, &args.service)?;
     for (service, index) in templates.iter().flat_map(Template::ports) {
-        if !counts.get(service).is_some_and(|&n| index < n) {
+        if counts.get(service).is_none_or(|&n| index >= n) {
             return Err(unheld(service, index, &counts, &project).into());
         }
     }
