@@ -105,8 +105,9 @@ impl Serialize for Rfc6335Range {
     }
 }
 
-/// Reports on `port`. `live` is the machine's socket list ([`sockets::list`]); owners are
-/// resolved here for the sockets on this port only. A port is probed for TCP and UDP, and any
+/// Reports on `port`. `live` is the machine's socket list with owners already resolved for
+/// the ports reported on ([`sockets::on_ports`], one pass over the processes however many
+/// ports are asked about). A port is probed for TCP and UDP, and any
 /// live socket on it makes it `in-use` even where a bind would succeed. Container ends are not
 /// filled in here: [`crate::container::annotate`] the reports' sockets together, so the Docker
 /// Engine is asked once however many ports.
@@ -118,7 +119,7 @@ pub fn report(
     now: Timestamp,
 ) -> PortReport {
     let mut reasons = policy::all_reasons(policy, reg, port, Proto::Both, now);
-    let socks = sockets::on_port(live, port);
+    let socks: Vec<Socket> = live.iter().filter(|s| s.port == port).cloned().collect();
     if !socks.is_empty() && !reasons.contains(&Reason::InUse) {
         reasons.push(Reason::InUse);
         reasons.sort();
@@ -296,7 +297,13 @@ mod tests {
         let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let reg = f.store.read().expect("read");
-        let report = report(&f.policy, &reg, &sockets::list(), port, t0());
+        let report = report(
+            &f.policy,
+            &reg,
+            &sockets::on_port(&sockets::list(), port),
+            port,
+            t0(),
+        );
         assert!(report.reasons.contains(&Reason::InUse), "{report:?}");
         assert!(!report.usable);
         assert!(

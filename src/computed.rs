@@ -4,7 +4,9 @@
 //! Placeholders: `{port:SERVICE}` (the service's first port), `{port:SERVICE:N}` (the port at
 //! 0-based place N of the service's block, as `NAME_PORT_N` numbers them) and `{project}` (the
 //! project's name). `{{` and `}}` are a literal brace. A value is one line of text: control
-//! characters (newlines, tabs, escapes) are refused when the manifest is read.
+//! characters (newlines, tabs, escapes) are refused when the manifest is read. The same reader
+//! parses `exec`'s command arguments, where `{port}` is the port of the service being run and
+//! a brace that opens no placeholder is the command's own ([`Syntax`]).
 
 use std::collections::BTreeMap;
 
@@ -27,9 +29,24 @@ pub struct Template {
     pieces: Vec<Piece>,
 }
 
+/// Where a template is written, which decides what `{port}` and a brace that opens no
+/// placeholder mean. `{{` and `}}` are a literal brace in both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Syntax<'a> {
+    /// A value of the `[env]` table: every other brace is a placeholder, or an error.
+    Env,
+    /// An argument of `exec`'s command: `{port}` is the port of the service `own` (the one
+    /// being run), and a brace that opens no placeholder devport knows (`{"a": 1}`, `${PORT}`,
+    /// a lone `}`) is the command's own text.
+    Argument {
+        /// The service being run.
+        own: &'a str,
+    },
+}
+
 impl Template {
-    /// Parses a value; the error says what is wrong and how to fix it, with the 1-based
-    /// character of the value where the problem is.
+    /// Parses a value of the `[env]` table; the error says what is wrong and how to fix it,
+    /// with the 1-based character of the value where the problem is.
     pub fn parse(text: &str) -> std::result::Result<Template, String> {
         if let Some((at, c)) = text.chars().enumerate().find(|(_, c)| c.is_control()) {
             return Err(format!(
@@ -38,6 +55,19 @@ impl Template {
                 c
             ));
         }
+        let template = Template::parse_as(text, Syntax::Env)?;
+        if let Some(why) = template.problem("p") {
+            return Err(format!(
+                "this value cannot be written to .env files: {why}; remove those characters"
+            ));
+        }
+        Ok(template)
+    }
+
+    /// Parses `text` as `syntax` says: the one reader of placeholders and escapes, for
+    /// `[env]` values and `exec` arguments alike.
+    pub fn parse_as(text: &str, syntax: Syntax<'_>) -> std::result::Result<Template, String> {
+        let lenient = matches!(syntax, Syntax::Argument { .. });
         let mut pieces = Vec::new();
         let mut literal = String::new();
         let mut chars = text.char_indices().peekable();
@@ -52,7 +82,7 @@ impl Template {
                     chars.next();
                     literal.push('}');
                 }
-                '}' => {
+                '}' if !lenient => {
                     return Err(format!(
                         "the }} at character {} closes nothing; write }}}} for a literal brace",
                         place(i)
@@ -60,18 +90,35 @@ impl Template {
                 }
                 '{' => {
                     let inner = &text[i + 1..];
-                    let Some(len) = inner
+                    let closed = inner
                         .find(['}', '{'])
                         .filter(|&n| inner[n..].starts_with('}'))
-                    else {
-                        return Err(format!(
-                            "the {{ at character {} is never closed; close it with }}, or write {{{{ for a literal brace",
-                            place(i)
-                        ));
+                        .map(|n| &inner[..n]);
+                    let placeholder = match (closed, syntax) {
+                        (Some("port"), Syntax::Argument { own }) => Piece::Port {
+                            service: own.to_string(),
+                            index: 0,
+                        },
+                        (Some(inner), Syntax::Env) => parse_placeholder(inner, place(i))?,
+                        (Some(inner), Syntax::Argument { .. })
+                            if inner == "project" || inner.starts_with("port:") =>
+                        {
+                            parse_placeholder(inner, place(i))?
+                        }
+                        (None, Syntax::Env) => {
+                            return Err(format!(
+                                "the {{ at character {} is never closed; close it with }}, or write {{{{ for a literal brace",
+                                place(i)
+                            ));
+                        }
+                        // Not a placeholder: the command's own brace.
+                        _ => {
+                            literal.push('{');
+                            continue;
+                        }
                     };
-                    let placeholder = parse_placeholder(&inner[..len], place(i))?;
                     // Skip the placeholder's characters and its `}`.
-                    for _ in 0..=inner[..len].chars().count() {
+                    for _ in 0..=closed.map_or(0, |inner| inner.chars().count()) {
                         chars.next();
                     }
                     if !literal.is_empty() {
@@ -85,13 +132,7 @@ impl Template {
         if !literal.is_empty() {
             pieces.push(Piece::Text(literal));
         }
-        let template = Template { pieces };
-        if let Some(why) = template.problem("p") {
-            return Err(format!(
-                "this value cannot be written to .env files: {why}; remove those characters"
-            ));
-        }
-        Ok(template)
+        Ok(Template { pieces })
     }
 
     /// Why the value, for the project named `project` (ports are digits and never matter),
@@ -167,7 +208,7 @@ fn parse_placeholder(inner: &str, at: usize) -> std::result::Result<Piece, Strin
                 .filter(|_| n.bytes().all(|b| b.is_ascii_digit()));
             let Some(index) = index else {
                 return Err(format!(
-                    "the placeholder at character {at} needs a port's place in the block after the second colon, a number from 0 (the first port), such as {{port:{service}:0}}"
+                    "the placeholder at character {at} has '{n}' where a port's place in the block goes, after the second colon; write one number from 0 (the first port), such as {{port:{service}:0}}"
                 ));
             };
             (service, index)

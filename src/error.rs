@@ -236,7 +236,8 @@ pub enum Error {
 }
 
 /// What to do about an I/O error: the registry's own advice only for the registry (its
-/// location is a setting), the folder's permissions for any other file.
+/// location is a setting); for any other file, its own permissions when it was being read and
+/// its folder's when it was being written.
 fn io_hint(action: &str, path: &std::path::Path, e: &std::io::Error) -> String {
     use std::io::ErrorKind as K;
     let folder = || {
@@ -246,6 +247,9 @@ fn io_hint(action: &str, path: &std::path::Path, e: &std::io::Error) -> String {
     match e.kind() {
         K::PermissionDenied | K::ReadOnlyFilesystem if action.contains("registry") => {
             "; check the permissions of the registry's folder, or point DEVPORT_REGISTRY at a writable place".into()
+        }
+        K::PermissionDenied if is_read(action) => {
+            "; check that you may read it and enter every folder above it ('ls -ld' shows their owners and modes)".into()
         }
         K::PermissionDenied => format!(
             "; check that you may write to the folder {} ('ls -ld' shows its owner and mode)",
@@ -259,6 +263,13 @@ fn io_hint(action: &str, path: &std::path::Path, e: &std::io::Error) -> String {
         K::FileTooLarge => "; the file would pass the file-size limit of this process (see 'ulimit -f'); raise the limit and run the command again".into(),
         _ => String::new(),
     }
+}
+
+/// Whether an [`Error::Io`] action reads (a file, a folder or a link) rather than writes.
+fn is_read(action: &str) -> bool {
+    ["cannot read", "cannot follow", "cannot open project folder"]
+        .iter()
+        .any(|read| action.starts_with(read))
 }
 
 impl Error {

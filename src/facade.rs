@@ -59,7 +59,7 @@ impl Store {
         Ok(check::report(
             &self.policy(),
             &reg,
-            &sockets::list(),
+            &sockets::on_port(&sockets::list(), port),
             port,
             Timestamp::now(),
         ))

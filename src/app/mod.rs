@@ -32,15 +32,27 @@ pub fn run() -> ExitCode {
     }
 }
 
-/// Help and version go to stdout with exit 0; any other clap error becomes one line on stderr
-/// and exit 2.
+/// Help and version go to stdout with exit 0 (or, when stdout cannot take them, one line on
+/// stderr and the exit code of any other command that cannot write its output); any other
+/// clap error becomes one line on stderr and exit 2.
 fn usage_error(e: &clap::Error) -> ExitCode {
     use clap::error::ErrorKind as K;
     if matches!(
         e.kind(),
         K::DisplayHelp | K::DisplayVersion | K::DisplayHelpOnMissingArgumentOrSubcommand
     ) {
-        let _ = e.print();
+        let printed = e
+            .print()
+            .and_then(|()| std::io::Write::flush(&mut std::io::stdout()))
+            .map_err(|err| anyhow::Error::new(err).context("cannot write to standard output"));
+        // Help for a missing subcommand goes to stderr, whose loss never fails a command.
+        if let Err(err) = printed
+            && !e.use_stderr()
+            && !is_broken_pipe(&err)
+        {
+            output::note(&format!("{err:#}"));
+            return ExitCode::from(exit::of(&err));
+        }
         return if e.kind() == K::DisplayHelpOnMissingArgumentOrSubcommand {
             ExitCode::from(exit::USAGE)
         } else {

@@ -429,7 +429,7 @@ fn compose_recipe_reads_the_computed_database_url() {
     );
 }
 
-/// `exec` arguments take `{port:SERVICE:N}` as `[env]` values do, and a bad one is refused
+/// `exec` arguments take `{port:SERVICE:N}` and `{{`/`}}` as `[env]` values do, and a bad one is refused
 /// before anything is claimed or run.
 #[cfg(unix)]
 #[test]
@@ -443,7 +443,7 @@ fn exec_arguments_read_a_place_in_a_block() {
     .expect("manifest");
     for (arg, words) in [
         ("{port:db:1}", "not claimed yet"),
-        ("{port:}", "names no service"),
+        ("{port:}", "empty service name"),
     ] {
         let out = w.fails_in(&dir, &["exec", "api", "--", "echo", arg], 2);
         assert!(stderr(&out).contains(words), "{arg}: {}", stderr(&out));
@@ -466,17 +466,33 @@ fn exec_arguments_read_a_place_in_a_block() {
             "api",
             "--",
             "echo",
-            "{port:db:0} {port:db:1} {port:api:0}",
+            "{port:db:0} {port:db:1} {port:api:0} {{port}} {{{port}}} {project} {\"a\": 1} ${PORT}",
         ],
     );
     let api = port(&w.ok_at(&dir, &["claim", "api"]));
-    assert_eq!(out.trim(), format!("{db} {} {api}", db + 1));
+    // `{{` and `}}` are literal braces, as in `[env]`, so a literal `{port}` can be passed; a
+    // brace that opens no placeholder is the command's own.
+    assert_eq!(
+        out.trim(),
+        format!(
+            "{db} {} {api} {{port}} {{{api}}} xshop {{\"a\": 1}} ${{PORT}}",
+            db + 1
+        )
+    );
     let out = w.fails_in(&dir, &["exec", "api", "--", "echo", "{port:db:2}"], 2);
     assert!(
         stderr(&out).contains("numbered from 0 to 1"),
         "{}",
         stderr(&out)
     );
+    // A place that is not one number is named as such, not as a place outside the block.
+    let out = w.fails_in(&dir, &["exec", "api", "--", "echo", "{port:db:1:2}"], 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("argument 2 of the command") && err.contains("'1:2' where a port's place"),
+        "{err}"
+    );
+    assert!(!err.contains("numbered from"), "{err}");
 }
 
 /// A computed value that has no value now (its service is not claimed) is not left in `.env`

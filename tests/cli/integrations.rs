@@ -495,6 +495,20 @@ fn export_refuses_bad_input_and_writes_nothing() {
     w.fails_in(&dir, &["export", "nginx"], 2);
 }
 
+/// `caddy adapt` of `file`: it must accept the file; its JSON configuration.
+fn caddy_adapt(w: &World, file: &Path) -> serde_json::Value {
+    let out = std::process::Command::new("caddy")
+        .args(["adapt", "--adapter", "caddyfile", "--config"])
+        .arg(file)
+        .env("HOME", w.dir.path())
+        .env("XDG_CONFIG_HOME", w.dir.path())
+        .env("XDG_DATA_HOME", w.dir.path())
+        .output()
+        .expect("caddy is needed for this test");
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_slice(&out.stdout).expect("caddy's JSON")
+}
+
 #[test]
 #[ignore = "needs caddy (Debian's caddy package; .ci/run installs it)"]
 fn caddy_adapts_the_exported_caddyfile() {
@@ -503,16 +517,7 @@ fn caddy_adapts_the_exported_caddyfile() {
     let ports = claimed(&w, &dir);
     let file = dir.join("Caddyfile");
     w.ok_at(&dir, &["export", "caddy", "--write", "Caddyfile"]);
-    let out = std::process::Command::new("caddy")
-        .args(["adapt", "--adapter", "caddyfile", "--config"])
-        .arg(&file)
-        .env("HOME", w.dir.path())
-        .env("XDG_CONFIG_HOME", w.dir.path())
-        .env("XDG_DATA_HOME", w.dir.path())
-        .output()
-        .expect("caddy is needed for this test");
-    assert!(out.status.success(), "{}", stderr(&out));
-    let config: serde_json::Value = serde_json::from_slice(&out.stdout).expect("caddy's JSON");
+    let config = caddy_adapt(&w, &file);
     let routes = config["apps"]["http"]["servers"]["srv0"]["routes"]
         .as_array()
         .expect("routes");
@@ -535,6 +540,127 @@ fn caddy_adapts_the_exported_caddyfile() {
         )))
     );
     assert_eq!(route_of("db.shop-front.localhost"), None);
+}
+
+/// `web` claimed in `a/shop`, then in `b/shop` (which gets the name `shop-SUFFIX`), then in a
+/// folder named `c/shop-SUFFIX`: the three ports, in that order, and `shop-SUFFIX`.
+fn colliding_projects(w: &World) -> ([u16; 3], String) {
+    let claim = |dir: &Path| crate::support::port(&w.ok_at(dir, &["claim", "web"]));
+    let (a, b) = (claim(&w.project("a/shop")), claim(&w.project("b/shop")));
+    let json: serde_json::Value =
+        serde_json::from_str(&w.ok(&["export", "caddy", "--all", "--json"])).expect("JSON");
+    let suffixed = json
+        .as_array()
+        .expect("routes")
+        .iter()
+        .find(|r| r["port"] == b)
+        .and_then(|r| {
+            r["host"]
+                .as_str()?
+                .strip_prefix("web.")?
+                .strip_suffix(".localhost")
+        })
+        .expect("b/shop's name")
+        .to_string();
+    assert!(suffixed.starts_with("shop-"), "{json}");
+    let c = claim(&w.project(&format!("c/{suffixed}")));
+    ([a, b, c], suffixed)
+}
+
+/// Three claims, three different host names, in `--json`, the Caddyfile (one site each) and
+/// Traefik's YAML (one router and one service each, each to its own port): the folder named
+/// `shop-SUFFIX` keeps that name, and the checkout that had it takes a longer suffix.
+#[test]
+fn export_names_are_unique_when_a_folder_is_named_as_a_suffix() {
+    let w = World::new();
+    let ([a, b, c], suffixed) = colliding_projects(&w);
+    let json: serde_json::Value =
+        serde_json::from_str(&w.ok(&["export", "traefik", "--all", "--json"])).expect("JSON");
+    let hosts: std::collections::BTreeMap<String, u64> = json
+        .as_array()
+        .expect("routes")
+        .iter()
+        .map(|r| {
+            (
+                r["host"].as_str().expect("host").to_string(),
+                r["port"].as_u64().expect("port"),
+            )
+        })
+        .collect();
+    assert_eq!(hosts.len(), 3, "{json}");
+    assert_eq!(hosts["web.shop.localhost"], u64::from(a));
+    assert_eq!(hosts[&format!("web.{suffixed}.localhost")], u64::from(c));
+    let (longer, port_b) = hosts
+        .iter()
+        .find(|(h, _)| {
+            h.starts_with(&format!("web.{suffixed}"))
+                && !h.ends_with(&format!("web.{suffixed}.localhost"))
+        })
+        .expect("a longer name for b/shop");
+    assert_eq!(*port_b, u64::from(b), "{longer}");
+    let distinct = |lines: &[&str]| {
+        lines
+            .iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+    };
+    let caddy = w.ok(&["export", "caddy", "--all"]);
+    let sites: Vec<&str> = caddy.lines().filter_map(|l| l.strip_suffix(" {")).collect();
+    assert_eq!((sites.len(), distinct(&sites)), (3, 3), "{caddy}");
+    let yaml = w.ok(&["export", "traefik", "--all"]);
+    let rules: Vec<&str> = yaml
+        .lines()
+        .filter(|l| l.trim().starts_with("rule:"))
+        .collect();
+    assert_eq!((rules.len(), distinct(&rules)), (3, 3), "{yaml}");
+    // Three routers and three services, each name once in each.
+    let names: Vec<&str> = yaml
+        .lines()
+        .filter(|l| l.starts_with("    ") && !l.starts_with("     ") && l.ends_with(':'))
+        .collect();
+    assert_eq!((names.len(), distinct(&names)), (6, 3), "{yaml}");
+    let doc: serde_json::Value = serde_yaml_ng::from_str(&yaml).expect("Traefik YAML parses");
+    for (host, port) in &hosts {
+        let (name, _) = doc["http"]["routers"]
+            .as_object()
+            .expect("routers")
+            .iter()
+            .find(|(_, r)| r["rule"] == format!("Host(`{host}`)"))
+            .unwrap_or_else(|| panic!("no router for {host}:\n{yaml}"));
+        assert_eq!(
+            doc["http"]["services"][name]["loadBalancer"]["servers"][0]["url"],
+            format!("http://localhost:{port}")
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs caddy (Debian's caddy package; .ci/run installs it)"]
+fn caddy_adapts_names_made_unique() {
+    let w = World::new();
+    let (ports, _) = colliding_projects(&w);
+    let file = w.dir.path().join("Caddyfile");
+    w.ok(&[
+        "export",
+        "caddy",
+        "--all",
+        "--write",
+        file.to_str().expect("UTF-8"),
+    ]);
+    let config = caddy_adapt(&w, &file);
+    let routes = config["apps"]["http"]["servers"]["srv0"]["routes"]
+        .as_array()
+        .expect("routes");
+    assert_eq!(routes.len(), 3, "{config}");
+    for port in ports {
+        let dial = serde_json::json!(format!("localhost:{port}"));
+        assert!(
+            routes
+                .iter()
+                .any(|r| r["handle"][0]["routes"][0]["handle"][0]["upstreams"][0]["dial"] == dial),
+            "{config}"
+        );
+    }
 }
 
 // python3 listeners stopped with SIGTERM/SIGKILL: Unix by nature.

@@ -379,6 +379,31 @@ fn a_write_error_names_the_file_and_its_folder_not_a_temp_file() {
     assert!(err.contains("may write to the folder"), "{err}");
 }
 
+/// A config file devport may not read gets advice about reading it, not about writing.
+#[cfg(unix)]
+#[test]
+fn an_unreadable_config_gets_advice_about_reading() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let w = World::new();
+    let shop = w.project("shop");
+    std::fs::write(w.config(), "").expect("config");
+    std::fs::set_permissions(w.config(), std::fs::Permissions::from_mode(0o000)).expect("chmod");
+    let mut cmd = w.std_cmd_in(&shop, &["list"]);
+    if nix::unistd::geteuid().is_root() {
+        // Root reads any file; nobody cannot read its own file of mode 000.
+        crate::support::run_as_nobody(&mut cmd, &w, &[&w.config()]);
+    }
+    let out = cmd.output().expect("run");
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("cannot read config file") && err.contains("config.toml"),
+        "{err}"
+    );
+    assert!(err.contains("check that you may read it"), "{err}");
+    assert!(!err.contains("write"), "{err}");
+}
+
 /// Edits the registry's JSON with `edit`, writes it back and returns the new bytes.
 fn edit_registry(w: &World, edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
     let mut value = w.registry_json();
@@ -474,6 +499,31 @@ fn a_folder_that_is_not_utf8_is_refused_by_every_project_command() {
     }
     assert!(!odd.join("devport.toml").exists());
     assert_eq!(w.registry_bytes(), before);
+}
+
+/// Help and version that cannot be written (a full disk) fail as any other output does: a line
+/// on stderr and exit 3, never a silent 0.
+#[cfg(target_os = "linux")]
+#[test]
+fn help_and_version_into_a_full_device_fail() {
+    let w = World::new();
+    for args in ["--help", "--version", "-V", "claim --help", "help exec"] {
+        let out = w
+            .program_in(
+                "sh",
+                &w.project("shop"),
+                &["-c", &format!("\"$0\" {args} > /dev/full")],
+            )
+            .arg(crate::support::bin())
+            .output()
+            .expect("sh");
+        assert_eq!(out.status.code(), Some(3), "{args}: {out:?}");
+        assert_eq!(
+            stderr(&out),
+            "devport: cannot write to standard output: No space left on device (os error 28)",
+            "{args}"
+        );
+    }
 }
 
 #[cfg(target_os = "linux")]

@@ -5,8 +5,9 @@ use std::process::Command;
 use anyhow::Result;
 use std::collections::BTreeMap;
 
+use crate::computed::{self, Syntax, Template};
+use crate::envfile;
 use crate::{ClaimRequest, PortChoice, Project, Proto};
-use crate::{computed, envfile};
 
 use super::{Ctx, Outcome};
 use crate::app::cli::ExecArgs;
@@ -49,16 +50,16 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<Outcome> {
         .iter()
         .filter(|c| c.project_path == project.path && c.service != args.service)
         .collect();
-    let mut ports: BTreeMap<&str, (u16, u16)> = others
+    let mut counts: BTreeMap<&str, u16> = others
         .iter()
-        .map(|c| (c.service.as_str(), (c.port, c.count)))
+        .map(|c| (c.service.as_str(), c.count))
         .collect();
-    let templates: Vec<Vec<Piece<'_>>> = args.command.iter().map(|a| pieces(a)).collect();
-    for other in templates.iter().flatten().filter_map(|p| match p {
-        Piece::Other(s) => Some(*s),
-        _ => None,
-    }) {
-        check_placeholder(other, (&args.service, count), &ports, &project)?;
+    counts.insert(&args.service, count);
+    let templates = arguments(&args.command, &args.service)?;
+    for (service, index) in templates.iter().flat_map(Template::ports) {
+        if counts.get(service).is_none_or(|&n| index >= n) {
+            return Err(unheld(service, index, &counts, &project).into());
+        }
     }
     check_var_names(&others, args, count, &project)?;
     let shown = ctx.exportable(&project)?;
@@ -75,7 +76,6 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<Outcome> {
         return Ok(Outcome::Negative);
     }
     let port = outcome.claim.port;
-    ports.insert(&args.service, (port, outcome.claim.count));
 
     // `--env NAME` renames the service's variables (NAME, and NAME_0 ... for a block), as
     // `env = "NAME"` in the manifest does: the default <SERVICE>_PORT is not set beside it.
@@ -90,10 +90,15 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<Outcome> {
     vars.retain(|(k, _)| k != "PORT");
     vars.push(("PORT".to_string(), port.to_string()));
 
-    let command: Vec<String> = templates
+    // The claim may keep a block smaller than the manifest's count (`up --move` applies it).
+    counts.insert(&args.service, outcome.claim.count);
+    let mut claims = others;
+    claims.push(&outcome.claim);
+    let command = templates
         .iter()
-        .map(|pieces| render(pieces, port, &ports))
-        .collect();
+        .map(|t| t.render(&project.name, &claims))
+        .collect::<Result<Vec<String>, _>>()
+        .map_err(|(service, index)| unheld(&service, index, &counts, &project))?;
     let (program, rest) = command.split_first().ok_or_else(|| {
         crate::Error::invalid(crate::error::Input::Argument, "no command given after --")
     })?;
@@ -147,120 +152,59 @@ fn check_var_names(
     Ok(())
 }
 
-/// A piece of a command argument: text, `{port}`, or `{port:OTHER}` / `{port:OTHER:N}` (what
-/// is between `{port:` and `}`).
-#[derive(Debug, PartialEq, Eq)]
-enum Piece<'a> {
-    Text(&'a str),
-    Own,
-    Other(&'a str),
+/// The command's arguments as templates (see [`Syntax::Argument`]): `{port}` is the port of
+/// `service`, `{port:OTHER}` and `{port:OTHER:N}` a claimed service's, `{project}` the
+/// project's name, and `{{`/`}}` a literal brace, as in `[env]`.
+fn arguments(command: &[String], service: &str) -> Result<Vec<Template>> {
+    command
+        .iter()
+        .enumerate()
+        .map(|(n, arg)| {
+            Template::parse_as(arg, Syntax::Argument { own: service }).map_err(|e| {
+                crate::Error::invalid(
+                    crate::error::Input::Argument,
+                    format!("argument {} of the command, {arg}: {e}", n + 1),
+                )
+                .into()
+            })
+        })
+        .collect()
 }
 
-/// Cuts an argument into text and placeholders: `{port}` is the port, `{port:OTHER}` the port
-/// of the claimed service OTHER, `{port:OTHER:N}` port N (from 0) of its block, as in
-/// `[env]`; any other `{port...` is text, and so are other braces (a command's own `{...}`
-/// needs no escaping).
-fn pieces(arg: &str) -> Vec<Piece<'_>> {
-    let mut out = Vec::new();
-    let mut rest = arg;
-    while let Some(start) = rest.find("{port") {
-        let after = &rest[start + 5..];
-        if let Some(tail) = after.strip_prefix('}') {
-            out.push(Piece::Text(&rest[..start]));
-            out.push(Piece::Own);
-            rest = tail;
-        } else if let Some((other, tail)) = after.strip_prefix(':').and_then(|a| a.split_once('}'))
-        {
-            out.push(Piece::Text(&rest[..start]));
-            out.push(Piece::Other(other));
-            rest = tail;
-        } else {
-            out.push(Piece::Text(&rest[..start + 5]));
-            rest = after;
-        }
-    }
-    out.push(Piece::Text(rest));
-    out
-}
-
-/// `OTHER` or `OTHER:N` of a `{port:...}` placeholder: the service and the place in its block.
-fn target(other: &str) -> (&str, Option<&str>) {
-    match other.split_once(':') {
-        Some((name, index)) => (name, Some(index)),
-        None => (other, None),
-    }
-}
-
-/// `{port:OTHER}` must name the service being run (`own`: its name and block size) or a
-/// service claimed in this project, and `{port:OTHER:N}` a place in that service's block.
-fn check_placeholder(
-    other: &str,
-    own: (&str, u16),
-    claimed: &BTreeMap<&str, (u16, u16)>,
+/// Why `{port:SERVICE:N}` cannot be filled in: `service` is not claimed in this project, or N
+/// is outside its block (`counts`: the block size of each claimed service, the one being run
+/// included).
+fn unheld(
+    service: &str,
+    index: u16,
+    counts: &BTreeMap<&str, u16>,
     project: &Project,
-) -> Result<()> {
-    let (name, index) = target(other);
-    let shown = output::clean(other);
-    let invalid = |message: String| -> Result<()> {
-        Err(crate::Error::invalid(crate::error::Input::Argument, message).into())
-    };
-    if name.is_empty() {
-        return invalid(format!(
-            "{{port:{shown}}} names no service; write {{port}} for this service's port, or {{port:SERVICE}}"
-        ));
-    }
-    if let Err(e) = crate::input::validate_service(name) {
-        return invalid(format!("{{port:{shown}}}: {e}"));
-    }
-    let count = if name == own.0 {
-        Some(own.1)
+) -> crate::Error {
+    let shown = if index == 0 {
+        format!("{{port:{service}}}")
     } else {
-        claimed.get(name).map(|&(_, count)| count)
+        format!("{{port:{service}:{index}}}")
     };
-    let Some(count) = count else {
-        let name = output::clean(name);
-        let in_manifest = project
+    let message = match counts.get(service) {
+        Some(&count) => format!(
+            "{shown}: {service} has {count} port(s), numbered from 0 to {}; write {{port:SERVICE:N}} with N in that range",
+            count.saturating_sub(1)
+        ),
+        None if project
             .manifest
             .as_ref()
-            .is_some_and(|m| m.services.contains_key(target(other).0));
-        return invalid(if in_manifest {
+            .is_some_and(|m| m.services.contains_key(service)) =>
+        {
             format!(
-                "{{port:{shown}}}: {name} is in {} but not claimed yet; run 'devport up' first",
+                "{shown}: {service} is in {} but not claimed yet; run 'devport up' first",
                 crate::project::MANIFEST
             )
-        } else {
-            format!(
-                "{{port:{shown}}}: {name} is not claimed in this project; check the name, or run 'devport claim {name}' first"
-            )
-        });
-    };
-    match index.map(str::parse::<u16>) {
-        None => Ok(()),
-        Some(Ok(n)) if n < count => Ok(()),
-        Some(_) => invalid(format!(
-            "{{port:{shown}}}: {} has {count} port(s), numbered from 0 to {}; write {{port:SERVICE:N}} with N in that range",
-            output::clean(name),
-            count - 1
-        )),
-    }
-}
-
-/// The argument with its placeholders filled in; every `{port:OTHER[:N]}` was checked to be
-/// in `ports` (first port and block size by service).
-fn render(pieces: &[Piece<'_>], port: u16, ports: &BTreeMap<&str, (u16, u16)>) -> String {
-    pieces.iter().fold(String::new(), |mut out, piece| {
-        match piece {
-            Piece::Text(text) => out.push_str(text),
-            Piece::Own => out.push_str(&port.to_string()),
-            Piece::Other(other) => {
-                let (name, index) = target(other);
-                let first = ports.get(name).map_or(port, |&(first, _)| first);
-                let n = index.and_then(|i| i.parse::<u16>().ok()).unwrap_or(0);
-                out.push_str(&first.saturating_add(n).to_string());
-            }
         }
-        out
-    })
+        None => format!(
+            "{shown}: {service} is not claimed in this project; check the name, or run 'devport claim {service}' first"
+        ),
+    };
+    crate::Error::invalid(crate::error::Input::Argument, message)
 }
 
 /// Replaces this process with the command, so signals and the exit status are the child's.
@@ -302,16 +246,54 @@ fn spawn_failed(err: &std::io::Error, program: &str) -> Outcome {
 mod tests {
     use super::*;
 
+    /// Arguments read placeholders and escapes as `[env]` values do; a brace that opens no
+    /// placeholder is the command's own.
     #[test]
-    fn substitution() {
-        let ports = BTreeMap::from([("db", (5000, 2)), ("web", (42, 1))]);
-        let fill = |arg: &str| render(&pieces(arg), 42, &ports);
+    fn arguments_use_the_placeholder_engine() {
+        let claim = |service: &str, port: u16, count: u16| -> crate::Claim {
+            serde_json::from_value(serde_json::json!({
+                "project": "shop", "project_path": "/shop", "service": service, "port": port,
+                "count": count, "proto": "tcp", "created": "2026-01-01T00:00:00Z",
+                "last_used": "2026-01-01T00:00:00Z",
+            }))
+            .expect("a claim")
+        };
+        let (web, db) = (claim("web", 42, 1), claim("db", 5000, 2));
+        let fill = |arg: &str| {
+            let args = [arg.to_string()];
+            let template = &arguments(&args, "web").expect(arg)[0];
+            template.render("shop", &[&web, &db]).expect(arg)
+        };
         assert_eq!(fill("--port={port}"), "--port=42");
         assert_eq!(fill("{port:db}/{port}"), "5000/42");
-        assert_eq!(fill("{port:db:1} {port:db:0}"), "5001 5000");
-        assert_eq!(fill("-e '{\"a\": 1}'"), "-e '{\"a\": 1}'");
+        assert_eq!(fill("{port:db:1} {port:db:0} {port:web}"), "5001 5000 42");
+        assert_eq!(
+            fill("{{port}} {{{port}}} {{port:db}}"),
+            "{port} {42} {port:db}"
+        );
+        assert_eq!(fill("{project}: {{project}}"), "shop: {project}");
+        assert_eq!(
+            fill("-e '{\"a\": 1}' ${PORT} }"),
+            "-e '{\"a\": 1}' ${PORT} }"
+        );
         assert_eq!(fill("{portal} {port"), "{portal} {port");
         assert_eq!(fill("{port{port}"), "{port42");
-        assert_eq!(pieces("{port:cache}")[1], Piece::Other("cache"));
+        for (bad, says) in [
+            (
+                "{port:blk:2:3}",
+                "'2:3' where a port's place in the block goes",
+            ),
+            ("{port:}", "empty service name"),
+            ("{port:a b}", "invalid character"),
+        ] {
+            let e = arguments(&["x".into(), bad.into()], "web")
+                .expect_err(bad)
+                .to_string();
+            assert!(
+                e.contains("argument 2 of the command") && e.contains(says),
+                "{bad}: {e}"
+            );
+            assert!(!e.contains("numbered from"), "{bad}: {e}");
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! `devport export caddy|traefik`: a reverse-proxy configuration naming each claimed port.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::Path;
 
 use crate::Claim;
 use crate::fsutil::untrusted;
@@ -23,18 +23,18 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> Result<Outcome> {
         .collect();
     // Each project's manifest, for `http = false`: this project's as read, others' from their
     // folders (a manifest that cannot be trusted or read is skipped, with a warning).
-    let mut manifests: BTreeMap<Option<PathBuf>, Option<Manifest>> = BTreeMap::new();
+    let mut manifests: HashMap<Option<&Path>, Option<Manifest>> = HashMap::new();
     if let Some(project) = &here {
-        manifests.insert(project.path.clone(), project.manifest.clone());
+        manifests.insert(project.path.as_deref(), project.manifest.clone());
     }
     for c in &claims {
         manifests
-            .entry(c.project_path.clone())
+            .entry(c.project_path.as_deref())
             .or_insert_with(|| c.project_path.as_ref().and_then(|dir| manifest_of(dir)));
     }
     let http = |c: &&Claim| {
         manifests
-            .get(&c.project_path)
+            .get(&c.project_path.as_deref())
             .and_then(Option::as_ref)
             .and_then(|m| m.services.get(&c.service))
             .and_then(|s| s.http)
@@ -73,7 +73,7 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> Result<Outcome> {
 
 /// The manifest in a project's folder, or `None` (with a warning when one is there but cannot
 /// be used).
-fn manifest_of(dir: &std::path::Path) -> Option<Manifest> {
+fn manifest_of(dir: &Path) -> Option<Manifest> {
     let path = dir.join(MANIFEST);
     if let Some(why) = untrusted(&path) {
         output::warn(&format!("skipped manifest {}: {why}", path.display()));
