@@ -577,31 +577,19 @@ mod tests {
     #[test]
     #[ignore = "needs root: steers a new process onto a freed pid (/proc/sys/kernel/ns_last_pid)"]
     fn a_pid_reused_between_the_scan_and_the_signal_is_left_alone() {
-        use crate::process::testing;
-        let mut reused = 0;
-        for trial in 0..20 {
-            let (mut holder, port, _) = testing::holder();
-            let ports = PortRange::single(port);
-            let mut socks = on(&sockets::list(), ports, Proto::Tcp);
-            sockets::resolve_owners(&mut socks);
-            let pid = holder.id();
-            assert_eq!(socks.first().and_then(|s| s.pid), Some(pid), "{socks:?}");
-            holder.kill();
-            let Some(mut innocent) = testing::spawn_at(pid) else {
-                continue;
-            };
-            reused += 1;
-            let found = victims(&socks).expect("victims");
-            assert!(found.is_empty(), "trial {trial}: {found:?}");
-            stop(&found, ports, Proto::Tcp, Duration::ZERO, true).expect("stop");
-            assert!(
-                innocent.running(),
-                "trial {trial}: the process at the reused pid was signalled"
-            );
-        }
-        assert!(
-            reused >= 15,
-            "a new process took the freed pid in only {reused} of 20 trials: the race was not run"
+        crate::process::testing::reused_pid_race(
+            |_, pid, port, _| {
+                let ports = PortRange::single(port);
+                let mut socks = on(&sockets::list(), ports, Proto::Tcp);
+                sockets::resolve_owners(&mut socks);
+                assert_eq!(socks.first().and_then(|s| s.pid), Some(pid), "{socks:?}");
+                (socks, ports)
+            },
+            |trial, (socks, ports)| {
+                let found = victims(&socks).expect("victims");
+                assert!(found.is_empty(), "trial {trial}: {found:?}");
+                stop(&found, ports, Proto::Tcp, Duration::ZERO, true).expect("stop");
+            },
         );
     }
 

@@ -521,31 +521,20 @@ mod tests {
     #[test]
     #[ignore = "needs root: steers a new process onto a freed pid (/proc/sys/kernel/ns_last_pid)"]
     fn a_reused_pid_is_never_signalled_through_a_pin() {
-        let mut reused = 0;
-        for trial in 0..20 {
-            let by_start_time = trial % 2 == 1;
-            let (mut holder, _, inode) = testing::holder();
-            let pid = holder.id();
-            // Past a clock tick, so the next process at this pid has another start time (how
-            // finely start times tell processes apart is the fallback's limit).
-            std::thread::sleep(std::time::Duration::from_millis(30));
-            let pinned = pin(pid, inode, by_start_time).expect("pinned");
-            holder.kill();
-            let Some(mut innocent) = testing::spawn_at(pid) else {
-                continue;
-            };
-            reused += 1;
-            assert!(pin(pid, inode, by_start_time).is_none(), "trial {trial}");
-            pinned.signal(false).expect("signal");
-            pinned.signal(true).expect("signal");
-            assert!(
-                innocent.running(),
-                "trial {trial}: the process at the reused pid was signalled"
-            );
-        }
-        assert!(
-            reused >= 15,
-            "a new process took the freed pid in only {reused} of 20 trials: the race was not run"
+        testing::reused_pid_race(
+            |trial, pid, _, inode| {
+                let by_start_time = trial % 2 == 1;
+                // Past a clock tick, so the next process at this pid has another start time
+                // (how finely start times tell processes apart is the fallback's limit).
+                std::thread::sleep(std::time::Duration::from_millis(30));
+                let pinned = pin(pid, inode, by_start_time).expect("pinned");
+                (pinned, by_start_time, pid, inode)
+            },
+            |trial, (pinned, by_start_time, pid, inode)| {
+                assert!(pin(pid, inode, by_start_time).is_none(), "trial {trial}");
+                pinned.signal(false).expect("signal");
+                pinned.signal(true).expect("signal");
+            },
         );
     }
 
@@ -645,6 +634,37 @@ pub(crate) mod testing {
             .and_then(|target| super::socket_inode(&target))
             .expect("the socket's inode");
         (child, port, inode)
+    }
+
+    /// Runs 20 trials of the reused-pid race: `before` is given the trial number, the pid,
+    /// port and socket inode of a new socket holder, which is then killed while another
+    /// process is steered onto its pid; `after` is given the trial number and what `before`
+    /// returned, and must not signal that other process. Fails if fewer than 15 trials really
+    /// reused the pid, so it cannot pass without running the race.
+    pub fn reused_pid_race<T>(
+        mut before: impl FnMut(u32, u32, u16, u64) -> T,
+        mut after: impl FnMut(u32, T),
+    ) {
+        let mut reused = 0;
+        for trial in 0..20 {
+            let (mut holder, port, inode) = holder();
+            let pid = holder.id();
+            let kept = before(trial, pid, port, inode);
+            holder.kill();
+            let Some(mut innocent) = spawn_at(pid) else {
+                continue;
+            };
+            reused += 1;
+            after(trial, kept);
+            assert!(
+                innocent.running(),
+                "trial {trial}: the process that took pid {pid} was signalled"
+            );
+        }
+        assert!(
+            reused >= 15,
+            "a new process took the freed pid in only {reused} of 20 trials: the race was not run"
+        );
     }
 
     /// `sleep 60` started at `pid`, steered there through `/proc/sys/kernel/ns_last_pid` (needs

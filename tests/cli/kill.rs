@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::integrations::exit_of;
 use crate::support::{Reaped, World, stderr};
 
 /// `sleep 60` working in `dir` and holding `socket` (as its stdin), which this process then
@@ -20,20 +21,6 @@ fn holder(dir: &Path, socket: impl Into<OwnedFd>) -> Reaped {
             .spawn()
             .expect("spawn sleep"),
     )
-}
-
-/// How the child ended, waiting up to 10 s; `None` while it keeps running.
-fn ended(child: &mut Reaped, within: Duration) -> Option<std::process::ExitStatus> {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(status) = child.0.try_wait().expect("try_wait") {
-            return Some(status);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// A TCP listener and a UDP socket on the same port, each held by its own process working in
@@ -65,10 +52,10 @@ fn kill_port_stops_tcp_only_unless_asked_for_udp() {
             std::fs::canonicalize(&dir).expect("canonical").display()
         )
     );
-    let status = ended(&mut tcp, Duration::from_secs(10)).expect("the TCP holder ended");
+    let status = exit_of(&mut tcp, Duration::from_secs(10)).expect("the TCP holder ended");
     assert_eq!(status.signal(), Some(15), "{status:?}");
     assert!(
-        ended(&mut udp, Duration::from_millis(300)).is_none(),
+        exit_of(&mut udp, Duration::from_millis(300)).is_none(),
         "the UDP holder was stopped too"
     );
     let out = w.fails_in(&dir, &["kill", &first], 1);
@@ -94,12 +81,12 @@ fn kill_port_stops_tcp_only_unless_asked_for_udp() {
     expected.sort_unstable();
     assert_eq!(pids, expected, "{json}");
     for child in [&mut tcp, &mut udp2] {
-        let status = ended(child, Duration::from_secs(10)).expect("ended");
+        let status = exit_of(child, Duration::from_secs(10)).expect("ended");
         assert_eq!(status.signal(), Some(15), "{status:?}");
     }
     // `--proto udp` reaches the first UDP holder, left running above.
     w.ok_at(&dir, &["kill", &first, "--proto", "udp"]);
-    assert!(ended(&mut udp, Duration::from_secs(10)).is_some());
+    assert!(exit_of(&mut udp, Duration::from_secs(10)).is_some());
 }
 
 /// Each command with `--proto` shows one default, TCP, generated from the value itself.
@@ -199,7 +186,7 @@ fn kill_never_signals_a_process_that_took_the_listeners_pid() {
         std::thread::sleep(Duration::from_secs_f64(0.060 * spread * spread));
         listener.kill();
         let innocent = spawn_at(pid);
-        let status = ended(&mut kill, Duration::from_secs(10)).expect("devport kill ended");
+        let status = exit_of(&mut kill, Duration::from_secs(10)).expect("devport kill ended");
         let mut said = String::new();
         std::io::Read::read_to_string(&mut kill.0.stdout.take().expect("stdout"), &mut said)
             .expect("read stdout");
@@ -209,7 +196,7 @@ fn kill_never_signals_a_process_that_took_the_listeners_pid() {
         if let Some(mut innocent) = innocent {
             reused += 1;
             assert!(
-                ended(&mut innocent, Duration::from_millis(100)).is_none(),
+                exit_of(&mut innocent, Duration::from_millis(100)).is_none(),
                 "trial {trial}: the process that took pid {pid} was signalled ({status:?}: {said})"
             );
         }
