@@ -5,7 +5,7 @@ use std::os::fd::OwnedFd;
 use std::os::unix::process::ExitStatusExt as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::integrations::exit_of;
 use crate::support::{Reaped, World, stderr};
@@ -135,8 +135,8 @@ fn spawn_at(pid: u32) -> Option<Reaped> {
 /// and looks for their owners next) or has exited, or after 5 s.
 #[cfg(target_os = "linux")]
 fn listing_sockets(child: &mut Reaped) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while std::time::Instant::now() < deadline {
         if child.0.try_wait().expect("try_wait").is_some() {
             return;
         }
