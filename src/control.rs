@@ -178,7 +178,7 @@ fn accepts(s: &Socket) -> bool {
 }
 
 /// A process `kill` stops (or, with `--dry-run`, would stop).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Serialize)]
 pub struct Victim {
     /// Its pid.
     pub pid: u32,
@@ -192,14 +192,18 @@ pub struct Victim {
     pub folder: Option<PathBuf>,
     /// The ports it holds among those asked about.
     pub ports: Vec<u16>,
-    /// Its start time, so a pid reused meanwhile is never signalled.
+    /// The process itself, pinned once it was seen holding the socket: signals go through it,
+    /// so a process that took its pid meanwhile is never signalled.
     #[serde(skip)]
-    pub start: Option<u64>,
+    pub pin: process::Pinned,
 }
 
-/// The processes behind `socks` (with owners resolved), one per pid. Refuses, naming the first
+/// The processes behind `socks` (with owners resolved), one per pid, each pinned
+/// ([`process::Pinned`]) and seen again holding its socket; one that no longer holds it (it
+/// exited, or its pid now names another process) is left out. Refuses, naming the first
 /// reason, when any of them may not be stopped: a socket whose process cannot be seen, pid 1,
-/// or another user's process unless devport runs as root. Nothing is signalled here.
+/// one that cannot be pinned, or another user's process unless devport runs as root. Nothing
+/// is signalled here.
 pub fn victims(socks: &[Socket]) -> Result<Vec<Victim>> {
     let me = process::current_uid();
     let mut out: Vec<Victim> = Vec::new();
@@ -241,8 +245,6 @@ pub fn victims(socks: &[Socket]) -> Result<Vec<Victim>> {
                 ),
             });
         }
-        #[cfg(windows)]
-        may_terminate(pid, &label, s)?;
         if let Some(proxy) = name
             .as_deref()
             .filter(|n| crate::container::is_engine_process(n))
@@ -257,19 +259,11 @@ pub fn victims(socks: &[Socket]) -> Result<Vec<Victim>> {
                 ),
             });
         }
-        let start = process::start_time(pid);
-        #[cfg(not(windows))]
-        if start.is_none() {
-            return Err(Error::StopRefused {
-                why: StopRefusal::UnknownStart,
-                port: Some(s.port),
-                pid: Some(pid),
-                message: format!(
-                    "{} port {} is held by {label}, whose start time devport cannot read, so it cannot make sure it signals that very process and not one that took its pid; nothing was stopped",
-                    s.proto, s.port
-                ),
-            });
-        }
+        let pin = match process::Pinned::open(pid, |pid| holds(pid, s)) {
+            Ok(Some(pin)) => pin,
+            Ok(None) => continue,
+            Err(e) => return Err(unpinnable(s, &label, &e)),
+        };
         let uid = process::uid(pid).or(s.uid);
         // The socket's user is the process's unless the socket was handed over.
         let user = s.user.clone().filter(|_| uid == s.uid);
@@ -295,7 +289,7 @@ pub fn victims(socks: &[Socket]) -> Result<Vec<Victim>> {
             user,
             folder: process::current_dir(pid),
             ports: vec![s.port],
-            start,
+            pin,
         });
     }
     Ok(out)
@@ -311,31 +305,57 @@ fn system_process(pid: u32) -> Option<&'static str> {
     }
 }
 
-/// Refuses, in words, a process that devport cannot open to end it (Windows: another user's
-/// process, a service or a protected process). One that has exited meanwhile is not refused: it
-/// is skipped when stopping.
-#[cfg(windows)]
-fn may_terminate(pid: u32, label: &str, s: &Socket) -> Result<()> {
-    match crate::winapi::Terminable::open(pid) {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(Error::StopRefused {
-            why: StopRefusal::NotPermitted,
-            port: Some(s.port),
-            pid: Some(pid),
-            message: format!(
+/// Whether process `pid` holds the socket `s` now (asked once the process is pinned). Linux:
+/// its descriptors include the socket's inode. Elsewhere: a fresh socket list still gives the
+/// socket (same protocol, address and port) to that pid.
+fn holds(pid: u32, s: &Socket) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        process::holds_socket(pid, s.inode)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let mut now = on(&sockets::list(), PortRange::single(s.port), s.proto.into());
+        sockets::resolve_owners(&mut now);
+        now.iter()
+            .any(|n| n.proto == s.proto && n.address == s.address && n.pid == Some(pid))
+    }
+}
+
+/// The refusal for a process that holds `s` but cannot be pinned to be signalled: Unix, its
+/// start time cannot be read (or changed while it was checked); Windows, devport may not open
+/// it to end it (another user's process, a service or a protected process), or cannot open it.
+fn unpinnable(s: &Socket, label: &str, e: &std::io::Error) -> Error {
+    let (why, message) = if cfg!(not(windows)) {
+        (
+            StopRefusal::UnknownStart,
+            format!(
+                "{} port {} is held by {label}, whose start time devport cannot read, so it cannot make sure it signals that very process and not one that took its pid; nothing was stopped",
+                s.proto, s.port
+            ),
+        )
+    } else if e.kind() == std::io::ErrorKind::PermissionDenied {
+        (
+            StopRefusal::NotPermitted,
+            format!(
                 "{} port {} is held by {label}, which devport may not end (another user's process, a service or a protected process); nothing was stopped; run devport as that user, or from an elevated prompt, to stop it",
                 s.proto, s.port
             ),
-        }),
-        Err(e) => Err(Error::StopRefused {
-            why: StopRefusal::Failed,
-            port: Some(s.port),
-            pid: Some(pid),
-            message: format!(
+        )
+    } else {
+        (
+            StopRefusal::Failed,
+            format!(
                 "{} port {} is held by {label}, which devport cannot open: {e}; nothing was stopped",
                 s.proto, s.port
             ),
-        }),
+        )
+    };
+    Error::StopRefused {
+        why,
+        port: Some(s.port),
+        pid: s.pid,
+        message,
     }
 }
 
@@ -356,8 +376,8 @@ pub struct Stopped {
 }
 
 /// Sends SIGTERM to each victim, waits up to `timeout` for `ports` (for `proto`) to be free,
-/// then, with `force`, sends SIGKILL to those still running and waits a little more. A victim
-/// whose pid now belongs to another process is not signalled.
+/// then, with `force`, sends SIGKILL to those still running and waits a little more. Signals go
+/// through each victim's pin: one that has exited is not signalled, nor whatever took its pid.
 #[cfg(not(windows))]
 pub fn stop(
     victims: &[Victim],
@@ -379,10 +399,11 @@ pub fn stop(
     Ok(stopped)
 }
 
-#[cfg(not(windows))]
+/// Signals each victim through its pin (SIGTERM, or with `force` SIGKILL; Windows:
+/// `TerminateProcess`, only with `force`).
 fn send(victims: &[Victim], force: bool) -> Result<()> {
-    for v in victims.iter().filter(|v| process::is_alive(v.pid, v.start)) {
-        process::signal(v.pid, force).map_err(|e| Error::StopRefused {
+    for v in victims {
+        v.pin.signal(force).map_err(|e| Error::StopRefused {
             why: StopRefusal::Failed,
             port: None,
             pid: Some(v.pid),
@@ -395,9 +416,9 @@ fn send(victims: &[Victim], force: bool) -> Result<()> {
 /// Windows has no SIGTERM that a console program can be sent from another console, so a
 /// process can only be ended at once (`TerminateProcess`, no cleanup of its own): that happens
 /// only with `force`; without it nothing is done and the refusal says to add `--force`. Each
-/// victim is opened first and ended only if its creation time is still the one recorded (the
-/// open handle keeps the pid from being reused meanwhile); then this waits up to `timeout`
-/// for them to exit and for `ports` to be free.
+/// victim is ended through the handle it was pinned with (which keeps its pid from being
+/// reused meanwhile); then this waits up to `timeout` for them to exit and for `ports` to be
+/// free.
 #[cfg(windows)]
 pub fn stop(
     victims: &[Victim],
@@ -416,14 +437,10 @@ pub fn stop(
         });
     }
     let deadline = crate::types::deadline(Instant::now(), timeout);
-    let mut ended = Vec::new();
+    send(victims, true)?;
     for v in victims {
-        if let Some(handle) = terminate(v)? {
-            ended.push(handle);
-        }
-    }
-    for handle in &ended {
-        handle.wait(deadline.saturating_duration_since(Instant::now()));
+        v.pin
+            .wait(deadline.saturating_duration_since(Instant::now()));
     }
     Ok(Stopped {
         port_free: free_within(
@@ -435,33 +452,6 @@ pub fn stop(
         ),
         forced: true,
     })
-}
-
-/// Ends `victim` with `TerminateProcess` if it is still the process that was found (same pid
-/// and creation time), returning its handle to wait on; `None` when it has exited or its pid
-/// now belongs to another process (which is left alone).
-#[cfg(windows)]
-pub fn terminate(victim: &Victim) -> Result<Option<crate::winapi::Terminable>> {
-    let refused = |e: std::io::Error| Error::StopRefused {
-        why: StopRefusal::Failed,
-        port: None,
-        pid: Some(victim.pid),
-        message: format!(
-            "cannot end pid {}: {e}; nothing more was stopped",
-            victim.pid
-        ),
-    };
-    let Some(handle) = crate::winapi::Terminable::open(victim.pid).map_err(refused)? else {
-        return Ok(None);
-    };
-    match (handle.running_since(), victim.start) {
-        (Some(now), Some(then)) if now == then => {
-            // Exit code 1, as `taskkill /f` leaves.
-            handle.terminate(1).map_err(refused)?;
-            Ok(Some(handle))
-        }
-        _ => Ok(None),
-    }
 }
 
 /// Whether nothing listens on `ports` for `proto`, checked until `timeout` passes.
@@ -563,10 +553,44 @@ mod tests {
             e.contains("forwarded to a container") && e.contains("stop the container"),
             "{e}"
         );
-        // This test process itself is a process kill could stop.
-        let me = victims(&[sock(Some(std::process::id()))]).unwrap_or_default();
-        assert_eq!(me.len(), 1);
-        assert_eq!(me[0].ports, [4242]);
+        // A socket its process no longer holds: nothing to stop.
+        let me = std::process::id();
+        assert!(victims(&[sock(Some(me))]).expect("victims").is_empty());
+        // This test process itself, holding a real socket, is a process kill could stop.
+        // (Wine gives no socket an owner.)
+        #[cfg(not(windows))]
+        {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            let port = listener.local_addr().expect("address").port();
+            let mut socks = on(&sockets::list(), PortRange::single(port), Proto::Tcp);
+            sockets::resolve_owners(&mut socks);
+            let found = victims(&socks).expect("victims");
+            assert_eq!(found.len(), 1, "{found:?}");
+            assert_eq!((found[0].pid, &found[0].ports[..]), (me, &[port][..]));
+        }
+    }
+
+    /// Issue 17's race at its source: the scan sees a process holding the socket, the process
+    /// exits and another takes its pid before `victims` runs. That one was signalled (its start
+    /// time was read then, and matched); now it is not even a victim.
+    #[cfg(target_os = "linux")]
+    #[test]
+    #[ignore = "needs root: steers a new process onto a freed pid (/proc/sys/kernel/ns_last_pid)"]
+    fn a_pid_reused_between_the_scan_and_the_signal_is_left_alone() {
+        crate::process::testing::reused_pid_race(
+            |_, pid, port, _| {
+                let ports = PortRange::single(port);
+                let mut socks = on(&sockets::list(), ports, Proto::Tcp);
+                sockets::resolve_owners(&mut socks);
+                assert_eq!(socks.first().and_then(|s| s.pid), Some(pid), "{socks:?}");
+                (socks, ports)
+            },
+            |trial, (socks, ports)| {
+                let found = victims(&socks).expect("victims");
+                assert!(found.is_empty(), "trial {trial}: {found:?}");
+                stop(&found, ports, Proto::Tcp, Duration::ZERO, true).expect("stop");
+            },
+        );
     }
 
     /// A `cmd /c pause` child waiting on a pipe nobody writes to, ended on drop.
@@ -593,34 +617,43 @@ mod tests {
                 .expect("spawn cmd /c pause"),
         );
         let pid = child.0.id();
-        let start = process::start_time(pid);
-        assert!(start.is_some());
-        let victim = |start| Victim {
+        // A process that no longer holds what it was found with is not pinned.
+        assert!(
+            process::Pinned::open(pid, |_| false)
+                .expect("open")
+                .is_none()
+        );
+        let victim = Victim {
             pid,
             process: None,
             uid: None,
             user: None,
             folder: None,
             ports: vec![],
-            start,
+            pin: process::Pinned::open(pid, |p| p == pid)
+                .expect("open")
+                .expect("pinned"),
         };
+        let victims = std::slice::from_ref(&victim);
         let running = |child: &mut Pause| child.0.try_wait().expect("try_wait").is_none();
         // Without --force: refused, nothing ended.
         let free = PortRange::single(1);
-        let e = stop(&[victim(start)], free, Proto::Tcp, Duration::ZERO, false)
+        let e = stop(victims, free, Proto::Tcp, Duration::ZERO, false)
             .unwrap_err()
             .to_string();
         assert!(e.contains("run again with --force"), "{e}");
         assert!(running(&mut child));
-        // Another creation time: the pid now names another process, which is left alone.
-        let other = terminate(&victim(start.map(|s| s + 1))).expect("open");
-        assert!(other.is_none());
-        assert!(running(&mut child));
-        // The process that was found: ended, and its handle says so.
-        let handle = terminate(&victim(start)).expect("open").expect("ended");
-        assert!(handle.wait(Duration::from_secs(10)));
+        // With it: ended through the pinned handle, which says so.
+        let stopped = stop(victims, free, Proto::Tcp, Duration::from_secs(10), true).expect("stop");
+        assert!(stopped.forced);
+        assert!(victim.pin.wait(Duration::from_secs(10)));
         assert_eq!(child.0.wait().expect("wait").code(), Some(1));
-        // Gone: nothing to end.
-        assert!(terminate(&victim(start)).expect("open").is_none());
+        // Gone: ending it again is not an error, and it can no longer be pinned.
+        assert!(victim.pin.signal(true).is_ok());
+        assert!(
+            process::Pinned::open(pid, |_| true)
+                .expect("open")
+                .is_none()
+        );
     }
 }

@@ -31,6 +31,7 @@ use windows_sys::Win32::System::WindowsProgramming::{
 };
 
 /// A handle closed on drop.
+#[derive(Debug)]
 struct Owned(HANDLE);
 
 impl Drop for Owned {
@@ -82,6 +83,7 @@ fn running_since(handle: &Owned) -> Option<u64> {
 
 /// A process opened so that it can be ended: the handle keeps its pid from being reused while
 /// devport checks which process it is and terminates it.
+#[derive(Debug)]
 pub struct Terminable(Owned);
 
 impl Terminable {

@@ -203,7 +203,7 @@ pub struct ClaimArgs {
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse_count, allow_negative_numbers = true)]
     pub count: u16,
     /// Protocols the ports are for
-    #[arg(long, value_parser = proto_parser(), default_value_t = Proto::Tcp)]
+    #[arg(long, value_parser = proto_parser(), default_value_t)]
     pub proto: Proto,
     /// Pick new ports from this range instead of the configured one, e.g. 20000-20999
     #[arg(long, value_name = "A-B", value_parser = parse_range)]
@@ -384,7 +384,7 @@ pub struct LeaseArgs {
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse_count, allow_negative_numbers = true)]
     pub count: u16,
     /// Protocols the ports are for
-    #[arg(long, value_parser = proto_parser(), default_value_t = Proto::Tcp)]
+    #[arg(long, value_parser = proto_parser(), default_value_t)]
     pub proto: Proto,
     /// The process the lease lives with (default: devport's parent)
     #[arg(long, value_name = "PID", value_parser = parse_pid, allow_negative_numbers = true)]
@@ -444,7 +444,7 @@ pub struct KillArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Protocols to look at for a PORT (a service uses its claim's)
-    #[arg(long, value_parser = proto_parser(), default_value_t = Proto::Both)]
+    #[arg(long, value_parser = proto_parser(), default_value_t)]
     pub proto: Proto,
 }
 
@@ -471,7 +471,7 @@ pub struct WaitArgs {
     #[arg(long)]
     pub owned: bool,
     /// Protocols to wait for on a PORT (a service uses its claim's)
-    #[arg(long, value_parser = proto_parser(), default_value_t = Proto::Tcp)]
+    #[arg(long, value_parser = proto_parser(), default_value_t)]
     pub proto: Proto,
 }
 
@@ -515,7 +515,7 @@ pub enum Proxy {
 /// its face on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum ProtoArg {
-    /// TCP only (the default)
+    /// TCP only
     Tcp,
     /// UDP only
     Udp,

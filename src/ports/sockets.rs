@@ -375,12 +375,7 @@ mod platform {
                 let Ok(target) = std::fs::read_link(fd.path()) else {
                     continue;
                 };
-                let Some(inode) = target.to_str().and_then(|t| {
-                    t.strip_prefix("socket:[")?
-                        .strip_suffix(']')?
-                        .parse::<u64>()
-                        .ok()
-                }) else {
+                let Some(inode) = crate::process::socket_inode(&target) else {
                     continue;
                 };
                 if let Some(slot @ None) = wanted.get_mut(&inode) {

@@ -75,7 +75,7 @@ fn is_free(port: u16) -> bool {
 
 /// The child's status once it exits (within 10 s), else `None` (it keeps running).
 #[cfg(unix)]
-fn exit_of(child: &mut Reaped, within: Duration) -> Option<std::process::ExitStatus> {
+pub(crate) fn exit_of(child: &mut Reaped, within: Duration) -> Option<std::process::ExitStatus> {
     let deadline = Instant::now() + within;
     loop {
         if let Some(status) = child.0.try_wait().expect("try_wait") {

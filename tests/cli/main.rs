@@ -10,6 +10,9 @@ mod containers;
 mod faults;
 mod integrations;
 mod json;
+// Holders are `sleep` children given a socket as stdin; signals and pids are Unix ones.
+#[cfg(unix)]
+mod kill;
 mod layout;
 mod lifecycle;
 mod newcomer;

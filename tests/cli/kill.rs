@@ -1,0 +1,216 @@
+//! `kill`: which sockets it stops (`--proto`), and that it signals only the process it saw
+//! holding one. The holders are `sleep` children given the socket as their stdin.
+
+use std::os::fd::OwnedFd;
+use std::os::unix::process::ExitStatusExt as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::integrations::exit_of;
+use crate::support::{Reaped, World, stderr};
+
+/// `sleep 60` working in `dir` and holding `socket` (as its stdin), which this process then
+/// no longer holds.
+fn holder(dir: &Path, socket: impl Into<OwnedFd>) -> Reaped {
+    Reaped(
+        Command::new("sleep")
+            .arg("60")
+            .current_dir(dir)
+            .stdin(Stdio::from(socket.into()))
+            .spawn()
+            .expect("spawn sleep"),
+    )
+}
+
+/// A TCP listener and a UDP socket on the same port, each held by its own process working in
+/// the project.
+fn tcp_and_udp_holders(dir: &Path) -> (u16, Reaped, Reaped) {
+    crate::support::retry("bind TCP and UDP on one port", |_| {
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").expect("bind TCP");
+        let port = tcp.local_addr().expect("address").port();
+        let udp = std::net::UdpSocket::bind(("127.0.0.1", port)).ok()?;
+        Some((port, holder(dir, tcp), holder(dir, udp)))
+    })
+}
+
+/// `kill PORT` looks at TCP only, as `wait` does (it stopped UDP holders too, while its help
+/// said TCP was the default); `--proto both` stops both.
+#[test]
+fn kill_port_stops_tcp_only_unless_asked_for_udp() {
+    let w = World::new();
+    let dir = w.project("kill-proto");
+    let (port, mut tcp, mut udp) = tcp_and_udp_holders(&dir);
+    let first = port.to_string();
+
+    let text = w.ok_at(&dir, &["kill", &first]);
+    assert_eq!(
+        text,
+        format!(
+            "stopped pid {} (sleep) in {}, port {port}",
+            tcp.0.id(),
+            std::fs::canonicalize(&dir).expect("canonical").display()
+        )
+    );
+    let status = exit_of(&mut tcp, Duration::from_secs(10)).expect("the TCP holder ended");
+    assert_eq!(status.signal(), Some(15), "{status:?}");
+    assert!(
+        exit_of(&mut udp, Duration::from_millis(300)).is_none(),
+        "the UDP holder was stopped too"
+    );
+    let out = w.fails_in(&dir, &["kill", &first], 1);
+    assert_eq!(
+        stderr(&out),
+        format!("devport: nothing listens on port {port}")
+    );
+
+    let (port, mut tcp, mut udp2) = tcp_and_udp_holders(&dir);
+    let json: serde_json::Value = serde_json::from_str(&w.ok_at(
+        &dir,
+        &["kill", &port.to_string(), "--proto", "both", "--json"],
+    ))
+    .expect("JSON");
+    let mut pids: Vec<u64> = json["processes"]
+        .as_array()
+        .expect("processes")
+        .iter()
+        .filter_map(|v| v["pid"].as_u64())
+        .collect();
+    pids.sort_unstable();
+    let mut expected = vec![u64::from(tcp.0.id()), u64::from(udp2.0.id())];
+    expected.sort_unstable();
+    assert_eq!(pids, expected, "{json}");
+    for child in [&mut tcp, &mut udp2] {
+        let status = exit_of(child, Duration::from_secs(10)).expect("ended");
+        assert_eq!(status.signal(), Some(15), "{status:?}");
+    }
+    // `--proto udp` reaches the first UDP holder, left running above.
+    w.ok_at(&dir, &["kill", &first, "--proto", "udp"]);
+    assert!(exit_of(&mut udp, Duration::from_secs(10)).is_some());
+}
+
+/// Each command with `--proto` shows one default, TCP, generated from the value itself.
+#[test]
+fn proto_help_shows_one_default() {
+    let w = World::new();
+    for command in ["claim", "lease", "wait", "kill"] {
+        let help = w.ok(&[command, "--help"]);
+        assert_eq!(
+            help.matches("[default: tcp]").count(),
+            1,
+            "{command} --help:\n{help}"
+        );
+        assert!(
+            !help.contains("(the default)") && !help.contains("default: both"),
+            "{command} --help:\n{help}"
+        );
+    }
+}
+
+/// `sleep 60` started at `pid`, steered there through `/proc/sys/kernel/ns_last_pid` (needs
+/// root); `None` when another process took the pid first.
+#[cfg(target_os = "linux")]
+fn spawn_at(pid: u32) -> Option<Reaped> {
+    for _ in 0..20 {
+        std::fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string())
+            .expect("write /proc/sys/kernel/ns_last_pid (as root)");
+        let child = Reaped(
+            Command::new("sleep")
+                .arg("60")
+                .spawn()
+                .expect("spawn sleep"),
+        );
+        if child.0.id() == pid {
+            return Some(child);
+        }
+        drop(child);
+        if Path::new(&format!("/proc/{pid}")).exists() {
+            return None;
+        }
+    }
+    None
+}
+
+/// Returns once `child` has a socket open (devport's netlink socket: it is listing sockets,
+/// and looks for their owners next) or has exited, or after 5 s.
+#[cfg(target_os = "linux")]
+fn listing_sockets(child: &mut Reaped) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while std::time::Instant::now() < deadline {
+        if child.0.try_wait().expect("try_wait").is_some() {
+            return;
+        }
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{}/fd", child.0.id())) else {
+            return;
+        };
+        if fds.flatten().any(|fd| {
+            std::fs::read_link(fd.path())
+                .is_ok_and(|target| target.to_string_lossy().starts_with("socket:"))
+        }) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Issue 17's race, steered: a listener on the claimed port, `devport kill web`, the listener
+/// killed (SIGKILL) 0-60 ms later and a new process started at its pid. The new process is never
+/// signalled (before, 15 of 60 were). So that it cannot pass without running the race, the
+/// test counts that the pid really was taken over, and that the kills fell both before devport
+/// took hold of the listener and after. The delays count from the moment devport opens its
+/// socket list (a loaded machine can take longer than 60 ms to start it), and more of them are
+/// short, where its scan is.
+#[cfg(target_os = "linux")]
+#[test]
+#[ignore = "needs root: steers a new process onto the killed listener's pid (/proc/sys/kernel/ns_last_pid)"]
+fn kill_never_signals_a_process_that_took_the_listeners_pid() {
+    const TRIALS: u32 = 80;
+    let w = World::new();
+    let dir = w.project("kill-race");
+    let (mut reused, mut named) = (0, 0);
+    for trial in 0..TRIALS {
+        let (port, listener) = crate::support::claim_and_bind(&w, &dir, "web");
+        let mut listener = holder(&dir, listener);
+        let pid = listener.0.id();
+        let mut kill = Reaped(
+            w.std_cmd_in(&dir, &["kill", "web", "--timeout", "2s"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn devport kill"),
+        );
+        listing_sockets(&mut kill);
+        // 0 to 60 ms, spread over the trials, more of them short.
+        let spread = f64::from(trial * 37 % 61) / 60.0;
+        std::thread::sleep(Duration::from_secs_f64(0.060 * spread * spread));
+        listener.kill();
+        let innocent = spawn_at(pid);
+        let status = exit_of(&mut kill, Duration::from_secs(10)).expect("devport kill ended");
+        let mut said = String::new();
+        std::io::Read::read_to_string(&mut kill.0.stdout.take().expect("stdout"), &mut said)
+            .expect("read stdout");
+        if said.contains(&format!("pid {pid} ")) {
+            named += 1;
+        }
+        if let Some(mut innocent) = innocent {
+            reused += 1;
+            assert!(
+                exit_of(&mut innocent, Duration::from_millis(100)).is_none(),
+                "trial {trial}: the process that took pid {pid} was signalled ({status:?}: {said})"
+            );
+        }
+        assert!(
+            std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
+            "trial {trial}: port {port} is still held"
+        );
+    }
+    assert!(
+        reused >= TRIALS * 3 / 4,
+        "a new process took the listener's pid in only {reused} of {TRIALS} trials: the race was not run"
+    );
+    assert!(
+        named > 0 && named < TRIALS,
+        "devport named the listener in {named} of {TRIALS} trials: the kills did not fall on both sides of its scan"
+    );
+}
