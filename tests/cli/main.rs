@@ -11,6 +11,7 @@ mod faults;
 mod integrations;
 mod json;
 mod layout;
+mod lease_owner;
 mod lifecycle;
 mod newcomer;
 mod newcomer_cli;
