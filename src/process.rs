@@ -220,11 +220,15 @@ const STAT_GROUP: usize = 5;
 #[cfg(target_os = "linux")]
 pub fn short_lived(pid: u32) -> Option<ShortLived> {
     let stat = read_stat(pid)?;
-    let word = name(pid)?.split(' ').next().unwrap_or_default().to_string();
-    if RUNNERS.contains(&word.as_str()) {
-        return Some(ShortLived::Runner(word));
-    }
     let parent: u32 = stat_field(&stat, STAT_PARENT)?;
+    // A runner starts devport through `sh -c 'devport' lease` (npm exec): look past that shell.
+    let through_shell = runs_one_command(pid).then_some(parent);
+    for runner in std::iter::once(pid).chain(through_shell) {
+        let word = name(runner)?.split(' ').next().unwrap_or_default().to_string();
+        if RUNNERS.contains(&word.as_str()) {
+            return Some(ShortLived::Runner(word));
+        }
+    }
     let group: u32 = stat_field(&stat, STAT_GROUP)?;
     let exe = |p: u32| std::fs::read_link(format!("/proc/{p}/exe")).ok();
     let subshell = group != pid
@@ -234,6 +238,23 @@ pub fn short_lived(pid: u32) -> Option<ShortLived> {
         .ok()
         .filter(|target| target.to_string_lossy().starts_with("pipe:"))?;
     (subshell && !reads(pid, &my_pipe)).then_some(ShortLived::Subshell)
+}
+
+/// Whether process `pid` is a shell started as `SHELL -c SCRIPT` where the script is one simple
+/// command (no `;`, `&`, `|`, `$`, parentheses, backquotes or newlines): it exits with that
+/// command.
+#[cfg(target_os = "linux")]
+fn runs_one_command(pid: u32) -> bool {
+    const SHELLS: &[&str] = &["sh", "bash", "dash", "zsh", "ksh", "ash"];
+    let Some(args) = cmdline(pid) else {
+        return false;
+    };
+    let program = args.first().map_or("", |p| p.rsplit('/').next().unwrap_or(p));
+    SHELLS.contains(&program.trim_start_matches('-'))
+        && args.get(1).is_some_and(|a| a == "-c")
+        && args
+            .get(2)
+            .is_some_and(|script| !script.contains([';', '&', '|', '$', '(', ')', '`', '\n']))
 }
 
 /// Whether process `pid` has the pipe `pipe` (a `/proc/PID/fd` link target) open for reading.

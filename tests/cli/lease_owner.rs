@@ -171,12 +171,18 @@ fn a_lease_for_a_parent_about_to_exit_warns() {
     // A runner (npx, uvx, …) exits when devport does: seen by its process name.
     let runner = w.dir.path().join("uvx");
     std::os::unix::fs::symlink(sh, &runner).expect("a runner named uvx");
-    let out = shell(&w, &runner, "devport lease; true");
-    assert!(
-        stderr(&out).starts_with(warning) && stderr(&out).contains("(uvx, a runner"),
-        "{}",
-        stderr(&out)
-    );
+    // Directly, or through the `sh -c 'devport' lease` that npm exec runs.
+    for script in ["devport lease; true", "sh -c 'devport lease'; true"] {
+        let out = shell(&w, &runner, script);
+        assert!(
+            stderr(&out).starts_with(warning) && stderr(&out).contains("(uvx, a runner"),
+            "{script}: {}",
+            stderr(&out)
+        );
+    }
+    // A shell script under the runner (`npm run` of `P=$(devport lease); run-tests`) lives on.
+    let out = shell(&w, &runner, "sh -c 'devport lease; true'; true");
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
 }
 
 #[cfg(unix)]
