@@ -224,7 +224,11 @@ pub fn short_lived(pid: u32) -> Option<ShortLived> {
     // A runner starts devport through `sh -c 'devport' lease` (npm exec): look past that shell.
     let through_shell = runs_one_command(pid).then_some(parent);
     for runner in std::iter::once(pid).chain(through_shell) {
-        let word = name(runner)?.split(' ').next().unwrap_or_default().to_string();
+        let word = name(runner)?
+            .split(' ')
+            .next()
+            .unwrap_or_default()
+            .to_string();
         if RUNNERS.contains(&word.as_str()) {
             return Some(ShortLived::Runner(word));
         }
@@ -249,7 +253,9 @@ fn runs_one_command(pid: u32) -> bool {
     let Some(args) = cmdline(pid) else {
         return false;
     };
-    let program = args.first().map_or("", |p| p.rsplit('/').next().unwrap_or(p));
+    let program = args
+        .first()
+        .map_or("", |p| p.rsplit('/').next().unwrap_or(p));
     SHELLS.contains(&program.trim_start_matches('-'))
         && args.get(1).is_some_and(|a| a == "-c")
         && args

@@ -73,7 +73,7 @@ function run() {
   relink(binary);
   const env = { ...process.env };
   // The launcher exits when devport does: a lease belongs to whoever started the launcher.
-  if (!env[OWNER_VAR]) {
+  if (!env[OWNER_VAR] && process.ppid > 0) {
     env[OWNER_VAR] = String(process.ppid);
   }
   const child = spawn(binary, process.argv.slice(2), { stdio: 'inherit', env });
