@@ -191,6 +191,10 @@ pub fn name(pid: u32) -> Option<String> {
 /// Why a process is likely to exit as soon as the command it runs now is done, so that a lease
 /// made for it would end at once (see [`short_lived`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(
+    not(target_os = "linux"),
+    allow(dead_code, reason = "only seen on Linux")
+)]
 pub enum ShortLived {
     /// A subshell (a copy of its parent shell that runs no program of its own: the parts of
     /// `$( … | … )` or `( … )`) that does not read the output of devport: it exits with the

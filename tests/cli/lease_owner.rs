@@ -13,37 +13,34 @@ fn leased_pid(out: &str) -> Value {
     lease["pid"].clone()
 }
 
+/// `devport ARGS` with `DEVPORT_LEASE_OWNER=owner`, which must exit with `code`.
+fn with_owner(w: &World, owner: &str, args: &[&str], code: i32) -> std::process::Output {
+    w.cmd(args)
+        .env(OWNER, owner)
+        .assert()
+        .code(code)
+        .get_output()
+        .clone()
+}
+
 #[test]
 fn the_owner_variable_names_the_process_the_lease_lives_with() {
     let w = World::new();
     let owner = sleeper();
     let pid = owner.0.id();
-    let out = w
-        .cmd(&["lease", "--json"])
-        .env(OWNER, pid.to_string())
-        .assert()
-        .success()
-        .get_output()
-        .clone();
+    let out = with_owner(&w, &pid.to_string(), &["lease", "--json"], 0);
     assert_eq!(leased_pid(&stdout(&out)), pid, "{out:?}");
     assert!(stderr(&out).is_empty(), "{}", stderr(&out));
     // `--pid` still wins over the variable, and an empty variable is no variable at all.
     let me = std::process::id();
-    let explicit = w
-        .cmd(&["lease", "--json", "--pid", &me.to_string()])
-        .env(OWNER, pid.to_string())
-        .assert()
-        .success()
-        .get_output()
-        .clone();
+    let explicit = with_owner(
+        &w,
+        &pid.to_string(),
+        &["lease", "--json", "--pid", &me.to_string()],
+        0,
+    );
     assert_eq!(leased_pid(&stdout(&explicit)), me);
-    let empty = w
-        .cmd(&["lease", "--json"])
-        .env(OWNER, "")
-        .assert()
-        .success()
-        .get_output()
-        .clone();
+    let empty = with_owner(&w, "", &["lease", "--json"], 0);
     assert_eq!(
         leased_pid(&stdout(&empty)),
         me,
@@ -66,13 +63,7 @@ fn a_bad_owner_variable_is_refused_and_nothing_is_written() {
         ("\u{1b}[31m", "is '\\u{1b}[31m', not a process id"),
         (dead.as_str(), "which is not running"),
     ] {
-        let out = w
-            .cmd(&["lease"])
-            .env(OWNER, value)
-            .assert()
-            .code(2)
-            .get_output()
-            .clone();
+        let out = with_owner(&w, value, &["lease"], 2);
         let err = stderr(&out);
         assert!(
             err.starts_with(&format!("devport: {OWNER} ")) && err.contains(words),
@@ -97,13 +88,7 @@ fn an_owner_of_another_user_is_refused() {
     let mut other = std::process::Command::new("sleep");
     other.arg("60").uid(65534).gid(65534);
     let other = crate::support::Reaped(other.spawn().expect("spawn sleep as nobody"));
-    let out = w
-        .cmd(&["lease"])
-        .env(OWNER, other.0.id().to_string())
-        .assert()
-        .code(2)
-        .get_output()
-        .clone();
+    let out = with_owner(&w, &other.0.id().to_string(), &["lease"], 2);
     assert!(
         stderr(&out).contains("a process of another user (uid 65534)"),
         "{}",
