@@ -155,6 +155,50 @@ pub(crate) fn record(
     })
 }
 
+/// The environment variable a launcher (an npm or Python shim that starts the devport binary)
+/// sets to the pid of the process it was started by, so that `devport lease` leases for that
+/// process rather than for the launcher, which exits at once.
+pub const OWNER_VAR: &str = "DEVPORT_LEASE_OWNER";
+
+/// The lease owner a launcher named in [`OWNER_VAR`], given that variable's value: `None` when
+/// it is unset or empty, the pid when it is a live process of this user, else an error that
+/// names the variable and the fix.
+pub fn owner_from_env(value: Option<&std::ffi::OsStr>) -> Result<Option<u32>> {
+    let Some(value) = value.filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let bad = |problem: String| {
+        Error::invalid(
+            crate::error::Input::Setting,
+            format!(
+                "{OWNER_VAR} {problem}; set it to the pid of the process the lease should live \
+                 with (a launcher sets its own parent's), or unset it"
+            ),
+        )
+    };
+    let pid = value
+        .to_str()
+        .and_then(|v| v.parse::<u32>().ok())
+        .filter(|&pid| pid > 0 && i32::try_from(pid).is_ok())
+        .ok_or_else(|| {
+            bad(format!(
+                "is '{}', not a process id",
+                value.to_string_lossy()
+            ))
+        })?;
+    if process::start_time(pid).is_none() {
+        return Err(bad(format!("names pid {pid}, which is not running")));
+    }
+    if let (Some(owner), Some(me)) = (process::uid(pid), process::current_uid())
+        && owner != me
+    {
+        return Err(bad(format!(
+            "names pid {pid}, a process of another user (uid {owner})"
+        )));
+    }
+    Ok(Some(pid))
+}
+
 /// Ends the lease covering `port`, whichever process holds it, and returns the removed leases
 /// (none is not an error). This is how a person ends a lease made for a long-lived process
 /// (`devport lease --pid 1`).

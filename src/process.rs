@@ -189,6 +189,114 @@ pub fn name(pid: u32) -> Option<String> {
         .map(|p| p.name)
 }
 
+/// Why a process is likely to exit as soon as the command it runs now is done, so that a lease
+/// made for it would end at once (see [`short_lived`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(
+    not(target_os = "linux"),
+    allow(dead_code, reason = "only seen on Linux")
+)]
+pub enum ShortLived {
+    /// A subshell (a copy of its parent shell that runs no program of its own: the parts of
+    /// `$( … | … )` or `( … )`) that does not read the output of devport: it exits with the
+    /// pipeline devport is in.
+    Subshell,
+    /// A runner that exits when the program it started does (`npm exec`, `npx`, `uvx`, …); the
+    /// name is the runner's.
+    Runner(String),
+}
+
+/// Process names of runners that start one program and exit when it does. npm names its
+/// process after the command (`npm exec …`, `npm run …`), so the first word is compared.
+#[cfg(target_os = "linux")]
+const RUNNERS: &[&str] = &[
+    "npm", "npx", "pnpm", "pnpx", "yarn", "bunx", "uv", "uvx", "pipx",
+];
+
+/// Field 5 of `/proc/PID/stat`: the process group.
+#[cfg(target_os = "linux")]
+const STAT_GROUP: usize = 5;
+
+/// Whether process `pid` (devport's parent, which a lease would follow) is likely to exit as
+/// soon as devport does. Linux only, and a heuristic: it sees a runner by its process name, and
+/// a subshell — the same program with the same arguments as its own parent, not a process group
+/// leader — that does not hold devport's stdout pipe open for reading (`P=$(devport lease |
+/// cat)`). It does not see a subshell whose output is a file or a terminal.
+#[cfg(target_os = "linux")]
+pub fn short_lived(pid: u32) -> Option<ShortLived> {
+    let stat = read_stat(pid)?;
+    let parent: u32 = stat_field(&stat, STAT_PARENT)?;
+    // A runner starts devport through `sh -c 'devport' lease` (npm exec): look past that shell.
+    let through_shell = runs_one_command(pid).then_some(parent);
+    for runner in std::iter::once(pid).chain(through_shell) {
+        let word = name(runner)?
+            .split(' ')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        if RUNNERS.contains(&word.as_str()) {
+            return Some(ShortLived::Runner(word));
+        }
+    }
+    let group: u32 = stat_field(&stat, STAT_GROUP)?;
+    let exe = |p: u32| std::fs::read_link(format!("/proc/{p}/exe")).ok();
+    let subshell = group != pid
+        && exe(pid).is_some_and(|e| Some(e) == exe(parent))
+        && cmdline(pid).is_some_and(|c| Some(c) == cmdline(parent));
+    let my_pipe = std::fs::read_link("/proc/self/fd/1")
+        .ok()
+        .filter(|target| target.to_string_lossy().starts_with("pipe:"))?;
+    (subshell && !reads(pid, &my_pipe)).then_some(ShortLived::Subshell)
+}
+
+/// Whether process `pid` is a shell started as `SHELL -c SCRIPT` where the script is one simple
+/// command (no `;`, `&`, `|`, `$`, parentheses, backquotes or newlines): it exits with that
+/// command.
+#[cfg(target_os = "linux")]
+fn runs_one_command(pid: u32) -> bool {
+    const SHELLS: &[&str] = &["sh", "bash", "dash", "zsh", "ksh", "ash"];
+    let Some(args) = cmdline(pid) else {
+        return false;
+    };
+    let program = args
+        .first()
+        .map_or("", |p| p.rsplit('/').next().unwrap_or(p));
+    SHELLS.contains(&program.trim_start_matches('-'))
+        && args.get(1).is_some_and(|a| a == "-c")
+        && args
+            .get(2)
+            .is_some_and(|script| !script.contains([';', '&', '|', '$', '(', ')', '`', '\n']))
+}
+
+/// Whether process `pid` has the pipe `pipe` (a `/proc/PID/fd` link target) open for reading.
+#[cfg(target_os = "linux")]
+fn reads(pid: u32, pipe: &std::path::Path) -> bool {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten().any(|fd| {
+        std::fs::read_link(fd.path()).is_ok_and(|target| target == pipe)
+            && read_proc_text(&format!(
+                "/proc/{pid}/fdinfo/{}",
+                fd.file_name().to_string_lossy()
+            ))
+            .and_then(|info| {
+                let flags = info.lines().find_map(|l| l.strip_prefix("flags:"))?;
+                i32::from_str_radix(flags.trim(), 8).ok()
+            })
+            .is_some_and(|flags| {
+                use nix::fcntl::OFlag;
+                OFlag::from_bits_retain(flags) & OFlag::O_ACCMODE == OFlag::O_RDONLY
+            })
+    })
+}
+
+/// Whether process `pid` is likely to exit as soon as devport does: not seen on this platform.
+#[cfg(not(target_os = "linux"))]
+pub fn short_lived(_pid: u32) -> Option<ShortLived> {
+    None
+}
+
 /// The pid of this process's parent: not known on this platform, so callers ask for an
 /// explicit pid.
 #[cfg(not(any(unix, windows)))]

@@ -371,8 +371,9 @@ pub struct UpArgs {
 /// Hold ports for a running process, for parallel tests (no daemon)
 ///
 /// The ports are held until the process exits (default: the shell or test runner that ran
-/// devport), or until --ttl passes. Nothing else is handed them meanwhile, not even by
-/// another project's claim.
+/// devport; DEVPORT_LEASE_OWNER=PID, set by the npm and Python launchers, names another), or
+/// until --ttl passes. Nothing else is handed them meanwhile, not even by another project's
+/// claim. A warning says when devport's parent is about to exit (a subshell, npx, uvx).
 ///
 /// Example:
 ///   read -r PG_PORT REDIS_PORT < <(devport lease --count 2)
@@ -386,7 +387,7 @@ pub struct LeaseArgs {
     /// Protocols the ports are for
     #[arg(long, value_parser = proto_parser(), default_value_t)]
     pub proto: Proto,
-    /// The process the lease lives with (default: devport's parent)
+    /// The process the lease lives with (default: $DEVPORT_LEASE_OWNER, else devport's parent)
     #[arg(long, value_name = "PID", value_parser = parse_pid, allow_negative_numbers = true)]
     pub pid: Option<u32>,
     /// Release the ports after this long even if the process runs on (30s, 10m, 2h)

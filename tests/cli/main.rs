@@ -14,6 +14,7 @@ mod json;
 #[cfg(unix)]
 mod kill;
 mod layout;
+mod lease_owner;
 mod lifecycle;
 mod newcomer;
 mod newcomer_cli;

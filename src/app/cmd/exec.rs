@@ -104,7 +104,11 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<Outcome> {
     })?;
     crate::app::signals::restore_file_size_signal();
     let mut cmd = Command::new(program);
-    cmd.args(rest).envs(vars.iter().map(|(k, v)| (k, v)));
+    // The lease owner a launcher named is devport's caller's, not the command's: a `devport
+    // lease` inside the command leases for its own parent.
+    cmd.args(rest)
+        .envs(vars.iter().map(|(k, v)| (k, v)))
+        .env_remove(crate::lease::OWNER_VAR);
     Ok(launch(cmd, program))
 }
 

@@ -32,15 +32,15 @@ impl LeaseView {
 }
 
 pub fn run(ctx: &Ctx, args: &LeaseArgs) -> Result<Outcome> {
-    let pid = args
-        .pid
-        .or_else(crate::process::parent_pid)
-        .ok_or_else(|| {
-            crate::Error::invalid(
-                crate::error::Input::Argument,
-                "cannot tell which process to lease for on this platform; pass --pid",
-            )
-        })?;
+    let pid = match args.pid {
+        Some(pid) => pid,
+        None => match crate::lease::owner_from_env(
+            std::env::var_os(crate::lease::OWNER_VAR).as_deref(),
+        )? {
+            Some(pid) => pid,
+            None => parent_owner()?,
+        },
+    };
     let options = LeaseOptions {
         count: args.count,
         proto: args.proto,
@@ -57,4 +57,24 @@ pub fn run(ctx: &Ctx, args: &LeaseArgs) -> Result<Outcome> {
         output::line(&output::port_words(record.ports()))?;
     }
     Ok(Outcome::Success)
+}
+
+/// devport's parent, the default owner of a lease, with a warning when it looks about to exit.
+fn parent_owner() -> Result<u32> {
+    let pid = crate::process::parent_pid().ok_or_else(|| {
+        crate::Error::invalid(
+            crate::error::Input::Argument,
+            "cannot tell which process to lease for on this platform; pass --pid",
+        )
+    })?;
+    let what = match crate::process::short_lived(pid) {
+        None => return Ok(pid),
+        Some(crate::process::ShortLived::Subshell) => "a subshell".to_string(),
+        Some(crate::process::ShortLived::Runner(name)) => format!("{name}, a runner"),
+    };
+    output::warn(&format!(
+        "the lease follows devport's parent, pid {pid} ({what} that exits when this command \
+         does), so it ends at once; pass --pid $$ to lease for your shell"
+    ));
+    Ok(pid)
 }
