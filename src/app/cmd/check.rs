@@ -33,6 +33,9 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<Outcome> {
         .map(|p| check::report(&policy, &reg, &live, p, ctx.now))
         .collect();
     crate::container::annotate(reports.iter_mut().flat_map(|r| r.sockets.iter_mut()));
+    for r in &mut reports {
+        r.judge();
+    }
     if ctx.json {
         output::json(&reports)?;
     } else {
@@ -113,6 +116,14 @@ fn render(ctx: &Ctx, r: &PortReport, policy: &crate::policy::Policy) -> String {
     }
     for sock in &r.sockets {
         field("live", &output::socket_line(sock));
+    }
+    if let Some(finding) = r.finding.map(check::Finding::code) {
+        field(
+            "owner",
+            &r.why
+                .as_ref()
+                .map_or_else(|| finding.to_string(), |why| format!("{finding}: {why}")),
+        );
     }
     let holder = match (&r.claim, &r.lease) {
         (Some(c), _) => format!(
