@@ -560,7 +560,13 @@ mod tests {
         if let Some(me) = me {
             let e = refusal(sock(Some(mine), None, Some(me + 1)));
             assert!(
-                matches!(e, Error::StopRefused { why: StopRefusal::OtherUser, .. }),
+                matches!(
+                    e,
+                    Error::StopRefused {
+                        why: StopRefusal::OtherUser,
+                        ..
+                    }
+                ),
                 "{e:?}"
             );
         }

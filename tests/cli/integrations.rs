@@ -322,7 +322,10 @@ fn kill_stops_only_the_users_own_processes_and_root_is_no_exception() {
             stderr(&out)
         );
         assert!(stdout(&out).is_empty());
-        assert!(exit_of(&mut child, Duration::from_millis(300)).is_none(), "{folder:?}");
+        assert!(
+            exit_of(&mut child, Duration::from_millis(300)).is_none(),
+            "{folder:?}"
+        );
     }
 }
 
