@@ -156,90 +156,12 @@ pub struct Victim {
 
 /// The processes behind `socks` (with owners resolved and container ends annotated), one per
 /// pid: every holder of every socket. Refuses, naming every holder and the first reason, when
-/// any of them may not be stopped: pid 1, a container's port, a socket that is not `project`'s
-/// ([`owner::judge`]: every holder must run as this user and work inside `project`; root too
-/// stops only its own), or a process whose start time cannot be read. Where the platform shows
-/// no process's folder (only Linux does), the user alone is judged. Nothing is signalled here.
+/// any of them may not be stopped (see [`may_stop`]), or a process whose start time cannot be
+/// read. Nothing is signalled here.
 pub fn victims(socks: &[Socket], project: &Path) -> Result<Vec<Victim>> {
-    let project = Some(project).filter(|_| process::FOLDERS_VISIBLE);
     let mut out: Vec<Victim> = Vec::new();
     for s in socks {
-        let refused = |why, pid: Option<u32>, message: String| Error::StopRefused {
-            why,
-            port: Some(s.port),
-            pid,
-            message: format!(
-                "{} port {} is held by {message}; nothing was stopped",
-                s.proto, s.port
-            ),
-        };
-        let holders = if s.holders.is_empty() {
-            "a process devport cannot see".to_string()
-        } else {
-            s.holders
-                .iter()
-                .map(sockets::Holder::label)
-                .collect::<Vec<_>>()
-                .join(" and ")
-        };
-        if let Some((pid, what)) = s
-            .holders
-            .iter()
-            .find_map(|h| Some((h.pid, system_process(h.pid)?)))
-        {
-            return Err(refused(
-                StopRefusal::SystemProcess,
-                Some(pid),
-                format!("{holders}, {what}; devport never stops pid {pid}"),
-            ));
-        }
-        if let Some(c) = &s.container {
-            return Err(refused(
-                StopRefusal::ContainerForwarder,
-                s.pid,
-                format!(
-                    "{holders}, which is forwarded to {c}; stopping a container's port forwarder would break the engine's port forwarding, not stop the container; stop the container instead ('docker ps' or 'podman ps' shows which)"
-                ),
-            ));
-        }
-        match owner::judge(s, project) {
-            Verdict::Owned => {}
-            Verdict::Unknown(Why::Unseen { .. }) => {
-                let whose = s
-                    .user
-                    .clone()
-                    .or_else(|| s.uid.map(|u| format!("uid {u}")))
-                    .map_or_else(String::new, |u| format!(" of user {u}"));
-                return Err(refused(
-                    StopRefusal::Unseen,
-                    s.pid,
-                    format!("a process{whose} that devport cannot see"),
-                ));
-            }
-            Verdict::Unknown(why) => {
-                return Err(refused(
-                    StopRefusal::Unseen,
-                    s.pid,
-                    format!(
-                        "{holders}: {why}; devport stops only processes it can tell are yours and work in this project"
-                    ),
-                ));
-            }
-            Verdict::Foreign(why) => {
-                let kind = if matches!(why, Why::OtherUser { .. }) {
-                    StopRefusal::OtherUser
-                } else {
-                    StopRefusal::NotInProject
-                };
-                return Err(refused(
-                    kind,
-                    s.pid,
-                    format!(
-                        "{holders}: {why}; devport stops a port's processes only when every one of them is yours and works in this project"
-                    ),
-                ));
-            }
-        }
+        may_stop(s, project)?;
         for h in &s.holders {
             let pid = h.pid;
             if let Some(v) = out.iter_mut().find(|v| v.pid == pid) {
@@ -259,9 +181,10 @@ pub fn victims(socks: &[Socket], project: &Path) -> Result<Vec<Victim>> {
                 .filter(|n| crate::container::is_engine_process(n))
             {
                 return Err(refused(
+                    s,
                     StopRefusal::ContainerForwarder,
                     Some(pid),
-                    format!(
+                    &format!(
                         "{label}, which is forwarded to a container; stopping {proxy} would break the engine's port forwarding, not stop the container; stop the container instead ('docker ps' or 'podman ps' shows which)"
                     ),
                 ));
@@ -270,9 +193,10 @@ pub fn victims(socks: &[Socket], project: &Path) -> Result<Vec<Victim>> {
             #[cfg(not(windows))]
             if start.is_none() {
                 return Err(refused(
+                    s,
                     StopRefusal::UnknownStart,
                     Some(pid),
-                    format!(
+                    &format!(
                         "{label}, whose start time devport cannot read, so it cannot make sure it signals that very process and not one that took its pid"
                     ),
                 ));
@@ -289,6 +213,101 @@ pub fn victims(socks: &[Socket], project: &Path) -> Result<Vec<Victim>> {
         }
     }
     Ok(out)
+}
+
+/// A refusal to stop what holds socket `s`, in words: `MESSAGE` follows "tcp port P is held
+/// by", and "nothing was stopped" ends it.
+fn refused(s: &Socket, why: StopRefusal, pid: Option<u32>, message: &str) -> Error {
+    Error::StopRefused {
+        why,
+        port: Some(s.port),
+        pid,
+        message: format!(
+            "{} port {} is held by {message}; nothing was stopped",
+            s.proto, s.port
+        ),
+    }
+}
+
+/// Refuses, naming every holder of socket `s`, when its processes may not be stopped: pid 1,
+/// a container's port, or a socket that is not `project`'s ([`owner::judge`]: every holder
+/// must run as this user and work inside `project`; root too stops only its own). Where the
+/// platform shows no process's folder (only Linux does), the user alone is judged.
+fn may_stop(s: &Socket, project: &Path) -> Result<()> {
+    let project = Some(project).filter(|_| process::FOLDERS_VISIBLE);
+    let holders = if s.holders.is_empty() {
+        "a process devport cannot see".to_string()
+    } else {
+        s.holders
+            .iter()
+            .map(sockets::Holder::label)
+            .collect::<Vec<_>>()
+            .join(" and ")
+    };
+    if let Some((pid, what)) = s
+        .holders
+        .iter()
+        .find_map(|h| Some((h.pid, system_process(h.pid)?)))
+    {
+        return Err(refused(
+            s,
+            StopRefusal::SystemProcess,
+            Some(pid),
+            &format!("{holders}, {what}; devport never stops pid {pid}"),
+        ));
+    }
+    if let Some(c) = &s.container {
+        return Err(refused(
+            s,
+            StopRefusal::ContainerForwarder,
+            s.pid,
+            &format!(
+                "{holders}, which is forwarded to {c}; stopping a container's port forwarder would break the engine's port forwarding, not stop the container; stop the container instead ('docker ps' or 'podman ps' shows which)"
+            ),
+        ));
+    }
+    match owner::judge(s, project) {
+        Verdict::Owned => {}
+        Verdict::Unknown(Why::Unseen { .. }) => {
+            let whose = s
+                .user
+                .clone()
+                .or_else(|| s.uid.map(|u| format!("uid {u}")))
+                .map_or_else(String::new, |u| format!(" of user {u}"));
+            return Err(refused(
+                s,
+                StopRefusal::Unseen,
+                s.pid,
+                &format!("a process{whose} that devport cannot see"),
+            ));
+        }
+        Verdict::Unknown(why) => {
+            return Err(refused(
+                s,
+                StopRefusal::Unseen,
+                s.pid,
+                &format!(
+                    "{holders}: {why}; devport stops only processes it can tell are yours and work in this project"
+                ),
+            ));
+        }
+        Verdict::Foreign(why) => {
+            let kind = if matches!(why, Why::OtherUser { .. }) {
+                StopRefusal::OtherUser
+            } else {
+                StopRefusal::NotInProject
+            };
+            return Err(refused(
+                s,
+                kind,
+                s.pid,
+                &format!(
+                    "{holders}: {why}; devport stops a port's processes only when every one of them is yours and works in this project"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// What the system's own process `pid` is, which devport never stops: pid 1 on Unix, System

@@ -204,7 +204,7 @@ fn judge_as(
         None => Verdict::Owned,
     };
     for h in &socket.holders {
-        verdict = verdict.or_worse(holder_verdict(h, project, me, &other, &folder));
+        verdict = verdict.or_worse(holder_verdict(h, project, me, other, &folder));
     }
     // A holder's own reason names the process: it goes before the socket's.
     if let Verdict::Foreign(Why::OtherUser { holder: None, .. }) = verdict
