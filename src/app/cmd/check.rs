@@ -117,14 +117,6 @@ fn render(ctx: &Ctx, r: &PortReport, policy: &crate::policy::Policy) -> String {
     for sock in &r.sockets {
         field("live", &output::socket_line(sock));
     }
-    if let Some(finding) = r.finding.map(check::Finding::code) {
-        field(
-            "owner",
-            &r.why
-                .as_ref()
-                .map_or_else(|| finding.to_string(), |why| format!("{finding}: {why}")),
-        );
-    }
     let holder = match (&r.claim, &r.lease) {
         (Some(c), _) => format!(
             "claimed by {} ({}, {}){}",
@@ -139,6 +131,14 @@ fn render(ctx: &Ctx, r: &PortReport, policy: &crate::policy::Policy) -> String {
         (None, None) => "not claimed".to_string(),
     };
     field("devport", &holder);
+    if let Some(finding) = r.finding.map(check::Finding::code) {
+        field(
+            "owner",
+            &r.why
+                .as_ref()
+                .map_or_else(|| finding.to_string(), |why| format!("{finding}: {why}")),
+        );
+    }
     let paint = if r.usable {
         output::Paint::Green
     } else {
