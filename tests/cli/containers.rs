@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{Reaped, World, port};
+use crate::support::{Reaped, World, claim_port, json_of, port};
 
 /// A process whose command name is `docker-proxy`, started with docker-proxy's arguments
 /// (container end 172.17.0.2:5432), listening on 127.0.0.1 at the `-host-port` it is given: a
@@ -185,11 +185,6 @@ fn text(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn json_of(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
-}
-
 /// The one line of `text` that mentions `pid`.
 fn line_of(text: &str, pid: u32) -> String {
     let rows: Vec<&str> = text
@@ -198,14 +193,6 @@ fn line_of(text: &str, pid: u32) -> String {
         .collect();
     assert_eq!(rows.len(), 1, "one line for pid {pid}:\n{text}");
     rows[0].to_string()
-}
-
-/// A claim of `p` in `shop`, so `list --live` watches that port.
-fn claim_port(w: &World, p: u16) {
-    w.ok(&["claim", "web"]);
-    let mut reg = w.registry_json();
-    reg["claims"][0]["port"] = json!(p);
-    std::fs::write(w.registry(), reg.to_string()).expect("write registry");
 }
 
 /// No engine: a `DOCKER_HOST` socket path that does not exist.

@@ -310,10 +310,7 @@ fn kill_stops_only_the_users_own_processes_and_root_is_no_exception() {
                 .spawn()
                 .expect("python3 as nobody"),
         );
-        let mut line = String::new();
-        std::io::BufReader::new(child.0.stdout.as_mut().expect("stdout"))
-            .read_line(&mut line)
-            .expect("ready");
+        assert_eq!(crate::support::first_line(&mut child.0), "ready");
         let out = w.fails_in(&dir, &["kill", &p.to_string()], 1);
         assert!(
             stderr(&out).contains(&format!("is held by pid {} (", child.0.id()))

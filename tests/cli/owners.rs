@@ -3,15 +3,14 @@
 //! decides, not an ancestor's. Real python3 listeners on loopback ports the OS picked, each
 //! run in its own process group, which is killed when the test ends (even on failure).
 
-use std::io::BufRead as _;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::{World, stderr, stdout};
+use crate::support::{World, claim_port, first_line, json_of, stderr, stdout};
 
 /// A child started in a process group of its own; the whole group is killed and the child
 /// reaped on drop, so no grandchild outlives the test.
@@ -37,11 +36,8 @@ fn spawn(cmd: &mut Command) -> (Group, String) {
             .spawn()
             .expect("python3 is needed for this test"),
     );
-    let mut line = String::new();
-    std::io::BufReader::new(child.0.stdout.as_mut().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read the first line");
-    (child, line.trim().to_string())
+    let line = first_line(&mut child.0);
+    (child, line)
 }
 
 /// Whether process `pid` is still running (and not a zombie).
@@ -54,19 +50,6 @@ fn running(pid: u32) -> bool {
             .trim_start()
             .starts_with('Z')
     })
-}
-
-/// Sets the port of the only claim (`web` in `shop`) to `p`, the port a test's server holds.
-fn claim_web_on(w: &World, p: u16) {
-    w.ok(&["claim", "web"]);
-    let mut reg = w.registry_json();
-    reg["claims"][0]["port"] = json!(p);
-    std::fs::write(w.registry(), reg.to_string()).expect("write registry");
-}
-
-fn json_of(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 /// The pids in a SOCKET's `holders`.
@@ -122,7 +105,7 @@ fn a_shared_socket_lists_every_holder_and_kill_refuses_unless_all_are_the_projec
     let w = World::new();
     let shop = w.project("shop");
     let (_group, parent, child, p) = socket_activation(&shop);
-    claim_web_on(&w, p);
+    claim_port(&w, p);
 
     // kill: refused, naming both, and neither is signalled.
     let out = w.fails_in(&shop, &["kill", "web", "--timeout", "1s"], 1);
@@ -201,7 +184,7 @@ fn the_process_s_own_folder_decides_not_an_ancestor_s() {
     let w = World::new();
     let shop = w.project("shop");
     let (_group, p, blog) = started_from_shop_working_in_blog(&w);
-    claim_web_on(&w, p);
+    claim_port(&w, p);
     let out = w.fails_in(&shop, &["wait", "web", "--owned", "--timeout", "1s"], 1);
     assert!(
         stderr(&out).contains(&format!(") works in {}, not in ", blog.display())),
@@ -268,7 +251,7 @@ fn another_users_socket_on_a_claim_is_a_conflict_for_root_too() {
     .expect("open the world for traversal");
     // nobody's server, started inside root's project.
     let (server, p) = nobody_listener(&shop);
-    claim_web_on(&w, p);
+    claim_port(&w, p);
     let (row, code) = audit_row(&w, &shop, p);
     assert_eq!(
         (row["finding"].as_str(), code),
