@@ -187,6 +187,7 @@ pub fn victims(socks: &[Socket], project: &Path) -> Result<Vec<Victim>> {
                     &format!(
                         "{label}, which is forwarded to a container; stopping {proxy} would break the engine's port forwarding, not stop the container; stop the container instead ('docker ps' or 'podman ps' shows which)"
                     ),
+                    "",
                 ));
             }
             let start = process::start_time(pid);
@@ -199,6 +200,7 @@ pub fn victims(socks: &[Socket], project: &Path) -> Result<Vec<Victim>> {
                     &format!(
                         "{label}, whose start time devport cannot read, so it cannot make sure it signals that very process and not one that took its pid"
                     ),
+                    "",
                 ));
             }
             out.push(Victim {
@@ -215,15 +217,20 @@ pub fn victims(socks: &[Socket], project: &Path) -> Result<Vec<Victim>> {
     Ok(out)
 }
 
-/// A refusal to stop what holds socket `s`, in words: `MESSAGE` follows "tcp port P is held
-/// by", and "nothing was stopped" ends it.
-fn refused(s: &Socket, why: StopRefusal, pid: Option<u32>, message: &str) -> Error {
+/// A refusal to stop what holds socket `s`, in words: `message` follows "tcp port P is held
+/// by", then "nothing was stopped", then `fix` when there is one.
+fn refused(s: &Socket, why: StopRefusal, pid: Option<u32>, message: &str, fix: &str) -> Error {
+    let fix = if fix.is_empty() {
+        String::new()
+    } else {
+        format!("; {fix}")
+    };
     Error::StopRefused {
         why,
         port: Some(s.port),
         pid,
         message: format!(
-            "{} port {} is held by {message}; nothing was stopped",
+            "{} port {} is held by {message}; nothing was stopped{fix}",
             s.proto, s.port
         ),
     }
@@ -254,6 +261,7 @@ fn may_stop(s: &Socket, project: &Path) -> Result<()> {
             StopRefusal::SystemProcess,
             Some(pid),
             &format!("{holders}, {what}; devport never stops pid {pid}"),
+            "",
         ));
     }
     if let Some(c) = &s.container {
@@ -264,6 +272,7 @@ fn may_stop(s: &Socket, project: &Path) -> Result<()> {
             &format!(
                 "{holders}, which is forwarded to {c}; stopping a container's port forwarder would break the engine's port forwarding, not stop the container; stop the container instead ('docker ps' or 'podman ps' shows which)"
             ),
+            "",
         ));
     }
     match owner::judge(s, project) {
@@ -279,6 +288,7 @@ fn may_stop(s: &Socket, project: &Path) -> Result<()> {
                 StopRefusal::Unseen,
                 s.pid,
                 &format!("a process{whose} that devport cannot see"),
+                "run devport as that user to stop it",
             ));
         }
         Verdict::Unknown(why) => {
@@ -289,13 +299,20 @@ fn may_stop(s: &Socket, project: &Path) -> Result<()> {
                 &format!(
                     "{holders}: {why}; devport stops only processes it can tell are yours and work in this project"
                 ),
+                "if it is yours to stop, stop it where it was started",
             ));
         }
         Verdict::Foreign(why) => {
-            let kind = if matches!(why, Why::OtherUser { .. }) {
-                StopRefusal::OtherUser
+            let (kind, fix) = if matches!(why, Why::OtherUser { .. }) {
+                (
+                    StopRefusal::OtherUser,
+                    "run devport as that user to stop it",
+                )
             } else {
-                StopRefusal::NotInProject
+                (
+                    StopRefusal::NotInProject,
+                    "run 'devport kill' in the project it works in, or stop it where it was started",
+                )
             };
             return Err(refused(
                 s,
@@ -304,6 +321,7 @@ fn may_stop(s: &Socket, project: &Path) -> Result<()> {
                 &format!(
                     "{holders}: {why}; devport stops a port's processes only when every one of them is yours and works in this project"
                 ),
+                fix,
             ));
         }
     }
