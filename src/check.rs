@@ -168,7 +168,7 @@ impl PortReport {
     /// Judges the live sockets against the claim's project, as `audit` does (see
     /// [`claimed_finding`]): a conflict if any socket is one, with the reason of the first;
     /// call it once the sockets' container ends are annotated.
-    pub fn judge(&mut self) {
+    pub(crate) fn judge(&mut self) {
         let Some(claim) = &self.claim else {
             return;
         };

@@ -145,6 +145,7 @@ pub fn stderr(out: &Output) -> String {
 }
 
 /// A command's stdout as JSON.
+#[cfg(target_os = "linux")]
 pub fn json_of(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
@@ -152,6 +153,7 @@ pub fn json_of(out: &Output) -> serde_json::Value {
 
 /// A claim of `web` in `shop` moved to port `p` (the registry edited), so a test's server on a
 /// port the OS picked is that claim's, and `list --live` watches it.
+#[cfg(target_os = "linux")]
 pub fn claim_port(w: &World, p: u16) {
     w.ok(&["claim", "web"]);
     let mut reg = w.registry_json();
@@ -160,6 +162,7 @@ pub fn claim_port(w: &World, p: u16) {
 }
 
 /// The first line a child prints on its piped stdout, trimmed.
+#[cfg(unix)]
 pub fn first_line(child: &mut std::process::Child) -> String {
     let mut line = String::new();
     std::io::BufRead::read_line(
