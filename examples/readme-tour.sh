@@ -90,7 +90,14 @@ DATABASE_URL = "postgres://app@localhost:{port:db}/{project}"
 GRPC_BACKUP = "127.0.0.1:{port:grpc:2}"
 TOML
 run 'devport up'
+run 'devport trust'
+run 'devport up'
 run 'devport up --format dotenv --write-env .env'
+
+echo '### trust'
+run 'devport trust --list'
+printf '# edited\n' >> devport.toml
+run 'devport env --format dotenv'
 
 echo '### lease'
 run 'devport lease --count 2'

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::registry::Claim;
@@ -108,16 +108,78 @@ const FORBIDDEN: &[&str] = &[
     "MANPAGER",
     "MANPATH",
     "MANOPT",
+    "RUSTC",
+    "RUSTDOC",
+    "PHPRC",
+    "PSQLRC",
+    "SSLKEYLOGFILE",
+    "CLASSPATH",
+    "NETRC",
+    "WGETRC",
 ];
 
 /// Families of names that tools read to find their configuration, code or credentials (git,
-/// XDG config folders, docker, cargo, interpreters, editors, history files, ssh, gpg, cloud
-/// CLIs), refused for names a person chooses. A generated `*_PORT` name is never one of these
-/// tools' variables, so a service named `git` keeps `GIT_PORT`.
+/// XDG config folders, docker, cargo, interpreters and their package managers, build tools,
+/// the .NET and Erlang runtimes, GUI toolkits' plugins, editors, history files, ssh, gpg, TLS,
+/// cloud CLIs), refused for names a person chooses. A generated `*_PORT` name is never one of
+/// these tools' variables, so a service named `git` keeps `GIT_PORT`. This list cannot be
+/// complete: an untrusted manifest exports none of its own names (see [`crate::trust`]).
 const FORBIDDEN_CHOSEN_PREFIXES: &[&str] = &[
-    "XDG_", "GIT_", "DOCKER_", "CARGO_", "RUSTC_", "RUSTUP_", "PYTHON", "PERL", "RUBY", "NODE_",
-    "NPM_", "JAVA_", "JDK_", "LUA_", "GCONV", "OPENSSL_", "SSL_", "SSH_", "GPG", "GNUPG", "KUBE",
-    "AWS_", "BASH", "ZSH", "HIST", "LESS", "VIM", "ZDOTDIR",
+    "XDG_",
+    "GIT_",
+    "DOCKER_",
+    "CARGO_",
+    "RUSTC_",
+    "RUSTUP_",
+    "PYTHON",
+    "IPYTHON",
+    "JUPYTER_",
+    "PERL",
+    "RUBY",
+    "GEM_",
+    "BUNDLE_",
+    "NODE_",
+    "NPM_",
+    "ELECTRON_",
+    "JAVA_",
+    "JDK_",
+    "MAVEN_",
+    "GRADLE_",
+    "SBT_",
+    "PHP_",
+    "DOTNET_",
+    "CORECLR_",
+    "COR_",
+    "COMPLUS_",
+    "ERL_",
+    "LUA_",
+    "PIP_",
+    "UV_",
+    "CONDA_",
+    "POETRY_",
+    "GCONV",
+    "GTK_",
+    "GIO_",
+    "GST_",
+    "QT_",
+    "OPENSSL_",
+    "SSL_",
+    "CURL_",
+    "REQUESTS_",
+    "SSH_",
+    "GPG",
+    "GNUPG",
+    "KUBE",
+    "AWS_",
+    "GOOGLE_",
+    "CLOUDSDK_",
+    "AZURE_",
+    "BASH",
+    "ZSH",
+    "HIST",
+    "LESS",
+    "VIM",
+    "ZDOTDIR",
 ];
 
 /// Families of names read by the dynamic loaders (`LD_PRELOAD`, `DYLD_INSERT_LIBRARIES`), by
@@ -829,29 +891,18 @@ fn unescape(raw: &str) -> String {
 /// written.
 #[derive(Debug)]
 pub struct EnvFile {
-    /// The path as given, for messages.
-    shown: PathBuf,
-    /// The file to replace: the path, or the file a symlink there points to.
-    target: PathBuf,
-    /// Its bytes, `None` when it does not exist yet.
-    existing: Option<Vec<u8>>,
+    /// The file, checked, with its bytes.
+    file: crate::fsutil::Replaceable,
 }
 
 impl EnvFile {
-    /// Opens `path`: a symlink is followed to its target (which is replaced, so the link stays);
-    /// the file is read with [`crate::fsutil::read_regular`] (a FIFO or a folder is an error,
-    /// never a hang) and must parse (see [`merge`]). Refused (exit 3), as manifests are (see
-    /// [`crate::fsutil::untrusted`]), when another user could have chosen the file: it (or a
-    /// link's target) belongs to another user, it (or a link's target) is in a folder every
-    /// user may write, or the path goes through a symlink another user made (root's links,
-    /// such as macOS's `/tmp`, are trusted). Writing there would change a file with this user's
-    /// rights that this user never chose.
+    /// Opens `path` by the rules of every file devport writes
+    /// ([`crate::fsutil::open_replaceable`]: another user's file, link or folder, a folder every
+    /// user may write, a hard-linked file are refused; `/dev/stdout`, a FIFO or a terminal is
+    /// written in place); an existing file must parse (see [`merge`]).
     pub fn open(path: &Path) -> Result<EnvFile> {
-        let (target, existing) = crate::fsutil::open_replaceable(path, ".env file")?;
         let file = EnvFile {
-            shown: path.to_path_buf(),
-            target,
-            existing,
+            file: crate::fsutil::open_replaceable(path, ".env file")?,
         };
         file.merged(&[])?;
         Ok(file)
@@ -859,12 +910,13 @@ impl EnvFile {
 
     /// The path as given.
     pub fn path(&self) -> &Path {
-        &self.shown
+        self.file.path()
     }
 
-    /// The file that is replaced on write (the symlink's target for a link).
-    pub fn target(&self) -> &Path {
-        &self.target
+    /// Writes `bytes` (from [`EnvFile::merged`]) by the file's kind (see
+    /// [`crate::fsutil::Replaceable::write`]).
+    pub fn write(&self, bytes: &[u8]) -> Result<()> {
+        self.file.write(bytes)
     }
 
     /// The new contents with `vars` merged in, or `None` when they would not change.
@@ -878,8 +930,8 @@ impl EnvFile {
         vars: &[(String, String)],
         drop: &[String],
     ) -> Result<Option<Vec<u8>>> {
-        let existing = self.existing.as_deref().unwrap_or_default();
-        let merged = merge(existing, vars, drop, &self.shown)?;
+        let existing = self.file.existing().unwrap_or_default();
+        let merged = merge(existing, vars, drop, self.file.path())?;
         Ok((merged != existing).then_some(merged))
     }
 }
@@ -983,6 +1035,81 @@ mod tests {
         assert!(validate_prefix("").is_ok() && validate_prefix("APP_").is_ok());
         for bad in ["LD_", "DYLD_X", "devport_", "9", "A-"] {
             assert!(validate_prefix(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// Issue 17's names that load code or configuration, which the deny-list let through: each
+    /// is refused as a chosen name, while every service keeps its generated `*_PORT`.
+    #[test]
+    fn tool_families_are_refused_but_generated_ports_are_kept() {
+        for chosen in [
+            "IPYTHONDIR",
+            "JUPYTER_CONFIG_DIR",
+            "MAVEN_OPTS",
+            "GRADLE_OPTS",
+            "SBT_OPTS",
+            "RUSTC",
+            "RUSTC_WRAPPER",
+            "RUSTFLAGS",
+            "PHPRC",
+            "PHP_INI_SCAN_DIR",
+            "DOTNET_STARTUP_HOOKS",
+            "CORECLR_PROFILER_PATH",
+            "COR_PROFILER_PATH",
+            "GTK_MODULES",
+            "QT_PLUGIN_PATH",
+            "PSQLRC",
+            "ERL_FLAGS",
+            "ELECTRON_RUN_AS_NODE",
+            "PIP_INDEX_URL",
+            "UV_INDEX_URL",
+            "SSLKEYLOGFILE",
+            "CURL_CA_BUNDLE",
+            "SSL_CERT_FILE",
+            "GOOGLE_APPLICATION_CREDENTIALS",
+            "AWS_CONFIG_FILE",
+        ] {
+            assert!(validate_var(chosen).is_err(), "{chosen}");
+            assert!(
+                validate_var(&chosen.to_ascii_lowercase()).is_err(),
+                "{chosen}"
+            );
+        }
+        let none = BTreeMap::new();
+        for service in [
+            "ipythondir",
+            "jupyter",
+            "maven",
+            "gradle",
+            "sbt",
+            "rustc",
+            "php",
+            "dotnet",
+            "cor",
+            "coreclr",
+            "qt",
+            "gtk",
+            "erl",
+            "electron",
+            "pip",
+            "uv",
+            "ssl",
+            "curl",
+            "google",
+            "aws",
+        ] {
+            let name = var_name(service, "");
+            assert_eq!(name, format!("{}_PORT", service.to_ascii_uppercase()));
+            assert!(check_names(&[(service, 3)], &none, "").is_ok(), "{name}");
+        }
+        for fine in [
+            "API_URL",
+            "CORS_ORIGIN",
+            "QTY_LIMIT",
+            "PHPMYADMIN_URL",
+            "UVICORN_HOST",
+        ] {
+            assert!(validate_var(fine).is_ok(), "{fine}");
         }
     }
 

@@ -6,18 +6,267 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
-/// Creates `dir` (and its parents) if missing; a folder devport creates is private (0700).
-pub fn ensure_dir(dir: &Path) -> Result<()> {
-    if dir.as_os_str().is_empty() || dir.is_dir() {
+/// Makes sure devport may write files into the folder `dir`, creating it and its missing
+/// parents with `mode` (less the umask) if needed: the one way devport makes a folder it writes
+/// into (the registry's folder, `man --dir`); `what` names it in errors ("registry folder").
+/// Refused (nothing is created):
+/// - a folder in a home folder that does not exist (`HOME=/nonexistent` must not make
+///   `/nonexistent`, which root could);
+/// - a folder that is another user's, or would be created in one (see [`foreign_folder`]):
+///   root may write anywhere, but devport does not use that power on another user's files;
+/// - a path through a symlink another user made.
+pub fn ensure_dir(dir: &Path, mode: u32, what: &str) -> Result<()> {
+    if dir.as_os_str().is_empty() {
+        return Ok(());
+    }
+    let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    if let Some(home) = missing_home(&absolute) {
+        return Err(Error::config(
+            dir,
+            format!(
+                "cannot be created: it is in the home folder {}, which does not exist; create the home folder, or set HOME to one that exists",
+                home.display()
+            ),
+        ));
+    }
+    if let Some(why) = foreign_link(dir) {
+        return Err(Error::Insecure {
+            path: dir.to_path_buf(),
+            message: format!("{what} {} cannot be used: {why}", dir.display()),
+        });
+    }
+    // The folder itself when it exists, else the folder it would be created in.
+    let Some(existing) = absolute.ancestors().find(|p| p.is_dir()) else {
+        return Ok(());
+    };
+    if let Some(foreign) = foreign_folder(existing) {
+        let what = if existing == absolute {
+            format!("{what} {}", dir.display())
+        } else {
+            format!(
+                "{what} {} would be made in {}, which",
+                dir.display(),
+                existing.display()
+            )
+        };
+        return Err(Error::Insecure {
+            path: existing.to_path_buf(),
+            message: foreign.message(&what),
+        });
+    }
+    if existing == absolute {
         return Ok(());
     }
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, mode);
+    #[cfg(not(unix))]
+    let _ = mode;
     builder
         .create(dir)
         .map_err(|e| Error::io("cannot create folder", dir, e))
+}
+
+/// The home folder, when `dir` is inside it and it does not exist.
+fn missing_home(dir: &Path) -> Option<PathBuf> {
+    let home = directories::BaseDirs::new()?.home_dir().to_path_buf();
+    (dir.starts_with(&home) && !home.is_dir()).then_some(home)
+}
+
+/// Why this user must not create or replace files in a folder the OS may let it write: the
+/// folder belongs to another user (root may write anywhere; devport does not use that power
+/// on another user's folder), unless it is shared by a group (group-writable) that this user
+/// is a member of by its own groups, not by being root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Foreign {
+    /// The owner of the folder or file.
+    owner: u32,
+    /// The group that shares the folder, when it is shared and this user is not a member.
+    group: Option<u32>,
+    /// A file of another user in a folder of this user's: the file to take back with `chown`.
+    reclaim: Option<PathBuf>,
+}
+
+impl Foreign {
+    /// The one line that refuses `what` ("registry folder /x"): whose it is, and what to run
+    /// instead.
+    pub fn message(&self, what: &str) -> String {
+        let me = euid();
+        if let Some(gid) = self.group {
+            return format!(
+                "{what} is shared by the group {}, and you ({}) are not a member; run devport as a member of that group, or add {} to it if it should share this registry",
+                group_name(gid),
+                my_name(me),
+                short_name(me),
+            );
+        }
+        let instead = if let Some(file) = &self.reclaim {
+            format!(
+                "if it is yours, take it back with 'sudo chown {} {}'",
+                short_name(me),
+                file.display()
+            )
+        } else if me == 0 && self.owner != 0 {
+            format!(
+                "run devport as {} instead, without sudo",
+                short_name(self.owner)
+            )
+        } else {
+            "use a folder of your own instead".to_string()
+        };
+        format!(
+            "{what} belongs to {}, not to you ({}); {instead}",
+            user_name(self.owner),
+            my_name(me)
+        )
+    }
+}
+
+/// Whether the folder `dir` is one devport may not write into for this user (see [`Foreign`]).
+/// `None` for a folder of this user, a group-shared folder of one of this user's groups, a
+/// folder every user may write (refused on that ground where it matters: see
+/// [`in_open_folder`]), and a folder that cannot be looked at (the OS then says).
+#[cfg(unix)]
+pub fn foreign_folder(dir: &Path) -> Option<Foreign> {
+    use std::os::unix::fs::MetadataExt as _;
+    let meta = std::fs::metadata(dir).ok()?;
+    let (mode, me) = (meta.mode(), euid());
+    if meta.uid() == me || mode & 0o002 != 0 {
+        return None;
+    }
+    let shared = mode & 0o020 != 0;
+    if shared && is_member(meta.gid()) {
+        return None;
+    }
+    Some(Foreign {
+        owner: meta.uid(),
+        group: shared.then_some(meta.gid()),
+        reclaim: None,
+    })
+}
+
+/// Whether the folder `dir` is one devport may not write into: never, where folders have no
+/// Unix owner.
+#[cfg(not(unix))]
+pub fn foreign_folder(_dir: &Path) -> Option<Foreign> {
+    None
+}
+
+/// Whether devport may change the existing file `path` (one of its own: the registry, its
+/// lock; `meta` is its metadata) in its folder: it is this user's, or it has the group of a
+/// folder shared by a group this user is a member of. A file another user made in a folder of
+/// this user's (a registry `sudo devport` once wrote) is refused with the fix: take it back.
+#[cfg(unix)]
+pub fn foreign_file(path: &Path, meta: &std::fs::Metadata) -> Option<Foreign> {
+    use std::os::unix::fs::MetadataExt as _;
+    let me = euid();
+    if meta.uid() == me {
+        return None;
+    }
+    let folder = std::fs::metadata(parent_dir(path)).ok();
+    let shared_gid = folder
+        .as_ref()
+        .filter(|f| f.mode() & 0o020 != 0)
+        .map(std::os::unix::fs::MetadataExt::gid)
+        .filter(|&gid| is_member(gid));
+    if shared_gid == Some(meta.gid()) {
+        return None;
+    }
+    Some(Foreign {
+        owner: meta.uid(),
+        group: None,
+        reclaim: folder
+            .is_some_and(|f| f.uid() == me)
+            .then(|| path.to_path_buf()),
+    })
+}
+
+/// Whether devport may change an existing file of its own: always, where files have no Unix
+/// owner.
+#[cfg(not(unix))]
+pub fn foreign_file(_path: &Path, _meta: &std::fs::Metadata) -> Option<Foreign> {
+    None
+}
+
+/// This process's effective uid (0 where there are no uids).
+fn euid() -> u32 {
+    #[cfg(unix)]
+    {
+        nix::unistd::geteuid().as_raw()
+    }
+    #[cfg(not(unix))]
+    0
+}
+
+/// Whether this process is a member of the group `gid` by its own groups (its effective group
+/// or its supplementary groups: `sudo` gives root root's own groups, never the user's).
+#[cfg(unix)]
+fn is_member(gid: u32) -> bool {
+    let gid = nix::unistd::Gid::from_raw(gid);
+    if nix::unistd::getegid() == gid {
+        return true;
+    }
+    #[cfg(not(target_vendor = "apple"))]
+    {
+        nix::unistd::getgroups().is_ok_and(|groups| groups.contains(&gid))
+    }
+    // No getgroups there: the group's member list.
+    #[cfg(target_vendor = "apple")]
+    {
+        let user = nix::unistd::User::from_uid(nix::unistd::geteuid())
+            .ok()
+            .flatten();
+        let group = nix::unistd::Group::from_gid(gid).ok().flatten();
+        user.zip(group)
+            .is_some_and(|(u, g)| g.mem.contains(&u.name))
+    }
+}
+
+/// A user as people know them: `alice (uid 1000)`, or `uid 1000` when the uid has no name.
+fn user_name(uid: u32) -> String {
+    match name_of(uid) {
+        Some(name) => format!("{name} (uid {uid})"),
+        None => format!("uid {uid}"),
+    }
+}
+
+/// This user as people know it in "not to you (…)": `root, uid 0`, or `uid 0` with no name.
+fn my_name(uid: u32) -> String {
+    match name_of(uid) {
+        Some(name) => format!("{name}, uid {uid}"),
+        None => format!("uid {uid}"),
+    }
+}
+
+/// A user's name, or `uid 1000` when the uid has no name.
+fn short_name(uid: u32) -> String {
+    name_of(uid).unwrap_or_else(|| format!("uid {uid}"))
+}
+
+#[cfg(unix)]
+fn name_of(uid: u32) -> Option<String> {
+    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+}
+
+#[cfg(not(unix))]
+fn name_of(_uid: u32) -> Option<String> {
+    None
+}
+
+/// A group as people know it: `staff (gid 20)`, or `gid 20` when it has no name.
+fn group_name(gid: u32) -> String {
+    #[cfg(unix)]
+    if let Some(group) = nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(gid))
+        .ok()
+        .flatten()
+    {
+        return format!("{} (gid {gid})", group.name);
+    }
+    format!("gid {gid}")
 }
 
 /// The Unix permissions a replaced file gets.
@@ -27,6 +276,74 @@ pub enum FileMode {
     Exact(u32),
     /// These bits less the umask, as any new file a person creates (a new `.env`).
     Masked(u32),
+    /// A file of a registry shared by a group: exactly these bits, this group, and this owner
+    /// where the writer may give a file away (root; another member's write makes the file its
+    /// own, with the group and mode kept, so every member can still use it).
+    #[cfg(unix)]
+    Shared {
+        /// The mode bits.
+        mode: u32,
+        /// The owner to keep.
+        owner: u32,
+        /// The group to keep.
+        group: u32,
+    },
+}
+
+/// How a registry file (the registry, or a new lock) at `path` is written: in a folder shared
+/// by a group (group-writable), an existing file keeps its owner, group and mode, and a new one
+/// gets the folder's group and 0660; anywhere else it is this user's, 0600.
+pub fn registry_mode(path: &Path) -> FileMode {
+    let dir = parent_dir(path);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        if let Ok(folder) = std::fs::metadata(dir)
+            && folder.mode() & 0o020 != 0
+        {
+            return match std::fs::metadata(path) {
+                Ok(file) => FileMode::Shared {
+                    mode: file.mode() & 0o7777,
+                    owner: file.uid(),
+                    group: file.gid(),
+                },
+                Err(_) => FileMode::Shared {
+                    mode: 0o660,
+                    owner: euid(),
+                    group: folder.gid(),
+                },
+            };
+        }
+    }
+    FileMode::Exact(private_mode(dir))
+}
+
+/// Gives the file just created (`file`) the mode, group and (for root) owner `mode` asks for;
+/// a plain mode is set exactly only for [`FileMode::Exact`] (the umask cut it at creation).
+#[cfg(unix)]
+pub(crate) fn apply_mode(file: &std::fs::File, mode: FileMode) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let bits = match mode {
+        FileMode::Masked(_) => return Ok(()),
+        FileMode::Exact(bits) => bits,
+        FileMode::Shared { mode, owner, group } => {
+            let me = euid();
+            let owner = (me == 0 && owner != me).then(|| nix::unistd::Uid::from_raw(owner));
+            nix::unistd::fchown(file, owner, Some(nix::unistd::Gid::from_raw(group)))?;
+            mode
+        }
+    };
+    file.set_permissions(std::fs::Permissions::from_mode(bits))
+}
+
+/// Where files have no Unix mode or owner, a new file is as good as it gets.
+#[cfg(not(unix))]
+#[allow(
+    clippy::unnecessary_wraps,
+    reason = "the same signature as the Unix form, which can fail"
+)]
+pub(crate) fn apply_mode(_file: &std::fs::File, _mode: FileMode) -> std::io::Result<()> {
+    Ok(())
 }
 
 /// Replaces `path` with `bytes` atomically: a temp file in the same folder, `sync_all`, rename
@@ -41,7 +358,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: FileMode) -> Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        let (FileMode::Exact(bits) | FileMode::Masked(bits)) = mode;
+        let (FileMode::Exact(bits) | FileMode::Masked(bits) | FileMode::Shared { mode: bits, .. }) =
+            mode;
         builder.permissions(std::fs::Permissions::from_mode(bits));
     }
     #[cfg(not(unix))]
@@ -50,14 +368,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: FileMode) -> Result<()> {
         .tempfile_in(dir)
         .map_err(|e| fail(without_temp_path(e)))?;
     // The mode given at creation is cut by the umask; an exact mode (a group-shared registry
-    // needs its g+w) is set again on the open file.
+    // needs its g+w, and its group) is set again on the open file.
     #[cfg(unix)]
-    if let FileMode::Exact(bits) = mode {
-        use std::os::unix::fs::PermissionsExt as _;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(bits))
-            .map_err(fail)?;
-    }
+    apply_mode(tmp.as_file(), mode).map_err(fail)?;
     // Through the plain file: tempfile's own writer adds the temp file's name to errors.
     tmp.as_file_mut().write_all(bytes).map_err(fail)?;
     tmp.as_file().sync_all().map_err(fail)?;
@@ -439,22 +752,169 @@ mod windows_tests {
     }
 }
 
-/// Opens a file the user named for devport to replace (`env --write`, `export --write`): a
-/// symlink is followed to its target (which is replaced, so the link stays); the file is read
-/// with [`read_regular`] (a FIFO or a folder is an error, never a hang). Refused (exit 3), as
-/// manifests are (see [`untrusted`]), when another user could have chosen the file: it (or a
-/// link's target) belongs to another user, it (or a link's target) is in a folder every user
-/// may write, or the path goes through a symlink another user made (root's links, such as
-/// macOS's `/tmp`, are trusted). Writing there would change a file with this user's rights
-/// that this user never chose. Gives the file to replace and its bytes (`None` when it does
-/// not exist yet).
-pub fn open_replaceable(path: &Path, what: &'static str) -> Result<(PathBuf, Option<Vec<u8>>)> {
+/// A file the user named for devport to write (`env --write`, `export --write`, `init`,
+/// `man --dir`), checked by [`open_replaceable`]; [`Replaceable::write`] writes it.
+#[derive(Debug)]
+pub struct Replaceable {
+    /// The path as given, for messages.
+    shown: PathBuf,
+    /// What is written, and how.
+    kind: Kind,
+}
+
+#[derive(Debug)]
+enum Kind {
+    /// A regular file (or none yet), replaced atomically: the path, or a symlink's target.
+    File {
+        target: PathBuf,
+        existing: Option<Vec<u8>>,
+    },
+    /// devport's own stdout (1) or stderr (2), named `/dev/stdout`, `/dev/fd/1` and so on:
+    /// written through that very descriptor, so the caller's redirect gets the text in place,
+    /// at its offset, and keeps its file.
+    Stdio(u32),
+    /// A FIFO, the null device or a terminal: opened and written in place, never replaced.
+    Stream(PathBuf),
+}
+
+impl Replaceable {
+    /// The path as given.
+    pub fn path(&self) -> &Path {
+        &self.shown
+    }
+
+    /// The file's bytes; `None` when it does not exist yet, or is a stream (which has no text
+    /// to keep).
+    pub fn existing(&self) -> Option<&[u8]> {
+        match &self.kind {
+            Kind::File { existing, .. } => existing.as_deref(),
+            Kind::Stdio(_) | Kind::Stream(_) => None,
+        }
+    }
+
+    /// Writes `bytes`: a regular file is replaced atomically (see [`write_atomic`]; it keeps its
+    /// mode, a new one gets the umask's), a stream gets them in place.
+    pub fn write(&self, bytes: &[u8]) -> Result<()> {
+        let fail = |e| Error::io("cannot write", &self.shown, e);
+        match &self.kind {
+            Kind::File { target, .. } => write_atomic(target, bytes, kept_mode(target)),
+            Kind::Stdio(fd) => {
+                let mut out: Box<dyn std::io::Write> = if *fd == 2 {
+                    Box::new(std::io::stderr().lock())
+                } else {
+                    Box::new(std::io::stdout().lock())
+                };
+                out.write_all(bytes).and_then(|()| out.flush()).map_err(fail)
+            }
+            Kind::Stream(path) => write_in_place(path, bytes).map_err(|e| {
+                if e.raw_os_error() == Some(libc_enxio()) {
+                    Error::config(
+                        &self.shown,
+                        "is a FIFO that no process is reading, so nothing was written; start its reader first".to_string(),
+                    )
+                } else {
+                    fail(e)
+                }
+            }),
+        }
+    }
+}
+
+/// The mode to give a rewritten file: exactly its current one, else the umask's choice.
+fn kept_mode(path: &Path) -> FileMode {
+    #[cfg(unix)]
+    if let Ok(meta) = std::fs::metadata(path) {
+        use std::os::unix::fs::PermissionsExt as _;
+        return FileMode::Exact(meta.permissions().mode() & 0o7777);
+    }
+    let _ = path;
+    FileMode::Masked(0o666)
+}
+
+/// ENXIO: a FIFO opened for writing without blocking has no reader.
+fn libc_enxio() -> i32 {
+    #[cfg(unix)]
+    {
+        nix::errno::Errno::ENXIO as i32
+    }
+    #[cfg(not(unix))]
+    0
+}
+
+/// Opens a stream (FIFO or device) for writing without blocking (a FIFO without a reader is
+/// ENXIO, not a hang) and without becoming a controlling terminal, then writes `bytes` with
+/// blocking writes.
+#[cfg(unix)]
+fn write_in_place(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use nix::fcntl::{FcntlArg, OFlag, fcntl};
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags((OFlag::O_NONBLOCK | OFlag::O_NOCTTY).bits())
+        .open(path)?;
+    fcntl(&file, FcntlArg::F_SETFL(OFlag::empty()))?;
+    file.write_all(bytes)?;
+    file.flush()
+}
+
+#[cfg(not(unix))]
+fn write_in_place(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)?
+        .write_all(bytes)
+}
+
+/// Checks a file the user named for devport to write (`env --write`, `export --write`, `init`,
+/// `man --dir`): the one checked path for every file devport writes besides its registry.
+///
+/// A path that names devport's stdout or stderr (`/dev/stdout`, `/dev/fd/2`,
+/// `/proc/self/fd/1`, through any links) is written through that descriptor, in place; a FIFO,
+/// the null device or a terminal is written in place; any other file that is not a regular
+/// file is refused (a regular file behind another descriptor too). Nothing that is not a
+/// regular file is ever replaced, so a shell's redirect keeps its file.
+///
+/// A regular file: a symlink is followed to its target (which is replaced, so the link stays);
+/// the file is read with [`read_regular`]. Refused (exit 3), as manifests are (see
+/// [`untrusted`]), when another user could have chosen the file: it (or a link's target)
+/// belongs to another user, it (or a link's target) is in a folder every user may write, or
+/// the path goes through a symlink another user made (root's links, such as macOS's `/tmp`,
+/// are trusted). Refused too: a file with other hard links (replacing it would leave them the
+/// old text), a read-only file, and a folder that is another user's ([`foreign_folder`]: root
+/// does not write into a user's folder), missing or not writable.
+pub fn open_replaceable(path: &Path, what: &'static str) -> Result<Replaceable> {
     let refuse = |why: String| Error::Insecure {
         path: path.to_path_buf(),
         message: format!("{what} {} cannot be written: {why}", path.display()),
     };
     if let Some(why) = foreign_link(path) {
         return Err(refuse(why));
+    }
+    let shown = path.to_path_buf();
+    let descriptor = names_descriptor(path);
+    if let Some(fd @ (1 | 2)) = descriptor {
+        return Ok(Replaceable {
+            shown,
+            kind: Kind::Stdio(fd),
+        });
+    }
+    if let Ok(meta) = std::fs::metadata(path) {
+        if let Some(fd) = descriptor.filter(|_| meta.is_file()) {
+            return Err(Error::config(
+                path,
+                format!(
+                    "is file descriptor {fd}, which is open on a regular file that devport could only replace under the program that opened it; name that file itself instead"
+                ),
+            ));
+        }
+        if !meta.is_file() && !meta.is_dir() {
+            check_stream(path, &meta, what)?;
+            return Ok(Replaceable {
+                shown,
+                kind: Kind::Stream(path.to_path_buf()),
+            });
+        }
     }
     let target = match std::fs::symlink_metadata(path) {
         Ok(meta) if meta.file_type().is_symlink() => {
@@ -487,6 +947,11 @@ pub fn open_replaceable(path: &Path, what: &'static str) -> Result<(PathBuf, Opt
             "is read-only, so devport leaves it alone; make it writable (chmod u+w) if devport should update it".to_string(),
         ));
     }
+    if let Some(links) = hard_links(&target) {
+        return Err(refuse(format!(
+            "it has {links} hard links, so replacing it would leave the other names with the old text; remove the other links (a symbolic link is followed instead)"
+        )));
+    }
     // The folder must be there and writable now, so a command that claims first and writes
     // last fails before it claims, not after.
     let folder = parent_dir(&target);
@@ -499,10 +964,140 @@ pub fn open_replaceable(path: &Path, what: &'static str) -> Result<(PathBuf, Opt
             ),
         ));
     }
+    if let Some(foreign) = foreign_folder(folder) {
+        return Err(Error::Insecure {
+            path: path.to_path_buf(),
+            message: foreign.message(&format!(
+                "{what} {} cannot be written: its folder {}",
+                path.display(),
+                folder.display()
+            )),
+        });
+    }
     if let Some(e) = folder_unwritable(folder) {
         return Err(Error::io("cannot write", path, e));
     }
-    Ok((target, existing))
+    Ok(Replaceable {
+        shown,
+        kind: Kind::File { target, existing },
+    })
+}
+
+/// How many names the regular file at `path` has, when it has more than one.
+pub fn hard_links(path: &Path) -> Option<u64> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        std::fs::metadata(path)
+            .ok()
+            .filter(std::fs::Metadata::is_file)
+            .map(|m| m.nlink())
+            .filter(|&n| n > 1)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
+/// Whether devport may write in place into the stream `meta` describes: a FIFO (by the rules of
+/// files: not another user's, not in a folder every user may write), the null device, or a
+/// terminal of devport's ([`known_devices`]). Anything else that is not a regular file (a disk,
+/// another device, a socket) is refused.
+fn check_stream(path: &Path, meta: &std::fs::Metadata, what: &'static str) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _};
+        let kind = meta.file_type();
+        if kind.is_fifo() {
+            return match untrusted(path) {
+                None => Ok(()),
+                Some(why) => Err(Error::Insecure {
+                    path: path.to_path_buf(),
+                    message: format!("{what} {} cannot be written: {why}", path.display()),
+                }),
+            };
+        }
+        // Known by its device number, never by opening it: opening some devices acts (a
+        // watchdog starts counting), and root may open any.
+        if kind.is_char_device() && known_devices().contains(&meta.rdev()) {
+            return Ok(());
+        }
+        if kind.is_char_device() || kind.is_block_device() {
+            return Err(Error::config(
+                path,
+                format!(
+                    "is a device, and devport writes {what}s only to regular files, /dev/stdout, /dev/stderr, /dev/null, a FIFO or your terminal; name a regular file instead"
+                ),
+            ));
+        }
+    }
+    Err(Error::NotAFile {
+        what,
+        path: path.to_path_buf(),
+        kind: file_kind(meta.file_type()),
+    })
+}
+
+/// The devices devport writes in place: the null device, the controlling terminal (`/dev/tty`)
+/// and the terminal that devport's stdin, stdout or stderr is.
+#[cfg(unix)]
+fn known_devices() -> Vec<u64> {
+    use std::io::IsTerminal as _;
+    let terminals = [
+        std::io::stdin().is_terminal().then_some("/dev/fd/0"),
+        std::io::stdout().is_terminal().then_some("/dev/fd/1"),
+        std::io::stderr().is_terminal().then_some("/dev/fd/2"),
+    ];
+    ["/dev/null", "/dev/tty"]
+        .into_iter()
+        .chain(terminals.into_iter().flatten())
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| std::os::unix::fs::MetadataExt::rdev(&m))
+        .collect()
+}
+
+/// The descriptor of this process that `path` names, through any chain of symlinks:
+/// `/dev/stdout` (1), `/dev/stderr` (2), `/dev/stdin` (0), `/dev/fd/N`, `/proc/self/fd/N`.
+#[cfg(unix)]
+fn names_descriptor(path: &Path) -> Option<u32> {
+    let mut current = std::path::absolute(path).ok()?;
+    for _ in 0..40 {
+        if let Some(fd) = descriptor_name(&current) {
+            return Some(fd);
+        }
+        let link = std::fs::read_link(&current).ok()?;
+        current = parent_dir(&current).join(link);
+    }
+    None
+}
+
+/// Where there are no descriptor names.
+#[cfg(not(unix))]
+fn names_descriptor(_path: &Path) -> Option<u32> {
+    None
+}
+
+/// The descriptor a name of one stands for (see [`names_descriptor`]).
+#[cfg(unix)]
+fn descriptor_name(path: &Path) -> Option<u32> {
+    let text = path.to_str()?;
+    match text {
+        "/dev/stdin" => return Some(0),
+        "/dev/stdout" => return Some(1),
+        "/dev/stderr" => return Some(2),
+        _ => {}
+    }
+    let own = format!("/proc/{}/fd/", std::process::id());
+    [
+        "/dev/fd/",
+        "/proc/self/fd/",
+        "/proc/thread-self/fd/",
+        own.as_str(),
+    ]
+    .iter()
+    .find_map(|prefix| text.strip_prefix(prefix)?.parse().ok())
 }
 
 /// Whether the file at `path` is marked read-only for its owner (mode without `u+w`; on

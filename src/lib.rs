@@ -76,6 +76,7 @@ mod process;
 mod project;
 mod registry;
 mod toml_value;
+mod trust;
 mod types;
 #[cfg(windows)]
 mod winapi;

@@ -267,6 +267,10 @@ pub struct Manifest {
     /// The `[env]` table: computed variables by name (see [`crate::computed`]).
     #[serde(default, rename = "env", deserialize_with = "checked::computed")]
     pub computed: BTreeMap<String, Template>,
+    /// The SHA-256 of the text it was read from (see [`crate::trust`]); empty for a manifest
+    /// parsed from a string.
+    #[serde(skip)]
+    pub(crate) sha256: String,
 }
 
 /// One `[services.NAME]` table.
@@ -500,7 +504,12 @@ impl Manifest {
     /// and column (exit 2).
     pub fn load(path: &Path) -> Result<Option<Manifest>> {
         match crate::fsutil::read_text(path, "manifest", Error::manifest)? {
-            Some(text) => Manifest::parse(&text, path).map(Some),
+            Some(text) => Manifest::parse(&text, path).map(|manifest| {
+                Some(Manifest {
+                    sha256: crate::types::sha256(text.as_bytes()),
+                    ..manifest
+                })
+            }),
             None => Ok(None),
         }
     }

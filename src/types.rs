@@ -192,3 +192,16 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })
 }
+
+/// The SHA-256 of `bytes` in lower-case hex: the content hash a trusted manifest is pinned to
+/// (see [`crate::trust`]), which, unlike [`fnv1a`], no one can match with other content.
+pub fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .fold(String::with_capacity(64), |mut out, b| {
+            use std::fmt::Write as _;
+            let _ = write!(out, "{b:02x}");
+            out
+        })
+}

@@ -22,6 +22,8 @@ Environment:
   DEVPORT_REGISTRY      registry file (default: the per-user state folder, registry.json)
   DEVPORT_CONFIG        config file (default: the per-user config folder, config.toml)
   DEVPORT_LOCK_TIMEOUT  how long to wait for the registry lock, e.g. 10s
+  DEVPORT_TRUSTED_PATHS folders whose manifests are trusted without 'devport trust' (CI),
+                        separated by : (; on Windows)
   NO_COLOR              disables colours when set to anything but the empty string";
 
 /// Stable, conflict-free ports for every local development project.
@@ -126,6 +128,35 @@ pub enum Command {
     Kill(KillArgs),
     Wait(WaitArgs),
     Export(ExportArgs),
+    Trust(TrustArgs),
+}
+
+/// Trust this project's devport.toml, so up, env and exec export its [env] values
+///
+/// A devport.toml is committed text: its [env] values and env = "..." names become variables
+/// of your shell and of the commands exec runs, so they are exported only once you have read
+/// the file and trusted it, as direnv allow does. Until then only the <SERVICE>_PORT variables
+/// are exported, and stderr says what was left out. trust records the manifest's path and the
+/// SHA-256 of its content in your own trust file (trusted.json beside the registry); a
+/// manifest that changes must be trusted again. devport init trusts the file it writes. In
+/// CI, DEVPORT_TRUSTED_PATHS lists folders whose manifests are trusted as they are.
+///
+/// Example:
+///   less devport.toml && devport trust
+///   devport trust --list
+///   devport trust --revoke
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct TrustArgs {
+    /// Stop trusting the manifest (this project's, or the one at PATH)
+    #[arg(long, conflicts_with = "list")]
+    pub revoke: bool,
+    /// List the trusted manifests, and whether each is unchanged since
+    #[arg(long)]
+    pub list: bool,
+    /// With --revoke: a manifest (or its folder) to stop trusting, even one that is gone
+    #[arg(value_name = "PATH", requires = "revoke")]
+    pub path: Option<PathBuf>,
 }
 
 /// Print a man page (roff) on stdout, or write them all into a folder
@@ -257,12 +288,14 @@ pub struct CheckArgs {
 /// table of devport.toml adds computed values, such as
 /// DATABASE_URL = "postgres://app@localhost:{port:db}/{project}" ({port:SERVICE:N} is port N
 /// of a block, counted from 0; {{ and }} are literal braces); one that reads a service not
-/// claimed yet is left out and named on stderr. Values are quoted for each format.
+/// claimed yet is left out and named on stderr. Values are quoted for each format. The [env]
+/// values and env names are exported only once you have trusted the manifest (devport
+/// trust); until then stderr says what was left out.
 ///
 /// Example:
 ///   eval "$(devport env)"
 ///   devport env --format dotenv --write .env
-///   echo 'eval "$(devport up)"' > .envrc && direnv allow
+///   echo 'eval "$(devport up)"' > .envrc && direnv allow && devport trust
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct EnvArgs {
@@ -281,8 +314,9 @@ pub struct EnvArgs {
 /// Claim a service's port, then run a command with it
 ///
 /// The command gets PORT and <SERVICE>_PORT (or, with --env NAME, NAME instead), plus the
-/// variables of the project's other claims and the computed values of devport.toml's [env]
-/// table (such as DATABASE_URL). {port} in an argument becomes the port,
+/// variables of the project's other claims and, once the manifest is trusted (devport trust),
+/// the computed values of devport.toml's [env] table (such as DATABASE_URL) and its env names.
+/// {port} in an argument becomes the port,
 /// {port:OTHER} the port of another claimed service and {port:OTHER:N} port N (from 0) of its
 /// block, for servers that ignore PORT. The exit
 /// status is the command's. The command goes after --. If a process already listens on the
@@ -308,7 +342,8 @@ pub struct ExecArgs {
 /// Claim every service in devport.toml and print their variables
 ///
 /// The variables are each service's <SERVICE>_PORT and the computed values of the [env]
-/// table (API_URL = "http://localhost:{port:api}"). Idempotent: services already claimed
+/// table (API_URL = "http://localhost:{port:api}"); the [env] values and env names only once
+/// you have trusted the manifest (devport trust). Idempotent: services already claimed
 /// keep their ports. All or nothing: every service is checked first, and if any cannot be
 /// claimed each one is named with its line in devport.toml and nothing is claimed. After an
 /// edit of devport.toml (another port, prefer, count or proto), --move applies it. Claims of

@@ -69,9 +69,12 @@ fn open(path: &Path) -> Result<File> {
         // cannot hang the open (fstat then refuses it).
         existing.custom_flags((OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC).bits());
     }
+    // Decided before the file exists: a new lock in a group-shared folder gets its group.
+    let new_mode = crate::fsutil::registry_mode(path);
     let file = match create.open(path) {
         Ok(file) => {
-            share_with_group(&file, path);
+            // Best effort, as the mode was before: the flock works whatever the mode.
+            let _ = crate::fsutil::apply_mode(&file, new_mode);
             file
         }
         // create_new never follows a link: a dangling one is "exists" and creates nothing.
@@ -122,23 +125,6 @@ fn open(path: &Path) -> Result<File> {
 fn is_symlink(path: &Path) -> bool {
     std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
 }
-
-/// In a group-shared folder the lock file must be group-writable whatever the umask was; set
-/// only on a file this process just created.
-#[cfg(unix)]
-fn share_with_group(file: &File, path: &Path) {
-    use std::os::unix::fs::PermissionsExt as _;
-    let mode = crate::fsutil::private_mode(crate::fsutil::parent_dir(path));
-    if file
-        .metadata()
-        .is_ok_and(|m| m.permissions().mode() & 0o777 != mode)
-    {
-        let _ = file.set_permissions(std::fs::Permissions::from_mode(mode));
-    }
-}
-
-#[cfg(not(unix))]
-fn share_with_group(_file: &File, _path: &Path) {}
 
 /// Who holds the lock: on Linux the kernel's own record (`/proc/locks`), which is right even
 /// for a holder that is not devport; else the pid the last devport holder wrote into the file.

@@ -460,8 +460,16 @@ impl Store {
         }
     }
 
+    /// The registry's bytes; a registry this user may not read because another user's write
+    /// took it over (`sudo -E devport claim` in the past) is named with the way back.
     fn read_bytes(&self) -> Result<Option<Vec<u8>>> {
-        fsutil::read_regular(&self.locate()?.registry, "registry")
+        let location = self.locate()?;
+        fsutil::read_regular(&location.registry, "registry").map_err(|e| match &e {
+            Error::Io { err, .. } if err.kind() == std::io::ErrorKind::PermissionDenied => {
+                check_files(&location).err().unwrap_or(e)
+            }
+            _ => e,
+        })
     }
 
     /// The one transaction helper for every write: checks the location, takes the lock,
@@ -486,10 +494,19 @@ impl Store {
 
     /// Checks the location, makes the registry's folder, and takes the lock: the start of every
     /// locked step. The lock is held until the guard is dropped.
+    /// Refused before anything is created or opened for writing: a registry folder, registry
+    /// or lock of another user (root acting with a user's `HOME`, through `sudo -E`, must not
+    /// take the user's registry over), except another member's files in a folder shared by a
+    /// group, and a registry with other hard links (a replace would split them).
     fn lock(&self) -> Result<(Location, lock::LockGuard)> {
         let location = self.locate()?;
-        fsutil::ensure_dir(fsutil::parent_dir(&location.registry))
-            .map_err(|e| e.with_action("cannot create the registry folder"))?;
+        fsutil::ensure_dir(
+            fsutil::parent_dir(&location.registry),
+            0o700,
+            "registry folder",
+        )
+        .map_err(|e| e.with_action("cannot create the registry folder"))?;
+        check_files(&location)?;
         let guard = lock::acquire(&location.lock, self.lock_timeout)?;
         Ok((location, guard))
     }
@@ -524,8 +541,7 @@ impl Store {
         let unchanged = before.as_deref() == Some(text.as_bytes())
             || (before.is_none() && reg == Registry::default());
         if !unchanged {
-            let mode = fsutil::FileMode::Exact(fsutil::private_mode(fsutil::parent_dir(path)));
-            fsutil::write_atomic(path, text.as_bytes(), mode)
+            fsutil::write_atomic(path, text.as_bytes(), fsutil::registry_mode(path))
                 .map_err(|e| e.with_action("cannot write registry"))?;
         }
         Ok(value)
@@ -539,6 +555,41 @@ pub struct Location {
     pub registry: PathBuf,
     /// Its sidecar lock file.
     pub lock: PathBuf,
+}
+
+/// The registry and its lock, when they exist, may be changed by this user (see
+/// [`fsutil::foreign_file`]), and the registry has no other names.
+fn check_files(location: &Location) -> Result<()> {
+    let files = [
+        (
+            "registry",
+            &location.registry,
+            std::fs::metadata(&location.registry),
+        ),
+        (
+            "registry lock",
+            &location.lock,
+            std::fs::symlink_metadata(&location.lock),
+        ),
+    ];
+    for (what, path, meta) in files {
+        if let Some(foreign) = meta.ok().and_then(|m| fsutil::foreign_file(path, &m)) {
+            return Err(Error::Insecure {
+                path: path.clone(),
+                message: foreign.message(&format!("{what} {}", path.display())),
+            });
+        }
+    }
+    if let Some(links) = fsutil::hard_links(&location.registry) {
+        return Err(Error::Insecure {
+            path: location.registry.clone(),
+            message: format!(
+                "registry {} has {links} hard links, so replacing it would leave the other names with the old claims; remove the other names (a symbolic link to the registry is followed instead)",
+                location.registry.display()
+            ),
+        });
+    }
+    Ok(())
 }
 
 #[cfg(unix)]

@@ -27,7 +27,7 @@ fn project(w: &World, name: &str, env: &str) -> PathBuf {
     let manifest = format!(
         "[services.api]\n[services.db]\ncount = 2\n\n[env]\nAPI_URL = \"http://localhost:{{port:api}}\"\nDATABASE_URL = \"postgres://app@localhost:{{port:db}}/{{project}}\"\nREPLICA = \"localhost:{{port:db:1}}\"\n{env}\n"
     );
-    std::fs::write(dir.join("devport.toml"), manifest).expect("manifest");
+    w.trusted_manifest(&dir, &manifest);
     dir
 }
 
@@ -303,11 +303,7 @@ fn bad_env_tables_are_refused_before_anything_is_claimed_or_written() {
 fn computed_names_meet_claims_outside_the_manifest() {
     let w = World::new();
     let dir = w.project("oshop");
-    std::fs::write(
-        dir.join("devport.toml"),
-        "[services.api]\n[env]\nCACHE_PORT = \"{port:api}\"\n",
-    )
-    .expect("manifest");
+    w.trusted_manifest(&dir, "[services.api]\n[env]\nCACHE_PORT = \"{port:api}\"\n");
     let out = w.fails_in(&dir, &["exec", "cache", "--", "true"], 2);
     assert!(stderr(&out).contains("CACHE_PORT"), "{}", stderr(&out));
     assert!(
@@ -330,13 +326,20 @@ fn computed_names_meet_claims_outside_the_manifest() {
     assert!(!dir.join(".env").exists());
 }
 
-/// The direnv recipe: `.envrc` with `eval "$(devport up)"`.
+/// The direnv recipe: `.envrc` with `eval "$(devport up)"`, `direnv allow` and `devport trust`.
+/// Before `devport trust` direnv gets the ports only (issue 17: a cloned repository's `[env]`
+/// ran code through this recipe).
 #[cfg(unix)]
 #[test]
 #[ignore = "needs direnv (Debian's direnv package; .ci/run installs it)"]
 fn direnv_recipe_exports_the_computed_values() {
     let w = World::new();
-    let dir = project(&w, "dshop", TRICKY_TOML);
+    let dir = w.project("dshop");
+    std::fs::write(
+        dir.join("devport.toml"),
+        format!("[services.api]\n[services.db]\n[env]\nDATABASE_URL = \"pg://localhost:{{port:db}}/{{project}}\"\n{TRICKY_TOML}\n"),
+    )
+    .expect("manifest");
     std::fs::write(dir.join(".envrc"), "eval \"$(devport up)\"\n").expect(".envrc");
     let path = format!(
         "{}:{}",
@@ -354,13 +357,24 @@ fn direnv_recipe_exports_the_computed_values() {
     };
     let allowed = direnv(&["allow", "."]);
     assert!(allowed.status.success(), "{}", stderr(&allowed));
-    let out = direnv(&[
+    let print = [
         "exec",
         ".",
         "sh",
         "-c",
         "printf '%s|%s|%s' \"$DATABASE_URL\" \"$NOTE\" \"$DB_PORT\"",
-    ]);
+    ];
+    let before = direnv(&print);
+    assert!(before.status.success(), "{}", stderr(&before));
+    let db = port(&w.ok_at(&dir, &["claim", "db"]));
+    assert_eq!(stdout(&before), format!("||{db}"));
+    assert!(
+        stderr(&before).contains("run 'devport trust'"),
+        "{}",
+        stderr(&before)
+    );
+    w.trust(&dir);
+    let out = direnv(&print);
     assert!(out.status.success(), "{}", stderr(&out));
     let vars = json_vars(&w.ok_at(&dir, &["env", "--json"]));
     assert_eq!(
@@ -471,11 +485,10 @@ fn exec_arguments_read_a_place_in_a_block() {
 fn env_write_drops_a_computed_value_that_has_none_now() {
     let w = World::new();
     let dir = w.project("dshop");
-    std::fs::write(
-        dir.join("devport.toml"),
+    w.trusted_manifest(
+        &dir,
         "[services.api]\n[services.db]\n[env]\nDATABASE_URL = \"pg://localhost:{port:db}\"\n",
-    )
-    .expect("manifest");
+    );
     std::fs::write(
         dir.join(".env"),
         "KEEP=1\nDATABASE_URL=pg://localhost:1234\n# note\n",

@@ -21,6 +21,10 @@ mod newcomer_up;
 mod owners;
 mod support;
 mod trust_env;
+mod trust_manifest;
+// Owners, groups, setpriv and FIFOs: Unix only.
+#[cfg(unix)]
+mod trust_owners;
 mod trust_project;
 mod trust_registry;
 // Control characters in folder names, and symlinks, need a Unix file system.

@@ -7,7 +7,7 @@ use std::net::TcpListener;
 use crate::support::{World, port, stderr, stdout};
 
 /// Every subcommand, as `devport --help` lists them.
-const SUBCOMMANDS: [&str; 17] = [
+const SUBCOMMANDS: [&str; 18] = [
     "claim",
     "release",
     "list",
@@ -25,6 +25,7 @@ const SUBCOMMANDS: [&str; 17] = [
     "kill",
     "wait",
     "export",
+    "trust",
 ];
 
 /// Asserts that a usage error is one line, names `wanted`, points at `devport SUB --help` and

@@ -107,6 +107,19 @@ impl World {
         )
     }
 
+    /// `devport trust` in `dir`: what a person runs after reading the project's manifest, so
+    /// `up`, `env` and `exec` export its `[env]` values and `env =` names. A changed manifest
+    /// must be trusted again.
+    pub fn trust(&self, dir: &Path) {
+        self.cmd_in(dir, &["trust"]).assert().success();
+    }
+
+    /// Writes `text` as the manifest of `dir` and trusts it ([`World::trust`]).
+    pub fn trusted_manifest(&self, dir: &Path, text: &str) {
+        std::fs::write(dir.join("devport.toml"), text).expect("manifest");
+        self.trust(dir);
+    }
+
     /// The registry's bytes (empty if missing).
     pub fn registry_bytes(&self) -> Vec<u8> {
         std::fs::read(self.registry()).unwrap_or_default()

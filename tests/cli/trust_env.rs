@@ -186,7 +186,7 @@ fn dangerous_variable_names_are_refused_everywhere() {
         assert!(err.contains("--prefix"), "{prefix}: {err}");
     }
     // A prefix is checked with the names it makes: `P` and `env = "ATH"` make PATH.
-    std::fs::write(shop.join("devport.toml"), "[services.web]\nenv = \"ATH\"\n").expect("manifest");
+    w.trusted_manifest(&shop, "[services.web]\nenv = \"ATH\"\n");
     let err = refused(&w, &shop, &["env", "--prefix", "P"], 2);
     assert!(err.contains("PATH"), "{err}");
 }

@@ -229,7 +229,7 @@ env = "RESOLVER_PORT"
 fn up_claims_the_manifest_and_is_idempotent() {
     let w = World::new();
     let shop = w.project("shop");
-    std::fs::write(shop.join("devport.toml"), MANIFEST).expect("manifest");
+    w.trusted_manifest(&shop, MANIFEST);
     w.ok(&["claim", "old"]);
     let out = w
         .cmd(&["up", "--format", "dotenv"])
@@ -316,6 +316,16 @@ fn init_writes_once() {
         .replace("# API_URL", "API_URL")
         .replace("# DATABASE_URL", "DATABASE_URL");
     std::fs::write(&path, uncommented).expect("write");
+    // The edit changed what was trusted: its values wait for 'devport trust'.
+    let out = w.cmd(&["up", "--format", "dotenv"]).assert().success();
+    let out = out.get_output();
+    assert!(!stdout(out).contains("DATABASE_URL"), "{}", stdout(out));
+    assert!(
+        stderr(out).contains("changed since you trusted it"),
+        "{}",
+        stderr(out)
+    );
+    w.trust(&w.project("shop"));
     let env = w.ok(&["up", "--format", "dotenv"]);
     assert!(
         env.contains("DATABASE_URL=postgres://app@localhost:"),

@@ -16,6 +16,7 @@ pub fn run(ctx: &Ctx, args: &EnvArgs) -> Result<Outcome> {
     }
     let project = ctx.project()?;
     let file = args.write.as_deref().map(EnvFile::open).transpose()?;
+    let project = ctx.exportable(&project)?;
     let mut vars = ctx.project_vars(&project, None, &args.prefix)?;
     let mut unset = Vec::new();
     for (name, note) in project.computed_vars(&ctx.store.read()?, &args.prefix, &mut vars)? {

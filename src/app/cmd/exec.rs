@@ -61,6 +61,7 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<Outcome> {
         check_placeholder(other, (&args.service, count), &ports, &project)?;
     }
     check_var_names(&others, args, count, &project)?;
+    let shown = ctx.exportable(&project)?;
 
     let outcome = ctx.claim(&ctx.policy(), &req)?;
     // Refuse before running: a server started on a port another process holds only fails
@@ -78,12 +79,12 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<Outcome> {
 
     // `--env NAME` renames the service's variables (NAME, and NAME_0 ... for a block), as
     // `env = "NAME"` in the manifest does: the default <SERVICE>_PORT is not set beside it.
-    let mut names = project.env_names();
+    let mut names = shown.env_names();
     if let Some(name) = &args.env {
         names.insert(args.service.clone(), name.clone());
     }
-    let mut vars = ctx.project_vars_named(&project, None, "", &names)?;
-    for (_, note) in project.computed_vars(&ctx.store.read()?, "", &mut vars)? {
+    let mut vars = ctx.project_vars_named(&shown, None, "", &names)?;
+    for (_, note) in shown.computed_vars(&ctx.store.read()?, "", &mut vars)? {
         output::note(&note);
     }
     vars.retain(|(k, _)| k != "PORT");

@@ -57,9 +57,9 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> Result<Outcome> {
         // Written as `env --write` writes: through this user's own symlinks (the link stays),
         // never into another user's file or link; a file with these very bytes is left
         // alone, so a watching proxy does not reload for nothing.
-        let (target, existing) = crate::fsutil::open_replaceable(path, "output file")?;
-        if existing.as_deref() != Some(text.as_bytes()) {
-            crate::fsutil::write_atomic(&target, text.as_bytes(), super::file_mode(&target))?;
+        let file = crate::fsutil::open_replaceable(path, "output file")?;
+        if file.existing() != Some(text.as_bytes()) {
+            file.write(text.as_bytes())?;
         }
         output::note(&format!("{} name(s) in {}", routes.len(), path.display()));
     }

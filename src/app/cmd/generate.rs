@@ -2,7 +2,6 @@
 
 use std::path::Path;
 
-use crate::fsutil::FileMode;
 use anyhow::Result;
 use clap::CommandFactory as _;
 use clap_mangen::Man;
@@ -46,12 +45,19 @@ pub fn man(args: &ManArgs) -> Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-/// Writes every page into `dir` (created if missing), each file replaced atomically.
+/// Writes every page into `dir` (created if missing), each file by the rules of `--write`
+/// (see [`crate::fsutil::open_replaceable`]), all checked before any is written.
 fn write_all(pages: &[clap::Command], dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| crate::Error::io("cannot create", dir, e))?;
-    for page in pages {
-        let path = dir.join(format!("{}.1", page_name(page)));
-        crate::fsutil::write_atomic(&path, &render(page)?, FileMode::Masked(0o666))?;
+    crate::fsutil::ensure_dir(dir, 0o777, "man page folder")?;
+    let files = pages
+        .iter()
+        .map(|page| {
+            let path = dir.join(format!("{}.1", page_name(page)));
+            crate::fsutil::open_replaceable(&path, "man page")
+        })
+        .collect::<crate::error::Result<Vec<_>>>()?;
+    for (page, file) in pages.iter().zip(&files) {
+        file.write(&render(page)?)?;
     }
     output::note(&format!(
         "wrote {} man pages (devport.1, devport-claim.1, ...) into {}",

@@ -1,6 +1,5 @@
 //! `devport init`: a commented starter `devport.toml`.
 
-use crate::fsutil::FileMode;
 use anyhow::Result;
 
 use super::{Ctx, Outcome};
@@ -52,11 +51,22 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     } else {
         "# name = \"my-project\"  (1-64 of A-Z a-z 0-9 . _ -; default: the folder name)".into()
     };
-    crate::fsutil::write_atomic(
-        &path,
-        STARTER.replace("{name}", &name).as_bytes(),
-        FileMode::Masked(0o666),
-    )?;
+    let text = STARTER.replace("{name}", &name);
+    // Written as `--write` writes: never into a folder every user may write, another user's
+    // folder or through another user's link.
+    let target = crate::fsutil::open_replaceable(&path, "manifest")?;
+    // The user wrote this file, so it is trusted from the start: recorded before it is written,
+    // so a failure leaves no manifest. One in a folder every user may write (through the
+    // user's own link) is not: anyone could replace it there.
+    if crate::fsutil::in_open_folder(&path).is_none() {
+        crate::trust::trust(
+            &ctx.store,
+            &path,
+            &crate::types::sha256(text.as_bytes()),
+            ctx.now,
+        )?;
+    }
+    target.write(text.as_bytes())?;
     output::note(&format!("wrote {}", path.display()));
     if ctx.json {
         output::json(&serde_json::json!({ "path": path }))?;

@@ -15,6 +15,7 @@ mod kill;
 mod lease;
 mod list;
 mod release;
+mod trust;
 mod up;
 mod wait;
 
@@ -23,7 +24,6 @@ use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
 use crate::envfile::{self, EnvFile, Format};
-use crate::fsutil::FileMode;
 use crate::policy::Policy;
 use crate::{ClaimOutcome, ClaimRequest, Config, Project, Store};
 use anyhow::Result;
@@ -103,6 +103,17 @@ impl Ctx {
             output::warn(warning);
         }
         Ok(project)
+    }
+
+    /// `project` as far as its manifest may be exported (see [`crate::trust::exportable`]):
+    /// what an untrusted manifest would have added is left out and named once on stderr, with
+    /// the command that trusts it.
+    pub fn exportable(&self, project: &Project) -> Result<Project> {
+        let (shown, withheld) = crate::trust::exportable(&self.store, project)?;
+        if let Some(withheld) = withheld {
+            output::note(&withheld.to_string());
+        }
+        Ok(shown)
     }
 
     /// The port policy: the configuration plus this machine's OS ranges.
@@ -212,8 +223,7 @@ pub fn emit_vars(
             store.exclusive(|| {
                 let fresh = EnvFile::open(file.path())?;
                 if let Some(merged) = fresh.merged_dropping(vars, unset)? {
-                    let target = fresh.target();
-                    crate::fsutil::write_atomic(target, &merged, file_mode(target))?;
+                    fresh.write(&merged)?;
                 }
                 Ok(())
             })?;
@@ -243,18 +253,6 @@ pub fn format_flag(format: Format) -> String {
     )
 }
 
-/// The mode to give a rewritten file: exactly its current one, else the umask's choice.
-fn file_mode(path: &Path) -> FileMode {
-    #[cfg(unix)]
-    if let Ok(meta) = std::fs::metadata(path) {
-        return FileMode::Exact(
-            std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o7777,
-        );
-    }
-    let _ = path;
-    FileMode::Masked(0o666)
-}
-
 /// Runs the command line.
 pub fn run(cli: &Cli) -> Result<Outcome> {
     // Completions and the man page need nothing from the environment (and work with a
@@ -278,5 +276,6 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
         Command::Kill(args) => kill::run(&ctx()?, args),
         Command::Wait(args) => wait::run(&ctx()?, args),
         Command::Export(args) => export::run(&ctx()?, args),
+        Command::Trust(args) => trust::run(&ctx()?, args),
     }
 }

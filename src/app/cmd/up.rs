@@ -36,6 +36,7 @@ pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<Outcome> {
     let format = ctx.print_format(args.format)?;
     let file = args.write_env.as_deref().map(EnvFile::open).transpose()?;
     check_manifest_names(ctx, &project, manifest)?;
+    let shown = ctx.exportable(&project)?;
     let reqs: Vec<ClaimRequest<'_>> = manifest
         .services
         .iter()
@@ -78,9 +79,9 @@ pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<Outcome> {
         ));
     }
     let services: Vec<&str> = manifest.services.keys().map(String::as_str).collect();
-    let mut vars = ctx.project_vars(&project, Some(&services), "")?;
+    let mut vars = ctx.project_vars(&shown, Some(&services), "")?;
     let mut unset = Vec::new();
-    for (name, note) in project.computed_vars(&reg, "", &mut vars)? {
+    for (name, note) in shown.computed_vars(&reg, "", &mut vars)? {
         output::note(&note);
         unset.push(name);
     }
