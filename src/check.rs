@@ -1,14 +1,12 @@
 //! The whole story of a port (`check`) and of every live socket (`audit`).
 
-use std::path::Path;
-
 use jiff::Timestamp;
 use serde::Serialize;
 
+use crate::owner::{self, Verdict, Why};
 use crate::policy::{self, Policy, Reason};
 use crate::ports::iana::{self, IanaProto, IanaStatus};
 use crate::ports::sockets::{self, Socket};
-use crate::process;
 use crate::registry::{Claim, Holder, LeaseRecord, Registry};
 use crate::types::{PortRange, Proto};
 
@@ -38,6 +36,12 @@ pub struct PortReport {
     pub claim: Option<Claim>,
     /// The live devport lease holding it.
     pub(crate) lease: Option<LeaseRecord>,
+    /// Whether the live sockets are the claim's project's (`None` when the port is not
+    /// claimed or nothing listens): filled in by [`PortReport::judge`].
+    pub(crate) finding: Option<Finding>,
+    /// Why not, when they are not or devport cannot tell.
+    #[serde(skip)]
+    pub(crate) why: Option<Why>,
     /// IANA rows that once named it (de-registered, removed...): notes only.
     #[serde(skip)]
     pub(crate) history: Vec<&'static iana::IanaRow>,
@@ -156,6 +160,34 @@ pub fn report(
         sockets: socks,
         claim,
         lease,
+        finding: None,
+        why: None,
+    }
+}
+
+impl PortReport {
+    /// Judges the live sockets against the claim's project, as `audit` does (see
+    /// [`claimed_finding`]): a conflict if any socket is one, with the reason of the first;
+    /// call it once the sockets' container ends are annotated.
+    pub(crate) fn judge(&mut self) {
+        let Some(claim) = &self.claim else {
+            return;
+        };
+        let mut judged: Vec<(Finding, Option<Why>)> = self
+            .sockets
+            .iter()
+            .map(|s| claimed_finding(s, claim))
+            .collect();
+        let worst = judged
+            .iter()
+            .position(|(f, _)| *f == Finding::Conflict)
+            .or_else(|| judged.iter().position(|(_, why)| why.is_some()))
+            .or_else(|| (!judged.is_empty()).then_some(0));
+        if let Some(at) = worst {
+            let (finding, why) = judged.swap_remove(at);
+            self.finding = Some(finding);
+            self.why = why;
+        }
     }
 }
 
@@ -163,15 +195,27 @@ pub fn report(
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Finding {
-    /// Claimed, and bound by a process working in the claiming project's folder (or by a
-    /// process whose owner cannot be seen, which devport cannot contradict).
+    /// Claimed, and held by processes of this user working in the claiming project's folder
+    /// (see [`crate::owner::judge`]), or by what devport cannot see well enough to contradict.
     Ok,
-    /// Claimed by one project, bound by a process working elsewhere.
+    /// Claimed by one project, held by another user's process or by one working elsewhere.
     Conflict,
     /// Not claimed, but IANA-assigned or a dev-tool default: probably what it seems.
     Known,
     /// Not claimed and not assigned: worth a look.
     Unknown,
+}
+
+impl Finding {
+    /// Its name, as in JSON: `ok`, `conflict`, `known` or `unknown`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Finding::Ok => "ok",
+            Finding::Conflict => "conflict",
+            Finding::Known => "known",
+            Finding::Unknown => "unknown",
+        }
+    }
 }
 
 /// One `audit` row: a socket plus what devport knows.
@@ -188,11 +232,10 @@ pub struct AuditRow {
     pub finding: Finding,
 }
 
-/// Classifies every live socket. A claimed port is `ok` when its owner (or an ancestor of the
-/// owner) has its current folder inside the claiming project's folder — the way a dev server
-/// started from the project runs — and `conflict` when the owner is seen working elsewhere (for
-/// a container's port: when `docker compose` ran it from another folder).
-/// Sockets a container forwarder owns carry the container end (see [`crate::container`]).
+/// Classifies every live socket. A claimed port is `ok` when its socket is the claiming
+/// project's and `conflict` when it is another user's or works elsewhere (see
+/// [`claimed_finding`]). Sockets a container forwarder owns carry the container end (see
+/// [`crate::container`]).
 pub fn audit(reg: &Registry, mut live: Vec<Socket>) -> Vec<AuditRow> {
     sockets::resolve_owners(&mut live);
     crate::container::annotate(&mut live);
@@ -209,10 +252,7 @@ pub fn audit(reg: &Registry, mut live: Vec<Socket>) -> Vec<AuditRow> {
                 .find(|r| r.status == IanaStatus::Assigned)
                 .map(|r| r.service());
             let finding = match &claim {
-                Some(c) => match &c.project_path {
-                    Some(dir) if owner_elsewhere(&socket, dir) => Finding::Conflict,
-                    _ => Finding::Ok,
-                },
+                Some(c) => claimed_finding(&socket, c).0,
                 None if iana_service.is_some() || !iana::dev_tools(socket.port).is_empty() => {
                     Finding::Known
                 }
@@ -228,19 +268,14 @@ pub fn audit(reg: &Registry, mut live: Vec<Socket>) -> Vec<AuditRow> {
         .collect()
 }
 
-/// Whether the socket's owner is seen working outside `dir`. A port a container forwarder holds
-/// belongs to the container, not to the forwarder (whose folder is the Docker daemon's): it is
-/// elsewhere only when `docker compose` was run from another folder, and otherwise cannot be
-/// contradicted.
-pub(crate) fn owner_elsewhere(socket: &Socket, dir: &Path) -> bool {
-    match (&socket.container, socket.pid) {
-        (Some(c), _) => c.working_dir.as_ref().is_some_and(|w| {
-            !std::fs::canonicalize(w)
-                .unwrap_or_else(|_| w.clone())
-                .starts_with(dir)
-        }),
-        (None, Some(pid)) => process::works_in(pid, dir) == Some(false),
-        (None, None) => false,
+/// What a socket on `claim`'s port is, by [`owner::judge`] against the claim's project: `ok`
+/// when it is the project's, `conflict` when it is not, and `ok` with the reason when devport
+/// cannot tell (it cannot contradict the claim).
+pub(crate) fn claimed_finding(socket: &Socket, claim: &Claim) -> (Finding, Option<Why>) {
+    match owner::judge(socket, claim.project_path.as_deref()) {
+        Verdict::Owned => (Finding::Ok, None),
+        Verdict::Unknown(why) => (Finding::Ok, Some(why)),
+        Verdict::Foreign(why) => (Finding::Conflict, Some(why)),
     }
 }
 
@@ -270,6 +305,7 @@ mod tests {
             process: None,
             uid: None,
             user: None,
+            holders: Vec::new(),
             inode: 0,
             container: None,
         }
@@ -378,6 +414,7 @@ mod tests {
         let reg = f.store.read().expect("read");
         // This test process works in the crate folder, not in the fixture's project folder.
         let mine = Socket {
+            uid: crate::process::current_uid(),
             pid: Some(std::process::id()),
             ..socket(web.port)
         };

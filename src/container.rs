@@ -15,8 +15,8 @@
 //! Desktop on macOS forwards through `com.docker.backend` / vpnkit, whose arguments name no
 //! container either. Those sockets are shown with their owner as before.
 //!
-//! Nothing here runs on the claim path: [`annotate`] is called by `check`, `audit` and
-//! `list --live` only.
+//! Nothing here runs on the claim path: [`annotate`] is called by `check`, `audit`,
+//! `list --live`, `doctor`, `kill` and `wait` only.
 
 use std::net::IpAddr;
 
@@ -133,41 +133,53 @@ pub fn parse_forwarder_args<S: AsRef<str>>(argv: &[S]) -> Option<Forwarding> {
 }
 
 /// The forwardings of every forwarder process this user can see the arguments of (Linux: any,
-/// as `/proc/PID/comm` and `cmdline` are readable by all unless `/proc` is mounted `hidepid`),
-/// each with the user id the process runs as.
+/// as `/proc/PID/comm` and `cmdline` are readable by all unless `/proc` is mounted `hidepid`)
+/// and that may speak for a socket (see [`crate::owner::trusted_forwarder`]), each with the
+/// user id the process runs as.
 fn visible_forwardings() -> Vec<(u32, Forwarding)> {
     crate::process::pids()
         .into_iter()
         .filter(|&pid| crate::process::name(pid).is_some_and(|n| is_forwarder(&n)))
-        .filter_map(|pid| {
-            let f = parse_forwarder_args(&crate::process::cmdline(pid)?)?;
-            Some((crate::process::uid(pid)?, f))
-        })
+        .filter_map(trusted_forwarding)
         .collect()
 }
 
-/// Adds the container end to every socket a forwarder (see [`is_forwarder`]) holds, and, if
-/// any was found, the container names the Docker Engine gives (one query, bounded in time and
-/// size, never required). A socket whose owner is visible is a forwarder's when that process is
-/// one; a socket whose owner is not visible (root's `docker-proxy`, seen by another user) is a
-/// forwarder's when a forwarder running as the socket's user says in its arguments that it
-/// listens there. Other sockets are left as they are.
+/// The user process `pid` runs as and the forwarding it performs, if it runs as root or as
+/// the user running devport and its arguments say where it forwards.
+fn trusted_forwarding(pid: u32) -> Option<(u32, Forwarding)> {
+    let uid = crate::process::uid(pid).filter(|&uid| crate::owner::trusted_forwarder(uid))?;
+    Some((uid, parse_forwarder_args(&crate::process::cmdline(pid)?)?))
+}
+
+/// Adds the container end to every socket a trusted forwarder holds, and, if any was found,
+/// the container names the Docker Engine gives (one query, bounded in time and size, never
+/// required). A forwarder is trusted only when it is named like one (see [`is_forwarder`]),
+/// runs as root or as the user running devport ([`crate::owner::trusted_forwarder`]), runs as
+/// the user who opened the socket, and its own arguments say it listens on that socket: any
+/// user can name a process `docker-proxy` and give it any arguments. A socket whose holders are
+/// visible is a container's when one of them is such a forwarder; a socket whose holders are
+/// not visible (root's `docker-proxy`, seen by another user) when such a forwarder says in its
+/// arguments that it listens there. Other sockets are left as they are.
 pub fn annotate<'a>(sockets: impl IntoIterator<Item = &'a mut Socket>) {
     let mut forwarded: Vec<&'a mut Socket> = Vec::new();
     let mut unowned: Option<Vec<(u32, Forwarding)>> = None;
     for s in sockets {
-        let found = match (s.pid, s.process.as_deref()) {
-            (Some(pid), Some(name)) if is_forwarder(name) => {
-                crate::process::cmdline(pid).and_then(|argv| parse_forwarder_args(&argv))
-            }
-            // Any user can name a process `docker-proxy` and give it any arguments: only one
-            // running as the socket's own user may speak for the socket.
-            (None, _) => unowned
+        let speaks_for =
+            |uid: u32, f: &Forwarding| s.uid.is_none_or(|u| u == uid) && f.listens_on(s);
+        let found = if s.holders.is_empty() {
+            unowned
                 .get_or_insert_with(visible_forwardings)
                 .iter()
-                .find(|(uid, f)| Some(*uid) == s.uid && f.listens_on(s))
-                .map(|(_, f)| f.clone()),
-            _ => None,
+                .find(|(uid, f)| s.uid.is_some() && speaks_for(*uid, f))
+                .map(|(_, f)| f.clone())
+        } else {
+            s.holders
+                .iter()
+                .filter(|h| h.process.as_deref().is_some_and(is_forwarder))
+                .find_map(|h| {
+                    let (uid, f) = trusted_forwarding(h.pid)?;
+                    speaks_for(uid, &f).then_some(f)
+                })
         };
         if let Some(f) = found {
             s.container = Some(Container {
@@ -563,6 +575,7 @@ mod tests {
             process: None,
             uid: Some(0),
             user: None,
+            holders: Vec::new(),
             container: None,
             inode: 0,
         };

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::error::{Error, Result, StopRefusal};
+use crate::owner::{self, Verdict, Why};
 use crate::ports::sockets::{self, Socket};
 use crate::process;
 use crate::project::Project;
@@ -71,9 +72,9 @@ pub fn on(live: &[Socket], ports: PortRange, proto: Proto) -> Vec<Socket> {
 
 /// The sockets that serve every port of `ports` for every protocol of `proto`, one per port and
 /// protocol, with owners: a TCP port counts once a connection to it is accepted, a UDP port
-/// once it is bound. With `owned_in`, only a socket whose process (or an ancestor) works inside
-/// that folder counts (audit's `ok` rule; an owner that cannot be seen does not count). `Err`
-/// says, in words, why the ports are not served yet.
+/// once it is bound. With `owned_in`, only a socket that is that project's counts
+/// ([`owner::judge`]: the audit's `ok` rule, except that what devport cannot see does not
+/// count). `Err` says, in words, why the ports are not served yet.
 pub fn serving(
     ports: PortRange,
     proto: Proto,
@@ -97,39 +98,14 @@ pub fn serving(
             let mut reason = String::new();
             let chosen = candidates.into_iter().find(|s| {
                 if let Some(dir) = owned_in
-                    && let Some(why) = container_not_owned(s, dir)
+                    && let Some(why) = owner::judge(s, Some(dir)).why()
                 {
-                    reason = format!("{p} port {port} {why}");
+                    reason = format!("{p} port {port} is not this project's: {why}");
                     return false;
                 }
-                if let Some(dir) = owned_in.filter(|_| s.container.is_none()) {
-                    match s.pid.map(|pid| (pid, process::works_in(pid, dir))) {
-                        Some((_, Some(true))) => {}
-                        Some((pid, Some(false))) => {
-                            reason = format!(
-                                "{p} port {port} is served by pid {pid}, which does not work in {}",
-                                dir.display()
-                            );
-                            return false;
-                        }
-                        Some((pid, None)) => {
-                            reason = format!(
-                                "{p} port {port} is served by pid {pid}, whose folder devport cannot see, so it cannot tell whether it works in {}",
-                                dir.display()
-                            );
-                            return false;
-                        }
-                        None => {
-                            reason = format!(
-                                "{p} port {port} is served by a process devport cannot see, so it cannot tell whether it works in {}",
-                                dir.display()
-                            );
-                            return false;
-                        }
-                    }
-                }
                 if p == Transport::Tcp && !accepts(s) {
-                    reason = format!("{p} port {port} is bound but does not accept connections yet");
+                    reason =
+                        format!("{p} port {port} is bound but does not accept connections yet");
                     return false;
                 }
                 true
@@ -145,25 +121,6 @@ pub fn serving(
         crate::container::annotate(&mut found);
     }
     Ok(found)
-}
-
-/// Why a port a container forwarder holds does not count as served from `dir` (audit's rule:
-/// the folder `docker compose` ran from decides), or `None` when it does or no container is
-/// involved.
-fn container_not_owned(s: &Socket, dir: &Path) -> Option<String> {
-    let c = s.container.as_ref()?;
-    match &c.working_dir {
-        Some(_) if !crate::check::owner_elsewhere(s, dir) => None,
-        Some(w) => Some(format!(
-            "is forwarded to {c}, started by docker compose in {}, not in {}",
-            w.display(),
-            dir.display()
-        )),
-        None => Some(format!(
-            "is forwarded to {c}, and devport cannot tell which folder started it (the Docker Engine did not say), so it cannot tell whether it belongs to {}",
-            dir.display()
-        )),
-    }
 }
 
 /// Whether a TCP connection to the socket is accepted (a wildcard address is reached through
@@ -198,101 +155,169 @@ pub struct Victim {
     pub pin: process::Pinned,
 }
 
-/// The processes behind `socks` (with owners resolved), one per pid, each pinned
-/// ([`process::Pinned`]) and seen again holding its socket; one that no longer holds it (it
-/// exited, or its pid now names another process) is left out. Refuses, naming the first
-/// reason, when any of them may not be stopped: a socket whose process cannot be seen, pid 1,
-/// one that cannot be pinned, or another user's process unless devport runs as root. Nothing
-/// is signalled here.
-pub fn victims(socks: &[Socket]) -> Result<Vec<Victim>> {
-    let me = process::current_uid();
+/// The processes behind `socks` (with owners resolved and container ends annotated), one per
+/// pid: every holder of every socket, each pinned ([`process::Pinned`]) and seen again holding
+/// its socket; one that no longer holds it (it exited, or its pid now names another process) is
+/// left out. Refuses, naming every holder and the first reason, when any of them may not be
+/// stopped (see [`may_stop`]) or cannot be pinned. Nothing is signalled here.
+pub fn victims(socks: &[Socket], project: &Path) -> Result<Vec<Victim>> {
     let mut out: Vec<Victim> = Vec::new();
     for s in socks {
-        let Some(pid) = s.pid else {
+        may_stop(s, project)?;
+        for h in &s.holders {
+            let pid = h.pid;
+            if let Some(v) = out.iter_mut().find(|v| v.pid == pid) {
+                if !v.ports.contains(&s.port) {
+                    v.ports.push(s.port);
+                }
+                continue;
+            }
+            let name = h.process.clone().or_else(|| process::name(pid));
+            let label = name
+                .as_ref()
+                .map_or_else(|| format!("pid {pid}"), |n| format!("pid {pid} ({n})"));
+            if let Some(proxy) = name
+                .as_deref()
+                .filter(|n| crate::container::is_engine_process(n))
+            {
+                return Err(refused(
+                    s,
+                    StopRefusal::ContainerForwarder,
+                    Some(pid),
+                    &format!(
+                        "{label}, which is forwarded to a container; stopping {proxy} would break the engine's port forwarding, not stop the container; stop the container instead ('docker ps' or 'podman ps' shows which)"
+                    ),
+                    "",
+                ));
+            }
+            let pin = match process::Pinned::open(pid, |pid| holds(pid, s)) {
+                Ok(Some(pin)) => pin,
+                Ok(None) => continue,
+                Err(e) => return Err(unpinnable(s, &label, &e)),
+            };
+            out.push(Victim {
+                pid,
+                process: name,
+                uid: h.uid,
+                user: h.user.clone(),
+                folder: process::current_dir(pid),
+                ports: vec![s.port],
+                pin,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// A refusal to stop what holds socket `s`, in words: `message` follows "tcp port P is held
+/// by", then "nothing was stopped", then `fix` when there is one.
+fn refused(s: &Socket, why: StopRefusal, pid: Option<u32>, message: &str, fix: &str) -> Error {
+    let fix = if fix.is_empty() {
+        String::new()
+    } else {
+        format!("; {fix}")
+    };
+    Error::StopRefused {
+        why,
+        port: Some(s.port),
+        pid,
+        message: format!(
+            "{} port {} is held by {message}; nothing was stopped{fix}",
+            s.proto, s.port
+        ),
+    }
+}
+
+/// Refuses, naming every holder of socket `s`, when its processes may not be stopped: pid 1,
+/// a container's port, or a socket that is not `project`'s ([`owner::judge`]: every holder
+/// must run as this user and work inside `project`; root too stops only its own). Where the
+/// platform shows no process's folder (only Linux does), the user alone is judged.
+fn may_stop(s: &Socket, project: &Path) -> Result<()> {
+    let project = Some(project).filter(|_| process::FOLDERS_VISIBLE);
+    let holders = if s.holders.is_empty() {
+        "a process devport cannot see".to_string()
+    } else {
+        s.holders
+            .iter()
+            .map(sockets::Holder::label)
+            .collect::<Vec<_>>()
+            .join(" and ")
+    };
+    if let Some((pid, what)) = s
+        .holders
+        .iter()
+        .find_map(|h| Some((h.pid, system_process(h.pid)?)))
+    {
+        return Err(refused(
+            s,
+            StopRefusal::SystemProcess,
+            Some(pid),
+            &format!("{holders}, {what}; devport never stops pid {pid}"),
+            "",
+        ));
+    }
+    if let Some(c) = &s.container {
+        return Err(refused(
+            s,
+            StopRefusal::ContainerForwarder,
+            s.pid,
+            &format!(
+                "{holders}, which is forwarded to {c}; stopping a container's port forwarder would break the engine's port forwarding, not stop the container; stop the container instead ('docker ps' or 'podman ps' shows which)"
+            ),
+            "",
+        ));
+    }
+    match owner::judge(s, project) {
+        Verdict::Owned => {}
+        Verdict::Unknown(Why::Unseen { .. }) => {
             let whose = s
                 .user
                 .clone()
                 .or_else(|| s.uid.map(|u| format!("uid {u}")))
                 .map_or_else(String::new, |u| format!(" of user {u}"));
-            return Err(Error::StopRefused {
-                why: StopRefusal::Unseen,
-                port: Some(s.port),
-                pid: None,
-                message: format!(
-                    "{} port {} is held by a process{whose} that devport cannot see; nothing was stopped; run devport as that user to stop it",
-                    s.proto, s.port
-                ),
-            });
-        };
-        if let Some(v) = out.iter_mut().find(|v| v.pid == pid) {
-            if !v.ports.contains(&s.port) {
-                v.ports.push(s.port);
-            }
-            continue;
+            return Err(refused(
+                s,
+                StopRefusal::Unseen,
+                s.pid,
+                &format!("a process{whose} that devport cannot see"),
+                "run devport as that user to stop it",
+            ));
         }
-        let name = s.process.clone().or_else(|| process::name(pid));
-        let label = name
-            .as_ref()
-            .map_or_else(|| format!("pid {pid}"), |n| format!("pid {pid} ({n})"));
-        if let Some(what) = system_process(pid) {
-            return Err(Error::StopRefused {
-                why: StopRefusal::SystemProcess,
-                port: Some(s.port),
-                pid: Some(pid),
-                message: format!(
-                    "{} port {} is held by {label}, {what}; devport never stops pid {pid}; nothing was stopped",
-                    s.proto, s.port
+        Verdict::Unknown(why) => {
+            return Err(refused(
+                s,
+                StopRefusal::Unseen,
+                s.pid,
+                &format!(
+                    "{holders}: {why}; devport stops only processes it can tell are yours and work in this project"
                 ),
-            });
+                "if it is yours to stop, stop it where it was started",
+            ));
         }
-        if let Some(proxy) = name
-            .as_deref()
-            .filter(|n| crate::container::is_engine_process(n))
-        {
-            return Err(Error::StopRefused {
-                why: StopRefusal::ContainerForwarder,
-                port: Some(s.port),
-                pid: Some(pid),
-                message: format!(
-                    "{} port {} is forwarded to a container by {label}; stopping {proxy} would break the engine's port forwarding, not stop the container; stop the container instead ('docker ps' or 'podman ps' shows which); nothing was stopped",
-                    s.proto, s.port
+        Verdict::Foreign(why) => {
+            let (kind, fix) = if matches!(why, Why::OtherUser { .. }) {
+                (
+                    StopRefusal::OtherUser,
+                    "run devport as that user to stop it",
+                )
+            } else {
+                (
+                    StopRefusal::NotInProject,
+                    "run 'devport kill' in the project it works in, or stop it where it was started",
+                )
+            };
+            return Err(refused(
+                s,
+                kind,
+                s.pid,
+                &format!(
+                    "{holders}: {why}; devport stops a port's processes only when every one of them is yours and works in this project"
                 ),
-            });
+                fix,
+            ));
         }
-        let pin = match process::Pinned::open(pid, |pid| holds(pid, s)) {
-            Ok(Some(pin)) => pin,
-            Ok(None) => continue,
-            Err(e) => return Err(unpinnable(s, &label, &e)),
-        };
-        let uid = process::uid(pid).or(s.uid);
-        // The socket's user is the process's unless the socket was handed over.
-        let user = s.user.clone().filter(|_| uid == s.uid);
-        if let (Some(me), Some(owner)) = (me, uid)
-            && me != 0
-            && me != owner
-        {
-            let whose = user.clone().unwrap_or_else(|| format!("uid {owner}"));
-            return Err(Error::StopRefused {
-                why: StopRefusal::OtherUser,
-                port: Some(s.port),
-                pid: Some(pid),
-                message: format!(
-                    "{} port {} is held by {label} of user {whose}, not yours; devport stops only your own processes (or any, run as root); nothing was stopped",
-                    s.proto, s.port
-                ),
-            });
-        }
-        out.push(Victim {
-            pid,
-            process: name,
-            uid,
-            user,
-            folder: process::current_dir(pid),
-            ports: vec![s.port],
-            pin,
-        });
     }
-    Ok(out)
+    Ok(())
 }
 
 /// What the system's own process `pid` is, which devport never stops: pid 1 on Unix, System
@@ -317,8 +342,9 @@ fn holds(pid: u32, s: &Socket) -> bool {
     {
         let mut now = on(&sockets::list(), PortRange::single(s.port), s.proto.into());
         sockets::resolve_owners(&mut now);
-        now.iter()
-            .any(|n| n.proto == s.proto && n.address == s.address && n.pid == Some(pid))
+        now.iter().any(|n| {
+            n.proto == s.proto && n.address == s.address && n.holders.iter().any(|h| h.pid == pid)
+        })
     }
 }
 
@@ -490,25 +516,33 @@ mod tests {
     }
 
     #[test]
-    fn pid_1_unseen_owners_and_container_proxies_are_refused() {
-        let sock = |pid| Socket {
-            proto: Transport::Tcp,
-            address: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            port: 4242,
-            pid,
-            process: None,
-            uid: Some(0),
-            user: Some("root".into()),
-            container: None,
-            inode: 0,
+    fn pid_1_unseen_owners_other_users_and_container_proxies_are_refused() {
+        let me = process::current_uid();
+        let sock = |pid, process: Option<&str>, uid| {
+            let mut s = Socket {
+                proto: Transport::Tcp,
+                address: IpAddr::V4(Ipv4Addr::LOCALHOST),
+                port: 4242,
+                pid,
+                process: process.map(String::from),
+                uid,
+                user: None,
+                holders: Vec::new(),
+                container: None,
+                inode: 0,
+            };
+            sockets::resolve_owners(std::slice::from_mut(&mut s));
+            s
         };
+        // This test process works in the crate's folder: that is the project here.
+        let here = std::env::current_dir().unwrap_or_default();
         // Each refusal is a variant a caller can match, with the port and the process.
-        let refusal = |s: Socket| match victims(&[s]) {
+        let refusal = |s: Socket| match victims(&[s], &here) {
             Err(e @ Error::StopRefused { .. }) => e,
             other => panic!("not a StopRefused: {other:?}"),
         };
         let system = if cfg!(windows) { 4 } else { 1 };
-        let e = refusal(sock(Some(system)));
+        let e = refusal(sock(Some(system), None, me));
         assert!(
             matches!(e, Error::StopRefused { why: StopRefusal::SystemProcess, port: Some(4242), pid: Some(p), .. } if p == system),
             "{e:?}"
@@ -517,7 +551,7 @@ mod tests {
             e.to_string().contains(&format!("never stops pid {system}")),
             "{e}"
         );
-        let e = refusal(sock(None));
+        let e = refusal(sock(None, None, me));
         assert!(
             matches!(
                 e,
@@ -529,14 +563,9 @@ mod tests {
             ),
             "{e:?}"
         );
-        assert!(
-            e.to_string().contains("cannot see") && e.to_string().contains("user root"),
-            "{e}"
-        );
-        let proxy = Socket {
-            process: Some("docker-proxy".into()),
-            ..sock(Some(std::process::id()))
-        };
+        assert!(e.to_string().contains("that devport cannot see"), "{e}");
+        let mine = std::process::id();
+        let proxy = sock(Some(mine), Some("docker-proxy"), me);
         let e = refusal(proxy);
         assert!(
             matches!(
@@ -553,20 +582,53 @@ mod tests {
             e.contains("forwarded to a container") && e.contains("stop the container"),
             "{e}"
         );
-        // A socket its process no longer holds: nothing to stop.
-        let me = std::process::id();
-        assert!(victims(&[sock(Some(me))]).expect("victims").is_empty());
-        // This test process itself, holding a real socket, is a process kill could stop.
-        // (Wine gives no socket an owner.)
+        // A socket another user opened, even held by this process, is not this user's.
+        if let Some(me) = me {
+            let e = refusal(sock(Some(mine), None, Some(me + 1)));
+            assert!(
+                matches!(
+                    e,
+                    Error::StopRefused {
+                        why: StopRefusal::OtherUser,
+                        ..
+                    }
+                ),
+                "{e:?}"
+            );
+        }
+        // A socket its process no longer holds (this made-up one): nothing to stop.
+        assert!(
+            victims(&[sock(Some(mine), None, me)], &here)
+                .expect("victims")
+                .is_empty()
+        );
+        // This test process itself, holding a real socket, is a process kill could stop, in its
+        // own folder only. (Wine gives no socket an owner.)
         #[cfg(not(windows))]
         {
             let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
             let port = listener.local_addr().expect("address").port();
             let mut socks = on(&sockets::list(), PortRange::single(port), Proto::Tcp);
             sockets::resolve_owners(&mut socks);
-            let found = victims(&socks).expect("victims");
+            let found = victims(&socks, &here).expect("victims");
             assert_eq!(found.len(), 1, "{found:?}");
-            assert_eq!((found[0].pid, &found[0].ports[..]), (me, &[port][..]));
+            assert_eq!((found[0].pid, &found[0].ports[..]), (mine, &[port][..]));
+        }
+        if process::FOLDERS_VISIBLE {
+            let e = victims(
+                &[sock(Some(mine), None, me)],
+                Path::new("/nonexistent-project"),
+            );
+            assert!(
+                matches!(
+                    e,
+                    Err(Error::StopRefused {
+                        why: StopRefusal::NotInProject,
+                        ..
+                    })
+                ),
+                "{e:?}"
+            );
         }
     }
 
@@ -583,10 +645,11 @@ mod tests {
                 let mut socks = on(&sockets::list(), ports, Proto::Tcp);
                 sockets::resolve_owners(&mut socks);
                 assert_eq!(socks.first().and_then(|s| s.pid), Some(pid), "{socks:?}");
-                (socks, ports)
+                let folder = process::current_dir(pid).expect("the listener's folder");
+                (socks, ports, folder)
             },
-            |trial, (socks, ports)| {
-                let found = victims(&socks).expect("victims");
+            |trial, (socks, ports, folder)| {
+                let found = victims(&socks, &folder).expect("victims");
                 assert!(found.is_empty(), "trial {trial}: {found:?}");
                 stop(&found, ports, Proto::Tcp, Duration::ZERO, true).expect("stop");
             },

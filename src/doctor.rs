@@ -4,6 +4,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::owner::Why;
 use crate::policy::{Policy, Reason};
 use crate::ports::sockets::{self, Socket};
 use crate::project::{FolderState, folder_state};
@@ -299,32 +300,30 @@ fn claim_problems(
                 );
             }
         }
-        if let Some(dir) = &claim.project_path {
-            for s in live.iter().filter(|s| s.port == port) {
-                if let Some(pid) = s.pid.filter(|_| crate::check::owner_elsewhere(s, dir)) {
-                    let name = s.process.as_deref().unwrap_or("?");
-                    let who = match (
-                        &s.container,
-                        s.container.as_ref().and_then(|c| c.working_dir.as_ref()),
-                    ) {
-                        (Some(c), Some(w)) => format!(
-                            "pid {pid} ({name}) forwards it to {c}, started by docker compose in {}",
-                            w.display()
-                        ),
-                        _ => format!("pid {pid} ({name}) outside the project has it bound"),
-                    };
-                    add(
-                        "bound-by-other",
-                        format!("{} holds port {port}, but {who}", claim.label()),
-                        if s.container.is_some() {
-                            format!("stop that container ('docker ps' shows which), or {fix_move}")
-                        } else {
-                            format!("stop pid {pid}, or {fix_move}")
-                        },
-                        Some(claim),
-                    );
+        for s in live.iter().filter(|s| s.port == port) {
+            let (crate::check::Finding::Conflict, Some(why)) =
+                crate::check::claimed_finding(s, claim)
+            else {
+                continue;
+            };
+            let fix = match &why {
+                Why::ContainerElsewhere { .. } => {
+                    format!("stop that container ('docker ps' shows which), or {fix_move}")
                 }
-            }
+                Why::OtherUser { user, .. } => {
+                    format!("stop it as user {user} (or ask them to), or {fix_move}")
+                }
+                _ => match s.pid {
+                    Some(pid) => format!("stop pid {pid}, or {fix_move}"),
+                    None => fix_move.clone(),
+                },
+            };
+            add(
+                "bound-by-other",
+                format!("{} holds port {port}, but {why}", claim.label()),
+                fix,
+                Some(claim),
+            );
         }
     }
 }

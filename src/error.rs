@@ -417,8 +417,10 @@ pub enum StopRefusal {
     SystemProcess,
     /// A container engine's port forwarder: stop the container instead.
     ContainerForwarder,
-    /// Another user's process.
+    /// Another user's process (root's too, for a user; a user's too, for root).
     OtherUser,
+    /// A process that works outside this project's folder (see `devport kill` in the README).
+    NotInProject,
     /// Its start time cannot be read, so a signal could reach a process that took its pid.
     UnknownStart,
     /// The OS does not let devport end it (Windows: a service, a protected process).

@@ -56,13 +56,16 @@ impl Store {
     /// it out, every reason it would not, and who holds it.
     pub fn check(&self, port: u16) -> Result<PortReport> {
         let reg = self.read()?;
-        Ok(check::report(
+        let mut report = check::report(
             &self.policy(),
             &reg,
             &sockets::on_port(&sockets::list(), port),
             port,
             Timestamp::now(),
-        ))
+        );
+        crate::container::annotate(&mut report.sockets);
+        report.judge();
+        Ok(report)
     }
 }
 

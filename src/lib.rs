@@ -66,6 +66,7 @@ mod json;
 mod lease;
 #[cfg(target_os = "macos")]
 mod macos;
+mod owner;
 mod paths;
 mod policy;
 #[cfg(test)]

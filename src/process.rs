@@ -304,32 +304,42 @@ pub fn parent_pid() -> Option<u32> {
     None
 }
 
-/// Whether process `pid`, or one of its ancestors, works inside `dir` (its current folder is
-/// `dir` or below). `None` when that cannot be seen (another user's process, or a platform
-/// without `/proc`).
+/// Whether this platform shows where processes work ([`folder`]): Linux only.
+pub const FOLDERS_VISIBLE: bool = cfg!(target_os = "linux");
+
+/// The folder that says where process `pid` works: its own current folder when it can be
+/// seen, else the nearest ancestor's that can be (a parent's folder never overrides the
+/// process's own). Returns the pid whose folder it is with the folder; `None` when neither it
+/// nor any ancestor's folder can be seen (another user's processes, or a platform without
+/// `/proc`).
 #[cfg(target_os = "linux")]
-pub fn works_in(pid: u32, dir: &std::path::Path) -> Option<bool> {
-    let mut current = pid;
-    let mut seen_any = false;
-    for _ in 0..64 {
-        if let Ok(cwd) = std::fs::read_link(format!("/proc/{current}/cwd")) {
-            seen_any = true;
-            if cwd.starts_with(dir) {
-                return Some(true);
-            }
-        }
-        let parent: u32 = stat_field(&read_stat(current)?, STAT_PARENT)?;
-        if parent <= 1 {
-            break;
-        }
-        current = parent;
-    }
-    seen_any.then_some(false)
+pub fn folder(pid: u32) -> Option<(u32, std::path::PathBuf)> {
+    nearest_folder(pid, current_dir, |p| {
+        stat_field(&read_stat(p)?, STAT_PARENT)
+    })
 }
 
-/// Whether process `pid` works inside `dir`: not visible on this platform.
+/// The folder of process `pid`: not visible on this platform.
 #[cfg(not(target_os = "linux"))]
-pub fn works_in(_pid: u32, _dir: &std::path::Path) -> Option<bool> {
+pub fn folder(_pid: u32) -> Option<(u32, std::path::PathBuf)> {
+    None
+}
+
+/// The first of `pid` and its ancestors (at most 64 steps, stopping below pid 1) whose folder
+/// `cwd` can read, with that folder; `parent` gives a process's parent.
+#[cfg(any(target_os = "linux", test))]
+fn nearest_folder(
+    pid: u32,
+    cwd: impl Fn(u32) -> Option<std::path::PathBuf>,
+    parent: impl Fn(u32) -> Option<u32>,
+) -> Option<(u32, std::path::PathBuf)> {
+    let mut current = pid;
+    for _ in 0..64 {
+        if let Some(dir) = cwd(current) {
+            return Some((current, dir));
+        }
+        current = parent(current).filter(|&p| p > 1)?;
+    }
     None
 }
 
@@ -346,14 +356,26 @@ pub fn current_dir(_pid: u32) -> Option<std::path::PathBuf> {
     None
 }
 
-/// The user id that owns process `pid` (Linux: the owner of `/proc/PID`; other Unix systems:
-/// `ps -o uid=`), or `None` where it cannot be seen.
+/// The user id that owns process `pid` (Linux: its real user id, from the `Uid:` line of
+/// `/proc/PID/status`; other Unix systems: `ps -o uid=`), or `None` where it cannot be seen.
+/// Not the owner of `/proc/PID`: that is root for any process that made itself non-dumpable
+/// (`prctl(PR_SET_DUMPABLE, 0)`), which would let any user's process pass for root's.
 #[cfg(target_os = "linux")]
 pub fn uid(pid: u32) -> Option<u32> {
-    use std::os::unix::fs::MetadataExt as _;
-    std::fs::metadata(format!("/proc/{pid}"))
+    status_uid(&read_proc_text(&format!("/proc/{pid}/status"))?)
+}
+
+/// The real user id in a `/proc/PID/status` text: the first number of its `Uid:` line (then
+/// come the effective, saved and file-system ids).
+#[cfg(any(target_os = "linux", test))]
+fn status_uid(status: &str) -> Option<u32> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_ascii_whitespace()
+        .next()?
+        .parse()
         .ok()
-        .map(|m| m.uid())
 }
 
 /// The user id that owns process `pid` (macOS: from `proc_pidinfo`).
@@ -667,16 +689,44 @@ mod tests {
 
     #[cfg(target_os = "linux")]
     #[test]
-    fn works_in_follows_the_current_folder() {
+    fn this_process_folder_and_user() {
         let cwd = std::env::current_dir().unwrap_or_default();
-        assert_eq!(works_in(std::process::id(), &cwd), Some(true));
+        assert_eq!(folder(std::process::id()), Some((std::process::id(), cwd)));
+        assert_eq!(uid(std::process::id()), current_uid());
+        assert_eq!(folder(u32::MAX), None);
+    }
+
+    #[test]
+    fn the_own_folder_decides_and_an_ancestor_only_when_it_cannot_be_seen() {
+        // 30 -> 20 -> 10 -> 1; 30's folder visible, 20's not, 10's visible.
+        let cwd = |pid| match pid {
+            30 => Some(std::path::PathBuf::from("/blog")),
+            10 => Some(std::path::PathBuf::from("/shop")),
+            _ => None,
+        };
+        let parent = |pid| match pid {
+            30 => Some(20),
+            20 => Some(10),
+            10 => Some(1),
+            _ => None,
+        };
+        assert_eq!(nearest_folder(30, cwd, parent), Some((30, "/blog".into())));
+        assert_eq!(nearest_folder(20, cwd, parent), Some((10, "/shop".into())));
+        // pid 1's folder never vouches, and a chain with none visible is unknown.
         assert_eq!(
-            works_in(
-                std::process::id(),
-                std::path::Path::new("/nonexistent-folder")
-            ),
-            Some(false)
+            nearest_folder(5, |p| (p == 1).then(|| "/".into()), |_| Some(1)),
+            None
         );
+        assert_eq!(nearest_folder(7, |_| None, |p| Some(p + 1)), None);
+    }
+
+    #[test]
+    fn the_real_user_id_is_read_from_the_status() {
+        let status =
+            "Name:\tx\nUmask:\t0022\nUid:\t65534\t0\t0\t0\nGid:\t65534\t65534\t65534\t65534\n";
+        assert_eq!(status_uid(status), Some(65534));
+        assert_eq!(status_uid("Name:\tx\n"), None);
+        assert_eq!(status_uid("Uid:\tx\n"), None);
     }
 }
 

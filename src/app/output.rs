@@ -232,11 +232,29 @@ impl<'a> ClaimView<'a> {
 /// The process and user names are the system's, unescaped: show them through a [`table`] cell,
 /// a message or [`clean`].
 pub fn owner(s: &Socket) -> String {
+    if s.holders.len() > 1 {
+        // A shared socket: every holder, each with its user when it is not the socket's.
+        let holders: Vec<String> = s
+            .holders
+            .iter()
+            .map(|h| match (&h.user, h.uid) {
+                (Some(name), uid) if uid != s.uid => format!("{} user {name}", h.label()),
+                (None, Some(uid)) if Some(uid) != s.uid => format!("{} uid {uid}", h.label()),
+                _ => h.label(),
+            })
+            .collect();
+        return with_user(s, holders.join(", "));
+    }
     let who = match (s.pid, &s.process) {
         (Some(pid), Some(name)) => format!("pid {pid} ({name})"),
         (Some(pid), None) => format!("pid {pid}"),
         _ => "owner not visible".to_string(),
     };
+    with_user(s, who)
+}
+
+/// `WHO user alice`, or `WHO uid 1000`, with the socket's user.
+fn with_user(s: &Socket, who: String) -> String {
     match (&s.user, s.uid) {
         (Some(name), _) => format!("{who} user {name}"),
         (None, Some(uid)) => format!("{who} uid {uid}"),

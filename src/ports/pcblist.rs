@@ -182,6 +182,7 @@ fn socket(
         process: None,
         uid: u32_at(so, xsocket::UID),
         user: None,
+        holders: Vec::new(),
         inode: 0,
         container: None,
     })

@@ -26,14 +26,18 @@ pub struct Socket {
     pub address: IpAddr,
     /// The local port.
     pub port: u16,
-    /// The owning process, if visible.
+    /// The owning process, if visible: the first (lowest pid) of [`Socket::holders`].
     pub pid: Option<u32>,
     /// The owning process's name, if visible.
     pub process: Option<String>,
-    /// The owning user id, if known.
+    /// The user id that opened the socket, if known.
     pub uid: Option<u32>,
-    /// The owning user's name, if known.
+    /// That user's name, if known.
     pub user: Option<String>,
+    /// Every visible process holding the socket, lowest pid first: more than one when a
+    /// socket is shared (a parent that passed it to a child, socket activation). Empty when
+    /// no holder is visible.
+    pub holders: Vec<Holder>,
     /// Where the port is forwarded to, when the owner is a container forwarder such as
     /// `docker-proxy` (filled in by [`crate::container::annotate`]); absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -41,6 +45,29 @@ pub struct Socket {
     /// The socket inode (Linux), used to find the owner.
     #[serde(skip)]
     pub inode: u64,
+}
+
+/// A process holding a socket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Holder {
+    /// Its pid.
+    pub pid: u32,
+    /// Its command name, if visible.
+    pub process: Option<String>,
+    /// The user id it runs as (its real user id), if visible.
+    pub uid: Option<u32>,
+    /// That user's name, if known.
+    pub user: Option<String>,
+}
+
+impl Holder {
+    /// `pid 123 (node)`, or `pid 123`. Unescaped: show it through `output::clean`.
+    pub fn label(&self) -> String {
+        match &self.process {
+            Some(name) => format!("pid {} ({name})", self.pid),
+            None => format!("pid {}", self.pid),
+        }
+    }
 }
 
 /// Where a forwarded port leads: the container's address, and its name when the Docker Engine
@@ -95,12 +122,29 @@ pub fn on_ports(all: &[Socket], wanted: impl Fn(u16) -> bool) -> Vec<Socket> {
     found
 }
 
-/// Fills in pid, process and user names where they can be seen.
+/// Fills in the holders (every visible process holding each socket), pid, process and user
+/// names where they can be seen.
 pub fn resolve_owners(sockets: &mut [Socket]) {
     platform::resolve_owners(sockets);
+    let mut names = std::collections::HashMap::new();
+    let mut name_of = |uid: u32| names.entry(uid).or_insert_with(|| user_name(uid)).clone();
     for s in sockets.iter_mut() {
         if s.user.is_none() {
-            s.user = s.uid.and_then(user_name);
+            s.user = s.uid.and_then(&mut name_of);
+        }
+        if s.holders.is_empty()
+            && let Some(pid) = s.pid
+        {
+            s.holders.push(Holder {
+                pid,
+                process: s.process.clone(),
+                uid: None,
+                user: None,
+            });
+        }
+        for h in &mut s.holders {
+            h.uid = h.uid.or_else(|| crate::process::uid(h.pid));
+            h.user = h.uid.and_then(&mut name_of);
         }
     }
 }
@@ -140,6 +184,7 @@ pub fn parse_proc_net(text: &str, proto: Transport) -> Vec<Socket> {
                 process: None,
                 uid: f[7].parse().ok(),
                 user: None,
+                holders: Vec::new(),
                 container: None,
                 inode: f[9].parse().ok()?,
             })
@@ -205,6 +250,7 @@ pub fn parse_windows_table(bytes: &[u8], proto: Transport, ipv6: bool) -> Vec<So
                 process: None,
                 uid: None,
                 user: None,
+                holders: Vec::new(),
                 container: None,
                 inode: 0,
             })
@@ -227,7 +273,7 @@ mod platform {
     use netlink_sys::protocols::NETLINK_SOCK_DIAG;
     use netlink_sys::{Socket as NlSocket, SocketAddr};
 
-    use super::{Socket, parse_proc_net};
+    use super::{Holder, Socket, parse_proc_net};
 
     pub fn list() -> Vec<Socket> {
         netlink_list().unwrap_or_else(proc_list)
@@ -327,6 +373,7 @@ mod platform {
                                 process: None,
                                 uid: Some(h.uid),
                                 user: None,
+                                holders: Vec::new(),
                                 container: None,
                                 inode: u64::from(h.inode),
                             });
@@ -345,22 +392,22 @@ mod platform {
         }
     }
 
-    /// Maps socket inodes to pids by reading `/proc/*/fd` links, stopping once every inode
-    /// asked about is found. Processes of other users are skipped (their owner stays unknown).
+    /// Maps socket inodes to every pid holding them by reading all `/proc/*/fd` links (a
+    /// socket may be shared, so the scan does not stop at the first holder). Processes of
+    /// other users are skipped unless devport runs as root (their holders stay unknown).
     pub fn resolve_owners(sockets: &mut [Socket]) {
-        let mut wanted: HashMap<u64, Option<u32>> = sockets
+        let mut wanted: HashMap<u64, Vec<u32>> = sockets
             .iter()
             .filter(|s| s.inode != 0)
-            .map(|s| (s.inode, None))
+            .map(|s| (s.inode, Vec::new()))
             .collect();
-        let mut missing = wanted.len();
-        if missing == 0 {
+        if wanted.is_empty() {
             return;
         }
         let Ok(procs) = std::fs::read_dir("/proc") else {
             return;
         };
-        'procs: for entry in procs.flatten() {
+        for entry in procs.flatten() {
             let Some(pid) = entry
                 .file_name()
                 .to_str()
@@ -378,19 +425,31 @@ mod platform {
                 let Some(inode) = crate::process::socket_inode(&target) else {
                     continue;
                 };
-                if let Some(slot @ None) = wanted.get_mut(&inode) {
-                    *slot = Some(pid);
-                    missing -= 1;
-                    if missing == 0 {
-                        break 'procs;
-                    }
+                if let Some(pids) = wanted.get_mut(&inode)
+                    && pids.last() != Some(&pid)
+                {
+                    pids.push(pid);
                 }
             }
         }
         for s in sockets.iter_mut() {
-            if let Some(Some(pid)) = wanted.get(&s.inode) {
-                s.pid = Some(*pid);
-                s.process = crate::process::name(*pid);
+            let Some(pids) = wanted.get_mut(&s.inode) else {
+                continue;
+            };
+            pids.sort_unstable();
+            pids.dedup();
+            s.holders = pids
+                .iter()
+                .map(|&pid| Holder {
+                    pid,
+                    process: crate::process::name(pid),
+                    uid: None,
+                    user: None,
+                })
+                .collect();
+            if let Some(first) = s.holders.first() {
+                s.pid = Some(first.pid);
+                s.process.clone_from(&first.process);
             }
         }
     }
@@ -500,6 +559,7 @@ mod platform {
                     process: Some(l.process.name),
                     uid: None,
                     user: None,
+                    holders: Vec::new(),
                     container: None,
                     inode: 0,
                 })

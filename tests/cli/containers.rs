@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{Reaped, World, port};
+use crate::support::{Reaped, World, claim_port, json_of, port};
 
 /// A process whose command name is `docker-proxy`, started with docker-proxy's arguments
 /// (container end 172.17.0.2:5432), listening on 127.0.0.1 at the `-host-port` it is given: a
@@ -47,7 +47,8 @@ fn fake_proxy_on(
     std::fs::write(
         &script,
         format!(
-            "#!{}\nimport socket, sys, time\n\
+            "#!{}\nimport ctypes, os, socket, sys, time\n\
+             if os.environ.get('FAKE_NONDUMPABLE'):\n    ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)\n\
              s = socket.socket()\n\
              port = int(sys.argv[sys.argv.index('-host-port') + 1])\n\
              try:\n    s.bind(('127.0.0.1', port))\n    s.listen()\nexcept OSError:\n    pass\n\
@@ -184,11 +185,6 @@ fn text(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn json_of(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
-}
-
 /// The one line of `text` that mentions `pid`.
 fn line_of(text: &str, pid: u32) -> String {
     let rows: Vec<&str> = text
@@ -197,14 +193,6 @@ fn line_of(text: &str, pid: u32) -> String {
         .collect();
     assert_eq!(rows.len(), 1, "one line for pid {pid}:\n{text}");
     rows[0].to_string()
-}
-
-/// A claim of `p` in `shop`, so `list --live` watches that port.
-fn claim_port(w: &World, p: u16) {
-    w.ok(&["claim", "web"]);
-    let mut reg = w.registry_json();
-    reg["claims"][0]["port"] = json!(p);
-    std::fs::write(w.registry(), reg.to_string()).expect("write registry");
 }
 
 /// No engine: a `DOCKER_HOST` socket path that does not exist.
@@ -603,4 +591,65 @@ fn doctor_and_wait_owned_judge_a_container_by_its_compose_folder() {
     assert_eq!(wait.status.code(), Some(1));
     let err = String::from_utf8_lossy(&wait.stderr);
     assert!(err.contains("cannot tell which folder started it"), "{err}");
+}
+
+/// Any user can name a process `docker-proxy` and give it docker-proxy's arguments: one of the
+/// user nobody (made non-dumpable, so `/proc/PID` itself says root), on a port `shop` claims,
+/// with an engine that lists a matching container `docker compose` started in `shop`, is not
+/// taken for a container forwarder. It is another user's process: `audit` says conflict,
+/// `doctor` reports it, `kill` refuses it for being nobody's (not "stop the container"), and
+/// `wait --owned` does not count it.
+#[test]
+#[ignore = "needs root: a fake docker-proxy run as the user nobody"]
+fn a_forwarder_of_another_user_is_not_trusted_for_its_name() {
+    let w = World::new();
+    let shop = w.project("shop");
+    let engine = Engine::start(
+        w.dir.path(),
+        ok(&listed_with(
+            "shop-db-1",
+            &json!({ "com.docker.compose.project.working_dir": shop.display().to_string() }),
+        )),
+    );
+    std::fs::set_permissions(
+        w.dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o711),
+    )
+    .expect("open the world for traversal");
+    let (proxy, p) = fake_proxy_on(w.dir.path(), free_port(), |cmd| {
+        std::os::unix::process::CommandExt::uid(cmd, 65534);
+        std::os::unix::process::CommandExt::gid(cmd, 65534);
+        cmd.env("FAKE_NONDUMPABLE", "1");
+    });
+    let pid = proxy.0.id();
+    claim_port(&w, p);
+    let host = engine.docker_host();
+    assert_eq!(
+        audit_finding(&w, &host, pid),
+        ("conflict".to_string(), Some(1))
+    );
+    let audit = json_of(&run(&w, &host, &["audit", "--json"]));
+    let row = audit
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["pid"] == json!(pid)))
+        .cloned()
+        .unwrap_or_default();
+    assert!(row.get("container").is_none(), "{row}");
+    let doctor = run(&w, &host, &["doctor", "--json"]);
+    assert_eq!(doctor.status.code(), Some(1), "{}", text(&doctor));
+    assert!(
+        text(&doctor).contains("bound-by-other") && text(&doctor).contains("runs as user nobody"),
+        "{}",
+        text(&doctor)
+    );
+    let kill = run(&w, &host, &["kill", "web", "--dry-run"]);
+    let err = String::from_utf8_lossy(&kill.stderr);
+    assert_eq!(kill.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("runs as user nobody, not as you") && !err.contains("stop the container"),
+        "{err}"
+    );
+    let wait = run(&w, &host, &["wait", "web", "--owned", "--timeout", "1s"]);
+    assert_eq!(wait.status.code(), Some(1), "{}", text(&wait));
+    drop(proxy);
 }

@@ -135,9 +135,9 @@ fn wait_owned_ignores_a_server_working_in_another_folder() {
     let err = stderr(&out);
     assert!(
         err.contains(&format!(
-            "service web was not ready within 1 s: tcp port {p} is served by pid {}, which does not work in",
+            "service web was not ready within 1 s: tcp port {p} is not this project's: pid {} (",
             std::process::id()
-        )),
+        )) && err.contains(") works in "),
         "{err}"
     );
     assert!(stdout(&out).is_empty());
@@ -270,11 +270,12 @@ fn kill_sends_sigkill_only_with_force() {
 #[cfg(unix)]
 #[test]
 #[ignore = "needs root: a listener run as nobody, and devport run as nobody"]
-fn kill_refuses_what_it_cannot_see_and_root_says_whose_process_it_stops() {
+fn kill_stops_only_the_users_own_processes_and_root_is_no_exception() {
     use std::os::unix::process::CommandExt as _;
     let w = World::new();
     let dir = w.project("int-users");
-    // A listener of root's (this process): devport run as nobody cannot see its owner.
+    // A listener of root's (this process): devport run as nobody cannot see its owner, and the
+    // socket is root's.
     let root_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let root_port = root_listener.local_addr().expect("addr").port();
     let mut cmd = w.std_cmd_in(&dir, &["kill", &root_port.to_string()]);
@@ -282,38 +283,47 @@ fn kill_refuses_what_it_cannot_see_and_root_says_whose_process_it_stops() {
     let out = cmd.output().expect("run devport as nobody");
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("that devport cannot see; nothing was stopped"),
+        stderr(&out).contains(&format!(
+            "tcp port {root_port} is held by a process devport cannot see: the socket was opened by user root, not by you;"
+        )) && stderr(&out).contains("; nothing was stopped; "),
         "{}",
         stderr(&out)
     );
     assert!(!is_free(root_port));
     drop(root_listener);
 
-    // nobody's listener: root stops it and says whose it was.
-    let p = free_port();
-    let script = format!(
-        "import socket, time\ns = socket.socket()\ns.bind(('127.0.0.1', {p}))\ns.listen()\nprint('ready', flush=True)\ntime.sleep(120)\n"
-    );
-    let mut child = Reaped(
-        std::process::Command::new("python3")
-            .args(["-c", &script])
-            .current_dir("/")
-            .uid(65534)
-            .gid(65534)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3 as nobody"),
-    );
-    let mut line = String::new();
-    std::io::BufReader::new(child.0.stdout.as_mut().expect("stdout"))
-        .read_line(&mut line)
-        .expect("ready");
-    let text = w.ok_at(&dir, &["kill", &p.to_string()]);
-    assert!(
-        text.starts_with(&format!("stopped pid {} (", child.0.id()))
-            && text.contains(" user nobody in /,"),
-        "{text}"
-    );
+    // nobody's listener, in `/` and then in the project itself: root refuses both, naming the
+    // user, and signals nothing.
+    let project = std::fs::canonicalize(&dir).expect("canonical");
+    for folder in [Path::new("/"), project.as_path()] {
+        let p = free_port();
+        let script = format!(
+            "import socket, time\ns = socket.socket()\ns.bind(('127.0.0.1', {p}))\ns.listen()\nprint('ready', flush=True)\ntime.sleep(120)\n"
+        );
+        let mut child = Reaped(
+            std::process::Command::new("python3")
+                .args(["-c", &script])
+                .current_dir(folder)
+                .uid(65534)
+                .gid(65534)
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("python3 as nobody"),
+        );
+        assert_eq!(crate::support::first_line(&mut child.0), "ready");
+        let out = w.fails_in(&dir, &["kill", &p.to_string()], 1);
+        assert!(
+            stderr(&out).contains(&format!("is held by pid {} (", child.0.id()))
+                && stderr(&out).contains(") runs as user nobody, not as you;"),
+            "{folder:?}: {}",
+            stderr(&out)
+        );
+        assert!(stdout(&out).is_empty());
+        assert!(
+            exit_of(&mut child, Duration::from_millis(300)).is_none(),
+            "{folder:?}"
+        );
+    }
 }
 
 /// A project with an HTTP service, a database marked `http = false`, a block of two ports and

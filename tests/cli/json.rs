@@ -35,7 +35,18 @@ struct SocketJson {
     process: Option<String>,
     uid: Option<u32>,
     user: Option<String>,
+    holders: Vec<HolderJson>,
     container: Option<ContainerJson>,
+}
+
+/// A process holding a socket (a shared socket has several).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HolderJson {
+    pid: u32,
+    process: Option<String>,
+    uid: Option<u32>,
+    user: Option<String>,
 }
 
 /// The container end of a socket a container forwarder (`docker-proxy`) owns.
@@ -97,6 +108,7 @@ struct CheckJson {
     sockets: Vec<SocketJson>,
     claim: Option<StoredClaimJson>,
     lease: Option<LeaseRecordJson>,
+    finding: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -109,6 +121,7 @@ struct AuditJson {
     process: Option<String>,
     uid: Option<u32>,
     user: Option<String>,
+    holders: Vec<HolderJson>,
     container: Option<ContainerJson>,
     claim: Option<StoredClaimJson>,
     iana_service: Option<String>,
@@ -165,6 +178,16 @@ fn every_json_output_matches_its_contract() {
         let reports: Vec<CheckJson> = parse(&String::from_utf8_lossy(&out.stdout));
         assert_eq!(reports.len(), 1);
     }
+    // A claimed port something listens on is judged (this test process works outside `shop`).
+    let on_claim = TcpListener::bind(("127.0.0.1", claim.port)).expect("bind the claimed port");
+    let out = w
+        .cmd(&["check", &claim.port.to_string(), "--json"])
+        .output()
+        .expect("run");
+    let reports: Vec<CheckJson> = parse(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(reports[0].finding.as_deref(), Some("conflict"));
+    assert_eq!(reports[0].sockets[0].holders.len(), 1);
+    drop(on_claim);
     let rows: Vec<AuditJson> = parse(&w.ok(&["audit", "--json"]));
     assert!(rows.iter().any(|r| r.port == busy));
     let env: BTreeMap<String, String> = parse(&w.ok(&["env", "--format", "json"]));

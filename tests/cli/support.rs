@@ -157,6 +157,35 @@ pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).trim().to_string()
 }
 
+/// A command's stdout as JSON.
+#[cfg(target_os = "linux")]
+pub fn json_of(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// A claim of `web` in `shop` moved to port `p` (the registry edited), so a test's server on a
+/// port the OS picked is that claim's, and `list --live` watches it.
+#[cfg(target_os = "linux")]
+pub fn claim_port(w: &World, p: u16) {
+    w.ok(&["claim", "web"]);
+    let mut reg = w.registry_json();
+    reg["claims"][0]["port"] = serde_json::json!(p);
+    std::fs::write(w.registry(), reg.to_string()).expect("write registry");
+}
+
+/// The first line a child prints on its piped stdout, trimmed.
+#[cfg(unix)]
+pub fn first_line(child: &mut std::process::Child) -> String {
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.as_mut().expect("a piped stdout")),
+        &mut line,
+    )
+    .expect("read the child's first line");
+    line.trim().to_string()
+}
+
 pub fn port(text: &str) -> u16 {
     text.trim()
         .parse()

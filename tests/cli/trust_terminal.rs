@@ -433,8 +433,8 @@ mod from_processes {
     }
 
     /// A process whose name holds ESC, BEL, LF and U+009B: a symlink to python3 so named,
-    /// bound to a loopback port the OS picked.
-    fn nasty_process(dir: &Path) -> (Reaped, u16, String) {
+    /// working in `project` and bound to a loopback port the OS picked.
+    fn nasty_process(dir: &Path, project: &Path) -> (Reaped, u16, String) {
         let real = std::process::Command::new("python3")
             .args(["-c", "import sys; print(sys.executable)"])
             .output()
@@ -456,6 +456,7 @@ mod from_processes {
                  print(s.getsockname()[1], flush=True)\n\
                  time.sleep(120)\n",
             ])
+            .current_dir(project)
             .stdout(Stdio::piped())
             .spawn()
             .expect("spawn python3");
@@ -471,10 +472,10 @@ mod from_processes {
     #[test]
     fn process_names_from_the_system_are_escaped() {
         let w = World::new();
-        let (child, p, name) = nasty_process(w.dir.path());
+        let project = w.project("shop");
+        let (child, p, name) = nasty_process(w.dir.path(), &project);
         let pid = child.0.id();
         // A claim on the port, so `list --live` shows the socket too.
-        let project = w.project("shop");
         w.ok_at(&project, &["claim", "web"]);
         let mut reg = w.registry_json();
         reg["claims"][0]["port"] = json!(p);

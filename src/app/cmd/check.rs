@@ -39,6 +39,9 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<Outcome> {
         .map(|p| check::report(&policy, &reg, &live, p, ctx.now))
         .collect();
     crate::container::annotate(reports.iter_mut().flat_map(|r| r.sockets.iter_mut()));
+    for r in &mut reports {
+        r.judge();
+    }
     if ctx.json {
         output::json(&reports)?;
     } else {
@@ -134,6 +137,14 @@ fn render(ctx: &Ctx, r: &PortReport, policy: &crate::policy::Policy) -> String {
         (None, None) => "not claimed".to_string(),
     };
     field("devport", &holder);
+    if let Some(finding) = r.finding.map(check::Finding::code) {
+        field(
+            "owner",
+            &r.why
+                .as_ref()
+                .map_or_else(|| finding.to_string(), |why| format!("{finding}: {why}")),
+        );
+    }
     let paint = if r.usable {
         output::Paint::Green
     } else {

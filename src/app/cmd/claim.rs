@@ -72,15 +72,15 @@ impl<'a> Busy<'a> {
         })
     }
 
-    /// Whether every holder is seen working in the project folder `dir` (the project's own
-    /// server): nothing to warn about.
+    /// Whether every socket is the project folder `dir`'s own (its server, by
+    /// [`crate::owner::judge`]): nothing to warn about.
     pub fn only_in(&self, dir: Option<&Path>) -> bool {
         dir.is_some_and(|dir| {
             !self.holders.is_empty()
-                && self.holders.iter().all(|s| {
-                    s.pid
-                        .is_some_and(|pid| crate::process::works_in(pid, dir) == Some(true))
-                })
+                && self
+                    .holders
+                    .iter()
+                    .all(|s| crate::owner::judge(s, Some(dir)) == crate::owner::Verdict::Owned)
         })
     }
 

@@ -28,9 +28,16 @@ pub fn run(ctx: &Ctx, args: &KillArgs) -> Result<Outcome> {
             project.name
         ))
     })?;
+    let folder = project.path.as_deref().ok_or_else(|| {
+        crate::Error::invalid(
+            crate::error::Input::Argument,
+            "kill stops only processes working in a project's folder, and --global has none; nothing was stopped; run it without --global in the project the server runs in",
+        )
+    })?;
     let mut socks = control::on(&sockets::list(), ports, proto);
     sockets::resolve_owners(&mut socks);
-    let victims = control::victims(&socks)?;
+    crate::container::annotate(&mut socks);
+    let victims = control::victims(&socks, folder)?;
     let outcome = if victims.is_empty() {
         Stopped {
             port_free: true,

@@ -1,0 +1,332 @@
+//! Whose a port is: every holder of a shared socket is listed and judged, another user's
+//! process is never the project's (root's devport included), and a process's own folder
+//! decides, not an ancestor's. Real python3 listeners on loopback ports the OS picked, each
+//! run in its own process group, which is killed when the test ends (even on failure).
+
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::{World, claim_port, first_line, json_of, stderr, stdout};
+
+/// A child started in a process group of its own; the whole group is killed and the child
+/// reaped on drop, so no grandchild outlives the test.
+struct Group(Child);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        if let Ok(pid) = i32::try_from(self.0.id()) {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        let _ = self.0.wait();
+    }
+}
+
+/// Spawns `cmd` in a new process group, its stdout piped, and reads its first line.
+fn spawn(cmd: &mut Command) -> (Group, String) {
+    let mut child = Group(
+        cmd.process_group(0)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 is needed for this test"),
+    );
+    let line = first_line(&mut child.0);
+    (child, line)
+}
+
+/// Whether process `pid` is still running (and not a zombie).
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z')
+    })
+}
+
+/// The pids in a SOCKET's `holders`.
+fn holder_pids(socket: &Value) -> Vec<u64> {
+    socket["holders"]
+        .as_array()
+        .map(|hs| hs.iter().filter_map(|h| h["pid"].as_u64()).collect())
+        .unwrap_or_default()
+}
+
+/// `audit --json`'s row for port `p`, and the exit code.
+fn audit_row(w: &World, dir: &Path, p: u16) -> (Value, Option<i32>) {
+    let out = w.cmd_in(dir, &["audit", "--json"]).output().expect("audit");
+    let rows = json_of(&out);
+    let row = rows
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["port"] == json!(p)))
+        .unwrap_or_else(|| panic!("no row for port {p}: {rows}"))
+        .clone();
+    (row, out.status.code())
+}
+
+/// A "systemd" (python3 renamed with `prctl`, working in `/`) that opens a listening socket
+/// on a loopback port and hands it to a python3 child working in `project` (an inherited
+/// descriptor, as socket activation does). Returns the group, the parent's and the child's
+/// pids, and the port.
+fn socket_activation(project: &Path) -> (Group, u32, u32, u16) {
+    let script = "import ctypes, socket, subprocess, sys, time\n\
+        ctypes.CDLL(None).prctl(15, b'systemd', 0, 0, 0)\n\
+        s = socket.socket()\n\
+        s.bind(('127.0.0.1', 0))\n\
+        s.listen()\n\
+        child = subprocess.Popen([sys.executable, '-c', 'import ctypes, time; ctypes.CDLL(None).prctl(1, 9, 0, 0, 0); time.sleep(120)'], cwd=sys.argv[1], pass_fds=[s.fileno()])\n\
+        time.sleep(0.3)\n\
+        print(s.getsockname()[1], child.pid, flush=True)\n\
+        time.sleep(120)\n";
+    let (group, line) = spawn(
+        Command::new("python3")
+            .args(["-c", script])
+            .arg(project)
+            .current_dir("/"),
+    );
+    let mut words = line.split_whitespace().map(|w| w.parse::<u32>().ok());
+    let (Some(Some(p)), Some(Some(child))) = (words.next(), words.next()) else {
+        panic!("not a port and a pid: {line:?}");
+    };
+    let parent = group.0.id();
+    (group, parent, child, u16::try_from(p).expect("a port"))
+}
+
+#[test]
+fn a_shared_socket_lists_every_holder_and_kill_refuses_unless_all_are_the_projects() {
+    let w = World::new();
+    let shop = w.project("shop");
+    let (_group, parent, child, p) = socket_activation(&shop);
+    claim_port(&w, p);
+
+    // kill: refused, naming both, and neither is signalled.
+    let out = w.fails_in(&shop, &["kill", "web", "--timeout", "1s"], 1);
+    let err = stderr(&out);
+    // Both named, lowest pid first (pids wrap around: the child's may be the lower).
+    let named = if parent < child {
+        format!("is held by pid {parent} (systemd) and pid {child} (")
+    } else {
+        format!("is held by pid {child} (")
+    };
+    assert!(
+        err.contains(&named)
+            && err.contains(&format!(" and pid {}", parent.max(child)))
+            && err.contains(&format!("pid {parent} (systemd) works in /, not in "))
+            && err.contains("; nothing was stopped; "),
+        "{err}"
+    );
+    assert!(stdout(&out).is_empty());
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(running(parent) && running(child), "a holder was signalled");
+
+    // check, audit and list --live list both holders, in JSON and in text.
+    let both = vec![u64::from(parent.min(child)), u64::from(parent.max(child))];
+    let check = json_of(
+        &w.cmd_in(&shop, &["check", &p.to_string(), "--json"])
+            .output()
+            .expect("check"),
+    );
+    assert_eq!(holder_pids(&check[0]["sockets"][0]), both, "{check}");
+    assert_eq!(check[0]["finding"], "conflict", "{check}");
+    let (row, code) = audit_row(&w, &shop, p);
+    assert_eq!(holder_pids(&row), both, "{row}");
+    assert_eq!((row["finding"].as_str(), code), (Some("conflict"), Some(1)));
+    let list = json_of(
+        &w.cmd_in(&shop, &["list", "--live", "--json"])
+            .output()
+            .expect("list"),
+    );
+    assert_eq!(holder_pids(&list[0]["live"][0]), both, "{list}");
+    let text = stdout(
+        &w.cmd_in(&shop, &["check", &p.to_string()])
+            .output()
+            .expect("check"),
+    );
+    assert!(
+        text.contains(&format!("pid {parent} (systemd)"))
+            && text.contains(&format!("pid {child} (")),
+        "{text}"
+    );
+    assert!(running(parent) && running(child));
+}
+
+/// A server started from `shop` through two shells that change to `../blog` first: the
+/// shells work in `shop`, the server in `blog`. Returns the group, the server's port and the
+/// canonical `blog` folder.
+fn started_from_shop_working_in_blog(w: &World) -> (Group, u16, PathBuf) {
+    let shop = w.project("shop");
+    let blog = std::fs::canonicalize(w.project("blog")).expect("canonical");
+    let server = w.dir.path().join("server.py");
+    std::fs::write(
+        &server,
+        "import socket, time\ns = socket.socket()\ns.bind(('127.0.0.1', 0))\ns.listen()\n\
+         print(s.getsockname()[1], flush=True)\ntime.sleep(120)\n",
+    )
+    .expect("write the server");
+    // `; true` keeps each shell from replacing itself with its last command.
+    let (group, line) = spawn(
+        Command::new("sh")
+            .args([
+                "-c",
+                "sh -c 'cd ../blog && python3 \"$0\"; true' \"$0\"; true",
+            ])
+            .arg(&server)
+            .current_dir(&shop),
+    );
+    let p = line.parse().unwrap_or_else(|e| panic!("{line:?}: {e}"));
+    (group, p, blog)
+}
+
+#[test]
+fn the_process_s_own_folder_decides_not_an_ancestor_s() {
+    let w = World::new();
+    let shop = w.project("shop");
+    let (_group, p, blog) = started_from_shop_working_in_blog(&w);
+    claim_port(&w, p);
+    let out = w.fails_in(&shop, &["wait", "web", "--owned", "--timeout", "1s"], 1);
+    assert!(
+        stderr(&out).contains(&format!(") works in {}, not in ", blog.display())),
+        "{}",
+        stderr(&out)
+    );
+    let (row, code) = audit_row(&w, &shop, p);
+    assert_eq!(
+        (row["finding"].as_str(), code),
+        (Some("conflict"), Some(1)),
+        "{row}"
+    );
+    let doctor = json_of(
+        &w.cmd_in(&shop, &["doctor", "--json"])
+            .output()
+            .expect("doctor"),
+    );
+    assert!(
+        doctor
+            .as_array()
+            .is_some_and(|ps| ps.iter().any(|p| p["code"] == "bound-by-other")),
+        "{doctor}"
+    );
+    // kill, run in `blog`, is not refused for the folder: `web` is not claimed there, but the
+    // port is blog's own server's.
+    let blog_kill = w
+        .cmd_in(&blog, &["kill", &p.to_string(), "--dry-run"])
+        .output()
+        .expect("kill");
+    assert_eq!(blog_kill.status.code(), Some(0), "{}", stderr(&blog_kill));
+    // …and from `shop` it is refused.
+    let out = w.fails_in(&shop, &["kill", &p.to_string(), "--dry-run"], 1);
+    assert!(stderr(&out).contains("works in"), "{}", stderr(&out));
+}
+
+/// A python3 listener on a loopback port, run as the user nobody, working in `dir`.
+fn nobody_listener(dir: &Path) -> (Group, u16) {
+    let (group, line) = spawn(
+        Command::new("python3")
+            .args([
+                "-c",
+                "import socket, time\ns = socket.socket()\ns.bind(('127.0.0.1', 0))\ns.listen()\n\
+                 print(s.getsockname()[1], flush=True)\ntime.sleep(120)\n",
+            ])
+            .current_dir(dir)
+            .uid(65534)
+            .gid(65534),
+    );
+    (
+        group,
+        line.parse().unwrap_or_else(|e| panic!("{line:?}: {e}")),
+    )
+}
+
+#[test]
+#[ignore = "needs root: a listener run as the user nobody, and devport run as nobody"]
+fn another_users_socket_on_a_claim_is_a_conflict_for_root_too() {
+    let w = World::new();
+    let shop = w.project("shop");
+    std::fs::set_permissions(
+        w.dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o711),
+    )
+    .expect("open the world for traversal");
+    // nobody's server, started inside root's project.
+    let (server, p) = nobody_listener(&shop);
+    claim_port(&w, p);
+    let (row, code) = audit_row(&w, &shop, p);
+    assert_eq!(
+        (row["finding"].as_str(), code),
+        (Some("conflict"), Some(1)),
+        "{row}"
+    );
+    let doctor = w
+        .cmd_in(&shop, &["doctor", "--json"])
+        .output()
+        .expect("doctor");
+    let problems = json_of(&doctor);
+    let bound = problems
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["code"] == "bound-by-other"))
+        .unwrap_or_else(|| panic!("no bound-by-other: {problems}"));
+    assert!(
+        bound["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("runs as user nobody, not as you")),
+        "{bound}"
+    );
+    let check = json_of(
+        &w.cmd_in(&shop, &["check", &p.to_string(), "--json"])
+            .output()
+            .expect("check"),
+    );
+    assert_eq!(check[0]["finding"], "conflict", "{check}");
+    let text = stdout(
+        &w.cmd_in(&shop, &["check", &p.to_string()])
+            .output()
+            .expect("check"),
+    );
+    assert!(text.contains("owner     conflict: pid "), "{text}");
+    let out = w.fails_in(&shop, &["wait", "web", "--owned", "--timeout", "1s"], 1);
+    assert!(
+        stderr(&out).contains("runs as user nobody, not as you"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(running(server.0.id()));
+
+    // The other way round: root's server on nobody's claim, which nobody cannot see.
+    let w = World::new();
+    let shop = w.project("shop");
+    let root_server = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let p = root_server.local_addr().expect("addr").port();
+    let registry = w.registry();
+    let state = w.dir.path().join("state");
+    let as_nobody = |args: &[&str]| {
+        let mut cmd = w.std_cmd_in(&shop, args);
+        crate::support::run_as_nobody(&mut cmd, &w, &[&shop, &shop.join(".git"), &state]);
+        cmd.output().expect("run devport as nobody")
+    };
+    let out = as_nobody(&["claim", "web"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut reg: Value =
+        serde_json::from_slice(&std::fs::read(&registry).expect("registry")).expect("JSON");
+    reg["claims"][0]["port"] = json!(p);
+    std::fs::write(&registry, reg.to_string()).expect("write registry");
+    let out = as_nobody(&["audit", "--json"]);
+    let rows = json_of(&out);
+    let row = rows
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["port"] == json!(p)))
+        .unwrap_or_else(|| panic!("no row for port {p}: {rows}"));
+    assert_eq!(
+        (row["finding"].as_str(), out.status.code()),
+        (Some("conflict"), Some(1)),
+        "{row}"
+    );
+    drop(root_server);
+}
