@@ -526,12 +526,16 @@ fn prefer_refused(
     } else {
         format!(" (port {refused} of the block)")
     };
+    let why = if PortRange::block(asked, req.count).is_none() {
+        format!("a block of {} ports from it runs past 65535", req.count)
+    } else {
+        format!("it is {}{who}{at}", reason.description())
+    };
     format!(
-        "{}/{}: the preferred port {asked} ({}) was not used: it is {}{who}{at}; claimed {port} instead",
+        "{}/{}: the preferred port {asked} ({}) was not used: {why}; claimed {port} instead",
         req.project.name,
         req.service,
         req.asked_by(),
-        reason.description(),
     )
 }
 
