@@ -4,7 +4,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::error::{Error, Result};
 use crate::input::{check_count, validate_service};
-use crate::policy::Policy;
+use crate::policy::{Policy, Reason};
 use crate::ports::probe::{self, Probe};
 use crate::ports::sockets;
 use crate::project::Project;
@@ -66,6 +66,9 @@ pub struct ClaimRequest<'a> {
     pub(crate) proto: Proto,
     /// Give an existing claim a new port under the current policy (`--move`).
     pub(crate) relocate: bool,
+    /// Whether `port` or `prefer` comes from devport.toml rather than an option, so messages
+    /// name what the user wrote.
+    pub(crate) from_manifest: bool,
 }
 
 impl<'a> ClaimRequest<'a> {
@@ -79,6 +82,7 @@ impl<'a> ClaimRequest<'a> {
             count: 1,
             proto: Proto::Tcp,
             relocate: false,
+            from_manifest: false,
         }
     }
 
@@ -105,6 +109,47 @@ impl<'a> ClaimRequest<'a> {
     pub fn relocate(self, relocate: bool) -> Self {
         ClaimRequest { relocate, ..self }
     }
+
+    /// How the user asked for the port, for messages: `--port` or `port` in devport.toml.
+    fn asked_by(&self) -> String {
+        let (option, key) = match self.choice {
+            PortChoice::Prefer(_) => ("--prefer", "prefer"),
+            _ => ("--port", "port"),
+        };
+        if self.from_manifest {
+            format!("`{key}` in {}", crate::project::MANIFEST)
+        } else {
+            option.to_string()
+        }
+    }
+}
+
+/// What became of a preferred port (`--prefer`, or `prefer` in devport.toml).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct Preferred {
+    /// The port asked for.
+    pub port: u16,
+    /// Whether the claim is on it.
+    pub honoured: bool,
+    /// The rule that kept a new (or moved) claim off it; `None` when it was honoured, or when
+    /// an existing claim was handed back where it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub because: Option<Reason>,
+}
+
+impl Preferred {
+    /// For a claim handed back or made on `port` for `req`, when `req` prefers a port.
+    fn of(req: &ClaimRequest<'_>, port: u16, because: Option<Reason>) -> Option<Preferred> {
+        match req.choice {
+            PortChoice::Prefer(p) => Some(Preferred {
+                port: p,
+                honoured: p == port,
+                because: because.filter(|_| p != port),
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// The result of a claim.
@@ -115,9 +160,12 @@ pub struct ClaimOutcome {
     pub claim: Claim,
     /// Whether it was created (or moved) by this call.
     pub new: bool,
-    /// For the user to read: rules an exact `--port` breaks, or a preferred port an existing
-    /// claim is not on (with the command that moves it).
+    /// For the user to read: rules an exact `--port` breaks, the rule that kept a new claim
+    /// off its preferred port, or a preferred port an existing claim is not on (with the
+    /// command that moves it).
     pub warnings: Vec<String>,
+    /// What became of the preferred port, when one was asked for.
+    pub prefer: Option<Preferred>,
 }
 
 /// Get-or-create. A claim that exists and matches the request is returned after a plain read
@@ -145,6 +193,7 @@ pub fn claim(
         {
             return Ok(ClaimOutcome {
                 warnings: kept_warnings(&existing, req, policy),
+                prefer: Preferred::of(req, existing.port, None),
                 claim: existing,
                 new: false,
             });
@@ -205,6 +254,7 @@ pub fn claim_all(
                     claim: existing.clone(),
                     new: false,
                     warnings: kept_warnings(existing, req, policy),
+                    prefer: Preferred::of(req, existing.port, None),
                 })
         })
         .collect();
@@ -264,11 +314,15 @@ fn claim_one(
             if differs(existing, req).is_some() {
                 (true, None)
             } else {
-                match ignored_prefer(existing, req, policy) {
-                    Some(p) if policy.block_usable(p, req.count, req.proto, &reg.held()) => {
-                        (true, None)
-                    }
-                    other => (false, other),
+                match ignored_prefer(existing, req, policy).map(|p| {
+                    (
+                        p,
+                        policy.refuse_preferred(p, req.count, req.proto, &reg.held()),
+                    )
+                }) {
+                    Some((_, None)) => (true, None),
+                    Some((p, Some((_, reason)))) => (false, Some((p, reason))),
+                    None => (false, None),
                 }
             }
         }
@@ -283,12 +337,14 @@ fn claim_one(
         },
         now,
     )?;
-    if let Some(p) = taken {
+    if let Some((p, reason)) = taken {
         outcome.warnings = vec![format!(
-            "{} stays on {}: the preferred port {p} is taken now ('devport check {p}' shows by what)",
+            "{} stays on {}: the preferred port {p} is {} now ('devport check {p}' shows more)",
             outcome.claim.label(),
-            outcome.claim.ports()
+            outcome.claim.ports(),
+            reason.description()
         )];
+        outcome.prefer = Preferred::of(req, outcome.claim.port, Some(reason));
     }
     Ok(outcome)
 }
@@ -323,6 +379,7 @@ fn claim_locked(
         existing.last_used = now;
         return Ok(ClaimOutcome {
             warnings: kept_warnings(existing, req, policy),
+            prefer: Preferred::of(req, existing.port, None),
             claim: existing.clone(),
             new: false,
         });
@@ -347,14 +404,17 @@ fn claim_locked(
     if let Some(old) = &old {
         old.ports().iter().for_each(|p| held.insert(p));
     }
+    // A preferred port is given unless a hard rule keeps it (see `Reason::yields_to_prefer`).
+    let refused = match req.choice {
+        PortChoice::Prefer(p) => policy.refuse_preferred(p, req.count, req.proto, &held),
+        _ => None,
+    };
     let (port, warnings) = match req.choice {
         PortChoice::Exact(port) => (
             exact(reg, req, port, now)?,
             exact_warnings(policy, req, port),
         ),
-        PortChoice::Prefer(port) if policy.block_usable(port, req.count, req.proto, &held) => {
-            (port, Vec::new())
-        }
+        PortChoice::Prefer(port) if refused.is_none() => (port, Vec::new()),
         PortChoice::Auto | PortChoice::Prefer(_) => {
             let start = policy.start(&req.project.name, req.service);
             let port = policy
@@ -366,7 +426,11 @@ fn claim_locked(
                         &format!("{}/{}", req.project.name, req.service),
                     )
                 })?;
-            (port, Vec::new())
+            let warnings = refused
+                .map(|(q, reason)| prefer_refused(reg, req, port, q, reason, now))
+                .into_iter()
+                .collect();
+            (port, warnings)
         }
     };
     let claim = Claim {
@@ -378,12 +442,18 @@ fn claim_locked(
         proto: req.proto,
         created: old.as_ref().map_or(now, |o| o.created),
         last_used: now,
-        pinned: matches!(req.choice, PortChoice::Exact(_)),
+        // A port a person named is theirs to keep: asked for exactly, or preferred and given.
+        pinned: match req.choice {
+            PortChoice::Exact(_) => true,
+            PortChoice::Prefer(p) => p == port,
+            PortChoice::Auto => false,
+        },
         // A moved claim keeps the keys a newer devport may have added to it.
         extra: old.map(|o| o.extra).unwrap_or_default(),
     };
     reg.claims.push(claim.clone());
     Ok(ClaimOutcome {
+        prefer: Preferred::of(req, claim.port, refused.map(|(_, reason)| reason)),
         claim,
         new: true,
         warnings,
@@ -415,20 +485,63 @@ fn differs(existing: &Claim, req: &ClaimRequest<'_>) -> Option<String> {
     }
 }
 
-/// The preferred port an existing claim is not on although every static rule allows it, so a
-/// new claim would have taken it if free: the request asks for something the claim ignores.
-/// A preferred port no claim could get (a dev-tool default, outside the range) is not one.
+/// The preferred port an existing claim is not on although no hard rule keeps it, so a new
+/// claim would have taken it if free: the request asks for something the claim ignores.
+/// A preferred port no claim could get (an ephemeral or privileged one) is not one.
 fn ignored_prefer(existing: &Claim, req: &ClaimRequest<'_>, policy: &Policy) -> Option<u16> {
     match req.choice {
         PortChoice::Prefer(p)
             if p != existing.port
                 && PortRange::block(p, req.count)
-                    .is_some_and(|b| b.iter().all(|q| policy.static_reasons(q).is_empty())) =>
+                    .is_some_and(|b| b.iter().all(|q| policy.hard_reason(q).is_none())) =>
         {
             Some(p)
         }
         _ => None,
     }
+}
+
+/// The one line that says why a new claim did not get its preferred port: the rule, who holds
+/// it (a claim, a lease, a listening process) where devport can tell, and the port taken.
+fn prefer_refused(
+    reg: &Registry,
+    req: &ClaimRequest<'_>,
+    port: u16,
+    refused: u16,
+    reason: Reason,
+    now: Timestamp,
+) -> String {
+    let PortChoice::Prefer(asked) = req.choice else {
+        return String::new();
+    };
+    let who = match reason {
+        Reason::Claimed => match reg.holder(PortRange::single(refused), now) {
+            Some(Holder::Claim(c)) => format!(" ({})", c.label()),
+            Some(Holder::Lease(l)) => format!(" (leased by pid {})", l.pid),
+            None => String::new(),
+        },
+        Reason::InUse => listener(refused, Transport::Tcp)
+            .or_else(|| listener(refused, Transport::Udp))
+            .map(|l| format!(": {l}"))
+            .unwrap_or_default(),
+        _ => String::new(),
+    };
+    let at = if refused == asked {
+        String::new()
+    } else {
+        format!(" (port {refused} of the block)")
+    };
+    let why = if PortRange::block(asked, req.count).is_none() {
+        format!("a block of {} ports from it runs past 65535", req.count)
+    } else {
+        format!("it is {}{who}{at}", reason.description())
+    };
+    format!(
+        "{}/{}: the preferred port {asked} ({}) was not used: {why}; claimed {port} instead",
+        req.project.name,
+        req.service,
+        req.asked_by(),
+    )
 }
 
 /// What an existing claim that is handed back ignores of the request: a preferred port it is
@@ -544,8 +657,9 @@ fn exact_warnings(policy: &Policy, req: &ClaimRequest<'_>, port: u16) -> Vec<Str
         .flat_map(|p| {
             policy.static_reasons(p).into_iter().map(move |r| {
                 format!(
-                    "port {p} is {}; claimed anyway because --port asks for it",
-                    r.description()
+                    "port {p} is {}; claimed anyway because {} asks for it",
+                    r.description(),
+                    req.asked_by()
                 )
             })
         })
@@ -670,6 +784,7 @@ pub(crate) mod tests {
             count: 1,
             proto: Proto::Tcp,
             relocate: false,
+            from_manifest: false,
         }
     }
 

@@ -81,6 +81,15 @@ pub fn serving(
     owned_in: Option<&Path>,
 ) -> Result<Vec<Socket>, String> {
     let mut live = on(&sockets::list(), ports, proto);
+    // A port nothing is bound to is known from the socket list alone: owners (a scan of every
+    // process) are looked up only once every port is bound, so `wait` can check often.
+    for port in ports.iter() {
+        for &p in proto.transports() {
+            if !live.iter().any(|s| s.port == port && s.proto == p) {
+                return Err(format!("nothing listens on {p} port {port}"));
+            }
+        }
+    }
     if owned_in.is_some() {
         sockets::resolve_owners(&mut live);
         crate::container::annotate(&mut live);
@@ -92,9 +101,6 @@ pub fn serving(
                 .iter()
                 .filter(|s| s.port == port && s.proto == p)
                 .collect();
-            if candidates.is_empty() {
-                return Err(format!("nothing listens on {p} port {port}"));
-            }
             let mut reason = String::new();
             let chosen = candidates.into_iter().find(|s| {
                 if let Some(dir) = owned_in

@@ -85,7 +85,7 @@ mod winapi;
 #[doc(hidden)]
 pub use app::run;
 pub use check::PortReport;
-pub use claim::{ClaimOutcome, ClaimRequest, PortChoice, ReleaseTarget};
+pub use claim::{ClaimOutcome, ClaimRequest, PortChoice, Preferred, ReleaseTarget};
 pub use config::Config;
 pub use error::{Error, Input, NoRoom, Result, StopRefusal};
 pub use lease::{Lease, LeaseOptions};

@@ -119,6 +119,20 @@ impl Reason {
         self.spec().description
     }
 
+    /// Whether an explicit preference (`--prefer`, `prefer` in devport.toml) overrides it: the
+    /// soft rules that only keep devport's own picks off ports other software may expect (IANA's
+    /// tables, development tools' defaults, the configured range). Every other reason holds
+    /// against a preference too.
+    pub fn yields_to_prefer(self) -> bool {
+        matches!(
+            self,
+            Reason::IanaAssigned
+                | Reason::IanaReserved
+                | Reason::DevToolDefault
+                | Reason::OutsideRange
+        )
+    }
+
     /// Whether the reason comes from the OS (reported under "os" by `check`).
     pub fn is_os(self) -> bool {
         self.spec().os.is_some()
@@ -268,6 +282,52 @@ impl Policy {
         block.iter().all(|q| self.statically_usable(q))
             && !held.any(block)
             && probe::probe_block(block, proto).is_none()
+    }
+
+    /// The first hard rule (one a preference does not override, see
+    /// [`Reason::yields_to_prefer`]) that `port` breaks by its number alone. A port below the
+    /// first unprivileged one is refused even to root: only an exact `--port` asks for it.
+    pub fn hard_reason(&self, port: u16) -> Option<Reason> {
+        if port < self.os().unprivileged_start {
+            return Some(Reason::Privileged);
+        }
+        self.static_reasons(port)
+            .into_iter()
+            .find(|r| !r.yields_to_prefer())
+    }
+
+    /// Why `count` ports from `port` may not go to a request that prefers them, with the port
+    /// that breaks the rule, the most telling first: a claim or lease in `held`, a socket
+    /// bound there now (a bind probe for `proto`), a hard rule, the OS refusing the bind.
+    /// `None` when the block may be given.
+    pub fn refuse_preferred(
+        &self,
+        port: u16,
+        count: u16,
+        proto: Proto,
+        held: &HeldSet,
+    ) -> Option<(u16, Reason)> {
+        let Some(block) = PortRange::block(port, count.max(1)) else {
+            return Some((port, Reason::OutsideRange));
+        };
+        if let Some(q) = block.iter().find(|&q| held.contains(q)) {
+            return Some((q, Reason::Claimed));
+        }
+        let probed = probe::probe_block(block, proto);
+        if let Some((q, Probe::InUse { .. })) = probed {
+            return Some((q, Reason::InUse));
+        }
+        if let Some((q, reason)) = block
+            .iter()
+            .find_map(|q| self.hard_reason(q).map(|r| (q, r)))
+        {
+            return Some((q, reason));
+        }
+        match probed? {
+            (_, Probe::Free) => None,
+            (q, Probe::InUse { .. }) => Some((q, Reason::InUse)),
+            (q, Probe::Denied { .. }) => Some((q, Reason::BindFailed)),
+        }
     }
 }
 
@@ -460,6 +520,37 @@ mod tests {
         assert!(p.static_reasons(6667).contains(&Reason::BrowserBlocked));
         assert!(p.static_reasons(40000).contains(&Reason::OsEphemeral));
         assert!(p.static_reasons(10500).contains(&Reason::OsReserved));
+    }
+
+    #[test]
+    fn a_preference_overrides_only_the_soft_rules() {
+        let p = policy();
+        let soft: Vec<Reason> = ALL.into_iter().filter(|r| r.yields_to_prefer()).collect();
+        assert_eq!(
+            soft,
+            [
+                Reason::IanaAssigned,
+                Reason::IanaReserved,
+                Reason::DevToolDefault,
+                Reason::OutsideRange
+            ]
+        );
+        assert_eq!(p.hard_reason(5173), None);
+        assert_eq!(p.hard_reason(2276), None);
+        assert_eq!(p.hard_reason(80), Some(Reason::Privileged));
+        assert_eq!(p.hard_reason(6667), Some(Reason::BrowserBlocked));
+        assert_eq!(p.hard_reason(40000), Some(Reason::OsEphemeral));
+        assert_eq!(p.hard_reason(10500), Some(Reason::OsReserved));
+        let mut held = HeldSet::default();
+        held.insert(5174);
+        assert_eq!(
+            p.refuse_preferred(5173, 2, Proto::Tcp, &held),
+            Some((5174, Reason::Claimed))
+        );
+        assert_eq!(
+            p.refuse_preferred(65535, 2, Proto::Tcp, &held),
+            Some((65535, Reason::OutsideRange))
+        );
     }
 
     #[test]

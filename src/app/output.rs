@@ -209,6 +209,9 @@ pub struct ClaimView<'a> {
     /// With `list --live`: the sockets on the claim's ports now.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub live: Option<Vec<Socket>>,
+    /// With `claim --prefer`: whether the preferred port was honoured, and if not, why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefer: Option<crate::Preferred>,
 }
 
 impl<'a> ClaimView<'a> {
@@ -224,6 +227,7 @@ impl<'a> ClaimView<'a> {
             last_used: c.last_used,
             new,
             live: None,
+            prefer: None,
         }
     }
 }

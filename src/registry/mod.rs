@@ -77,8 +77,9 @@ pub struct Claim {
     pub created: Timestamp,
     /// When a claim of this service last returned it (refreshed at most once a day).
     pub last_used: Timestamp,
-    /// Taken with an exact `--port` (or `port =` in `devport.toml`): the port was chosen by a
-    /// person, so `doctor` does not hold the policy's rules against it.
+    /// Taken with an exact `--port` (or `port =` in `devport.toml`), or given the port `--prefer`
+    /// (or `prefer =`) named: the port was chosen by a person, so `doctor` does not hold the
+    /// policy's rules against it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pinned: bool,
     /// Keys this build does not know, kept through every rewrite.

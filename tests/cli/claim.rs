@@ -247,9 +247,104 @@ fn prefer_takes_the_port_or_falls_back() {
     w.cmd(&["release", "probe-me"]).assert().success();
     let got = port(&w.ok(&["claim", "web", "--prefer", &auto.to_string()]));
     assert_eq!(got, auto);
-    // 2276 is IANA-assigned: --prefer falls back to the policy.
-    let other = port(&w.ok(&["claim", "db", "--prefer", "2276"]));
-    assert_ne!(other, 2276);
+    // A port another claim holds: the policy picks, and says why.
+    let out = w
+        .cmd(&["claim", "db", "--prefer", &auto.to_string()])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert_ne!(port(&stdout(&out)), auto);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "the preferred port {auto} (--prefer) was not used: it is claimed by devport (shop/web)"
+        )),
+        "{err}"
+    );
+}
+
+/// The first of `ports` nothing on this machine listens on now (a test that prefers a known
+/// port must not fail because a developer's own server holds it).
+fn first_free(ports: &[u16]) -> u16 {
+    *ports
+        .iter()
+        .find(|&&p| TcpListener::bind(("127.0.0.1", p)).is_ok())
+        .expect("one of these ports free")
+}
+
+/// `claim SERVICE --prefer P --json` in `shop`: the JSON and stderr.
+fn claim_prefer(w: &World, service: &str, prefer: u16) -> (serde_json::Value, String) {
+    let out = w
+        .cmd(&["claim", service, "--prefer", &prefer.to_string(), "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let json = serde_json::from_str(&stdout(&out)).expect("claim --json");
+    (json, stderr(&out))
+}
+
+#[test]
+fn prefer_overrides_the_soft_rules_quietly() {
+    let w = World::new();
+    // Development tools' defaults (Vite, Astro, Angular) and IANA-assigned ports: honoured,
+    // outside the configured range too, with nothing on stderr.
+    for (service, wanted) in [
+        ("web", first_free(&[5173, 4321, 4200])),
+        ("api", first_free(&[24000, 2276, 3689])),
+    ] {
+        let (json, err) = claim_prefer(&w, service, wanted);
+        assert_eq!(json["port"], wanted, "{json}");
+        assert_eq!(json["prefer"]["honoured"], true, "{json}");
+        assert!(json["prefer"].get("because").is_none(), "{json}");
+        assert_eq!(err, "");
+    }
+    // A port a person preferred is their call, as one they asked for with --port: doctor
+    // holds only the OS's rules against it, not the soft rules prefer overrode.
+    let out = w.cmd(&["doctor"]).assert().success().get_output().clone();
+    assert!(
+        stdout(&out).contains("no problems found"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn prefer_yields_to_the_hard_rules_and_says_which() {
+    let w = World::new();
+    // Busy: a socket the OS placed (inside its ephemeral range: "in use" is named first).
+    let busy = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let p = busy.local_addr().expect("addr").port();
+    // Ephemeral: a port the OS picked, free again.
+    let eph = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind")
+        .port();
+    for (service, wanted, code, words) in [
+        ("busy", p, "in-use", "it is in use"),
+        (
+            "eph",
+            eph,
+            "os-ephemeral",
+            "it is inside the OS ephemeral range",
+        ),
+        ("low", 1, "privileged", "it is privileged"),
+    ] {
+        let (json, err) = claim_prefer(&w, service, wanted);
+        assert_ne!(json["port"], wanted, "{json}");
+        assert_eq!(json["prefer"]["port"], wanted, "{json}");
+        assert_eq!(json["prefer"]["honoured"], false, "{json}");
+        assert_eq!(json["prefer"]["because"], code, "{json}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains(&format!(
+                "shop/{service}: the preferred port {wanted} (--prefer) was not used: {words}"
+            )) && err.contains(&format!("claimed {} instead", json["port"])),
+            "{err}"
+        );
+    }
+    drop(busy);
 }
 
 #[test]

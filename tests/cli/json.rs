@@ -23,6 +23,16 @@ struct ClaimJson {
     last_used: String,
     new: Option<bool>,
     live: Option<Vec<SocketJson>>,
+    prefer: Option<PreferJson>,
+}
+
+/// What became of `claim --prefer P`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PreferJson {
+    port: u16,
+    honoured: bool,
+    because: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -165,6 +175,10 @@ fn every_json_output_matches_its_contract() {
     assert_eq!(claim.new, Some(true));
     let block: ClaimJson = parse(&w.ok(&["claim", "grpc", "--count", "2", "--json"]));
     assert_eq!(block.ports.len(), 2);
+    let preferred: ClaimJson = parse(&w.ok(&["claim", "db", "--prefer", "1", "--json"]));
+    let prefer = preferred.prefer.expect("prefer");
+    assert_eq!((prefer.port, prefer.honoured), (1, false));
+    assert_eq!(prefer.because.as_deref(), Some("privileged"));
     let _: Vec<ClaimJson> = parse(&w.ok(&["list", "--json"]));
     let _: Vec<ClaimJson> = parse(&w.ok(&["list", "--live", "--json"]));
     let lease: LeaseJson = parse(&w.ok(&["lease", "--ttl", "1h", "--json"]));

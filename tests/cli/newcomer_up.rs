@@ -341,3 +341,44 @@ fn json_and_another_format_are_refused_before_anything_is_claimed() {
         serde_json::from_str(&w.ok(&["--json", "up", "--format", "json"])).expect("json");
     assert!(json["WEB_PORT"].is_string(), "{json}");
 }
+
+#[test]
+fn up_honours_a_manifest_prefer_and_names_the_manifest_port_in_warnings() {
+    let w = World::new();
+    let shop = w.project("prefermanifest");
+    // A port the OS picked for `port` (so it is free), and an assigned port for `prefer`.
+    let pinned = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind")
+        .port();
+    let preferred = [24000, 2276, 3689]
+        .into_iter()
+        .find(|&p| TcpListener::bind(("127.0.0.1", p)).is_ok())
+        .expect("one of these ports free");
+    write_manifest(
+        &shop,
+        &format!("[services.db]\nport = {pinned}\n\n[services.web]\nprefer = {preferred}\n"),
+    );
+    let out = w
+        .cmd_in(&shop, &["up", "--format", "dotenv"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let vars = stdout(&out);
+    assert!(vars.contains(&format!("WEB_PORT={preferred}")), "{vars}");
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "port {pinned} is inside the OS ephemeral range; claimed anyway because `port` in devport.toml asks for it"
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("--port"), "{err}");
+    // Nothing about the preferred port: it was honoured.
+    assert!(
+        err.lines()
+            .all(|l| l.ends_with("because `port` in devport.toml asks for it")),
+        "{err}"
+    );
+}

@@ -25,6 +25,7 @@ pub fn run(ctx: &Ctx, args: &ClaimArgs) -> Result<Outcome> {
         count: args.count,
         proto: args.proto,
         relocate: args.relocate,
+        from_manifest: false,
     };
     let outcome = ctx.claim(&policy, &req)?;
     if let Some(busy) = Busy::find(&outcome)
@@ -33,7 +34,10 @@ pub fn run(ctx: &Ctx, args: &ClaimArgs) -> Result<Outcome> {
         output::warn(&format!("{}; {}", busy.describe(), busy.fix()));
     }
     if ctx.json {
-        output::json(&ClaimView::new(&outcome.claim, Some(outcome.new)))?;
+        output::json(&ClaimView {
+            prefer: outcome.prefer,
+            ..ClaimView::new(&outcome.claim, Some(outcome.new))
+        })?;
     } else {
         // Data for scripts: every port of a block, for `read -r A B C`.
         output::line(&output::port_words(outcome.claim.ports()))?;

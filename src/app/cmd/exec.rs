@@ -41,6 +41,7 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<Outcome> {
             .or(existing.as_ref().map(|c| c.proto))
             .unwrap_or(Proto::Tcp),
         relocate: false,
+        from_manifest: true,
     };
 
     // Everything is checked before the claim: the placeholders name claimed services, and the

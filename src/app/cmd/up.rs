@@ -47,6 +47,7 @@ pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<Outcome> {
             count: spec.count.unwrap_or(1),
             proto: spec.proto.unwrap_or_default(),
             relocate: args.relocate,
+            from_manifest: true,
         })
         .collect();
     match crate::claim::claim_all(&ctx.store, &ctx.policy(), &reqs, ctx.now)? {

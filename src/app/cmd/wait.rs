@@ -33,8 +33,18 @@ pub fn run(ctx: &Ctx, args: &WaitArgs) -> Result<Outcome> {
         None
     };
     let deadline = crate::types::deadline(Instant::now(), args.timeout);
+    let mut pause = Pause::default();
+    let mut target_ports = None;
+    let mut resolved = Instant::now();
     let reason = loop {
-        let why = match target.ports(&ctx.store, &project, args.proto)? {
+        let began = Instant::now();
+        // The registry is read again while the service has no claim, and every so often after,
+        // so a claim moved meanwhile is followed; the socket list is checked every time.
+        if target_ports.is_none() || began.duration_since(resolved) >= REREAD {
+            target_ports = target.ports(&ctx.store, &project, args.proto)?;
+            resolved = began;
+        }
+        let why = match target_ports {
             None => format!(
                 "{} has no claim in project {} yet; check the name with 'devport list --here'",
                 target.describe(),
@@ -45,10 +55,11 @@ pub fn run(ctx: &Ctx, args: &WaitArgs) -> Result<Outcome> {
                 Err(why) => why,
             },
         };
-        if Instant::now() >= deadline {
+        let now = Instant::now();
+        if now >= deadline {
             break why;
         }
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(pause.next(now - began).min(deadline - now));
     };
     if ctx.json {
         output::json(&WaitView {
@@ -65,6 +76,33 @@ pub fn run(ctx: &Ctx, args: &WaitArgs) -> Result<Outcome> {
     Ok(Outcome::Negative)
 }
 
+/// How often the registry is read again while waiting for a claimed service.
+const REREAD: Duration = Duration::from_millis(100);
+
+/// The pause between two checks of `wait`: 1 ms at first, doubling up to 10 ms, so a server
+/// that binds is seen within about 10 ms; but never less than four times what the last check
+/// took (up to 100 ms), so a slow check (the owners of a port that is bound, looked up with
+/// `--owned`) keeps devport's share of a CPU small.
+struct Pause(Duration);
+
+impl Default for Pause {
+    fn default() -> Self {
+        Pause(Duration::from_millis(1))
+    }
+}
+
+impl Pause {
+    const MOST_WHILE_CHEAP: Duration = Duration::from_millis(10);
+    const MOST: Duration = Duration::from_millis(100);
+
+    /// The pause after a check that took `check`.
+    fn next(&mut self, check: Duration) -> Duration {
+        let pause = self.0.max((check * 4).min(Self::MOST));
+        self.0 = (self.0 * 2).min(Self::MOST_WHILE_CHEAP);
+        pause
+    }
+}
+
 fn ready(ctx: &Ctx, sockets: &[crate::ports::sockets::Socket]) -> Result<Outcome> {
     if ctx.json {
         output::json(&WaitView {
@@ -78,4 +116,20 @@ fn ready(ctx: &Ctx, sockets: &[crate::ports::sockets::Socket]) -> Result<Outcome
         }
     }
     Ok(Outcome::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pause_starts_short_backs_off_to_10_ms_and_follows_a_slow_check() {
+        let mut pause = Pause::default();
+        let cheap = Duration::from_micros(100);
+        let got: Vec<u128> = (0..7).map(|_| pause.next(cheap).as_millis()).collect();
+        assert_eq!(got, [1, 2, 4, 8, 10, 10, 10]);
+        assert_eq!(pause.next(Duration::from_millis(20)).as_millis(), 80);
+        assert_eq!(pause.next(Duration::from_secs(2)).as_millis(), 100);
+        assert_eq!(pause.next(cheap).as_millis(), 10);
+    }
 }
