@@ -103,12 +103,12 @@ else
 fi
 
 [ ! -d "$dir/$exe" ] || die "$dir/$exe is a folder: remove it or install elsewhere with --dir DIR" 3
-mkdir -p "$dir" || die "cannot create $dir: install elsewhere with --dir DIR" 3
+mkdir -p -- "$dir" || die "cannot create $dir: install elsewhere with --dir DIR" 3
 # Copied beside its final place, then renamed: a running devport is never overwritten in place.
-cp "$tmp/$top/$exe" "$dir/.$exe.install-$$" || die "cannot write into $dir: install elsewhere with --dir DIR" 3
-chmod 755 "$dir/.$exe.install-$$"
-mv -f "$dir/.$exe.install-$$" "$dir/$exe" || {
-  rm -f "$dir/.$exe.install-$$"
+cp -- "$tmp/$top/$exe" "$dir/.$exe.install-$$" || die "cannot write into $dir: install elsewhere with --dir DIR" 3
+chmod 755 -- "$dir/.$exe.install-$$"
+mv -f -- "$dir/.$exe.install-$$" "$dir/$exe" || {
+  rm -f -- "$dir/.$exe.install-$$"
   die "cannot write $dir/$exe: install elsewhere with --dir DIR" 3
 }
 say "installed $("$dir/$exe" --version 2>/dev/null || echo devport) as $dir/$exe"
