@@ -223,6 +223,13 @@ pub enum Error {
         /// What the serializer said.
         message: String,
     },
+    /// There is no usable home folder for the per-user files (`HOME` is relative, or unset
+    /// with no home in the user database) and no other place was set.
+    #[error("{message}")]
+    NoHome {
+        /// What is missing, and the fix.
+        message: String,
+    },
     /// An I/O operation failed.
     #[error("{action} {}: {err}{}", path.display(), io_hint(action, path, err))]
     Io {

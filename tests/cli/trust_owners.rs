@@ -208,6 +208,71 @@ fn a_home_that_does_not_exist_gets_no_folders() {
     assert!(!w.dir.path().join("gone").exists());
 }
 
+/// `devport ARGS` in `dir` with `HOME=home` and no other place for the registry.
+fn with_home(w: &World, dir: &Path, home: &str, args: &[&str]) -> assert_cmd::Command {
+    let mut cmd = w.cmd_in(dir, args);
+    cmd.env_remove("DEVPORT_REGISTRY")
+        .env_remove("XDG_STATE_HOME")
+        .env("HOME", home);
+    cmd
+}
+
+#[test]
+fn a_relative_home_is_no_home() {
+    let w = World::new();
+    let shop = w.project("shop");
+    // A cloned repository that ships its own trust file for its own manifest.
+    std::fs::write(shop.join("devport.toml"), "[env]\nEVIL = \"1\"\n").expect("manifest");
+    let state = shop.join(".local/state/devport");
+    std::fs::create_dir_all(&state).expect("mkdir");
+    let out = with_home(&w, &shop, ".", &["up"])
+        .assert()
+        .code(3)
+        .get_output()
+        .clone();
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(err.contains("HOME=. is a relative path"), "{err}");
+    assert!(
+        err.contains("set HOME to your absolute home folder"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_dir(&state).expect("ls").count(), 0);
+
+    with_home(&w, &shop, "nothere", &["claim", "--global", "x"])
+        .assert()
+        .code(3);
+    assert!(!shop.join("nothere").exists());
+}
+
+#[test]
+#[ignore = "needs root: a uid with no entry in the user database"]
+fn no_home_at_all_is_an_environment_failure() {
+    let w = World::new();
+    let shop = w.project("shop");
+    chmod(w.dir.path(), 0o711);
+    let bin = crate::support::bin();
+    let out = w
+        .program_in(
+            "setpriv",
+            &shop,
+            &["--reuid=54321", "--regid=54321", "--clear-groups"],
+        )
+        .arg(&bin)
+        .args(["claim", "--global", "x"])
+        .env_remove("DEVPORT_REGISTRY")
+        .env_remove("XDG_STATE_HOME")
+        .env_remove("HOME")
+        .output()
+        .expect("run setpriv");
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("HOME is not set and this user has no home folder"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 #[test]
 fn init_and_man_dir_refuse_a_folder_every_user_may_write() {
     let w = World::new();
