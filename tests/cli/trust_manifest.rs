@@ -441,3 +441,108 @@ fn a_manifest_without_values_needs_no_trust() {
     assert_eq!(got.keys().collect::<Vec<_>>(), ["DB_PORT", "WEB_PORT"]);
     assert_eq!(stderr(&out), "");
 }
+
+/// The trust file of `w` (beside its registry).
+fn trust_file(w: &World) -> PathBuf {
+    w.dir.path().join("state/trusted.json")
+}
+
+#[test]
+fn a_trust_file_others_may_write_is_refused_and_flagged() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let w = World::new();
+    let shop = project(&w, "shop");
+    w.trust(&shop);
+    let file = trust_file(&w);
+    for mode in [0o666, 0o620] {
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        let before = std::fs::read(&file).expect("read");
+        for args in [&["env"][..], &["trust"], &["trust", "--list"]] {
+            let out = w.fails_in(&shop, args, 3);
+            assert!(
+                stderr(&out).contains(&format!("has mode {mode:04o}, so other users could trust")),
+                "{args:?}: {}",
+                stderr(&out)
+            );
+            assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+        }
+        assert_eq!(std::fs::read(&file).expect("read"), before);
+        let out = w.cmd_in(&shop, &["doctor"]).output().expect("doctor");
+        assert!(
+            stdout(&out).contains("trust-permissions:"),
+            "{}",
+            stdout(&out)
+        );
+    }
+}
+
+#[test]
+fn a_linked_trust_file_is_kept_as_the_registry_is() {
+    let w = World::new();
+    let shop = project(&w, "shop");
+    let file = trust_file(&w);
+    // A symlink is followed: the write replaces the target and keeps the link.
+    let real = w.dir.path().join("real-trusted.json");
+    std::fs::write(&real, "{\"version\": 1, \"manifests\": []}\n").expect("write");
+    std::os::unix::fs::symlink(&real, &file).expect("symlink");
+    w.trust(&shop);
+    assert!(
+        std::fs::symlink_metadata(&file)
+            .expect("stat")
+            .file_type()
+            .is_symlink()
+    );
+    assert!(
+        std::fs::read_to_string(&real)
+            .expect("read")
+            .contains("devport.toml")
+    );
+    run(&w, &shop, &["trust", "--revoke"]);
+    assert!(
+        std::fs::symlink_metadata(&file)
+            .expect("stat")
+            .file_type()
+            .is_symlink()
+    );
+    assert!(
+        !std::fs::read_to_string(&real)
+            .expect("read")
+            .contains("devport.toml")
+    );
+
+    // A hard link is refused: a replace would split the two names.
+    std::fs::remove_file(&file).expect("rm");
+    std::fs::hard_link(&real, &file).expect("link");
+    let before = std::fs::read(&real).expect("read");
+    let out = w.fails_in(&shop, &["trust"], 3);
+    assert!(
+        stderr(&out).contains("has 2 hard links"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read(&real).expect("read"), before);
+}
+
+#[test]
+fn trust_refuses_a_registry_every_other_command_refuses() {
+    let w = World::new();
+    let shop = project(&w, "shop");
+    let dev = w.dir.path().join("dev");
+    std::fs::create_dir(&dev).expect("mkdir");
+    let fifo = dev.join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+    for args in [&["trust"][..], &["trust", "--revoke"]] {
+        let mut all = vec!["--registry", fifo.to_str().expect("utf-8")];
+        all.extend(args);
+        w.fails_in(&shop, &all, 3);
+        assert_eq!(std::fs::read_dir(&dev).expect("ls").count(), 1, "{args:?}");
+    }
+    for text in ["{bad", "{\"version\": 99, \"claims\": []}"] {
+        std::fs::write(w.registry(), text).expect("registry");
+        for args in [&["trust"][..], &["trust", "--revoke"]] {
+            let out = w.fails_in(&shop, args, 3);
+            assert!(stderr(&out).contains("registry"), "{}", stderr(&out));
+            assert!(!trust_file(&w).exists(), "{args:?} {text}");
+        }
+    }
+}
