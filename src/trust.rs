@@ -46,6 +46,9 @@ pub struct Record {
     pub sha256: String,
     /// When it was trusted.
     pub trusted: Timestamp,
+    /// Keys this build does not know, kept through every rewrite.
+    #[serde(flatten)]
+    pub extra: Extra,
 }
 
 /// The user's trust file: `trusted.json` in the registry's folder (the real one, after a
@@ -120,8 +123,7 @@ fn read(path: &Path) -> Result<TrustFile> {
         });
     };
     let file: TrustFile = serde_json::from_slice(&bytes).map_err(|e| {
-        let message = e.to_string();
-        let message = message.split(" at line ").next().unwrap_or_default();
+        let message = crate::error::json_message(&e);
         Error::config(
             path,
             format!(
@@ -172,16 +174,24 @@ fn update<T>(store: &Store, change: impl FnOnce(&mut TrustFile) -> T) -> Result<
 /// Trusts the manifest at `path` (absolute) with the content whose hash is `sha256`, replacing
 /// an older record of it. Returns the record.
 pub fn trust(store: &Store, path: &Path, sha256: &str, now: Timestamp) -> Result<Record> {
-    let record = Record {
-        path: path.to_path_buf(),
-        sha256: sha256.to_string(),
-        trusted: now,
-    };
     update(store, |trust| {
+        // Keys a newer devport added to the old record are kept.
+        let extra = trust
+            .manifests
+            .iter()
+            .find(|r| r.path == path)
+            .map(|r| r.extra.clone())
+            .unwrap_or_default();
         trust.manifests.retain(|r| r.path != path);
+        let record = Record {
+            path: path.to_path_buf(),
+            sha256: sha256.to_string(),
+            trusted: now,
+            extra,
+        };
         trust.manifests.push(record.clone());
-    })?;
-    Ok(record)
+        record
+    })
 }
 
 /// Forgets the manifest at `path`; whether it was trusted.

@@ -196,12 +196,7 @@ impl Registry {
             path: path.to_path_buf(),
             line: e.line().max(1),
             column: e.column().max(1),
-            message: e
-                .to_string()
-                .split(" at line ")
-                .next()
-                .unwrap_or_default()
-                .to_string(),
+            message: crate::error::json_message(e),
         };
         let newer = |found: u64| Error::Version {
             path: path.to_path_buf(),

@@ -546,3 +546,68 @@ fn trust_refuses_a_registry_every_other_command_refuses() {
         }
     }
 }
+
+#[test]
+fn bad_files_are_named_in_the_users_words() {
+    let w = World::new();
+    let shop = project(&w, "shop");
+    let file = trust_file(&w);
+    let trust_cases = [
+        ("null", "expected an object"),
+        ("{\"version\": 1, \"manifests\": [1]}", "expected an object"),
+        (
+            "{\"version\": -1}",
+            "expected a whole number from 0 to 4294967295",
+        ),
+    ];
+    for (text, want) in trust_cases {
+        std::fs::write(&file, text).expect("write");
+        let err = stderr(&w.fails_in(&shop, &["trust", "--list"], 3));
+        assert!(err.contains(want), "{text}: {err}");
+        assert!(
+            !err.contains("struct") && !err.contains("u32"),
+            "{text}: {err}"
+        );
+    }
+    std::fs::remove_file(&file).expect("rm");
+    let registry_cases = [
+        ("[]", "invalid type: a list, expected an object"),
+        (
+            "{\"version\": 1, \"claims\": [], \"leases\": [{\"port\": \"x\"}]}",
+            "expected a whole number from 0 to 65535",
+        ),
+    ];
+    for (text, want) in registry_cases {
+        std::fs::write(w.registry(), text).expect("write");
+        let err = stderr(&w.fails_in(&shop, &["list"], 3));
+        assert!(err.contains(want), "{text}: {err}");
+        assert!(
+            !err.contains("struct") && !err.contains("u16"),
+            "{text}: {err}"
+        );
+    }
+}
+
+#[test]
+fn unknown_keys_of_a_trust_entry_are_kept() {
+    let w = World::new();
+    let shop = project(&w, "shop");
+    let other = project(&w, "other");
+    w.trust(&shop);
+    let file = trust_file(&w);
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&file).expect("read")).expect("json");
+    json["manifests"][0]["note"] = "from a newer devport".into();
+    std::fs::write(&file, json.to_string()).expect("write");
+    w.trust(&other);
+    w.trust(&shop);
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&file).expect("read")).expect("json");
+    let notes: Vec<&serde_json::Value> = json["manifests"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|r| r.get("note"))
+        .collect();
+    assert_eq!(notes, [&serde_json::Value::from("from a newer devport")]);
+}
