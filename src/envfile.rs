@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::registry::Claim;
@@ -893,19 +893,28 @@ fn unescape(raw: &str) -> String {
 pub struct EnvFile {
     /// The file, checked, with its bytes.
     file: crate::fsutil::Replaceable,
+    /// The folder a symlinked file's target must lie in (the project's).
+    within: PathBuf,
 }
 
 impl EnvFile {
     /// Opens `path` by the rules of every file devport writes
     /// ([`crate::fsutil::open_replaceable`]: another user's file, link or folder, a folder every
     /// user may write, a hard-linked file are refused; `/dev/stdout`, a FIFO or a terminal is
-    /// written in place); an existing file must parse (see [`merge`]).
-    pub fn open(path: &Path) -> Result<EnvFile> {
+    /// written in place; a symlink is followed only to a file inside `within`, the project's
+    /// folder); an existing file must parse (see [`merge`]).
+    pub fn open(path: &Path, within: &Path) -> Result<EnvFile> {
         let file = EnvFile {
-            file: crate::fsutil::open_replaceable(path, ".env file")?,
+            file: crate::fsutil::open_replaceable(path, ".env file", within)?,
+            within: within.to_path_buf(),
         };
         file.merged(&[])?;
         Ok(file)
+    }
+
+    /// The same file opened again, with its bytes as they are now.
+    pub fn reopen(&self) -> Result<EnvFile> {
+        EnvFile::open(self.path(), &self.within)
     }
 
     /// The path as given.

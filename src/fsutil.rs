@@ -875,15 +875,18 @@ fn write_in_place(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// file is refused (a regular file behind another descriptor too). Nothing that is not a
 /// regular file is ever replaced, so a shell's redirect keeps its file.
 ///
-/// A regular file: a symlink is followed to its target (which is replaced, so the link stays);
-/// the file is read with [`read_regular`]. Refused (exit 3), as manifests are (see
+/// A regular file: a symlink is followed to its target (which is replaced, so the link stays)
+/// only when that target lies inside the folder `within` (the project's, or the folder named
+/// for `man --dir`): a link committed to a project must not steer a write to any file of the
+/// user's (`.env` → `~/.gitconfig`); naming the target itself still works. The file is read
+/// with [`read_regular`]. Refused (exit 3), as manifests are (see
 /// [`untrusted`]), when another user could have chosen the file: it (or a link's target)
 /// belongs to another user, it (or a link's target) is in a folder every user may write, or
 /// the path goes through a symlink another user made (root's links, such as macOS's `/tmp`,
 /// are trusted). Refused too: a file with other hard links (replacing it would leave them the
 /// old text), a read-only file, and a folder that is another user's ([`foreign_folder`]: root
 /// does not write into a user's folder), missing or not writable.
-pub fn open_replaceable(path: &Path, what: &'static str) -> Result<Replaceable> {
+pub fn open_replaceable(path: &Path, what: &'static str, within: &Path) -> Result<Replaceable> {
     let refuse = |why: String| Error::Insecure {
         path: path.to_path_buf(),
         message: format!("{what} {} cannot be written: {why}", path.display()),
@@ -927,6 +930,17 @@ pub fn open_replaceable(path: &Path, what: &'static str) -> Result<Replaceable> 
                     ),
                 ),
                 _ => Error::io("cannot follow the symlink", path, e),
+            })
+            .and_then(|real| {
+                if dunce::canonicalize(within).is_ok_and(|folder| real.starts_with(folder)) {
+                    Ok(real)
+                } else {
+                    Err(refuse(format!(
+                        "it is a symlink to {}, which is outside {}, so the link (which anyone with commit access could have made) does not choose what is written; name the file itself with --write TARGET, or remove the link",
+                        real.display(),
+                        within.display()
+                    )))
+                }
             })?
         }
         _ => path.to_path_buf(),

@@ -441,3 +441,61 @@ fn a_hard_linked_registry_or_env_file_is_refused_and_the_other_name_kept() {
     assert_eq!(std::fs::read_to_string(&twin).expect("read"), "KEEP=1\n");
     assert_eq!(std::fs::metadata(&env).expect("stat").nlink(), 2);
 }
+
+#[test]
+fn a_committed_link_does_not_choose_what_is_written() {
+    let w = World::new();
+    let shop = w.project("shop");
+    let home = w.dir.path().join("home");
+    std::fs::create_dir(&home).expect("mkdir");
+    let gitconfig = home.join(".gitconfig");
+    std::fs::write(&gitconfig, "[user]\n").expect("write");
+    std::os::unix::fs::symlink("../home/.gitconfig", shop.join(".env")).expect("symlink");
+    std::fs::write(shop.join("devport.toml"), "[services.web]\n").expect("manifest");
+    w.ok(&["claim", "web"]);
+    let write = |args: &[&str]| {
+        let out = w.fails_in(&shop, args, 3);
+        let err = stderr(&out);
+        assert!(
+            err.contains("which is outside") && err.contains("name the file itself"),
+            "{args:?}: {err}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&gitconfig).expect("read"),
+            "[user]\n"
+        );
+    };
+    write(&["env", "--format", "dotenv", "--write", ".env"]);
+    write(&["up", "--write-env", ".env"]);
+    write(&["export", "caddy", "--write", ".env"]);
+    // A man page that is a link out of the named folder.
+    let pages = shop.join("man1");
+    std::fs::create_dir(&pages).expect("mkdir");
+    std::os::unix::fs::symlink(&gitconfig, pages.join("devport.1")).expect("symlink");
+    write(&["man", "--dir", pages.to_str().expect("utf-8")]);
+    assert_eq!(std::fs::read_dir(&pages).expect("ls").count(), 1);
+
+    // Naming the file itself works, and so does a link that stays inside the project.
+    let named = gitconfig.to_str().expect("utf-8");
+    w.ok(&["env", "--format", "dotenv", "--write", named]);
+    assert!(
+        std::fs::read_to_string(&gitconfig)
+            .expect("read")
+            .contains("WEB_PORT=")
+    );
+    std::fs::write(shop.join("real.env"), "").expect("write");
+    std::fs::remove_file(shop.join(".env")).expect("rm");
+    std::os::unix::fs::symlink("real.env", shop.join(".env")).expect("symlink");
+    w.ok(&["env", "--format", "dotenv", "--write", ".env"]);
+    assert!(
+        std::fs::symlink_metadata(shop.join(".env"))
+            .expect("stat")
+            .file_type()
+            .is_symlink()
+    );
+    assert!(
+        std::fs::read_to_string(shop.join("real.env"))
+            .expect("read")
+            .contains("WEB_PORT=")
+    );
+}

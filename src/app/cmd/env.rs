@@ -15,7 +15,12 @@ pub fn run(ctx: &Ctx, args: &EnvArgs) -> Result<Outcome> {
         refuse_format_with_write(ctx, args.format, path)?;
     }
     let project = ctx.project()?;
-    let file = args.write.as_deref().map(EnvFile::open).transpose()?;
+    let within = ctx.write_folder(&project);
+    let file = args
+        .write
+        .as_deref()
+        .map(|path| EnvFile::open(path, &within))
+        .transpose()?;
     let project = ctx.exportable(&project)?;
     let mut vars = ctx.project_vars(&project, None, &args.prefix)?;
     let mut unset = Vec::new();

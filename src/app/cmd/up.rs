@@ -34,7 +34,12 @@ pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<Outcome> {
     // Everything is checked before the first claim: the dotenv file, and the variable names of
     // the manifest's services among themselves and against the project's other claims.
     let format = ctx.print_format(args.format)?;
-    let file = args.write_env.as_deref().map(EnvFile::open).transpose()?;
+    let within = ctx.write_folder(&project);
+    let file = args
+        .write_env
+        .as_deref()
+        .map(|path| EnvFile::open(path, &within))
+        .transpose()?;
     check_manifest_names(ctx, &project, manifest)?;
     let shown = ctx.exportable(&project)?;
     let reqs: Vec<ClaimRequest<'_>> = manifest
