@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::registry::Claim;
@@ -893,8 +893,6 @@ fn unescape(raw: &str) -> String {
 pub struct EnvFile {
     /// The file, checked, with its bytes.
     file: crate::fsutil::Replaceable,
-    /// The folder a symlinked file's target must lie in (the project's).
-    within: PathBuf,
 }
 
 impl EnvFile {
@@ -906,15 +904,19 @@ impl EnvFile {
     pub fn open(path: &Path, within: &Path) -> Result<EnvFile> {
         let file = EnvFile {
             file: crate::fsutil::open_replaceable(path, ".env file", within)?,
-            within: within.to_path_buf(),
         };
         file.merged(&[])?;
         Ok(file)
     }
 
-    /// The same file opened again, with its bytes as they are now.
+    /// The same file checked again, with its bytes as they are now (a stream is the same open
+    /// file: see [`crate::fsutil::Replaceable::reopen`]); it must still parse.
     pub fn reopen(&self) -> Result<EnvFile> {
-        EnvFile::open(self.path(), &self.within)
+        let file = EnvFile {
+            file: self.file.reopen()?,
+        };
+        file.merged(&[])?;
+        Ok(file)
     }
 
     /// The path as given.

@@ -758,6 +758,10 @@ mod windows_tests {
 pub struct Replaceable {
     /// The path as given, for messages.
     shown: PathBuf,
+    /// Which file it is (".env file"), for messages.
+    what: &'static str,
+    /// The folder a symlink's target must lie in.
+    within: PathBuf,
     /// What is written, and how.
     kind: Kind,
 }
@@ -773,8 +777,11 @@ enum Kind {
     /// written through that very descriptor, so the caller's redirect gets the text in place,
     /// at its offset, and keeps its file.
     Stdio(u32),
-    /// A FIFO, the null device or a terminal: opened and written in place, never replaced.
-    Stream(PathBuf),
+    /// A FIFO, the null device or a terminal: opened for writing when it is checked (a FIFO no
+    /// process reads fails then, before anything else is done) and written in place through
+    /// that very open file, never replaced. Kept open until the write: closing it would send
+    /// a reader end-of-file.
+    Stream(std::fs::File),
 }
 
 impl Replaceable {
@@ -792,6 +799,23 @@ impl Replaceable {
         }
     }
 
+    /// The same file checked again, with its bytes as they are now (to merge under a lock); a
+    /// stream is the same open file, not opened again.
+    pub fn reopen(&self) -> Result<Replaceable> {
+        match &self.kind {
+            Kind::Stream(file) => Ok(Replaceable {
+                shown: self.shown.clone(),
+                what: self.what,
+                within: self.within.clone(),
+                kind: Kind::Stream(
+                    file.try_clone()
+                        .map_err(|e| Error::io("cannot write", &self.shown, e))?,
+                ),
+            }),
+            _ => open_replaceable(&self.shown, self.what, &self.within),
+        }
+    }
+
     /// Writes `bytes`: a regular file is replaced atomically (see [`write_atomic`]; it keeps its
     /// mode, a new one gets the umask's), a stream gets them in place.
     pub fn write(&self, bytes: &[u8]) -> Result<()> {
@@ -804,18 +828,16 @@ impl Replaceable {
                 } else {
                     Box::new(std::io::stdout().lock())
                 };
-                out.write_all(bytes).and_then(|()| out.flush()).map_err(fail)
+                out.write_all(bytes)
+                    .and_then(|()| out.flush())
+                    .map_err(fail)
             }
-            Kind::Stream(path) => write_in_place(path, bytes).map_err(|e| {
-                if e.raw_os_error() == Some(libc_enxio()) {
-                    Error::config(
-                        &self.shown,
-                        "is a FIFO that no process is reading, so nothing was written; start its reader first".to_string(),
-                    )
-                } else {
-                    fail(e)
-                }
-            }),
+            Kind::Stream(file) => {
+                let mut file = file;
+                std::io::Write::write_all(&mut file, bytes)
+                    .and_then(|()| std::io::Write::flush(&mut file))
+                    .map_err(fail)
+            }
         }
     }
 }
@@ -842,28 +864,36 @@ fn libc_enxio() -> i32 {
 }
 
 /// Opens a stream (FIFO or device) for writing without blocking (a FIFO without a reader is
-/// ENXIO, not a hang) and without becoming a controlling terminal, then writes `bytes` with
-/// blocking writes.
+/// ENXIO, not a hang) and without becoming a controlling terminal; later writes block.
 #[cfg(unix)]
-fn write_in_place(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+fn open_stream(path: &Path) -> std::io::Result<std::fs::File> {
     use nix::fcntl::{FcntlArg, OFlag, fcntl};
-    use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
-    let mut file = std::fs::OpenOptions::new()
+    let file = std::fs::OpenOptions::new()
         .write(true)
         .custom_flags((OFlag::O_NONBLOCK | OFlag::O_NOCTTY).bits())
         .open(path)?;
     fcntl(&file, FcntlArg::F_SETFL(OFlag::empty()))?;
-    file.write_all(bytes)?;
-    file.flush()
+    Ok(file)
 }
 
 #[cfg(not(unix))]
-fn write_in_place(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(path)?
-        .write_all(bytes)
+fn open_stream(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new().write(true).open(path)
+}
+
+/// The error of a stream that cannot be opened for writing: a FIFO no process reads, a device
+/// with nothing behind it (`/dev/tty` without a terminal), or the OS's own reason.
+fn stream_error(path: &Path, meta: &std::fs::Metadata, e: std::io::Error) -> Error {
+    if e.raw_os_error() != Some(libc_enxio()) {
+        return Error::io("cannot write", path, e);
+    }
+    let message = if file_kind(meta.file_type()) == "a FIFO" {
+        "is a FIFO that no process is reading, so nothing was written; start its reader first"
+    } else {
+        "is a device with nothing behind it (for /dev/tty: devport has no terminal), so nothing was written; name a file instead"
+    };
+    Error::config(path, message.to_string())
 }
 
 /// Checks a file the user named for devport to write (`env --write`, `export --write`, `init`,
@@ -899,6 +929,8 @@ pub fn open_replaceable(path: &Path, what: &'static str, within: &Path) -> Resul
     if let Some(fd @ (1 | 2)) = descriptor {
         return Ok(Replaceable {
             shown,
+            what,
+            within: within.to_path_buf(),
             kind: Kind::Stdio(fd),
         });
     }
@@ -913,9 +945,12 @@ pub fn open_replaceable(path: &Path, what: &'static str, within: &Path) -> Resul
         }
         if !meta.is_file() && !meta.is_dir() {
             check_stream(path, &meta, what)?;
+            let file = open_stream(path).map_err(|e| stream_error(path, &meta, e))?;
             return Ok(Replaceable {
                 shown,
-                kind: Kind::Stream(path.to_path_buf()),
+                what,
+                within: within.to_path_buf(),
+                kind: Kind::Stream(file),
             });
         }
     }
@@ -993,6 +1028,8 @@ pub fn open_replaceable(path: &Path, what: &'static str, within: &Path) -> Resul
     }
     Ok(Replaceable {
         shown,
+        what,
+        within: within.to_path_buf(),
         kind: Kind::File { target, existing },
     })
 }

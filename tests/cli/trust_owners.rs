@@ -3,7 +3,7 @@
 //! user names (`--write`, `init`, `man --dir`) when they are streams, hard links or in folders
 //! that are not the user's.
 
-use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
 use crate::support::{World, stderr, stdout};
@@ -498,4 +498,85 @@ fn a_committed_link_does_not_choose_what_is_written() {
             .expect("read")
             .contains("WEB_PORT=")
     );
+}
+
+/// A FIFO at `path` that no process reads.
+fn fifo(path: &Path) {
+    nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+}
+
+#[test]
+fn a_stream_no_one_reads_is_refused_before_anything_is_done() {
+    let w = World::new();
+    let shop = w.project("shop");
+    // man --dir: every page is checked (a FIFO page opened) before the first is written.
+    let pages = shop.join("man1");
+    std::fs::create_dir(&pages).expect("mkdir");
+    std::fs::write(pages.join("devport.1"), "old\n").expect("write");
+    fifo(&pages.join("devport-claim.1"));
+    let out = w.fails(&["man", "--dir", pages.to_str().expect("utf-8")], 3);
+    assert!(
+        stderr(&out).contains("FIFO that no process is reading"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(pages.join("devport.1")).expect("read"),
+        "old\n"
+    );
+    assert_eq!(std::fs::read_dir(&pages).expect("ls").count(), 2);
+
+    // up --write-env: the FIFO is opened before the first claim.
+    std::fs::write(shop.join("devport.toml"), "[services.web]\n").expect("manifest");
+    fifo(&shop.join("ports.env"));
+    let out = w.fails(&["up", "--write-env", "ports.env"], 3);
+    assert!(
+        stderr(&out).contains("FIFO that no process is reading"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(w.ok(&["--json", "list"]), "[]");
+}
+
+#[test]
+fn a_fifo_with_a_reader_gets_the_text_through_the_open_it_was_checked_with() {
+    let w = World::new();
+    let shop = w.project("shop");
+    std::fs::write(shop.join("devport.toml"), "[services.web]\n").expect("manifest");
+    let path = shop.join("ports.env");
+    fifo(&path);
+    // The read end, open before devport runs (without blocking, so no thread waits on it); the
+    // text fits the pipe's buffer, and end-of-file comes when devport has closed its end.
+    let mut reader = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(&path)
+        .expect("open the read end");
+    w.ok(&["up", "--write-env", "ports.env"]);
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut reader, &mut text).expect("read the FIFO");
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("WEB_PORT=")).count(),
+        1,
+        "{text}"
+    );
+}
+
+#[test]
+fn a_terminal_device_with_no_terminal_is_named_as_a_device() {
+    let w = World::new();
+    let shop = w.project("shop");
+    w.ok(&["claim", "web"]);
+    let bin = crate::support::bin();
+    let out = w
+        .program_in("setsid", &shop, &["-w"])
+        .arg(&bin)
+        .args(["env", "--write", "/dev/tty"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run setsid");
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("is a device with nothing behind it"), "{err}");
+    assert!(!err.contains("FIFO"), "{err}");
 }
