@@ -20,6 +20,19 @@ pub fn ensure_dir(dir: &Path, mode: u32, what: &str) -> Result<()> {
         return Ok(());
     }
     let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    if let Some(meta) = std::fs::metadata(dir).ok().filter(|m| !m.is_dir()) {
+        return Err(Error::config(
+            dir,
+            format!(
+                "is {}, not a folder; give a folder, or a path that does not exist yet",
+                if meta.is_file() {
+                    "a file"
+                } else {
+                    file_kind(meta.file_type())
+                }
+            ),
+        ));
+    }
     if let Some(home) = missing_home(&absolute) {
         return Err(Error::config(
             dir,
@@ -168,10 +181,15 @@ pub fn foreign_file(path: &Path, meta: &std::fs::Metadata) -> Option<Foreign> {
     let shared_gid = folder
         .as_ref()
         .filter(|f| f.mode() & 0o020 != 0)
-        .map(std::os::unix::fs::MetadataExt::gid)
-        .filter(|&gid| is_member(gid));
+        .map(std::os::unix::fs::MetadataExt::gid);
     if shared_gid == Some(meta.gid()) {
-        return None;
+        // A member's file in a folder a group shares: a member may change it; anyone else
+        // (root too, unless a member by its own groups) is told it is not a member.
+        return (!is_member(meta.gid())).then_some(Foreign {
+            owner: meta.uid(),
+            group: Some(meta.gid()),
+            reclaim: None,
+        });
     }
     Some(Foreign {
         owner: meta.uid(),
@@ -625,8 +643,18 @@ pub fn untrusted(path: &Path) -> Option<String> {
     let meta = std::fs::metadata(path).ok()?;
     let me = nix::unistd::geteuid().as_raw();
     if meta.uid() != me {
+        // Root copying a user's file "in its place" would take the user's file over (under
+        // `sudo -E`, the user's own trust file or config): root is told to be that user.
+        let instead = if me == 0 {
+            format!(
+                "run devport as {} instead, without sudo",
+                short_name(meta.uid())
+            )
+        } else {
+            "if you trust it, copy it to a file of your own in its place".to_string()
+        };
         return Some(format!(
-            "it belongs to uid {}, not to you (uid {me}); if you trust it, copy it to a file of your own in its place",
+            "it belongs to uid {}, not to you (uid {me}); {instead}",
             meta.uid()
         ));
     }

@@ -673,7 +673,8 @@ pub(crate) fn shared_folder(path: &Path) -> Option<SharedFolder<'_>> {
             "run 'chmod o-w {}' if the folder is yours alone",
             dir.display()
         )
-    } else {
+    } else if meta.uid() == 0 && mode & 0o1000 != 0 {
+        // A sticky folder of root's (/tmp): a folder made there stays its maker's.
         let user = std::env::var("USER").unwrap_or_else(|_| "me".into());
         let private = dir.join(format!("devport-{user}"));
         format!(
@@ -683,6 +684,18 @@ pub(crate) fn shared_folder(path: &Path) -> Option<SharedFolder<'_>> {
                 .join(path.file_name().unwrap_or("registry.json".as_ref()))
                 .display()
         )
+    } else {
+        // Anything made inside another user's open folder could be replaced by that user.
+        match crate::config::default_registry_path().filter(|p| !p.starts_with(dir)) {
+            Some(default) => format!(
+                "keep the registry in a folder of your own, not inside this one: the default {} (without --registry and DEVPORT_REGISTRY), or a private folder in your home",
+                default.display()
+            ),
+            None => {
+                "keep the registry in a private folder in your own home folder, not inside this one"
+                    .to_string()
+            }
+        }
     };
     Some(SharedFolder { dir, mode, fix })
 }

@@ -358,6 +358,37 @@ fn a_trust_file_of_another_user_is_refused() {
         "{}",
         stderr(&out)
     );
+    // Root is not told to copy the user's file "in its place": under `sudo -E` that would take
+    // the user's file over.
+    assert!(
+        stderr(&out).contains("run devport as nobody instead") && !stderr(&out).contains("copy it"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn trust_says_why_there_is_nothing_to_trust() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let w = World::new();
+    let dir = project(&w, "shop");
+    let out = w.fails_in(&dir, &["--global", "trust"], 2);
+    assert!(
+        stderr(&out).contains("--global claims have no manifest"),
+        "{}",
+        stderr(&out)
+    );
+    // A manifest in a folder every user may write is skipped, and trust says so.
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let out = w.fails_in(&dir, &["trust"], 3);
+    let err = stderr(&out);
+    assert!(
+        err.contains("devport.toml was skipped, so it cannot be trusted")
+            && err.contains("every user may write")
+            && !err.contains("no devport.toml"),
+        "{err}"
+    );
+    assert!(!trust_file(&w).exists());
 }
 
 /// Processes that trust different manifests at once each keep their record: the file is

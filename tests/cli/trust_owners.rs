@@ -580,3 +580,65 @@ fn a_terminal_device_with_no_terminal_is_named_as_a_device() {
     assert!(err.contains("is a device with nothing behind it"), "{err}");
     assert!(!err.contains("FIFO"), "{err}");
 }
+
+#[test]
+fn man_dir_that_is_not_a_folder_is_named() {
+    let w = World::new();
+    let file = w.project("shop").join("notes");
+    std::fs::write(&file, "x").expect("write");
+    for (dir, kind) in [
+        ("/dev/null", "a device"),
+        (file.to_str().expect("utf-8"), "a file"),
+    ] {
+        let err = stderr(&w.fails(&["man", "--dir", dir], 3));
+        assert!(
+            err.contains(&format!("{dir}: is {kind}, not a folder")),
+            "{err}"
+        );
+        assert!(!err.contains("os error"), "{err}");
+    }
+}
+
+#[test]
+#[ignore = "needs root: a registry folder every user may write, owned by nobody"]
+fn an_open_folder_of_another_user_gets_no_folder_inside_it_as_the_fix() {
+    let w = World::new();
+    let open = w.dir.path().join("open");
+    std::fs::create_dir(&open).expect("mkdir");
+    chmod(&open, 0o777);
+    chown(&open, 65534, 65534);
+    let out = w
+        .cmd(&["claim", "web"])
+        .env("DEVPORT_REGISTRY", open.join("registry.json"))
+        .assert()
+        .code(3)
+        .get_output()
+        .clone();
+    let err = stderr(&out);
+    assert!(err.contains("writable by every user"), "{err}");
+    assert!(
+        !err.contains(&format!("mkdir -m 700 {}/", open.display())),
+        "{err}"
+    );
+    assert!(err.contains("not inside this one"), "{err}");
+}
+
+#[test]
+#[ignore = "needs root: a folder a group shares, with a member's registry, used by root"]
+fn root_outside_the_group_is_told_so() {
+    let (w, state, registry, lock) = populated();
+    chmod(&state, 0o2770);
+    chown(&state, 0, 4242);
+    for file in [&registry, &lock] {
+        chown(file, 65534, 4242);
+        chmod(file, 0o660);
+    }
+    let before = snapshot(&[&registry, &lock]);
+    let err = stderr(&w.fails(&["claim", "db"], 3));
+    assert!(
+        err.contains("you (root") && err.contains("are not a member"),
+        "{err}"
+    );
+    assert!(!err.contains("sudo chown"), "{err}");
+    assert_eq!(snapshot(&[&registry, &lock]), before);
+}
