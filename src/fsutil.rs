@@ -982,32 +982,7 @@ pub fn open_replaceable(path: &Path, what: &'static str, within: &Path) -> Resul
             });
         }
     }
-    let target = match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_symlink() => {
-            dunce::canonicalize(path).map_err(|e| match e.kind() {
-                std::io::ErrorKind::NotFound => Error::config(
-                    path,
-                    format!(
-                        "is a symlink to {}, which does not exist; create that file or remove the link",
-                        std::fs::read_link(path).unwrap_or_default().display()
-                    ),
-                ),
-                _ => Error::io("cannot follow the symlink", path, e),
-            })
-            .and_then(|real| {
-                if dunce::canonicalize(within).is_ok_and(|folder| real.starts_with(folder)) {
-                    Ok(real)
-                } else {
-                    Err(refuse(format!(
-                        "it is a symlink to {}, which is outside {}, so the link (which anyone with commit access could have made) does not choose what is written; name the file itself with --write TARGET, or remove the link",
-                        real.display(),
-                        within.display()
-                    )))
-                }
-            })?
-        }
-        _ => path.to_path_buf(),
-    };
+    let target = replaced_file(path, within, refuse)?;
     let untrusted = untrusted(path)
         .map(|why| match target.as_path() {
             real if real == path => why,
@@ -1060,6 +1035,35 @@ pub fn open_replaceable(path: &Path, what: &'static str, within: &Path) -> Resul
         within: within.to_path_buf(),
         kind: Kind::File { target, existing },
     })
+}
+
+/// The file a write of `path` replaces: `path`, or a symlink's target when that lies inside
+/// `within` (see [`open_replaceable`]); a link out of it is refused with `refuse`'s error.
+fn replaced_file(path: &Path, within: &Path, refuse: impl Fn(String) -> Error) -> Result<PathBuf> {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return Ok(path.to_path_buf());
+    };
+    if !meta.file_type().is_symlink() {
+        return Ok(path.to_path_buf());
+    }
+    let real = dunce::canonicalize(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::config(
+            path,
+            format!(
+                "is a symlink to {}, which does not exist; create that file or remove the link",
+                std::fs::read_link(path).unwrap_or_default().display()
+            ),
+        ),
+        _ => Error::io("cannot follow the symlink", path, e),
+    })?;
+    if dunce::canonicalize(within).is_ok_and(|folder| real.starts_with(folder)) {
+        return Ok(real);
+    }
+    Err(refuse(format!(
+        "it is a symlink to {}, which is outside {}, so the link (which anyone with commit access could have made) does not choose what is written; name the file itself with --write TARGET, or remove the link",
+        real.display(),
+        within.display()
+    )))
 }
 
 /// How many names the regular file at `path` has, when it has more than one.

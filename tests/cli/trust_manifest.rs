@@ -367,6 +367,7 @@ fn a_trust_file_of_another_user_is_refused() {
     );
 }
 
+#[cfg(unix)]
 #[test]
 fn trust_says_why_there_is_nothing_to_trust() {
     use std::os::unix::fs::PermissionsExt as _;
@@ -478,6 +479,7 @@ fn trust_file(w: &World) -> PathBuf {
     w.dir.path().join("state/trusted.json")
 }
 
+#[cfg(unix)]
 #[test]
 fn a_trust_file_others_may_write_is_refused_and_flagged() {
     use std::os::unix::fs::PermissionsExt as _;
@@ -507,6 +509,7 @@ fn a_trust_file_others_may_write_is_refused_and_flagged() {
     }
 }
 
+#[cfg(unix)]
 #[test]
 fn a_linked_trust_file_is_kept_as_the_registry_is() {
     let w = World::new();
@@ -554,6 +557,7 @@ fn a_linked_trust_file_is_kept_as_the_registry_is() {
     assert_eq!(std::fs::read(&real).expect("read"), before);
 }
 
+#[cfg(unix)]
 #[test]
 fn trust_refuses_a_registry_every_other_command_refuses() {
     let w = World::new();
