@@ -102,6 +102,14 @@ impl Ctx {
             .unwrap_or_else(|| self.project_dir.clone())
     }
 
+    /// The dotenv file `path` names for `project`'s variables (`--write`, `--write-env`),
+    /// opened and checked (see [`EnvFile::open`]; a symlink is followed only into
+    /// [`Ctx::write_folder`]).
+    pub fn env_file(&self, project: &Project, path: Option<&Path>) -> Result<Option<EnvFile>> {
+        let within = self.write_folder(project);
+        Ok(path.map(|path| EnvFile::open(path, &within)).transpose()?)
+    }
+
     /// The project the command acts for.
     pub fn project(&self) -> Result<Project> {
         if self.global {
