@@ -39,8 +39,29 @@ impl Default for Config {
     }
 }
 
+/// The per-user folders, made from the home folder only when it is usable: a relative `HOME`
+/// is no home (it would put the registry and trust file inside whatever folder devport runs
+/// in, where a cloned repository could ship its own), nor is a missing one.
 fn project_dirs() -> Option<directories::ProjectDirs> {
+    if home_problem().is_some() {
+        return None;
+    }
     directories::ProjectDirs::from("", "", "devport")
+}
+
+/// Why there is no usable home folder: `HOME` is relative, or it is unset and the user has
+/// no home in the system's user database.
+fn home_problem() -> Option<String> {
+    match env_var("HOME").map(PathBuf::from) {
+        Some(home) if home.is_relative() => Some(format!(
+            "HOME={} is a relative path, which would put devport's files inside whatever folder it runs in",
+            home.display()
+        )),
+        Some(_) => None,
+        None => directories::BaseDirs::new()
+            .is_none()
+            .then(|| "HOME is not set and this user has no home folder".to_string()),
+    }
 }
 
 /// The per-user registry: `$XDG_STATE_HOME/devport/registry.json` (or
@@ -89,11 +110,11 @@ pub fn resolve_registry_path(explicit: Option<PathBuf>) -> Result<PathBuf> {
         None => from_env()?,
     }
     .or_else(default_registry_path)
-    .ok_or_else(|| {
-        Error::invalid(
-            crate::error::Input::Setting,
-            "cannot find a home folder for the registry; set DEVPORT_REGISTRY to a file path",
-        )
+    .ok_or_else(|| Error::NoHome {
+        message: format!(
+            "cannot find a home folder for the registry: {}; set HOME to your absolute home folder, or DEVPORT_REGISTRY to an absolute file path",
+            home_problem().unwrap_or_else(|| "the system gives none".into())
+        ),
     })?;
     let names_folder =
         path.as_os_str().to_string_lossy().ends_with(['/', '\\']) || path.file_name().is_none();

@@ -14,9 +14,9 @@ use crate::registry::{Claim, Store};
 #[derive(Debug, Clone, Serialize)]
 pub struct Problem {
     /// A stable code: `registry-unreadable`, `folder-world-writable`, `registry-unwritable`,
-    /// `registry-permissions`, `folder-permissions`, `lock-permissions`, `pool-empty`,
-    /// `overlap`, `duplicate-claim`, `folder-gone`, `folder-unreadable`, `bound-by-other`, or a
-    /// policy reason code (`os-ephemeral`, `iana-assigned`, ...).
+    /// `registry-permissions`, `folder-permissions`, `lock-permissions`, `trust-permissions`,
+    /// `pool-empty`, `overlap`, `duplicate-claim`, `folder-gone`, `folder-unreadable`,
+    /// `bound-by-other`, or a policy reason code (`os-ephemeral`, `iana-assigned`, ...).
     pub code: &'static str,
     /// What is wrong.
     pub message: String,
@@ -89,6 +89,23 @@ pub fn doctor(store: &Store, policy: &Policy, live: &[Socket]) -> Vec<Problem> {
     if let Ok(location) = store.locate() {
         writable(&location.registry, &mut add);
         permissions(&location.registry, &location.lock, &mut add);
+    }
+    if let Some((path, mode)) = crate::trust::file(store)
+        .ok()
+        .and_then(|p| crate::trust::others_may_write(&p).map(|m| (p, m)))
+    {
+        add(
+            "trust-permissions",
+            format!(
+                "{} has mode {mode:04o}: other users can trust a manifest in your name, so devport does not use it",
+                path.display()
+            ),
+            format!(
+                "run 'chmod 600 {}' if you wrote every entry, else move it away and trust your projects again",
+                path.display()
+            ),
+            None,
+        );
     }
 
     overlaps(&reg.claims, &mut add);

@@ -899,10 +899,21 @@ impl EnvFile {
     /// Opens `path` by the rules of every file devport writes
     /// ([`crate::fsutil::open_replaceable`]: another user's file, link or folder, a folder every
     /// user may write, a hard-linked file are refused; `/dev/stdout`, a FIFO or a terminal is
-    /// written in place); an existing file must parse (see [`merge`]).
-    pub fn open(path: &Path) -> Result<EnvFile> {
+    /// written in place; a symlink is followed only to a file inside `within`, the project's
+    /// folder); an existing file must parse (see [`merge`]).
+    pub fn open(path: &Path, within: &Path) -> Result<EnvFile> {
         let file = EnvFile {
-            file: crate::fsutil::open_replaceable(path, ".env file")?,
+            file: crate::fsutil::open_replaceable(path, ".env file", within)?,
+        };
+        file.merged(&[])?;
+        Ok(file)
+    }
+
+    /// The same file checked again, with its bytes as they are now (a stream is the same open
+    /// file: see [`crate::fsutil::Replaceable::reopen`]); it must still parse.
+    pub fn reopen(&self) -> Result<EnvFile> {
+        let file = EnvFile {
+            file: self.file.reopen()?,
         };
         file.merged(&[])?;
         Ok(file)

@@ -223,6 +223,13 @@ pub enum Error {
         /// What the serializer said.
         message: String,
     },
+    /// There is no usable home folder for the per-user files (`HOME` is relative, or unset
+    /// with no home in the user database) and no other place was set.
+    #[error("{message}")]
+    NoHome {
+        /// What is missing, and the fix.
+        message: String,
+    },
     /// An I/O operation failed.
     #[error("{action} {}: {err}{}", path.display(), io_hint(action, path, err))]
     Io {
@@ -341,6 +348,60 @@ pub(crate) fn toml_message(text: &str, e: &toml::de::Error) -> String {
         Some(span) => format!("{}: {message}", position(text, span.start)),
         None => message,
     }
+}
+
+/// A JSON error's message without its position (which errors give as line and column of
+/// their own) and in the user's words, not Rust's: "expected struct Record" is "expected an
+/// object", "expected u16" is "expected a whole number from 0 to 65535".
+pub(crate) fn json_message(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let mut rest = text.split(" at line ").next().unwrap_or_default();
+    let mut out = String::with_capacity(rest.len() + 32);
+    let word_end = |s: &str| {
+        s.find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(s.len())
+    };
+    while let Some(i) = rest.find("expected ") {
+        let (before, after) = rest.split_at(i + "expected ".len());
+        out.push_str(before);
+        let mut end = word_end(after);
+        let plain = match &after[..end] {
+            "struct" | "map" => {
+                // `struct Name`: the name is Rust's, not the user's.
+                if after[end..].starts_with(' ') {
+                    end += 1 + word_end(&after[end + 1..]);
+                }
+                "an object".to_string()
+            }
+            "a" if after.starts_with("a map") => {
+                end = "a map".len();
+                "an object".to_string()
+            }
+            "a" if after.starts_with("a sequence") => {
+                end = "a sequence".len();
+                "a list".to_string()
+            }
+            "u8" => whole(0, u8::MAX.into()),
+            "u16" => whole(0, u16::MAX.into()),
+            "u32" => whole(0, u32::MAX.into()),
+            "u64" | "usize" => whole(0, u64::MAX.into()),
+            "i32" => whole(i32::MIN.into(), i32::MAX.into()),
+            "i64" | "isize" => whole(i64::MIN.into(), i64::MAX.into()),
+            "f32" | "f64" => "a number".to_string(),
+            word => word.to_string(),
+        };
+        out.push_str(&plain);
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out.replace("invalid type: map", "invalid type: an object")
+        .replace("invalid type: sequence", "invalid type: a list")
+        .replace("invalid type: unit value", "invalid type: null")
+}
+
+/// "a whole number from LO to HI".
+fn whole(lo: i128, hi: i128) -> String {
+    format!("a whole number from {lo} to {hi}")
 }
 
 /// Which kind of value an [`Error::InvalidInput`] is about.

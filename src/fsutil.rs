@@ -20,6 +20,19 @@ pub fn ensure_dir(dir: &Path, mode: u32, what: &str) -> Result<()> {
         return Ok(());
     }
     let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    if let Some(meta) = std::fs::metadata(dir).ok().filter(|m| !m.is_dir()) {
+        return Err(Error::config(
+            dir,
+            format!(
+                "is {}, not a folder; give a folder, or a path that does not exist yet",
+                if meta.is_file() {
+                    "a file"
+                } else {
+                    file_kind(meta.file_type())
+                }
+            ),
+        ));
+    }
     if let Some(home) = missing_home(&absolute) {
         return Err(Error::config(
             dir,
@@ -168,10 +181,15 @@ pub fn foreign_file(path: &Path, meta: &std::fs::Metadata) -> Option<Foreign> {
     let shared_gid = folder
         .as_ref()
         .filter(|f| f.mode() & 0o020 != 0)
-        .map(std::os::unix::fs::MetadataExt::gid)
-        .filter(|&gid| is_member(gid));
+        .map(std::os::unix::fs::MetadataExt::gid);
     if shared_gid == Some(meta.gid()) {
-        return None;
+        // A member's file in a folder a group shares: a member may change it; anyone else
+        // (root too, unless a member by its own groups) is told it is not a member.
+        return (!is_member(meta.gid())).then_some(Foreign {
+            owner: meta.uid(),
+            group: Some(meta.gid()),
+            reclaim: None,
+        });
     }
     Some(Foreign {
         owner: meta.uid(),
@@ -625,8 +643,18 @@ pub fn untrusted(path: &Path) -> Option<String> {
     let meta = std::fs::metadata(path).ok()?;
     let me = nix::unistd::geteuid().as_raw();
     if meta.uid() != me {
+        // Root copying a user's file "in its place" would take the user's file over (under
+        // `sudo -E`, the user's own trust file or config): root is told to be that user.
+        let instead = if me == 0 {
+            format!(
+                "run devport as {} instead, without sudo",
+                short_name(meta.uid())
+            )
+        } else {
+            "if you trust it, copy it to a file of your own in its place".to_string()
+        };
         return Some(format!(
-            "it belongs to uid {}, not to you (uid {me}); if you trust it, copy it to a file of your own in its place",
+            "it belongs to uid {}, not to you (uid {me}); {instead}",
             meta.uid()
         ));
     }
@@ -758,6 +786,10 @@ mod windows_tests {
 pub struct Replaceable {
     /// The path as given, for messages.
     shown: PathBuf,
+    /// Which file it is (".env file"), for messages.
+    what: &'static str,
+    /// The folder a symlink's target must lie in.
+    within: PathBuf,
     /// What is written, and how.
     kind: Kind,
 }
@@ -773,8 +805,11 @@ enum Kind {
     /// written through that very descriptor, so the caller's redirect gets the text in place,
     /// at its offset, and keeps its file.
     Stdio(u32),
-    /// A FIFO, the null device or a terminal: opened and written in place, never replaced.
-    Stream(PathBuf),
+    /// A FIFO, the null device or a terminal: opened for writing when it is checked (a FIFO no
+    /// process reads fails then, before anything else is done) and written in place through
+    /// that very open file, never replaced. Kept open until the write: closing it would send
+    /// a reader end-of-file.
+    Stream(std::fs::File),
 }
 
 impl Replaceable {
@@ -792,6 +827,23 @@ impl Replaceable {
         }
     }
 
+    /// The same file checked again, with its bytes as they are now (to merge under a lock); a
+    /// stream is the same open file, not opened again.
+    pub fn reopen(&self) -> Result<Replaceable> {
+        match &self.kind {
+            Kind::Stream(file) => Ok(Replaceable {
+                shown: self.shown.clone(),
+                what: self.what,
+                within: self.within.clone(),
+                kind: Kind::Stream(
+                    file.try_clone()
+                        .map_err(|e| Error::io("cannot write", &self.shown, e))?,
+                ),
+            }),
+            _ => open_replaceable(&self.shown, self.what, &self.within),
+        }
+    }
+
     /// Writes `bytes`: a regular file is replaced atomically (see [`write_atomic`]; it keeps its
     /// mode, a new one gets the umask's), a stream gets them in place.
     pub fn write(&self, bytes: &[u8]) -> Result<()> {
@@ -804,18 +856,16 @@ impl Replaceable {
                 } else {
                     Box::new(std::io::stdout().lock())
                 };
-                out.write_all(bytes).and_then(|()| out.flush()).map_err(fail)
+                out.write_all(bytes)
+                    .and_then(|()| out.flush())
+                    .map_err(fail)
             }
-            Kind::Stream(path) => write_in_place(path, bytes).map_err(|e| {
-                if e.raw_os_error() == Some(libc_enxio()) {
-                    Error::config(
-                        &self.shown,
-                        "is a FIFO that no process is reading, so nothing was written; start its reader first".to_string(),
-                    )
-                } else {
-                    fail(e)
-                }
-            }),
+            Kind::Stream(file) => {
+                let mut file = file;
+                std::io::Write::write_all(&mut file, bytes)
+                    .and_then(|()| std::io::Write::flush(&mut file))
+                    .map_err(fail)
+            }
         }
     }
 }
@@ -842,28 +892,36 @@ fn libc_enxio() -> i32 {
 }
 
 /// Opens a stream (FIFO or device) for writing without blocking (a FIFO without a reader is
-/// ENXIO, not a hang) and without becoming a controlling terminal, then writes `bytes` with
-/// blocking writes.
+/// ENXIO, not a hang) and without becoming a controlling terminal; later writes block.
 #[cfg(unix)]
-fn write_in_place(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+fn open_stream(path: &Path) -> std::io::Result<std::fs::File> {
     use nix::fcntl::{FcntlArg, OFlag, fcntl};
-    use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
-    let mut file = std::fs::OpenOptions::new()
+    let file = std::fs::OpenOptions::new()
         .write(true)
         .custom_flags((OFlag::O_NONBLOCK | OFlag::O_NOCTTY).bits())
         .open(path)?;
     fcntl(&file, FcntlArg::F_SETFL(OFlag::empty()))?;
-    file.write_all(bytes)?;
-    file.flush()
+    Ok(file)
 }
 
 #[cfg(not(unix))]
-fn write_in_place(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(path)?
-        .write_all(bytes)
+fn open_stream(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new().write(true).open(path)
+}
+
+/// The error of a stream that cannot be opened for writing: a FIFO no process reads, a device
+/// with nothing behind it (`/dev/tty` without a terminal), or the OS's own reason.
+fn stream_error(path: &Path, meta: &std::fs::Metadata, e: std::io::Error) -> Error {
+    if e.raw_os_error() != Some(libc_enxio()) {
+        return Error::io("cannot write", path, e);
+    }
+    let message = if file_kind(meta.file_type()) == "a FIFO" {
+        "is a FIFO that no process is reading, so nothing was written; start its reader first"
+    } else {
+        "is a device with nothing behind it (for /dev/tty: devport has no terminal), so nothing was written; name a file instead"
+    };
+    Error::config(path, message.to_string())
 }
 
 /// Checks a file the user named for devport to write (`env --write`, `export --write`, `init`,
@@ -875,15 +933,18 @@ fn write_in_place(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// file is refused (a regular file behind another descriptor too). Nothing that is not a
 /// regular file is ever replaced, so a shell's redirect keeps its file.
 ///
-/// A regular file: a symlink is followed to its target (which is replaced, so the link stays);
-/// the file is read with [`read_regular`]. Refused (exit 3), as manifests are (see
+/// A regular file: a symlink is followed to its target (which is replaced, so the link stays)
+/// only when that target lies inside the folder `within` (the project's, or the folder named
+/// for `man --dir`): a link committed to a project must not steer a write to any file of the
+/// user's (`.env` → `~/.gitconfig`); naming the target itself still works. The file is read
+/// with [`read_regular`]. Refused (exit 3), as manifests are (see
 /// [`untrusted`]), when another user could have chosen the file: it (or a link's target)
 /// belongs to another user, it (or a link's target) is in a folder every user may write, or
 /// the path goes through a symlink another user made (root's links, such as macOS's `/tmp`,
 /// are trusted). Refused too: a file with other hard links (replacing it would leave them the
 /// old text), a read-only file, and a folder that is another user's ([`foreign_folder`]: root
 /// does not write into a user's folder), missing or not writable.
-pub fn open_replaceable(path: &Path, what: &'static str) -> Result<Replaceable> {
+pub fn open_replaceable(path: &Path, what: &'static str, within: &Path) -> Result<Replaceable> {
     let refuse = |why: String| Error::Insecure {
         path: path.to_path_buf(),
         message: format!("{what} {} cannot be written: {why}", path.display()),
@@ -896,6 +957,8 @@ pub fn open_replaceable(path: &Path, what: &'static str) -> Result<Replaceable> 
     if let Some(fd @ (1 | 2)) = descriptor {
         return Ok(Replaceable {
             shown,
+            what,
+            within: within.to_path_buf(),
             kind: Kind::Stdio(fd),
         });
     }
@@ -910,27 +973,16 @@ pub fn open_replaceable(path: &Path, what: &'static str) -> Result<Replaceable> 
         }
         if !meta.is_file() && !meta.is_dir() {
             check_stream(path, &meta, what)?;
+            let file = open_stream(path).map_err(|e| stream_error(path, &meta, e))?;
             return Ok(Replaceable {
                 shown,
-                kind: Kind::Stream(path.to_path_buf()),
+                what,
+                within: within.to_path_buf(),
+                kind: Kind::Stream(file),
             });
         }
     }
-    let target = match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_symlink() => {
-            dunce::canonicalize(path).map_err(|e| match e.kind() {
-                std::io::ErrorKind::NotFound => Error::config(
-                    path,
-                    format!(
-                        "is a symlink to {}, which does not exist; create that file or remove the link",
-                        std::fs::read_link(path).unwrap_or_default().display()
-                    ),
-                ),
-                _ => Error::io("cannot follow the symlink", path, e),
-            })?
-        }
-        _ => path.to_path_buf(),
-    };
+    let target = replaced_file(path, within, refuse)?;
     let untrusted = untrusted(path)
         .map(|why| match target.as_path() {
             real if real == path => why,
@@ -979,8 +1031,39 @@ pub fn open_replaceable(path: &Path, what: &'static str) -> Result<Replaceable> 
     }
     Ok(Replaceable {
         shown,
+        what,
+        within: within.to_path_buf(),
         kind: Kind::File { target, existing },
     })
+}
+
+/// The file a write of `path` replaces: `path`, or a symlink's target when that lies inside
+/// `within` (see [`open_replaceable`]); a link out of it is refused with `refuse`'s error.
+fn replaced_file(path: &Path, within: &Path, refuse: impl Fn(String) -> Error) -> Result<PathBuf> {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return Ok(path.to_path_buf());
+    };
+    if !meta.file_type().is_symlink() {
+        return Ok(path.to_path_buf());
+    }
+    let real = dunce::canonicalize(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::config(
+            path,
+            format!(
+                "is a symlink to {}, which does not exist; create that file or remove the link",
+                std::fs::read_link(path).unwrap_or_default().display()
+            ),
+        ),
+        _ => Error::io("cannot follow the symlink", path, e),
+    })?;
+    if dunce::canonicalize(within).is_ok_and(|folder| real.starts_with(folder)) {
+        return Ok(real);
+    }
+    Err(refuse(format!(
+        "it is a symlink to {}, which is outside {}, so the link (which anyone with commit access could have made) does not choose what is written; name the file itself with --write TARGET, or remove the link",
+        real.display(),
+        within.display()
+    )))
 }
 
 /// How many names the regular file at `path` has, when it has more than one.

@@ -46,6 +46,9 @@ pub struct Record {
     pub sha256: String,
     /// When it was trusted.
     pub trusted: Timestamp,
+    /// Keys this build does not know, kept through every rewrite.
+    #[serde(flatten)]
+    pub extra: Extra,
 }
 
 /// The user's trust file: `trusted.json` in the registry's folder (the real one, after a
@@ -62,11 +65,52 @@ pub fn file(store: &Store) -> Result<PathBuf> {
     Ok(dir.join("trusted.json"))
 }
 
+/// The trust file's mode when users other than its owner may write it (group or world
+/// write bits): anyone who can add a line to it trusts a manifest in its owner's name. Even in
+/// a folder a group shares, each member's file is theirs alone (0600).
+#[cfg(unix)]
+pub fn others_may_write(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o7777;
+    (mode & 0o022 != 0).then_some(mode)
+}
+
+/// The trust file's mode when others may write it: never, where files have no Unix mode.
+#[cfg(not(unix))]
+pub fn others_may_write(_path: &Path) -> Option<u32> {
+    None
+}
+
+/// The trust file as it is read and replaced, checked as the registry is: a symlink is followed
+/// to a file of this user's (a write replaces the target and keeps the link), and a file with
+/// other hard links is refused (a replace would leave them with the old records).
+fn located(store: &Store) -> Result<PathBuf> {
+    let path = crate::registry::follow(&file(store)?, "trust file")?;
+    if let Some(links) = fsutil::hard_links(&path) {
+        return Err(Error::Insecure {
+            message: format!(
+                "trust file {} has {links} hard links, so replacing it would leave the other names with the old records; remove the other names (a symbolic link to it is followed instead)",
+                path.display()
+            ),
+            path,
+        });
+    }
+    Ok(path)
+}
+
 /// Reads the trust file: refused (exit 3) when it belongs to another user or sits in a folder
-/// every user may write, as a config file is, or when it is not a valid trust file. A missing
-/// file trusts nothing.
+/// every user may write, as a config file is, when other users may write it, or when it is
+/// not a valid trust file. A missing file trusts nothing.
 fn read(path: &Path) -> Result<TrustFile> {
-    if let Some(why) = fsutil::untrusted(path) {
+    let why = fsutil::untrusted(path).or_else(|| {
+        others_may_write(path).map(|mode| {
+            format!(
+                "it has mode {mode:04o}, so other users could trust a manifest in your name; run 'chmod 600 {}' if you wrote every entry, else move it away and trust your projects again",
+                path.display()
+            )
+        })
+    });
+    if let Some(why) = why {
         return Err(Error::Insecure {
             path: path.to_path_buf(),
             message: format!("trust file {} cannot be used: {why}", path.display()),
@@ -79,8 +123,7 @@ fn read(path: &Path) -> Result<TrustFile> {
         });
     };
     let file: TrustFile = serde_json::from_slice(&bytes).map_err(|e| {
-        let message = e.to_string();
-        let message = message.split(" at line ").next().unwrap_or_default();
+        let message = crate::error::json_message(&e);
         Error::config(
             path,
             format!(
@@ -106,7 +149,10 @@ fn read(path: &Path) -> Result<TrustFile> {
 /// is): a temp file beside it, renamed over it, mode 0600. Written only when `change` changed
 /// something.
 fn update<T>(store: &Store, change: impl FnOnce(&mut TrustFile) -> T) -> Result<T> {
-    let path = file(store)?;
+    // The registry is checked as every other command checks it (a device, a corrupt file, a
+    // newer version are refused) before its lock or folder is made.
+    store.read()?;
+    let path = located(store)?;
     store.exclusive(|| {
         let mut trust = read(&path)?;
         let before = trust.manifests.clone();
@@ -128,16 +174,24 @@ fn update<T>(store: &Store, change: impl FnOnce(&mut TrustFile) -> T) -> Result<
 /// Trusts the manifest at `path` (absolute) with the content whose hash is `sha256`, replacing
 /// an older record of it. Returns the record.
 pub fn trust(store: &Store, path: &Path, sha256: &str, now: Timestamp) -> Result<Record> {
-    let record = Record {
-        path: path.to_path_buf(),
-        sha256: sha256.to_string(),
-        trusted: now,
-    };
     update(store, |trust| {
+        // Keys a newer devport added to the old record are kept.
+        let extra = trust
+            .manifests
+            .iter()
+            .find(|r| r.path == path)
+            .map(|r| r.extra.clone())
+            .unwrap_or_default();
         trust.manifests.retain(|r| r.path != path);
+        let record = Record {
+            path: path.to_path_buf(),
+            sha256: sha256.to_string(),
+            trusted: now,
+            extra,
+        };
         trust.manifests.push(record.clone());
-    })?;
-    Ok(record)
+        record
+    })
 }
 
 /// Forgets the manifest at `path`; whether it was trusted.
@@ -151,7 +205,7 @@ pub fn revoke(store: &Store, path: &Path) -> Result<bool> {
 
 /// Every trusted manifest, by path.
 pub fn records(store: &Store) -> Result<Vec<Record>> {
-    Ok(read(&file(store)?)?.manifests)
+    Ok(read(&located(store)?)?.manifests)
 }
 
 /// The folders of [`TRUSTED_PATHS_VAR`], as given (empty entries skipped). A relative folder

@@ -42,6 +42,7 @@ pub fn exit_code(e: &Error) -> u8 {
         | Error::NotAFile { .. }
         | Error::TooLarge { .. }
         | Error::Unwritable { .. }
+        | Error::NoHome { .. }
         | Error::Io { .. } => ENV,
     }
 }

@@ -197,12 +197,7 @@ impl Registry {
             path: path.to_path_buf(),
             line: e.line().max(1),
             column: e.column().max(1),
-            message: e
-                .to_string()
-                .split(" at line ")
-                .next()
-                .unwrap_or_default()
-                .to_string(),
+            message: crate::error::json_message(e),
         };
         let newer = |found: u64| Error::Version {
             path: path.to_path_buf(),
@@ -424,15 +419,7 @@ impl Store {
     /// - the lock is the sidecar of the real file: `registry.json` → `registry.lock`, any other
     ///   name gets `.lock` appended.
     pub(crate) fn locate(&self) -> Result<Location> {
-        let registry = match std::fs::symlink_metadata(&self.path) {
-            Ok(meta) if meta.file_type().is_symlink() => {
-                let real = dunce::canonicalize(&self.path)
-                    .map_err(|e| Error::io("cannot follow the registry symlink", &self.path, e))?;
-                check_owner(&self.path, &real)?;
-                real
-            }
-            _ => self.path.clone(),
-        };
+        let registry = follow(&self.path, "registry")?;
         check_folder(&registry)?;
         let lock = if registry.extension().is_some_and(|e| e == "json") {
             registry.with_extension("lock")
@@ -558,6 +545,24 @@ pub struct Location {
     pub lock: PathBuf,
 }
 
+/// The file a write of `path` replaces: a symlink's target (so the link is kept), but only one
+/// this user owns; `path` itself otherwise. `what` names the file ("registry").
+pub(crate) fn follow(path: &Path, what: &str) -> Result<PathBuf> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            let action = if what == "registry" {
+                "cannot follow the registry symlink"
+            } else {
+                "cannot follow the symlink"
+            };
+            let real = dunce::canonicalize(path).map_err(|e| Error::io(action, path, e))?;
+            check_owner(what, path, &real)?;
+            Ok(real)
+        }
+        _ => Ok(path.to_path_buf()),
+    }
+}
+
 /// The registry and its lock, when they exist, may be changed by this user (see
 /// [`fsutil::foreign_file`]), and the registry has no other names.
 fn check_files(location: &Location) -> Result<()> {
@@ -594,7 +599,7 @@ fn check_files(location: &Location) -> Result<()> {
 }
 
 #[cfg(unix)]
-fn check_owner(link: &Path, real: &Path) -> Result<()> {
+fn check_owner(what: &str, link: &Path, real: &Path) -> Result<()> {
     use std::os::unix::fs::MetadataExt as _;
     let Ok(meta) = std::fs::metadata(real) else {
         return Ok(());
@@ -604,7 +609,7 @@ fn check_owner(link: &Path, real: &Path) -> Result<()> {
         return Err(Error::Insecure {
             path: link.to_path_buf(),
             message: format!(
-                "registry {} is a symlink to {}, which belongs to uid {} (you are uid {me}); remove the link or point DEVPORT_REGISTRY at your own file",
+                "{what} {} is a symlink to {}, which belongs to uid {} (you are uid {me}); remove the link or point it at a file of your own",
                 link.display(),
                 real.display(),
                 meta.uid()
@@ -619,7 +624,7 @@ fn check_owner(link: &Path, real: &Path) -> Result<()> {
     clippy::unnecessary_wraps,
     reason = "the same signature as the Unix check, which can fail"
 )]
-fn check_owner(_link: &Path, _real: &Path) -> Result<()> {
+fn check_owner(_what: &str, _link: &Path, _real: &Path) -> Result<()> {
     Ok(())
 }
 
@@ -669,7 +674,8 @@ pub(crate) fn shared_folder(path: &Path) -> Option<SharedFolder<'_>> {
             "run 'chmod o-w {}' if the folder is yours alone",
             dir.display()
         )
-    } else {
+    } else if meta.uid() == 0 && mode & 0o1000 != 0 {
+        // A sticky folder of root's (/tmp): a folder made there stays its maker's.
         let user = std::env::var("USER").unwrap_or_else(|_| "me".into());
         let private = dir.join(format!("devport-{user}"));
         format!(
@@ -679,6 +685,18 @@ pub(crate) fn shared_folder(path: &Path) -> Option<SharedFolder<'_>> {
                 .join(path.file_name().unwrap_or("registry.json".as_ref()))
                 .display()
         )
+    } else {
+        // Anything made inside another user's open folder could be replaced by that user.
+        match crate::config::default_registry_path().filter(|p| !p.starts_with(dir)) {
+            Some(default) => format!(
+                "keep the registry in a folder of your own, not inside this one: the default {} (without --registry and DEVPORT_REGISTRY), or a private folder in your home",
+                default.display()
+            ),
+            None => {
+                "keep the registry in a private folder in your own home folder, not inside this one"
+                    .to_string()
+            }
+        }
     };
     Some(SharedFolder { dir, mode, fix })
 }

@@ -709,10 +709,12 @@ fn export_write_keeps_the_users_symlink_and_refuses_open_folders() {
     use std::os::unix::fs::PermissionsExt as _;
     let w = World::new();
     let dir = exported_project(&w, "link-front");
-    let target = w.dir.path().join("dotfiles/devport.Caddyfile");
+    // A link inside the project to a file inside it (a link out of it is refused: see
+    // trust_owners::a_committed_link_does_not_choose_what_is_written).
+    let target = dir.join("dotfiles/devport.Caddyfile");
     std::fs::create_dir_all(target.parent().expect("parent")).expect("dotfiles");
     std::fs::write(&target, "# old\n").expect("target");
-    let link = w.dir.path().join("Caddyfile");
+    let link = dir.join("Caddyfile");
     std::os::unix::fs::symlink(&target, &link).expect("symlink");
     w.ok_at(
         &dir,

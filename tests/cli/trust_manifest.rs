@@ -358,6 +358,38 @@ fn a_trust_file_of_another_user_is_refused() {
         "{}",
         stderr(&out)
     );
+    // Root is not told to copy the user's file "in its place": under `sudo -E` that would take
+    // the user's file over.
+    assert!(
+        stderr(&out).contains("run devport as nobody instead") && !stderr(&out).contains("copy it"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn trust_says_why_there_is_nothing_to_trust() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let w = World::new();
+    let dir = project(&w, "shop");
+    let out = w.fails_in(&dir, &["--global", "trust"], 2);
+    assert!(
+        stderr(&out).contains("--global claims have no manifest"),
+        "{}",
+        stderr(&out)
+    );
+    // A manifest in a folder every user may write is skipped, and trust says so.
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let out = w.fails_in(&dir, &["trust"], 3);
+    let err = stderr(&out);
+    assert!(
+        err.contains("devport.toml was skipped, so it cannot be trusted")
+            && err.contains("every user may write")
+            && !err.contains("no devport.toml"),
+        "{err}"
+    );
+    assert!(!trust_file(&w).exists());
 }
 
 /// Processes that trust different manifests at once each keep their record: the file is
@@ -440,4 +472,177 @@ fn a_manifest_without_values_needs_no_trust() {
     let got = vars(&stdout(&out), "dotenv");
     assert_eq!(got.keys().collect::<Vec<_>>(), ["DB_PORT", "WEB_PORT"]);
     assert_eq!(stderr(&out), "");
+}
+
+/// The trust file of `w` (beside its registry).
+fn trust_file(w: &World) -> PathBuf {
+    w.dir.path().join("state/trusted.json")
+}
+
+#[cfg(unix)]
+#[test]
+fn a_trust_file_others_may_write_is_refused_and_flagged() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let w = World::new();
+    let shop = project(&w, "shop");
+    w.trust(&shop);
+    let file = trust_file(&w);
+    for mode in [0o666, 0o620] {
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        let before = std::fs::read(&file).expect("read");
+        for args in [&["env"][..], &["trust"], &["trust", "--list"]] {
+            let out = w.fails_in(&shop, args, 3);
+            assert!(
+                stderr(&out).contains(&format!("has mode {mode:04o}, so other users could trust")),
+                "{args:?}: {}",
+                stderr(&out)
+            );
+            assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+        }
+        assert_eq!(std::fs::read(&file).expect("read"), before);
+        let out = w.cmd_in(&shop, &["doctor"]).output().expect("doctor");
+        assert!(
+            stdout(&out).contains("trust-permissions:"),
+            "{}",
+            stdout(&out)
+        );
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_linked_trust_file_is_kept_as_the_registry_is() {
+    let w = World::new();
+    let shop = project(&w, "shop");
+    let file = trust_file(&w);
+    // A symlink is followed: the write replaces the target and keeps the link.
+    let real = w.dir.path().join("real-trusted.json");
+    std::fs::write(&real, "{\"version\": 1, \"manifests\": []}\n").expect("write");
+    std::os::unix::fs::symlink(&real, &file).expect("symlink");
+    w.trust(&shop);
+    assert!(
+        std::fs::symlink_metadata(&file)
+            .expect("stat")
+            .file_type()
+            .is_symlink()
+    );
+    assert!(
+        std::fs::read_to_string(&real)
+            .expect("read")
+            .contains("devport.toml")
+    );
+    run(&w, &shop, &["trust", "--revoke"]);
+    assert!(
+        std::fs::symlink_metadata(&file)
+            .expect("stat")
+            .file_type()
+            .is_symlink()
+    );
+    assert!(
+        !std::fs::read_to_string(&real)
+            .expect("read")
+            .contains("devport.toml")
+    );
+
+    // A hard link is refused: a replace would split the two names.
+    std::fs::remove_file(&file).expect("rm");
+    std::fs::hard_link(&real, &file).expect("link");
+    let before = std::fs::read(&real).expect("read");
+    let out = w.fails_in(&shop, &["trust"], 3);
+    assert!(
+        stderr(&out).contains("has 2 hard links"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read(&real).expect("read"), before);
+}
+
+#[cfg(unix)]
+#[test]
+fn trust_refuses_a_registry_every_other_command_refuses() {
+    let w = World::new();
+    let shop = project(&w, "shop");
+    let dev = w.dir.path().join("dev");
+    std::fs::create_dir(&dev).expect("mkdir");
+    let fifo = dev.join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+    for args in [&["trust"][..], &["trust", "--revoke"]] {
+        let mut all = vec!["--registry", fifo.to_str().expect("utf-8")];
+        all.extend(args);
+        w.fails_in(&shop, &all, 3);
+        assert_eq!(std::fs::read_dir(&dev).expect("ls").count(), 1, "{args:?}");
+    }
+    for text in ["{bad", "{\"version\": 99, \"claims\": []}"] {
+        std::fs::write(w.registry(), text).expect("registry");
+        for args in [&["trust"][..], &["trust", "--revoke"]] {
+            let out = w.fails_in(&shop, args, 3);
+            assert!(stderr(&out).contains("registry"), "{}", stderr(&out));
+            assert!(!trust_file(&w).exists(), "{args:?} {text}");
+        }
+    }
+}
+
+#[test]
+fn bad_files_are_named_in_the_users_words() {
+    let w = World::new();
+    let shop = project(&w, "shop");
+    let file = trust_file(&w);
+    let trust_cases = [
+        ("null", "expected an object"),
+        ("{\"version\": 1, \"manifests\": [1]}", "expected an object"),
+        (
+            "{\"version\": -1}",
+            "expected a whole number from 0 to 4294967295",
+        ),
+    ];
+    for (text, want) in trust_cases {
+        std::fs::write(&file, text).expect("write");
+        let err = stderr(&w.fails_in(&shop, &["trust", "--list"], 3));
+        assert!(err.contains(want), "{text}: {err}");
+        assert!(
+            !err.contains("struct") && !err.contains("u32"),
+            "{text}: {err}"
+        );
+    }
+    std::fs::remove_file(&file).expect("rm");
+    let registry_cases = [
+        ("[]", "invalid type: a list, expected an object"),
+        (
+            "{\"version\": 1, \"claims\": [], \"leases\": [{\"port\": \"x\"}]}",
+            "expected a whole number from 0 to 65535",
+        ),
+    ];
+    for (text, want) in registry_cases {
+        std::fs::write(w.registry(), text).expect("write");
+        let err = stderr(&w.fails_in(&shop, &["list"], 3));
+        assert!(err.contains(want), "{text}: {err}");
+        assert!(
+            !err.contains("struct") && !err.contains("u16"),
+            "{text}: {err}"
+        );
+    }
+}
+
+#[test]
+fn unknown_keys_of_a_trust_entry_are_kept() {
+    let w = World::new();
+    let shop = project(&w, "shop");
+    let other = project(&w, "other");
+    w.trust(&shop);
+    let file = trust_file(&w);
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&file).expect("read")).expect("json");
+    json["manifests"][0]["note"] = "from a newer devport".into();
+    std::fs::write(&file, json.to_string()).expect("write");
+    w.trust(&other);
+    w.trust(&shop);
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&file).expect("read")).expect("json");
+    let notes: Vec<&serde_json::Value> = json["manifests"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|r| r.get("note"))
+        .collect();
+    assert_eq!(notes, [&serde_json::Value::from("from a newer devport")]);
 }

@@ -3,7 +3,7 @@
 //! user names (`--write`, `init`, `man --dir`) when they are streams, hard links or in folders
 //! that are not the user's.
 
-use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
 use crate::support::{World, stderr, stdout};
@@ -208,6 +208,71 @@ fn a_home_that_does_not_exist_gets_no_folders() {
     assert!(!w.dir.path().join("gone").exists());
 }
 
+/// `devport ARGS` in `dir` with `HOME=home` and no other place for the registry.
+fn with_home(w: &World, dir: &Path, home: &str, args: &[&str]) -> assert_cmd::Command {
+    let mut cmd = w.cmd_in(dir, args);
+    cmd.env_remove("DEVPORT_REGISTRY")
+        .env_remove("XDG_STATE_HOME")
+        .env("HOME", home);
+    cmd
+}
+
+#[test]
+fn a_relative_home_is_no_home() {
+    let w = World::new();
+    let shop = w.project("shop");
+    // A cloned repository that ships its own trust file for its own manifest.
+    std::fs::write(shop.join("devport.toml"), "[env]\nEVIL = \"1\"\n").expect("manifest");
+    let state = shop.join(".local/state/devport");
+    std::fs::create_dir_all(&state).expect("mkdir");
+    let out = with_home(&w, &shop, ".", &["up"])
+        .assert()
+        .code(3)
+        .get_output()
+        .clone();
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(err.contains("HOME=. is a relative path"), "{err}");
+    assert!(
+        err.contains("set HOME to your absolute home folder"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_dir(&state).expect("ls").count(), 0);
+
+    with_home(&w, &shop, "nothere", &["claim", "--global", "x"])
+        .assert()
+        .code(3);
+    assert!(!shop.join("nothere").exists());
+}
+
+#[test]
+#[ignore = "needs root: a uid with no entry in the user database"]
+fn no_home_at_all_is_an_environment_failure() {
+    let w = World::new();
+    let shop = w.project("shop");
+    chmod(w.dir.path(), 0o711);
+    let bin = crate::support::bin();
+    let out = w
+        .program_in(
+            "setpriv",
+            &shop,
+            &["--reuid=54321", "--regid=54321", "--clear-groups"],
+        )
+        .arg(&bin)
+        .args(["claim", "--global", "x"])
+        .env_remove("DEVPORT_REGISTRY")
+        .env_remove("XDG_STATE_HOME")
+        .env_remove("HOME")
+        .output()
+        .expect("run setpriv");
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("HOME is not set and this user has no home folder"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 #[test]
 fn init_and_man_dir_refuse_a_folder_every_user_may_write() {
     let w = World::new();
@@ -375,4 +440,205 @@ fn a_hard_linked_registry_or_env_file_is_refused_and_the_other_name_kept() {
     assert!(err.contains("has 2 hard links"), "{err}");
     assert_eq!(std::fs::read_to_string(&twin).expect("read"), "KEEP=1\n");
     assert_eq!(std::fs::metadata(&env).expect("stat").nlink(), 2);
+}
+
+#[test]
+fn a_committed_link_does_not_choose_what_is_written() {
+    let w = World::new();
+    let shop = w.project("shop");
+    let home = w.dir.path().join("home");
+    std::fs::create_dir(&home).expect("mkdir");
+    let gitconfig = home.join(".gitconfig");
+    std::fs::write(&gitconfig, "[user]\n").expect("write");
+    std::os::unix::fs::symlink("../home/.gitconfig", shop.join(".env")).expect("symlink");
+    std::fs::write(shop.join("devport.toml"), "[services.web]\n").expect("manifest");
+    w.ok(&["claim", "web"]);
+    let write = |args: &[&str]| {
+        let out = w.fails_in(&shop, args, 3);
+        let err = stderr(&out);
+        assert!(
+            err.contains("which is outside") && err.contains("name the file itself"),
+            "{args:?}: {err}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&gitconfig).expect("read"),
+            "[user]\n"
+        );
+    };
+    write(&["env", "--format", "dotenv", "--write", ".env"]);
+    write(&["up", "--write-env", ".env"]);
+    write(&["export", "caddy", "--write", ".env"]);
+    // A man page that is a link out of the named folder.
+    let pages = shop.join("man1");
+    std::fs::create_dir(&pages).expect("mkdir");
+    std::os::unix::fs::symlink(&gitconfig, pages.join("devport.1")).expect("symlink");
+    write(&["man", "--dir", pages.to_str().expect("utf-8")]);
+    assert_eq!(std::fs::read_dir(&pages).expect("ls").count(), 1);
+
+    // Naming the file itself works, and so does a link that stays inside the project.
+    let named = gitconfig.to_str().expect("utf-8");
+    w.ok(&["env", "--format", "dotenv", "--write", named]);
+    assert!(
+        std::fs::read_to_string(&gitconfig)
+            .expect("read")
+            .contains("WEB_PORT=")
+    );
+    std::fs::write(shop.join("real.env"), "").expect("write");
+    std::fs::remove_file(shop.join(".env")).expect("rm");
+    std::os::unix::fs::symlink("real.env", shop.join(".env")).expect("symlink");
+    w.ok(&["env", "--format", "dotenv", "--write", ".env"]);
+    assert!(
+        std::fs::symlink_metadata(shop.join(".env"))
+            .expect("stat")
+            .file_type()
+            .is_symlink()
+    );
+    assert!(
+        std::fs::read_to_string(shop.join("real.env"))
+            .expect("read")
+            .contains("WEB_PORT=")
+    );
+}
+
+/// A FIFO at `path` that no process reads.
+fn fifo(path: &Path) {
+    nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+}
+
+#[test]
+fn a_stream_no_one_reads_is_refused_before_anything_is_done() {
+    let w = World::new();
+    let shop = w.project("shop");
+    // man --dir: every page is checked (a FIFO page opened) before the first is written.
+    let pages = shop.join("man1");
+    std::fs::create_dir(&pages).expect("mkdir");
+    std::fs::write(pages.join("devport.1"), "old\n").expect("write");
+    fifo(&pages.join("devport-claim.1"));
+    let out = w.fails(&["man", "--dir", pages.to_str().expect("utf-8")], 3);
+    assert!(
+        stderr(&out).contains("FIFO that no process is reading"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(pages.join("devport.1")).expect("read"),
+        "old\n"
+    );
+    assert_eq!(std::fs::read_dir(&pages).expect("ls").count(), 2);
+
+    // up --write-env: the FIFO is opened before the first claim.
+    std::fs::write(shop.join("devport.toml"), "[services.web]\n").expect("manifest");
+    fifo(&shop.join("ports.env"));
+    let out = w.fails(&["up", "--write-env", "ports.env"], 3);
+    assert!(
+        stderr(&out).contains("FIFO that no process is reading"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(w.ok(&["--json", "list"]), "[]");
+}
+
+#[test]
+fn a_fifo_with_a_reader_gets_the_text_through_the_open_it_was_checked_with() {
+    let w = World::new();
+    let shop = w.project("shop");
+    std::fs::write(shop.join("devport.toml"), "[services.web]\n").expect("manifest");
+    let path = shop.join("ports.env");
+    fifo(&path);
+    // The read end, open before devport runs (without blocking, so no thread waits on it); the
+    // text fits the pipe's buffer, and end-of-file comes when devport has closed its end.
+    let mut reader = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(&path)
+        .expect("open the read end");
+    w.ok(&["up", "--write-env", "ports.env"]);
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut reader, &mut text).expect("read the FIFO");
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("WEB_PORT=")).count(),
+        1,
+        "{text}"
+    );
+}
+
+#[test]
+fn a_terminal_device_with_no_terminal_is_named_as_a_device() {
+    let w = World::new();
+    let shop = w.project("shop");
+    w.ok(&["claim", "web"]);
+    let bin = crate::support::bin();
+    let out = w
+        .program_in("setsid", &shop, &["-w"])
+        .arg(&bin)
+        .args(["env", "--write", "/dev/tty"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run setsid");
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("is a device with nothing behind it"), "{err}");
+    assert!(!err.contains("FIFO"), "{err}");
+}
+
+#[test]
+fn man_dir_that_is_not_a_folder_is_named() {
+    let w = World::new();
+    let file = w.project("shop").join("notes");
+    std::fs::write(&file, "x").expect("write");
+    for (dir, kind) in [
+        ("/dev/null", "a device"),
+        (file.to_str().expect("utf-8"), "a file"),
+    ] {
+        let err = stderr(&w.fails(&["man", "--dir", dir], 3));
+        assert!(
+            err.contains(&format!("{dir}: is {kind}, not a folder")),
+            "{err}"
+        );
+        assert!(!err.contains("os error"), "{err}");
+    }
+}
+
+#[test]
+#[ignore = "needs root: a registry folder every user may write, owned by nobody"]
+fn an_open_folder_of_another_user_gets_no_folder_inside_it_as_the_fix() {
+    let w = World::new();
+    let open = w.dir.path().join("open");
+    std::fs::create_dir(&open).expect("mkdir");
+    chmod(&open, 0o777);
+    chown(&open, 65534, 65534);
+    let out = w
+        .cmd(&["claim", "web"])
+        .env("DEVPORT_REGISTRY", open.join("registry.json"))
+        .assert()
+        .code(3)
+        .get_output()
+        .clone();
+    let err = stderr(&out);
+    assert!(err.contains("writable by every user"), "{err}");
+    assert!(
+        !err.contains(&format!("mkdir -m 700 {}/", open.display())),
+        "{err}"
+    );
+    assert!(err.contains("not inside this one"), "{err}");
+}
+
+#[test]
+#[ignore = "needs root: a folder a group shares, with a member's registry, used by root"]
+fn root_outside_the_group_is_told_so() {
+    let (w, state, registry, lock) = populated();
+    chmod(&state, 0o2770);
+    chown(&state, 0, 4242);
+    for file in [&registry, &lock] {
+        chown(file, 65534, 4242);
+        chmod(file, 0o660);
+    }
+    let before = snapshot(&[&registry, &lock]);
+    let err = stderr(&w.fails(&["claim", "db"], 3));
+    assert!(
+        err.contains("you (root") && err.contains("are not a member"),
+        "{err}"
+    );
+    assert!(!err.contains("sudo chown"), "{err}");
+    assert_eq!(snapshot(&[&registry, &lock]), before);
 }

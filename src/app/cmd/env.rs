@@ -3,7 +3,7 @@
 use anyhow::Result;
 use std::path::Path;
 
-use crate::envfile::{EnvFile, Format};
+use crate::envfile::Format;
 
 use super::{Ctx, Outcome};
 use crate::app::cli::EnvArgs;
@@ -15,7 +15,7 @@ pub fn run(ctx: &Ctx, args: &EnvArgs) -> Result<Outcome> {
         refuse_format_with_write(ctx, args.format, path)?;
     }
     let project = ctx.project()?;
-    let file = args.write.as_deref().map(EnvFile::open).transpose()?;
+    let file = ctx.env_file(&project, args.write.as_deref())?;
     let project = ctx.exportable(&project)?;
     let mut vars = ctx.project_vars(&project, None, &args.prefix)?;
     let mut unset = Vec::new();

@@ -57,7 +57,11 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> Result<Outcome> {
         // Written as `env --write` writes: through this user's own symlinks (the link stays),
         // never into another user's file or link; a file with these very bytes is left
         // alone, so a watching proxy does not reload for nothing.
-        let file = crate::fsutil::open_replaceable(path, "output file")?;
+        let within = here.as_ref().map_or_else(
+            || ctx.project_dir().to_path_buf(),
+            |project| ctx.write_folder(project),
+        );
+        let file = crate::fsutil::open_replaceable(path, "output file", &within)?;
         if file.existing() != Some(text.as_bytes()) {
             file.write(text.as_bytes())?;
         }

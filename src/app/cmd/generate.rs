@@ -53,7 +53,7 @@ fn write_all(pages: &[clap::Command], dir: &Path) -> Result<()> {
         .iter()
         .map(|page| {
             let path = dir.join(format!("{}.1", page_name(page)));
-            crate::fsutil::open_replaceable(&path, "man page")
+            crate::fsutil::open_replaceable(&path, "man page", dir)
         })
         .collect::<crate::error::Result<Vec<_>>>()?;
     for (page, file) in pages.iter().zip(&files) {

@@ -54,7 +54,8 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     let text = STARTER.replace("{name}", &name);
     // Written as `--write` writes: never into a folder every user may write, another user's
     // folder or through another user's link.
-    let target = crate::fsutil::open_replaceable(&path, "manifest")?;
+    let target =
+        crate::fsutil::open_replaceable(&path, "manifest", crate::paths::parent_dir(&path))?;
     // The user wrote this file, so it is trusted from the start: recorded before it is written,
     // so a failure leaves no manifest. One in a folder every user may write (through the
     // user's own link) is not: anyone could replace it there.

@@ -93,6 +93,23 @@ impl Ctx {
         &self.project_dir
     }
 
+    /// The folder a symlinked file that `project`'s command writes (`--write`, `--write-env`)
+    /// must point into: the project's, or the current folder for global claims.
+    pub fn write_folder(&self, project: &Project) -> PathBuf {
+        project
+            .path
+            .clone()
+            .unwrap_or_else(|| self.project_dir.clone())
+    }
+
+    /// The dotenv file `path` names for `project`'s variables (`--write`, `--write-env`),
+    /// opened and checked (see [`EnvFile::open`]; a symlink is followed only into
+    /// [`Ctx::write_folder`]).
+    pub fn env_file(&self, project: &Project, path: Option<&Path>) -> Result<Option<EnvFile>> {
+        let within = self.write_folder(project);
+        Ok(path.map(|path| EnvFile::open(path, &within)).transpose()?)
+    }
+
     /// The project the command acts for.
     pub fn project(&self) -> Result<Project> {
         if self.global {
@@ -221,7 +238,7 @@ pub fn emit_vars(
             // Read again and merged under the registry's lock, so devport processes writing one
             // shared `.env` at once do not drop each other's lines.
             store.exclusive(|| {
-                let fresh = EnvFile::open(file.path())?;
+                let fresh = file.reopen()?;
                 if let Some(merged) = fresh.merged_dropping(vars, unset)? {
                     fresh.write(&merged)?;
                 }

@@ -49,19 +49,32 @@ pub fn run(ctx: &Ctx, args: &TrustArgs) -> Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-/// The path and content hash of this project's manifest; none is bad usage (exit 2).
+/// The path and content hash of this project's manifest; none is bad usage (exit 2), and a
+/// manifest that was skipped (another user's, or in a folder every user may write) says so.
 fn project_manifest(ctx: &Ctx) -> Result<(PathBuf, String)> {
     let project = ctx.project()?;
+    let bad = |message: String| crate::Error::invalid(crate::error::Input::Argument, message);
     match (project.manifest_path(), &project.manifest) {
         (Some(path), Some(manifest)) => Ok((path, manifest.sha256.clone())),
-        _ => Err(crate::Error::invalid(
-            crate::error::Input::Argument,
-            format!(
-                "no {MANIFEST} in {} or above, so there is nothing to trust; run devport trust in the project's folder (or give it with --project DIR)",
-                ctx.project_dir().display()
-            ),
+        (None, _) => Err(bad(
+            "--global claims have no manifest to trust; run devport trust in the project's folder (or give it with --project DIR)".to_string(),
         )
         .into()),
+        (Some(path), None) => match crate::fsutil::untrusted(&path) {
+            Some(why) => Err(crate::Error::Insecure {
+                message: format!(
+                    "{} was skipped, so it cannot be trusted: {why}",
+                    path.display()
+                ),
+                path,
+            }
+            .into()),
+            None => Err(bad(format!(
+                "no {MANIFEST} in {} or above, so there is nothing to trust; run devport trust in the project's folder (or give it with --project DIR)",
+                ctx.project_dir().display()
+            ))
+            .into()),
+        },
     }
 }
 

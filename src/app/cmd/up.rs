@@ -1,7 +1,7 @@
 //! `devport up`: claim every service of `devport.toml`.
 
 use crate::claim::{Batch, Refusal};
-use crate::envfile::{self, EnvFile};
+use crate::envfile;
 use crate::project::Manifest;
 use crate::{ClaimRequest, PortChoice, Project};
 use anyhow::Result;
@@ -34,7 +34,7 @@ pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<Outcome> {
     // Everything is checked before the first claim: the dotenv file, and the variable names of
     // the manifest's services among themselves and against the project's other claims.
     let format = ctx.print_format(args.format)?;
-    let file = args.write_env.as_deref().map(EnvFile::open).transpose()?;
+    let file = ctx.env_file(&project, args.write_env.as_deref())?;
     check_manifest_names(ctx, &project, manifest)?;
     let shown = ctx.exportable(&project)?;
     let reqs: Vec<ClaimRequest<'_>> = manifest
