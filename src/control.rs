@@ -608,18 +608,6 @@ mod tests {
                 .expect("victims")
                 .is_empty()
         );
-        // This test process itself, holding a real socket, is a process kill could stop, in its
-        // own folder only. (Wine gives no socket an owner.)
-        #[cfg(not(windows))]
-        {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-            let port = listener.local_addr().expect("address").port();
-            let mut socks = on(&sockets::list(), PortRange::single(port), Proto::Tcp);
-            sockets::resolve_owners(&mut socks);
-            let found = victims(&socks, &here).expect("victims");
-            assert_eq!(found.len(), 1, "{found:?}");
-            assert_eq!((found[0].pid, &found[0].ports[..]), (mine, &[port][..]));
-        }
         if process::FOLDERS_VISIBLE {
             let e = victims(
                 &[sock(Some(mine), None, me)],
@@ -636,6 +624,24 @@ mod tests {
                 "{e:?}"
             );
         }
+    }
+
+    /// This test process itself, holding a real socket, is a process kill could stop, in its own
+    /// folder. (Wine gives no socket an owner.)
+    #[cfg(not(windows))]
+    #[test]
+    fn a_process_holding_a_real_socket_in_the_project_is_a_victim() {
+        let here = std::env::current_dir().unwrap_or_default();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let mut socks = on(&sockets::list(), PortRange::single(port), Proto::Tcp);
+        sockets::resolve_owners(&mut socks);
+        let found = victims(&socks, &here).expect("victims");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(
+            (found[0].pid, &found[0].ports[..]),
+            (std::process::id(), &[port][..])
+        );
     }
 
     /// Issue 17's race at its source: the scan sees a process holding the socket, the process
