@@ -1,6 +1,8 @@
 //! The README and docs/: every example is what the real binary prints (replayed by
 //! examples/readme-tour.sh), every relative link resolves, and the README stays short.
 
+#[cfg(target_os = "linux")]
+use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
 fn root() -> PathBuf {
@@ -110,7 +112,10 @@ fn every_relative_link_of_the_readme_and_docs_resolves() {
 fn the_readme_is_read_in_five_minutes() {
     let text = std::fs::read_to_string(root().join("README.md")).expect("README");
     let lines = text.lines().count();
-    assert!(lines <= 300, "README.md has {lines} lines; move reference text to docs/");
+    assert!(
+        lines <= 300,
+        "README.md has {lines} lines; move reference text to docs/"
+    );
     for required in [
         "cargo run --release -- claim myservice",
         "cargo test --locked",
@@ -183,6 +188,7 @@ fn digits_as_n(word: &str) -> String {
     out
 }
 
+#[cfg(target_os = "linux")]
 /// The tour's transcript as command blocks: a `$` line and what it printed.
 fn blocks(transcript: &str) -> Vec<Vec<String>> {
     let mut all: Vec<Vec<String>> = Vec::new();
@@ -203,6 +209,7 @@ fn blocks(transcript: &str) -> Vec<Vec<String>> {
     all
 }
 
+#[cfg(target_os = "linux")]
 /// The lines of every fenced block of the README and docs/, normalised as the transcript is.
 fn documented() -> Vec<Vec<String>> {
     let mut found = Vec::new();
@@ -228,19 +235,26 @@ fn documented() -> Vec<Vec<String>> {
     found
 }
 
+#[cfg(target_os = "linux")]
 fn appears(block: &[String], docs: &[Vec<String>]) -> bool {
     docs.iter()
         .any(|lines| lines.windows(block.len()).any(|w| w == block))
 }
 
+#[cfg(target_os = "linux")]
 /// Runs the tour against the binary under test, in a network namespace of its own (so the
 /// machine's other sockets stay out of `audit`, and every port the tour wants is free).
 fn tour() -> String {
     let script = root().join("examples/readme-tour.sh");
     let mut cmd = std::process::Command::new("unshare");
-    cmd.args(["--net", "sh", "-c", "ip link set lo up 2>/dev/null; exec bash \"$0\""])
-        .arg(&script)
-        .env("DEVPORT", env!("CARGO_BIN_EXE_devport"));
+    cmd.args([
+        "--net",
+        "sh",
+        "-c",
+        "ip link set lo up 2>/dev/null; exec bash \"$0\"",
+    ])
+    .arg(&script)
+    .env("DEVPORT", env!("CARGO_BIN_EXE_devport"));
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("DEVPORT_") || key == "NO_COLOR" {
             cmd.env_remove(key);
@@ -256,7 +270,16 @@ fn tour() -> String {
 #[ignore = "needs root and python3: the tour runs in its own network namespace (unshare --net) with a python3 listener"]
 fn every_example_of_the_tour_is_in_the_readme_or_docs() {
     let docs = documented();
+    // /tmp/demo is a shared path (another user's, perhaps): the tour shows its folder under
+    // that name but never touches it (it used to `rm -rf /tmp/demo`).
+    let shared = || {
+        std::fs::symlink_metadata("/tmp/demo")
+            .ok()
+            .map(|m| (m.ino(), m.mtime(), m.mtime_nsec()))
+    };
+    let before = shared();
     let transcript = tour();
+    assert_eq!(shared(), before, "the tour touched /tmp/demo");
     let missing: Vec<String> = blocks(&transcript)
         .into_iter()
         .filter(|b| !appears(b, &docs))
@@ -273,12 +296,18 @@ fn every_example_of_the_tour_is_in_the_readme_or_docs() {
 #[test]
 fn normalising_keeps_what_matters() {
     assert_eq!(
-        normalise("14444  web   blog  2026-11-26 23:54  /tmp/demo  pid 24101 (python3)", false),
+        normalise(
+            "14444  web   blog  2026-11-26 23:54  /tmp/demo  pid 24101 (python3)",
+            false
+        ),
         "14444 web blog TIME TIME /tmp/demo pid N (python3)"
     );
     assert_eq!(normalise("  \"pid\": 7098,", false), "\"pid\": N,");
     assert_eq!(normalise("16445 16446", true), "N N");
     assert_eq!(normalise("16445 16446", false), "16445 16446");
     assert_eq!(normalise("$ devport gc   # also", false), "$ devport gc");
-    assert_eq!(normalise("23986-23988  127.0.0.1:14444", false), "23986-23988 127.0.0.1:14444");
+    assert_eq!(
+        normalise("23986-23988  127.0.0.1:14444", false),
+        "23986-23988 127.0.0.1:14444"
+    );
 }
