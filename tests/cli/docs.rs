@@ -311,3 +311,49 @@ fn normalising_keeps_what_matters() {
         "23986-23988 127.0.0.1:14444"
     );
 }
+
+/// The README's optional install lines (completions, man pages) work in a home where none of
+/// their folders exist yet (they used to fail there: the shell cannot redirect into a folder
+/// that does not exist).
+#[cfg(unix)]
+#[test]
+fn the_readmes_completion_and_man_lines_work_on_a_fresh_home() {
+    let text = std::fs::read_to_string(root().join("README.md")).expect("README");
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("devport completions bash >") || l.contains("devport man --dir"))
+        .collect();
+    assert_eq!(
+        lines.len(),
+        2,
+        "the README's completion and man lines: {lines:?}"
+    );
+    let w = crate::support::World::new();
+    let home = w.dir.path().join("home");
+    std::fs::create_dir(&home).expect("home");
+    let bin = crate::support::bin();
+    let path = format!(
+        "{}:{}",
+        bin.parent().expect("bin folder").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    for line in &lines {
+        let out = w
+            .program_in("sh", &home, &["-euc", line])
+            .env("HOME", &home)
+            .env("PATH", &path)
+            .output()
+            .expect("sh");
+        assert!(
+            out.status.success(),
+            "`{line}` failed on a fresh home: {out:?}"
+        );
+    }
+    let script = home.join(".local/share/bash-completion/completions/devport");
+    assert!(
+        std::fs::read_to_string(script)
+            .expect("completions")
+            .contains("devport")
+    );
+    assert!(home.join(".local/share/man/man1/devport.1").is_file());
+}
