@@ -1,30 +1,42 @@
 #!/usr/bin/env bash
-# Replays the README's "A tour of every command" against the real binary and prints the
-# transcript (`$ command`, then its stdout and stderr), so the README's examples are copied from
-# what devport really prints, never typed by hand:
+# Replays the examples of the README and docs/ against the real binary and prints the
+# transcript (`$ command`, then its stdout and stderr), so the examples are copied from what
+# devport really prints, never typed by hand:
 #
 #   cargo build --release && bash examples/readme-tour.sh > /tmp/tour.txt
 #
-# The demo lives in /tmp/demo (removed first), with its own registry and config: the user's own
-# registry is never touched. Ports follow from the project and service names, so they are the
-# same on every machine where they are free; times and pids differ.
+# The demo lives in a private new folder (mktemp -d, removed at the end) with its own registry
+# and config: the user's own registry is never touched. Its name is as long as `/tmp/demo`, and
+# the transcript shows it as `/tmp/demo`, so tables keep their columns. Ports follow from the
+# project and service names, so they are the same on every machine where they are free; times
+# and pids differ. `audit` lists every listening socket of the machine: tests/cli/docs.rs runs
+# the tour in a network namespace of its own, where the demo's socket is the only one.
 set -uo pipefail
 DEVPORT=${DEVPORT:-$(cd "$(dirname "$0")/.." && pwd)/target/release/devport}
-DEMO=/tmp/demo
-rm -rf "$DEMO"
+DEMO=$(mktemp -d /tmp/XXXX) || exit 1
+trap 'rm -rf "$DEMO"' EXIT
 mkdir -p "$DEMO/src/shop/.git" "$DEMO/src/blog/.git" "$DEMO/src/old/.git" "$DEMO/bin"
-chmod 700 "$DEMO"
 ln -s "$DEVPORT" "$DEMO/bin/devport"
+unset "${!DEVPORT_@}"
 export PATH="$DEMO/bin:$PATH" DEVPORT_REGISTRY="$DEMO/registry.json" \
   DEVPORT_CONFIG="$DEMO/config.toml" NO_COLOR=1
-SERVER=
-trap '[ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; true' EXIT
 
 # `run 'COMMAND'` prints the command as typed, then what it prints (stderr beside stdout).
 run() {
   printf '$ %s\n' "$1"
   bash -c "$1" 2>&1
 }
+
+# `here 'COMMAND'` is `run` in the tour's own shell, which lives until the end: a lease follows
+# its caller, as it follows your shell.
+here() {
+  printf '$ %s\n' "$1"
+  eval "$1" 2>&1
+}
+
+tour() {
+SERVER=
+trap '[ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; true' EXIT
 
 cd "$DEMO/src/old" && devport claim web > /dev/null && cd / && rm -rf "$DEMO/src/old"
 
@@ -100,10 +112,13 @@ printf '# edited\n' >> devport.toml
 run 'devport env --format dotenv'
 
 echo '### lease'
-run 'devport lease --count 2'
-run 'devport lease --ttl 10m --json'
+here 'devport lease --count 2 --pid $$'
+here 'devport lease --ttl 10m --pid $$ --json'
 
 echo '### gc and doctor'
 run 'devport gc --dry-run'
 run 'devport gc'
 run 'devport doctor'
+}
+
+tour 2>&1 | sed "s#$DEMO#/tmp/demo#g"

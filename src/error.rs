@@ -185,7 +185,7 @@ pub enum Error {
     },
     /// A file devport would write is not safe to use: another user could have chosen it (a
     /// symlink to another user's file, a folder every user may write, a hard-linked lock).
-    /// See the README's security section.
+    /// See docs/security.md.
     #[error("{message}")]
     Insecure {
         /// The file (or folder) refused.
@@ -480,7 +480,7 @@ pub enum StopRefusal {
     ContainerForwarder,
     /// Another user's process (root's too, for a user; a user's too, for root).
     OtherUser,
-    /// A process that works outside this project's folder (see `devport kill` in the README).
+    /// A process that works outside this project's folder (see `devport kill` in docs/commands.md).
     NotInProject,
     /// Its start time cannot be read, so a signal could reach a process that took its pid.
     UnknownStart,

@@ -1,6 +1,6 @@
 //! macOS system calls behind safe functions: the only `unsafe` code for macOS, as `winapi.rs` is
 //! for Windows and `signals.rs` for Unix signals. Type-checked in CI; not run by this project
-//! yet (see the README's platform notes).
+//! yet (see docs/platforms.md).
 #![allow(unsafe_code)]
 
 /// What `proc_pidinfo(PROC_PIDTBSDINFO)` says of process `pid`: its start time in microseconds

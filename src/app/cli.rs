@@ -116,6 +116,7 @@ pub enum Command {
     /// Print a shell completion script
     ///
     /// Example:
+    ///   mkdir -p ~/.local/share/bash-completion/completions
     ///   devport completions bash > ~/.local/share/bash-completion/completions/devport
     ///   devport completions zsh > "${fpath[1]}/_devport"
     #[command(verbatim_doc_comment)]

@@ -391,7 +391,7 @@ fn direnv_recipe_exports_the_computed_values() {
 /// The compose recipe: compose reads the `.env` devport writes, so `${DATABASE_URL}` in the
 /// compose file is the computed URL, and a value with blanks, `$USER` and `#` arrives
 /// unchanged. (`${USER}` would not: compose v1's python-dotenv 0.21 expands it even in single
-/// quotes, as the README says.)
+/// quotes, as docs/commands.md says.)
 #[cfg(unix)]
 #[test]
 #[ignore = "needs docker-compose (Debian's docker-compose package; .ci/run installs it)"]

@@ -1,5 +1,5 @@
 //! The `--json` output is a contract: these mirror structs reject unknown fields, so any change
-//! of shape fails here and has to be made on purpose (and documented in the README).
+//! of shape fails here and has to be made on purpose (and documented in docs/json.md).
 
 #![allow(dead_code)] // the fields exist to be deserialized, not read
 

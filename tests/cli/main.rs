@@ -4,6 +4,7 @@
 mod check;
 mod claim;
 mod computed;
+mod docs;
 // Container ends are read from /proc/PID/cmdline: Linux only.
 #[cfg(target_os = "linux")]
 mod containers;

@@ -130,7 +130,7 @@ fn another_user_is_refused_on_roots_registry() {
     assert_eq!(snapshot(&[&state, &registry, &lock]), before);
 }
 
-/// The group-shared registry the README documents: a setgid folder of the group, files 0660.
+/// The group-shared registry docs/security.md documents: a setgid folder of the group, files 0660.
 #[test]
 #[ignore = "needs root: a folder shared by group 4242, used by root and nobody as members"]
 fn a_group_shared_registry_keeps_each_files_owner_group_and_mode() {

@@ -529,7 +529,7 @@ fn env_write_respects_the_umask_and_keeps_a_files_mode() {
     assert_eq!(mode("old.env"), 0o640, "a rewritten file keeps its mode");
 }
 
-/// The README's test-suite recipe: two runs at once lease different ports, wait for their own
+/// The test-suite recipe of docs/recipes.md: two runs at once lease different ports, wait for their own
 /// server, pass, and leave no lease behind once they exit.
 #[cfg(unix)]
 #[test]
