@@ -231,7 +231,7 @@ fn audit_and_list_live_tell_ok_from_conflict() {
             row
         })
         .find(|row| row["finding"] == "ok")
-        .map_or_else(|| audit_rows(&w, p)[0].clone(), |row| row);
+        .unwrap_or_else(|| audit_rows(&w, p)[0].clone());
     assert_eq!(finding["finding"], "ok", "{finding}");
     let out = w
         .cmd_in(&here, &["list", "--live", "--here", "--json"])
