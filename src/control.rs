@@ -72,9 +72,11 @@ pub fn on(live: &[Socket], ports: PortRange, proto: Proto) -> Vec<Socket> {
 
 /// The sockets that serve every port of `ports` for every protocol of `proto`, one per port and
 /// protocol, with owners: a TCP port counts once a connection to it is accepted, a UDP port
-/// once it is bound. With `owned_in`, only a socket that is that project's counts
-/// ([`owner::judge`]: the audit's `ok` rule, except that what devport cannot see does not
-/// count). `Err` says, in words, why the ports are not served yet.
+/// once it is bound. With `owned_in`, a port counts only when every socket on it (every
+/// address, both families, every holder) is that project's ([`owner::judge`]: the audit's `ok`
+/// rule, except that what devport cannot see does not count), so another checkout's or user's
+/// server on the other family keeps it waiting. `Err` says, in words, why the ports are not
+/// served yet.
 pub fn serving(
     ports: PortRange,
     proto: Proto,
@@ -101,24 +103,23 @@ pub fn serving(
                 .iter()
                 .filter(|s| s.port == port && s.proto == p)
                 .collect();
-            let mut reason = String::new();
-            let chosen = candidates.into_iter().find(|s| {
-                if let Some(dir) = owned_in
-                    && let Some(why) = owner::judge(s, Some(dir)).why()
-                {
-                    reason = format!("{p} port {port} is not this project's: {why}");
-                    return false;
-                }
-                if p == Transport::Tcp && !accepts(s) {
-                    reason =
-                        format!("{p} port {port} is bound but does not accept connections yet");
-                    return false;
-                }
-                true
-            });
+            if let Some(dir) = owned_in
+                && let Some(why) = candidates
+                    .iter()
+                    .find_map(|s| owner::judge(s, Some(dir)).why().cloned())
+            {
+                return Err(format!("{p} port {port} is not this project's: {why}"));
+            }
+            let chosen = candidates
+                .into_iter()
+                .find(|s| p != Transport::Tcp || accepts(s));
             match chosen {
                 Some(s) => found.push(s.clone()),
-                None => return Err(reason),
+                None => {
+                    return Err(format!(
+                        "{p} port {port} is bound but does not accept connections yet"
+                    ));
+                }
             }
         }
     }

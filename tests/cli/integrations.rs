@@ -155,6 +155,35 @@ fn wait_owned_ignores_a_server_working_in_another_folder() {
     server.kill();
 }
 
+/// Red team 2, finding 1: the project's server on 127.0.0.1 does not make the port the
+/// project's while another folder's server listens on it over IPv6 (`::1`): every socket on
+/// the port must be the project's, not the first one found.
+#[cfg(unix)]
+#[test]
+fn wait_owned_needs_every_socket_on_the_port_to_be_the_projects() {
+    let w = World::new();
+    let dir = w.project("int-owned-both");
+    let p = port(&w.ok_at(&dir, &["claim", "web"]));
+    let mut server = listener(&dir, p, false);
+    // This test process, working in the crate's folder, listens on the other family.
+    let other = std::net::TcpListener::bind(("::1", p)).expect("bind [::1] on the claimed port");
+    let out = w.fails_in(&dir, &["wait", "web", "--owned", "--timeout", "1s"], 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "tcp port {p} is not this project's: pid {} (",
+            std::process::id()
+        )) && err.contains(") works in "),
+        "{err}"
+    );
+    assert!(stdout(&out).is_empty());
+    // Once only the project's server listens, the port is ready.
+    drop(other);
+    let text = w.ok_at(&dir, &["wait", "web", "--owned", "--timeout", "5s"]);
+    assert!(text.contains(&format!("pid {}", server.0.id())), "{text}");
+    server.kill();
+}
+
 // python3 listeners stopped with SIGTERM/SIGKILL: Unix by nature.
 #[cfg(unix)]
 #[test]
