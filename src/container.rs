@@ -157,7 +157,9 @@ fn trusted_forwarding(pid: u32) -> Option<(u32, Forwarding)> {
 /// runs as root or as the user running devport ([`crate::owner::trusted_forwarder`]), runs as
 /// the user who opened the socket, and its own arguments say it listens on that socket: any
 /// user can name a process `docker-proxy` and give it any arguments. A socket whose holders are
-/// visible is a container's when one of them is such a forwarder; a socket whose holders are
+/// visible is a container's when one of them is such a forwarder (recorded as
+/// [`Container::forwarder`]: the others are judged as any process, see
+/// [`crate::owner::judge`]); a socket whose holders are
 /// not visible (root's `docker-proxy`, seen by another user) when such a forwarder says in its
 /// arguments that it listens there. Other sockets are left as they are.
 pub fn annotate<'a>(sockets: impl IntoIterator<Item = &'a mut Socket>) {
@@ -171,22 +173,23 @@ pub fn annotate<'a>(sockets: impl IntoIterator<Item = &'a mut Socket>) {
                 .get_or_insert_with(visible_forwardings)
                 .iter()
                 .find(|(uid, f)| s.uid.is_some() && speaks_for(*uid, f))
-                .map(|(_, f)| f.clone())
+                .map(|(_, f)| (None, f.clone()))
         } else {
             s.holders
                 .iter()
                 .filter(|h| h.process.as_deref().is_some_and(is_forwarder))
                 .find_map(|h| {
                     let (uid, f) = trusted_forwarding(h.pid)?;
-                    speaks_for(uid, &f).then_some(f)
+                    speaks_for(uid, &f).then_some((Some(h.pid), f))
                 })
         };
-        if let Some(f) = found {
+        if let Some((forwarder, f)) = found {
             s.container = Some(Container {
                 ip: f.container_ip,
                 port: f.container_port,
                 name: None,
                 working_dir: None,
+                forwarder,
             });
             forwarded.push(s);
         }
@@ -621,6 +624,7 @@ mod tests {
             port: 5432,
             name: None,
             working_dir: Some("/not/shown".into()),
+            forwarder: Some(7),
         };
         assert_eq!(c.to_string(), "container 172.17.0.2:5432");
         assert_eq!(
@@ -649,6 +653,7 @@ mod tests {
             port,
             name: None,
             working_dir: None,
+            forwarder: None,
         };
         let name_for = |c: &Container, host_port| find(&listed, c, host_port)?.name();
         assert_eq!(
