@@ -166,10 +166,24 @@ pub struct Victim {
 /// pid: every holder of every socket, each pinned ([`process::Pinned`]) and seen again holding
 /// its socket; one that no longer holds it (it exited, or its pid now names another process) is
 /// left out. Refuses, naming every holder and the first reason, when any of them may not be
-/// stopped (see [`may_stop`]) or cannot be pinned. Nothing is signalled here.
+/// stopped (see [`may_stop`]) or cannot be pinned, and when devport itself holds a socket
+/// (inherited from the process that started it): it never signals itself, and the port could
+/// not be freed while it runs. Nothing is signalled here.
 pub fn victims(socks: &[Socket], project: &Path) -> Result<Vec<Victim>> {
+    let me = std::process::id();
     let mut out: Vec<Victim> = Vec::new();
     for s in socks {
+        if s.holders.iter().any(|h| h.pid == me) && holds(me, s) {
+            return Err(refused(
+                s,
+                StopRefusal::Itself,
+                Some(me),
+                &format!(
+                    "devport itself (pid {me}), which inherited the socket from the process that started it, so the port cannot be freed while devport runs"
+                ),
+                "close the socket in that process before it runs devport (or open it close-on-exec)",
+            ));
+        }
         may_stop(s, project)?;
         for h in &s.holders {
             let pid = h.pid;
@@ -609,17 +623,19 @@ mod tests {
                 .expect("victims")
                 .is_empty()
         );
-        // This test process itself, holding a real socket, is a process kill could stop, in its
-        // own folder only. (Wine gives no socket an owner.)
+        // This test process itself, holding a real socket, is never a victim: devport does not
+        // signal itself (red team 2, finding 4). (Wine gives no socket an owner.)
         #[cfg(not(windows))]
         {
             let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
             let port = listener.local_addr().expect("address").port();
             let mut socks = on(&sockets::list(), PortRange::single(port), Proto::Tcp);
             sockets::resolve_owners(&mut socks);
-            let found = victims(&socks, &here).expect("victims");
-            assert_eq!(found.len(), 1, "{found:?}");
-            assert_eq!((found[0].pid, &found[0].ports[..]), (mine, &[port][..]));
+            let e = victims(&socks, &here).map(|v| v.len());
+            assert!(
+                matches!(e, Err(Error::StopRefused { why: StopRefusal::Itself, pid: Some(p), .. }) if p == mine),
+                "{e:?}"
+            );
         }
         if process::FOLDERS_VISIBLE {
             let e = victims(

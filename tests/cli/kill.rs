@@ -214,3 +214,38 @@ fn kill_never_signals_a_process_that_took_the_listeners_pid() {
         "devport named the listener in {named} of {TRIALS} trials: the kills did not fall on both sides of its scan"
     );
 }
+
+/// Red team 2, finding 4: a devport that inherited the listening socket from the process that
+/// started it held the port itself: `--dry-run` listed devport's own pid, and the real run
+/// SIGTERMed itself (exit 143, no word). It refuses, naming itself, and signals nothing.
+#[test]
+fn kill_never_signals_devport_itself() {
+    let w = World::new();
+    let dir = w.project("kill-self");
+    for dry in [true, false] {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("address").port().to_string();
+        let mut args = vec!["kill", &port, "--timeout", "1s"];
+        if dry {
+            args.push("--dry-run");
+        }
+        // devport gets the socket as its stdin; this process no longer holds it.
+        let child = w
+            .std_cmd_in(&dir, &args)
+            .stdin(Stdio::from(OwnedFd::from(listener)))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn devport");
+        let pid = child.id();
+        let out = child.wait_with_output().expect("devport ends");
+        assert_eq!(out.status.code(), Some(1), "dry run {dry}: {out:?}");
+        assert!(out.stdout.is_empty(), "{out:?}");
+        assert_eq!(
+            stderr(&out),
+            format!(
+                "devport: tcp port {port} is held by devport itself (pid {pid}), which inherited the socket from the process that started it, so the port cannot be freed while devport runs; nothing was stopped; close the socket in that process before it runs devport (or open it close-on-exec)"
+            )
+        );
+    }
+}
