@@ -36,12 +36,14 @@ pub fn is_forwarder(process_name: &str) -> bool {
     FORWARDERS.contains(&process_name)
 }
 
-/// Whether a process so named forwards ports to containers for Docker or Podman at all: the
-/// [`FORWARDERS`], and those that do not say where in their arguments (Podman's `rootlessport`
-/// and `conmon`, rootless Docker's `rootlesskit`). Stopping one breaks the forwarding and
-/// leaves the container running, so `kill` refuses them.
-pub fn is_engine_process(process_name: &str) -> bool {
-    is_forwarder(process_name) || ["rootlessport", "rootlesskit", "conmon"].contains(&process_name)
+/// Whether a process so named is a container engine's port forwarder whose arguments do not
+/// say where it forwards (Podman's `rootlessport` and `conmon`, rootless Docker's
+/// `rootlesskit`), so devport cannot read its mapping. Stopping one would break the
+/// container's ports and leave the container running, so `kill` refuses them by name. (A
+/// `docker-proxy` says where in its arguments: it is a container's only when they name the
+/// socket, see [`annotate`], and otherwise an ordinary process.)
+pub fn is_opaque_forwarder(process_name: &str) -> bool {
+    ["rootlessport", "rootlesskit", "conmon"].contains(&process_name)
 }
 
 /// What a forwarder's arguments say: where it listens on the host, and where it forwards.
@@ -614,6 +616,12 @@ mod tests {
             "node",
         ] {
             assert!(!is_forwarder(other), "{other}");
+        }
+        for opaque in ["rootlessport", "conmon", "rootlesskit"] {
+            assert!(is_opaque_forwarder(opaque), "{opaque}");
+        }
+        for readable in FORWARDERS {
+            assert!(!is_opaque_forwarder(readable), "{readable}");
         }
     }
 

@@ -197,16 +197,16 @@ pub fn victims(socks: &[Socket], project: &Path) -> Result<Vec<Victim>> {
             let label = name
                 .as_ref()
                 .map_or_else(|| format!("pid {pid}"), |n| format!("pid {pid} ({n})"));
-            if let Some(proxy) = name
+            if name
                 .as_deref()
-                .filter(|n| crate::container::is_engine_process(n))
+                .is_some_and(crate::container::is_opaque_forwarder)
             {
                 return Err(refused(
                     s,
                     StopRefusal::ContainerForwarder,
                     Some(pid),
                     &format!(
-                        "{label}, which is forwarded to a container; stopping {proxy} would break the engine's port forwarding, not stop the container; stop the container instead ('docker ps' or 'podman ps' shows which)"
+                        "{label}, which is named like a container engine's port forwarder, whose mapping devport cannot read; stopping it would break that container's ports, not stop the container; stop the container instead ('docker ps' or 'podman ps' shows which)"
                     ),
                     "",
                 ));
@@ -586,8 +586,7 @@ mod tests {
         );
         assert!(e.to_string().contains("that devport cannot see"), "{e}");
         let mine = std::process::id();
-        let proxy = sock(Some(mine), Some("docker-proxy"), me);
-        let e = refusal(proxy);
+        let e = refusal(sock(Some(mine), Some("rootlessport"), me));
         assert!(
             matches!(
                 e,
@@ -600,8 +599,17 @@ mod tests {
         );
         let e = e.to_string();
         assert!(
-            e.contains("forwarded to a container") && e.contains("stop the container"),
+            e.contains(
+                "named like a container engine's port forwarder, whose mapping devport cannot read"
+            ) && e.contains("stop the container"),
             "{e}"
+        );
+        // A `docker-proxy` whose arguments do not name the socket is an ordinary process (this
+        // made-up socket it does not hold: nothing to stop, and no refusal).
+        assert!(
+            victims(&[sock(Some(mine), Some("docker-proxy"), me)], &here)
+                .expect("victims")
+                .is_empty()
         );
         // A socket another user opened, even held by this process, is not this user's.
         if let Some(me) = me {
