@@ -419,13 +419,10 @@ mod platform {
             else {
                 continue;
             };
-            let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
+            let Some(targets) = crate::process::fd_targets(pid) else {
                 continue;
             };
-            for fd in fds.flatten() {
-                let Ok(target) = std::fs::read_link(fd.path()) else {
-                    continue;
-                };
+            for target in targets {
                 let Some(inode) = crate::process::socket_inode(&target) else {
                     continue;
                 };
