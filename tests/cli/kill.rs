@@ -251,7 +251,8 @@ fn kill_never_signals_devport_itself() {
 }
 
 /// A python3 listener on a loopback port the OS picked, working in `dir`, renamed `comm`
-/// (`prctl(PR_SET_NAME)`) and given no arguments; with its port.
+/// (`prctl(PR_SET_NAME)`: Linux) and given no arguments; with its port.
+#[cfg(target_os = "linux")]
 fn named_listener(dir: &Path, comm: &str) -> (Reaped, u16) {
     let mut child = Reaped(
         Command::new("python3")
@@ -279,6 +280,7 @@ fn named_listener(dir: &Path, comm: &str) -> (Reaped, u16) {
 /// to a container", though `audit` judged the same process as ordinary. A `docker-proxy`
 /// whose arguments do not name the socket is an ordinary process, and stopped; one named like
 /// Podman's `rootlessport` is refused for what is true: its mapping cannot be read.
+#[cfg(target_os = "linux")]
 #[test]
 fn kill_judges_a_docker_proxy_by_its_arguments_and_refuses_opaque_forwarders_by_name() {
     let w = World::new();
