@@ -246,7 +246,10 @@ pub fn owner(s: &Socket) -> String {
             .collect();
         let who = holders.join(", ");
         return if s.uid.is_some() && s.holders.iter().all(|h| h.uid != s.uid) {
-            format!("{who}; {}", user_of("socket".into(), s.user.as_ref(), s.uid))
+            format!(
+                "{who}; {}",
+                user_of("socket".into(), s.user.as_ref(), s.uid)
+            )
         } else {
             who
         };

@@ -295,6 +295,31 @@ fn kill_sends_sigkill_only_with_force() {
     assert_eq!(status.signal(), Some(9), "{status:?}");
 }
 
+/// Red team 2, finding 7b: of a block's ports, the one still busy is named (the advice
+/// pointed at the block's first port, already free).
+#[cfg(unix)]
+#[test]
+fn kill_names_the_port_of_a_block_still_busy() {
+    let w = World::new();
+    let dir = w.project("int-busy");
+    let claimed = w.ok_at(&dir, &["claim", "grpc", "--count", "2"]);
+    let (first, second) = claimed
+        .split_once(' ')
+        .map(|(a, b)| (port(a), port(b)))
+        .unwrap_or_else(|| panic!("not two ports: {claimed}"));
+    let mut quits = listener(&dir, first, false);
+    let mut stays = listener(&dir, second, true);
+    let out = w.fails_in(&dir, &["kill", "grpc", "--timeout", "1s"], 1);
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "devport: service grpc (port {second}) is still busy 1 s after SIGTERM; run again with --force to send SIGKILL, or with a longer --timeout"
+        )
+    );
+    assert!(exit_of(&mut quits, Duration::from_secs(10)).is_some());
+    stays.kill();
+}
+
 // python3 listeners stopped with SIGTERM/SIGKILL: Unix by nature.
 #[cfg(unix)]
 #[test]
