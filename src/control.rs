@@ -296,12 +296,14 @@ fn may_stop(s: &Socket, project: &Path) -> Result<()> {
                 .clone()
                 .or_else(|| s.uid.map(|u| format!("uid {u}")))
                 .map_or_else(String::new, |u| format!(" of user {u}"));
+            // The socket is this user's (or its user unknown): running devport as another user
+            // would not help.
             return Err(refused(
                 s,
                 StopRefusal::Unseen,
                 s.pid,
                 &format!("a process{whose} that devport cannot see"),
-                "run devport as that user to stop it",
+                "it may run in another PID namespace (a container) or behind /proc's hidepid; stop it where it was started",
             ));
         }
         Verdict::Unknown(why) => {
@@ -317,14 +319,12 @@ fn may_stop(s: &Socket, project: &Path) -> Result<()> {
         }
         Verdict::Foreign(why) => {
             let (kind, fix) = if matches!(why, Why::OtherUser { .. }) {
-                (
-                    StopRefusal::OtherUser,
-                    "run devport as that user to stop it",
-                )
+                (StopRefusal::OtherUser, other_user_fix(s))
             } else {
                 (
                     StopRefusal::NotInProject,
-                    "run 'devport kill' in the project it works in, or stop it where it was started",
+                    "run 'devport kill' in the project it works in, or stop it where it was started"
+                        .to_string(),
                 )
             };
             return Err(refused(
@@ -334,11 +334,24 @@ fn may_stop(s: &Socket, project: &Path) -> Result<()> {
                 &format!(
                     "{holders}: {why}; devport stops a port's processes only when every one of them is yours and works in this project"
                 ),
-                fix,
+                &fix,
             ));
         }
     }
     Ok(())
+}
+
+/// What to do about socket `s` held or opened by another user, worded from what is known:
+/// devport run as a user stops it only when that user opened the socket and runs every
+/// holder.
+fn other_user_fix(s: &Socket) -> String {
+    let users: Vec<Option<u32>> = s.holders.iter().map(|h| h.uid).chain([s.uid]).collect();
+    let one = users.iter().all(|u| u.is_some() && *u == users[0]);
+    let name = s.user.clone().or_else(|| s.uid.map(|u| format!("uid {u}")));
+    match name {
+        Some(name) if one => format!("run devport as user {name} to stop it"),
+        _ => "no one user both opened the socket and runs every process holding it, so devport run as any user would refuse too; stop it where it was started".to_string(),
+    }
 }
 
 /// What the system's own process `pid` is, which devport never stops: pid 1 on Unix, System
@@ -585,6 +598,12 @@ mod tests {
             "{e:?}"
         );
         assert!(e.to_string().contains("that devport cannot see"), "{e}");
+        // The socket is this user's: running devport as "that user" is no advice.
+        assert!(
+            !e.to_string().contains("run devport as")
+                && e.to_string().contains("stop it where it was started"),
+            "{e}"
+        );
         let mine = std::process::id();
         let e = refusal(sock(Some(mine), Some("rootlessport"), me));
         assert!(
@@ -659,6 +678,55 @@ mod tests {
                     })
                 ),
                 "{e:?}"
+            );
+        }
+    }
+
+    /// Red team 2, finding 7c: "run devport as that user" only when that user opened the
+    /// socket and runs every holder; a socket of root's held by nobody can be stopped by
+    /// neither.
+    #[test]
+    fn the_advice_for_another_users_socket_is_worded_from_what_is_known() {
+        let holder = |pid, uid| sockets::Holder {
+            pid,
+            process: None,
+            uid,
+            user: None,
+        };
+        let socket = |uid: Option<u32>, holders| Socket {
+            proto: Transport::Tcp,
+            address: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 4242,
+            pid: None,
+            process: None,
+            uid,
+            user: uid.filter(|&u| u == 0).map(|_| "root".to_string()),
+            holders,
+            container: None,
+            inode: 0,
+        };
+        let advice = |s| other_user_fix(&s);
+        assert_eq!(
+            advice(socket(Some(0), vec![holder(10, Some(0))])),
+            "run devport as user root to stop it"
+        );
+        assert_eq!(
+            advice(socket(Some(0), vec![])),
+            "run devport as user root to stop it"
+        );
+        assert_eq!(
+            advice(socket(Some(65534), vec![holder(10, Some(65534))])),
+            "run devport as user uid 65534 to stop it"
+        );
+        for mixed in [
+            socket(Some(0), vec![holder(10, Some(65534))]),
+            socket(Some(0), vec![holder(10, Some(0)), holder(11, Some(65534))]),
+            socket(Some(0), vec![holder(10, None)]),
+            socket(None, vec![holder(10, Some(0))]),
+        ] {
+            assert!(
+                advice(mixed).starts_with("no one user both opened the socket"),
+                "mixed"
             );
         }
     }
