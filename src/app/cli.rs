@@ -444,9 +444,10 @@ pub struct KillArgs {
     /// Show what would be stopped; stop nothing
     #[arg(long)]
     pub dry_run: bool,
-    /// Protocols to look at for a PORT (a service uses its claim's)
-    #[arg(long, value_parser = proto_parser(), default_value_t)]
-    pub proto: Proto,
+    /// Protocols to look at for a PORT (a service uses its claim's); `None` when not given, so
+    /// a service can say it ignores it
+    #[arg(long, value_parser = proto_parser(), help = for_a_port("Protocols to look at for a PORT"))]
+    pub proto: Option<Proto>,
 }
 
 /// Wait until a service's ports (or a port) accept connections, then print who serves them
@@ -471,9 +472,10 @@ pub struct WaitArgs {
     /// Only a server working inside this project's folder counts
     #[arg(long)]
     pub owned: bool,
-    /// Protocols to wait for on a PORT (a service uses its claim's)
-    #[arg(long, value_parser = proto_parser(), default_value_t)]
-    pub proto: Proto,
+    /// Protocols to wait for on a PORT (a service uses its claim's); `None` when not given, so
+    /// a service can say it ignores it
+    #[arg(long, value_parser = proto_parser(), help = for_a_port("Protocols to wait for on a PORT"))]
+    pub proto: Option<Proto>,
 }
 
 /// Print a reverse-proxy configuration that names each claimed port
@@ -532,6 +534,16 @@ impl From<ProtoArg> for Proto {
             ProtoArg::Both => Proto::Both,
         }
     }
+}
+
+/// The help of a `--proto` that applies to a port only and is optional (a service uses its
+/// claim's): `WHAT (a service uses its claim's) [default: tcp]`, the default generated from
+/// [`Proto`]'s, as clap shows one.
+fn for_a_port(what: &str) -> String {
+    format!(
+        "{what} (a service uses its claim's) [default: {}]",
+        Proto::default()
+    )
 }
 
 fn proto_parser() -> impl TypedValueParser<Value = Proto> {

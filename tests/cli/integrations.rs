@@ -295,6 +295,27 @@ fn kill_sends_sigkill_only_with_force() {
     assert_eq!(status.signal(), Some(9), "{status:?}");
 }
 
+/// Red team 2, finding 7d: `--proto` with a service was silently ignored; it says so on
+/// stderr (a port takes it, without a word).
+#[test]
+fn proto_given_with_a_service_is_ignored_with_a_warning() {
+    let w = World::new();
+    let dir = w.project("int-proto");
+    w.ok_at(&dir, &["claim", "web"]);
+    let warning = "devport: warning: --proto udp is ignored: service web uses its claim's protocols (--proto is for a PORT)";
+    for args in [
+        &["wait", "web", "--proto", "udp", "--timeout", "1s"][..],
+        &["kill", "web", "--proto", "udp", "--dry-run"],
+    ] {
+        let out = w.fails_in(&dir, args, 1);
+        assert_eq!(stderr(&out).lines().next(), Some(warning), "{args:?}");
+        let out = w.fails_in(&dir, &[args[0], "web", "--timeout", "1s"], 1);
+        assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+    }
+    let out = w.fails_in(&dir, &["kill", "1", "--proto", "udp"], 1);
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+}
+
 /// Red team 2, finding 7b: of a block's ports, the one still busy is named (the advice
 /// pointed at the block's first port, already free).
 #[cfg(unix)]

@@ -21,7 +21,8 @@ struct KillView<'a> {
 pub fn run(ctx: &Ctx, args: &KillArgs) -> Result<Outcome> {
     let target = Target::parse(&args.target)?;
     let project = ctx.project()?;
-    let (ports, proto) = target.ports(&ctx.store, &project, args.proto)?.ok_or_else(|| {
+    let given = super::proto_for(&target, args.proto);
+    let (ports, proto) = target.ports(&ctx.store, &project, given)?.ok_or_else(|| {
         crate::Error::invalid(crate::error::Input::Argument, format!(
             "{} has no claim in project {}; nothing was stopped; check the name with 'devport list --here'",
             target.describe(),
