@@ -549,25 +549,27 @@ mod tests {
         }
     }
 
+    /// A made-up socket on port 4242 said to be held by `pid`, owners resolved.
+    fn sock(pid: Option<u32>, process: Option<&str>, uid: Option<u32>) -> Socket {
+        let mut s = Socket {
+            proto: Transport::Tcp,
+            address: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 4242,
+            pid,
+            process: process.map(String::from),
+            uid,
+            user: None,
+            holders: Vec::new(),
+            container: None,
+            inode: 0,
+        };
+        sockets::resolve_owners(std::slice::from_mut(&mut s));
+        s
+    }
+
     #[test]
     fn pid_1_unseen_owners_other_users_and_container_proxies_are_refused() {
         let me = process::current_uid();
-        let sock = |pid, process: Option<&str>, uid| {
-            let mut s = Socket {
-                proto: Transport::Tcp,
-                address: IpAddr::V4(Ipv4Addr::LOCALHOST),
-                port: 4242,
-                pid,
-                process: process.map(String::from),
-                uid,
-                user: None,
-                holders: Vec::new(),
-                container: None,
-                inode: 0,
-            };
-            sockets::resolve_owners(std::slice::from_mut(&mut s));
-            s
-        };
         // This test process works in the crate's folder: that is the project here.
         let here = std::env::current_dir().unwrap_or_default();
         // Each refusal is a variant a caller can match, with the port and the process.
@@ -605,6 +607,55 @@ mod tests {
             "{e}"
         );
         let mine = std::process::id();
+        // A socket another user opened, even held by this process, is not this user's.
+        if let Some(me) = me {
+            let e = refusal(sock(Some(mine), None, Some(me + 1)));
+            assert!(
+                matches!(
+                    e,
+                    Error::StopRefused {
+                        why: StopRefusal::OtherUser,
+                        ..
+                    }
+                ),
+                "{e:?}"
+            );
+        }
+        // A socket its process no longer holds (this made-up one): nothing to stop.
+        assert!(
+            victims(&[sock(Some(mine), None, me)], &here)
+                .expect("victims")
+                .is_empty()
+        );
+        if process::FOLDERS_VISIBLE {
+            let e = victims(
+                &[sock(Some(mine), None, me)],
+                Path::new("/nonexistent-project"),
+            );
+            assert!(
+                matches!(
+                    e,
+                    Err(Error::StopRefused {
+                        why: StopRefusal::NotInProject,
+                        ..
+                    })
+                ),
+                "{e:?}"
+            );
+        }
+    }
+
+    /// Red team 2, finding 6: Podman's forwarders are refused by name, for what is true; a
+    /// `docker-proxy` is judged by its arguments, as `audit` does.
+    #[test]
+    fn forwarders_devport_cannot_read_are_refused_by_name() {
+        let me = process::current_uid();
+        let mine = std::process::id();
+        let here = std::env::current_dir().unwrap_or_default();
+        let refusal = |s: Socket| match victims(&[s], &here) {
+            Err(e @ Error::StopRefused { .. }) => e,
+            other => panic!("not a StopRefused: {other:?}"),
+        };
         let e = refusal(sock(Some(mine), Some("rootlessport"), me));
         assert!(
             matches!(
@@ -630,56 +681,24 @@ mod tests {
                 .expect("victims")
                 .is_empty()
         );
-        // A socket another user opened, even held by this process, is not this user's.
-        if let Some(me) = me {
-            let e = refusal(sock(Some(mine), None, Some(me + 1)));
-            assert!(
-                matches!(
-                    e,
-                    Error::StopRefused {
-                        why: StopRefusal::OtherUser,
-                        ..
-                    }
-                ),
-                "{e:?}"
-            );
-        }
-        // A socket its process no longer holds (this made-up one): nothing to stop.
+    }
+
+    /// Red team 2, finding 4: this test process itself, holding a real socket, is never a
+    /// victim: devport does not signal itself. (Wine gives no socket an owner.)
+    #[cfg(not(windows))]
+    #[test]
+    fn devport_itself_is_never_a_victim() {
+        let mine = std::process::id();
+        let here = std::env::current_dir().unwrap_or_default();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let mut socks = on(&sockets::list(), PortRange::single(port), Proto::Tcp);
+        sockets::resolve_owners(&mut socks);
+        let e = victims(&socks, &here).map(|v| v.len());
         assert!(
-            victims(&[sock(Some(mine), None, me)], &here)
-                .expect("victims")
-                .is_empty()
+            matches!(e, Err(Error::StopRefused { why: StopRefusal::Itself, pid: Some(p), .. }) if p == mine),
+            "{e:?}"
         );
-        // This test process itself, holding a real socket, is never a victim: devport does not
-        // signal itself (red team 2, finding 4). (Wine gives no socket an owner.)
-        #[cfg(not(windows))]
-        {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-            let port = listener.local_addr().expect("address").port();
-            let mut socks = on(&sockets::list(), PortRange::single(port), Proto::Tcp);
-            sockets::resolve_owners(&mut socks);
-            let e = victims(&socks, &here).map(|v| v.len());
-            assert!(
-                matches!(e, Err(Error::StopRefused { why: StopRefusal::Itself, pid: Some(p), .. }) if p == mine),
-                "{e:?}"
-            );
-        }
-        if process::FOLDERS_VISIBLE {
-            let e = victims(
-                &[sock(Some(mine), None, me)],
-                Path::new("/nonexistent-project"),
-            );
-            assert!(
-                matches!(
-                    e,
-                    Err(Error::StopRefused {
-                        why: StopRefusal::NotInProject,
-                        ..
-                    })
-                ),
-                "{e:?}"
-            );
-        }
     }
 
     /// Red team 2, finding 7c: "run devport as that user" only when that user opened the

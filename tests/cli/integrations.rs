@@ -324,10 +324,10 @@ fn kill_names_the_port_of_a_block_still_busy() {
     let w = World::new();
     let dir = w.project("int-busy");
     let claimed = w.ok_at(&dir, &["claim", "grpc", "--count", "2"]);
-    let (first, second) = claimed
-        .split_once(' ')
-        .map(|(a, b)| (port(a), port(b)))
-        .unwrap_or_else(|| panic!("not two ports: {claimed}"));
+    let (first, second) = claimed.split_once(' ').map_or_else(
+        || panic!("not two ports: {claimed}"),
+        |(a, b)| (port(a), port(b)),
+    );
     let mut quits = listener(&dir, first, false);
     let mut stays = listener(&dir, second, true);
     let out = w.fails_in(&dir, &["kill", "grpc", "--timeout", "1s"], 1);

@@ -217,7 +217,7 @@ fn kill_never_signals_a_process_that_took_the_listeners_pid() {
 
 /// Red team 2, finding 4: a devport that inherited the listening socket from the process that
 /// started it held the port itself: `--dry-run` listed devport's own pid, and the real run
-/// SIGTERMed itself (exit 143, no word). It refuses, naming itself, and signals nothing.
+/// sent itself SIGTERM (exit 143, no word). It refuses, naming itself, and signals nothing.
 #[test]
 fn kill_never_signals_devport_itself() {
     let w = World::new();
