@@ -421,19 +421,26 @@ fn an_engine_socket_of_another_user_is_not_trusted() {
     assert!(engine.requests().is_empty());
 }
 
-/// The `audit` finding and exit code for the fake proxy's port, claimed by `shop`, with the
-/// engine at `docker_host`.
-fn audit_finding(w: &World, docker_host: &str, pid: u32) -> (String, Option<i32>) {
+/// The `audit --json` row whose `key` is `value`, and the exit code, with the engine at
+/// `docker_host`.
+fn audit_row(w: &World, docker_host: &str, key: &str, value: u32) -> (Value, Option<i32>) {
     let out = run(w, docker_host, &["audit", "--json"]);
     let rows = json_of(&out);
     let row = rows
         .as_array()
-        .and_then(|rows| rows.iter().find(|r| r["pid"] == json!(pid)))
-        .unwrap_or_else(|| panic!("no row for pid {pid}: {rows}"))
+        .and_then(|rows| rows.iter().find(|r| r[key] == json!(value)))
+        .unwrap_or_else(|| panic!("no row for {key} {value}: {rows}"))
         .clone();
+    (row, out.status.code())
+}
+
+/// The `audit` finding and exit code for the fake proxy's port, claimed by `shop`, with the
+/// engine at `docker_host`.
+fn audit_finding(w: &World, docker_host: &str, pid: u32) -> (String, Option<i32>) {
+    let (row, code) = audit_row(w, docker_host, "pid", pid);
     (
         row["finding"].as_str().unwrap_or_default().to_string(),
-        out.status.code(),
+        code,
     )
 }
 
@@ -450,10 +457,9 @@ fn a_claimed_container_port_is_not_a_conflict_because_of_the_proxy() {
     );
 }
 
-/// A fake proxy on a port `shop` claims, for a container that an engine says `docker compose`
-/// started in the project folder `folder`.
-fn composed_in(w: &World, folder: &str) -> (Engine, Reaped) {
-    let dir = w.project(folder);
+/// An engine that lists container `shop-db-1`, started by `docker compose` in `dir`, with the
+/// world's folder opened for traversal (a process of another user reaches the proxy script).
+fn composed_engine(w: &World, dir: &Path) -> Engine {
     let engine = Engine::start(
         w.dir.path(),
         ok(&listed_with(
@@ -461,6 +467,18 @@ fn composed_in(w: &World, folder: &str) -> (Engine, Reaped) {
             &json!({ "com.docker.compose.project.working_dir": dir.display().to_string() }),
         )),
     );
+    std::fs::set_permissions(
+        w.dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o711),
+    )
+    .expect("open the world for traversal");
+    engine
+}
+
+/// A fake proxy on a port `shop` claims, for a container that an engine says `docker compose`
+/// started in the project folder `folder`.
+fn composed_in(w: &World, folder: &str) -> (Engine, Reaped) {
+    let engine = composed_engine(w, &w.project(folder));
     let (proxy, p) = fake_proxy(w.dir.path());
     claim_port(w, p);
     (engine, proxy)
@@ -613,18 +631,7 @@ fn doctor_and_wait_owned_judge_a_container_by_its_compose_folder() {
 fn a_forwarder_of_another_user_is_not_trusted_for_its_name() {
     let w = World::new();
     let shop = w.project("shop");
-    let engine = Engine::start(
-        w.dir.path(),
-        ok(&listed_with(
-            "shop-db-1",
-            &json!({ "com.docker.compose.project.working_dir": shop.display().to_string() }),
-        )),
-    );
-    std::fs::set_permissions(
-        w.dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o711),
-    )
-    .expect("open the world for traversal");
+    let engine = composed_engine(&w, &shop);
     let (proxy, p) = fake_proxy_on(w.dir.path(), free_port(), |cmd| {
         std::os::unix::process::CommandExt::uid(cmd, 65534);
         std::os::unix::process::CommandExt::gid(cmd, 65534);
@@ -671,18 +678,7 @@ fn a_forwarders_other_holders_are_judged_as_any_process(child_uid: Option<u32>) 
     let w = World::new();
     let shop = w.project("shop");
     let blog = w.project("blog");
-    let engine = Engine::start(
-        w.dir.path(),
-        ok(&listed_with(
-            "shop-db-1",
-            &json!({ "com.docker.compose.project.working_dir": shop.display().to_string() }),
-        )),
-    );
-    std::fs::set_permissions(
-        w.dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o711),
-    )
-    .expect("open the world for traversal");
+    let engine = composed_engine(&w, &shop);
     let (proxy, p) = fake_proxy_on(w.dir.path(), free_port(), |cmd| {
         cmd.env("FAKE_FORK_INTO", &blog);
         if let Some(uid) = child_uid {
@@ -696,15 +692,9 @@ fn a_forwarders_other_holders_are_judged_as_any_process(child_uid: Option<u32>) 
         "works in "
     };
     for host in [engine.docker_host(), no_engine(&w)] {
-        let audit = run(&w, &host, &["audit", "--json"]);
-        let rows = json_of(&audit);
-        let row = rows
-            .as_array()
-            .and_then(|rows| rows.iter().find(|r| r["port"] == json!(p)))
-            .unwrap_or_else(|| panic!("no row for port {p}: {rows}"))
-            .clone();
+        let (row, code) = audit_row(&w, &host, "port", u32::from(p));
         assert_eq!(row["finding"], json!("conflict"), "{host}: {row}");
-        assert_eq!(audit.status.code(), Some(1), "{host}");
+        assert_eq!(code, Some(1), "{host}");
         assert_eq!(row["holders"].as_array().map(Vec::len), Some(2), "{row}");
         let doctor = run(&w, &host, &["doctor"]);
         assert_eq!(doctor.status.code(), Some(1), "{host}: {}", text(&doctor));

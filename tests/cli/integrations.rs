@@ -120,6 +120,23 @@ fn wait_for_a_service_started_with_exec_the_readme_recipe() {
     server.kill();
 }
 
+/// `wait web --owned --timeout 1s` in `dir` times out (exit 1, nothing on stdout), saying port
+/// `p` is not the project's because this test process, working in the crate's folder, holds a
+/// socket on it.
+#[cfg(unix)]
+fn waits_for_another_folders_server(w: &World, dir: &Path, p: u16) {
+    let out = w.fails_in(dir, &["wait", "web", "--owned", "--timeout", "1s"], 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "service web was not ready within 1 s: tcp port {p} is not this project's: pid {} (",
+            std::process::id()
+        )) && err.contains(") works in "),
+        "{err}"
+    );
+    assert!(stdout(&out).is_empty());
+}
+
 // python3 listeners stopped with SIGTERM/SIGKILL: Unix by nature.
 #[cfg(unix)]
 #[test]
@@ -130,17 +147,8 @@ fn wait_owned_ignores_a_server_working_in_another_folder() {
     // This test process serves the port; its folder is the crate's, not the project's.
     let here = std::net::TcpListener::bind(("127.0.0.1", p)).expect("bind the claimed port");
     let started = Instant::now();
-    let out = w.fails_in(&dir, &["wait", "web", "--owned", "--timeout", "1s"], 1);
+    waits_for_another_folders_server(&w, &dir, p);
     assert!(started.elapsed() >= Duration::from_secs(1));
-    let err = stderr(&out);
-    assert!(
-        err.contains(&format!(
-            "service web was not ready within 1 s: tcp port {p} is not this project's: pid {} (",
-            std::process::id()
-        )) && err.contains(") works in "),
-        "{err}"
-    );
-    assert!(stdout(&out).is_empty());
     // Without --owned the same server is ready, and JSON names it.
     let json: serde_json::Value =
         serde_json::from_str(&w.ok_at(&dir, &["wait", "web", "--json"])).expect("JSON");
@@ -167,16 +175,7 @@ fn wait_owned_needs_every_socket_on_the_port_to_be_the_projects() {
     let mut server = listener(&dir, p, false);
     // This test process, working in the crate's folder, listens on the other family.
     let other = std::net::TcpListener::bind(("::1", p)).expect("bind [::1] on the claimed port");
-    let out = w.fails_in(&dir, &["wait", "web", "--owned", "--timeout", "1s"], 1);
-    let err = stderr(&out);
-    assert!(
-        err.contains(&format!(
-            "tcp port {p} is not this project's: pid {} (",
-            std::process::id()
-        )) && err.contains(") works in "),
-        "{err}"
-    );
-    assert!(stdout(&out).is_empty());
+    waits_for_another_folders_server(&w, &dir, p);
     // Once only the project's server listens, the port is ready.
     drop(other);
     let text = w.ok_at(&dir, &["wait", "web", "--owned", "--timeout", "5s"]);
