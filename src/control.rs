@@ -174,12 +174,18 @@ pub fn victims(socks: &[Socket], project: &Path) -> Result<Vec<Victim>> {
     let mut out: Vec<Victim> = Vec::new();
     for s in socks {
         if s.holders.iter().any(|h| h.pid == me) && holds(me, s) {
+            let others: String = s
+                .holders
+                .iter()
+                .filter(|h| h.pid != me)
+                .map(|h| h.label() + " and ")
+                .collect();
             return Err(refused(
                 s,
                 StopRefusal::Itself,
                 Some(me),
                 &format!(
-                    "devport itself (pid {me}), which inherited the socket from the process that started it, so the port cannot be freed while devport runs"
+                    "{others}devport itself (pid {me}), which inherited the socket from the process that started it, so the port cannot be freed while devport runs"
                 ),
                 "close the socket in that process before it runs devport (or open it close-on-exec)",
             ));
