@@ -36,12 +36,14 @@ pub fn is_forwarder(process_name: &str) -> bool {
     FORWARDERS.contains(&process_name)
 }
 
-/// Whether a process so named forwards ports to containers for Docker or Podman at all: the
-/// [`FORWARDERS`], and those that do not say where in their arguments (Podman's `rootlessport`
-/// and `conmon`, rootless Docker's `rootlesskit`). Stopping one breaks the forwarding and
-/// leaves the container running, so `kill` refuses them.
-pub fn is_engine_process(process_name: &str) -> bool {
-    is_forwarder(process_name) || ["rootlessport", "rootlesskit", "conmon"].contains(&process_name)
+/// Whether a process so named is a container engine's port forwarder whose arguments do not
+/// say where it forwards (Podman's `rootlessport` and `conmon`, rootless Docker's
+/// `rootlesskit`), so devport cannot read its mapping. Stopping one would break the
+/// container's ports and leave the container running, so `kill` refuses them by name. (A
+/// `docker-proxy` says where in its arguments: it is a container's only when they name the
+/// socket, see [`annotate`], and otherwise an ordinary process.)
+pub fn is_opaque_forwarder(process_name: &str) -> bool {
+    ["rootlessport", "rootlesskit", "conmon"].contains(&process_name)
 }
 
 /// What a forwarder's arguments say: where it listens on the host, and where it forwards.
@@ -69,23 +71,42 @@ impl Forwarding {
     }
 }
 
-/// The last value of each flag in `names` in `argv` (program name first), in any form Go's
-/// `flag` package accepts: `-name value`, `-name=value`, `--name value`, `--name=value`.
-/// Arguments that are not flags (a script's path, when a script runs through its interpreter)
-/// are skipped; `--` ends the flags.
+/// The file names the forwarders' programs have in their arguments (`argv[0]`, or a script's
+/// path after its interpreter).
+const PROGRAMS: [&str; 2] = ["docker-proxy", "rootlesskit-docker-proxy"];
+
+/// The last value of each flag in `names` in `argv` (program name first), read as Go's `flag`
+/// package reads them: `-name value`, `-name=value`, `--name value`, `--name=value`; the flags
+/// end at the first argument that is not one (or `-`), and after `--`. A script run through its
+/// interpreter (`python3 /path/docker-proxy -proto …`) has its path skipped as the program.
+/// `None` for a flag Go would refuse (`---name`, `-=value`): such a process would not run.
 fn flag_values<'a, S: AsRef<str>, const N: usize>(
     argv: &'a [S],
     names: [&str; N],
-) -> [Option<&'a str>; N] {
+) -> Option<[Option<&'a str>; N]> {
+    let program = |at: usize| {
+        argv.get(at)
+            .map(AsRef::as_ref)
+            .and_then(|a: &str| a.rsplit('/').next())
+            .is_some_and(|name| PROGRAMS.contains(&name))
+    };
+    let skip = if !program(0) && program(1) { 2 } else { 1 };
     let mut values = [None; N];
-    let mut rest = argv.iter().skip(1).map(AsRef::as_ref);
+    let mut rest = argv.iter().skip(skip).map(AsRef::as_ref);
     while let Some(arg) = rest.next() {
         if arg == "--" {
             break;
         }
-        let Some(flag) = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-')) else {
-            continue;
+        let Some(flag) = arg
+            .strip_prefix("--")
+            .or_else(|| arg.strip_prefix('-'))
+            .filter(|_| arg != "-")
+        else {
+            break;
         };
+        if flag.is_empty() || flag.starts_with(['-', '=']) {
+            return None;
+        }
         let (key, inline) = match flag.split_once('=') {
             Some((key, value)) => (key, Some(value)),
             None => (flag, None),
@@ -95,19 +116,23 @@ fn flag_values<'a, S: AsRef<str>, const N: usize>(
             values[at] = inline.or_else(|| rest.next());
         }
     }
-    values
+    Some(values)
 }
 
-/// A port number in an argument: 1 to 65535.
+/// A port number in an argument: 1 to 65535, in plain decimal. Go's `flag` reads an integer
+/// with a base prefix (`0x`, `0o`, `0b`), a leading `0` as octal, a sign or `_` differently
+/// from what it looks like, and Docker never writes one: such a value is not understood.
 fn port_number(text: &str) -> Option<u16> {
-    text.parse().ok().filter(|&p| p != 0)
+    (!text.starts_with('0') && text.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| text.parse().ok())
+        .flatten()
 }
 
 /// The forwarding in a forwarder's arguments (`argv`, program name first): `-container-ip` and
 /// `-container-port`, with `-proto`, `-host-ip` and `-host-port` when given (see
 /// [`flag_values`] for the forms). `None` unless the container end is present and valid — the
-/// IP parses as an IPv4 or IPv6 address and the port is 1 to 65535 — so no raw argument is
-/// ever shown.
+/// IP parses as an IPv4 or IPv6 address and the port is 1 to 65535 in plain decimal — and
+/// the arguments are ones Go's `flag` accepts, so no raw argument is ever shown.
 pub fn parse_forwarder_args<S: AsRef<str>>(argv: &[S]) -> Option<Forwarding> {
     let [proto, host_ip, host_port, container_ip, container_port] = flag_values(
         argv,
@@ -118,7 +143,7 @@ pub fn parse_forwarder_args<S: AsRef<str>>(argv: &[S]) -> Option<Forwarding> {
             "container-ip",
             "container-port",
         ],
-    );
+    )?;
     Some(Forwarding {
         proto: match proto.unwrap_or("tcp") {
             "tcp" => Some(Transport::Tcp),
@@ -157,7 +182,9 @@ fn trusted_forwarding(pid: u32) -> Option<(u32, Forwarding)> {
 /// runs as root or as the user running devport ([`crate::owner::trusted_forwarder`]), runs as
 /// the user who opened the socket, and its own arguments say it listens on that socket: any
 /// user can name a process `docker-proxy` and give it any arguments. A socket whose holders are
-/// visible is a container's when one of them is such a forwarder; a socket whose holders are
+/// visible is a container's when one of them is such a forwarder (recorded as
+/// [`Container::forwarder`]: the others are judged as any process, see
+/// [`crate::owner::judge`]); a socket whose holders are
 /// not visible (root's `docker-proxy`, seen by another user) when such a forwarder says in its
 /// arguments that it listens there. Other sockets are left as they are.
 pub fn annotate<'a>(sockets: impl IntoIterator<Item = &'a mut Socket>) {
@@ -171,22 +198,23 @@ pub fn annotate<'a>(sockets: impl IntoIterator<Item = &'a mut Socket>) {
                 .get_or_insert_with(visible_forwardings)
                 .iter()
                 .find(|(uid, f)| s.uid.is_some() && speaks_for(*uid, f))
-                .map(|(_, f)| f.clone())
+                .map(|(_, f)| (None, f.clone()))
         } else {
             s.holders
                 .iter()
                 .filter(|h| h.process.as_deref().is_some_and(is_forwarder))
                 .find_map(|h| {
                     let (uid, f) = trusted_forwarding(h.pid)?;
-                    speaks_for(uid, &f).then_some(f)
+                    speaks_for(uid, &f).then_some((Some(h.pid), f))
                 })
         };
-        if let Some(f) = found {
+        if let Some((forwarder, f)) = found {
             s.container = Some(Container {
                 ip: f.container_ip,
                 port: f.container_port,
                 name: None,
                 working_dir: None,
+                forwarder,
             });
             forwarded.push(s);
         }
@@ -551,6 +579,60 @@ mod tests {
         }
     }
 
+    /// Red team 2, finding 5: read as Go's `flag` reads them. The flags end at the first
+    /// argument that is not one (`docker-proxy stop -proto …` forwards nothing), a flag Go
+    /// refuses makes the whole line unreadable, and a port Go would read in another base
+    /// (`014708` is octal to Go) or with a sign or `_` is not understood.
+    #[test]
+    fn arguments_are_read_as_go_reads_them() {
+        let tail = ["-container-ip", "172.17.0.2", "-container-port", "5432"];
+        let with = |head: &[&'static str]| -> Vec<&'static str> {
+            head.iter().chain(tail.iter()).copied().collect()
+        };
+        for head in [
+            &["docker-proxy", "stop"][..],
+            &["docker-proxy", "-"],
+            &["docker-proxy", "---proto", "tcp"],
+            &["docker-proxy", "-=tcp"],
+            &["docker-proxy", "--"],
+            &["python3", "/tmp/x/docker-proxy", "script-arg"],
+        ] {
+            assert_eq!(parse(&with(head)), None, "{head:?}");
+        }
+        // Flags Go would also read, an unknown boolean among them, are still read.
+        assert!(parse(&with(&["docker-proxy", "-use-listen-fd"])).is_some());
+        for port in [
+            "014708", "0x1f4", "0o17", "0b1", "+80", "1_000", "٣", " 80", "080",
+        ] {
+            let argv = [
+                "docker-proxy",
+                "-container-ip",
+                "172.17.0.2",
+                "-container-port",
+                port,
+            ];
+            assert_eq!(parse(&argv), None, "{port:?}");
+            let host = [
+                "docker-proxy",
+                "-host-port",
+                port,
+                "-container-ip",
+                "172.17.0.2",
+                "-container-port",
+                "80",
+            ];
+            assert_eq!(
+                parse_forwarder_args(&host).map(|f| f.host_port),
+                Some(None),
+                "{port:?}"
+            );
+        }
+        assert_eq!(port_number("14708"), Some(14708));
+        assert_eq!(port_number("65535"), Some(65535));
+        assert_eq!(port_number("65536"), None);
+        assert_eq!(port_number(""), None);
+    }
+
     #[test]
     fn the_host_end_finds_an_unowned_socket() {
         let argv = [
@@ -612,6 +694,12 @@ mod tests {
         ] {
             assert!(!is_forwarder(other), "{other}");
         }
+        for opaque in ["rootlessport", "conmon", "rootlesskit"] {
+            assert!(is_opaque_forwarder(opaque), "{opaque}");
+        }
+        for readable in FORWARDERS {
+            assert!(!is_opaque_forwarder(readable), "{readable}");
+        }
     }
 
     #[test]
@@ -621,6 +709,7 @@ mod tests {
             port: 5432,
             name: None,
             working_dir: Some("/not/shown".into()),
+            forwarder: Some(7),
         };
         assert_eq!(c.to_string(), "container 172.17.0.2:5432");
         assert_eq!(
@@ -649,6 +738,7 @@ mod tests {
             port,
             name: None,
             working_dir: None,
+            forwarder: None,
         };
         let name_for = |c: &Container, host_port| find(&listed, c, host_port)?.name();
         assert_eq!(

@@ -72,9 +72,11 @@ pub fn on(live: &[Socket], ports: PortRange, proto: Proto) -> Vec<Socket> {
 
 /// The sockets that serve every port of `ports` for every protocol of `proto`, one per port and
 /// protocol, with owners: a TCP port counts once a connection to it is accepted, a UDP port
-/// once it is bound. With `owned_in`, only a socket that is that project's counts
-/// ([`owner::judge`]: the audit's `ok` rule, except that what devport cannot see does not
-/// count). `Err` says, in words, why the ports are not served yet.
+/// once it is bound. With `owned_in`, a port counts only when every socket on it (every
+/// address, both families, every holder) is that project's ([`owner::judge`]: the audit's `ok`
+/// rule, except that what devport cannot see does not count), so another checkout's or user's
+/// server on the other family keeps it waiting. `Err` says, in words, why the ports are not
+/// served yet.
 pub fn serving(
     ports: PortRange,
     proto: Proto,
@@ -101,24 +103,23 @@ pub fn serving(
                 .iter()
                 .filter(|s| s.port == port && s.proto == p)
                 .collect();
-            let mut reason = String::new();
-            let chosen = candidates.into_iter().find(|s| {
-                if let Some(dir) = owned_in
-                    && let Some(why) = owner::judge(s, Some(dir)).why()
-                {
-                    reason = format!("{p} port {port} is not this project's: {why}");
-                    return false;
-                }
-                if p == Transport::Tcp && !accepts(s) {
-                    reason =
-                        format!("{p} port {port} is bound but does not accept connections yet");
-                    return false;
-                }
-                true
-            });
+            if let Some(dir) = owned_in
+                && let Some(why) = candidates
+                    .iter()
+                    .find_map(|s| owner::judge(s, Some(dir)).why().cloned())
+            {
+                return Err(format!("{p} port {port} is not this project's: {why}"));
+            }
+            let chosen = candidates
+                .into_iter()
+                .find(|s| p != Transport::Tcp || accepts(s));
             match chosen {
                 Some(s) => found.push(s.clone()),
-                None => return Err(reason),
+                None => {
+                    return Err(format!(
+                        "{p} port {port} is bound but does not accept connections yet"
+                    ));
+                }
             }
         }
     }
@@ -165,10 +166,30 @@ pub struct Victim {
 /// pid: every holder of every socket, each pinned ([`process::Pinned`]) and seen again holding
 /// its socket; one that no longer holds it (it exited, or its pid now names another process) is
 /// left out. Refuses, naming every holder and the first reason, when any of them may not be
-/// stopped (see [`may_stop`]) or cannot be pinned. Nothing is signalled here.
+/// stopped (see [`may_stop`]) or cannot be pinned, and when devport itself holds a socket
+/// (inherited from the process that started it): it never signals itself, and the port could
+/// not be freed while it runs. Nothing is signalled here.
 pub fn victims(socks: &[Socket], project: &Path) -> Result<Vec<Victim>> {
+    let me = std::process::id();
     let mut out: Vec<Victim> = Vec::new();
     for s in socks {
+        if s.holders.iter().any(|h| h.pid == me) && holds(me, s) {
+            let others: String = s
+                .holders
+                .iter()
+                .filter(|h| h.pid != me)
+                .map(|h| h.label() + " and ")
+                .collect();
+            return Err(refused(
+                s,
+                StopRefusal::Itself,
+                Some(me),
+                &format!(
+                    "{others}devport itself (pid {me}), which inherited the socket from the process that started it, so the port cannot be freed while devport runs"
+                ),
+                "close the socket in that process before it runs devport (or open it close-on-exec)",
+            ));
+        }
         may_stop(s, project)?;
         for h in &s.holders {
             let pid = h.pid;
@@ -182,16 +203,16 @@ pub fn victims(socks: &[Socket], project: &Path) -> Result<Vec<Victim>> {
             let label = name
                 .as_ref()
                 .map_or_else(|| format!("pid {pid}"), |n| format!("pid {pid} ({n})"));
-            if let Some(proxy) = name
+            if name
                 .as_deref()
-                .filter(|n| crate::container::is_engine_process(n))
+                .is_some_and(crate::container::is_opaque_forwarder)
             {
                 return Err(refused(
                     s,
                     StopRefusal::ContainerForwarder,
                     Some(pid),
                     &format!(
-                        "{label}, which is forwarded to a container; stopping {proxy} would break the engine's port forwarding, not stop the container; stop the container instead ('docker ps' or 'podman ps' shows which)"
+                        "{label}, which is named like a container engine's port forwarder, whose mapping devport cannot read; stopping it would break that container's ports, not stop the container; stop the container instead ('docker ps' or 'podman ps' shows which)"
                     ),
                     "",
                 ));
@@ -281,12 +302,14 @@ fn may_stop(s: &Socket, project: &Path) -> Result<()> {
                 .clone()
                 .or_else(|| s.uid.map(|u| format!("uid {u}")))
                 .map_or_else(String::new, |u| format!(" of user {u}"));
+            // The socket is this user's (or its user unknown): running devport as another user
+            // would not help.
             return Err(refused(
                 s,
                 StopRefusal::Unseen,
                 s.pid,
                 &format!("a process{whose} that devport cannot see"),
-                "run devport as that user to stop it",
+                "it may run in another PID namespace (a container) or behind /proc's hidepid; stop it where it was started",
             ));
         }
         Verdict::Unknown(why) => {
@@ -302,14 +325,12 @@ fn may_stop(s: &Socket, project: &Path) -> Result<()> {
         }
         Verdict::Foreign(why) => {
             let (kind, fix) = if matches!(why, Why::OtherUser { .. }) {
-                (
-                    StopRefusal::OtherUser,
-                    "run devport as that user to stop it",
-                )
+                (StopRefusal::OtherUser, other_user_fix(s))
             } else {
                 (
                     StopRefusal::NotInProject,
-                    "run 'devport kill' in the project it works in, or stop it where it was started",
+                    "run 'devport kill' in the project it works in, or stop it where it was started"
+                        .to_string(),
                 )
             };
             return Err(refused(
@@ -319,11 +340,24 @@ fn may_stop(s: &Socket, project: &Path) -> Result<()> {
                 &format!(
                     "{holders}: {why}; devport stops a port's processes only when every one of them is yours and works in this project"
                 ),
-                fix,
+                &fix,
             ));
         }
     }
     Ok(())
+}
+
+/// What to do about socket `s` held or opened by another user, worded from what is known:
+/// devport run as a user stops it only when that user opened the socket and runs every
+/// holder.
+fn other_user_fix(s: &Socket) -> String {
+    let users: Vec<Option<u32>> = s.holders.iter().map(|h| h.uid).chain([s.uid]).collect();
+    let one = users.iter().all(|u| u.is_some() && *u == users[0]);
+    let name = s.user.clone().or_else(|| s.uid.map(|u| format!("uid {u}")));
+    match name {
+        Some(name) if one => format!("run devport as user {name} to stop it"),
+        _ => "no one user both opened the socket and runs every process holding it, so devport run as any user would refuse too; stop it where it was started".to_string(),
+    }
 }
 
 /// What the system's own process `pid` is, which devport never stops: pid 1 on Unix, System
@@ -521,25 +555,27 @@ mod tests {
         }
     }
 
+    /// A made-up socket on port 4242 said to be held by `pid`, owners resolved.
+    fn sock(pid: Option<u32>, process: Option<&str>, uid: Option<u32>) -> Socket {
+        let mut s = Socket {
+            proto: Transport::Tcp,
+            address: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 4242,
+            pid,
+            process: process.map(String::from),
+            uid,
+            user: None,
+            holders: Vec::new(),
+            container: None,
+            inode: 0,
+        };
+        sockets::resolve_owners(std::slice::from_mut(&mut s));
+        s
+    }
+
     #[test]
     fn pid_1_unseen_owners_other_users_and_container_proxies_are_refused() {
         let me = process::current_uid();
-        let sock = |pid, process: Option<&str>, uid| {
-            let mut s = Socket {
-                proto: Transport::Tcp,
-                address: IpAddr::V4(Ipv4Addr::LOCALHOST),
-                port: 4242,
-                pid,
-                process: process.map(String::from),
-                uid,
-                user: None,
-                holders: Vec::new(),
-                container: None,
-                inode: 0,
-            };
-            sockets::resolve_owners(std::slice::from_mut(&mut s));
-            s
-        };
         // This test process works in the crate's folder: that is the project here.
         let here = std::env::current_dir().unwrap_or_default();
         // Each refusal is a variant a caller can match, with the port and the process.
@@ -570,24 +606,13 @@ mod tests {
             "{e:?}"
         );
         assert!(e.to_string().contains("that devport cannot see"), "{e}");
-        let mine = std::process::id();
-        let proxy = sock(Some(mine), Some("docker-proxy"), me);
-        let e = refusal(proxy);
+        // The socket is this user's: running devport as "that user" is no advice.
         assert!(
-            matches!(
-                e,
-                Error::StopRefused {
-                    why: StopRefusal::ContainerForwarder,
-                    ..
-                }
-            ),
-            "{e:?}"
-        );
-        let e = e.to_string();
-        assert!(
-            e.contains("forwarded to a container") && e.contains("stop the container"),
+            !e.to_string().contains("run devport as")
+                && e.to_string().contains("stop it where it was started"),
             "{e}"
         );
+        let mine = std::process::id();
         // A socket another user opened, even held by this process, is not this user's.
         if let Some(me) = me {
             let e = refusal(sock(Some(mine), None, Some(me + 1)));
@@ -626,22 +651,109 @@ mod tests {
         }
     }
 
-    /// This test process itself, holding a real socket, is a process kill could stop, in its own
-    /// folder. (Wine gives no socket an owner.)
+    /// Red team 2, finding 6: Podman's forwarders are refused by name, for what is true; a
+    /// `docker-proxy` is judged by its arguments, as `audit` does.
+    #[test]
+    fn forwarders_devport_cannot_read_are_refused_by_name() {
+        let me = process::current_uid();
+        let mine = std::process::id();
+        let here = std::env::current_dir().unwrap_or_default();
+        let refusal = |s: Socket| match victims(&[s], &here) {
+            Err(e @ Error::StopRefused { .. }) => e,
+            other => panic!("not a StopRefused: {other:?}"),
+        };
+        let e = refusal(sock(Some(mine), Some("rootlessport"), me));
+        assert!(
+            matches!(
+                e,
+                Error::StopRefused {
+                    why: StopRefusal::ContainerForwarder,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        let e = e.to_string();
+        assert!(
+            e.contains(
+                "named like a container engine's port forwarder, whose mapping devport cannot read"
+            ) && e.contains("stop the container"),
+            "{e}"
+        );
+        // A `docker-proxy` whose arguments do not name the socket is an ordinary process (this
+        // made-up socket it does not hold: nothing to stop, and no refusal).
+        assert!(
+            victims(&[sock(Some(mine), Some("docker-proxy"), me)], &here)
+                .expect("victims")
+                .is_empty()
+        );
+    }
+
+    /// Red team 2, finding 4: this test process itself, holding a real socket, is never a
+    /// victim: devport does not signal itself. (Wine gives no socket an owner.)
     #[cfg(not(windows))]
     #[test]
-    fn a_process_holding_a_real_socket_in_the_project_is_a_victim() {
+    fn devport_itself_is_never_a_victim() {
+        let mine = std::process::id();
         let here = std::env::current_dir().unwrap_or_default();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("address").port();
         let mut socks = on(&sockets::list(), PortRange::single(port), Proto::Tcp);
         sockets::resolve_owners(&mut socks);
-        let found = victims(&socks, &here).expect("victims");
-        assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!(
-            (found[0].pid, &found[0].ports[..]),
-            (std::process::id(), &[port][..])
+        let e = victims(&socks, &here).map(|v| v.len());
+        assert!(
+            matches!(e, Err(Error::StopRefused { why: StopRefusal::Itself, pid: Some(p), .. }) if p == mine),
+            "{e:?}"
         );
+    }
+
+    /// Red team 2, finding 7c: "run devport as that user" only when that user opened the
+    /// socket and runs every holder; a socket of root's held by nobody can be stopped by
+    /// neither.
+    #[test]
+    fn the_advice_for_another_users_socket_is_worded_from_what_is_known() {
+        let holder = |pid, uid| sockets::Holder {
+            pid,
+            process: None,
+            uid,
+            user: None,
+        };
+        let socket = |uid: Option<u32>, holders| Socket {
+            proto: Transport::Tcp,
+            address: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 4242,
+            pid: None,
+            process: None,
+            uid,
+            user: uid.filter(|&u| u == 0).map(|_| "root".to_string()),
+            holders,
+            container: None,
+            inode: 0,
+        };
+        let advice = |s| other_user_fix(&s);
+        assert_eq!(
+            advice(socket(Some(0), vec![holder(10, Some(0))])),
+            "run devport as user root to stop it"
+        );
+        assert_eq!(
+            advice(socket(Some(0), vec![])),
+            "run devport as user root to stop it"
+        );
+        assert_eq!(
+            advice(socket(Some(65534), vec![holder(10, Some(65534))])),
+            "run devport as user uid 65534 to stop it"
+        );
+        for mixed in [
+            socket(Some(0), vec![holder(10, Some(65534))]),
+            socket(Some(0), vec![holder(10, Some(0)), holder(11, Some(65534))]),
+            socket(Some(0), vec![holder(10, None)]),
+            socket(None, vec![holder(10, Some(0))]),
+        ] {
+            assert!(
+                advice(mixed).starts_with("no one user both opened the socket"),
+                "mixed"
+            );
+        }
     }
 
     /// Issue 17's race at its source: the scan sees a process holding the socket, the process

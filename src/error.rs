@@ -490,6 +490,9 @@ pub enum StopRefusal {
     NeedsForce,
     /// Signalling or ending it failed.
     Failed,
+    /// devport itself holds the socket (it inherited it from the process that started it), so
+    /// the port cannot be freed by signalling, and devport never signals itself.
+    Itself,
 }
 
 /// Result with devport's [`Error`].

@@ -6,7 +6,8 @@
 //! devport and works inside the project's folder — its own current folder decides, and only
 //! when that cannot be seen does the nearest ancestor's whose can — and the socket itself was
 //! opened by that user. A port a trusted container forwarder holds is the container's: the
-//! folder `docker compose` ran from decides.
+//! folder `docker compose` ran from decides for the forwarder, and every other process holding
+//! the socket is judged as above.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -187,10 +188,18 @@ fn judge_as(
     me: Option<u32>,
     folder: impl Fn(u32) -> Option<(u32, PathBuf)>,
 ) -> Verdict {
-    if let Some(c) = &socket.container {
-        return container_verdict(c, project);
-    }
     let other = |uid: Option<u32>| uid.filter(|&u| me.is_some_and(|me| me != u));
+    if let Some(c) = &socket.container {
+        // The container decides for its forwarder only; any other holder of the socket (a
+        // child it forked, a process it was passed to) is judged as any process.
+        return socket
+            .holders
+            .iter()
+            .filter(|h| c.forwarder != Some(h.pid))
+            .fold(container_verdict(c, project), |verdict, h| {
+                verdict.or_worse(holder_verdict(h, project, me, other, &folder))
+            });
+    }
     let name =
         |uid: u32, user: Option<&String>| user.cloned().unwrap_or_else(|| format!("uid {uid}"));
     let mut verdict = match other(socket.uid) {
@@ -426,11 +435,31 @@ mod tests {
             port: 5432,
             name: None,
             working_dir: working_dir.map(PathBuf::from),
+            forwarder: Some(20),
         };
         let with = |c| Socket {
             container: Some(c),
             ..socket(Some(0), vec![holder(20, Some(0))])
         };
+        // Another holder of the forwarder's socket is judged as any process: by its user, then
+        // by its folder (red team 2, finding 2).
+        let shared = |c, h| Socket {
+            container: Some(c),
+            ..socket(Some(0), vec![holder(20, Some(0)), h])
+        };
+        let v = judged(&shared(
+            container(Some("/shop/db")),
+            holder(10, Some(65534)),
+        ));
+        assert!(
+            matches!(v, Verdict::Foreign(Why::OtherUser { .. })),
+            "{v:?}"
+        );
+        let v = judged(&shared(container(Some("/shop/db")), holder(40, Some(ME))));
+        assert!(
+            matches!(v, Verdict::Unknown(Why::FolderUnseen { .. })),
+            "{v:?}"
+        );
         assert_eq!(judged(&with(container(Some("/shop/db")))), Verdict::Owned);
         let v = judged(&with(container(Some("/blog"))));
         assert!(

@@ -344,10 +344,56 @@ fn nearest_folder(
 }
 
 /// The current folder of process `pid`, when it can be seen (Linux: this user's processes, or
-/// any as root).
+/// any as root). A process whose main thread has exited while other threads run shows no
+/// folder of its own: one of its other threads' is read (threads share the folder).
 #[cfg(target_os = "linux")]
 pub fn current_dir(pid: u32) -> Option<std::path::PathBuf> {
-    std::fs::read_link(format!("/proc/{pid}/cwd")).ok()
+    match std::fs::read_link(format!("/proc/{pid}/cwd")) {
+        Ok(dir) => Some(dir),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            other_threads(pid).find_map(|task| std::fs::read_link(format!("{task}/cwd")).ok())
+        }
+        Err(_) => None,
+    }
+}
+
+/// The `/proc/PID/task/TID` folders of process `pid`'s threads other than its main one.
+#[cfg(target_os = "linux")]
+fn other_threads(pid: u32) -> impl Iterator<Item = String> {
+    let main = pid.to_string();
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(move |tid| *tid != main)
+        .map(move |tid| format!("/proc/{pid}/task/{tid}"))
+}
+
+/// What process `pid`'s descriptors point at (the targets of its `/proc/PID/fd` links), or
+/// `None` when they cannot be read. A process whose main thread has exited while other threads
+/// run shows no descriptors of its own: one of its other threads' are read (threads share
+/// them), so such a process is still seen holding its sockets.
+#[cfg(target_os = "linux")]
+pub fn fd_targets(pid: u32) -> Option<Vec<std::path::PathBuf>> {
+    let read = |dir: &str| -> Option<Vec<std::path::PathBuf>> {
+        Some(
+            std::fs::read_dir(format!("{dir}/fd"))
+                .ok()?
+                .flatten()
+                .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+                .collect(),
+        )
+    };
+    let own = read(&format!("/proc/{pid}"))?;
+    if !own.is_empty() {
+        return Some(own);
+    }
+    Some(
+        other_threads(pid)
+            .find_map(|task| read(&task).filter(|fds| !fds.is_empty()))
+            .unwrap_or(own),
+    )
 }
 
 /// The current folder of process `pid`: not visible on this platform.
@@ -545,15 +591,11 @@ impl Pinned {
     }
 }
 
-/// Whether process `pid` has the socket with inode `inode` open (one of its `/proc/PID/fd`
-/// links is `socket:[INODE]`). `false` when its descriptors cannot be read.
+/// Whether process `pid` has the socket with inode `inode` open (one of its descriptors, see
+/// [`fd_targets`], is `socket:[INODE]`). `false` when its descriptors cannot be read.
 #[cfg(target_os = "linux")]
 pub fn holds_socket(pid: u32, inode: u64) -> bool {
-    std::fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|fds| {
-        fds.flatten().any(|fd| {
-            std::fs::read_link(fd.path()).is_ok_and(|target| socket_inode(&target) == Some(inode))
-        })
-    })
+    fd_targets(pid).is_some_and(|targets| targets.iter().any(|t| socket_inode(t) == Some(inode)))
 }
 
 /// The socket inode a `/proc/PID/fd` link's target names (`socket:[12345]`), if it names one.

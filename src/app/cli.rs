@@ -445,17 +445,19 @@ pub struct KillArgs {
     /// Show what would be stopped; stop nothing
     #[arg(long)]
     pub dry_run: bool,
-    /// Protocols to look at for a PORT (a service uses its claim's)
-    #[arg(long, value_parser = proto_parser(), default_value_t)]
-    pub proto: Proto,
+    /// Protocols to look at for a PORT (a service uses its claim's); `None` when not given, so
+    /// a service can say it ignores it
+    #[arg(long, value_parser = proto_parser(), help = for_a_port("Protocols to look at for a PORT"))]
+    pub proto: Option<Proto>,
 }
 
 /// Wait until a service's ports (or a port) accept connections, then print who serves them
 ///
 /// A TCP port is ready once a connection to it is accepted, a UDP port once it is bound. A
-/// service that holds no claim yet is waited for too. With --owned, only a server whose process
-/// (or a parent of it) works inside this project's folder counts, so a stale server from
-/// another checkout is not taken for yours. Exit 0 when ready, 1 at --timeout.
+/// service that holds no claim yet is waited for too. With --owned, a port counts only when
+/// every socket on it (IPv4 and IPv6) is this project's: every process holding it yours and
+/// working inside this project's folder, so a stale server from another checkout or user is
+/// not taken for yours. Exit 0 when ready, 1 at --timeout.
 ///
 /// Example:
 ///   devport exec web -- npm run dev & devport wait web --owned
@@ -469,12 +471,13 @@ pub struct WaitArgs {
     /// Give up after this long
     #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
     pub timeout: std::time::Duration,
-    /// Only a server working inside this project's folder counts
+    /// Only a port whose every socket is this project's counts
     #[arg(long)]
     pub owned: bool,
-    /// Protocols to wait for on a PORT (a service uses its claim's)
-    #[arg(long, value_parser = proto_parser(), default_value_t)]
-    pub proto: Proto,
+    /// Protocols to wait for on a PORT (a service uses its claim's); `None` when not given, so
+    /// a service can say it ignores it
+    #[arg(long, value_parser = proto_parser(), help = for_a_port("Protocols to wait for on a PORT"))]
+    pub proto: Option<Proto>,
 }
 
 /// Print a reverse-proxy configuration that names each claimed port
@@ -533,6 +536,16 @@ impl From<ProtoArg> for Proto {
             ProtoArg::Both => Proto::Both,
         }
     }
+}
+
+/// The help of a `--proto` that applies to a port only and is optional (a service uses its
+/// claim's): `WHAT (a service uses its claim's) [default: tcp]`, the default generated from
+/// [`Proto`]'s, as clap shows one.
+fn for_a_port(what: &str) -> String {
+    format!(
+        "{what} (a service uses its claim's) [default: {}]",
+        Proto::default()
+    )
 }
 
 fn proto_parser() -> impl TypedValueParser<Value = Proto> {

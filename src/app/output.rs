@@ -237,17 +237,22 @@ impl<'a> ClaimView<'a> {
 /// a message or [`clean`].
 pub fn owner(s: &Socket) -> String {
     if s.holders.len() > 1 {
-        // A shared socket: every holder, each with its user when it is not the socket's.
+        // A shared socket: every holder with its own user, then the socket's user only when
+        // it is none of theirs (it was opened by another user and handed over).
         let holders: Vec<String> = s
             .holders
             .iter()
-            .map(|h| match (&h.user, h.uid) {
-                (Some(name), uid) if uid != s.uid => format!("{} user {name}", h.label()),
-                (None, Some(uid)) if Some(uid) != s.uid => format!("{} uid {uid}", h.label()),
-                _ => h.label(),
-            })
+            .map(|h| user_of(h.label(), h.user.as_ref(), h.uid))
             .collect();
-        return with_user(s, holders.join(", "));
+        let who = holders.join(", ");
+        return if s.uid.is_some() && s.holders.iter().all(|h| h.uid != s.uid) {
+            format!(
+                "{who}; {}",
+                user_of("socket".into(), s.user.as_ref(), s.uid)
+            )
+        } else {
+            who
+        };
     }
     let who = match (s.pid, &s.process) {
         (Some(pid), Some(name)) => format!("pid {pid} ({name})"),
@@ -259,7 +264,12 @@ pub fn owner(s: &Socket) -> String {
 
 /// `WHO user alice`, or `WHO uid 1000`, with the socket's user.
 fn with_user(s: &Socket, who: String) -> String {
-    match (&s.user, s.uid) {
+    user_of(who, s.user.as_ref(), s.uid)
+}
+
+/// `WHO user alice`, `WHO uid 1000`, or `WHO` when the user is not known.
+fn user_of(who: String, user: Option<&String>, uid: Option<u32>) -> String {
+    match (user, uid) {
         (Some(name), _) => format!("{who} user {name}"),
         (None, Some(uid)) => format!("{who} uid {uid}"),
         (None, None) => who,
@@ -285,6 +295,42 @@ pub fn socket_line(s: &Socket) -> String {
 #[cfg(test)]
 mod tests {
     use super::clean;
+
+    /// Red team 2, finding 7a: each holder of a shared socket with its own user (it read
+    /// `pid 10 (a), pid 11 (b) user nobody user root`).
+    #[test]
+    fn a_shared_socket_names_each_holders_user() {
+        use crate::ports::sockets::{Holder, Socket};
+        let holder = |pid, uid, user: &str| Holder {
+            pid,
+            process: Some(format!("p{pid}")),
+            uid: Some(uid),
+            user: Some(user.to_string()),
+        };
+        let mut s = Socket {
+            proto: crate::types::Transport::Tcp,
+            address: std::net::Ipv4Addr::LOCALHOST.into(),
+            port: 4242,
+            pid: Some(10),
+            process: Some("p10".into()),
+            uid: Some(0),
+            user: Some("root".into()),
+            holders: vec![holder(10, 0, "root"), holder(11, 65534, "nobody")],
+            container: None,
+            inode: 0,
+        };
+        assert_eq!(
+            super::owner(&s),
+            "pid 10 (p10) user root, pid 11 (p11) user nobody"
+        );
+        s.holders = vec![holder(10, 1000, "alice"), holder(11, 1000, "alice")];
+        assert_eq!(
+            super::owner(&s),
+            "pid 10 (p10) user alice, pid 11 (p11) user alice; socket user root"
+        );
+        s.holders = vec![holder(10, 0, "root")];
+        assert_eq!(super::owner(&s), "pid 10 (p10) user root");
+    }
 
     #[test]
     fn clean_escapes_every_control_character_and_nothing_else() {

@@ -85,6 +85,10 @@ pub struct Container {
     /// `com.docker.compose.project.working_dir` label), when the Docker Engine told it.
     #[serde(skip)]
     pub working_dir: Option<std::path::PathBuf>,
+    /// The pid of the trusted forwarder that holds the socket, when its holders are visible:
+    /// only that process is judged by the container; every other holder as any process.
+    #[serde(skip)]
+    pub forwarder: Option<u32>,
 }
 
 impl fmt::Display for Container {
@@ -415,13 +419,10 @@ mod platform {
             else {
                 continue;
             };
-            let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
+            let Some(targets) = crate::process::fd_targets(pid) else {
                 continue;
             };
-            for fd in fds.flatten() {
-                let Ok(target) = std::fs::read_link(fd.path()) else {
-                    continue;
-                };
+            for target in targets {
                 let Some(inode) = crate::process::socket_inode(&target) else {
                     continue;
                 };

@@ -21,7 +21,9 @@ fn fake_proxy(dir: &Path) -> (Reaped, u16) {
     fake_proxy_on(dir, free_port(), |_| ())
 }
 
-/// The same, given the port, and `adjust` to change how it is run (its user).
+/// The same, given the port, and `adjust` to change how it is run (its user; with
+/// `FAKE_FORK_INTO=DIR` in its environment it forks a child that keeps the socket and works in
+/// DIR, as the user `FAKE_FORK_UID` when set, and the child prints the port).
 fn fake_proxy_on(
     dir: &Path,
     host_port: u16,
@@ -52,7 +54,14 @@ fn fake_proxy_on(
              s = socket.socket()\n\
              port = int(sys.argv[sys.argv.index('-host-port') + 1])\n\
              try:\n    s.bind(('127.0.0.1', port))\n    s.listen()\nexcept OSError:\n    pass\n\
-             print(port, flush=True)\n\
+             into = os.environ.get('FAKE_FORK_INTO')\n\
+             if into and os.fork() == 0:\n    os.chdir(into)\n    \
+             uid = os.environ.get('FAKE_FORK_UID')\n    \
+             uid and (os.setgid(int(uid)), os.setuid(int(uid)))\n    \
+             ctypes.CDLL(None).prctl(1, 9, 0, 0, 0)\n    \
+             os.getppid() == 1 and os._exit(0)\n    \
+             print(port, flush=True)\n    time.sleep(120)\n    os._exit(0)\n\
+             into or print(port, flush=True)\n\
              time.sleep(120)\n",
             python.display()
         ),
@@ -412,19 +421,26 @@ fn an_engine_socket_of_another_user_is_not_trusted() {
     assert!(engine.requests().is_empty());
 }
 
-/// The `audit` finding and exit code for the fake proxy's port, claimed by `shop`, with the
-/// engine at `docker_host`.
-fn audit_finding(w: &World, docker_host: &str, pid: u32) -> (String, Option<i32>) {
+/// The `audit --json` row whose `key` is `value`, and the exit code, with the engine at
+/// `docker_host`.
+fn audit_row(w: &World, docker_host: &str, key: &str, value: u32) -> (Value, Option<i32>) {
     let out = run(w, docker_host, &["audit", "--json"]);
     let rows = json_of(&out);
     let row = rows
         .as_array()
-        .and_then(|rows| rows.iter().find(|r| r["pid"] == json!(pid)))
-        .unwrap_or_else(|| panic!("no row for pid {pid}: {rows}"))
+        .and_then(|rows| rows.iter().find(|r| r[key] == json!(value)))
+        .unwrap_or_else(|| panic!("no row for {key} {value}: {rows}"))
         .clone();
+    (row, out.status.code())
+}
+
+/// The `audit` finding and exit code for the fake proxy's port, claimed by `shop`, with the
+/// engine at `docker_host`.
+fn audit_finding(w: &World, docker_host: &str, pid: u32) -> (String, Option<i32>) {
+    let (row, code) = audit_row(w, docker_host, "pid", pid);
     (
         row["finding"].as_str().unwrap_or_default().to_string(),
-        out.status.code(),
+        code,
     )
 }
 
@@ -441,10 +457,9 @@ fn a_claimed_container_port_is_not_a_conflict_because_of_the_proxy() {
     );
 }
 
-/// A fake proxy on a port `shop` claims, for a container that an engine says `docker compose`
-/// started in the project folder `folder`.
-fn composed_in(w: &World, folder: &str) -> (Engine, Reaped) {
-    let dir = w.project(folder);
+/// An engine that lists container `shop-db-1`, started by `docker compose` in `dir`, with the
+/// world's folder opened for traversal (a process of another user reaches the proxy script).
+fn composed_engine(w: &World, dir: &Path) -> Engine {
     let engine = Engine::start(
         w.dir.path(),
         ok(&listed_with(
@@ -452,6 +467,18 @@ fn composed_in(w: &World, folder: &str) -> (Engine, Reaped) {
             &json!({ "com.docker.compose.project.working_dir": dir.display().to_string() }),
         )),
     );
+    std::fs::set_permissions(
+        w.dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o711),
+    )
+    .expect("open the world for traversal");
+    engine
+}
+
+/// A fake proxy on a port `shop` claims, for a container that an engine says `docker compose`
+/// started in the project folder `folder`.
+fn composed_in(w: &World, folder: &str) -> (Engine, Reaped) {
+    let engine = composed_engine(w, &w.project(folder));
     let (proxy, p) = fake_proxy(w.dir.path());
     claim_port(w, p);
     (engine, proxy)
@@ -604,18 +631,7 @@ fn doctor_and_wait_owned_judge_a_container_by_its_compose_folder() {
 fn a_forwarder_of_another_user_is_not_trusted_for_its_name() {
     let w = World::new();
     let shop = w.project("shop");
-    let engine = Engine::start(
-        w.dir.path(),
-        ok(&listed_with(
-            "shop-db-1",
-            &json!({ "com.docker.compose.project.working_dir": shop.display().to_string() }),
-        )),
-    );
-    std::fs::set_permissions(
-        w.dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o711),
-    )
-    .expect("open the world for traversal");
+    let engine = composed_engine(&w, &shop);
     let (proxy, p) = fake_proxy_on(w.dir.path(), free_port(), |cmd| {
         std::os::unix::process::CommandExt::uid(cmd, 65534);
         std::os::unix::process::CommandExt::gid(cmd, 65534);
@@ -652,4 +668,52 @@ fn a_forwarder_of_another_user_is_not_trusted_for_its_name() {
     let wait = run(&w, &host, &["wait", "web", "--owned", "--timeout", "1s"]);
     assert_eq!(wait.status.code(), Some(1), "{}", text(&wait));
     drop(proxy);
+}
+
+/// Red team 2, finding 2: a trusted forwarder speaks for itself only. A child it forked that
+/// holds the same socket and works in `blog` (as the same user; with root, as nobody) is
+/// judged as any process: the engine saying the container was started in `shop` does not
+/// make the port shop's, and without the engine the port is not "ok" either.
+fn a_forwarders_other_holders_are_judged_as_any_process(child_uid: Option<u32>) {
+    let w = World::new();
+    let shop = w.project("shop");
+    let blog = w.project("blog");
+    let engine = composed_engine(&w, &shop);
+    let (proxy, p) = fake_proxy_on(w.dir.path(), free_port(), |cmd| {
+        cmd.env("FAKE_FORK_INTO", &blog);
+        if let Some(uid) = child_uid {
+            cmd.env("FAKE_FORK_UID", uid.to_string());
+        }
+    });
+    claim_port(&w, p);
+    let why = if child_uid.is_some() {
+        "runs as user nobody"
+    } else {
+        "works in "
+    };
+    for host in [engine.docker_host(), no_engine(&w)] {
+        let (row, code) = audit_row(&w, &host, "port", u32::from(p));
+        assert_eq!(row["finding"], json!("conflict"), "{host}: {row}");
+        assert_eq!(code, Some(1), "{host}");
+        assert_eq!(row["holders"].as_array().map(Vec::len), Some(2), "{row}");
+        let doctor = run(&w, &host, &["doctor"]);
+        assert_eq!(doctor.status.code(), Some(1), "{host}: {}", text(&doctor));
+        assert!(text(&doctor).contains(why), "{}", text(&doctor));
+        let wait = run(&w, &host, &["wait", "web", "--owned", "--timeout", "1s"]);
+        assert_eq!(wait.status.code(), Some(1), "{host}: {}", text(&wait));
+        let err = String::from_utf8_lossy(&wait.stderr);
+        assert!(err.contains(why), "{err}");
+    }
+    drop(proxy);
+}
+
+#[test]
+fn a_forwarders_child_in_another_folder_is_not_the_containers() {
+    a_forwarders_other_holders_are_judged_as_any_process(None);
+}
+
+#[test]
+#[ignore = "needs root: a docker-proxy of root's whose child runs as the user nobody"]
+fn a_forwarders_child_of_another_user_is_not_the_containers() {
+    a_forwarders_other_holders_are_judged_as_any_process(Some(65534));
 }

@@ -120,6 +120,23 @@ fn wait_for_a_service_started_with_exec_the_readme_recipe() {
     server.kill();
 }
 
+/// `wait web --owned --timeout 1s` in `dir` times out (exit 1, nothing on stdout), saying port
+/// `p` is not the project's because this test process, working in the crate's folder, holds a
+/// socket on it.
+#[cfg(unix)]
+fn waits_for_another_folders_server(w: &World, dir: &Path, p: u16) {
+    let out = w.fails_in(dir, &["wait", "web", "--owned", "--timeout", "1s"], 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "service web was not ready within 1 s: tcp port {p} is not this project's: pid {} (",
+            std::process::id()
+        )) && err.contains(") works in "),
+        "{err}"
+    );
+    assert!(stdout(&out).is_empty());
+}
+
 // python3 listeners stopped with SIGTERM/SIGKILL: Unix by nature.
 #[cfg(unix)]
 #[test]
@@ -130,17 +147,8 @@ fn wait_owned_ignores_a_server_working_in_another_folder() {
     // This test process serves the port; its folder is the crate's, not the project's.
     let here = std::net::TcpListener::bind(("127.0.0.1", p)).expect("bind the claimed port");
     let started = Instant::now();
-    let out = w.fails_in(&dir, &["wait", "web", "--owned", "--timeout", "1s"], 1);
+    waits_for_another_folders_server(&w, &dir, p);
     assert!(started.elapsed() >= Duration::from_secs(1));
-    let err = stderr(&out);
-    assert!(
-        err.contains(&format!(
-            "service web was not ready within 1 s: tcp port {p} is not this project's: pid {} (",
-            std::process::id()
-        )) && err.contains(") works in "),
-        "{err}"
-    );
-    assert!(stdout(&out).is_empty());
     // Without --owned the same server is ready, and JSON names it.
     let json: serde_json::Value =
         serde_json::from_str(&w.ok_at(&dir, &["wait", "web", "--json"])).expect("JSON");
@@ -151,6 +159,26 @@ fn wait_owned_ignores_a_server_working_in_another_folder() {
     drop(here);
     let mut server = listener(&dir, p, false);
     let text = w.ok_at(&dir, &["wait", "web", "--owned"]);
+    assert!(text.contains(&format!("pid {}", server.0.id())), "{text}");
+    server.kill();
+}
+
+/// Red team 2, finding 1: the project's server on 127.0.0.1 does not make the port the
+/// project's while another folder's server listens on it over IPv6 (`::1`): every socket on
+/// the port must be the project's, not the first one found.
+#[cfg(unix)]
+#[test]
+fn wait_owned_needs_every_socket_on_the_port_to_be_the_projects() {
+    let w = World::new();
+    let dir = w.project("int-owned-both");
+    let p = port(&w.ok_at(&dir, &["claim", "web"]));
+    let mut server = listener(&dir, p, false);
+    // This test process, working in the crate's folder, listens on the other family.
+    let other = std::net::TcpListener::bind(("::1", p)).expect("bind [::1] on the claimed port");
+    waits_for_another_folders_server(&w, &dir, p);
+    // Once only the project's server listens, the port is ready.
+    drop(other);
+    let text = w.ok_at(&dir, &["wait", "web", "--owned", "--timeout", "5s"]);
     assert!(text.contains(&format!("pid {}", server.0.id())), "{text}");
     server.kill();
 }
@@ -264,6 +292,52 @@ fn kill_sends_sigkill_only_with_force() {
     );
     let status = exit_of(&mut server, Duration::from_secs(10)).expect("the server exited");
     assert_eq!(status.signal(), Some(9), "{status:?}");
+}
+
+/// Red team 2, finding 7d: `--proto` with a service was silently ignored; it says so on
+/// stderr (a port takes it, without a word).
+#[test]
+fn proto_given_with_a_service_is_ignored_with_a_warning() {
+    let w = World::new();
+    let dir = w.project("int-proto");
+    w.ok_at(&dir, &["claim", "web"]);
+    let warning = "devport: warning: --proto udp is ignored: service web uses its claim's protocols (--proto is for a PORT)";
+    for args in [
+        &["wait", "web", "--proto", "udp", "--timeout", "1s"][..],
+        &["kill", "web", "--proto", "udp", "--dry-run"],
+    ] {
+        let out = w.fails_in(&dir, args, 1);
+        assert_eq!(stderr(&out).lines().next(), Some(warning), "{args:?}");
+        let out = w.fails_in(&dir, &[args[0], "web", "--timeout", "1s"], 1);
+        assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+    }
+    let out = w.fails_in(&dir, &["kill", "1", "--proto", "udp"], 1);
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+}
+
+/// Red team 2, finding 7b: of a block's ports, the one still busy is named (the advice
+/// pointed at the block's first port, already free).
+#[cfg(unix)]
+#[test]
+fn kill_names_the_port_of_a_block_still_busy() {
+    let w = World::new();
+    let dir = w.project("int-busy");
+    let claimed = w.ok_at(&dir, &["claim", "grpc", "--count", "2"]);
+    let (first, second) = claimed.split_once(' ').map_or_else(
+        || panic!("not two ports: {claimed}"),
+        |(a, b)| (port(a), port(b)),
+    );
+    let mut quits = listener(&dir, first, false);
+    let mut stays = listener(&dir, second, true);
+    let out = w.fails_in(&dir, &["kill", "grpc", "--timeout", "1s"], 1);
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "devport: service grpc (port {second}) is still busy 1 s after SIGTERM; run again with --force to send SIGKILL, or with a longer --timeout"
+        )
+    );
+    assert!(exit_of(&mut quits, Duration::from_secs(10)).is_some());
+    stays.kill();
 }
 
 // python3 listeners stopped with SIGTERM/SIGKILL: Unix by nature.

@@ -214,3 +214,98 @@ fn kill_never_signals_a_process_that_took_the_listeners_pid() {
         "devport named the listener in {named} of {TRIALS} trials: the kills did not fall on both sides of its scan"
     );
 }
+
+/// Red team 2, finding 4: a devport that inherited the listening socket from the process that
+/// started it held the port itself: `--dry-run` listed devport's own pid, and the real run
+/// sent itself SIGTERM (exit 143, no word). It refuses, naming itself, and signals nothing.
+#[test]
+fn kill_never_signals_devport_itself() {
+    let w = World::new();
+    let dir = w.project("kill-self");
+    for dry in [true, false] {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("address").port().to_string();
+        let mut args = vec!["kill", &port, "--timeout", "1s"];
+        if dry {
+            args.push("--dry-run");
+        }
+        // devport gets the socket as its stdin; this process no longer holds it.
+        let child = w
+            .std_cmd_in(&dir, &args)
+            .stdin(Stdio::from(OwnedFd::from(listener)))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn devport");
+        let pid = child.id();
+        let out = child.wait_with_output().expect("devport ends");
+        assert_eq!(out.status.code(), Some(1), "dry run {dry}: {out:?}");
+        assert!(out.stdout.is_empty(), "{out:?}");
+        assert_eq!(
+            stderr(&out),
+            format!(
+                "devport: tcp port {port} is held by devport itself (pid {pid}), which inherited the socket from the process that started it, so the port cannot be freed while devport runs; nothing was stopped; close the socket in that process before it runs devport (or open it close-on-exec)"
+            )
+        );
+    }
+}
+
+/// A python3 listener on a loopback port the OS picked, working in `dir`, renamed `comm`
+/// (`prctl(PR_SET_NAME)`: Linux) and given no arguments; with its port.
+#[cfg(target_os = "linux")]
+fn named_listener(dir: &Path, comm: &str) -> (Reaped, u16) {
+    let mut child = Reaped(
+        Command::new("python3")
+            .args([
+                "-c",
+                "import ctypes, socket, sys, time\n\
+                 ctypes.CDLL(None).prctl(15, sys.argv[1].encode(), 0, 0, 0)\n\
+                 s = socket.socket()\n\
+                 s.bind(('127.0.0.1', 0))\n\
+                 s.listen()\n\
+                 print(s.getsockname()[1], flush=True)\n\
+                 time.sleep(60)\n",
+                comm,
+            ])
+            .current_dir(dir)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 is needed for this test"),
+    );
+    let port = crate::support::port(&crate::support::first_line(&mut child.0));
+    (child, port)
+}
+
+/// Red team 2, finding 6: `kill` refused anything named like a forwarder "which is forwarded
+/// to a container", though `audit` judged the same process as ordinary. A `docker-proxy`
+/// whose arguments do not name the socket is an ordinary process, and stopped; one named like
+/// Podman's `rootlessport` is refused for what is true: its mapping cannot be read.
+#[cfg(target_os = "linux")]
+#[test]
+fn kill_judges_a_docker_proxy_by_its_arguments_and_refuses_opaque_forwarders_by_name() {
+    let w = World::new();
+    let dir = w.project("kill-named");
+    let real = std::fs::canonicalize(&dir).expect("canonical");
+    let (mut proxy, port) = named_listener(&dir, "docker-proxy");
+    let text = w.ok_at(&dir, &["kill", &port.to_string()]);
+    assert_eq!(
+        text,
+        format!(
+            "stopped pid {} (docker-proxy) in {}, port {port}",
+            proxy.0.id(),
+            real.display()
+        )
+    );
+    assert!(exit_of(&mut proxy, Duration::from_secs(10)).is_some());
+
+    let (mut podman, port) = named_listener(&dir, "rootlessport");
+    let out = w.fails_in(&dir, &["kill", &port.to_string()], 1);
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "devport: tcp port {port} is held by pid {} (rootlessport), which is named like a container engine's port forwarder, whose mapping devport cannot read; stopping it would break that container's ports, not stop the container; stop the container instead ('docker ps' or 'podman ps' shows which); nothing was stopped",
+            podman.0.id()
+        )
+    );
+    assert!(exit_of(&mut podman, Duration::from_millis(300)).is_none());
+}

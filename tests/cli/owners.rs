@@ -330,3 +330,55 @@ fn another_users_socket_on_a_claim_is_a_conflict_for_root_too() {
     );
     drop(root_server);
 }
+
+/// Red team 2, finding 3: a server whose main thread exited (`pthread_exit`) while another
+/// thread runs shows no descriptors and no folder of its own in `/proc/PID`: it was "owner not
+/// visible", and `audit` said ok though it works in `blog`. Its other thread's show them.
+#[test]
+fn a_server_whose_main_thread_exited_is_still_seen() {
+    let w = World::new();
+    let shop = w.project("shop");
+    let blog = std::fs::canonicalize(w.project("blog")).expect("canonical");
+    let (group, line) = spawn(
+        Command::new("python3")
+            .args([
+                "-c",
+                "import ctypes, socket, threading, time\n\
+                 s = socket.socket()\n\
+                 s.bind(('127.0.0.1', 0))\n\
+                 s.listen()\n\
+                 threading.Thread(target=lambda: time.sleep(120)).start()\n\
+                 print(s.getsockname()[1], flush=True)\n\
+                 ctypes.CDLL(None).pthread_exit(None)\n",
+            ])
+            .current_dir(&blog),
+    );
+    let p: u16 = line.parse().unwrap_or_else(|e| panic!("{line:?}: {e}"));
+    let pid = group.0.id();
+    // Until the main thread is gone (its `/proc/PID/cwd` no longer reads).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the main thread did not exit"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    claim_port(&w, p);
+    let (row, code) = audit_row(&w, &shop, p);
+    assert_eq!(holder_pids(&row), vec![u64::from(pid)], "{row}");
+    assert_eq!(
+        (row["finding"].as_str(), code),
+        (Some("conflict"), Some(1)),
+        "{row}"
+    );
+    let out = w.fails_in(&shop, &["wait", "web", "--owned", "--timeout", "1s"], 1);
+    assert!(
+        stderr(&out).contains(&format!(
+            "pid {pid} (python3) works in {}, not in ",
+            blog.display()
+        )),
+        "{}",
+        stderr(&out)
+    );
+}

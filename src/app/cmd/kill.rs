@@ -21,7 +21,8 @@ struct KillView<'a> {
 pub fn run(ctx: &Ctx, args: &KillArgs) -> Result<Outcome> {
     let target = Target::parse(&args.target)?;
     let project = ctx.project()?;
-    let (ports, proto) = target.ports(&ctx.store, &project, args.proto)?.ok_or_else(|| {
+    let given = super::proto_for(&target, args.proto);
+    let (ports, proto) = target.ports(&ctx.store, &project, given)?.ok_or_else(|| {
         crate::Error::invalid(crate::error::Input::Argument, format!(
             "{} has no claim in project {}; nothing was stopped; check the name with 'devport list --here'",
             target.describe(),
@@ -68,6 +69,21 @@ pub fn run(ctx: &Ctx, args: &KillArgs) -> Result<Outcome> {
         }
     }
     let seconds = args.timeout.as_secs();
+    // A block's ports, some freed: name the ones still busy.
+    let mut busy: Vec<u16> = control::on(&sockets::list(), ports, proto)
+        .iter()
+        .map(|s| s.port)
+        .collect();
+    busy.sort_unstable();
+    busy.dedup();
+    let which = match (&target, busy.len()) {
+        (Target::Service(_), 1..) => {
+            let noun = if busy.len() == 1 { "port" } else { "ports" };
+            let named: Vec<String> = busy.iter().map(u16::to_string).collect();
+            format!(" ({noun} {})", named.join(" "))
+        }
+        _ => String::new(),
+    };
     if victims.is_empty() {
         output::note(&format!("nothing listens on {}", target.describe()));
         Ok(Outcome::Negative)
@@ -75,15 +91,15 @@ pub fn run(ctx: &Ctx, args: &KillArgs) -> Result<Outcome> {
         Ok(Outcome::Success)
     } else if outcome.forced {
         output::note(&format!(
-            "{} is still busy even after {}; see 'devport check {}' for who holds it now",
+            "{}{which} is still busy even after {}; see 'devport check {}' for who holds it now",
             target.describe(),
             control::FORCED_STOP,
-            ports.lo()
+            busy.first().copied().unwrap_or(ports.lo())
         ));
         Ok(Outcome::Negative)
     } else {
         output::note(&format!(
-            "{} is still busy {seconds} s after SIGTERM; run again with --force to send SIGKILL, or with a longer --timeout",
+            "{}{which} is still busy {seconds} s after SIGTERM; run again with --force to send SIGKILL, or with a longer --timeout",
             target.describe()
         ));
         Ok(Outcome::Negative)

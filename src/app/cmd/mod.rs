@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 
 use crate::envfile::{self, EnvFile, Format};
 use crate::policy::Policy;
-use crate::{ClaimOutcome, ClaimRequest, Config, Project, Store};
+use crate::{ClaimOutcome, ClaimRequest, Config, Project, Proto, Store};
 use anyhow::Result;
 use jiff::Timestamp;
 
@@ -271,6 +271,18 @@ pub fn format_flag(format: Format) -> String {
 }
 
 /// Runs the command line.
+/// The protocols `kill` or `wait` look at on `target`: for a port, `--proto` (`given`, TCP when
+/// not given); a service uses its claim's, so a `--proto` given with one is ignored, with a
+/// warning that says so.
+pub fn proto_for(target: &crate::control::Target, given: Option<Proto>) -> Proto {
+    if let (crate::control::Target::Service(service), Some(given)) = (target, given) {
+        output::warn(&format!(
+            "--proto {given} is ignored: service {service} uses its claim's protocols (--proto is for a PORT)"
+        ));
+    }
+    given.unwrap_or_default()
+}
+
 pub fn run(cli: &Cli) -> Result<Outcome> {
     // Completions and the man page need nothing from the environment (and work with a
     // broken config); every other command gets the resolved `Ctx`.

@@ -32,6 +32,7 @@ pub fn run(ctx: &Ctx, args: &WaitArgs) -> Result<Outcome> {
     } else {
         None
     };
+    let given = super::proto_for(&target, args.proto);
     let deadline = crate::types::deadline(Instant::now(), args.timeout);
     let mut pause = Pause::default();
     let mut target_ports = None;
@@ -41,7 +42,7 @@ pub fn run(ctx: &Ctx, args: &WaitArgs) -> Result<Outcome> {
         // The registry is read again while the service has no claim, and every so often after,
         // so a claim moved meanwhile is followed; the socket list is checked every time.
         if target_ports.is_none() || began.duration_since(resolved) >= REREAD {
-            target_ports = target.ports(&ctx.store, &project, args.proto)?;
+            target_ports = target.ports(&ctx.store, &project, given)?;
             resolved = began;
         }
         let why = match target_ports {
