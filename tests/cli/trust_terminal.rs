@@ -62,7 +62,9 @@ struct Setup {
 }
 
 impl Setup {
-    fn new(name: &str) -> Setup {
+    /// A project named `name`, its claim `web`, and two claims of `name` on `ports`: one whose
+    /// folder is gone and one in the project.
+    fn new(name: &str, ports: [u16; 2]) -> Setup {
         let world = World::new();
         let dir = world.project(&format!("proj{name}"));
         let out = world.cmd_in(&dir, &["claim", "web"]).output().expect("run");
@@ -70,14 +72,14 @@ impl Setup {
             out.status.success(),
             "claim web in a folder named {name:?}: {out:?}"
         );
-        let port = free_port();
+        let port = ports[0];
         let mut reg = world.registry_json();
         let canonical = std::fs::canonicalize(&dir).expect("canonical");
         let claims = reg["claims"].as_array_mut().expect("claims");
         let stamp = claims[0]["created"].clone();
         for (project_path, service_port) in [
             (json!(format!("/nonexistent/{name}")), port),
-            (json!(canonical), free_port()),
+            (json!(canonical), ports[1]),
         ] {
             claims.push(json!({
                 "project": name, "project_path": project_path, "service": name,
@@ -114,12 +116,23 @@ impl Setup {
     }
 }
 
-/// A port the OS picked as free a moment ago.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind")
-        .port()
+/// Two ports free a moment ago, outside the range the OS picks ports from (so no other
+/// test's listener lands on them), each handed out once per test process. The harmless and
+/// the hostile run of a case use the same two, so what `doctor` says of the ports themselves
+/// (IANA-assigned or not) is the same for both.
+fn quiet_ports() -> [u16; 2] {
+    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let base = 20_000 + u16::try_from(std::process::id() % 4_000).unwrap_or(0);
+    let mut free = (0..2_000).filter_map(|_| {
+        let port = base + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 6_000;
+        std::net::TcpListener::bind(("127.0.0.1", port))
+            .is_ok()
+            .then_some(port)
+    });
+    [
+        free.next().expect("a free port"),
+        free.next().expect("a free port"),
+    ]
 }
 
 /// A TOML basic string holding `text`, every control character as `\uXXXX`.
@@ -304,10 +317,11 @@ fn strings(v: &Value, out: &mut Vec<String>) {
 
 /// What is wrong with the output of `case`, if anything.
 fn problems(case: &Case) -> Vec<String> {
+    let ports = quiet_ports();
     let runs: Vec<(Output, Setup)> = [NASTY, PLAIN]
         .iter()
         .map(|name| {
-            let setup = Setup::new(name);
+            let setup = Setup::new(name, ports);
             (case.setup)(&setup);
             (setup.run(case.args), setup)
         })
@@ -388,7 +402,7 @@ fn every_text_path_escapes_control_characters() {
 
 #[test]
 fn colours_are_the_only_escape_sequences() {
-    let setup = Setup::new(NASTY);
+    let setup = Setup::new(NASTY, quiet_ports());
     for args in [
         &["list", "--color", "always"][..],
         &["check", "{port}", "--color", "always"],
