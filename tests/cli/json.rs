@@ -178,7 +178,13 @@ fn every_json_output_matches_its_contract() {
     let preferred: ClaimJson = parse(&w.ok(&["claim", "db", "--prefer", "1", "--json"]));
     let prefer = preferred.prefer.expect("prefer");
     assert_eq!((prefer.port, prefer.honoured), (1, false));
-    assert_eq!(prefer.because.as_deref(), Some("privileged"));
+    // Windows has no privileged ports; there port 1 (tcpmux) is refused as browser-blocked.
+    let low = if cfg!(windows) {
+        "browser-blocked"
+    } else {
+        "privileged"
+    };
+    assert_eq!(prefer.because.as_deref(), Some(low));
     let _: Vec<ClaimJson> = parse(&w.ok(&["list", "--json"]));
     let _: Vec<ClaimJson> = parse(&w.ok(&["list", "--live", "--json"]));
     let lease: LeaseJson = parse(&w.ok(&["lease", "--ttl", "1h", "--json"]));
@@ -199,8 +205,12 @@ fn every_json_output_matches_its_contract() {
         .output()
         .expect("run");
     let reports: Vec<CheckJson> = parse(&String::from_utf8_lossy(&out.stdout));
-    assert_eq!(reports[0].finding.as_deref(), Some("conflict"));
-    assert_eq!(reports[0].sockets[0].holders.len(), 1);
+    // A process's folder is seen on Linux only (elsewhere the user alone is judged, and Wine
+    // gives no socket an owner at all).
+    if cfg!(target_os = "linux") {
+        assert_eq!(reports[0].finding.as_deref(), Some("conflict"));
+        assert_eq!(reports[0].sockets[0].holders.len(), 1);
+    }
     drop(on_claim);
     let rows: Vec<AuditJson> = parse(&w.ok(&["audit", "--json"]));
     assert!(rows.iter().any(|r| r.port == busy));
