@@ -13,8 +13,14 @@ use serde_json::Value;
 use crate::support::{Reaped, World, port, stderr, stdout};
 
 fn spawn(w: &World, dir: &Path, args: &[&str]) -> Child {
-    w.std_cmd_in(dir, args)
-        .stdout(Stdio::piped())
+    let mut cmd = w.std_cmd_in(dir, args);
+    // What is under test is that no claim is lost and no port handed out twice, not how fast
+    // the lock turns over: Wine starts a process in about 100 ms on 2 cores, so 256 of them
+    // queue for longer than the default 10 s (the build before this change did too).
+    if crate::windows::under_wine() {
+        cmd.env("DEVPORT_LOCK_TIMEOUT", "300");
+    }
+    cmd.stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn devport")
