@@ -408,17 +408,7 @@ mod platform {
         if wanted.is_empty() {
             return;
         }
-        let Ok(procs) = std::fs::read_dir("/proc") else {
-            return;
-        };
-        for entry in procs.flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<u32>().ok())
-            else {
-                continue;
-            };
+        for pid in crate::process::pids() {
             let Some(targets) = crate::process::fd_targets(pid) else {
                 continue;
             };
