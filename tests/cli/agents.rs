@@ -389,10 +389,10 @@ fn the_worktree_script_gives_each_worktree_stable_ports_of_its_own() {
     run(&w, &mut cleanup, &main, "devport up --write-env .env", 0);
     let script = root().join("examples/new-worktree.sh");
     let mut checkouts = vec![main.clone()];
-    for branch in ["login", "billing"] {
+    for (branch, folder) in [("login", "login"), ("feature/billing", "feature-billing")] {
         let line = format!("bash {} {branch}", script.display());
         let (out, _) = run(&w, &mut cleanup, &main, &line, 0);
-        let dir = w.dir.path().join(format!("wt-shop-{branch}"));
+        let dir = w.dir.path().join(format!("wt-shop-{folder}"));
         assert!(out.contains("export WEB_PORT="), "{out}");
         checkouts.push(dir);
     }
@@ -414,7 +414,7 @@ fn the_worktree_script_gives_each_worktree_stable_ports_of_its_own() {
 /// The Conductor recipe (examples/conductor.json), its scripts run as Conductor runs them, in
 /// two workspaces (git worktrees): `setup` writes each workspace's own ports into its `.env`,
 /// `run` serves each on its own port at the same time, and `archive` gives back only its own
-/// workspace's claims.
+/// workspace's claims. A `.env` linked to the root checkout's is never written through.
 #[test]
 #[ignore = "needs git and node (npm); .ci/run installs them"]
 fn conductor_scripts_give_each_workspace_its_own_ports() {
@@ -456,6 +456,20 @@ fn conductor_scripts_give_each_workspace_its_own_ports() {
         ports.push(p);
     }
     assert_ne!(ports[0], ports[1]);
+    // A workspace whose `.env` links to the root checkout's (as Conductor's docs suggest for a
+    // shared `.env`): setup refuses (exit 3) rather than write this workspace's ports into the
+    // root's file, and claims nothing.
+    std::fs::write(main.join(".env"), "SECRET=1\n").expect("root .env");
+    let linked = w.dir.path().join("workspaces/lisbon");
+    git(
+        &w,
+        &main,
+        &["worktree", "add", "-q", &linked.to_string_lossy()],
+    );
+    std::os::unix::fs::symlink(main.join(".env"), linked.join(".env")).expect("symlink");
+    let (_, err) = run(&w, &mut cleanup, &linked, &script("setup"), 3);
+    assert!(err.contains("outside"), "{err}");
+    assert_eq!(read(&main.join(".env")), "SECRET=1\n");
     for (dir, &p) in workspaces.iter().zip(&ports) {
         let line = format!("{} > run.log 2>&1 &", script("run"));
         run(&w, &mut cleanup, dir, &line, 0);
