@@ -368,16 +368,26 @@ fn shown_in_recipes(file: &str) {
     );
 }
 
+/// A test of the recipe that `shown` (a file of examples/) is shown in: the tools it needs
+/// (git, and npm when `npm`), the page showing the file as it is, a world and its cleanup.
+fn recipe_test(shown: &str, npm: bool) -> (World, Cleanup) {
+    require_tool("git", &["--version"]);
+    if npm {
+        require_tool("npm", &["--version"]);
+    }
+    shown_in_recipes(shown);
+    let w = World::new();
+    let cleanup = Cleanup::new(&w);
+    (w, cleanup)
+}
+
 /// The worktree recipe (examples/new-worktree.sh): two new worktrees get ports of their own,
 /// other than the main checkout's and each other's, the same again when `devport up` runs
 /// again in any order.
 #[test]
 #[ignore = "needs git; .ci/run installs it"]
 fn the_worktree_script_gives_each_worktree_stable_ports_of_its_own() {
-    require_tool("git", &["--version"]);
-    shown_in_recipes("new-worktree.sh");
-    let w = World::new();
-    let mut cleanup = Cleanup::new(&w);
+    let (w, mut cleanup) = recipe_test("new-worktree.sh", false);
     let main = repo(
         &w,
         "wt-shop",
@@ -418,11 +428,7 @@ fn the_worktree_script_gives_each_worktree_stable_ports_of_its_own() {
 #[test]
 #[ignore = "needs git and node (npm); .ci/run installs them"]
 fn conductor_scripts_give_each_workspace_its_own_ports() {
-    require_tool("git", &["--version"]);
-    require_tool("npm", &["--version"]);
-    shown_in_recipes("conductor.json");
-    let w = World::new();
-    let mut cleanup = Cleanup::new(&w);
+    let (w, mut cleanup) = recipe_test("conductor.json", true);
     let conductor: serde_json::Value =
         serde_json::from_str(&example("conductor.json")).expect("conductor.json");
     let script = |name: &str| {
@@ -498,11 +504,7 @@ fn conductor_scripts_give_each_workspace_its_own_ports() {
 #[test]
 #[ignore = "needs git and node (npm, and @playwright/test from the npm registry); .ci/run installs them"]
 fn playwright_tests_this_checkouts_own_server() {
-    require_tool("git", &["--version"]);
-    require_tool("npm", &["--version"]);
-    shown_in_recipes("playwright/playwright.config.js");
-    let w = World::new();
-    let mut cleanup = Cleanup::new(&w);
+    let (w, mut cleanup) = recipe_test("playwright/playwright.config.js", true);
     let files: Vec<(&str, String)> = [
         "package.json",
         "server.js",
