@@ -14,7 +14,6 @@ mod json;
 // Holders are `sleep` children given a socket as stdin; signals and pids are Unix ones.
 #[cfg(unix)]
 mod kill;
-mod layout;
 mod lease_owner;
 mod lifecycle;
 mod newcomer;
