@@ -8,6 +8,7 @@ mod docs;
 // Container ends are read from /proc/PID/cmdline: Linux only.
 #[cfg(target_os = "linux")]
 mod containers;
+mod devservers;
 mod faults;
 mod integrations;
 mod json;
