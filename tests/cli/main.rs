@@ -11,13 +11,13 @@ mod docs;
 // Container ends are read from /proc/PID/cmdline: Linux only.
 #[cfg(target_os = "linux")]
 mod containers;
+mod devservers;
 mod faults;
 mod integrations;
 mod json;
 // Holders are `sleep` children given a socket as stdin; signals and pids are Unix ones.
 #[cfg(unix)]
 mod kill;
-mod layout;
 mod lease_owner;
 mod lifecycle;
 mod newcomer;

@@ -490,7 +490,7 @@ fn example_library_program() {
             .output()
             .expect("run example")
     } else {
-        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/devport-core/Cargo.toml");
         let manifest = manifest.to_string_lossy();
         let args = [
             "run",

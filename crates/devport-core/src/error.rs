@@ -1,0 +1,534 @@
+//! Library errors: one variant per way a request can fail, with its data, so a caller can
+//! tell "the port is taken" from "no port is free" from "the claim has another shape". The
+//! text of each (its `Display`) is the one line the command line prints; the exit codes are
+//! the command line's business; [`Error::kind`] sorts them into the three kinds it maps.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use crate::model::types::{PortRange, Proto};
+
+/// Everything that can go wrong in devport's library.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A value a person gave (an argument, a setting, a name) is not valid; `message` says
+    /// what is wrong and how to fix it.
+    #[error("{message}")]
+    InvalidInput {
+        /// Which kind of value.
+        input: Input,
+        /// What is wrong with it, and the fix.
+        message: String,
+    },
+    /// The port asked for (or a port of its block) is claimed by another service.
+    #[error(
+        "port {ports} is claimed by {project}/{service}; run 'devport release {service}' {} or pick another port",
+        project_path.as_ref().map_or_else(|| "with --global".to_string(), |p| format!("in {}", p.display()))
+    )]
+    PortClaimed {
+        /// The ports of the claim that holds it.
+        ports: PortRange,
+        /// Its project's name.
+        project: String,
+        /// Its project's folder (`None` for a global claim).
+        project_path: Option<PathBuf>,
+        /// Its service.
+        service: String,
+    },
+    /// The port asked for (or a port of its block) is leased by a running process.
+    #[error("port {ports} is leased by pid {pid} until it exits; pick another port")]
+    PortLeased {
+        /// The leased ports.
+        ports: PortRange,
+        /// The process the lease lives with.
+        pid: u32,
+    },
+    /// Something is bound to the port asked for (or a port of its block).
+    #[error(
+        "port {port} is in use: {}; stop it or pick another port",
+        listener.clone().unwrap_or_else(|| format!("something is bound to it for {proto} ('devport check {port}' shows more)"))
+    )]
+    PortInUse {
+        /// The busy port.
+        port: u16,
+        /// The protocol whose bind failed ([`Proto::Tcp`] or [`Proto::Udp`]).
+        proto: Proto,
+        /// Who listens there, in words, when that can be seen.
+        listener: Option<String>,
+    },
+    /// The OS refuses to bind the port asked for (a privileged port, an excluded range).
+    #[error("port {port} cannot be bound ({proto} on {addr}: {reason}); pick another port")]
+    PortUnbindable {
+        /// The port.
+        port: u16,
+        /// The protocol whose bind failed ([`Proto::Tcp`] or [`Proto::Udp`]).
+        proto: Proto,
+        /// The address the bind was tried on.
+        addr: IpAddr,
+        /// What the OS said.
+        reason: String,
+    },
+    /// The service already has a claim of another shape (port, block size or protocols);
+    /// [`ClaimRequest::relocate`](crate::ClaimRequest::relocate) moves it.
+    #[error(
+        "{project}/{service} already holds {ports} ({} port(s), {proto}); to get {wanted} instead run '{command}'",
+        ports.len()
+    )]
+    ClaimDiffers {
+        /// The project's name.
+        project: String,
+        /// The service.
+        service: String,
+        /// The ports it holds.
+        ports: PortRange,
+        /// The protocols it covers.
+        proto: Proto,
+        /// What the request asked for that it lacks ("port 3000", "2 port(s)", "protocol udp").
+        wanted: String,
+        /// The command that moves it.
+        command: String,
+    },
+    /// No block of `count` free ports in `range` for `what`.
+    #[error("{}", no_room_text(*range, *count, what, why))]
+    NoFreePort {
+        /// The range searched.
+        range: PortRange,
+        /// The block size asked for.
+        count: u16,
+        /// For whom ("web of shop", "a lease").
+        what: String,
+        /// Why.
+        why: NoRoom,
+    },
+    /// `kill` does not stop what holds a port; nothing (more) was stopped.
+    #[error("{message}")]
+    StopRefused {
+        /// Why.
+        why: StopRefusal,
+        /// The port whose holder is not stopped, when the refusal is about one.
+        port: Option<u16>,
+        /// The process not stopped, when it is known.
+        pid: Option<u32>,
+        /// The whole refusal in words, with the port and the process.
+        message: String,
+    },
+    /// The registry file does not parse.
+    #[error(
+        "registry {} is not valid at line {line}, column {column}: {message}; fix it or move it away (devport never overwrites a registry it cannot read)",
+        path.display()
+    )]
+    Corrupt {
+        /// The registry file.
+        path: PathBuf,
+        /// 1-based line of the problem.
+        line: usize,
+        /// 1-based column of the problem.
+        column: usize,
+        /// What the parser said.
+        message: String,
+    },
+    /// The registry parses but holds an entry no devport writes (a hand edit).
+    #[error(
+        "registry {} is not valid: {message}; fix it or move it away (devport never overwrites a registry it cannot read)",
+        path.display()
+    )]
+    Invalid {
+        /// The registry file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// The registry was written by a newer devport.
+    #[error(
+        "unsupported registry version (got {found}, supports {supported}): {}; upgrade devport or point DEVPORT_REGISTRY elsewhere",
+        path.display()
+    )]
+    Version {
+        /// The registry file.
+        path: PathBuf,
+        /// The version found in the file.
+        found: u64,
+        /// The version this build understands.
+        supported: u32,
+    },
+    /// Another process held the registry lock for longer than the timeout.
+    #[error(
+        "registry lock {} is held by {holder} and was not released within {seconds:.1} s; wait for it to finish or raise DEVPORT_LOCK_TIMEOUT",
+        path.display()
+    )]
+    LockTimeout {
+        /// The lock file.
+        path: PathBuf,
+        /// Who holds it ("pid 1234" or "an unknown process").
+        holder: String,
+        /// How long devport waited.
+        seconds: f64,
+    },
+    /// The user's configuration file (or another file of the environment, such as the target
+    /// of a `.env` symlink) is not valid.
+    #[error("{}: {message}", path.display())]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it, with line and column when known.
+        message: String,
+    },
+    /// A file of the project (`devport.toml`, a `.env` file) is not valid, or asks for
+    /// something that cannot be done.
+    #[error("{}: {message}", path.display())]
+    Manifest {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it, with line and column when known.
+        message: String,
+    },
+    /// A file devport would write is not safe to use: another user could have chosen it (a
+    /// symlink to another user's file, a folder every user may write, a hard-linked lock).
+    /// See docs/security.md.
+    #[error("{message}")]
+    Insecure {
+        /// The file (or folder) refused.
+        path: PathBuf,
+        /// Why, and the fix.
+        message: String,
+    },
+    /// A path devport reads holds something other than a regular file (a FIFO, a device, a
+    /// folder).
+    #[error("{what} {} is {kind}, not a regular file; remove it or point devport at a regular file", path.display())]
+    NotAFile {
+        /// Which file ("registry", "config file", "manifest").
+        what: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// What it is instead ("a FIFO").
+        kind: &'static str,
+    },
+    /// A file is larger than devport will read.
+    #[error("{what} {} is {size} bytes, more than the {limit} bytes devport reads; check what wrote it, then move it away", path.display())]
+    TooLarge {
+        /// Which file.
+        what: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// Its size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// The registry cannot be written because a value cannot be represented in it; nothing
+    /// was written.
+    #[error("cannot write the registry: {message}; nothing was changed")]
+    Unwritable {
+        /// What the serializer said.
+        message: String,
+    },
+    /// There is no usable home folder for the per-user files (`HOME` is relative, or unset
+    /// with no home in the user database) and no other place was set.
+    #[error("{message}")]
+    NoHome {
+        /// What is missing, and the fix.
+        message: String,
+    },
+    /// An I/O operation failed.
+    #[error("{action} {}: {err}{}", path.display(), io_hint(action, path, err))]
+    Io {
+        /// What devport was doing ("cannot write registry").
+        action: &'static str,
+        /// The path involved.
+        path: PathBuf,
+        /// The OS error (shown in the message, so not chained again as a source).
+        err: std::io::Error,
+    },
+}
+
+/// What to do about an I/O error: the registry's own advice only for the registry (its
+/// location is a setting); for any other file, its own permissions when it was being read and
+/// its folder's when it was being written.
+fn io_hint(action: &str, path: &std::path::Path, e: &std::io::Error) -> String {
+    use std::io::ErrorKind as K;
+    let folder = || {
+        let dir = crate::os::paths::parent_dir(path);
+        std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf())
+    };
+    match e.kind() {
+        K::PermissionDenied | K::ReadOnlyFilesystem if action.contains("registry") => {
+            "; check the permissions of the registry's folder, or point DEVPORT_REGISTRY at a writable place".into()
+        }
+        K::PermissionDenied if is_read(action) => {
+            "; check that you may read it and enter every folder above it ('ls -ld' shows their owners and modes)".into()
+        }
+        K::PermissionDenied => format!(
+            "; check that you may write to the folder {} ('ls -ld' shows its owner and mode)",
+            folder().display()
+        ),
+        K::ReadOnlyFilesystem => format!(
+            "; the folder {} is on a read-only file system",
+            folder().display()
+        ),
+        K::StorageFull | K::QuotaExceeded => "; free some space and run the command again".into(),
+        K::FileTooLarge => "; the file would pass the file-size limit of this process (see 'ulimit -f'); raise the limit and run the command again".into(),
+        _ => String::new(),
+    }
+}
+
+/// Whether an [`Error::Io`] action reads (a file, a folder or a link) rather than writes.
+fn is_read(action: &str) -> bool {
+    ["cannot read", "cannot follow", "cannot open project folder"]
+        .iter()
+        .any(|read| action.starts_with(read))
+}
+
+/// What kind of failure an [`Error`] is, for a caller that answers each kind differently (the
+/// command line gives each its exit code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// A negative answer: the port is taken, busy or unbindable, no port is free, the claim has
+    /// another shape, or a stop is refused.
+    Refused,
+    /// Bad input: an argument, a setting, a name or a manifest is not valid.
+    Usage,
+    /// The registry, a file or the operating system failed.
+    Environment,
+}
+
+impl Error {
+    /// The kind of this error: one arm per variant, so a new variant cannot be added without
+    /// choosing its kind.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::PortClaimed { .. }
+            | Error::PortLeased { .. }
+            | Error::PortInUse { .. }
+            | Error::PortUnbindable { .. }
+            | Error::ClaimDiffers { .. }
+            | Error::NoFreePort { .. }
+            | Error::StopRefused { .. } => ErrorKind::Refused,
+            Error::InvalidInput { .. } | Error::Manifest { .. } => ErrorKind::Usage,
+            Error::Config { .. }
+            | Error::Corrupt { .. }
+            | Error::Invalid { .. }
+            | Error::Version { .. }
+            | Error::LockTimeout { .. }
+            | Error::Insecure { .. }
+            | Error::NotAFile { .. }
+            | Error::TooLarge { .. }
+            | Error::Unwritable { .. }
+            | Error::NoHome { .. }
+            | Error::Io { .. } => ErrorKind::Environment,
+        }
+    }
+
+    /// The same error with another action for an [`Error::Io`] (a write of the registry names
+    /// the registry, so the advice fits).
+    #[must_use]
+    pub fn with_action(self, action: &'static str) -> Self {
+        match self {
+            Error::Io { path, err, .. } => Error::Io { action, path, err },
+            other => other,
+        }
+    }
+
+    /// Builds an [`Error::Config`].
+    pub fn config(path: &Path, message: String) -> Self {
+        Error::Config {
+            path: path.to_path_buf(),
+            message,
+        }
+    }
+
+    /// Builds an [`Error::Manifest`].
+    pub fn manifest(path: &Path, message: String) -> Self {
+        Error::Manifest {
+            path: path.to_path_buf(),
+            message,
+        }
+    }
+
+    /// Builds an [`Error::InvalidInput`].
+    pub fn invalid(input: Input, message: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            input,
+            message: message.into(),
+        }
+    }
+
+    /// Builds an [`Error::Io`].
+    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            action,
+            path: path.into(),
+            err: source,
+        }
+    }
+}
+
+/// "line L, column C" of byte `offset` in `text` (1-based; columns count characters).
+pub fn position(text: &str, offset: usize) -> String {
+    let before = text.get(..offset.min(text.len())).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.chars().rev().take_while(|&c| c != '\n').count() + 1;
+    format!("line {line}, column {column}")
+}
+
+/// Turns a TOML error into one line naming the file, line and column: its `message` for
+/// [`Error::Config`] or [`Error::Manifest`].
+pub fn toml_message(text: &str, e: &toml::de::Error) -> String {
+    let message = e
+        .message()
+        .trim()
+        .replace('\n', " ")
+        .replace("unknown field", "unknown key");
+    match e.span() {
+        Some(span) => format!("{}: {message}", position(text, span.start)),
+        None => message,
+    }
+}
+
+/// A JSON error's message without its position (which errors give as line and column of
+/// their own) and in the user's words, not Rust's: "expected struct Record" is "expected an
+/// object", "expected u16" is "expected a whole number from 0 to 65535".
+pub fn json_message(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let mut rest = text.split(" at line ").next().unwrap_or_default();
+    let mut out = String::with_capacity(rest.len() + 32);
+    let word_end = |s: &str| {
+        s.find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(s.len())
+    };
+    while let Some(i) = rest.find("expected ") {
+        let (before, after) = rest.split_at(i + "expected ".len());
+        out.push_str(before);
+        let mut end = word_end(after);
+        let plain = match &after[..end] {
+            "struct" | "map" => {
+                // `struct Name`: the name is Rust's, not the user's.
+                if after[end..].starts_with(' ') {
+                    end += 1 + word_end(&after[end + 1..]);
+                }
+                "an object".to_string()
+            }
+            "a" if after.starts_with("a map") => {
+                end = "a map".len();
+                "an object".to_string()
+            }
+            "a" if after.starts_with("a sequence") => {
+                end = "a sequence".len();
+                "a list".to_string()
+            }
+            "u8" => whole(0, u8::MAX.into()),
+            "u16" => whole(0, u16::MAX.into()),
+            "u32" => whole(0, u32::MAX.into()),
+            "u64" | "usize" => whole(0, u64::MAX.into()),
+            "i32" => whole(i32::MIN.into(), i32::MAX.into()),
+            "i64" | "isize" => whole(i64::MIN.into(), i64::MAX.into()),
+            "f32" | "f64" => "a number".to_string(),
+            word => word.to_string(),
+        };
+        out.push_str(&plain);
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out.replace("invalid type: map", "invalid type: an object")
+        .replace("invalid type: sequence", "invalid type: a list")
+        .replace("invalid type: unit value", "invalid type: null")
+}
+
+/// "a whole number from LO to HI".
+fn whole(lo: i128, hi: i128) -> String {
+    format!("a whole number from {lo} to {hi}")
+}
+
+/// Which kind of value an [`Error::InvalidInput`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Input {
+    /// A port number or a block of ports.
+    Port,
+    /// A port range (`--range`).
+    Range,
+    /// A block size (`--count`).
+    Count,
+    /// A protocol name.
+    Proto,
+    /// A service name.
+    Service,
+    /// A duration (`--ttl`, `--older-than`, a lock timeout).
+    Duration,
+    /// An environment variable's name or value in `[env]` or a `.env` file.
+    Variable,
+    /// A setting from the environment (`DEVPORT_REGISTRY`, `DEVPORT_LOCK_TIMEOUT`) or the
+    /// registry's location.
+    Setting,
+    /// The project folder.
+    Folder,
+    /// Another argument of the command line.
+    Argument,
+}
+
+/// Why [`Error::NoFreePort`]: the fix differs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NoRoom {
+    /// No port of the range may be handed out at all; the words say why (inside the OS
+    /// ephemeral range, or every port breaks a rule).
+    EmptyRange(String),
+    /// The block is longer than the longest run of usable ports in the range.
+    TooLong {
+        /// The longest run there.
+        longest: u32,
+    },
+    /// Claims and leases hold the ports a block would need.
+    Held,
+    /// Other processes use the ports a block would need, now.
+    Busy,
+}
+
+/// The text of [`Error::NoFreePort`], with the fix that applies.
+fn no_room_text(range: PortRange, count: u16, what: &str, why: &NoRoom) -> String {
+    match why {
+        NoRoom::EmptyRange(why) => format!(
+            "no port in the range {range} can be handed out for {what}: {why}; pick another range with --range or in the config, such as the default {}",
+            crate::model::types::DEFAULT_RANGE
+        ),
+        NoRoom::TooLong { longest } => format!(
+            "no block of {count} consecutive ports fits in {range} for {what}: the longest run of usable ports there is {longest}; ask for at most {longest} ports, or pick a wider range with --range or in the config"
+        ),
+        NoRoom::Held => format!(
+            "no free block of {count} port(s) in {range} for {what}: claims and leases hold the ports it would need; free some with 'devport gc' or 'devport release', or pick a wider range with --range"
+        ),
+        NoRoom::Busy => format!(
+            "no free block of {count} port(s) in {range} for {what}: the ports it would need are in use by other processes now; stop them ('devport audit' shows them) or pick a wider range with --range"
+        ),
+    }
+}
+
+/// Why [`Error::StopRefused`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StopRefusal {
+    /// The port's process cannot be seen (another user's, without its pid).
+    Unseen,
+    /// The system's own process (pid 1; System on Windows).
+    SystemProcess,
+    /// A container engine's port forwarder: stop the container instead.
+    ContainerForwarder,
+    /// Another user's process (root's too, for a user; a user's too, for root).
+    OtherUser,
+    /// A process that works outside this project's folder (see `devport kill` in docs/commands.md).
+    NotInProject,
+    /// Its start time cannot be read, so a signal could reach a process that took its pid.
+    UnknownStart,
+    /// The OS does not let devport end it (Windows: a service, a protected process).
+    NotPermitted,
+    /// Windows ends a process only at once: that needs `--force`.
+    NeedsForce,
+    /// Signalling or ending it failed.
+    Failed,
+    /// devport itself holds the socket (it inherited it from the process that started it), so
+    /// the port cannot be freed by signalling, and devport never signals itself.
+    Itself,
+}
+
+/// Result with devport's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,67 @@
+//! devport: stable, conflict-free ports for every local development project, and the truth
+//! about any port on the machine.
+//!
+//! This crate is the library behind the `devport` command line (the `devport` crate), for Rust
+//! programs that want the same ports without running the binary:
+//! - [`Store`] is the per-user registry, opened from the environment as the command line does
+//!   ([`Store::from_env`]: `DEVPORT_REGISTRY`, `DEVPORT_CONFIG`, `DEVPORT_LOCK_TIMEOUT`);
+//!   [`Store::claim`], [`Store::release`], [`Store::claims`] and [`Store::check`] are what
+//!   `devport claim`, `release`, `list` and `check` do;
+//! - [`Project`] finds the project of a folder, [`ClaimRequest`] says what to claim;
+//! - [`Lease`] holds a free port for as long as the value lives (`devport lease`);
+//! - the value types: [`Claim`], [`PortRange`], [`Proto`], [`Reason`], [`Config`], and
+//!   [`Error`], one variant per way a request can fail.
+//!
+//! # Stability
+//!
+//! The items documented here are the library's surface, and follow semantic versioning.
+//! Public enums and structs that may grow are `#[non_exhaustive]`. The layer modules below the
+//! facade — `model` (value types and input checks), `os` (the operating system), `policy`
+//! (which ports may be handed out), `store` (registry, config, trust), `project`, `env` (`.env`
+//! files and `[env]` values) and `ops` (what each command does, as typed reports) — are public
+//! for the command line, hidden from these docs, and may change in any release. The registry's
+//! JSON format and the command line's output are the binary's contracts, not the library's.
+//!
+//! ```no_run
+//! use devport_core::{ClaimRequest, PortChoice, Project, Proto, Store};
+//!
+//! let store = Store::from_env()?;
+//! let project = Project::detect(std::path::Path::new("."))?;
+//! let request = ClaimRequest::new(&project, "web")
+//!     .count(2)
+//!     .proto(Proto::Tcp)
+//!     .choice(PortChoice::Prefer(3000));
+//! let outcome = store.claim(&request)?;
+//! println!("web gets ports {}", outcome.claim.ports());
+//! for claim in store.claims()? {
+//!     println!("{} {}", claim.label(), claim.port);
+//! }
+//! # Ok::<(), devport_core::Error>(())
+//! ```
+
+// The layers, public for the devport command line only (see "Stability" above).
+#[doc(hidden)]
+pub mod env;
+pub mod error;
+#[doc(hidden)]
+pub mod model;
+#[doc(hidden)]
+pub mod ops;
+#[doc(hidden)]
+pub mod os;
+#[doc(hidden)]
+pub mod policy;
+#[doc(hidden)]
+pub mod project;
+#[doc(hidden)]
+pub mod store;
+
+pub use error::{Error, ErrorKind, Input, NoRoom, Result, StopRefusal};
+pub use model::types::{PortRange, Proto};
+pub use ops::check::PortReport;
+pub use ops::claim::{ClaimOutcome, ClaimRequest, PortChoice, Preferred, ReleaseTarget};
+pub use ops::lease::{Lease, LeaseOptions};
+pub use policy::Reason;
+pub use project::Project;
+pub use store::config::Config;
+pub use store::registry::{Claim, Store};

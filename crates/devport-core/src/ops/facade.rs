@@ -1,0 +1,145 @@
+//! The library's front door: [`Store`] opened from the environment, and what the command line's
+//! `claim`, `release`, `list` and `check` do, for a Rust caller. Each call reads the machine
+//! (OS port ranges, live sockets) and the clock when it runs, as the binary does.
+
+use jiff::Timestamp;
+
+use crate::error::Result;
+use crate::ops::check::{self, PortReport};
+use crate::ops::claim::{self, ClaimOutcome, ClaimRequest, ReleaseTarget};
+use crate::os::sockets;
+use crate::policy::Policy;
+use crate::store::config;
+use crate::store::registry::{Claim, Store};
+
+impl Store {
+    /// The registry the command line uses, with its settings: the file from
+    /// `DEVPORT_REGISTRY` (else the per-user default), the configuration from `DEVPORT_CONFIG`
+    /// (else the per-user `config.toml`; a missing file means the defaults) and the lock
+    /// timeout from `DEVPORT_LOCK_TIMEOUT` (else the configuration). Nothing is read from the
+    /// registry yet.
+    pub fn from_env() -> Result<Store> {
+        let config = config::load_user_config()?;
+        let lock_timeout = config::lock_timeout(&config)?;
+        let path = config::resolve_registry_path(None)?;
+        Ok(Store::new(path, lock_timeout).with_config(config))
+    }
+
+    /// The port policy of this store's configuration on this machine (the OS's ranges are read
+    /// only when a rule needs them).
+    fn policy(&self) -> Policy {
+        Policy::of_this_machine(self.config())
+    }
+
+    /// Get-or-create, as `devport claim`: an existing claim of the service is returned as it
+    /// is (or moved, with [`ClaimRequest::relocate`]); a new one gets a port the policy allows
+    /// and nothing is bound to. A request the registry cannot grant is an [`Error`] variant
+    /// naming why (the port is taken, no port is free, the claim has another shape …).
+    ///
+    /// [`Error`]: crate::Error
+    pub fn claim(&self, request: &ClaimRequest<'_>) -> Result<ClaimOutcome> {
+        claim::claim(self, &self.policy(), request, Timestamp::now())
+    }
+
+    /// Removes claims, as `devport release`, and returns them (none removed is not an error).
+    pub fn release(&self, target: &ReleaseTarget<'_>) -> Result<Vec<Claim>> {
+        claim::release(self, target, Timestamp::now())
+    }
+
+    /// Every claim in the registry, as `devport list` (a missing registry has none). Does not
+    /// lock: a claim being written at the same moment may be missing.
+    pub fn claims(&self) -> Result<Vec<Claim>> {
+        Ok(self.read()?.claims)
+    }
+
+    /// Everything devport knows about `port`, as `devport check`: whether `claim` would hand
+    /// it out, every reason it would not, and who holds it.
+    pub fn check(&self, port: u16) -> Result<PortReport> {
+        let reg = self.read()?;
+        let mut report = check::report(
+            &self.policy(),
+            &reg,
+            &sockets::on_port(&sockets::list(), port),
+            port,
+            Timestamp::now(),
+        );
+        crate::os::container::annotate(&mut report.sockets);
+        report.judge();
+        Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::{
+        ClaimRequest, Config, Error, PortChoice, PortRange, Project, Proto, Reason, ReleaseTarget,
+        Store,
+    };
+
+    #[test]
+    fn claim_list_check_release_and_refusals_a_caller_can_match() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::new(dir.path().join("registry.json"), Duration::from_secs(5));
+        let project = Project::global();
+        let web = store
+            .claim(&ClaimRequest::new(&project, "web"))
+            .expect("claim web");
+        assert!(web.new);
+        let port = web.claim.port;
+        assert_eq!(store.claims().expect("claims"), vec![web.claim.clone()]);
+        // The same request again returns the same claim.
+        let again = store
+            .claim(&ClaimRequest::new(&project, "web"))
+            .expect("claim web again");
+        assert_eq!((again.new, again.claim.port), (false, port));
+
+        // Another service asking for that port is told who holds it.
+        let taken = store.claim(&ClaimRequest::new(&project, "db").choice(PortChoice::Exact(port)));
+        assert!(
+            matches!(&taken, Err(Error::PortClaimed { service, .. }) if service == "web"),
+            "{taken:?}"
+        );
+        // The same service asking for another shape is told so, not given a second claim.
+        let other = store.claim(&ClaimRequest::new(&project, "web").count(2));
+        assert!(
+            matches!(&other, Err(Error::ClaimDiffers { wanted, .. }) if wanted == "2 port(s)"),
+            "{other:?}"
+        );
+
+        let report = store.check(port).expect("check");
+        assert!(!report.usable);
+        assert!(report.reasons.contains(&Reason::Claimed), "{report:?}");
+        assert_eq!(report.claim.as_ref().map(|c| c.port), Some(port));
+
+        let removed = store.release(&ReleaseTarget::Port(port)).expect("release");
+        assert_eq!(removed.len(), 1);
+        assert!(store.claims().expect("claims").is_empty());
+    }
+
+    #[test]
+    fn a_busy_port_and_a_full_range_are_refusals_of_their_own() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let project = Project::global();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let busy = listener.local_addr().expect("addr").port();
+        let store = Store::new(dir.path().join("registry.json"), Duration::from_secs(5));
+        let e = store.claim(&ClaimRequest::new(&project, "api").choice(PortChoice::Exact(busy)));
+        assert!(
+            matches!(e, Err(Error::PortInUse { port, proto: Proto::Tcp, .. }) if port == busy),
+            "{e:?}"
+        );
+        let narrow = Config {
+            range: PortRange::new(20000, 20001).expect("lo <= hi"),
+            ..Config::default()
+        };
+        let store = store.with_config(narrow);
+        let e = store.claim(&ClaimRequest::new(&project, "db").count(3));
+        assert!(
+            matches!(&e, Err(Error::NoFreePort { count: 3, range, .. }) if range.lo() == 20000),
+            "{e:?}"
+        );
+        assert!(store.claims().expect("claims").is_empty());
+    }
+}

@@ -1,0 +1,13 @@
+//! Operations: what each command does, returning typed reports (claim, lease, gc, check,
+//! doctor, export, kill, and the ownership rule they share).
+
+pub mod check;
+pub mod claim;
+pub mod control;
+pub mod devserver;
+pub mod doctor;
+pub mod export;
+pub mod facade;
+pub mod gc;
+pub mod lease;
+pub mod owner;

@@ -1,0 +1,776 @@
+//! Finding the project a command runs in, and reading its `devport.toml` manifest.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::env::computed::Template;
+use crate::error::{Error, Result, position, toml_message};
+use crate::model::types::Proto;
+use crate::store::registry::{Claim, Registry};
+
+/// The manifest file name.
+pub const MANIFEST: &str = "devport.toml";
+
+/// A project: the unit that owns claims.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Project {
+    /// Display name: `name` from `devport.toml`, else the folder name.
+    pub name: String,
+    /// The canonical folder, the key of its claims; `None` for global claims.
+    pub path: Option<PathBuf>,
+    /// The parsed manifest, if the project has one.
+    pub manifest: Option<Manifest>,
+}
+
+impl Project {
+    /// Appends to `vars` (the `*_PORT` variables, which they must not meet: exit 2) the computed
+    /// variables of the manifest's `[env]` table (see [`crate::env::computed`]), after `prefix`, with
+    /// the ports of the project's claims in `reg`.
+    /// A value that reads a port no claim holds (the service is not claimed yet, or its block is
+    /// smaller) is left out; the returned list gives each one's name and a note with the fix
+    /// (a `.env` being written drops its old line: an old port is worse than none).
+    pub fn computed_vars(
+        &self,
+        reg: &Registry,
+        prefix: &str,
+        vars: &mut Vec<(String, String)>,
+    ) -> Result<Vec<(String, String)>> {
+        let Some(manifest) = &self.manifest else {
+            return Ok(Vec::new());
+        };
+        let claims: Vec<&Claim> = reg
+            .claims
+            .iter()
+            .filter(|c| c.project_path == self.path)
+            .collect();
+        let mut notes = Vec::new();
+        let mut out = Vec::with_capacity(manifest.computed.len());
+        for (name, template) in &manifest.computed {
+            let name = format!("{prefix}{name}");
+            if let Some(why) = crate::env::envfile::name_problem(&name) {
+                return Err(Error::invalid(
+                    crate::error::Input::Variable,
+                    format!(
+                        "--prefix {prefix} makes the [env] variable {name}, which cannot be used: {why}; choose another --prefix"
+                    ),
+                ));
+            }
+            if let Some((theirs, _)) = vars.iter().find(|(k, _)| k.eq_ignore_ascii_case(&name)) {
+                return Err(Error::invalid(
+                    crate::error::Input::Variable,
+                    crate::env::computed::collision(&name, theirs),
+                ));
+            }
+            match template.render(&self.name, &claims) {
+                Ok(value) => {
+                    if let Some(why) = crate::env::envfile::dotenv_problem(&value) {
+                        return Err(Error::invalid(
+                            crate::error::Input::Variable,
+                            format!(
+                                "[env] {name} becomes {value:?} with the project name {:?}, which cannot be written to .env files: {why}; give the project another name (name = \"...\" in {})",
+                                self.name,
+                                MANIFEST
+                            ),
+                        ));
+                    }
+                    out.push((name, value));
+                }
+                Err((service, index)) => notes.push((name.clone(), match claims.iter().find(|c| c.service == service) {
+                    Some(claim) => format!(
+                        "{name} is not set: it reads port {index} of {service}, whose block has {} port(s) (places 0-{}); run 'devport up --move' to apply the manifest's count",
+                        claim.count,
+                        claim.count.saturating_sub(1)
+                    ),
+                    None => format!(
+                        "{name} is not set: it reads the port of {service}, which is not claimed yet; run 'devport up'"
+                    ),
+                })),
+            }
+        }
+        vars.extend(out);
+        Ok(notes)
+    }
+
+    /// The pseudo-project of claims made with `--global`.
+    pub fn global() -> Project {
+        Project {
+            name: "global".to_string(),
+            path: None,
+            manifest: None,
+        }
+    }
+
+    /// Finds the project of `start` (a folder), as the command line does: going up from
+    /// `start`, the first folder with a `devport.toml` this user can trust, or the first with
+    /// a `.git`, whichever comes first; else `start` itself. A manifest another user owns, or
+    /// one in a folder every user may write, is skipped. The top of the file system is never a
+    /// project.
+    pub fn detect(start: &Path) -> Result<Project> {
+        Project::detect_with_warnings(start).map(|(project, _)| project)
+    }
+
+    /// Finds the project of `start` (a folder: a file is refused, exit 2): going up from
+    /// `start`, the first folder with a
+    /// `devport.toml` this user can trust, or the first with a `.git` (a folder, or a
+    /// worktree's file), whichever comes first; else `start` itself. A manifest above the git
+    /// root belongs to something else and is never read. A manifest another user owns, or one
+    /// in a folder every user may write, is skipped (see [`crate::os::fsutil::untrusted`]): the project behaves as
+    /// if it were not there, and the returned warnings say so, as git does for an unsafe
+    /// repository. The top of the file system (`/`) is never a project (exit 2): claims there
+    /// belong with `--global`. A home folder is a project like any other folder.
+    pub fn detect_with_warnings(start: &Path) -> Result<(Project, Vec<String>)> {
+        let start = dunce::canonicalize(start).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::invalid(
+                crate::error::Input::Folder,
+                format!(
+                    "project folder {} does not exist; check --project or the current folder",
+                    start.display()
+                ),
+            ),
+            _ => Error::io("cannot open project folder", start, e),
+        })?;
+        if !start.is_dir() {
+            return Err(Error::invalid(
+                crate::error::Input::Folder,
+                format!(
+                    "{} is a file, not a project folder; give a folder (--project DIR)",
+                    start.display()
+                ),
+            ));
+        }
+        let mut warnings = Vec::new();
+        let mut found = None;
+        for dir in start.ancestors() {
+            let path = dir.join(MANIFEST);
+            if let Some(why) = crate::os::fsutil::untrusted(&path) {
+                warnings.push(format!("skipped manifest {}: {why}", path.display()));
+            } else if let Some(manifest) = Manifest::load(&path)? {
+                found = Some((dir.to_path_buf(), Some(manifest)));
+                break;
+            }
+            let git = dir.join(".git");
+            if std::fs::symlink_metadata(&git).is_ok() {
+                // A `.git` someone else put there (say in /tmp) would merge unrelated folders
+                // into one project: the same rule as for manifests.
+                if let Some(why) = crate::os::fsutil::untrusted(&git) {
+                    warnings.push(format!(
+                        "skipped {} as a project root: {why}",
+                        git.display()
+                    ));
+                } else {
+                    found = Some((dir.to_path_buf(), None));
+                    break;
+                }
+            }
+        }
+        let (root, manifest) = found.unwrap_or((start, None));
+        check_utf8(&root)?;
+        if root.parent().is_none() {
+            return Err(Error::invalid(
+                crate::error::Input::Folder,
+                format!(
+                    "{} is the top of the file system, not a project folder; run devport inside a project's folder (or give it with --project DIR), or use --global for claims that belong to no project",
+                    root.display()
+                ),
+            ));
+        }
+        let name = manifest
+            .as_ref()
+            .and_then(|m| m.name.clone())
+            .or_else(|| root.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| root.display().to_string());
+        // `{project}` puts the folder's name into `[env]` values: checked now, before anything
+        // is claimed, as the manifest's own text was when it was read.
+        if let Some(m) = &manifest {
+            for (var, template) in &m.computed {
+                if let Some(why) = template.problem(&name) {
+                    return Err(Error::manifest(
+                        &root.join(MANIFEST),
+                        format!(
+                            "[env] {var} puts the project name {name:?} into a value that cannot be written to .env files: {why}; give the project a plain name (name = \"...\")"
+                        ),
+                    ));
+                }
+            }
+        }
+        let project = Project {
+            name,
+            path: Some(root),
+            manifest,
+        };
+        Ok((project, warnings))
+    }
+}
+
+/// The registry is JSON text, so a project folder must have a UTF-8 path to be recorded: one
+/// that has not is refused (exit 2) before anything is read or written.
+pub fn check_utf8(path: &Path) -> Result<()> {
+    if path.to_str().is_some() {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        crate::error::Input::Folder,
+        format!(
+            "the project folder {} has a name that is not valid UTF-8, which the registry cannot record; rename the folder, or use --global",
+            path.display()
+        ),
+    ))
+}
+
+/// What can be said about a claim's project folder.
+#[derive(Debug)]
+pub enum FolderState {
+    /// It exists and is a folder.
+    Present,
+    /// It does not exist: the path, or a folder on the way to it, is missing or is a file.
+    Gone,
+    /// It cannot be looked at (permission denied, an I/O error): whether it exists is unknown,
+    /// so nothing may be removed because of it.
+    Unreadable(std::io::Error),
+}
+
+/// The one test of whether a claim's folder is still there. Only "does not exist" (`ENOENT`,
+/// `ENOTDIR`, or a file in its place) counts as gone; a folder this user merely cannot see
+/// is [`FolderState::Unreadable`].
+pub fn folder_state(path: &Path) -> FolderState {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => FolderState::Present,
+        Ok(_) => FolderState::Gone,
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
+            FolderState::Gone
+        }
+        Err(e) => FolderState::Unreadable(e),
+    }
+}
+
+/// `devport.toml`: the services a project needs, committed with the project.
+///
+/// Values are checked while the file is read, so every error carries the line and column of
+/// the offending key or value.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// The project's name (default: the folder name), under the rules of a service name.
+    #[serde(default, deserialize_with = "checked::name")]
+    pub name: Option<String>,
+    /// Services by name.
+    #[serde(default, deserialize_with = "checked::services")]
+    pub services: BTreeMap<String, ServiceSpec>,
+    /// The `[env]` table: computed variables by name (see [`crate::env::computed`]).
+    #[serde(default, rename = "env", deserialize_with = "checked::computed")]
+    pub computed: BTreeMap<String, Template>,
+    /// The SHA-256 of the text it was read from (see [`crate::store::trust`]); empty for a manifest
+    /// parsed from a string.
+    #[serde(skip)]
+    pub sha256: String,
+}
+
+/// One `[services.NAME]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSpec {
+    /// Exactly this port.
+    #[serde(default, deserialize_with = "checked::port")]
+    pub port: Option<u16>,
+    /// This port if usable, else the policy's pick.
+    #[serde(default, deserialize_with = "checked::prefer")]
+    pub prefer: Option<u16>,
+    /// How many consecutive ports.
+    #[serde(default, deserialize_with = "checked::count")]
+    pub count: Option<u16>,
+    /// Protocols.
+    #[serde(default, deserialize_with = "checked::proto")]
+    pub proto: Option<Proto>,
+    /// The environment variable name (default: `<SERVICE>_PORT`).
+    #[serde(default, deserialize_with = "checked::env")]
+    pub env: Option<String>,
+    /// Whether the service speaks HTTP (default: yes); `export` leaves out `http = false`.
+    pub http: Option<bool>,
+}
+
+/// The manifest's deserializers, which validate as they read (see [`crate::model::toml_value`]), so
+/// TOML reports where a bad value is, and every message says what is wrong in the user's words
+/// ("prefer must be a port number 1-65535, not a string").
+mod checked {
+    use serde::de::{Deserialize, Deserializer, Error as _, IgnoredAny};
+    use std::collections::BTreeMap;
+
+    use super::ServiceSpec;
+    use crate::env::computed::Template;
+    use crate::model::toml_value::{Raw, field, not, string};
+    use crate::model::types::Proto;
+
+    /// A port number 1-65535.
+    fn port_value<E, M>(raw: Raw<E, M>, key: &str) -> Result<u16, String> {
+        match raw {
+            Raw::Int(n) if (1..=65535).contains(&n) => Ok(u16::try_from(n).unwrap_or(u16::MAX)),
+            other => Err(format!(
+                "{key} must be a port number 1-65535, not {}",
+                not(&other)
+            )),
+        }
+    }
+
+    pub fn port<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
+        field(d, "port", port_value::<IgnoredAny, IgnoredAny>).map(Some)
+    }
+
+    pub fn prefer<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
+        field(d, "prefer", port_value::<IgnoredAny, IgnoredAny>).map(Some)
+    }
+
+    pub fn count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
+        field(d, "count", |raw: Raw, key| {
+            let max = crate::model::types::MAX_COUNT;
+            match raw {
+                Raw::Int(n) if (1..=i128::from(max)).contains(&n) => {
+                    Ok(Some(u16::try_from(n).unwrap_or(max)))
+                }
+                other => Err(format!(
+                    "{key} must be a number of ports from 1 to {max}, not {}",
+                    not(&other)
+                )),
+            }
+        })
+    }
+
+    pub fn proto<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Proto>, D::Error> {
+        field(d, "proto", |raw: Raw, key| {
+            let found = match raw {
+                Raw::Str(s) => match s.parse() {
+                    Ok(proto) => return Ok(Some(proto)),
+                    Err(_) => format!("{s:?}"),
+                },
+                other => other.kind().to_string(),
+            };
+            Err(format!(
+                "{key} must be \"tcp\", \"udp\" or \"both\", not {found}"
+            ))
+        })
+    }
+
+    pub fn env<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        let name = string(d, "env", "a variable name like \"WEB_PORT\"")?;
+        crate::env::envfile::validate_var(&name).map_err(D::Error::custom)?;
+        Ok(Some(name))
+    }
+
+    /// The project's name: the rules of a service name, as it names the project in every
+    /// message and label.
+    pub fn name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        let name = string(d, "name", "a project name like \"shop\"")?;
+        crate::model::input::validate_service(&name).map_err(|e| {
+            D::Error::custom(
+                e.to_string()
+                    .replace("service name", "project name")
+                    .replace("empty project name", "name is empty"),
+            )
+        })?;
+        Ok(Some(name))
+    }
+
+    /// A service name, checked when read as a table key.
+    struct Name(String);
+
+    impl<'de> Deserialize<'de> for Name {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            let name = String::deserialize(d)?;
+            crate::model::input::validate_service(&name).map_err(D::Error::custom)?;
+            Ok(Name(name))
+        }
+    }
+
+    impl PartialEq for Name {
+        fn eq(&self, other: &Self) -> bool {
+            self.0 == other.0
+        }
+    }
+    impl Eq for Name {}
+    impl PartialOrd for Name {
+        fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+            Some(self.cmp(other))
+        }
+    }
+    impl Ord for Name {
+        fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+            self.0.cmp(&other.0)
+        }
+    }
+
+    /// One service's table; anything else is refused in the user's words.
+    struct Spec(ServiceSpec);
+
+    impl<'de> Deserialize<'de> for Spec {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            field(
+                d,
+                "a service",
+                |raw: Raw<IgnoredAny, ServiceSpec>, _| match raw {
+                    Raw::Table(spec) => Ok(Spec(spec)),
+                    other => Err(format!(
+                        "a service must be a table such as [services.web], not {}",
+                        other.kind()
+                    )),
+                },
+            )
+        }
+    }
+
+    pub fn services<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<String, ServiceSpec>, D::Error> {
+        field(
+            d,
+            "services",
+            |raw: Raw<IgnoredAny, BTreeMap<Name, Spec>>, key| match raw {
+                Raw::Table(map) => Ok(map.into_iter().map(|(k, v)| (k.0, v.0)).collect()),
+                other => Err(format!(
+                    "{key} must be tables such as [services.web], not {}",
+                    other.kind()
+                )),
+            },
+        )
+    }
+
+    /// A variable name of the `[env]` table, checked when read as a table key.
+    struct Var(String);
+
+    impl<'de> Deserialize<'de> for Var {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            let name = String::deserialize(d)?;
+            crate::env::envfile::validate_var(&name).map_err(|e| {
+                D::Error::custom(e.to_string().replace("such as WEB_PORT", "such as API_URL"))
+            })?;
+            Ok(Var(name))
+        }
+    }
+
+    impl PartialEq for Var {
+        fn eq(&self, other: &Self) -> bool {
+            self.0 == other.0
+        }
+    }
+    impl Eq for Var {}
+    impl PartialOrd for Var {
+        fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+            Some(self.cmp(other))
+        }
+    }
+    impl Ord for Var {
+        fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+            self.0.cmp(&other.0)
+        }
+    }
+
+    /// One value of the `[env]` table: a string whose placeholders parse.
+    struct Value(Template);
+
+    impl<'de> Deserialize<'de> for Value {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            let what = "a string such as \"http://localhost:{port:api}\"";
+            let text = string(d, "an [env] value", what)?;
+            Template::parse(&text).map(Value).map_err(D::Error::custom)
+        }
+    }
+
+    /// The `[env]` table: variable names and the values computed from the ports.
+    pub fn computed<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<String, Template>, D::Error> {
+        field(
+            d,
+            "env",
+            |raw: Raw<IgnoredAny, BTreeMap<Var, Value>>, key| match raw {
+                Raw::Table(map) => Ok(map.into_iter().map(|(k, v)| (k.0, v.0)).collect()),
+                other => Err(format!(
+                    "{key} must be a table such as [env] with API_URL = \"http://localhost:{{port:api}}\", not {}",
+                    other.kind()
+                )),
+            },
+        )
+    }
+}
+
+impl Manifest {
+    /// Reads and validates a manifest (`None` when there is none); errors carry the file, line
+    /// and column (exit 2).
+    pub fn load(path: &Path) -> Result<Option<Manifest>> {
+        match crate::os::fsutil::read_text(path, "manifest", Error::manifest)? {
+            Some(text) => Manifest::parse(&text, path).map(|manifest| {
+                Some(Manifest {
+                    sha256: crate::model::types::sha256(text.as_bytes()),
+                    ..manifest
+                })
+            }),
+            None => Ok(None),
+        }
+    }
+
+    /// Parses manifest text; `path` is only used in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Manifest> {
+        let manifest: Manifest =
+            toml::from_str(text).map_err(|e| Error::manifest(path, toml_message(text, &e)))?;
+        if let Some(name) = manifest
+            .services
+            .iter()
+            .find(|(_, s)| s.port.is_some() && s.prefer.is_some())
+            .map(|(n, _)| n)
+        {
+            let at = key_span(text, &["services", name, "prefer"])
+                .map_or_else(String::new, |span| {
+                    format!("{}: ", position(text, span.start))
+                });
+            return Err(Error::manifest(
+                path,
+                format!("{at}[services.{name}] gives both `port` and `prefer`; keep one"),
+            ));
+        }
+        manifest.check_computed(text, path)?;
+        Ok(manifest)
+    }
+
+    /// Variable names the manifest gives its services (`env = "..."`).
+    pub fn env_names(&self) -> BTreeMap<String, String> {
+        self.services
+            .iter()
+            .filter_map(|(service, spec)| Some((service.clone(), spec.env.clone()?)))
+            .collect()
+    }
+
+    /// Checks the `[env]` table against the services (exit 2, at the offending value or
+    /// name): every `{port:SERVICE:N}` names a service of the manifest and a place inside its
+    /// block, and no name meets a variable devport sets for a port (`*_PORT`, a block's
+    /// `*_PORT_N`, or `exec`'s `PORT`), compared ignoring case.
+    fn check_computed(&self, text: &str, path: &Path) -> Result<()> {
+        let fail = |key: &str, value: bool, message: String| {
+            let at = entry_span(text, &["env", key]).map_or_else(String::new, |(k, v)| {
+                format!("{}: ", position(text, if value { v } else { k }.start))
+            });
+            Error::manifest(path, format!("{at}{message}"))
+        };
+        for (name, template) in &self.computed {
+            for (service, index) in template.ports() {
+                let Some(spec) = self.services.get(service) else {
+                    let known: Vec<&str> = self.services.keys().map(String::as_str).collect();
+                    let known = if known.is_empty() {
+                        "it has none".to_string()
+                    } else {
+                        format!("it has {}", known.join(", "))
+                    };
+                    return Err(fail(
+                        name,
+                        true,
+                        format!(
+                            "[env] {name} reads the port of {service}, which is not a service of {MANIFEST} ({known}); fix the name, or add [services.{service}]"
+                        ),
+                    ));
+                };
+                let count = spec.count.unwrap_or(1);
+                if index >= count {
+                    return Err(fail(
+                        name,
+                        true,
+                        format!(
+                            "[env] {name} reads {{port:{service}:{index}}}, but {service} has {count} port(s), numbered from 0 to {}; use a place in that range, or raise count under [services.{service}]",
+                            count - 1
+                        ),
+                    ));
+                }
+            }
+        }
+        let keys: Vec<&String> = self.computed.keys().collect();
+        if let Some((first, second)) = keys.iter().enumerate().find_map(|(i, a)| {
+            keys[i + 1..]
+                .iter()
+                .find(|b| a.eq_ignore_ascii_case(b))
+                .map(|b| (*a, *b))
+        }) {
+            return Err(fail(
+                second,
+                false,
+                format!(
+                    "[env] sets {first} and {second}, one variable where names ignore case (Windows); keep one"
+                ),
+            ));
+        }
+        let names = self.env_names();
+        let mut taken = vec!["PORT".to_string()];
+        for (service, spec) in &self.services {
+            taken.extend(crate::env::envfile::service_vars(
+                service,
+                spec.count.unwrap_or(1),
+                &names,
+                "",
+            ));
+        }
+        match crate::env::computed::clash(&self.computed, taken.iter().map(String::as_str)) {
+            Some((mine, theirs)) => Err(fail(
+                &mine,
+                false,
+                crate::env::computed::collision(&mine, &theirs),
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Where the key at `keys` (a path of table names, then the key) is written in `text`, from
+/// the parser's spans (never a substring search, which `[services.webapp]` would fool).
+fn key_span(text: &str, keys: &[&str]) -> Option<std::ops::Range<usize>> {
+    entry_span(text, keys).map(|(key, _)| key)
+}
+
+/// Where the key at `keys` and its value are written in `text`, from the parser's spans.
+fn entry_span(
+    text: &str,
+    keys: &[&str],
+) -> Option<(std::ops::Range<usize>, std::ops::Range<usize>)> {
+    let doc = toml::de::DeTable::parse(text).ok()?;
+    let (last, tables) = keys.split_last()?;
+    let mut table = doc.get_ref();
+    for key in tables {
+        table = table.get(*key)?.get_ref().as_table()?;
+    }
+    table
+        .iter()
+        .find(|(k, _)| k.get_ref() == last)
+        .map(|(k, v)| (k.span(), v.span()))
+}
+
+/// "line L, column C" of the name of the `[services.NAME]` table in manifest `text`, from the
+/// parser's spans; `None` when the text does not parse or has no such service.
+pub fn service_position(text: &str, service: &str) -> Option<String> {
+    key_span(text, &["services", service]).map(|span| position(text, span.start))
+}
+
+impl Project {
+    /// Variable names the manifest gives its services (`env = "..."`).
+    pub fn env_names(&self) -> BTreeMap<String, String> {
+        self.manifest
+            .as_ref()
+            .map(Manifest::env_names)
+            .unwrap_or_default()
+    }
+
+    /// Where `devport init` writes the manifest: the project's folder.
+    pub fn manifest_path(&self) -> Option<PathBuf> {
+        self.path.as_ref().map(|p| p.join(MANIFEST))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn manifest_parser_never_panics(text in "(?s).{0,200}") {
+            let _ = Manifest::parse(&text, Path::new("devport.toml"));
+        }
+
+        #[test]
+        fn manifest_parser_never_panics_on_near_valid_input(
+            name in "[a-z.\\-_ ]{0,10}",
+            key in "(port|prefer|count|proto|env|other)",
+            value in "(0|1|65535|65536|-1|\"tcp\"|\"x y\"|true|\\[\\])",
+        ) {
+            let text = format!("[services.\"{name}\"]\n{key} = {value}\n");
+            let _ = Manifest::parse(&text, Path::new("devport.toml"));
+        }
+    }
+
+    #[test]
+    fn manifest_errors_have_line_and_column() {
+        let e = Manifest::parse(
+            "name = \"x\"\n[services.web]\nprot = 1\n",
+            Path::new("devport.toml"),
+        );
+        let text = e.map(|_| ()).unwrap_err().to_string();
+        assert!(text.contains("line 3, column 1"), "{text}");
+        for (text, at) in [
+            ("[services.\"a b\"]\n", "line 1"),
+            ("[services.web]\nport = 70000\n", "line 2"),
+            ("\n[services.web]\nport = 0\n", "line 3, column 8"),
+            ("[services.web]\ncount = 0\n", "line 2"),
+            ("[services.web]\nenv = \"9X\"\n", "line 2"),
+            (
+                "\n\n[services.web]\nport = 1\nprefer = 2\n",
+                "line 5, column 1",
+            ),
+            // A table whose name contains the service's must not be taken for it.
+            (
+                "[services.webapp]\nport = 1\n[services.web]\nport = 1\nprefer = 2\n",
+                "line 5, column 1",
+            ),
+        ] {
+            let e = Manifest::parse(text, Path::new("m"))
+                .map(|_| ())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(at), "{text:?}: {e}");
+        }
+        let ok = Manifest::parse(
+            "name = \"shop\"\n[services.web]\nprefer = 3000\n",
+            Path::new("m"),
+        );
+        assert_eq!(
+            ok.ok()
+                .and_then(|m| m.services.get("web").and_then(|s| s.prefer)),
+            Some(3000)
+        );
+    }
+
+    #[test]
+    fn env_table_errors_point_at_the_key_or_the_value() {
+        let head = "[services.web]\n[services.db]\ncount = 2\n[env]\n";
+        for (line, at, says) in [
+            (
+                "A = \"x{port:web}{port:nope}\"",
+                "line 5, column 5",
+                "nope, which is not",
+            ),
+            ("  A =   \"{port:db:2}\"", "line 5, column 9", "from 0 to 1"),
+            (
+                "A = \"{port:db:1}\"\nWEB_PORT = \"\"",
+                "line 6, column 1",
+                "WEB_PORT",
+            ),
+            ("DB_port_0 = \"\"", "line 5, column 1", "DB_PORT_0"),
+            ("A_B = \"\"\na_b = \"\"", "line 6, column 1", "A_B and a_b"),
+        ] {
+            let text = format!("{head}{line}\n");
+            let e = Manifest::parse(&text, Path::new("m"))
+                .map(|_| ())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(at) && e.contains(says), "{line:?}: {e}");
+        }
+        let ok = Manifest::parse(
+            &format!("{head}URL = \"{{{{{{port:db:1}}}}}} {{project}}\"\n"),
+            Path::new("m"),
+        )
+        .expect("parses");
+        let ports: Vec<(&str, u16)> = ok.computed["URL"].ports().collect();
+        assert_eq!(ports, vec![("db", 1)]);
+    }
+
+    #[test]
+    fn service_positions_come_from_the_parser_not_from_substrings() {
+        let text = "name = \"web\"\n# [services.web] in a comment\n[services.webapp]\nport = 1\n\n  [services.\"web\"]\nprefer = 2\n[services.db.extra]\n";
+        let at = |service| service_position(text, service);
+        assert_eq!(at("webapp").as_deref(), Some("line 3, column 11"));
+        assert_eq!(at("web").as_deref(), Some("line 6, column 13"));
+        assert_eq!(at("db").as_deref(), Some("line 8, column 11"));
+        assert_eq!(service_position("[services\n", "web"), None);
+        assert_eq!(service_position("services = 1\n", "web"), None);
+    }
+}
