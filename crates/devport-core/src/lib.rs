@@ -64,4 +64,4 @@ pub use ops::lease::{Lease, LeaseOptions};
 pub use policy::Reason;
 pub use project::Project;
 pub use store::config::Config;
-pub use store::registry::{Claim, Store};
+pub use store::registry::{Claim, LeaseRecord, Store};

@@ -7,10 +7,11 @@ use jiff::Timestamp;
 use crate::error::Result;
 use crate::ops::check::{self, PortReport};
 use crate::ops::claim::{self, ClaimOutcome, ClaimRequest, ReleaseTarget};
+use crate::ops::lease::{self, Lease, LeaseOptions};
 use crate::os::sockets;
 use crate::policy::Policy;
 use crate::store::config;
-use crate::store::registry::{Claim, Store};
+use crate::store::registry::{Claim, LeaseRecord, Store};
 
 impl Store {
     /// The registry the command line uses, with its settings: the file from
@@ -66,6 +67,20 @@ impl Store {
         crate::os::container::annotate(&mut report.sockets);
         report.judge();
         Ok(report)
+    }
+
+    /// Leases ports as `options` says, as `devport lease`: a block from this store's
+    /// configured range (or `options`' range) that no claim or lease holds and nothing is
+    /// bound to, recorded for `options`' process. The returned [`Lease`] releases it when
+    /// dropped; [`Lease::keep`] leaves it to its process instead.
+    pub fn lease(&self, options: &LeaseOptions) -> Result<Lease> {
+        Lease::new(self, options, Timestamp::now())
+    }
+
+    /// Ends the lease covering `port`, whichever process holds it, as
+    /// `devport release --lease`, and returns the removed leases (none is not an error).
+    pub fn release_lease(&self, port: u16) -> Result<Vec<LeaseRecord>> {
+        lease::release(self, port, Timestamp::now())
     }
 }
 
