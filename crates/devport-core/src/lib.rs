@@ -56,10 +56,11 @@ pub mod project;
 #[doc(hidden)]
 pub mod store;
 
-pub use error::{Error, ErrorKind, Input, NoRoom, Result, StopRefusal};
+pub use error::{Error, ErrorKind, Input, NoRoom, Result};
 pub use model::types::{PortRange, Proto};
 pub use ops::check::PortReport;
-pub use ops::claim::{ClaimOutcome, ClaimRequest, PortChoice, Preferred, ReleaseTarget};
+pub use ops::claim::{ClaimOutcome, ClaimRequest, PortChoice, Preferred, ReleaseTarget, Wanted};
+pub use ops::control::StopRefusal;
 pub use ops::lease::{Lease, LeaseOptions};
 pub use policy::Reason;
 pub use project::Project;

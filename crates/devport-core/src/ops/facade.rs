@@ -90,7 +90,7 @@ mod tests {
 
     use crate::{
         ClaimRequest, Config, Error, PortChoice, PortRange, Project, Proto, Reason, ReleaseTarget,
-        Store,
+        Store, Wanted,
     };
 
     #[test]
@@ -119,7 +119,13 @@ mod tests {
         // The same service asking for another shape is told so, not given a second claim.
         let other = store.claim(&ClaimRequest::new(&project, "web").count(2));
         assert!(
-            matches!(&other, Err(Error::ClaimDiffers { wanted, .. }) if wanted == "2 port(s)"),
+            matches!(
+                &other,
+                Err(Error::ClaimDiffers {
+                    wanted: Wanted::Count(2),
+                    ..
+                })
+            ),
             "{other:?}"
         );
 

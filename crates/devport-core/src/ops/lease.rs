@@ -107,13 +107,13 @@ impl Lease {
     /// #     std::env::set_var("DEVPORT_REGISTRY", dir.path().join("registry.json"));
     /// #     std::env::set_var("DEVPORT_CONFIG", dir.path().join("config.toml"));
     /// # }
-    /// let lease = devport_core::Lease::acquire(devport_core::LeaseOptions::new().count(2))?;
+    /// let lease = devport_core::Lease::acquire(&devport_core::LeaseOptions::new().count(2))?;
     /// println!("ports {} are mine until the lease is dropped", lease.ports());
     /// # assert_eq!(lease.ports().len(), 2);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn acquire(options: LeaseOptions) -> Result<Lease> {
-        Store::from_env()?.lease(&options)
+    pub fn acquire(options: &LeaseOptions) -> Result<Lease> {
+        Store::from_env()?.lease(options)
     }
 
     /// Records a lease in `store` (see [`Store::lease`]).
@@ -425,7 +425,10 @@ mod tests {
         assert!(f.store.read().expect("read").leases.is_empty());
 
         let kept = f.store.lease(&LeaseOptions::new()).expect("lease").keep();
-        assert_eq!(f.store.read().expect("read").leases, [kept.clone()]);
+        assert_eq!(
+            f.store.read().expect("read").leases,
+            std::slice::from_ref(&kept)
+        );
         assert_eq!(f.store.release_lease(kept.port).expect("release"), [kept]);
         assert!(f.store.read().expect("read").leases.is_empty());
     }
