@@ -90,7 +90,7 @@ mod tests {
             Error::NoFreePort {
                 range: range(),
                 count: 3,
-                what: "web of shop".into(),
+                what: devport_core::Seeker::Lease,
                 why: NoRoom::TooLong { longest: 2 },
             },
             Error::StopRefused {

@@ -98,8 +98,8 @@ pub enum Error {
         range: PortRange,
         /// The block size asked for.
         count: u16,
-        /// For whom ("web of shop", "a lease").
-        what: String,
+        /// For whom.
+        what: Seeker,
         /// Why.
         why: NoRoom,
     },
@@ -485,9 +485,8 @@ pub enum Input {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum NoRoom {
-    /// No port of the range may be handed out at all; the words say why (inside the OS
-    /// ephemeral range, or every port breaks a rule).
-    EmptyRange(String),
+    /// No port of the range may be handed out at all.
+    EmptyRange(Unusable),
     /// The block is longer than the longest run of usable ports in the range.
     TooLong {
         /// The longest run there.
@@ -499,8 +498,59 @@ pub enum NoRoom {
     Busy,
 }
 
+/// Why no port of a range may be handed out ([`NoRoom::EmptyRange`]); its `Display` is the
+/// reason in words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Unusable {
+    /// The range lies inside this OS ephemeral range, which the OS hands to outgoing
+    /// connections.
+    Ephemeral(PortRange),
+    /// Every port of the range is reserved, assigned, avoided or blocked.
+    RuledOut,
+}
+
+impl std::fmt::Display for Unusable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unusable::Ephemeral(ephemeral) => write!(
+                f,
+                "it lies inside the OS ephemeral range {ephemeral}, which the OS hands to outgoing connections"
+            ),
+            Unusable::RuledOut => f.write_str(
+                "every port there is reserved, assigned, avoided or blocked (see 'devport check PORT')",
+            ),
+        }
+    }
+}
+
+/// For whom [`Error::NoFreePort`] found no ports; its `Display` is the words of the message
+/// ("shop/web", "a lease").
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Seeker {
+    /// A claim of a service.
+    Service {
+        /// The project's name.
+        project: String,
+        /// The service.
+        service: String,
+    },
+    /// A lease.
+    Lease,
+}
+
+impl std::fmt::Display for Seeker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Seeker::Service { project, service } => write!(f, "{project}/{service}"),
+            Seeker::Lease => f.write_str("a lease"),
+        }
+    }
+}
+
 /// The text of [`Error::NoFreePort`], with the fix that applies.
-fn no_room_text(range: PortRange, count: u16, what: &str, why: &NoRoom) -> String {
+fn no_room_text(range: PortRange, count: u16, what: &Seeker, why: &NoRoom) -> String {
     match why {
         NoRoom::EmptyRange(why) => format!(
             "no port in the range {range} can be handed out for {what}: {why}; pick another range with --range or in the config, such as the default {}",

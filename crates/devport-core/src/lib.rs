@@ -56,7 +56,7 @@ pub mod project;
 #[doc(hidden)]
 pub mod store;
 
-pub use error::{Error, ErrorKind, Input, NoRoom, Result};
+pub use error::{Error, ErrorKind, Input, NoRoom, Result, Seeker, Unusable};
 pub use model::types::{PortRange, Proto};
 pub use ops::check::PortReport;
 pub use ops::claim::{ClaimOutcome, ClaimRequest, PortChoice, Preferred, ReleaseTarget, Wanted};

@@ -2,7 +2,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Seeker};
 use crate::model::input::{check_count, validate_service};
 use crate::model::types::{PortRange, Proto, Transport};
 use crate::os::probe::{self, Probe};
@@ -423,7 +423,10 @@ fn claim_locked(
                     policy.no_room(
                         req.count,
                         &held,
-                        &format!("{}/{}", req.project.name, req.service),
+                        Seeker::Service {
+                            project: req.project.name.clone(),
+                            service: req.service.to_string(),
+                        },
                     )
                 })?;
             let warnings = refused

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Seeker};
 use crate::model::types::{PortRange, Proto};
 use crate::os::process;
 use crate::policy::{Policy, hashed_port};
@@ -202,7 +202,7 @@ pub fn record(
         let held = reg.held();
         let port = policy
             .find_free(start, count, options.proto, &held)
-            .ok_or_else(|| policy.no_room(count, &held, "a lease"))?;
+            .ok_or_else(|| policy.no_room(count, &held, Seeker::Lease))?;
         let record = LeaseRecord {
             port,
             count,
