@@ -27,7 +27,7 @@ use crate::store::registry::{LeaseRecord, Store};
 ///     .count(2)
 ///     .proto(Proto::Both)
 ///     .ttl(Some(Duration::from_secs(600)))
-///     .range(Some(PortRange::new(20000, 20999)?));
+///     .range(Some("20000-20999".parse::<PortRange>()?));
 /// let lease = store.lease(&options)?;
 /// assert_eq!(lease.ports().len(), 2);
 /// assert!(lease.port() >= 20000);

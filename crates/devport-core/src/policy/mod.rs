@@ -142,6 +142,7 @@ impl Reason {
         self.spec().os.is_some()
     }
 
+    #[doc(hidden)]
     /// What `check` says of an OS reason on this machine (`os`); the code for any other.
     pub fn os_phrase(self, os: &OsPorts) -> String {
         let spec = self.spec();
