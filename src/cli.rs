@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use clap::builder::{EnumValueParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use devport_core::env::envfile::Format;
+use devport_core::env::render::Format;
 use devport_core::model::types::{PortRange, Proto};
 
 const AFTER_LONG_HELP: &str = "\

@@ -50,7 +50,7 @@ impl Project {
         let mut out = Vec::with_capacity(manifest.computed.len());
         for (name, template) in &manifest.computed {
             let name = format!("{prefix}{name}");
-            if let Some(why) = crate::env::envfile::name_problem(&name) {
+            if let Some(why) = crate::env::names::name_problem(&name) {
                 return Err(Error::invalid(
                     crate::error::Input::Variable,
                     format!(
@@ -66,7 +66,7 @@ impl Project {
             }
             match template.render(&self.name, &claims) {
                 Ok(value) => {
-                    if let Some(why) = crate::env::envfile::dotenv_problem(&value) {
+                    if let Some(why) = crate::env::dotenv::dotenv_problem(&value) {
                         return Err(Error::invalid(
                             crate::error::Input::Variable,
                             format!(
@@ -359,7 +359,7 @@ mod checked {
 
     pub fn env<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
         let name = string(d, "env", "a variable name like \"WEB_PORT\"")?;
-        crate::env::envfile::validate_var(&name).map_err(D::Error::custom)?;
+        crate::env::names::validate_var(&name).map_err(D::Error::custom)?;
         Ok(Some(name))
     }
 
@@ -446,7 +446,7 @@ mod checked {
     impl<'de> Deserialize<'de> for Var {
         fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
             let name = String::deserialize(d)?;
-            crate::env::envfile::validate_var(&name).map_err(|e| {
+            crate::env::names::validate_var(&name).map_err(|e| {
                 D::Error::custom(e.to_string().replace("such as WEB_PORT", "such as API_URL"))
             })?;
             Ok(Var(name))
@@ -604,7 +604,7 @@ impl Manifest {
         let names = self.env_names();
         let mut taken = vec!["PORT".to_string()];
         for (service, spec) in &self.services {
-            taken.extend(crate::env::envfile::service_vars(
+            taken.extend(crate::env::names::service_vars(
                 service,
                 spec.count.unwrap_or(1),
                 &names,
