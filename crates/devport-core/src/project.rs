@@ -377,7 +377,8 @@ mod checked {
         Ok(Some(name))
     }
 
-    /// A service name, checked when read as a table key.
+    /// A service name, checked when read as a table key; ordered as its text, as a map key.
+    #[derive(PartialEq, Eq, PartialOrd, Ord)]
     struct Name(String);
 
     impl<'de> Deserialize<'de> for Name {
@@ -385,23 +386,6 @@ mod checked {
             let name = String::deserialize(d)?;
             crate::model::input::validate_service(&name).map_err(D::Error::custom)?;
             Ok(Name(name))
-        }
-    }
-
-    impl PartialEq for Name {
-        fn eq(&self, other: &Self) -> bool {
-            self.0 == other.0
-        }
-    }
-    impl Eq for Name {}
-    impl PartialOrd for Name {
-        fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-            Some(self.cmp(other))
-        }
-    }
-    impl Ord for Name {
-        fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-            self.0.cmp(&other.0)
         }
     }
 
@@ -440,7 +424,9 @@ mod checked {
         )
     }
 
-    /// A variable name of the `[env]` table, checked when read as a table key.
+    /// A variable name of the `[env]` table, checked when read as a table key; ordered as its
+    /// text, as a map key.
+    #[derive(PartialEq, Eq, PartialOrd, Ord)]
     struct Var(String);
 
     impl<'de> Deserialize<'de> for Var {
@@ -450,23 +436,6 @@ mod checked {
                 D::Error::custom(e.to_string().replace("such as WEB_PORT", "such as API_URL"))
             })?;
             Ok(Var(name))
-        }
-    }
-
-    impl PartialEq for Var {
-        fn eq(&self, other: &Self) -> bool {
-            self.0 == other.0
-        }
-    }
-    impl Eq for Var {}
-    impl PartialOrd for Var {
-        fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-            Some(self.cmp(other))
-        }
-    }
-    impl Ord for Var {
-        fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-            self.0.cmp(&other.0)
         }
     }
 
