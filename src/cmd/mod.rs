@@ -266,7 +266,7 @@ pub fn format_flag(format: Format) -> String {
     use clap::ValueEnum as _;
     format!(
         "--format {}",
-        crate::cli::FormatArg::from(format)
+        format
             .to_possible_value()
             .map_or_else(String::new, |v| v.get_name().to_string())
     )

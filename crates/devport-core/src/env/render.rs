@@ -4,13 +4,23 @@ use std::fmt::Write as _;
 
 use super::dotenv::{dotenv_quote, is_plain};
 
-/// Output format of environment lines (`--format`, whose help is in the CLI's `cli.rs`).
+/// Output format of environment lines. With the `clap` feature it is a `clap::ValueEnum`, whose
+/// help is the command line's words for `--format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Format {
     /// `export NAME=VALUE` lines, for `eval "$(devport env)"`.
     #[default]
+    #[cfg_attr(
+        feature = "clap",
+        value(help = r#"export NAME=VALUE lines, for eval "$(devport env)""#)
+    )]
     Sh,
     /// `NAME=VALUE` lines, the `.env` format of docker compose and most loaders.
+    #[cfg_attr(
+        feature = "clap",
+        value(help = "NAME=VALUE lines, the .env format of docker compose and most loaders")
+    )]
     Dotenv,
     /// A JSON object of strings.
     Json,
