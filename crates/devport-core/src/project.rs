@@ -367,14 +367,10 @@ mod checked {
     /// message and label.
     pub fn name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
         let name = string(d, "name", "a project name like \"shop\"")?;
-        crate::model::input::validate_service(&name).map_err(|e| {
-            D::Error::custom(
-                e.to_string()
-                    .replace("service name", "project name")
-                    .replace("empty project name", "name is empty"),
-            )
-        })?;
-        Ok(Some(name))
+        match crate::model::input::name_problem(&name, "project name", "name is empty") {
+            None => Ok(Some(name)),
+            Some(why) => Err(D::Error::custom(why)),
+        }
     }
 
     /// A service name, checked when read as a table key; ordered as its text, as a map key.
@@ -432,9 +428,7 @@ mod checked {
     impl<'de> Deserialize<'de> for Var {
         fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
             let name = String::deserialize(d)?;
-            crate::env::names::validate_var(&name).map_err(|e| {
-                D::Error::custom(e.to_string().replace("such as WEB_PORT", "such as API_URL"))
-            })?;
+            crate::env::names::validate_var_like(&name, "API_URL").map_err(D::Error::custom)?;
             Ok(Var(name))
         }
     }
@@ -639,6 +633,44 @@ impl Project {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// A manifest's project name and `[env]` names are refused in their own words, made where
+    /// the check is (no other error's text rewritten).
+    #[test]
+    fn names_are_refused_in_their_own_words() {
+        let message = |text: &str| {
+            Manifest::parse(text, Path::new("devport.toml"))
+                .expect_err(text)
+                .to_string()
+        };
+        let fix = "use 1-64 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit";
+        for (text, words) in [
+            ("name = \"\"\n", format!("line 1, column 8: name is empty: {fix}")),
+            (
+                "name = \"a b\"\n",
+                format!("invalid character ' ' in project name \"a b\": {fix}"),
+            ),
+            (
+                "name = \"-x\"\n",
+                format!("project name \"-x\" must start with a letter or digit: {fix}"),
+            ),
+            (
+                &format!("name = \"{}\"\n", "a".repeat(65)),
+                format!("project name is 65 characters long: {fix}"),
+            ),
+            (
+                "[env]\nPATH = \"x\"\n",
+                "the variable name \"PATH\" cannot be used: PATH changes how shells and programs run; choose another, such as API_URL".to_string(),
+            ),
+            (
+                "[services.web]\nenv = \"PATH\"\n",
+                "the variable name \"PATH\" cannot be used: PATH changes how shells and programs run; choose another, such as WEB_PORT".to_string(),
+            ),
+        ] {
+            let e = message(text);
+            assert!(e.contains(&words), "{text}: {e}");
+        }
+    }
 
     proptest! {
         #[test]

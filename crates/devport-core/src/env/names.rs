@@ -266,12 +266,18 @@ pub fn name_problem(name: &str) -> Option<String> {
 /// `SHELLOPTS`, `NODE_OPTIONS`, `PYTHONPATH`, `GIT_SSH_COMMAND`, `PAGER` … see [`FORBIDDEN`],
 /// and any `LD_*`, `DYLD_*`, `BASH_FUNC_*`, `NPM_CONFIG_*` or `DEVPORT_*`).
 pub fn validate_var(name: &str) -> Result<()> {
+    validate_var_like(name, "WEB_PORT")
+}
+
+/// [`validate_var`], whose refusal suggests `example` as a name to choose instead (`API_URL`
+/// for a name of the manifest's `[env]` table).
+pub fn validate_var_like(name: &str, example: &str) -> Result<()> {
     match name_problem(name) {
         None => Ok(()),
         Some(why) => Err(Error::invalid(
             crate::error::Input::Variable,
             format!(
-                "the variable name {name:?} cannot be used: {why}; choose another, such as WEB_PORT"
+                "the variable name {name:?} cannot be used: {why}; choose another, such as {example}"
             ),
         )),
     }

@@ -77,36 +77,35 @@ pub const MAX_SERVICE_LEN: usize = 64;
 /// Checks a service name: 1-64 characters of `A-Z a-z 0-9 . _ -`, starting with a letter or
 /// digit.
 pub fn validate_service(name: &str) -> Result<()> {
+    match name_problem(name, "service name", "empty service name") {
+        None => Ok(()),
+        Some(message) => Err(Error::invalid(Input::Service, message)),
+    }
+}
+
+/// What is wrong with `name` under the rules of a service name, if anything, in words that call
+/// it `noun` ("project name" for a manifest's `name`); `empty` is the words for an empty one.
+pub fn name_problem(name: &str, noun: &str, empty: &str) -> Option<String> {
     let fix = "use 1-64 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit";
     if name.is_empty() {
-        return Err(Error::invalid(
-            Input::Service,
-            format!("empty service name: {fix}"),
-        ));
+        return Some(format!("{empty}: {fix}"));
     }
     if name.len() > MAX_SERVICE_LEN {
-        return Err(Error::invalid(
-            Input::Service,
-            format!(
-                "service name is {} characters long: {fix}",
-                name.chars().count()
-            ),
+        return Some(format!(
+            "{noun} is {} characters long: {fix}",
+            name.chars().count()
         ));
     }
     let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
     if let Some(c) = name.chars().find(|&c| !ok_char(c)) {
-        return Err(Error::invalid(
-            Input::Service,
-            format!("invalid character {c:?} in service name {name:?}: {fix}"),
-        ));
+        return Some(format!("invalid character {c:?} in {noun} {name:?}: {fix}"));
     }
     if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
-        return Err(Error::invalid(
-            Input::Service,
-            format!("service name {name:?} must start with a letter or digit: {fix}"),
+        return Some(format!(
+            "{noun} {name:?} must start with a letter or digit: {fix}"
         ));
     }
-    Ok(())
+    None
 }
 
 /// Parses a duration of user input (`--ttl`, `--timeout`, `--older-than`), not zero and at most
