@@ -3,7 +3,7 @@
 
 use std::net::TcpListener;
 
-use crate::support::{World, json_of, stderr};
+use crate::support::{World, stderr};
 
 /// `wait --timeout 5` was refused while `DEVPORT_LOCK_TIMEOUT=2.5` was taken: now both are
 /// seconds, as is `--ttl 90`, and `kill --timeout 0.5` says how long it waited.
@@ -14,11 +14,8 @@ fn a_number_without_a_unit_is_seconds_everywhere() {
     let p = listener.local_addr().expect("addr").port().to_string();
     w.ok(&["wait", &p, "--timeout", "5"]);
     w.ok(&["wait", &p, "--timeout", "2.5"]);
-    let lease = json_of(
-        &w.cmd(&["lease", "--ttl", "90", "--json"])
-            .output()
-            .expect("run"),
-    );
+    let lease: serde_json::Value =
+        serde_json::from_str(&w.ok(&["lease", "--ttl", "90", "--json"])).expect("JSON");
     let expires: jiff::Timestamp = lease["expires"]
         .as_str()
         .and_then(|t| t.parse().ok())
