@@ -367,7 +367,7 @@ mod checked {
     /// message and label.
     pub fn name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
         let name = string(d, "name", "a project name like \"shop\"")?;
-        match crate::model::input::name_problem(&name, "project name", "name is empty") {
+        match crate::model::input::service_name_problem(&name, "project name", "name is empty") {
             None => Ok(Some(name)),
             Some(why) => Err(D::Error::custom(why)),
         }

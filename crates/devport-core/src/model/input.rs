@@ -77,7 +77,7 @@ pub const MAX_SERVICE_LEN: usize = 64;
 /// Checks a service name: 1-64 characters of `A-Z a-z 0-9 . _ -`, starting with a letter or
 /// digit.
 pub fn validate_service(name: &str) -> Result<()> {
-    match name_problem(name, "service name", "empty service name") {
+    match service_name_problem(name, "service name", "empty service name") {
         None => Ok(()),
         Some(message) => Err(Error::invalid(Input::Service, message)),
     }
@@ -85,7 +85,7 @@ pub fn validate_service(name: &str) -> Result<()> {
 
 /// What is wrong with `name` under the rules of a service name, if anything, in words that call
 /// it `noun` ("project name" for a manifest's `name`); `empty` is the words for an empty one.
-pub fn name_problem(name: &str, noun: &str, empty: &str) -> Option<String> {
+pub fn service_name_problem(name: &str, noun: &str, empty: &str) -> Option<String> {
     let fix = "use 1-64 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit";
     if name.is_empty() {
         return Some(format!("{empty}: {fix}"));
