@@ -20,6 +20,7 @@ mod json;
 mod kill;
 mod lease_owner;
 mod lifecycle;
+mod machinery;
 mod newcomer;
 mod newcomer_cli;
 mod newcomer_manifest;
