@@ -48,7 +48,7 @@ pub fn run(ctx: &Ctx, args: &LeaseArgs) -> Result<Outcome> {
         .ttl(args.ttl)
         .range(args.range)
         .registry(ctx.store.path().to_path_buf())
-        .config(ctx.config.clone());
+        .config(ctx.store.config().clone());
     let (_, record) = devport_core::ops::lease::lease(options, ctx.now)?;
     if ctx.json {
         output::json(&LeaseView::new(&record))?;
