@@ -39,7 +39,9 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<Outcome> {
             command,
         } => (unset, vars, command),
     };
-    unset.iter().for_each(|note| output::note(note));
+    for note in &unset {
+        output::note(note);
+    }
     let command = command.map_err(|unheld| unheld_error(&unheld))?;
     let (program, rest) = command.split_first().ok_or_else(|| {
         devport_core::Error::invalid(

@@ -916,22 +916,34 @@ pub(crate) mod tests {
                 ..request(&project, "grpc")
             },
         ];
-        match claim_all(&store, &policy, &bad, now) {
+        let read = || store.read().expect("read");
+        match claim_all(&store, read(), &policy, &bad, now) {
             Ok(Batch::Refused(refused)) => {
-                let failed: Vec<usize> = refused.iter().map(|r| r.index).collect();
-                assert_eq!(failed, [1, 3]);
+                let failed: Vec<(usize, bool)> =
+                    refused.iter().map(|r| (r.index, r.claimed)).collect();
+                assert_eq!(failed, [(1, false), (3, false)]);
             }
             other => panic!("not refused: {other:?}"),
         }
         assert!(!store.path().exists(), "a refused batch wrote the registry");
 
         let good = [request(&project, "api"), request(&project, "web")];
-        let Ok(Batch::Claimed(first)) = claim_all(&store, &policy, &good, now) else {
+        let Ok(Batch::Claimed {
+            outcomes: first,
+            registry,
+        }) = claim_all(&store, read(), &policy, &good, now)
+        else {
             panic!("not claimed");
         };
         assert!(first.iter().all(|o| o.new));
         assert_ne!(first[0].claim.port, first[1].claim.port);
-        let Ok(Batch::Claimed(again)) = claim_all(&store, &policy, &good, now) else {
+        // The registry handed back is the one written.
+        assert_eq!(registry.claims.len(), 2);
+        assert_eq!(registry.claims, read().claims);
+        let Ok(Batch::Claimed {
+            outcomes: again, ..
+        }) = claim_all(&store, read(), &policy, &good, now)
+        else {
             panic!("not claimed");
         };
         assert!(again.iter().all(|o| !o.new));
@@ -939,6 +951,49 @@ pub(crate) mod tests {
             again.iter().map(|o| o.claim.port).collect::<Vec<_>>(),
             first.iter().map(|o| o.claim.port).collect::<Vec<_>>()
         );
+        // A claimed service asked for another shape is refused, and said to be claimed.
+        let other = [ClaimRequest {
+            count: 2,
+            ..request(&project, "web")
+        }];
+        let Ok(Batch::Refused(refused)) = claim_all(&store, read(), &policy, &other, now) else {
+            panic!("not refused");
+        };
+        assert!(refused[0].claimed, "{refused:?}");
+    }
+
+    /// `claim_in` answers an existing, fresh claim from the registry it is given, without
+    /// reading or writing the file; a new claim is written and the registry returned is the
+    /// one written.
+    #[test]
+    fn claim_in_uses_the_registry_it_is_given() {
+        let f = Fixture::new();
+        let web = f.claim("web", t0());
+        let bytes = std::fs::read(f.store.path()).expect("registry");
+        let reg = f.store.read().expect("read");
+        // The file goes: an answer now can only come from `reg`.
+        std::fs::remove_file(f.store.path()).expect("remove");
+        let (kept, after) = claim_in(
+            &f.store,
+            reg.clone(),
+            &f.policy,
+            &request(&f.project, "web"),
+            t0(),
+        )
+        .expect("claim_in");
+        assert_eq!((kept.new, kept.claim.port), (false, web.port));
+        assert_eq!(after, reg);
+        assert!(
+            !f.store.path().exists(),
+            "an existing claim wrote the registry"
+        );
+
+        std::fs::write(f.store.path(), &bytes).expect("restore");
+        let (new, after) = claim_in(&f.store, reg, &f.policy, &request(&f.project, "api"), t0())
+            .expect("claim_in");
+        assert!(new.new);
+        assert_eq!(after.claims, f.store.read().expect("read").claims);
+        assert!(after.find(f.project.path.as_deref(), "api").is_some());
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub enum Exec {
     /// A placeholder of the command reads a port no claim holds: nothing was claimed.
     Unheld(Unheld),
     /// The service is claimed.
-    Claimed(ExecReport),
+    Claimed(Box<ExecReport>),
 }
 
 /// The claim [`exec`] made, and what to run.
@@ -72,7 +72,7 @@ pub struct Unheld {
 /// [`Syntax::Argument`]), reading the registry once. The claim's shape is the manifest's,
 /// else the existing claim's, else one TCP port. Everything is checked before the claim: each
 /// placeholder names a claimed service (else [`Exec::Unheld`]), and the variables the command
-/// gets are valid and distinct. `env` renames the service's variables (NAME, and NAME_0 ...
+/// gets are valid and distinct. `env` renames the service's variables (`NAME`, and `NAME_0` ...
 /// for a block), as `env = "NAME"` in the manifest does.
 pub fn exec(
     store: &Store,
@@ -126,11 +126,11 @@ pub fn exec(
     // Refuse before running: a server started on a port another process holds only fails
     // later with "address in use".
     if let Some(busy) = Busy::find(&outcome) {
-        return Ok(Exec::Claimed(ExecReport {
+        return Ok(Exec::Claimed(Box::new(ExecReport {
             withheld,
             outcome,
             run: Run::Busy(busy),
-        }));
+        })));
     }
     let mut names = shown.env_names();
     if let Some(name) = env {
@@ -154,7 +154,7 @@ pub fn exec(
         .map(|t| t.render(&project.name, &claims))
         .collect::<std::result::Result<Vec<String>, _>>()
         .map_err(|(s, index)| unheld(&s, index, &counts, project));
-    Ok(Exec::Claimed(ExecReport {
+    Ok(Exec::Claimed(Box::new(ExecReport {
         withheld,
         run: Run::Ready {
             unset,
@@ -162,7 +162,7 @@ pub fn exec(
             command,
         },
         outcome,
-    }))
+    })))
 }
 
 /// The project's claims other than `service`'s.
