@@ -223,10 +223,8 @@ fn check_request(req: &ClaimRequest<'_>) -> Result<()> {
     Ok(())
 }
 
-/// An existing claim handed back as it is, unlocked and unwritten: it has the request's shape
-/// (else the request is refused), its `last_used` is fresh and its project's name unchanged.
-/// `None` when it must go through the locked write (a renamed project's claims all take the
-/// new name there).
+/// An existing claim handed back as it is, unlocked and unwritten (see [`fresh`]); a claim of
+/// another shape refuses the request.
 fn kept(
     existing: &Claim,
     req: &ClaimRequest<'_>,
@@ -234,14 +232,27 @@ fn kept(
     now: Timestamp,
 ) -> Result<Option<ClaimOutcome>> {
     check_matches(existing, req)?;
-    Ok((now.duration_since(existing.last_used) < REFRESH_AFTER
-        && existing.project == req.project.name)
+    Ok(fresh(existing, req, policy, now))
+}
+
+/// `existing` as the answer to `req` without a write: it has the request's shape, its
+/// `last_used` is fresh and its project's name unchanged. `None` when it must go through the
+/// locked write (a renamed project's claims all take the new name there).
+fn fresh(
+    existing: &Claim,
+    req: &ClaimRequest<'_>,
+    policy: &Policy,
+    now: Timestamp,
+) -> Option<ClaimOutcome> {
+    (differs(existing, req).is_none()
+        && existing.project == req.project.name
+        && now.duration_since(existing.last_used) < REFRESH_AFTER)
         .then(|| ClaimOutcome {
             warnings: kept_warnings(existing, req, policy),
             prefer: Preferred::of(req, existing.port, None),
             claim: existing.clone(),
             new: false,
-        }))
+        })
 }
 
 /// A request of [`claim_all`] that cannot be granted.
@@ -296,16 +307,7 @@ pub fn claim_all(
         .map(|req| {
             let existing = reg.find(req.project.path.as_deref(), req.service)?;
             let moves = req.relocate && ignored_prefer(existing, req, policy).is_some();
-            (differs(existing, req).is_none()
-                && !moves
-                && existing.project == req.project.name
-                && now.duration_since(existing.last_used) < REFRESH_AFTER)
-                .then(|| ClaimOutcome {
-                    claim: existing.clone(),
-                    new: false,
-                    warnings: kept_warnings(existing, req, policy),
-                    prefer: Preferred::of(req, existing.port, None),
-                })
+            fresh(existing, req, policy, now).filter(|_| !moves)
         })
         .collect();
     if let Some(outcomes) = kept {
