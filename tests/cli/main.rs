@@ -25,6 +25,9 @@ mod newcomer;
 mod newcomer_cli;
 mod newcomer_manifest;
 mod newcomer_up;
+// strace: Linux only.
+#[cfg(target_os = "linux")]
+mod orchestrate;
 // Holders and folders are read from /proc: Linux only.
 #[cfg(target_os = "linux")]
 mod owners;
