@@ -554,7 +554,10 @@ mod tests {
             Err(e @ Error::StopRefused { .. }) => e,
             other => panic!("not a StopRefused: {other:?}"),
         };
-        let system = if cfg!(windows) { 4 } else { 1 };
+        let system = [1, 4]
+            .into_iter()
+            .find(|&p| Platform::system_process(p).is_some())
+            .expect("a system pid");
         let e = refusal(sock(Some(system), None, me));
         assert!(
             matches!(e, Error::StopRefused { why: StopRefusal::SystemProcess, port: Some(4242), pid: Some(p), .. } if p == system),
@@ -732,6 +735,7 @@ mod tests {
     /// Issue 17's race at its source: the scan sees a process holding the socket, the process
     /// exits and another takes its pid before `victims` runs. That one was signalled (its start
     /// time was read then, and matched); now it is not even a victim.
+    // Linux only: it steers pids through /proc.
     #[cfg(target_os = "linux")]
     #[test]
     #[ignore = "needs root: steers a new process onto a freed pid (/proc/sys/kernel/ns_last_pid)"]
@@ -754,6 +758,7 @@ mod tests {
     }
 
     /// A `cmd /c pause` child waiting on a pipe nobody writes to, ended on drop.
+    // Windows only, as the stop procedure it tests.
     #[cfg(windows)]
     struct Pause(std::process::Child);
 

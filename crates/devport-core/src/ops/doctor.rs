@@ -557,6 +557,7 @@ mod tests {
         );
     }
 
+    // Unix only: files have no Unix mode elsewhere.
     #[cfg(unix)]
     #[test]
     fn a_registry_other_users_can_read_is_flagged_with_chmod() {

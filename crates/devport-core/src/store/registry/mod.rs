@@ -893,6 +893,7 @@ mod tests {
 
         /// A project folder whose name is not UTF-8 cannot be stored: serializing fails (so no
         /// write happens) instead of producing anything at all.
+        // Unix only: the name is made of raw bytes (OsStringExt).
         #[cfg(unix)]
         #[test]
         fn non_utf8_paths_never_serialize(
