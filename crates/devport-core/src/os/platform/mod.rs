@@ -1,6 +1,8 @@
 //! The operating system behind one interface: [`PlatformInterface`], implemented once per OS
-//! family by [`Platform`] (`unix.rs`, `windows.rs`; Linux's own facts, such as `/proc/locks`,
-//! in `linux.rs`). The layers above call these and never test the OS themselves.
+//! family by [`Platform`] (`unix.rs`, `windows.rs`), and the process facts that
+//! [`crate::os::process`] re-exports, one file per OS (`linux.rs`, `macos.rs`, `other.rs` for
+//! the other Unix systems, `windows.rs`; `unseen.rs` says "not seen" for what only Linux
+//! shows). The layers above call these and never test the OS themselves.
 
 use std::fs::{File, Metadata, OpenOptions};
 use std::path::Path;
@@ -8,11 +10,27 @@ use std::path::Path;
 use crate::os::sockets::Socket;
 
 #[cfg(target_os = "linux")]
-mod linux;
+pub mod linux;
+#[cfg(target_os = "macos")]
+pub mod macos;
+#[cfg(all(unix, not(any(target_os = "linux", target_os = "macos"))))]
+pub mod other;
 #[cfg(unix)]
-mod unix;
+pub mod unix;
+#[cfg(not(target_os = "linux"))]
+pub mod unseen;
 #[cfg(windows)]
-mod windows;
+pub mod windows;
+
+// The process facts of this OS, for `crate::os::process` (every file has the same functions).
+#[cfg(target_os = "linux")]
+pub use linux as this;
+#[cfg(target_os = "macos")]
+pub use macos as this;
+#[cfg(all(unix, not(any(target_os = "linux", target_os = "macos"))))]
+pub use other as this;
+#[cfg(windows)]
+pub use windows as this;
 
 /// The operating system this build runs on (see [`PlatformInterface`]).
 pub struct Platform;

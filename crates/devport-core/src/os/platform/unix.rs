@@ -1,4 +1,5 @@
-//! [`PlatformInterface`] on Unix systems (Linux, macOS and the others).
+//! [`PlatformInterface`] on Unix systems (Linux, macOS and the others), and the process facts
+//! every Unix system gives alike.
 
 use std::fs::{File, Metadata, OpenOptions};
 use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};
@@ -76,4 +77,22 @@ impl PlatformInterface for Platform {
             None => format!("pid {pid}"),
         })
     }
+}
+
+/// The pid of this process's parent.
+#[allow(
+    clippy::unnecessary_wraps,
+    reason = "the Windows version may find no parent"
+)]
+pub fn parent_pid() -> Option<u32> {
+    Some(std::os::unix::process::parent_id())
+}
+
+/// The effective user id of this process.
+#[allow(
+    clippy::unnecessary_wraps,
+    reason = "the same signature as on Windows, which has no Unix users"
+)]
+pub fn current_uid() -> Option<u32> {
+    Some(nix::unistd::geteuid().as_raw())
 }

@@ -1,10 +1,13 @@
-//! [`PlatformInterface`] on Windows: no Unix modes, owners or signals.
+//! [`PlatformInterface`] and the process facts on Windows: no Unix modes, owners, users or
+//! signals.
 
 use std::fs::{File, Metadata, OpenOptions};
 use std::path::Path;
 
 use super::{Platform, PlatformInterface};
 use crate::os::sockets::Socket;
+
+pub use super::unseen::{cmdline, current_dir, folder, pids, short_lived};
 
 impl PlatformInterface for Platform {
     const FORCED_STOP: &'static str = "TerminateProcess";
@@ -45,4 +48,40 @@ impl PlatformInterface for Platform {
         name.eq_ignore_ascii_case("devport.exe")
             .then(|| format!("pid {pid} ({name})"))
     }
+}
+
+/// The start time of process `pid` (Windows: its creation time in 100 ns units since 1601,
+/// from `GetProcessTimes`), or `None` if it is not running or cannot be opened.
+pub fn start_time(pid: u32) -> Option<u64> {
+    crate::os::winapi::process_creation_time(pid)
+}
+
+/// The pid of this process's parent (Windows: from a Toolhelp process snapshot; `None` when
+/// there is none).
+pub fn parent_pid() -> Option<u32> {
+    let me = std::process::id();
+    crate::os::winapi::processes()
+        .into_iter()
+        .find(|p| p.pid == me)
+        .map(|p| p.parent)
+        // 0: no Windows parent (Wine started from a Unix shell).
+        .filter(|&parent| parent != 0)
+}
+
+/// The executable name of process `pid` (`devport.exe`), if it is running.
+pub fn name(pid: u32) -> Option<String> {
+    crate::os::winapi::processes()
+        .into_iter()
+        .find(|p| p.pid == pid)
+        .map(|p| p.name)
+}
+
+/// The user id that owns process `pid`: Windows has no Unix users.
+pub fn uid(_pid: u32) -> Option<u32> {
+    None
+}
+
+/// The effective user id of this process: Windows has no Unix users.
+pub fn current_uid() -> Option<u32> {
+    None
 }
