@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::model::types::{PortRange, Proto, Transport};
 use crate::ops::owner::{self, Verdict, Why};
+use crate::os::platform::{Platform, PlatformInterface as _};
 use crate::os::process;
 use crate::os::sockets::{self, Socket};
 use crate::project::Project;
@@ -200,7 +201,7 @@ pub fn victims(socks: &[Socket], project: &Path) -> Result<Vec<Victim>> {
     let me = std::process::id();
     let mut out: Vec<Victim> = Vec::new();
     for s in socks {
-        if s.holders.iter().any(|h| h.pid == me) && holds(me, s) {
+        if s.holders.iter().any(|h| h.pid == me) && Platform::holds(me, s) {
             let others: String = s
                 .holders
                 .iter()
@@ -244,7 +245,7 @@ pub fn victims(socks: &[Socket], project: &Path) -> Result<Vec<Victim>> {
                     "",
                 ));
             }
-            let pin = match process::Pinned::open(pid, |pid| holds(pid, s)) {
+            let pin = match process::Pinned::open(pid, |pid| Platform::holds(pid, s)) {
                 Ok(Some(pin)) => pin,
                 Ok(None) => continue,
                 Err(e) => return Err(unpinnable(s, &label, &e)),
@@ -300,7 +301,7 @@ fn may_stop(s: &Socket, project: &Path) -> Result<()> {
     if let Some((pid, what)) = s
         .holders
         .iter()
-        .find_map(|h| Some((h.pid, system_process(h.pid)?)))
+        .find_map(|h| Some((h.pid, Platform::system_process(h.pid)?)))
     {
         return Err(refused(
             s,
@@ -387,39 +388,11 @@ fn other_user_fix(s: &Socket) -> String {
     }
 }
 
-/// What the system's own process `pid` is, which devport never stops: pid 1 on Unix, System
-/// (pid 4) and the idle process (pid 0) on Windows.
-fn system_process(pid: u32) -> Option<&'static str> {
-    match pid {
-        1 if cfg!(unix) => Some("the system's first process"),
-        0 | 4 if cfg!(windows) => Some("the Windows System process"),
-        _ => None,
-    }
-}
-
-/// Whether process `pid` holds the socket `s` now (asked once the process is pinned). Linux:
-/// its descriptors include the socket's inode. Elsewhere: a fresh socket list still gives the
-/// socket (same protocol, address and port) to that pid.
-fn holds(pid: u32, s: &Socket) -> bool {
-    #[cfg(target_os = "linux")]
-    {
-        process::holds_socket(pid, s.inode)
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let mut now = on(&sockets::list(), PortRange::single(s.port), s.proto.into());
-        sockets::resolve_owners(&mut now);
-        now.iter().any(|n| {
-            n.proto == s.proto && n.address == s.address && n.holders.iter().any(|h| h.pid == pid)
-        })
-    }
-}
-
 /// The refusal for a process that holds `s` but cannot be pinned to be signalled: Unix, its
 /// start time cannot be read (or changed while it was checked); Windows, devport may not open
 /// it to end it (another user's process, a service or a protected process), or cannot open it.
 fn unpinnable(s: &Socket, label: &str, e: &std::io::Error) -> Error {
-    let (why, message) = if cfg!(not(windows)) {
+    let (why, message) = if Platform::PINS_BY_START_TIME {
         (
             StopRefusal::UnknownStart,
             format!(
@@ -453,11 +426,7 @@ fn unpinnable(s: &Socket, label: &str, e: &std::io::Error) -> Error {
 }
 
 /// What the forced stop is called in messages: `SIGKILL`, or on Windows `TerminateProcess`.
-pub const FORCED_STOP: &str = if cfg!(windows) {
-    "TerminateProcess"
-} else {
-    "SIGKILL"
-};
+pub const FORCED_STOP: &str = Platform::FORCED_STOP;
 
 /// How [`stop`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -471,6 +440,7 @@ pub struct Stopped {
 /// Sends SIGTERM to each victim, waits up to `timeout` for `ports` (for `proto`) to be free,
 /// then, with `force`, sends SIGKILL to those still running and waits a little more. Signals go
 /// through each victim's pin: one that has exited is not signalled, nor whatever took its pid.
+// Stopping is another procedure on Windows (below): it has no SIGTERM, and waits on handles.
 #[cfg(not(windows))]
 pub fn stop(
     victims: &[Victim],
@@ -512,6 +482,7 @@ fn send(victims: &[Victim], force: bool) -> Result<()> {
 /// victim is ended through the handle it was pinned with (which keeps its pid from being
 /// reused meanwhile); then this waits up to `timeout` for them to exit and for `ports` to be
 /// free.
+// Stopping is another procedure on Unix (above): SIGTERM first, SIGKILL only with `force`.
 #[cfg(windows)]
 pub fn stop(
     victims: &[Victim],
@@ -610,7 +581,10 @@ mod tests {
             Err(e @ Error::StopRefused { .. }) => e,
             other => panic!("not a StopRefused: {other:?}"),
         };
-        let system = if cfg!(windows) { 4 } else { 1 };
+        let system = [1, 4]
+            .into_iter()
+            .find(|&p| Platform::system_process(p).is_some())
+            .expect("a system pid");
         let e = refusal(sock(Some(system), None, me));
         assert!(
             matches!(e, Error::StopRefused { why: StopRefusal::SystemProcess, port: Some(4242), pid: Some(p), .. } if p == system),
@@ -788,6 +762,7 @@ mod tests {
     /// Issue 17's race at its source: the scan sees a process holding the socket, the process
     /// exits and another takes its pid before `victims` runs. That one was signalled (its start
     /// time was read then, and matched); now it is not even a victim.
+    // Linux only: it steers pids through /proc.
     #[cfg(target_os = "linux")]
     #[test]
     #[ignore = "needs root: steers a new process onto a freed pid (/proc/sys/kernel/ns_last_pid)"]
@@ -810,6 +785,7 @@ mod tests {
     }
 
     /// A `cmd /c pause` child waiting on a pipe nobody writes to, ended on drop.
+    // Windows only, as the stop procedure it tests.
     #[cfg(windows)]
     struct Pause(std::process::Child);
 

@@ -5,6 +5,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::ops::owner::Why;
+use crate::os::platform::{Platform, PlatformInterface as _};
 use crate::os::sockets::{self, Socket};
 use crate::policy::{Policy, Reason};
 use crate::project::{FolderState, folder_state};
@@ -141,7 +142,6 @@ fn pool(policy: &Policy, add: &mut impl FnMut(&'static str, String, String, Opti
 
 /// Reports a registry folder every user may write, which claims refuse (so the registry is not
 /// read either); true when it did.
-#[cfg(unix)]
 fn world_writable(
     path: &Path,
     add: &mut impl FnMut(&'static str, String, String, Option<&Claim>),
@@ -163,29 +163,20 @@ fn world_writable(
     true
 }
 
-#[cfg(not(unix))]
-fn world_writable(
-    _path: &Path,
-    _add: &mut impl FnMut(&'static str, String, String, Option<&Claim>),
-) -> bool {
-    false
-}
-
 /// Reports a registry folder this user cannot write (every claim would fail), tested without
 /// writing anything. A folder not made yet is fine: the first claim makes it.
-#[cfg(unix)]
 fn writable(registry: &Path, add: &mut impl FnMut(&'static str, String, String, Option<&Claim>)) {
     let dir = crate::os::fsutil::parent_dir(registry);
     if !dir.is_dir() {
         return;
     }
-    if let Err(e) = nix::unistd::access(dir, nix::unistd::AccessFlags::W_OK) {
+    if let Some(e) = Platform::unwritable(dir, false) {
         add(
             REGISTRY_UNWRITABLE,
             format!(
                 "registry folder {} cannot be written ({}), so every claim and release would fail",
                 dir.display(),
-                std::io::Error::from(e)
+                e
             ),
             format!(
                 "make {} writable for your user, or use --registry (or DEVPORT_REGISTRY) with a file in a folder you can write",
@@ -194,10 +185,6 @@ fn writable(registry: &Path, add: &mut impl FnMut(&'static str, String, String, 
             None,
         );
     }
-}
-
-#[cfg(not(unix))]
-fn writable(_registry: &Path, _add: &mut impl FnMut(&'static str, String, String, Option<&Claim>)) {
 }
 
 /// Claims that share ports, in O(n log n): sorted by first port, each claim is compared with
@@ -347,17 +334,17 @@ fn claim_problems(
 
 /// Modes that let other users read or change the registry or its lock, or list its folder. A
 /// group-writable folder is a registry shared by a group on purpose: group bits are fine then.
-#[cfg(unix)]
+/// Nothing where files have no Unix mode.
 fn permissions(
     path: &Path,
     lock: &Path,
     add: &mut impl FnMut(&'static str, String, String, Option<&Claim>),
 ) {
-    use std::os::unix::fs::PermissionsExt as _;
     let mode = |p: &Path| {
         std::fs::metadata(p)
             .ok()
-            .map(|m| m.permissions().mode() & 0o777)
+            .and_then(|m| Platform::mode(&m))
+            .map(|m| m & 0o777)
     };
     let dir = crate::os::fsutil::parent_dir(path);
     let group = crate::os::fsutil::private_mode(dir) & 0o070;
@@ -403,14 +390,6 @@ fn permissions(
             None,
         );
     }
-}
-
-#[cfg(not(unix))]
-fn permissions(
-    _path: &Path,
-    _lock: &Path,
-    _add: &mut impl FnMut(&'static str, String, String, Option<&Claim>),
-) {
 }
 
 #[cfg(test)]
@@ -578,6 +557,7 @@ mod tests {
         );
     }
 
+    // Unix only: files have no Unix mode elsewhere.
     #[cfg(unix)]
     #[test]
     fn a_registry_other_users_can_read_is_flagged_with_chmod() {

@@ -357,6 +357,7 @@ mod tests {
         assert_eq!(f.store.read().expect("read").leases.len(), 1);
     }
 
+    // Unix only: it runs `true`.
     #[cfg(unix)]
     #[test]
     fn a_lease_for_a_dead_process_is_refused_and_writes_nothing() {

@@ -5,6 +5,8 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::os::platform::{Platform, PlatformInterface as _};
+use crate::os::process;
 
 /// Makes sure devport may write files into the folder `dir`, creating it and its missing
 /// parents with `mode` (less the umask) if needed: the one way devport makes a folder it writes
@@ -209,12 +211,7 @@ pub fn foreign_file(_path: &Path, _meta: &std::fs::Metadata) -> Option<Foreign> 
 
 /// This process's effective uid (0 where there are no uids).
 fn euid() -> u32 {
-    #[cfg(unix)]
-    {
-        nix::unistd::geteuid().as_raw()
-    }
-    #[cfg(not(unix))]
-    0
+    process::current_uid().unwrap_or(0)
 }
 
 /// Whether this process is a member of the group `gid` by its own groups (its effective group
@@ -462,17 +459,11 @@ fn without_temp_path(e: std::io::Error) -> std::io::Error {
 /// The mode for a registry file in `dir`: 0600, or 0660 when the folder is group-writable —
 /// a registry shared by the users of a group, who must all be able to lock and replace it.
 pub fn private_mode(dir: &Path) -> u32 {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        let shared = std::fs::metadata(dir).is_ok_and(|m| m.permissions().mode() & 0o020 != 0);
-        if shared { 0o660 } else { 0o600 }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = dir;
-        0o600
-    }
+    let shared = std::fs::metadata(dir)
+        .ok()
+        .and_then(|m| Platform::mode(&m))
+        .is_some_and(|m| m & 0o020 != 0);
+    if shared { 0o660 } else { 0o600 }
 }
 
 /// Temp files for `path` are `.NAME.XXXXXX.tmp` beside it.
@@ -518,13 +509,8 @@ fn is_own_regular_file(path: &Path) -> bool {
     let Ok(meta) = std::fs::symlink_metadata(path) else {
         return false;
     };
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt as _;
-        meta.is_file() && meta.uid() == nix::unistd::geteuid().as_raw()
-    }
-    #[cfg(not(unix))]
-    meta.is_file()
+    // Where files have no owner (Windows), both sides are `None`.
+    meta.is_file() && Platform::owner(&meta) == process::current_uid()
 }
 
 /// The most bytes devport reads from one file: far above any real registry, manifest, config or
@@ -637,25 +623,20 @@ pub use crate::os::paths::parent_dir;
 /// the file belongs to another user, or it (or, for a symlink, its target) sits in a folder
 /// every user may write — sticky bit or not, anyone could have put it there. A missing file is
 /// `None`. Used for manifests and the user's config, which decide ports and variable names.
-#[cfg(unix)]
+/// Never where files have no owner.
 pub fn untrusted(path: &Path) -> Option<String> {
-    use std::os::unix::fs::MetadataExt as _;
     let meta = std::fs::metadata(path).ok()?;
-    let me = nix::unistd::geteuid().as_raw();
-    if meta.uid() != me {
+    let (owner, me) = (Platform::owner(&meta)?, process::current_uid()?);
+    if owner != me {
         // Root copying a user's file "in its place" would take the user's file over (under
         // `sudo -E`, the user's own trust file or config): root is told to be that user.
         let instead = if me == 0 {
-            format!(
-                "run devport as {} instead, without sudo",
-                short_name(meta.uid())
-            )
+            format!("run devport as {} instead, without sudo", short_name(owner))
         } else {
             "if you trust it, copy it to a file of your own in its place".to_string()
         };
         return Some(format!(
-            "it belongs to uid {}, not to you (uid {me}); {instead}",
-            meta.uid()
+            "it belongs to uid {owner}, not to you (uid {me}); {instead}"
         ));
     }
     let real = dunce::canonicalize(path).ok()?;
@@ -664,32 +645,17 @@ pub fn untrusted(path: &Path) -> Option<String> {
 
 /// Why a file at `file` (existing or not) must not be trusted because of its folder: every
 /// user may write that folder, sticky bit or not. `None` when the folder is private or cannot
-/// be looked at. Part of [`untrusted`]; alone, for a file devport is about to create.
-#[cfg(unix)]
+/// be looked at. Part of [`untrusted`]; alone, for a file devport is about to create. Never
+/// where folders have no Unix mode.
 pub fn in_open_folder(file: &Path) -> Option<String> {
-    use std::os::unix::fs::MetadataExt as _;
     let dir = parent_dir(file);
-    let mode = std::fs::metadata(dir).ok()?.mode();
+    let mode = Platform::mode(&std::fs::metadata(dir).ok()?)?;
     (mode & 0o002 != 0).then(|| {
         format!(
-            "it is in {}, which every user may write (mode {:04o}); move it into a folder only you can write",
+            "it is in {}, which every user may write (mode {mode:04o}); move it into a folder only you can write",
             dir.display(),
-            mode & 0o7777
         )
     })
-}
-
-/// Why devport must not act on the file at `path`: never, where files have no Unix owner.
-#[cfg(not(unix))]
-pub fn untrusted(_path: &Path) -> Option<String> {
-    None
-}
-
-/// Why a file must not be trusted because of its folder: never, where folders have no Unix
-/// mode.
-#[cfg(not(unix))]
-pub fn in_open_folder(_file: &Path) -> Option<String> {
-    None
 }
 
 /// Reads a TOML file with [`read_regular`] (`None` when it is missing); text that
@@ -872,13 +838,13 @@ impl Replaceable {
 
 /// The mode to give a rewritten file: exactly its current one, else the umask's choice.
 fn kept_mode(path: &Path) -> FileMode {
-    #[cfg(unix)]
-    if let Ok(meta) = std::fs::metadata(path) {
-        use std::os::unix::fs::PermissionsExt as _;
-        return FileMode::Exact(meta.permissions().mode() & 0o7777);
+    match std::fs::metadata(path)
+        .ok()
+        .and_then(|m| Platform::mode(&m))
+    {
+        Some(bits) => FileMode::Exact(bits),
+        None => FileMode::Masked(0o666),
     }
-    let _ = path;
-    FileMode::Masked(0o666)
 }
 
 /// ENXIO: a FIFO opened for writing without blocking has no reader.
@@ -1068,20 +1034,11 @@ fn replaced_file(path: &Path, within: &Path, refuse: impl Fn(String) -> Error) -
 
 /// How many names the regular file at `path` has, when it has more than one.
 pub fn hard_links(path: &Path) -> Option<u64> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt as _;
-        std::fs::metadata(path)
-            .ok()
-            .filter(std::fs::Metadata::is_file)
-            .map(|m| m.nlink())
-            .filter(|&n| n > 1)
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = path;
-        None
-    }
+    std::fs::metadata(path)
+        .ok()
+        .filter(std::fs::Metadata::is_file)
+        .and_then(|m| Platform::links(&m))
+        .filter(|&n| n > 1)
 }
 
 /// Whether devport may write in place into the stream `meta` describes: a FIFO (by the rules of
@@ -1197,22 +1154,10 @@ fn read_only(path: &Path) -> bool {
     }
 }
 
-/// Why this user may not create files in `folder`, if it may not.
-#[cfg(unix)]
+/// Why this user may not create files in `folder`, if it may not (where access rights are not
+/// Unix modes, the write itself will say).
 fn folder_unwritable(folder: &Path) -> Option<std::io::Error> {
-    nix::unistd::access(
-        folder,
-        nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK,
-    )
-    .err()
-    .map(std::io::Error::from)
-}
-
-/// Why this user may not create files in `folder`: the write itself will say, where access
-/// rights are not Unix modes.
-#[cfg(not(unix))]
-fn folder_unwritable(_folder: &Path) -> Option<std::io::Error> {
-    None
+    Platform::unwritable(folder, true)
 }
 
 /// Why `path` may not be used because it goes through a symlink that another user made (a

@@ -7,6 +7,7 @@ pub mod fsutil;
 #[cfg(target_os = "macos")]
 mod macos;
 pub mod paths;
+pub mod platform;
 pub mod probe;
 pub mod process;
 pub mod ranges;

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::os::fsutil::{self, FileMode};
+use crate::os::platform::{Platform, PlatformInterface as _};
 use crate::project::Project;
 use crate::store::registry::{Extra, Store};
 
@@ -58,27 +59,21 @@ pub struct Record {
 pub fn file(store: &Store) -> Result<PathBuf> {
     let registry = store.locate()?.registry;
     let dir = fsutil::parent_dir(&registry);
-    #[cfg(unix)]
-    if fsutil::private_mode(dir) & 0o020 != 0 {
-        return Ok(dir.join(format!("trusted-{}.json", nix::unistd::geteuid().as_raw())));
+    if let Some(uid) = crate::os::process::current_uid()
+        && fsutil::private_mode(dir) & 0o020 != 0
+    {
+        return Ok(dir.join(format!("trusted-{uid}.json")));
     }
     Ok(dir.join("trusted.json"))
 }
 
 /// The trust file's mode when users other than its owner may write it (group or world
 /// write bits): anyone who can add a line to it trusts a manifest in its owner's name. Even in
-/// a folder a group shares, each member's file is theirs alone (0600).
-#[cfg(unix)]
+/// a folder a group shares, each member's file is theirs alone (0600). Never where files have
+/// no Unix mode.
 pub fn others_may_write(path: &Path) -> Option<u32> {
-    use std::os::unix::fs::PermissionsExt as _;
-    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o7777;
+    let mode = Platform::mode(&std::fs::metadata(path).ok()?)?;
     (mode & 0o022 != 0).then_some(mode)
-}
-
-/// The trust file's mode when others may write it: never, where files have no Unix mode.
-#[cfg(not(unix))]
-pub fn others_may_write(_path: &Path) -> Option<u32> {
-    None
 }
 
 /// The trust file as it is read and replaced, checked as the registry is: a symlink is followed

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::model::types::{PortRange, Proto};
 use crate::os::fsutil;
+use crate::os::platform::{Platform, PlatformInterface as _};
 use crate::os::process;
 use crate::store::config::Config;
 
@@ -611,37 +612,26 @@ fn check_files(location: &Location) -> Result<()> {
     Ok(())
 }
 
-#[cfg(unix)]
 fn check_owner(what: &str, link: &Path, real: &Path) -> Result<()> {
-    use std::os::unix::fs::MetadataExt as _;
     let Ok(meta) = std::fs::metadata(real) else {
         return Ok(());
     };
-    let me = nix::unistd::geteuid().as_raw();
-    if meta.uid() != me {
+    let (Some(owner), Some(me)) = (Platform::owner(&meta), process::current_uid()) else {
+        return Ok(());
+    };
+    if owner != me {
         return Err(Error::Insecure {
             path: link.to_path_buf(),
             message: format!(
-                "{what} {} is a symlink to {}, which belongs to uid {} (you are uid {me}); remove the link or point it at a file of your own",
+                "{what} {} is a symlink to {}, which belongs to uid {owner} (you are uid {me}); remove the link or point it at a file of your own",
                 link.display(),
                 real.display(),
-                meta.uid()
             ),
         });
     }
     Ok(())
 }
 
-#[cfg(not(unix))]
-#[allow(
-    clippy::unnecessary_wraps,
-    reason = "the same signature as the Unix check, which can fail"
-)]
-fn check_owner(_what: &str, _link: &Path, _real: &Path) -> Result<()> {
-    Ok(())
-}
-
-#[cfg(unix)]
 fn check_folder(path: &Path) -> Result<()> {
     match shared_folder(path) {
         None => Ok(()),
@@ -658,7 +648,6 @@ fn check_folder(path: &Path) -> Result<()> {
 }
 
 /// A registry folder every user may write (see [`shared_folder`]).
-#[cfg(unix)]
 pub struct SharedFolder<'a> {
     /// The folder.
     pub dir: &'a Path,
@@ -671,23 +660,22 @@ pub struct SharedFolder<'a> {
 /// The folder of the registry `path` when every user may write it, with the fix: tightening
 /// the folder is safe advice only for a private folder of one's own; a sticky or foreign folder
 /// (/tmp) is shared on purpose, and a private subfolder is the fix. Claims refuse such a
-/// folder, and `doctor` reports it, with this one fix.
-#[cfg(unix)]
+/// folder, and `doctor` reports it, with this one fix. Never where folders have no Unix mode.
 pub fn shared_folder(path: &Path) -> Option<SharedFolder<'_>> {
-    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
     let dir = fsutil::parent_dir(path);
     let meta = std::fs::metadata(dir).ok()?;
-    let mode = meta.permissions().mode() & 0o7777;
+    let mode = Platform::mode(&meta)?;
     if mode & 0o002 == 0 {
         return None;
     }
-    let own = meta.uid() == nix::unistd::geteuid().as_raw();
+    let owner = Platform::owner(&meta);
+    let own = owner.is_some() && owner == process::current_uid();
     let fix = if own && mode & 0o1000 == 0 {
         format!(
             "run 'chmod o-w {}' if the folder is yours alone",
             dir.display()
         )
-    } else if meta.uid() == 0 && mode & 0o1000 != 0 {
+    } else if owner == Some(0) && mode & 0o1000 != 0 {
         // A sticky folder of root's (/tmp): a folder made there stays its maker's.
         let user = std::env::var("USER").unwrap_or_else(|_| "me".into());
         let private = dir.join(format!("devport-{user}"));
@@ -712,15 +700,6 @@ pub fn shared_folder(path: &Path) -> Option<SharedFolder<'_>> {
         }
     };
     Some(SharedFolder { dir, mode, fix })
-}
-
-#[cfg(not(unix))]
-#[allow(
-    clippy::unnecessary_wraps,
-    reason = "the same signature as the Unix check, which can fail"
-)]
-fn check_folder(_path: &Path) -> Result<()> {
-    Ok(())
 }
 
 #[cfg(test)]
@@ -927,6 +906,7 @@ mod tests {
 
         /// A project folder whose name is not UTF-8 cannot be stored: serializing fails (so no
         /// write happens) instead of producing anything at all.
+        // Unix only: the name is made of raw bytes (OsStringExt).
         #[cfg(unix)]
         #[test]
         fn non_utf8_paths_never_serialize(
