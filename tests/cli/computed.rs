@@ -5,11 +5,10 @@
 use std::collections::BTreeMap;
 #[cfg(unix)]
 use std::path::Path;
-use std::path::PathBuf;
 
 #[cfg(unix)]
 use crate::support::bin;
-use crate::support::{World, port, stderr, stdout};
+use crate::support::{World, port, project, stderr, stdout};
 
 /// A value that quoting rules meet: blanks, `"`, backticks, `$`, `#` and braces written
 /// `{{ }}`. (A value with `'` and `$`, or a backslash, cannot be written to a `.env` every
@@ -19,16 +18,6 @@ const TRICKY_TOML: &str = r#"NOTE = "say \"$HOME\" `x` #1 {{x}} {project}""#;
 /// What [`TRICKY_TOML`] stands for in project `name`.
 fn tricky(name: &str) -> String {
     format!("say \"$HOME\" `x` #1 {{x}} {name}")
-}
-
-/// A project folder `name` with a manifest of two services (`db` a block of two) and `[env]`.
-fn project(w: &World, name: &str, env: &str) -> PathBuf {
-    let dir = w.project(name);
-    let manifest = format!(
-        "[services.api]\n[services.db]\ncount = 2\n\n[env]\nAPI_URL = \"http://localhost:{{port:api}}\"\nDATABASE_URL = \"postgres://app@localhost:{{port:db}}/{{project}}\"\nREPLICA = \"localhost:{{port:db:1}}\"\n{env}\n"
-    );
-    w.trusted_manifest(&dir, &manifest);
-    dir
 }
 
 /// The ports `up` gave `api` and `db` (from the JSON format).
@@ -427,72 +416,6 @@ fn compose_recipe_reads_the_computed_database_url() {
         env["GREETING"].as_str().map(|v| v.replace("$$", "$")),
         Some("hello $USER # {not a comment}".to_string())
     );
-}
-
-/// `exec` arguments take `{port:SERVICE:N}` and `{{`/`}}` as `[env]` values do, and a bad one is refused
-/// before anything is claimed or run.
-#[cfg(unix)]
-#[test]
-fn exec_arguments_read_a_place_in_a_block() {
-    let w = World::new();
-    let dir = w.project("xshop");
-    std::fs::write(
-        dir.join("devport.toml"),
-        "[services.api]\n[services.db]\ncount = 2\n",
-    )
-    .expect("manifest");
-    for (arg, words) in [
-        ("{port:db:1}", "not claimed yet"),
-        ("{port:}", "empty service name"),
-    ] {
-        let out = w.fails_in(&dir, &["exec", "api", "--", "echo", arg], 2);
-        assert!(stderr(&out).contains(words), "{arg}: {}", stderr(&out));
-        assert!(
-            w.registry_bytes().is_empty(),
-            "{arg}: claimed before refusing"
-        );
-    }
-    w.ok_at(&dir, &["up"]);
-    let db: u16 = w
-        .ok_at(&dir, &["claim", "db", "--count", "2"])
-        .split_whitespace()
-        .next()
-        .and_then(|p| p.parse().ok())
-        .expect("db's first port");
-    let out = w.ok_at(
-        &dir,
-        &[
-            "exec",
-            "api",
-            "--",
-            "echo",
-            "{port:db:0} {port:db:1} {port:api:0} {{port}} {{{port}}} {project} {\"a\": 1} ${PORT}",
-        ],
-    );
-    let api = port(&w.ok_at(&dir, &["claim", "api"]));
-    // `{{` and `}}` are literal braces, as in `[env]`, so a literal `{port}` can be passed; a
-    // brace that opens no placeholder is the command's own.
-    assert_eq!(
-        out.trim(),
-        format!(
-            "{db} {} {api} {{port}} {{{api}}} xshop {{\"a\": 1}} ${{PORT}}",
-            db + 1
-        )
-    );
-    let out = w.fails_in(&dir, &["exec", "api", "--", "echo", "{port:db:2}"], 2);
-    assert!(
-        stderr(&out).contains("numbered from 0 to 1"),
-        "{}",
-        stderr(&out)
-    );
-    // A place that is not one number is named as such, not as a place outside the block.
-    let out = w.fails_in(&dir, &["exec", "api", "--", "echo", "{port:db:1:2}"], 2);
-    let err = stderr(&out);
-    assert!(
-        err.contains("argument 2 of the command") && err.contains("'1:2' where a port's place"),
-        "{err}"
-    );
-    assert!(!err.contains("numbered from"), "{err}");
 }
 
 /// A computed value that has no value now (its service is not claimed) is not left in `.env`

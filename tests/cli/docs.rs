@@ -77,53 +77,6 @@ fn links(text: &str) -> Vec<String> {
     found
 }
 
-#[test]
-fn every_relative_link_of_the_readme_and_docs_resolves() {
-    let mut broken = Vec::new();
-    for (page, text) in pages() {
-        for link in links(&text) {
-            if link.contains("://") || link.starts_with("mailto:") {
-                continue;
-            }
-            let (file, fragment) = link.split_once('#').unwrap_or((&link, ""));
-            let target = if file.is_empty() {
-                page.clone()
-            } else {
-                page.parent().expect("folder").join(file)
-            };
-            if !target.exists() {
-                broken.push(format!("{}: {link}: no such file", page.display()));
-                continue;
-            }
-            if !fragment.is_empty() {
-                let heads = std::fs::read_to_string(&target)
-                    .map(|t| anchors(&t))
-                    .unwrap_or_default();
-                if !heads.iter().any(|a| a == fragment) {
-                    broken.push(format!("{}: {link}: no such heading", page.display()));
-                }
-            }
-        }
-    }
-    assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
-}
-
-#[test]
-fn the_readme_is_read_in_five_minutes() {
-    let text = std::fs::read_to_string(root().join("README.md")).expect("README");
-    let lines = text.lines().count();
-    assert!(
-        lines <= 300,
-        "README.md has {lines} lines; move reference text to docs/"
-    );
-    for required in [
-        "cargo run --release -- claim myservice",
-        "cargo test --locked",
-    ] {
-        assert!(text.contains(required), "README.md lost `{required}`");
-    }
-}
-
 /// What legitimately differs between two runs of the tour, made equal; nothing else is:
 /// times (`2026-12-03 18:08`, RFC 3339), pids (`pid 24101`, `"pid": 24101`), every number of a
 /// `lease` (leased ports are picked at random), and runs of spaces (a table's columns widen
@@ -263,6 +216,53 @@ fn tour() -> String {
     let out = cmd.output().expect("run unshare");
     assert!(out.status.success(), "the tour failed: {out:?}");
     String::from_utf8(out.stdout).expect("UTF-8 transcript")
+}
+
+#[test]
+fn every_relative_link_of_the_readme_and_docs_resolves() {
+    let mut broken = Vec::new();
+    for (page, text) in pages() {
+        for link in links(&text) {
+            if link.contains("://") || link.starts_with("mailto:") {
+                continue;
+            }
+            let (file, fragment) = link.split_once('#').unwrap_or((&link, ""));
+            let target = if file.is_empty() {
+                page.clone()
+            } else {
+                page.parent().expect("folder").join(file)
+            };
+            if !target.exists() {
+                broken.push(format!("{}: {link}: no such file", page.display()));
+                continue;
+            }
+            if !fragment.is_empty() {
+                let heads = std::fs::read_to_string(&target)
+                    .map(|t| anchors(&t))
+                    .unwrap_or_default();
+                if !heads.iter().any(|a| a == fragment) {
+                    broken.push(format!("{}: {link}: no such heading", page.display()));
+                }
+            }
+        }
+    }
+    assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
+}
+
+#[test]
+fn the_readme_is_read_in_five_minutes() {
+    let text = std::fs::read_to_string(root().join("README.md")).expect("README");
+    let lines = text.lines().count();
+    assert!(
+        lines <= 300,
+        "README.md has {lines} lines; move reference text to docs/"
+    );
+    for required in [
+        "cargo run --release -- claim myservice",
+        "cargo test --locked",
+    ] {
+        assert!(text.contains(required), "README.md lost `{required}`");
+    }
 }
 
 #[cfg(target_os = "linux")]

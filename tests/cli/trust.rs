@@ -1,11 +1,12 @@
-//! Trusting a committed manifest (issue 17, item 7): an untrusted `devport.toml` gets only its
-//! `*_PORT` variables exported by `up`, `env` and `exec`, with one note on stderr; `devport
-//! trust` records its path and hash in the user's own trust file, a changed manifest must be
-//! trusted again, `--revoke` undoes it, `DEVPORT_TRUSTED_PATHS` trusts folders for CI, and
-//! `init` trusts what it writes.
+//! Trusting a committed manifest: an untrusted `devport.toml` gets only its `*_PORT`
+//! variables exported by `up`, `env` and `exec`, with one note on stderr; `devport trust`
+//! records its path and hash in the user's own trust file, a changed manifest must be trusted
+//! again, `--revoke` undoes it, `DEVPORT_TRUSTED_PATHS` trusts folders for CI, and `init`
+//! trusts what it writes.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::path::PathBuf;
 use std::process::Output;
 
 use crate::support::{World, port, stderr, stdout};
@@ -82,6 +83,11 @@ fn assert_exported(got: &BTreeMap<String, String>, err: &str) {
     assert_eq!(got["SOMETOOL_STARTUP_DIR"], "./.startup");
     assert!(!got.contains_key("WEB_PORT"), "{got:?}");
     assert!(notes(err).is_empty(), "{err}");
+}
+
+/// The trust file of `w` (beside its registry).
+fn trust_file(w: &World) -> PathBuf {
+    w.dir.path().join("state/trusted.json")
 }
 
 /// `up`, `env` (every format, and `--write`) and `exec` of an untrusted manifest: the ports are
@@ -472,11 +478,6 @@ fn a_manifest_without_values_needs_no_trust() {
     let got = vars(&stdout(&out), "dotenv");
     assert_eq!(got.keys().collect::<Vec<_>>(), ["DB_PORT", "WEB_PORT"]);
     assert_eq!(stderr(&out), "");
-}
-
-/// The trust file of `w` (beside its registry).
-fn trust_file(w: &World) -> PathBuf {
-    w.dir.path().join("state/trusted.json")
 }
 
 #[cfg(unix)]
