@@ -141,8 +141,8 @@ fn digits_as_n(word: &str) -> String {
     out
 }
 
-#[cfg(target_os = "linux")]
 /// The tour's transcript as command blocks: a `$` line and what it printed.
+#[cfg(target_os = "linux")]
 fn blocks(transcript: &str) -> Vec<Vec<String>> {
     let mut all: Vec<Vec<String>> = Vec::new();
     for line in transcript.lines() {
@@ -162,8 +162,8 @@ fn blocks(transcript: &str) -> Vec<Vec<String>> {
     all
 }
 
-#[cfg(target_os = "linux")]
 /// The lines of every fenced block of the README and docs/, normalised as the transcript is.
+#[cfg(target_os = "linux")]
 fn documented() -> Vec<Vec<String>> {
     let mut found = Vec::new();
     for (_, text) in pages() {
@@ -194,9 +194,9 @@ fn appears(block: &[String], docs: &[Vec<String>]) -> bool {
         .any(|lines| lines.windows(block.len()).any(|w| w == block))
 }
 
-#[cfg(target_os = "linux")]
 /// Runs the tour against the binary under test, in a network namespace of its own (so the
 /// machine's other sockets stay out of `audit`, and every port the tour wants is free).
+#[cfg(target_os = "linux")]
 fn tour() -> String {
     let script = root().join("examples/readme-tour.sh");
     let mut cmd = std::process::Command::new("unshare");

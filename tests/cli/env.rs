@@ -1,13 +1,14 @@
 //! `env` and `env --write`: formats, variable names, merging into an existing file, and the
 //! file devport writes — symlinks, FIFOs, devices, other users' files, modes — handled safely.
 
+#[cfg(unix)]
 use std::os::unix::fs::OpenOptionsExt as _;
 #[cfg(unix)]
 use std::path::Path;
 
+use crate::support::{World, port, refused, stderr};
 #[cfg(unix)]
-use crate::support::bash;
-use crate::support::{World, port, refused, stderr, stdout};
+use crate::support::{bash, stdout};
 
 /// Writes `original` to `shop/.env`, runs `env --write .env` and returns what it became, with
 /// `@WEB@` in `expected` standing for the claimed port; a second run changes nothing.
@@ -38,8 +39,8 @@ fn open_folder(w: &World, name: &str, mode: u32) -> std::path::PathBuf {
     dir
 }
 
-#[cfg(unix)]
 /// A FIFO at `path` that no process reads.
+#[cfg(unix)]
 fn fifo(path: &Path) {
     nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
 }
@@ -574,8 +575,8 @@ fn parallel_writes_to_one_env_file_keep_every_line() {
     assert_eq!(text.lines().count(), n, "{text}");
 }
 
-#[cfg(unix)]
 /// The shell's redirect target is written in place, not replaced: `end` is kept.
+#[cfg(unix)]
 #[test]
 fn env_write_dev_stdout_keeps_the_callers_redirect() {
     let w = World::new();

@@ -1,6 +1,7 @@
 //! The command line itself: usage errors that say what to do, help texts that keep their
 //! lines, man pages and completions.
 
+#[cfg(unix)]
 use std::process::Command;
 
 use crate::support::{World, stderr, stdout, usage_error};

@@ -17,17 +17,17 @@ use std::time::Duration;
 #[cfg(target_os = "linux")]
 use crate::support::listener_with;
 #[cfg(unix)]
-use crate::support::{Reaped, exit_of, free_port, listener, stdout};
-use crate::support::{World, port, stderr};
+use crate::support::{Reaped, exit_of, free_port, listener, port, stdout};
+use crate::support::{World, stderr};
 
 #[cfg(unix)]
 fn is_free(port: u16) -> bool {
     std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
 }
 
-#[cfg(unix)]
 /// `sleep 60` working in `dir` and holding `socket` (as its stdin), which this process then
 /// no longer holds.
+#[cfg(unix)]
 fn holder(dir: &Path, socket: impl Into<OwnedFd>) -> Reaped {
     Reaped(
         Command::new("sleep")
@@ -39,9 +39,9 @@ fn holder(dir: &Path, socket: impl Into<OwnedFd>) -> Reaped {
     )
 }
 
-#[cfg(unix)]
 /// A TCP listener and a UDP socket on the same port, each held by its own process working in
 /// the project.
+#[cfg(unix)]
 fn tcp_and_udp_holders(dir: &Path) -> (u16, Reaped, Reaped) {
     crate::support::retry("bind TCP and UDP on one port", |_| {
         let tcp = std::net::TcpListener::bind("127.0.0.1:0").expect("bind TCP");
@@ -51,7 +51,6 @@ fn tcp_and_udp_holders(dir: &Path) -> (u16, Reaped, Reaped) {
     })
 }
 
-#[cfg(unix)]
 /// `sleep 60` started at `pid`, steered there through `/proc/sys/kernel/ns_last_pid` (needs
 /// root); `None` when another process took the pid first.
 #[cfg(target_os = "linux")]
@@ -76,7 +75,6 @@ fn spawn_at(pid: u32) -> Option<Reaped> {
     None
 }
 
-#[cfg(unix)]
 /// Returns once `child` has a socket open (devport's netlink socket: it is listing sockets,
 /// and looks for their owners next) or has exited, or after 5 s.
 #[cfg(target_os = "linux")]
@@ -99,7 +97,6 @@ fn listing_sockets(child: &mut Reaped) {
     }
 }
 
-#[cfg(unix)]
 /// A python3 listener on a loopback port the OS picked, working in `dir`, renamed `comm`
 /// (`prctl(PR_SET_NAME)`: Linux) and given no arguments; with its port.
 #[cfg(target_os = "linux")]
@@ -361,9 +358,9 @@ fn kill_stops_a_process_whose_name_is_not_utf8() {
     assert_eq!(status.signal(), Some(15), "ended by SIGTERM");
 }
 
-#[cfg(unix)]
 /// `kill PORT` looks at TCP only, as `wait` does (it stopped UDP holders too, while its help
 /// said TCP was the default); `--proto both` stops both.
+#[cfg(unix)]
 #[test]
 fn kill_port_stops_tcp_only_unless_asked_for_udp() {
     let w = World::new();
@@ -417,8 +414,8 @@ fn kill_port_stops_tcp_only_unless_asked_for_udp() {
     assert!(exit_of(&mut udp, Duration::from_secs(10)).is_some());
 }
 
-#[cfg(unix)]
 /// Each command with `--proto` shows one default, TCP, generated from the value itself.
+#[cfg(unix)]
 #[test]
 fn proto_help_shows_one_default() {
     let w = World::new();
@@ -436,7 +433,6 @@ fn proto_help_shows_one_default() {
     }
 }
 
-#[cfg(unix)]
 /// Issue 17's race, steered: a listener on the claimed port, `devport kill web`, the listener
 /// killed (SIGKILL) 0-60 ms later and a new process started at its pid. The new process is never
 /// signalled (before, 15 of 60 were). So that it cannot pass without running the race, the
@@ -499,10 +495,10 @@ fn kill_never_signals_a_process_that_took_the_listeners_pid() {
     );
 }
 
-#[cfg(unix)]
 /// Red team 2, finding 4: a devport that inherited the listening socket from the process that
 /// started it held the port itself: `--dry-run` listed devport's own pid, and the real run
 /// sent itself SIGTERM (exit 143, no word). It refuses, naming itself, and signals nothing.
+#[cfg(unix)]
 #[test]
 fn kill_never_signals_devport_itself() {
     let w = World::new();
@@ -535,7 +531,6 @@ fn kill_never_signals_devport_itself() {
     }
 }
 
-#[cfg(unix)]
 /// Red team 2, finding 6: `kill` refused anything named like a forwarder "which is forwarded
 /// to a container", though `audit` judged the same process as ordinary. A `docker-proxy`
 /// whose arguments do not name the socket is an ordinary process, and stopped; one named like

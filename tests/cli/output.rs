@@ -2,7 +2,9 @@
 //! colours the only escape sequences and only when wanted, and an unwritable stdout or stderr
 //! never a panic.
 
+#[cfg(unix)]
 use std::fmt::Write as _;
+#[cfg(unix)]
 use std::io::BufRead as _;
 #[cfg(unix)]
 use std::path::PathBuf;
@@ -11,21 +13,23 @@ use std::process::Output;
 
 #[cfg(unix)]
 use serde_json::Value;
+#[cfg(unix)]
 use serde_json::json;
 
 use crate::support::World;
-#[cfg(unix)]
+#[cfg(target_os = "linux")]
 use crate::support::stderr;
 
-#[cfg(unix)]
 /// Every kind of terminal control sequence in one name: clear screen (CSI), set the window
 /// title (OSC ended by BEL), carriage return, line feed, and the one-character C1 CSI.
+#[cfg(unix)]
 const NASTY: &str = "x\x1b[2J\x1b]0;title\x07\r\n\u{9b}31my";
 /// The same places, holding a harmless name: the output must have the same shape.
+#[cfg(unix)]
 const PLAIN: &str = "plain";
 
-#[cfg(unix)]
 /// A raw control character in `bytes` (anything but LF between lines), as a description.
+#[cfg(unix)]
 fn raw_control(bytes: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(bytes);
     text.char_indices()
@@ -38,8 +42,8 @@ fn lines(bytes: &[u8]) -> usize {
     bytes.lines().count()
 }
 
-#[cfg(unix)]
 /// One command run in a world whose names are all `name`.
+#[cfg(unix)]
 struct Case {
     /// What the case shows, for failure messages.
     what: &'static str,
@@ -61,11 +65,11 @@ enum Json {
     HoldsName,
 }
 
-#[cfg(unix)]
 /// A world whose registry, project folder and files hold `name` wherever a person could put
 /// it: a project folder named after it with a claim of `web`, and a hand-edited claim of a
 /// service `name` of a project `name` in a folder `/nonexistent/name` that is gone, on `port`,
 /// plus the same service claimed for the project folder itself.
+#[cfg(unix)]
 struct Setup {
     world: World,
     name: String,
@@ -129,11 +133,11 @@ impl Setup {
     }
 }
 
-#[cfg(unix)]
 /// Two ports free a moment ago, outside the range the OS picks ports from (so no other
 /// test's listener lands on them), each handed out once per test process. The harmless and
 /// the hostile run of a case use the same two, so what `doctor` says of the ports themselves
 /// (IANA-assigned or not) is the same for both.
+#[cfg(unix)]
 fn quiet_ports() -> [u16; 2] {
     static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
     let base = 20_000 + u16::try_from(std::process::id() % 4_000).unwrap_or(0);
@@ -149,8 +153,8 @@ fn quiet_ports() -> [u16; 2] {
     ]
 }
 
-#[cfg(unix)]
 /// A TOML basic string holding `text`, every control character as `\uXXXX`.
+#[cfg(unix)]
 fn toml_string(text: &str) -> String {
     let mut out = String::from("\"");
     for c in text.chars() {
@@ -319,8 +323,8 @@ const CASES: &[Case] = &[
     },
 ];
 
-#[cfg(unix)]
 /// Every string inside `v`, depth first.
+#[cfg(unix)]
 fn strings(v: &Value, out: &mut Vec<String>) {
     match v {
         Value::String(s) => out.push(s.clone()),
@@ -333,8 +337,8 @@ fn strings(v: &Value, out: &mut Vec<String>) {
     }
 }
 
-#[cfg(unix)]
 /// What is wrong with the output of `case`, if anything.
+#[cfg(unix)]
 fn problems(case: &Case) -> Vec<String> {
     let ports = quiet_ports();
     let runs: Vec<(Output, Setup)> = [NASTY, PLAIN]
@@ -538,7 +542,6 @@ fn colours_are_the_only_escape_sequences() {
     }
 }
 
-#[cfg(unix)]
 /// Names that come from the system: `/proc/PID/comm` (Linux only).
 #[cfg(target_os = "linux")]
 mod from_processes {

@@ -1,6 +1,7 @@
 //! The registry: its file format, lock, location and size cap, corrupt or newer files kept and
 //! reported, and files of other users, links, FIFOs and open folders refused.
 
+#[cfg(unix)]
 use std::os::unix::fs::MetadataExt as _;
 #[cfg(unix)]
 use std::path::Path;
@@ -13,13 +14,13 @@ use crate::support::{World, stderr, web_and_db};
 #[cfg(unix)]
 use crate::support::{chmod, chown, stdout, ten_claims};
 
-#[cfg(unix)]
 /// A file's bytes (empty for a folder), owner, group and mode.
+#[cfg(unix)]
 type State = (Vec<u8>, u32, u32, u32);
 
-#[cfg(unix)]
 /// The [`State`] of each path (`None` for a missing one), to compare before and after a
 /// refused command.
+#[cfg(unix)]
 fn snapshot(paths: &[&Path]) -> Vec<Option<State>> {
     paths
         .iter()
@@ -35,8 +36,8 @@ fn snapshot(paths: &[&Path]) -> Vec<Option<State>> {
         .collect()
 }
 
-#[cfg(unix)]
 /// A world with a claim, so the registry and its lock exist; returns them with the folder.
+#[cfg(unix)]
 fn populated() -> (World, PathBuf, PathBuf, PathBuf) {
     let w = World::new();
     w.ok(&["claim", "web"]);
@@ -45,8 +46,8 @@ fn populated() -> (World, PathBuf, PathBuf, PathBuf) {
     (w, state, registry, lock)
 }
 
-#[cfg(unix)]
 /// `devport ARGS` in `shop` through `setpriv` with `ids` (`--reuid=nobody` …).
+#[cfg(unix)]
 fn setpriv(w: &World, ids: &[&str], args: &[&str]) -> std::process::Output {
     let shop = w.project("shop");
     let mut all: Vec<&str> = ids.to_vec();
@@ -63,8 +64,8 @@ fn setpriv(w: &World, ids: &[&str], args: &[&str]) -> std::process::Output {
 #[cfg(unix)]
 const AS_NOBODY: [&str; 3] = ["--reuid=nobody", "--regid=nogroup", "--clear-groups"];
 
-#[cfg(unix)]
 /// `devport ARGS` in `dir` with `HOME=home` and no other place for the registry.
+#[cfg(unix)]
 fn with_home(w: &World, dir: &Path, home: &str, args: &[&str]) -> assert_cmd::Command {
     let mut cmd = w.cmd_in(dir, args);
     cmd.env_remove("DEVPORT_REGISTRY")
@@ -393,8 +394,8 @@ fn another_user_is_refused_on_roots_registry() {
     assert_eq!(snapshot(&[&state, &registry, &lock]), before);
 }
 
-#[cfg(unix)]
 /// The group-shared registry docs/security.md documents: a setgid folder of the group, files 0660.
+#[cfg(unix)]
 #[test]
 #[ignore = "needs root: a folder shared by group 4242, used by root and nobody as members"]
 fn a_group_shared_registry_keeps_each_files_owner_group_and_mode() {

@@ -4,6 +4,7 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
+#[cfg(unix)]
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;

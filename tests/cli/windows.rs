@@ -7,9 +7,9 @@ use std::process::Stdio;
 
 use serde_json::Value;
 
-use crate::support::{World, port, stderr, stdout};
 #[cfg(windows)]
-use crate::support::{listener, names, refused, under_wine};
+use crate::support::under_wine;
+use crate::support::{World, port, stderr, stdout};
 
 fn spawn_claim(w: &World, service: &str) -> Child {
     w.std_cmd_in(&w.project("shop"), &["claim", service])
