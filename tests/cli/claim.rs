@@ -95,7 +95,7 @@ fn claim_is_stable_and_per_project() {
     assert_ne!(other, first);
     // From a subfolder of the project: the same claim.
     let sub = w.project("shop").join("src/deep");
-    std::fs::create_dir_all(&sub).expect("subdir");
+    w.dir(&sub);
     let again = w.ok_at(&sub, &["claim", "web"]);
     assert_eq!(port(&again), first);
 }
@@ -386,7 +386,7 @@ fn claim_of_an_existing_service_rewrites_nothing_but_a_stale_last_used() {
             .to_string(),
         "2020-01-01T00:00:00Z",
     );
-    std::fs::write(w.registry(), &old).expect("write");
+    w.file(w.registry(), &old);
     w.ok(&["claim", "web"]);
     let refreshed = w.registry_json()["claims"][0]["last_used"]
         .as_str()

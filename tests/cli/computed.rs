@@ -79,7 +79,7 @@ fn up_and_env_export_computed_values_in_every_format() {
     let dotenv = w.ok_at(&dir, &["env", "--format", "dotenv"]);
     let read: BTreeMap<String, String> = crate::support::dotenv(&dotenv).into_iter().collect();
     assert_eq!(read, vars);
-    std::fs::write(dir.join(".env"), "KEEP='me'\nNOTE=old # note\n").expect(".env");
+    w.file(dir.join(".env"), "KEEP='me'\nNOTE=old # note\n");
     w.ok_at(&dir, &["env", "--format", "dotenv", "--write", ".env"]);
     let written = std::fs::read_to_string(dir.join(".env")).expect("read .env");
     let read: BTreeMap<String, String> = crate::support::dotenv(&written).into_iter().collect();
@@ -258,7 +258,7 @@ fn bad_env_tables_are_refused_before_anything_is_claimed_or_written() {
     ];
     for (line, at, words) in cases {
         let text = format!("[services.api]\n[services.db]\ncount = 2\n[env]\n{line}\n");
-        std::fs::write(dir.join("devport.toml"), &text).expect("manifest");
+        w.manifest(&dir, &text);
         for args in [
             &["up", "--write-env", ".env"][..],
             &["env", "--write", ".env"][..],
@@ -324,12 +324,8 @@ fn computed_names_meet_claims_outside_the_manifest() {
 fn direnv_recipe_exports_the_computed_values() {
     let w = World::new();
     let dir = w.project("dshop");
-    std::fs::write(
-        dir.join("devport.toml"),
-        format!("[services.api]\n[services.db]\n[env]\nDATABASE_URL = \"pg://localhost:{{port:db}}/{{project}}\"\n{TRICKY_TOML}\n"),
-    )
-    .expect("manifest");
-    std::fs::write(dir.join(".envrc"), "eval \"$(devport up)\"\n").expect(".envrc");
+    w.manifest(&dir, format!("[services.api]\n[services.db]\n[env]\nDATABASE_URL = \"pg://localhost:{{port:db}}/{{project}}\"\n{TRICKY_TOML}\n"),);
+    w.file(dir.join(".envrc"), "eval \"$(devport up)\"\n");
     let path = format!(
         "{}:{}",
         bin().parent().expect("bin dir").display(),
@@ -392,11 +388,8 @@ fn compose_recipe_reads_the_computed_database_url() {
         "GREETING = \"hello $USER # {{not a comment}}\"",
     );
     w.ok_at(&dir, &["up", "--write-env", ".env"]);
-    std::fs::write(
-        dir.join("docker-compose.yml"),
-        "services:\n  app:\n    image: alpine\n    environment:\n      DATABASE_URL: ${DATABASE_URL:?run devport up --write-env .env}\n      GREETING: ${GREETING}\n",
-    )
-    .expect("compose file");
+    w.file(dir.join("docker-compose.yml"),
+        "services:\n  app:\n    image: alpine\n    environment:\n      DATABASE_URL: ${DATABASE_URL:?run devport up --write-env .env}\n      GREETING: ${GREETING}\n",);
     let out = w
         .program_in("docker-compose", &dir, &["config"])
         .env("USER", "someone-else")
@@ -428,11 +421,10 @@ fn env_write_drops_a_computed_value_that_has_none_now() {
         &dir,
         "[services.api]\n[services.db]\n[env]\nDATABASE_URL = \"pg://localhost:{port:db}\"\n",
     );
-    std::fs::write(
+    w.file(
         dir.join(".env"),
         "KEEP=1\nDATABASE_URL=pg://localhost:1234\n# note\n",
-    )
-    .expect(".env");
+    );
     let api = port(&w.ok_at(&dir, &["claim", "api"]));
     let out = w
         .cmd_in(&dir, &["env", "--write", ".env"])
@@ -459,12 +451,8 @@ fn a_project_name_that_breaks_a_value_is_refused_before_claiming() {
     let w = World::new();
     for folder in ["esc\u{1b}[31mred", "q'$(id)"] {
         let dir = w.dir.path().join(folder);
-        std::fs::create_dir_all(dir.join(".git")).expect("project");
-        std::fs::write(
-            dir.join("devport.toml"),
-            "[services.web]\n[env]\nP = \"{project}\"\n",
-        )
-        .expect("manifest");
+        w.dir(dir.join(".git"));
+        w.manifest(&dir, "[services.web]\n[env]\nP = \"{project}\"\n");
         for args in [
             &["up"][..],
             &["env"][..],

@@ -11,14 +11,13 @@ use crate::support::{chmod, json, stdout};
 #[test]
 fn config_changes_the_policy_and_bad_config_is_exit_3() {
     let w = World::new();
-    std::fs::write(
+    w.file(
         w.config(),
         "range = \"20000-20099\"\navoid = [\"20000-20049\"]\n",
-    )
-    .expect("config");
+    );
     let p = port(&w.ok(&["claim", "web"]));
     assert!((20050..=20099).contains(&p), "{p}");
-    std::fs::write(w.config(), "range = \"20000-20099\"\nrnage = 1\n").expect("config");
+    w.file(w.config(), "range = \"20000-20099\"\nrnage = 1\n");
     let out = w.fails(&["claim", "db"], 3);
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(
@@ -105,7 +104,7 @@ fn config_errors_say_what_is_wrong_where_in_the_users_words() {
         ),
     ];
     for (text, at, words) in cases {
-        std::fs::write(&config, text).expect("write config");
+        w.file(&config, text);
         let out = w.fails(&["claim", "web"], 3);
         assert_one_line(&stderr(&out), &config, at, words, text);
         assert!(
@@ -122,9 +121,9 @@ fn config_errors_say_what_is_wrong_where_in_the_users_words() {
 fn a_config_in_a_world_writable_folder_is_skipped() {
     let w = World::new();
     let shared = w.dir.path().join("shared");
-    std::fs::create_dir_all(&shared).expect("mkdir");
+    w.dir(&shared);
     let config = shared.join("config.toml");
-    std::fs::write(&config, "range = \"12000-12005\"\n").expect("write");
+    w.file(&config, "range = \"12000-12005\"\n");
     let outside = |w: &World| {
         let out = w
             .cmd(&["check", "15000", "--json"])
@@ -151,7 +150,7 @@ fn a_config_in_a_world_writable_folder_is_skipped() {
 #[test]
 fn a_config_lock_timeout_past_the_bound_is_refused() {
     let w = World::new();
-    std::fs::write(w.config(), "lock_timeout = \"2d\"\n").expect("write");
+    w.file(w.config(), "lock_timeout = \"2d\"\n");
     let out = w.fails(&["claim", "web"], 3);
     assert!(stderr(&out).contains("3600"), "{}", stderr(&out));
 }
@@ -163,7 +162,7 @@ fn an_unreadable_config_gets_advice_about_reading() {
     use std::os::unix::fs::PermissionsExt as _;
     let w = World::new();
     let shop = w.project("shop");
-    std::fs::write(w.config(), "").expect("config");
+    w.file(w.config(), "");
     std::fs::set_permissions(w.config(), std::fs::Permissions::from_mode(0o000)).expect("chmod");
     let mut cmd = w.std_cmd_in(&shop, &["list"]);
     if nix::unistd::geteuid().is_root() {

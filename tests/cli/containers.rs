@@ -481,7 +481,7 @@ fn only_unix_sockets_are_asked() {
     let w = World::new();
     let (proxy, p) = fake_proxy(w.dir.path());
     let file = w.dir.path().join("not-a-socket");
-    std::fs::write(&file, "HTTP/1.0 200 OK\r\n\r\n[]").expect("write");
+    w.file(&file, "HTTP/1.0 200 OK\r\n\r\n[]");
     for host in [
         format!("unix://{}", file.display()),
         "tcp://127.0.0.1:9".to_string(),

@@ -31,7 +31,7 @@ fn raw_claim(project: &Path, service: &str, port: u16, count: u16) -> Value {
 
 fn write_registry(w: &World, claims: &[Value]) {
     let reg = serde_json::json!({"version": 1, "claims": claims, "leases": []});
-    std::fs::write(w.registry(), reg.to_string()).expect("write registry");
+    w.file(w.registry(), reg.to_string());
 }
 
 #[test]
@@ -46,15 +46,14 @@ fn duplicate_ports_are_accepted_and_flagged_by_doctor() {
                 .to_string()
         )
     };
-    std::fs::write(
+    w.file(
         w.registry(),
         format!(
             "{{\"version\": 1, \"claims\": [{}, {}]}}\n",
             claim("a"),
             claim("b")
         ),
-    )
-    .expect("write");
+    );
     assert_eq!(w.ok(&["claim", "a"]), "21000");
     assert_ne!(w.ok(&["claim", "c"]), "21000");
     let out = stdout(&w.fails(&["doctor"], 1));
@@ -103,7 +102,7 @@ fn doctor_flags_a_claim_on_a_forbidden_port_unless_pinned() {
     let text = std::fs::read_to_string(w.registry())
         .expect("read")
         .replace("\"pinned\": true", "\"pinned\": false");
-    std::fs::write(w.registry(), text).expect("write");
+    w.file(w.registry(), text);
     let out = stdout(&w.fails(&["doctor"], 1));
     assert!(
         out.contains("iana-assigned") && out.contains("devport claim db --move"),
@@ -169,17 +168,16 @@ fn doctor_names_each_permission_problem_with_its_own_code_and_a_safe_fix() {
 #[test]
 fn doctor_flags_a_configured_range_with_no_usable_port() {
     let w = World::new();
-    std::fs::write(
+    w.file(
         w.config(),
         "range = \"20000-20009\"\navoid = [\"20000-20009\"]\n",
-    )
-    .expect("write config");
+    );
     let (text, code) = doctor(&w);
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("pool-empty"), "{text}");
     assert!(text.contains("20000-20009"), "{text}");
     assert!(text.contains("such as the default 10000-29999"), "{text}");
-    std::fs::write(w.config(), "range = \"20000-20009\"\n").expect("write config");
+    w.file(w.config(), "range = \"20000-20009\"\n");
     let (text, _) = doctor(&w);
     assert!(!text.contains("pool-empty"), "{text}");
 }
@@ -253,7 +251,7 @@ fn doctor_finds_non_adjacent_overlaps_and_duplicates() {
 #[test]
 fn doctor_exits_3_on_a_corrupt_registry() {
     let w = World::new();
-    std::fs::write(w.registry(), "{\"version\": 1, \"claims\": [").expect("write");
+    w.file(w.registry(), "{\"version\": 1, \"claims\": [");
     let out = w.fails(&["doctor"], 3);
     assert!(
         stdout(&out).contains("registry-unreadable"),

@@ -16,7 +16,7 @@ fn write_env_twice(original: &[u8], expected: &str) {
     let w = World::new();
     let shop = w.project("shop");
     let web = port(&w.ok(&["claim", "web"]));
-    std::fs::write(shop.join(".env"), original).expect("write");
+    w.file(shop.join(".env"), original);
     w.ok(&["env", "--format", "dotenv", "--write", ".env"]);
     let expected = expected.replace("@WEB@", &web.to_string());
     let written = std::fs::read(shop.join(".env")).expect("read");
@@ -100,7 +100,7 @@ fn env_write_keeps_every_line_it_does_not_own() {
     // A BOM, CRLF endings, an `export` line, a multi-line value holding a WEB_PORT line, a
     // comment, and bytes that are not UTF-8.
     let original: &[u8] = b"\xEF\xBB\xBFexport WEB_PORT=1 # the site\r\nCERT=\"-----BEGIN\r\nWEB_PORT=1\r\n-----END\"\r\n# caf\xe9\r\nNAME='x\r\ny'";
-    std::fs::write(shop.join(".env"), original).expect("write");
+    w.file(shop.join(".env"), original);
     w.ok(&["env", "--write", ".env"]);
     let expected = [
         &b"\xEF\xBB\xBFexport WEB_PORT="[..],
@@ -131,7 +131,7 @@ fn env_write_refuses_a_file_it_cannot_read_safely() {
     w.ok(&["claim", "web"]);
     // A quote that is never closed: where the value ends is unclear, so nothing is written.
     let text = "A=1\nB=\"open\nWEB_PORT=1\n";
-    std::fs::write(shop.join(".env"), text).expect("write");
+    w.file(shop.join(".env"), text);
     let err = refused(&w, &shop, &["env", "--write", ".env"], 2);
     assert!(
         err.contains(".env") && err.contains("line 2, column 3") && err.contains("never closed"),
@@ -172,7 +172,7 @@ fn env_write_goes_through_a_symlink_and_keeps_it() {
     // trust_owners::a_committed_link_does_not_choose_what_is_written).
     let shared = shop.join("shared");
     std::fs::create_dir(&shared).expect("mkdir");
-    std::fs::write(shared.join("real.env"), "A=1\n").expect("write");
+    w.file(shared.join("real.env"), "A=1\n");
     std::os::unix::fs::symlink("shared/real.env", shop.join(".env")).expect("symlink");
     let web = port(&w.ok(&["claim", "web"]));
     w.ok(&["env", "--write", ".env"]);
@@ -183,7 +183,7 @@ fn env_write_goes_through_a_symlink_and_keeps_it() {
         format!("A=1\nWEB_PORT={web}\n")
     );
     // `up --write-env` goes through the same file.
-    std::fs::write(shop.join("devport.toml"), "[services.web]\n").expect("manifest");
+    w.manifest(&shop, "[services.web]\n");
     w.ok(&["up", "--write-env", ".env"]);
     assert!(std::fs::symlink_metadata(shop.join(".env")).is_ok_and(|m| m.file_type().is_symlink()));
 }
@@ -195,7 +195,7 @@ fn env_write_refuses_a_symlink_to_another_users_file() {
     let w = World::new();
     let shop = w.project("shop");
     let target = shop.join("theirs.env");
-    std::fs::write(&target, "A=1\n").expect("write");
+    w.file(&target, "A=1\n");
     std::os::unix::fs::chown(&target, Some(65534), Some(65534)).expect("chown (needs root)");
     std::os::unix::fs::symlink(&target, shop.join(".env")).expect("symlink");
     w.ok(&["claim", "web"]);
@@ -203,7 +203,7 @@ fn env_write_refuses_a_symlink_to_another_users_file() {
     assert!(err.contains("belongs to uid 65534"), "{err}");
     assert_eq!(std::fs::read_to_string(&target).expect("read"), "A=1\n");
     // `up` refuses it before claiming anything.
-    std::fs::write(shop.join("devport.toml"), "[services.api]\n").expect("manifest");
+    w.manifest(&shop, "[services.api]\n");
     refused(&w, &shop, &["up", "--write-env", ".env"], 3);
 }
 
@@ -223,11 +223,10 @@ fn dangerous_variable_names_are_refused_everywhere() {
         "9X",
         "A-B",
     ] {
-        std::fs::write(
-            shop.join("devport.toml"),
+        w.manifest(
+            &shop,
             format!("name = \"shop\"\n[services.web]\nenv = \"{name}\"\n"),
-        )
-        .expect("manifest");
+        );
         let err = refused(&w, &shop, &["up"], 2);
         assert!(
             err.contains("devport.toml")
@@ -296,18 +295,10 @@ fn a_new_claim_may_not_take_another_claims_variable() {
     // Another project may use the name.
     w.ok_in("other", &["claim", "api-v2"]);
     // The manifest's `env` counts: a service renamed onto another's variable is refused...
-    std::fs::write(
-        shop.join("devport.toml"),
-        "[services.web]\nenv = \"API_V2_PORT\"\n",
-    )
-    .expect("manifest");
+    w.manifest(&shop, "[services.web]\nenv = \"API_V2_PORT\"\n");
     refused(&w, &shop, &["claim", "web"], 2);
     // ... and one renamed away from it is fine.
-    std::fs::write(
-        shop.join("devport.toml"),
-        "[services.api-v2]\nenv = \"API2_PORT\"\n",
-    )
-    .expect("manifest");
+    w.manifest(&shop, "[services.api-v2]\nenv = \"API2_PORT\"\n");
     w.ok(&["claim", "api-v2"]);
 }
 
@@ -322,7 +313,7 @@ fn existing_clashing_claims_keep_working() {
     twin["service"] = "api-v2".into();
     twin["port"] = (first + 1).into();
     reg["claims"].as_array_mut().expect("claims").push(twin);
-    std::fs::write(w.registry(), serde_json::to_vec_pretty(&reg).expect("json")).expect("write");
+    w.file(w.registry(), serde_json::to_vec_pretty(&reg).expect("json"));
     assert_eq!(port(&w.ok(&["claim", "api.v2"])), first);
     assert_eq!(port(&w.ok(&["claim", "api-v2"])), first + 1);
     let err = refused(&w, &shop, &["env"], 2);
@@ -380,8 +371,8 @@ fn env_write_refuses_a_folder_every_user_may_write() {
         let open = open_folder(&w, &format!("open{mode:o}"), mode);
         // A file there, new or not, and a link there to a file of this user.
         let mine = shop.join("mine.env");
-        std::fs::write(&mine, "A=1\n").expect("write");
-        std::fs::write(open.join("app.env"), "A=1\n").expect("write");
+        w.file(&mine, "A=1\n");
+        w.file(open.join("app.env"), "A=1\n");
         std::os::unix::fs::symlink(&mine, open.join("link.env")).expect("symlink");
         for name in ["app.env", "new.env", "link.env"] {
             let path = open.join(name);
@@ -394,7 +385,7 @@ fn env_write_refuses_a_folder_every_user_may_write() {
                 "{err}"
             );
             // `up --write-env` opens the file the same way.
-            std::fs::write(shop.join("devport.toml"), "[services.web]\n").expect("manifest");
+            w.manifest(&shop, "[services.web]\n");
             refused(&w, &shop, &["up", "--write-env", path], 3);
             std::fs::remove_file(shop.join("devport.toml")).expect("rm");
         }
@@ -424,7 +415,7 @@ fn env_write_refuses_another_users_symlink_to_this_users_file() {
     let shop = w.project("shop");
     w.ok(&["claim", "web"]);
     let precious = w.dir.path().join("precious_rc");
-    std::fs::write(&precious, "keep me\n").expect("write");
+    w.file(&precious, "keep me\n");
     // nobody plants `app.env -> precious_rc` in a sticky folder every user may write...
     let sticky = open_folder(&w, "sticky", 0o1777);
     // ... and in a folder of nobody's own that others may not write.
@@ -459,7 +450,7 @@ fn env_write_refuses_another_users_symlink_to_this_users_file() {
     // A link of nobody's to one of this user's folders, on the way to the file.
     let mine = w.dir.path().join("mine");
     std::fs::create_dir(&mine).expect("mkdir");
-    std::fs::write(mine.join("app.env"), "keep me\n").expect("write");
+    w.file(mine.join("app.env"), "keep me\n");
     let mut ln = w.program_in("ln", &theirs, &["-s", mine.to_str().expect("utf-8"), "dir"]);
     crate::support::run_as_nobody(&mut ln, &w, &[theirs.as_path()]);
     assert!(ln.status().expect("ln").success());
@@ -486,11 +477,7 @@ fn env_write_refuses_another_users_symlink_to_this_users_file() {
 fn write_env_into_a_missing_folder_claims_nothing() {
     let w = World::new();
     let shop = w.project("shop");
-    std::fs::write(
-        shop.join("devport.toml"),
-        "[services.web]\n[services.api]\n",
-    )
-    .expect("toml");
+    w.manifest(&shop, "[services.web]\n[services.api]\n");
     for args in [
         &["up", "--write-env", "nodir/.env"][..],
         &["env", "--write", "nodir/.env"][..],
@@ -524,7 +511,7 @@ fn a_read_only_file_is_not_replaced() {
         ),
     ] {
         let file = shop.join(name);
-        std::fs::write(&file, "KEEP=1\n").expect("write");
+        w.file(&file, "KEEP=1\n");
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o444)).expect("chmod");
         let out = w.fails_in(&shop, args, 3);
         assert!(
@@ -662,9 +649,9 @@ fn a_committed_link_does_not_choose_what_is_written() {
     let home = w.dir.path().join("home");
     std::fs::create_dir(&home).expect("mkdir");
     let gitconfig = home.join(".gitconfig");
-    std::fs::write(&gitconfig, "[user]\n").expect("write");
+    w.file(&gitconfig, "[user]\n");
     std::os::unix::fs::symlink("../home/.gitconfig", shop.join(".env")).expect("symlink");
-    std::fs::write(shop.join("devport.toml"), "[services.web]\n").expect("manifest");
+    w.manifest(&shop, "[services.web]\n");
     w.ok(&["claim", "web"]);
     let write = |args: &[&str]| {
         let out = w.fails_in(&shop, args, 3);
@@ -696,7 +683,7 @@ fn a_committed_link_does_not_choose_what_is_written() {
             .expect("read")
             .contains("WEB_PORT=")
     );
-    std::fs::write(shop.join("real.env"), "").expect("write");
+    w.file(shop.join("real.env"), "");
     std::fs::remove_file(shop.join(".env")).expect("rm");
     std::os::unix::fs::symlink("real.env", shop.join(".env")).expect("symlink");
     w.ok(&["env", "--format", "dotenv", "--write", ".env"]);
@@ -721,7 +708,7 @@ fn a_stream_no_one_reads_is_refused_before_anything_is_done() {
     // man --dir: every page is checked (a FIFO page opened) before the first is written.
     let pages = shop.join("man1");
     std::fs::create_dir(&pages).expect("mkdir");
-    std::fs::write(pages.join("devport.1"), "old\n").expect("write");
+    w.file(pages.join("devport.1"), "old\n");
     fifo(&pages.join("devport-claim.1"));
     let out = w.fails(&["man", "--dir", pages.to_str().expect("utf-8")], 3);
     assert!(
@@ -736,7 +723,7 @@ fn a_stream_no_one_reads_is_refused_before_anything_is_done() {
     assert_eq!(std::fs::read_dir(&pages).expect("ls").count(), 2);
 
     // up --write-env: the FIFO is opened before the first claim.
-    std::fs::write(shop.join("devport.toml"), "[services.web]\n").expect("manifest");
+    w.manifest(&shop, "[services.web]\n");
     fifo(&shop.join("ports.env"));
     let out = w.fails(&["up", "--write-env", "ports.env"], 3);
     assert!(
@@ -752,7 +739,7 @@ fn a_stream_no_one_reads_is_refused_before_anything_is_done() {
 fn a_fifo_with_a_reader_gets_the_text_through_the_open_it_was_checked_with() {
     let w = World::new();
     let shop = w.project("shop");
-    std::fs::write(shop.join("devport.toml"), "[services.web]\n").expect("manifest");
+    w.manifest(&shop, "[services.web]\n");
     let path = shop.join("ports.env");
     fifo(&path);
     // The read end, open before devport runs (without blocking, so no thread waits on it); the
@@ -833,11 +820,10 @@ fn env_write_merges_and_is_stable() {
     let w = World::new();
     let web = w.ok(&["claim", "web"]);
     let dotenv = w.project("shop").join(".env");
-    std::fs::write(
+    w.file(
         &dotenv,
         "# keep me\nDEBUG=1\nWEB_PORT=1\n\nexport OTHER='a b'\n",
-    )
-    .expect("write");
+    );
     w.cmd(&["env", "--write", ".env"])
         .assert()
         .success()
@@ -882,7 +868,7 @@ fn env_write_respects_the_umask_and_keeps_a_files_mode() {
         std::fs::metadata(shop.join(name)).map_or(0, |m| m.permissions().mode() & 0o777)
     };
     assert_eq!(mode("new.env"), 0o600, "a new file follows the umask");
-    std::fs::write(shop.join("old.env"), "A=1\n").expect("write");
+    w.file(shop.join("old.env"), "A=1\n");
     std::fs::set_permissions(shop.join("old.env"), std::fs::Permissions::from_mode(0o640))
         .expect("chmod");
     let out = bash(&w, &shop, "umask 077 && devport env --write old.env");

@@ -17,7 +17,7 @@ fn examples() -> PathBuf {
 fn example_setup_script_is_idempotent() {
     let w = World::new();
     let shop = w.project("shop");
-    std::fs::write(shop.join(".env"), "COMPOSE_PROJECT_NAME=shop\n").expect("env");
+    w.file(shop.join(".env"), "COMPOSE_PROJECT_NAME=shop\n");
     let script = examples().join("setup.sh");
     let first = bash(&w, &shop, &format!("bash {}", script.display()));
     assert!(first.status.success(), "{}", stderr(&first));
@@ -102,8 +102,8 @@ fn example_package_json() {
     assert_eq!(stdout(&bash(&w, &shop, ports)), format!("WEB_PORT={web}"));
     // The dev script with a stand-in `vite` on PATH that prints its arguments.
     let shim = w.dir.path().join("shim");
-    std::fs::create_dir_all(&shim).expect("shim dir");
-    std::fs::write(shim.join("vite"), "#!/bin/sh\necho vite \"$@\"\n").expect("shim");
+    w.dir(&shim);
+    w.file(shim.join("vite"), "#!/bin/sh\necho vite \"$@\"\n");
     #[cfg(unix)]
     std::fs::set_permissions(
         shim.join("vite"),

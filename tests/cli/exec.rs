@@ -12,11 +12,7 @@ use crate::support::{World, hold, port, refused, stderr, stdout, usage_error};
 fn exec_arguments_read_a_place_in_a_block() {
     let w = World::new();
     let dir = w.project("xshop");
-    std::fs::write(
-        dir.join("devport.toml"),
-        "[services.api]\n[services.db]\ncount = 2\n",
-    )
-    .expect("manifest");
+    w.manifest(&dir, "[services.api]\n[services.db]\ncount = 2\n");
     for (arg, words) in [
         ("{port:db:1}", "not claimed yet"),
         ("{port:}", "empty service name"),
@@ -150,7 +146,7 @@ fn exec_checks_placeholders_before_claiming() {
     );
     assert!(!w.registry().exists());
     // In the manifest but not claimed yet: still refused before claiming.
-    std::fs::write(shop.join("devport.toml"), "[services.web]\n[services.db]\n").expect("manifest");
+    w.manifest(&shop, "[services.web]\n[services.db]\n");
     let err = refused(&w, &shop, &["exec", "web", "--", "echo", "x{port:db}"], 2);
     assert!(err.contains("devport up"), "{err}");
     assert!(!w.registry().exists());

@@ -9,11 +9,7 @@ use crate::support::{World, stderr, stdout};
 /// a UDP-only service, all claimed by `up`.
 fn exported_project(w: &World, folder: &str) -> std::path::PathBuf {
     let dir = w.project(folder);
-    std::fs::write(
-        dir.join("devport.toml"),
-        "name = \"Shop_Front\"\n[services.web]\n[services.db]\nhttp = false\n[services.Grpc_X]\ncount = 2\n[services.dns]\nproto = \"udp\"\n",
-    )
-    .expect("manifest");
+    w.manifest(&dir, "name = \"Shop_Front\"\n[services.web]\n[services.db]\nhttp = false\n[services.Grpc_X]\ncount = 2\n[services.dns]\nproto = \"udp\"\n",);
     w.ok_at(&dir, &["up"]);
     dir
 }
@@ -198,14 +194,14 @@ fn export_all_names_two_checkouts_of_one_project_apart_and_writes_atomically() {
 fn export_refuses_bad_input_and_writes_nothing() {
     let w = World::new();
     let dir = w.project("bad-export");
-    std::fs::write(dir.join("devport.toml"), "[services.web]\nhttp = \"no\"\n").expect("manifest");
+    w.manifest(&dir, "[services.web]\nhttp = \"no\"\n");
     let out = w.fails_in(&dir, &["export", "caddy"], 2);
     assert!(
         stderr(&out).contains("devport.toml: line 2, column 8"),
         "{}",
         stderr(&out)
     );
-    std::fs::write(dir.join("devport.toml"), "[services.web]\n").expect("manifest");
+    w.manifest(&dir, "[services.web]\n");
     w.ok_at(&dir, &["up"]);
     // A FIFO in the way is refused at once (never opened for reading, never replaced).
     #[cfg(unix)]
@@ -366,8 +362,8 @@ fn export_write_keeps_the_users_symlink_and_refuses_open_folders() {
     // A link inside the project to a file inside it (a link out of it is refused: see
     // trust_owners::a_committed_link_does_not_choose_what_is_written).
     let target = dir.join("dotfiles/devport.Caddyfile");
-    std::fs::create_dir_all(target.parent().expect("parent")).expect("dotfiles");
-    std::fs::write(&target, "# old\n").expect("target");
+    w.dir(target.parent().expect("parent"));
+    w.file(&target, "# old\n");
     let link = dir.join("Caddyfile");
     std::os::unix::fs::symlink(&target, &link).expect("symlink");
     w.ok_at(
@@ -415,7 +411,7 @@ fn export_write_refuses_another_users_file() {
     let theirs = w.dir.path().join("theirs");
     std::fs::create_dir(&theirs).expect("folder");
     let file = theirs.join("Caddyfile");
-    std::fs::write(&file, "# mine\n").expect("file");
+    w.file(&file, "# mine\n");
     let nobody = Some(nix::unistd::Uid::from_raw(65534));
     nix::unistd::chown(&file, nobody, None).expect("chown");
     let out = w.fails_in(

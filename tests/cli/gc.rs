@@ -67,7 +67,7 @@ fn gc_keeps_a_claim_whose_folder_it_cannot_see() {
     let hidden = w.dir.path().join("hidden");
     std::fs::create_dir(&hidden).expect("mkdir");
     let proj = hidden.join("proj");
-    std::fs::create_dir_all(proj.join(".git")).expect("mkdir");
+    w.dir(proj.join(".git"));
     w.ok_at(&proj, &["claim", "web"]);
     // The parent is root's and closed; the registry (and its folder) become nobody's.
     chmod(&hidden, 0o700);
@@ -112,7 +112,7 @@ fn a_file_where_the_folder_was_means_gone() {
     let w = World::new();
     let outer = w.dir.path().join("outer");
     let deep = outer.join("proj");
-    std::fs::create_dir_all(deep.join(".git")).expect("mkdir");
+    w.dir(deep.join(".git"));
     w.ok_at(&deep, &["claim", "web"]);
     let flat = w.project("flat");
     w.ok_at(&flat, &["claim", "web"]);
@@ -120,7 +120,7 @@ fn a_file_where_the_folder_was_means_gone() {
     w.ok_at(&kept, &["claim", "web"]);
     for dir in [&outer, &flat] {
         std::fs::remove_dir_all(dir).expect("rm");
-        std::fs::write(dir, "now a file").expect("write");
+        w.file(dir, "now a file");
     }
     let out = w.fails_in(&kept, &["doctor", "--json"], 1);
     let found = codes(&json(&stdout(&out)));

@@ -220,7 +220,7 @@ fn man_pages_rendered_by_groff_keep_rows_on_their_own_lines() {
     let w = World::new();
     let render = |page: &str| {
         let roff = w.dir.path().join("page.1");
-        std::fs::write(&roff, page).expect("write page");
+        w.file(&roff, page);
         // -P-cbou: plain text, no bold or underline by overstriking.
         let out = std::process::Command::new("groff")
             .args(["-man", "-Tutf8", "-rLL=80n", "-P-cbou"])
@@ -263,7 +263,7 @@ fn man_pages_rendered_by_groff_keep_rows_on_their_own_lines() {
 fn man_dir_that_is_not_a_folder_is_named() {
     let w = World::new();
     let file = w.project("shop").join("notes");
-    std::fs::write(&file, "x").expect("write");
+    w.file(&file, "x");
     for (dir, kind) in [
         ("/dev/null", "a device"),
         (file.to_str().expect("utf-8"), "a file"),
@@ -283,7 +283,7 @@ fn completions_and_man_page() {
     let script = w.ok(&["completions", "bash"]);
     let dir = tempfile::tempdir().expect("tmp");
     let file = dir.path().join("devport.bash");
-    std::fs::write(&file, script).expect("write");
+    w.file(&file, script);
     // bash checks the syntax where there is one (Unix).
     #[cfg(unix)]
     assert!(

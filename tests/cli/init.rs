@@ -132,7 +132,7 @@ fn init_writes_once() {
         .replace("# [env]", "[env]")
         .replace("# API_URL", "API_URL")
         .replace("# DATABASE_URL", "DATABASE_URL");
-    std::fs::write(&path, uncommented).expect("write");
+    w.file(&path, uncommented);
     // The edit changed what was trusted: its values wait for 'devport trust'.
     let out = w.cmd(&["up", "--format", "dotenv"]).assert().success();
     let out = out.get_output();
@@ -148,7 +148,7 @@ fn init_writes_once() {
         env.contains("DATABASE_URL=postgres://app@localhost:"),
         "{env}"
     );
-    std::fs::write(&path, &text).expect("write");
+    w.file(&path, &text);
     w.cmd(&["init"]).assert().code(2);
     assert_eq!(std::fs::read_to_string(&path).expect("read"), text);
 }

@@ -234,7 +234,7 @@ fn gc_and_doctor_shapes_with_findings() {
         "port": 21000, "count": 1, "proto": "tcp", "pid": std::process::id(), "start_time": 1,
         "created": "2020-01-01T00:00:00Z", "expires": "2020-01-01T01:00:00Z"
     }]);
-    std::fs::write(w.registry(), reg.to_string()).expect("write");
+    w.file(w.registry(), reg.to_string());
 
     let gc: GcJson = parse(&w.ok(&["gc", "--dry-run", "--json"]));
     let [(claim, reason)] = &gc.claims[..] else {

@@ -267,7 +267,7 @@ fn a_reused_pid_does_not_keep_a_lease() {
     let text = format!(
         "{{\"version\": 1, \"claims\": [], \"leases\": [{{\"port\": 21000, \"count\": 1, \"proto\": \"tcp\", \"pid\": {me}, \"start_time\": 1, \"created\": \"2026-01-01T00:00:00Z\", \"expires\": null}}]}}\n"
     );
-    std::fs::write(w.registry(), text).expect("write");
+    w.file(w.registry(), text);
     w.ok(&["claim", "x"]);
     assert!(
         leases(&w).is_empty(),

@@ -104,7 +104,7 @@ impl Setup {
                 "created": stamp, "last_used": stamp,
             }));
         }
-        std::fs::write(world.registry(), reg.to_string()).expect("write registry");
+        world.file(world.registry(), reg.to_string());
         Setup {
             world,
             name: name.to_string(),
@@ -129,7 +129,7 @@ impl Setup {
     fn set_proto(&self) {
         let mut reg = self.world.registry_json();
         reg["claims"][0]["proto"] = json!(self.name);
-        std::fs::write(self.world.registry(), reg.to_string()).expect("write registry");
+        self.world.file(self.world.registry(), reg.to_string());
     }
 }
 
@@ -275,7 +275,7 @@ const CASES: &[Case] = &[
         what: "up with a claim the manifest does not name",
         args: &["up"],
         setup: |s| {
-            std::fs::write(s.dir.join("devport.toml"), "[services.web]\n").expect("manifest");
+            s.world.manifest(&s.dir, "[services.web]\n");
         },
         shows_name: true,
         json: Json::No,
@@ -292,7 +292,7 @@ const CASES: &[Case] = &[
         args: &["up"],
         setup: |s| {
             let text = format!("{} = 1\n[services.web]\n", toml_string(&s.name));
-            std::fs::write(s.dir.join("devport.toml"), text).expect("manifest");
+            s.world.manifest(&s.dir, text);
         },
         shows_name: true,
         json: Json::No,
@@ -302,7 +302,7 @@ const CASES: &[Case] = &[
         args: &["list"],
         setup: |s| {
             let text = format!("{} = 1\n", toml_string(&s.name));
-            std::fs::write(s.world.config(), text).expect("config");
+            s.world.file(s.world.config(), text);
         },
         shows_name: true,
         json: Json::No,
@@ -613,7 +613,7 @@ mod from_processes {
         w.ok_at(&project, &["claim", "web"]);
         let mut reg = w.registry_json();
         reg["claims"][0]["port"] = json!(p);
-        std::fs::write(w.registry(), reg.to_string()).expect("write registry");
+        w.file(w.registry(), reg.to_string());
         let escaped = "p\\u{1b}[2J\\n\\u{7}\\u{9b}y";
         for args in [
             &["check", &p.to_string()][..],

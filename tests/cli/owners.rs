@@ -111,12 +111,11 @@ fn started_from_shop_working_in_blog(w: &World) -> (Group, u16, PathBuf) {
     let shop = w.project("shop");
     let blog = std::fs::canonicalize(w.project("blog")).expect("canonical");
     let server = w.dir.path().join("server.py");
-    std::fs::write(
+    w.file(
         &server,
         "import socket, time\ns = socket.socket()\ns.bind(('127.0.0.1', 0))\ns.listen()\n\
          print(s.getsockname()[1], flush=True)\ntime.sleep(120)\n",
-    )
-    .expect("write the server");
+    );
     // `; true` keeps each shell from replacing itself with its last command.
     let (group, line) = spawn(
         Command::new("sh")
@@ -320,7 +319,7 @@ fn another_users_socket_on_a_claim_is_a_conflict_for_root_too() {
     let mut reg: Value =
         serde_json::from_slice(&std::fs::read(&registry).expect("registry")).expect("JSON");
     reg["claims"][0]["port"] = json!(p);
-    std::fs::write(&registry, reg.to_string()).expect("write registry");
+    w.file(&registry, reg.to_string());
     let out = as_nobody(&["audit", "--json"]);
     let rows = json_of(&out);
     let row = rows

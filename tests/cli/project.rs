@@ -7,10 +7,6 @@ use std::path::Path;
 use crate::support::{NOBODY, chmod, stdout, web_and_db};
 use crate::support::{World, assert_one_line, json, names, stderr};
 
-fn write_manifest(dir: &Path, text: &str) {
-    std::fs::write(dir.join("devport.toml"), text).expect("write manifest");
-}
-
 /// Removes `/devport.toml` on drop if the test made it (only a broken build would).
 #[cfg(unix)]
 struct RemoveIfNew(bool);
@@ -29,12 +25,11 @@ fn a_git_worktree_file_marks_a_project_root() {
     let w = World::new();
     let main = w.project("shop");
     let tree = w.dir.path().join("shop-feature");
-    std::fs::create_dir_all(tree.join("src")).expect("mkdir");
-    std::fs::write(
+    w.dir(tree.join("src"));
+    w.file(
         tree.join(".git"),
         format!("gitdir: {}/.git/worktrees/feature\n", main.display()),
-    )
-    .expect(".git file");
+    );
     let in_main = w.ok(&["claim", "web"]);
     let in_tree = w.ok_at(&tree.join("src"), &["claim", "web"]);
     assert_ne!(in_main, in_tree, "a worktree is a project of its own");
@@ -147,7 +142,7 @@ fn manifest_errors_say_what_is_wrong_where_in_the_users_words() {
         ),
     ];
     for (text, at, words) in cases {
-        write_manifest(&dir, text);
+        w.manifest(&dir, text);
         let out = w.fails_in(&dir, &["up"], 2);
         assert_one_line(&stderr(&out), &manifest, at, words, text);
         assert!(
@@ -171,7 +166,7 @@ fn a_manifest_name_follows_the_service_name_rules() {
         ),
         ("name = \"a b\"\n[services.web]\n", "invalid character ' '"),
     ] {
-        write_manifest(&dir, text);
+        w.manifest(&dir, text);
         for args in [&["up"][..], &["claim", "web"], &["env"]] {
             let out = w.fails_in(&dir, args, 2);
             assert_one_line(&stderr(&out), &manifest, "line 1, column 8", words, text);
@@ -181,7 +176,7 @@ fn a_manifest_name_follows_the_service_name_rules() {
             "{text:?}: wrote the registry"
         );
     }
-    write_manifest(&dir, "name = \"shop.v2_x-1\"\n[services.web]\n");
+    w.manifest(&dir, "name = \"shop.v2_x-1\"\n[services.web]\n");
     w.ok_at(&dir, &["up"]);
     assert_eq!(w.registry_json()["claims"][0]["project"], "shop.v2_x-1");
 }
@@ -190,7 +185,7 @@ fn a_manifest_name_follows_the_service_name_rules() {
 fn a_renamed_project_carries_all_its_claims_to_the_new_name() {
     let w = World::new();
     let dir = w.project("rshop");
-    write_manifest(&dir, "name = \"old\"\n[services.web]\n[services.db]\n");
+    w.manifest(&dir, "name = \"old\"\n[services.web]\n[services.db]\n");
     w.ok_at(&dir, &["up"]);
     w.ok_at(&dir, &["claim", "cache"]);
     let other = w.project("elsewhere");
@@ -198,7 +193,7 @@ fn a_renamed_project_carries_all_its_claims_to_the_new_name() {
     let before = w.registry_json();
 
     // A claim of one service renames every claim of the folder, and no other project's.
-    write_manifest(&dir, "name = \"new\"\n[services.web]\n[services.db]\n");
+    w.manifest(&dir, "name = \"new\"\n[services.web]\n[services.db]\n");
     w.ok_at(&dir, &["claim", "web"]);
     let want = |name: &str| {
         vec![
@@ -213,7 +208,7 @@ fn a_renamed_project_carries_all_its_claims_to_the_new_name() {
     assert!(!list.contains("old"), "{list}");
 
     // `up` after a rename does the same, and no port moves.
-    write_manifest(&dir, "name = \"newer\"\n[services.web]\n[services.db]\n");
+    w.manifest(&dir, "name = \"newer\"\n[services.web]\n[services.db]\n");
     w.ok_at(&dir, &["up"]);
     assert_eq!(names(&w), want("newer"));
     let ports = |v: &serde_json::Value| {
@@ -234,7 +229,7 @@ fn a_file_is_not_a_project() {
     let w = World::new();
     let dir = w.project("fshop");
     let file = dir.join("notes.txt");
-    std::fs::write(&file, "x").expect("write file");
+    w.file(&file, "x");
     for args in [&["claim", "web"][..], &["up"], &["init"], &["env"]] {
         let mut full = vec!["--project", file.to_str().expect("utf-8")];
         full.extend_from_slice(args);
@@ -278,14 +273,13 @@ fn the_top_of_the_file_system_is_not_a_project() {
 fn a_manifest_above_the_git_root_is_not_this_projects() {
     let w = World::new();
     let outer = w.dir.path().join("outer");
-    std::fs::create_dir_all(&outer).expect("mkdir");
-    std::fs::write(
-        outer.join("devport.toml"),
+    w.dir(&outer);
+    w.manifest(
+        &outer,
         "name = \"hijacked\"\n[services.web]\nenv = \"SITE_PORT\"\n",
-    )
-    .expect("write");
+    );
     let repo = outer.join("repo");
-    std::fs::create_dir_all(repo.join(".git")).expect("mkdir");
+    w.dir(repo.join(".git"));
     let claim = json(&w.ok_at(&repo, &["claim", "web", "--json"]));
     assert_eq!(claim["project"], "repo");
     let env = w.ok_at(&repo, &["env"]);
@@ -295,7 +289,7 @@ fn a_manifest_above_the_git_root_is_not_this_projects() {
     );
     // Without a git root in between, the manifest is the project's (the control).
     let plain = outer.join("plain");
-    std::fs::create_dir_all(&plain).expect("mkdir");
+    w.dir(&plain);
     let claim = json(&w.ok_at(&plain, &["claim", "web", "--json"]));
     assert_eq!(claim["project"], "hijacked");
 }
@@ -307,15 +301,14 @@ fn a_manifest_above_the_git_root_is_not_this_projects() {
 fn a_manifest_in_a_world_writable_folder_is_skipped() {
     let w = World::new();
     let shared = w.dir.path().join("shared");
-    std::fs::create_dir_all(&shared).expect("mkdir");
-    std::fs::write(
-        shared.join("devport.toml"),
+    w.dir(&shared);
+    w.manifest(
+        &shared,
         "name = \"hijacked\"\n[services.web]\nenv = \"PATH\"\n",
-    )
-    .expect("write");
+    );
     chmod(&shared, 0o1777);
     let sub = shared.join("sub");
-    std::fs::create_dir_all(&sub).expect("mkdir");
+    w.dir(&sub);
     let out = w
         .cmd_in(&sub, &["claim", "web", "--json"])
         .assert()
@@ -359,7 +352,7 @@ fn a_manifest_of_another_user_is_skipped() {
     let w = World::new();
     let repo = w.project("repo");
     let manifest = repo.join("devport.toml");
-    std::fs::write(&manifest, "name = \"hijacked\"\n[services.web]\n").expect("write");
+    w.file(&manifest, "name = \"hijacked\"\n[services.web]\n");
     std::os::unix::fs::chown(&manifest, Some(NOBODY), Some(NOBODY)).expect("chown");
     let out = w
         .cmd_in(&repo, &["claim", "web", "--json"])
@@ -382,11 +375,11 @@ fn a_manifest_of_another_user_is_skipped() {
 fn a_git_folder_in_a_world_writable_folder_is_not_a_project_root() {
     let w = World::new();
     let shared = w.dir.path().join("shared");
-    std::fs::create_dir_all(shared.join(".git")).expect("mkdir");
+    w.dir(shared.join(".git"));
     chmod(&shared, 0o1777);
     let (one, two) = (shared.join("v1"), shared.join("v2"));
-    std::fs::create_dir_all(&one).expect("mkdir");
-    std::fs::create_dir_all(&two).expect("mkdir");
+    w.dir(&one);
+    w.dir(&two);
     let a = json(&w.ok_at(&one, &["claim", "web", "--json"]));
     let b = json(&w.ok_at(&two, &["claim", "web", "--json"]));
     chmod(&shared, 0o700);
@@ -401,7 +394,7 @@ fn a_folder_name_that_is_not_utf8_is_refused_and_the_registry_kept() {
     let w = web_and_db();
     let before = w.registry_bytes();
     let odd = w.dir.path().join(std::ffi::OsStr::from_bytes(b"odd\xff"));
-    std::fs::create_dir_all(odd.join(".git")).expect("mkdir");
+    w.dir(odd.join(".git"));
     let out = w.fails_in(&odd, &["claim", "web"], 2);
     assert!(stderr(&out).contains("not valid UTF-8"), "{}", stderr(&out));
     assert_eq!(w.registry_bytes(), before);
@@ -420,7 +413,7 @@ fn a_folder_that_is_not_utf8_is_refused_by_every_project_command() {
         .dir
         .path()
         .join(std::ffi::OsStr::from_bytes(b"bad\xffname"));
-    std::fs::create_dir_all(&odd).expect("mkdir");
+    w.dir(&odd);
     for args in [
         &["release", "web"][..],
         &["release", "--all"],
@@ -447,7 +440,7 @@ fn broken_manifests_name_line_and_column() {
         ("[services.web]\nport = \"x\"\n", "line 2"),
         ("[services.web\n", "line 1"),
     ] {
-        std::fs::write(shop.join("devport.toml"), text).expect("manifest");
+        w.manifest(&shop, text);
         let out = w.fails(&["up"], 2);
         let err = stderr(&out);
         assert!(

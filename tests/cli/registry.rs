@@ -79,14 +79,14 @@ fn edit_registry(w: &World, edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8
     let mut value = w.registry_json();
     edit(&mut value);
     let text = serde_json::to_vec_pretty(&value).expect("json");
-    std::fs::write(w.registry(), &text).expect("write");
+    w.file(w.registry(), &text);
     text
 }
 
 #[test]
 fn corrupt_registry_is_reported_and_kept() {
     let w = World::new();
-    std::fs::write(w.registry(), "{\n  \"version\": 1,\n  \"claims\": [,]\n}\n").expect("write");
+    w.file(w.registry(), "{\n  \"version\": 1,\n  \"claims\": [,]\n}\n");
     let before = w.registry_bytes();
     let out = w.fails(&["claim", "web"], 3);
     let err = stderr(&out);
@@ -100,11 +100,10 @@ fn corrupt_registry_is_reported_and_kept() {
 #[test]
 fn newer_registry_version_is_refused() {
     let w = World::new();
-    std::fs::write(
+    w.file(
         w.registry(),
         "{\"version\": 99, \"claims\": [], \"leases\": []}\n",
-    )
-    .expect("write");
+    );
     let before = w.registry_bytes();
     let out = w.fails(&["claim", "web"], 3);
     assert!(
@@ -198,7 +197,7 @@ fn corrupt_registries_are_reported_and_kept() {
     ];
     for (name, bytes, needle) in cases {
         let w = World::new();
-        std::fs::write(w.registry(), bytes).expect("write");
+        w.file(w.registry(), bytes);
         for args in [
             &["claim", "web"][..],
             &["list"],
@@ -228,7 +227,7 @@ fn corrupt_registries_are_reported_and_kept() {
 #[test]
 fn a_directory_where_the_registry_should_be() {
     let w = World::new();
-    std::fs::create_dir_all(w.registry()).expect("mkdir");
+    w.dir(w.registry());
     let out = w.fails(&["claim", "web"], 3);
     assert!(
         stderr(&out).contains("is a folder, not a regular file"),
@@ -480,9 +479,9 @@ fn a_relative_home_is_no_home() {
     let w = World::new();
     let shop = w.project("shop");
     // A cloned repository that ships its own trust file for its own manifest.
-    std::fs::write(shop.join("devport.toml"), "[env]\nEVIL = \"1\"\n").expect("manifest");
+    w.manifest(&shop, "[env]\nEVIL = \"1\"\n");
     let state = shop.join(".local/state/devport");
-    std::fs::create_dir_all(&state).expect("mkdir");
+    w.dir(&state);
     let out = with_home(&w, &shop, ".", &["up"])
         .assert()
         .code(3)
@@ -547,7 +546,7 @@ fn a_hard_linked_registry_or_env_file_is_refused_and_the_other_name_kept() {
     std::fs::remove_file(&other).expect("rm");
     let shop = w.project("shop");
     let env = shop.join(".env");
-    std::fs::write(&env, "KEEP=1\n").expect("write");
+    w.file(&env, "KEEP=1\n");
     let twin = w.dir.path().join("twin.env");
     std::fs::hard_link(&env, &twin).expect("link");
     let err = stderr(&w.fails(&["env", "--write", ".env"], 3));
@@ -608,11 +607,10 @@ fn unknown_keys_survive_every_write() {
     let mut value = w.registry_json();
     value["written_by"] = "devport 9.9".into();
     value["claims"][0]["label"] = serde_json::json!({"color": "blue"});
-    std::fs::write(
+    w.file(
         w.registry(),
         serde_json::to_vec_pretty(&value).expect("json"),
-    )
-    .expect("write");
+    );
     w.ok(&["claim", "cache"]);
     w.ok(&["release", "cache"]);
     let after = w.registry_json();
@@ -632,7 +630,7 @@ fn every_command_agrees_a_claim_with_port_70000_is_invalid() {
     let mut value = w.registry_json();
     value["claims"][1]["port"] = 70000.into();
     let text = serde_json::to_string_pretty(&value).expect("json");
-    std::fs::write(w.registry(), &text).expect("write");
+    w.file(w.registry(), &text);
     // The claim of an existing, valid service does not answer from an invalid registry.
     for args in [
         &["claim", "web"][..],
@@ -654,7 +652,7 @@ fn every_command_agrees_a_claim_with_port_70000_is_invalid() {
 #[test]
 fn an_empty_registry_reports_column_1() {
     let w = World::new();
-    std::fs::write(w.registry(), "").expect("write");
+    w.file(w.registry(), "");
     let out = w.fails(&["list"], 3);
     assert!(
         stderr(&out).contains("line 1, column 1"),
@@ -723,7 +721,7 @@ mod unix {
         let w = web_and_db();
         let lock = w.dir.path().join("state/registry.lock");
         let victim = w.dir.path().join("victim.txt");
-        std::fs::write(&victim, "precious\n").expect("write");
+        w.file(&victim, "precious\n");
         std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o644)).expect("chmod");
         std::fs::remove_file(&lock).expect("rm lock");
         symlink(&victim, &lock).expect("symlink");
@@ -750,7 +748,7 @@ mod unix {
     fn an_existing_lock_is_never_truncated_or_chmodded() {
         let w = web_and_db();
         let lock = w.dir.path().join("state/registry.lock");
-        std::fs::write(&lock, "0123456789abcdefghijklmnopqrstuvwxyz\n").expect("write");
+        w.file(&lock, "0123456789abcdefghijklmnopqrstuvwxyz\n");
         std::fs::set_permissions(&lock, std::fs::Permissions::from_mode(0o640)).expect("chmod");
         w.ok(&["claim", "new"]);
         let text = std::fs::read_to_string(&lock).expect("read");
@@ -804,7 +802,7 @@ mod unix {
         let w = web_and_db();
         let lock = w.dir.path().join("state/registry.lock");
         let victim = w.dir.path().join("victim");
-        std::fs::write(&victim, "VICTIM\n").expect("write");
+        w.file(&victim, "VICTIM\n");
         std::fs::remove_file(&lock).expect("rm lock");
         std::fs::hard_link(&victim, &lock).expect("link");
         let out = w.fails(&["claim", "new"], 3);
@@ -817,7 +815,7 @@ mod unix {
         let w = web_and_db();
         let state = w.dir.path().join("state");
         let leftover = state.join(".registry.json.Ab3dE9.tmp");
-        std::fs::write(&leftover, "half a registry").expect("write");
+        w.file(&leftover, "half a registry");
         let kept = [
             ".registry.json.my-notes.tmp",
             ".registry.json.tmp",
@@ -825,7 +823,7 @@ mod unix {
             ".registry.json.AB\nCD.tmp",
         ];
         for name in kept {
-            std::fs::write(state.join(name), "mine").expect("write");
+            w.file(state.join(name), "mine");
         }
         let link = state.join(".registry.json.AAAAAA.tmp");
         symlink(w.dir.path().join("elsewhere"), &link).expect("symlink");
@@ -985,7 +983,7 @@ fn unknown_values_the_full_parse_refuses_are_refused_by_the_lookup_too() {
             &format!("\"version\": 1, \"x\": {bad}{closing},"),
             1,
         );
-        std::fs::write(w.registry(), &text).expect("write");
+        w.file(w.registry(), &text);
         for args in [&["claim", "web"][..], &["list"]] {
             w.fails(args, 3);
         }
@@ -1001,7 +999,7 @@ fn a_write_that_would_pass_the_size_cap_is_refused() {
     // Just under the cap: readable now, but one more claim would pass it.
     value["padding"] = "x".repeat(64 * 1024 * 1024 - size - 40).into();
     let text = serde_json::to_vec_pretty(&value).expect("json");
-    std::fs::write(w.registry(), &text).expect("write");
+    w.file(w.registry(), &text);
     let out = w.fails(&["claim", "growth"], 3);
     assert!(stderr(&out).contains("reads back"), "{}", stderr(&out));
     assert_eq!(w.registry_bytes(), text);

@@ -111,6 +111,23 @@ impl World {
         )
     }
 
+    /// Writes `contents` to the file `path` (relative to the world's folder, or absolute) and
+    /// returns its path: `w.file("shop/devport.toml", "[services.web]\n")`.
+    pub fn file(&self, path: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.dir.path().join(path);
+        std::fs::write(&path, contents).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        path
+    }
+
+    /// Makes the folder `path` (relative to the world's folder, or absolute) and its parents,
+    /// and returns its path.
+    pub fn dir(&self, path: impl AsRef<Path>) -> PathBuf {
+        let path = self.dir.path().join(path);
+        std::fs::create_dir_all(&path)
+            .unwrap_or_else(|e| panic!("make the folder {}: {e}", path.display()));
+        path
+    }
+
     /// `devport trust` in `dir`: what a person runs after reading the project's manifest, so
     /// `up`, `env` and `exec` export its `[env]` values and `env =` names. A changed manifest
     /// must be trusted again.
@@ -118,9 +135,14 @@ impl World {
         self.cmd_in(dir, &["trust"]).assert().success();
     }
 
+    /// Writes `text` as the manifest (`devport.toml`) of the folder `dir`; returns its path.
+    pub fn manifest(&self, dir: &Path, text: impl AsRef<[u8]>) -> PathBuf {
+        self.file(dir.join("devport.toml"), text)
+    }
+
     /// Writes `text` as the manifest of `dir` and trusts it ([`World::trust`]).
     pub fn trusted_manifest(&self, dir: &Path, text: &str) {
-        std::fs::write(dir.join("devport.toml"), text).expect("manifest");
+        self.manifest(dir, text);
         self.trust(dir);
     }
 
@@ -175,7 +197,7 @@ pub fn claim_port(w: &World, p: u16) {
     w.ok(&["claim", "web"]);
     let mut reg = w.registry_json();
     reg["claims"][0]["port"] = serde_json::json!(p);
-    std::fs::write(w.registry(), reg.to_string()).expect("write registry");
+    w.file(w.registry(), reg.to_string());
 }
 
 /// The first line a child prints on its piped stdout, trimmed.

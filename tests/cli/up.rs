@@ -2,7 +2,6 @@
 //! checks it makes before claiming anything.
 
 use std::net::TcpListener;
-use std::path::Path;
 
 use crate::support::{World, policy_port, port, refused, stderr, stdout};
 
@@ -12,10 +11,6 @@ fn free_ports<const N: usize>() -> [u16; N] {
         .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind"))
         .collect();
     std::array::from_fn(|i| listeners[i].local_addr().expect("addr").port())
-}
-
-fn write_manifest(dir: &Path, text: &str) {
-    std::fs::write(dir.join("devport.toml"), text).expect("write manifest");
 }
 
 /// The ports of the claims of `service`, across every project.
@@ -65,9 +60,9 @@ fn up_claims_every_service_or_none_and_names_each_that_fails() {
     let busy = TcpListener::bind("127.0.0.1:0").expect("bind");
     let busy_port = busy.local_addr().expect("addr").port();
     let shop = w.project("upshop");
-    write_manifest(
+    w.manifest(
         &shop,
-        &format!(
+        format!(
             "name = \"upshop\"\n\n[services.api]\n\n[services.db]\nport = {taken}\n\n[services.webapp]\n\n[services.web]\nport = {busy_port}\n"
         ),
     );
@@ -99,7 +94,7 @@ fn up_claims_every_service_or_none_and_names_each_that_fails() {
 
     // Fixed, the same manifest claims everything in one go.
     drop(busy);
-    write_manifest(
+    w.manifest(
         &shop,
         "name = \"upshop\"\n[services.api]\n[services.webapp]\n",
     );
@@ -115,17 +110,17 @@ fn up_move_applies_a_changed_port_exactly_and_keeps_the_rest() {
     let w = World::new();
     let [first, second] = free_ports::<2>();
     let shop = w.project("moveshop");
-    write_manifest(
+    w.manifest(
         &shop,
-        &format!("[services.api]\n[services.db]\nport = {first}\n"),
+        format!("[services.api]\n[services.db]\nport = {first}\n"),
     );
     let vars = w.ok_at(&shop, &["up"]);
     assert!(vars.contains(&format!("export DB_PORT={first}")), "{vars}");
     let api = claimed_ports(&w, "api");
 
-    write_manifest(
+    w.manifest(
         &shop,
-        &format!("[services.api]\n[services.db]\nport = {second}\n"),
+        format!("[services.api]\n[services.db]\nport = {second}\n"),
     );
     let before = w.registry_bytes();
     let err = stderr(&w.fails_in(&shop, &["up"], 1));
@@ -172,13 +167,13 @@ fn up_move_takes_a_changed_preferred_port_when_it_is_free() {
     let w = World::new();
     let wanted = policy_port(&w, "elsewhere");
     let shop = w.project("prefershop");
-    write_manifest(&shop, "[services.db]\n");
+    w.manifest(&shop, "[services.db]\n");
     let old = port(
         w.ok_at(&shop, &["up", "--format", "dotenv"])
             .trim_start_matches("DB_PORT="),
     );
     assert_ne!(old, wanted);
-    write_manifest(&shop, &format!("[services.db]\nprefer = {wanted}\n"));
+    w.manifest(&shop, format!("[services.db]\nprefer = {wanted}\n"));
     let out = w
         .cmd_in(&shop, &["up"])
         .assert()
@@ -199,7 +194,7 @@ fn up_move_takes_a_changed_preferred_port_when_it_is_free() {
 fn json_and_another_format_are_refused_before_anything_is_claimed() {
     let w = World::new();
     let shop = w.project("shop");
-    write_manifest(&shop, "[services.web]\n");
+    w.manifest(&shop, "[services.web]\n");
     for (args, asked) in [
         (vec!["--json", "up", "--format", "sh"], "--format sh"),
         (
@@ -232,9 +227,9 @@ fn up_honours_a_manifest_prefer_and_names_the_manifest_port_in_warnings() {
         .into_iter()
         .find(|&p| TcpListener::bind(("127.0.0.1", p)).is_ok())
         .expect("one of these ports free");
-    write_manifest(
+    w.manifest(
         &shop,
-        &format!("[services.db]\nport = {pinned}\n\n[services.web]\nprefer = {preferred}\n"),
+        format!("[services.db]\nport = {pinned}\n\n[services.web]\nprefer = {preferred}\n"),
     );
     let out = w
         .cmd_in(&shop, &["up", "--format", "dotenv"])
@@ -267,8 +262,8 @@ fn up_honours_a_manifest_prefer_and_names_the_manifest_port_in_warnings() {
 fn up_checks_the_env_file_before_claiming() {
     let w = World::new();
     let shop = w.project("shop");
-    std::fs::write(shop.join("devport.toml"), "[services.web]\n").expect("manifest");
-    std::fs::write(shop.join(".env"), "X='never closed\n").expect("write");
+    w.manifest(&shop, "[services.web]\n");
+    w.file(shop.join(".env"), "X='never closed\n");
     refused(&w, &shop, &["up", "--write-env", ".env"], 2);
     assert!(!w.registry().exists());
 }
@@ -282,7 +277,7 @@ fn up_refuses_services_sharing_a_variable_before_claiming() {
         "[services.\"api.v2\"]\n[services.api-v2]\n",
         "[services.a]\ncount = 2\n[services.b]\nenv = \"A_PORT_1\"\n",
     ] {
-        std::fs::write(shop.join("devport.toml"), manifest).expect("manifest");
+        w.manifest(&shop, manifest);
         let err = refused(&w, &shop, &["up", "--write-env", ".env"], 2);
         assert!(
             err.contains("devport.toml") && err.contains("would both set"),
@@ -297,11 +292,7 @@ fn up_refuses_services_sharing_a_variable_before_claiming() {
     }
     // A manifest service against a claim the manifest does not list.
     w.ok(&["claim", "api.v2"]);
-    std::fs::write(
-        shop.join("devport.toml"),
-        "[services.web]\n[services.api-v2]\n",
-    )
-    .expect("manifest");
+    w.manifest(&shop, "[services.web]\n[services.api-v2]\n");
     let err = refused(&w, &shop, &["up"], 2);
     assert!(err.contains("api.v2") && err.contains("api-v2"), "{err}");
 }

@@ -133,7 +133,7 @@ fn wait_times_out_with_exit_1_and_waits_for_udp_binds() {
 #[test]
 fn a_port_is_waited_for_and_stopped_whatever_state_the_registry_is_in() {
     let w = World::new();
-    std::fs::write(w.registry(), "{ not json").expect("corrupt registry");
+    w.file(w.registry(), "{ not json");
     let dir = w.project("int-corrupt");
     let p = free_port();
     let mut server = listener(&dir, p, false);
