@@ -298,28 +298,32 @@ fn a_ttl_lease_records_its_expiry() {
 #[test]
 fn zero_durations_say_zero_is_not_allowed() {
     let w = World::new();
-    for args in [
-        &["gc", "--older-than", "0d"][..],
-        &["lease", "--ttl", "0s", "--pid", "1"],
+    for (args, option, sub) in [
+        (&["gc", "--older-than", "0d"][..], "--older-than", "gc"),
+        (&["lease", "--ttl", "0s", "--pid", "1"], "--ttl", "lease"),
     ] {
-        let out = w.fails(args, 2);
-        assert!(
-            stderr(&out).contains("zero is not allowed"),
-            "{args:?}: {}",
-            stderr(&out)
-        );
+        let zero = args[args.iter().position(|a| *a == option).expect("option") + 1];
+        w.test(args)
+            .stderr(&format!(
+                "devport: invalid value '{zero}' for '{option} <DUR>': invalid duration \"{zero}\": \
+                 zero is not allowed; give a length such as 30s, 10m, 2h or 7d; see 'devport \
+                 {sub} --help'\n"
+            ))
+            .status(2)
+            .run();
     }
 }
 
 #[test]
 fn lease_count_errors_speak_of_blocks_not_claims() {
-    let w = World::new();
-    let out = w.fails(&["lease", "--count", "5000", "--pid", "1"], 2);
-    assert!(
-        stderr(&out).contains("a block holds 1 to 1000"),
-        "{}",
-        stderr(&out)
-    );
+    World::new()
+        .test(&["lease", "--count", "5000", "--pid", "1"])
+        .stderr(
+            "devport: invalid value '5000' for '--count <N>': invalid count \"5000\": a block \
+             holds 1 to 1000 consecutive ports; see 'devport lease --help'\n",
+        )
+        .status(2)
+        .run();
 }
 
 /// A lease for a long-lived process is listed and can be ended by hand.
@@ -381,13 +385,9 @@ fn leases_are_listed_and_released_by_port() {
         "{}",
         stderr(&out)
     );
-    let out = w
-        .cmd(&["list", "--leases"])
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    assert!(stdout(&out).is_empty() && stderr(&out).contains("no live leases"));
+    w.test(&["list", "--leases"])
+        .stderr("devport: no live leases\n")
+        .run();
     // Leases are not a project's: --here and --live do not combine with --leases.
     w.fails(&["list", "--leases", "--here"], 2);
 }

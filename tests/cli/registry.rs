@@ -665,13 +665,10 @@ fn an_empty_registry_reports_column_1() {
 fn a_registry_path_ending_in_a_slash_is_a_usage_error() {
     let w = World::new();
     let dir = format!("{}/", w.dir.path().join("newdir").display());
-    let out = w
-        .cmd(&["--registry", &dir, "claim", "web"])
-        .assert()
-        .code(2)
-        .get_output()
-        .clone();
-    assert!(stderr(&out).contains("names a folder"), "{}", stderr(&out));
+    w.test(&["--registry", &dir, "claim", "web"])
+        .stderr("devport: registry path {world}/newdir/ names a folder; give a file, such as {world}/newdir/registry.json\n")
+        .status(2)
+        .run();
     assert!(!w.dir.path().join("newdir").exists());
 }
 
@@ -679,18 +676,14 @@ fn a_registry_path_ending_in_a_slash_is_a_usage_error() {
 fn absurd_lock_timeouts_are_usage_errors() {
     let w = web_and_db();
     for value in ["1e20", "-1", "NaN", "inf", "3601", "2h", "soon"] {
-        let out = w
-            .cmd(&["claim", "web"])
+        w.test(&["claim", "web"])
             .env("DEVPORT_LOCK_TIMEOUT", value)
-            .assert()
-            .code(2)
-            .get_output()
-            .clone();
-        assert!(
-            stderr(&out).contains("0 to 3600 seconds"),
-            "{value}: {}",
-            stderr(&out)
-        );
+            .stderr(&format!(
+                "devport: invalid DEVPORT_LOCK_TIMEOUT \"{value}\": give 0 to 3600 seconds, or a \
+                 duration like 10s\n"
+            ))
+            .status(2)
+            .run();
     }
     for value in ["0", "2.5", "10s", "1h"] {
         w.cmd(&["claim", "web"])

@@ -30,13 +30,9 @@ fn release_then_claim() {
         "the hash gives the same port back"
     );
     // Releasing what is not claimed is fine for scripts.
-    let out = w
-        .cmd(&["release", "nothing"])
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    assert!(stderr(&out).contains("nothing to release"));
+    w.test(&["release", "nothing"])
+        .stderr("devport: nothing to release: no matching claim\n")
+        .run();
     let p = port(&first);
     w.cmd(&["release", "--port", &p.to_string()])
         .assert()
@@ -44,5 +40,5 @@ fn release_then_claim() {
     w.ok(&["claim", "a"]);
     w.ok(&["claim", "b"]);
     w.cmd(&["release", "--all"]).assert().success();
-    assert_eq!(w.ok(&["list", "--json"]), "[]");
+    w.test(&["list", "--json"]).stdout("[]\n").run();
 }

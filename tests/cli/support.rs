@@ -713,3 +713,84 @@ pub fn bash_cmd(w: &World, dir: &Path, script: &str) -> std::process::Command {
 pub fn bin_dir() -> PathBuf {
     bin().parent().map(Path::to_path_buf).unwrap_or_default()
 }
+
+/// One run of the binary in a [`World`], in the style of just's `Test`: the arguments, the
+/// environment, and the exact stdout, stderr and exit status it must give (by default: no
+/// output and exit 0). In the expected text `{world}` stands for the world's folder, so a
+/// message naming a file is written out in full: `w.test(&["list"]).stderr("devport:
+/// {world}/state/registry.json: …\n").status(3).run()`.
+#[must_use = "a Test does nothing until `run`"]
+pub struct Test<'w> {
+    world: &'w World,
+    cmd: Command,
+    stdout: String,
+    stderr: String,
+    status: i32,
+}
+
+impl World {
+    /// `devport ARGS` in the project folder `shop`, checked by [`Test::run`].
+    pub fn test(&self, args: &[&str]) -> Test<'_> {
+        self.test_in(&self.project("shop"), args)
+    }
+
+    /// `devport ARGS` in `dir`, checked by [`Test::run`].
+    pub fn test_in(&self, dir: &Path, args: &[&str]) -> Test<'_> {
+        Test {
+            world: self,
+            cmd: self.cmd_in(dir, args),
+            stdout: String::new(),
+            stderr: String::new(),
+            status: 0,
+        }
+    }
+}
+
+impl Test<'_> {
+    /// Sets an environment variable for the run.
+    pub fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> Self {
+        self.cmd.env(key, value);
+        self
+    }
+
+    /// The exact stdout the run must give.
+    pub fn stdout(mut self, text: &str) -> Self {
+        self.stdout = self.expand(text);
+        self
+    }
+
+    /// The exact stderr the run must give.
+    pub fn stderr(mut self, text: &str) -> Self {
+        self.stderr = self.expand(text);
+        self
+    }
+
+    /// The exit status the run must give.
+    pub fn status(mut self, code: i32) -> Self {
+        self.status = code;
+        self
+    }
+
+    fn expand(&self, text: &str) -> String {
+        text.replace("{world}", &self.world.dir.path().display().to_string())
+    }
+
+    /// Runs the command and checks stdout, stderr and the exit status exactly; returns the
+    /// output.
+    pub fn run(mut self) -> Output {
+        let out = self.cmd.output().expect("run devport");
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert_eq!(stderr, self.stderr, "stderr of {:?}", self.cmd);
+        assert_eq!(stdout, self.stdout, "stdout of {:?}", self.cmd);
+        assert_eq!(
+            out.status.code(),
+            Some(self.status),
+            "status of {:?}",
+            self.cmd
+        );
+        out
+    }
+}

@@ -42,14 +42,15 @@ env = "RESOLVER_PORT"
 
 #[test]
 fn global_up_says_up_needs_a_project() {
-    let w = World::new();
-    let out = w.fails(&["--global", "up"], 2);
-    let err = stderr(&out);
-    assert!(
-        err.contains("--global claims belong to no project"),
-        "{err}"
-    );
-    assert!(!err.contains("no devport.toml in"), "{err}");
+    World::new()
+        .test(&["--global", "up"])
+        .stderr(
+            "devport: up reads a project's devport.toml, and --global claims belong to no \
+             project; run 'devport up' in the project's folder, or 'devport --global claim \
+             SERVICE' for a global claim\n",
+        )
+        .status(2)
+        .run();
 }
 
 #[test]
