@@ -4,9 +4,71 @@
 #[cfg(unix)]
 use serde_json::Value;
 
-use crate::support::{World, assert_one_line, port, stderr};
+use crate::support::{BadInput, World, assert_bad_inputs, port, stderr};
 #[cfg(unix)]
 use crate::support::{chmod, json, stdout};
+
+/// Bad configs, each with where the message must point and what it must say.
+const BAD_CONFIGS: &[BadInput] = &[
+    (
+        "range = \"abc\"\n",
+        "line 1, column 9",
+        "range must be a range of ports like \"10000-29999\"",
+    ),
+    ("\nrange = \"9-1\"\n", "line 2, column 9", "not \"9-1\""),
+    ("range = 10000\n", "line 1, column 9", "not a whole number"),
+    (
+        "avoid = [0, 70000]\n",
+        "line 1, column 9",
+        "avoid entry 1 must be a port 1-65535 or a range like \"5000-5010\", not 0",
+    ),
+    (
+        "avoid = [5000, 70000]\n",
+        "line 1, column 9",
+        "avoid entry 2 must be a port",
+    ),
+    ("avoid = [0]\n", "line 1, column 9", "not 0"),
+    (
+        "avoid = [\"6000-5000\"]\n",
+        "line 1, column 9",
+        "not \"6000-5000\"",
+    ),
+    (
+        "avoid = 5000\n",
+        "line 1, column 9",
+        "avoid must be a list of ports and ranges",
+    ),
+    (
+        "allow_assigned = \"yes\"\n",
+        "line 1, column 18",
+        "allow_assigned must be true or false, not a string",
+    ),
+    (
+        "\n\nlock_timeout = \"soon\"\n",
+        "line 3, column 16",
+        "lock_timeout must be a duration like \"10s\"",
+    ),
+    (
+        "lock_timeout = \"2h\"\n",
+        "line 1, column 16",
+        "at most 3600 s",
+    ),
+    (
+        "lock_timeout = 5\n",
+        "line 1, column 16",
+        "not a whole number",
+    ),
+    (
+        "colour = true\n",
+        "line 1, column 1",
+        "unknown key `colour`",
+    ),
+    (
+        "range = \"20000-20099\"\nrnage = 1\n",
+        "line 2, column 1",
+        "unknown key `rnage`",
+    ),
+];
 
 #[test]
 fn config_changes_the_policy_and_bad_config_is_exit_3() {
@@ -17,13 +79,16 @@ fn config_changes_the_policy_and_bad_config_is_exit_3() {
     );
     let p = port(&w.ok(&["claim", "web"]));
     assert!((20050..=20099).contains(&p), "{p}");
-    w.file(w.config(), "range = \"20000-20099\"\nrnage = 1\n");
-    let out = w.fails(&["claim", "db"], 3);
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        err.contains("line 2, column 1") && err.contains("config.toml"),
-        "{err}"
-    );
+    // Every command that reads the config refuses a bad one the same way as `claim`.
+    let shop = w.project("shop");
+    for args in [
+        &["list"][..],
+        &["gc"],
+        &["check", "3000"],
+        &["lease", "--pid", "1"],
+    ] {
+        assert_bad_inputs(&w, &w.config(), BAD_CONFIGS, &shop, args, 3);
+    }
 }
 
 #[cfg(target_os = "linux")]
@@ -47,71 +112,8 @@ fn a_range_inside_the_ephemeral_range_says_so() {
 #[test]
 fn config_errors_say_what_is_wrong_where_in_the_users_words() {
     let w = World::new();
-    let config = w.config();
-    let cases: &[(&str, &str, &str)] = &[
-        (
-            "range = \"abc\"\n",
-            "line 1, column 9",
-            "range must be a range of ports like \"10000-29999\"",
-        ),
-        ("\nrange = \"9-1\"\n", "line 2, column 9", "not \"9-1\""),
-        ("range = 10000\n", "line 1, column 9", "not a whole number"),
-        (
-            "avoid = [0, 70000]\n",
-            "line 1, column 9",
-            "avoid entry 1 must be a port 1-65535 or a range like \"5000-5010\", not 0",
-        ),
-        (
-            "avoid = [5000, 70000]\n",
-            "line 1, column 9",
-            "avoid entry 2 must be a port",
-        ),
-        ("avoid = [0]\n", "line 1, column 9", "not 0"),
-        (
-            "avoid = [\"6000-5000\"]\n",
-            "line 1, column 9",
-            "not \"6000-5000\"",
-        ),
-        (
-            "avoid = 5000\n",
-            "line 1, column 9",
-            "avoid must be a list of ports and ranges",
-        ),
-        (
-            "allow_assigned = \"yes\"\n",
-            "line 1, column 18",
-            "allow_assigned must be true or false, not a string",
-        ),
-        (
-            "\n\nlock_timeout = \"soon\"\n",
-            "line 3, column 16",
-            "lock_timeout must be a duration like \"10s\"",
-        ),
-        (
-            "lock_timeout = \"2h\"\n",
-            "line 1, column 16",
-            "at most 3600 s",
-        ),
-        (
-            "lock_timeout = 5\n",
-            "line 1, column 16",
-            "not a whole number",
-        ),
-        (
-            "colour = true\n",
-            "line 1, column 1",
-            "unknown key `colour`",
-        ),
-    ];
-    for (text, at, words) in cases {
-        w.file(&config, text);
-        let out = w.fails(&["claim", "web"], 3);
-        assert_one_line(&stderr(&out), &config, at, words, text);
-        assert!(
-            w.registry_bytes().is_empty(),
-            "{text:?}: wrote the registry"
-        );
-    }
+    let shop = w.project("shop");
+    assert_bad_inputs(&w, &w.config(), BAD_CONFIGS, &shop, &["claim", "web"], 3);
 }
 
 /// The user's config in a world-writable folder is skipped too: its range does not apply.

@@ -1,11 +1,12 @@
 //! Projects: what is a project root (`.git`, a worktree file, `devport.toml`), manifest errors
 //! in the user's words, manifests in unsafe folders skipped, renamed and non-UTF-8 folders.
 
+#[cfg(unix)]
 use std::path::Path;
 
+use crate::support::{BadInput, World, assert_bad_inputs, assert_one_line, json, names, stderr};
 #[cfg(unix)]
 use crate::support::{NOBODY, chmod, stdout, web_and_db};
-use crate::support::{World, assert_one_line, json, names, stderr};
 
 /// Removes `/devport.toml` on drop if the test made it (only a broken build would).
 #[cfg(unix)]
@@ -19,6 +20,107 @@ impl Drop for RemoveIfNew {
         }
     }
 }
+
+/// Bad manifests, each with where the message must point and what it must say.
+const BAD_MANIFESTS: &[BadInput] = &[
+    (
+        "[services.web]\nprefer = \"abc\"\n",
+        "line 2, column 10",
+        "prefer must be a port number 1-65535, not a string",
+    ),
+    (
+        "[services.web]\nprefer = \"3000\"\n",
+        "line 2, column 10",
+        "write 3000 without quotes",
+    ),
+    (
+        "[services.web]\nport = 70000\n",
+        "line 2, column 8",
+        "port must be a port number 1-65535, not 70000",
+    ),
+    ("[services.web]\nport = -1\n", "line 2, column 8", "not -1"),
+    (
+        "[services.web]\nport = 1.5\n",
+        "line 2, column 8",
+        "not a decimal number",
+    ),
+    (
+        "[services.web]\nport = [1]\n",
+        "line 2, column 8",
+        "not a list",
+    ),
+    (
+        "[services.webapp]\nport = 1\n\n[services.web]\nport = 2\nprefer = 3\n",
+        "line 6, column 1",
+        "gives both `port` and `prefer`",
+    ),
+    (
+        "[services.web]\ncount = 0\n",
+        "line 2, column 9",
+        "count must be a number of ports from 1 to 1000, not 0",
+    ),
+    (
+        "[services.web]\ncount = \"3\"\n",
+        "line 2, column 9",
+        "count must be a number of ports",
+    ),
+    (
+        "[services.web]\nproto = \"tcpx\"\n",
+        "line 2, column 9",
+        "proto must be \"tcp\", \"udp\" or \"both\", not \"tcpx\"",
+    ),
+    (
+        "[services.web]\nproto = 6\n",
+        "line 2, column 9",
+        "not a whole number",
+    ),
+    (
+        "[services.web]\nenv = true\n",
+        "line 2, column 7",
+        "env must be a variable name",
+    ),
+    (
+        "[services.web]\nenv = \"9X\"\n",
+        "line 2, column 7",
+        "cannot be used",
+    ),
+    (
+        "services = 3\n",
+        "line 1, column 12",
+        "services must be tables such as [services.web]",
+    ),
+    (
+        "[services]\nweb = \"x\"\n",
+        "line 2, column 7",
+        "a service must be a table",
+    ),
+    (
+        "[services.\"a b\"]\n",
+        "line 1",
+        "invalid character ' ' in service name",
+    ),
+    (
+        "[services.web]\nprot = 1\n",
+        "line 2, column 1",
+        "unknown key `prot`",
+    ),
+    (
+        "name = 3\n",
+        "line 1, column 8",
+        "name must be a project name",
+    ),
+    (
+        "name = \"shop\"\n[services.web]\nprot = 1\n",
+        "line 3, column 1",
+        "unknown key `prot`",
+    ),
+    (
+        "[services.web]\nport = \"x\"\n",
+        "line 2, column 8",
+        "port must be a port number 1-65535, not a string",
+    ),
+    ("[services.web\n", "line 1, column 14", "unclosed table"),
+];
 
 #[test]
 fn a_git_worktree_file_marks_a_project_root() {
@@ -52,104 +154,14 @@ fn a_git_worktree_file_marks_a_project_root() {
 fn manifest_errors_say_what_is_wrong_where_in_the_users_words() {
     let w = World::new();
     let dir = w.project("mshop");
-    let manifest = dir.join("devport.toml");
-    let cases: &[(&str, &str, &str)] = &[
-        (
-            "[services.web]\nprefer = \"abc\"\n",
-            "line 2, column 10",
-            "prefer must be a port number 1-65535, not a string",
-        ),
-        (
-            "[services.web]\nprefer = \"3000\"\n",
-            "line 2, column 10",
-            "write 3000 without quotes",
-        ),
-        (
-            "[services.web]\nport = 70000\n",
-            "line 2, column 8",
-            "port must be a port number 1-65535, not 70000",
-        ),
-        ("[services.web]\nport = -1\n", "line 2, column 8", "not -1"),
-        (
-            "[services.web]\nport = 1.5\n",
-            "line 2, column 8",
-            "not a decimal number",
-        ),
-        (
-            "[services.web]\nport = [1]\n",
-            "line 2, column 8",
-            "not a list",
-        ),
-        (
-            "[services.webapp]\nport = 1\n\n[services.web]\nport = 2\nprefer = 3\n",
-            "line 6, column 1",
-            "gives both `port` and `prefer`",
-        ),
-        (
-            "[services.web]\ncount = 0\n",
-            "line 2, column 9",
-            "count must be a number of ports from 1 to 1000, not 0",
-        ),
-        (
-            "[services.web]\ncount = \"3\"\n",
-            "line 2, column 9",
-            "count must be a number of ports",
-        ),
-        (
-            "[services.web]\nproto = \"tcpx\"\n",
-            "line 2, column 9",
-            "proto must be \"tcp\", \"udp\" or \"both\", not \"tcpx\"",
-        ),
-        (
-            "[services.web]\nproto = 6\n",
-            "line 2, column 9",
-            "not a whole number",
-        ),
-        (
-            "[services.web]\nenv = true\n",
-            "line 2, column 7",
-            "env must be a variable name",
-        ),
-        (
-            "[services.web]\nenv = \"9X\"\n",
-            "line 2, column 7",
-            "cannot be used",
-        ),
-        (
-            "services = 3\n",
-            "line 1, column 12",
-            "services must be tables such as [services.web]",
-        ),
-        (
-            "[services]\nweb = \"x\"\n",
-            "line 2, column 7",
-            "a service must be a table",
-        ),
-        (
-            "[services.\"a b\"]\n",
-            "line 1",
-            "invalid character ' ' in service name",
-        ),
-        (
-            "[services.web]\nprot = 1\n",
-            "line 2, column 1",
-            "unknown key `prot`",
-        ),
-        (
-            "name = 3\n",
-            "line 1, column 8",
-            "name must be a project name",
-        ),
-    ];
-    for (text, at, words) in cases {
-        w.manifest(&dir, text);
-        let out = w.fails_in(&dir, &["up"], 2);
-        assert_one_line(&stderr(&out), &manifest, at, words, text);
-        assert!(
-            w.registry_bytes().is_empty(),
-            "{text:?}: wrote the registry"
-        );
-    }
+    assert_bad_inputs(
+        &w,
+        &dir.join("devport.toml"),
+        BAD_MANIFESTS,
+        &dir,
+        &["up"],
+        2,
+    );
 }
 
 #[test]
@@ -430,24 +442,17 @@ fn a_folder_that_is_not_utf8_is_refused_by_every_project_command() {
 
 #[test]
 fn broken_manifests_name_line_and_column() {
+    // Every command that reads the manifest refuses a bad one the same way as `up`.
     let w = World::new();
     let shop = w.project("shop");
-    for (text, needle) in [
-        (
-            "name = \"shop\"\n[services.web]\nprot = 1\n",
-            "line 3, column 1",
-        ),
-        ("[services.web]\nport = \"x\"\n", "line 2"),
-        ("[services.web\n", "line 1"),
-    ] {
-        w.manifest(&shop, text);
-        let out = w.fails(&["up"], 2);
-        let err = stderr(&out);
-        assert!(
-            err.contains(needle) && err.contains("devport.toml"),
-            "{text:?}: {err}"
+    for args in [&["claim", "web"][..], &["env"], &["list", "--here"]] {
+        assert_bad_inputs(
+            &w,
+            &shop.join("devport.toml"),
+            BAD_MANIFESTS,
+            &shop,
+            args,
+            2,
         );
-        assert_eq!(err.lines().count(), 1, "{err}");
     }
-    assert!(w.registry_bytes().is_empty());
 }

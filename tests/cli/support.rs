@@ -562,6 +562,35 @@ pub fn assert_one_line(err: &str, file: &Path, at: &str, words: &str, input: &st
     }
 }
 
+/// A bad input and what devport must say about it: the file's text, where the message must
+/// point (`"line 2, column 8"`) and words it must contain.
+pub type BadInput = (&'static str, &'static str, &'static str);
+
+/// Writes each bad input of `cases` to `file` and runs `devport ARGS` in `dir`: each run must
+/// exit with `code`, print one line naming the file, the place and the words (and no parser
+/// internals), print nothing on stdout and leave the registry as it was.
+pub fn assert_bad_inputs(
+    w: &World,
+    file: &Path,
+    cases: &[BadInput],
+    dir: &Path,
+    args: &[&str],
+    code: i32,
+) {
+    for (text, at, words) in cases {
+        w.file(file, text);
+        let before = w.registry_bytes();
+        let out = w.fails_in(dir, args, code);
+        assert_one_line(&stderr(&out), file, at, words, text);
+        assert!(out.stdout.is_empty(), "{args:?} {text:?}: printed {out:?}");
+        assert_eq!(
+            w.registry_bytes(),
+            before,
+            "{args:?} {text:?}: wrote the registry"
+        );
+    }
+}
+
 /// The project name of every claim in the registry, by service.
 pub fn names(w: &World) -> Vec<(String, String)> {
     let mut names: Vec<(String, String)> = w.registry_json()["claims"]
