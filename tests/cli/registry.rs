@@ -74,6 +74,20 @@ fn with_home(w: &World, dir: &Path, home: &str, args: &[&str]) -> assert_cmd::Co
     cmd
 }
 
+/// Runs each of `commands` in `shop`: each must exit 3 with one line on stderr that contains
+/// `needle`, and leave the registry's bytes as they were.
+fn refused_by_every(w: &World, commands: &[&[&str]], needle: &str) {
+    let before = w.registry_bytes();
+    for args in commands {
+        let err = stderr(&w.fails(args, 3));
+        assert!(
+            err.contains(needle) && err.lines().count() == 1,
+            "{args:?}: want one line with {needle:?}: {err}"
+        );
+        assert_eq!(w.registry_bytes(), before, "{args:?}: the file was changed");
+    }
+}
+
 /// Edits the registry's JSON with `edit`, writes it back and returns the new bytes.
 fn edit_registry(w: &World, edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
     let mut value = w.registry_json();
@@ -198,26 +212,11 @@ fn corrupt_registries_are_reported_and_kept() {
     for (name, bytes, needle) in cases {
         let w = World::new();
         w.file(w.registry(), bytes);
-        for args in [
-            &["claim", "web"][..],
-            &["list"],
-            &["release", "--all"],
-            &["gc"],
-        ] {
-            let out = w.cmd(args).output().expect("run");
-            assert_eq!(
-                out.status.code(),
-                Some(3),
-                "{name} {args:?}: {}",
-                stderr(&out)
-            );
-            let err = stderr(&out);
-            assert!(
-                err.contains(needle) && err.lines().count() == 1,
-                "{name}: {err}"
-            );
-            assert_eq!(w.registry_bytes(), *bytes, "{name}: the file was changed");
-        }
+        refused_by_every(
+            &w,
+            &[&["claim", "web"], &["list"], &["release", "--all"], &["gc"]],
+            needle,
+        );
         let out = w.fails(&["doctor", "--json"], 3);
         let v: Value = serde_json::from_slice(&out.stdout).expect("json");
         assert_eq!(v[0]["code"], "registry-unreadable", "{name}");
@@ -632,20 +631,17 @@ fn every_command_agrees_a_claim_with_port_70000_is_invalid() {
     let text = serde_json::to_string_pretty(&value).expect("json");
     w.file(w.registry(), &text);
     // The claim of an existing, valid service does not answer from an invalid registry.
-    for args in [
-        &["claim", "web"][..],
-        &["claim", "db"],
-        &["list"],
-        &["env"],
-        &["claim", "new"],
-    ] {
-        let out = w.fails(args, 3);
-        assert!(
-            stderr(&out).contains("is not valid at line"),
-            "{args:?}: {}",
-            stderr(&out)
-        );
-    }
+    refused_by_every(
+        &w,
+        &[
+            &["claim", "web"],
+            &["claim", "db"],
+            &["list"],
+            &["env"],
+            &["claim", "new"],
+        ],
+        "is not valid at line",
+    );
     assert_eq!(w.registry_bytes(), text.as_bytes());
 }
 
@@ -949,14 +945,11 @@ fn a_block_past_65535_is_refused_by_every_command() {
                 v["claims"][1]["count"] = 2.into();
             }
         });
-        for args in [&["claim", "web"][..], &["claim", "db"], &["list"], &["env"]] {
-            let out = w.fails(args, 3);
-            assert!(
-                stderr(&out).contains("past port 65535"),
-                "{args:?}: {}",
-                stderr(&out)
-            );
-        }
+        refused_by_every(
+            &w,
+            &[&["claim", "web"], &["claim", "db"], &["list"], &["env"]],
+            "past port 65535",
+        );
         assert_eq!(w.registry_bytes(), before);
     }
 }
