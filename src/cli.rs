@@ -319,7 +319,10 @@ pub struct EnvArgs {
 /// the computed values of devport.toml's [env] table (such as DATABASE_URL) and its env names.
 /// {port} in an argument becomes the port,
 /// {port:OTHER} the port of another claimed service and {port:OTHER:N} port N (from 0) of its
-/// block, for servers that ignore PORT. The exit
+/// block, for servers that ignore PORT. A known dev server (vite, astro, next, nuxt, ng serve,
+/// webpack serve, storybook, expo, rails server, manage.py runserver, flask, uvicorn, hugo …)
+/// whose command carries no port of its own gets its port flag (vite: --port P --strictPort),
+/// unless --no-port-flags is given. The exit
 /// status is the command's. The command goes after --. If a process already listens on the
 /// service's port, nothing is run and devport exits 1.
 ///
@@ -335,6 +338,10 @@ pub struct ExecArgs {
     /// Name of the variable that carries the port, instead of <SERVICE>_PORT (PORT is set too)
     #[arg(long, value_name = "NAME")]
     pub env: Option<String>,
+    /// Run the command as typed: do not add the port flag of a known dev server (vite, next,
+    /// ng serve, rails server, manage.py runserver … see docs/commands.md#exec)
+    #[arg(long)]
+    pub no_port_flags: bool,
     /// The command and its arguments
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<String>,

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use devport_core::env::computed::{self, Syntax, Template};
 use devport_core::env::envfile;
+use devport_core::ops::devserver;
 use devport_core::{ClaimRequest, PortChoice, Project, Proto};
 
 use super::{Ctx, Outcome};
@@ -100,6 +101,17 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<Outcome> {
         .map(|t| t.render(&project.name, &claims))
         .collect::<Result<Vec<String>, _>>()
         .map_err(|(service, index)| unheld(&service, index, &counts, &project))?;
+    let mut command = command;
+    if !args.no_port_flags
+        && let Some(added) = devserver::port_args(&command, &args.command, port)
+    {
+        output::note(&format!(
+            "added {} to the {} command line, so it serves on the claimed port (--no-port-flags runs it as typed)",
+            added.words.join(" "),
+            added.server
+        ));
+        command.splice(added.at..added.at, added.words);
+    }
     let (program, rest) = command.split_first().ok_or_else(|| {
         devport_core::Error::invalid(
             devport_core::error::Input::Argument,

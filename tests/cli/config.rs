@@ -122,8 +122,7 @@ fn config_errors_say_what_is_wrong_where_in_the_users_words() {
 #[test]
 fn a_config_in_a_world_writable_folder_is_skipped() {
     let w = World::new();
-    let shared = w.dir.path().join("shared");
-    w.dir(&shared);
+    let shared = w.dir("shared");
     let config = shared.join("config.toml");
     w.file(&config, "range = \"12000-12005\"\n");
     let outside = |w: &World| {

@@ -101,8 +101,7 @@ fn example_package_json() {
     let ports = pkg["scripts"]["ports"].as_str().expect("ports script");
     assert_eq!(stdout(&bash(&w, &shop, ports)), format!("WEB_PORT={web}"));
     // The dev script with a stand-in `vite` on PATH that prints its arguments.
-    let shim = w.dir.path().join("shim");
-    w.dir(&shim);
+    let shim = w.dir("shim");
     w.file(shim.join("vite"), "#!/bin/sh\necho vite \"$@\"\n");
     #[cfg(unix)]
     std::fs::set_permissions(

@@ -1,6 +1,9 @@
 //! Integration tests: they run the real `devport` binary, each against its own temporary
 //! registry, config and project folders. One file per command or feature.
 
+// Process groups, bash and the recipes' servers: Unix by nature.
+#[cfg(unix)]
+mod agents;
 mod audit;
 mod check;
 mod claim;

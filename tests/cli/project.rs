@@ -284,8 +284,7 @@ fn the_top_of_the_file_system_is_not_a_project() {
 #[test]
 fn a_manifest_above_the_git_root_is_not_this_projects() {
     let w = World::new();
-    let outer = w.dir.path().join("outer");
-    w.dir(&outer);
+    let outer = w.dir("outer");
     w.manifest(
         &outer,
         "name = \"hijacked\"\n[services.web]\nenv = \"SITE_PORT\"\n",
@@ -312,8 +311,7 @@ fn a_manifest_above_the_git_root_is_not_this_projects() {
 #[test]
 fn a_manifest_in_a_world_writable_folder_is_skipped() {
     let w = World::new();
-    let shared = w.dir.path().join("shared");
-    w.dir(&shared);
+    let shared = w.dir("shared");
     w.manifest(
         &shared,
         "name = \"hijacked\"\n[services.web]\nenv = \"PATH\"\n",

@@ -244,8 +244,7 @@ fn trusted_paths_trust_folders_for_ci() {
         cmd.env("DEVPORT_TRUSTED_PATHS", value);
         cmd.output().expect("devport runs")
     };
-    let other = w.dir.path().join("cishop-other");
-    w.dir(&other);
+    let other = w.dir("cishop-other");
     let list = std::env::join_paths([other.as_path(), w.dir.path()]).expect("a path list");
     let out = with(&list);
     assert!(out.status.success(), "{}", stderr(&out));

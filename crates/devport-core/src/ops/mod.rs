@@ -4,6 +4,7 @@
 pub mod check;
 pub mod claim;
 pub mod control;
+pub mod devserver;
 pub mod doctor;
 pub mod export;
 pub mod facade;
