@@ -160,11 +160,10 @@ fn a_config_lock_timeout_past_the_bound_is_refused() {
 #[cfg(unix)]
 #[test]
 fn an_unreadable_config_gets_advice_about_reading() {
-    use std::os::unix::fs::PermissionsExt as _;
     let w = World::new();
     let shop = w.project("shop");
     w.file(w.config(), "");
-    std::fs::set_permissions(w.config(), std::fs::Permissions::from_mode(0o000)).expect("chmod");
+    chmod(&w.config(), 0o000);
     let mut cmd = w.std_cmd_in(&shop, &["list"]);
     if nix::unistd::geteuid().is_root() {
         // Root reads any file; nobody cannot read its own file of mode 000.

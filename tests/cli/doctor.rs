@@ -80,9 +80,7 @@ fn doctor_flags_foreign_listeners_and_loose_permissions() {
     w.cmd_in(&shop, &["doctor"]).assert().success();
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(w.registry(), std::fs::Permissions::from_mode(0o644))
-            .expect("chmod");
+        chmod(&w.registry(), 0o644);
         let out = w.fails_in(&shop, &["doctor", "--json"], 1);
         let v: Value = serde_json::from_slice(&out.stdout).expect("json");
         assert_eq!(v[0]["code"], "registry-permissions", "{v}");

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use crate::support::{World, port, refused, stderr};
 #[cfg(unix)]
-use crate::support::{bash, stdout};
+use crate::support::{bash, chmod, stdout};
 
 /// Writes `original` to `shop/.env`, runs `env --write .env` and returns what it became, with
 /// `@WEB@` in `expected` standing for the claimed port; a second run changes nothing.
@@ -499,7 +499,6 @@ fn write_env_into_a_missing_folder_claims_nothing() {
 #[cfg(unix)]
 #[test]
 fn a_read_only_file_is_not_replaced() {
-    use std::os::unix::fs::PermissionsExt as _;
     let w = World::new();
     let shop = w.project("shop");
     w.ok(&["claim", "web"]);
@@ -512,7 +511,7 @@ fn a_read_only_file_is_not_replaced() {
     ] {
         let file = shop.join(name);
         w.file(&file, "KEEP=1\n");
-        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o444)).expect("chmod");
+        chmod(&file, 0o444);
         let out = w.fails_in(&shop, args, 3);
         assert!(
             stderr(&out).contains("read-only"),
@@ -869,8 +868,7 @@ fn env_write_respects_the_umask_and_keeps_a_files_mode() {
     };
     assert_eq!(mode("new.env"), 0o600, "a new file follows the umask");
     w.file(shop.join("old.env"), "A=1\n");
-    std::fs::set_permissions(shop.join("old.env"), std::fs::Permissions::from_mode(0o640))
-        .expect("chmod");
+    chmod(&shop.join("old.env"), 0o640);
     let out = bash(&w, &shop, "umask 077 && devport env --write old.env");
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(mode("old.env"), 0o640, "a rewritten file keeps its mode");

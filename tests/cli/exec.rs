@@ -5,8 +5,6 @@
 #[cfg(unix)]
 use std::io::{Read as _, Write as _};
 #[cfg(unix)]
-use std::os::unix::fs::PermissionsExt as _;
-#[cfg(unix)]
 use std::os::unix::process::CommandExt as _;
 #[cfg(unix)]
 use std::path::{Path, PathBuf};
@@ -14,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 #[cfg(unix)]
-use crate::support::Reaped;
+use crate::support::{Reaped, chmod};
 use crate::support::{World, hold, port, refused, stderr, stdout, usage_error};
 
 /// `exec` arguments take `{port:SERVICE:N}` and `{{`/`}}` as `[env]` values do, and a bad one is refused
@@ -296,7 +294,7 @@ fn fake_vite(w: &World) -> PathBuf {
     let bin = w.dir("bin");
     let vite = bin.join("vite");
     w.file(&vite, "#!/bin/sh\necho \"$@\"\n");
-    std::fs::set_permissions(&vite, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    chmod(&vite, 0o755);
     bin
 }
 

@@ -3,6 +3,8 @@
 
 use std::path::Path;
 
+#[cfg(unix)]
+use crate::support::chmod;
 use crate::support::{World, stderr, stdout};
 
 /// A project with an HTTP service, a database marked `http = false`, a block of two ports and
@@ -356,7 +358,6 @@ fn caddy_adapts_names_made_unique() {
 #[cfg(unix)]
 #[test]
 fn export_write_keeps_the_users_symlink_and_refuses_open_folders() {
-    use std::os::unix::fs::PermissionsExt as _;
     let w = World::new();
     let dir = exported_project(&w, "link-front");
     // A link inside the project to a file inside it (a link out of it is refused: see
@@ -385,7 +386,7 @@ fn export_write_keeps_the_users_symlink_and_refuses_open_folders() {
     );
     let open = w.dir.path().join("open");
     std::fs::create_dir(&open).expect("open folder");
-    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    chmod(&open, 0o777);
     let file = open.join("Caddyfile");
     let out = w.fails_in(
         &dir,

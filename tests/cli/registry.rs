@@ -132,10 +132,9 @@ fn newer_registry_version_is_refused() {
 #[cfg(unix)]
 #[test]
 fn unwritable_registry_folder_is_exit_3() {
-    use std::os::unix::fs::PermissionsExt as _;
     let w = World::new();
     let dir = w.dir.path().join("state");
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o500)).expect("chmod");
+    chmod(&dir, 0o500);
     let mut cmd = w.std_cmd_in(&w.project("shop"), &["claim", "web"]);
     // Root ignores folder permissions: as root, the claim runs as `nobody`, which owns the
     // folder but may not write to it either.
@@ -143,7 +142,7 @@ fn unwritable_registry_folder_is_exit_3() {
         crate::support::run_as_nobody(&mut cmd, &w, &[&dir]);
     }
     let out = cmd.output().expect("run");
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("chmod back");
+    chmod(&dir, 0o700);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(w.registry_bytes().is_empty());
 }
@@ -285,13 +284,12 @@ fn a_symlink_to_another_users_file_is_refused_as_root() {
 #[cfg(unix)]
 #[test]
 fn a_world_writable_registry_folder_is_refused() {
-    use std::os::unix::fs::PermissionsExt as _;
     let w = ten_claims();
     let dir = w.dir.path().join("state");
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    chmod(&dir, 0o777);
     let before = w.registry_bytes();
     let out = w.cmd(&["claim", "web"]).output().expect("run");
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("chmod back");
+    chmod(&dir, 0o700);
     assert_eq!(out.status.code(), Some(3));
     assert!(
         stderr(&out).contains("writable by every user") && stderr(&out).contains("chmod o-w"),
@@ -307,7 +305,7 @@ fn a_group_shared_folder_gets_group_writable_files() {
     use std::os::unix::fs::PermissionsExt as _;
     let w = World::new();
     let dir = w.dir.path().join("state");
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o770)).expect("chmod");
+    chmod(&dir, 0o770);
     w.ok(&["claim", "web"]);
     let mode = |name: &str| {
         std::fs::metadata(dir.join(name)).map_or(0, |m| m.permissions().mode() & 0o777)
@@ -711,7 +709,7 @@ mod unix {
         let lock = w.dir.path().join("state/registry.lock");
         let victim = w.dir.path().join("victim.txt");
         w.file(&victim, "precious\n");
-        std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        chmod(&victim, 0o644);
         std::fs::remove_file(&lock).expect("rm lock");
         symlink(&victim, &lock).expect("symlink");
         let before = w.registry_bytes();
@@ -738,7 +736,7 @@ mod unix {
         let w = web_and_db();
         let lock = w.dir.path().join("state/registry.lock");
         w.file(&lock, "0123456789abcdefghijklmnopqrstuvwxyz\n");
-        std::fs::set_permissions(&lock, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+        chmod(&lock, 0o640);
         w.ok(&["claim", "new"]);
         let text = std::fs::read_to_string(&lock).expect("read");
         assert!(
@@ -881,11 +879,10 @@ fn a_relative_devport_registry_is_a_usage_error_but_registry_may_be_relative() {
 #[cfg(unix)]
 #[test]
 fn a_registry_in_a_sticky_shared_folder_gets_advice_that_is_safe_to_follow() {
-    use std::os::unix::fs::PermissionsExt as _;
     let w = World::new();
     let shared = w.dir.path().join("tmp");
     std::fs::create_dir(&shared).expect("mkdir");
-    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).expect("chmod");
+    chmod(&shared, 0o1777);
     let registry = shared.join("x.json");
     let out = w
         .cmd(&[
@@ -909,11 +906,10 @@ fn a_registry_in_a_sticky_shared_folder_gets_advice_that_is_safe_to_follow() {
 #[cfg(unix)]
 #[test]
 fn a_write_error_names_the_file_and_its_folder_not_a_temp_file() {
-    use std::os::unix::fs::PermissionsExt as _;
     let w = World::new();
     let shop = w.project("shop");
     w.ok(&["claim", "web"]);
-    std::fs::set_permissions(&shop, std::fs::Permissions::from_mode(0o555)).expect("chmod");
+    chmod(&shop, 0o555);
     let mut cmd = w.std_cmd_in(&shop, &["env", "--write", ".env"]);
     if nix::unistd::geteuid().is_root() {
         // Root ignores folder permissions; nobody, owning the read-only folder, does not.
@@ -922,7 +918,7 @@ fn a_write_error_names_the_file_and_its_folder_not_a_temp_file() {
         nix::unistd::chown(&reg, Some(nix::unistd::Uid::from_raw(65534)), None).expect("chown");
     }
     let out = cmd.output().expect("run");
-    std::fs::set_permissions(&shop, std::fs::Permissions::from_mode(0o755)).expect("chmod back");
+    chmod(&shop, 0o755);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(

@@ -9,6 +9,8 @@ use std::path::Path;
 use std::path::PathBuf;
 use std::process::Output;
 
+#[cfg(unix)]
+use crate::support::chmod;
 use crate::support::{World, port, stderr, stdout};
 
 /// A manifest whose `[env]` value and `env =` name no deny-list knows: a tool's startup folder
@@ -374,7 +376,6 @@ fn a_trust_file_of_another_user_is_refused() {
 #[cfg(unix)]
 #[test]
 fn trust_says_why_there_is_nothing_to_trust() {
-    use std::os::unix::fs::PermissionsExt as _;
     let w = World::new();
     let dir = project(&w, "shop");
     let out = w.fails_in(&dir, &["--global", "trust"], 2);
@@ -384,7 +385,7 @@ fn trust_says_why_there_is_nothing_to_trust() {
         stderr(&out)
     );
     // A manifest in a folder every user may write is skipped, and trust says so.
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    chmod(&dir, 0o777);
     let out = w.fails_in(&dir, &["trust"], 3);
     let err = stderr(&out);
     assert!(
