@@ -47,7 +47,8 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
-    use devport_core::error::{Input, NoRoom, StopRefusal};
+    use devport_core::StopRefusal;
+    use devport_core::error::{Input, NoRoom};
     use devport_core::{PortRange, Proto};
 
     fn range() -> PortRange {
@@ -83,13 +84,13 @@ mod tests {
                 service: "web".into(),
                 ports: range(),
                 proto: Proto::Tcp,
-                wanted: "protocol udp".into(),
+                wanted: devport_core::Wanted::Proto(Proto::Udp),
                 command: "devport claim web --proto udp --move".into(),
             },
             Error::NoFreePort {
                 range: range(),
                 count: 3,
-                what: "web of shop".into(),
+                what: devport_core::Seeker::Lease,
                 why: NoRoom::TooLong { longest: 2 },
             },
             Error::StopRefused {
@@ -137,7 +138,8 @@ mod tests {
             },
             Error::LockTimeout {
                 path: path.clone(),
-                holder: "pid 1".into(),
+                pid: Some(1),
+                name: None,
                 seconds: 1.0,
             },
             Error::Insecure {

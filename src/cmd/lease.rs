@@ -20,7 +20,7 @@ pub struct LeaseView {
 }
 
 impl LeaseView {
-    pub fn new(record: &devport_core::store::registry::LeaseRecord) -> Self {
+    pub fn new(record: &devport_core::LeaseRecord) -> Self {
         LeaseView {
             port: record.port,
             ports: record.ports().iter().collect(),
@@ -46,10 +46,14 @@ pub fn run(ctx: &Ctx, args: &LeaseArgs) -> Result<Outcome> {
         .proto(args.proto)
         .pid(pid)
         .ttl(args.ttl)
-        .range(args.range)
-        .registry(ctx.store.path().to_path_buf())
-        .config(ctx.config.clone());
-    let (_, record) = devport_core::ops::lease::lease(options, ctx.now)?;
+        .range(args.range);
+    // Kept: the lease lives with its process, not with this command.
+    let record = ctx
+        .store
+        .clone()
+        .with_config(ctx.config.clone())
+        .lease(&options)?
+        .keep();
     if ctx.json {
         output::json(&LeaseView::new(&record))?;
     } else {

@@ -25,7 +25,7 @@ pub fn run(ctx: &Ctx, args: &ReleaseArgs) -> Result<Outcome> {
             ReleaseTarget::Services(&project, &args.services)
         }
     };
-    let removed = devport_core::ops::claim::release(&ctx.store, &target, ctx.now)?;
+    let removed = ctx.store.release(&target)?;
     for claim in &removed {
         output::note(&format!(
             "released {} ({})",
@@ -56,7 +56,7 @@ pub fn run(ctx: &Ctx, args: &ReleaseArgs) -> Result<Outcome> {
 
 /// `release --lease PORT`: ends the lease holding PORT, whichever process it is for.
 fn release_lease(ctx: &Ctx, port: u16) -> Result<Outcome> {
-    let removed = devport_core::ops::lease::release(&ctx.store, port, ctx.now)?;
+    let removed = ctx.store.release_lease(port)?;
     for lease in &removed {
         output::note(&format!(
             "released lease {} of pid {}",

@@ -7,6 +7,8 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use crate::model::types::{PortRange, Proto};
+use crate::ops::claim::Wanted;
+use crate::ops::control::StopRefusal;
 
 /// Everything that can go wrong in devport's library.
 #[derive(Debug, thiserror::Error)]
@@ -84,8 +86,8 @@ pub enum Error {
         ports: PortRange,
         /// The protocols it covers.
         proto: Proto,
-        /// What the request asked for that it lacks ("port 3000", "2 port(s)", "protocol udp").
-        wanted: String,
+        /// What the request asked for that it lacks.
+        wanted: Wanted,
         /// The command that moves it.
         command: String,
     },
@@ -96,8 +98,8 @@ pub enum Error {
         range: PortRange,
         /// The block size asked for.
         count: u16,
-        /// For whom ("web of shop", "a lease").
-        what: String,
+        /// For whom.
+        what: Seeker,
         /// Why.
         why: NoRoom,
     },
@@ -154,14 +156,17 @@ pub enum Error {
     },
     /// Another process held the registry lock for longer than the timeout.
     #[error(
-        "registry lock {} is held by {holder} and was not released within {seconds:.1} s; wait for it to finish or raise DEVPORT_LOCK_TIMEOUT",
-        path.display()
+        "registry lock {} is held by {} and was not released within {seconds:.1} s; wait for it to finish or raise DEVPORT_LOCK_TIMEOUT",
+        path.display(),
+        holder_text(*pid, name.as_deref())
     )]
     LockTimeout {
         /// The lock file.
         path: PathBuf,
-        /// Who holds it ("pid 1234" or "an unknown process").
-        holder: String,
+        /// The process that holds it, when that can be told.
+        pid: Option<u32>,
+        /// That process's name, when it can be read.
+        name: Option<String>,
         /// How long devport waited.
         seconds: f64,
     },
@@ -269,6 +274,16 @@ fn io_hint(action: &str, path: &std::path::Path, e: &std::io::Error) -> String {
         K::StorageFull | K::QuotaExceeded => "; free some space and run the command again".into(),
         K::FileTooLarge => "; the file would pass the file-size limit of this process (see 'ulimit -f'); raise the limit and run the command again".into(),
         _ => String::new(),
+    }
+}
+
+/// The holder of the registry lock in [`Error::LockTimeout`]'s words: "pid 1234 (name)",
+/// "pid 1234" or "an unknown process".
+fn holder_text(pid: Option<u32>, name: Option<&str>) -> String {
+    match (pid, name) {
+        (Some(pid), Some(name)) => format!("pid {pid} ({name})"),
+        (Some(pid), None) => format!("pid {pid}"),
+        (None, _) => "an unknown process".to_string(),
     }
 }
 
@@ -470,9 +485,8 @@ pub enum Input {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum NoRoom {
-    /// No port of the range may be handed out at all; the words say why (inside the OS
-    /// ephemeral range, or every port breaks a rule).
-    EmptyRange(String),
+    /// No port of the range may be handed out at all.
+    EmptyRange(Unusable),
     /// The block is longer than the longest run of usable ports in the range.
     TooLong {
         /// The longest run there.
@@ -484,8 +498,59 @@ pub enum NoRoom {
     Busy,
 }
 
+/// Why no port of a range may be handed out ([`NoRoom::EmptyRange`]); its `Display` is the
+/// reason in words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Unusable {
+    /// The range lies inside this OS ephemeral range, which the OS hands to outgoing
+    /// connections.
+    Ephemeral(PortRange),
+    /// Every port of the range is reserved, assigned, avoided or blocked.
+    RuledOut,
+}
+
+impl std::fmt::Display for Unusable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unusable::Ephemeral(ephemeral) => write!(
+                f,
+                "it lies inside the OS ephemeral range {ephemeral}, which the OS hands to outgoing connections"
+            ),
+            Unusable::RuledOut => f.write_str(
+                "every port there is reserved, assigned, avoided or blocked (see 'devport check PORT')",
+            ),
+        }
+    }
+}
+
+/// For whom [`Error::NoFreePort`] found no ports; its `Display` is the words of the message
+/// ("shop/web", "a lease").
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Seeker {
+    /// A claim of a service.
+    Service {
+        /// The project's name.
+        project: String,
+        /// The service.
+        service: String,
+    },
+    /// A lease.
+    Lease,
+}
+
+impl std::fmt::Display for Seeker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Seeker::Service { project, service } => write!(f, "{project}/{service}"),
+            Seeker::Lease => f.write_str("a lease"),
+        }
+    }
+}
+
 /// The text of [`Error::NoFreePort`], with the fix that applies.
-fn no_room_text(range: PortRange, count: u16, what: &str, why: &NoRoom) -> String {
+fn no_room_text(range: PortRange, count: u16, what: &Seeker, why: &NoRoom) -> String {
     match why {
         NoRoom::EmptyRange(why) => format!(
             "no port in the range {range} can be handed out for {what}: {why}; pick another range with --range or in the config, such as the default {}",
@@ -501,33 +566,6 @@ fn no_room_text(range: PortRange, count: u16, what: &str, why: &NoRoom) -> Strin
             "no free block of {count} port(s) in {range} for {what}: the ports it would need are in use by other processes now; stop them ('devport audit' shows them) or pick a wider range with --range"
         ),
     }
-}
-
-/// Why [`Error::StopRefused`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum StopRefusal {
-    /// The port's process cannot be seen (another user's, without its pid).
-    Unseen,
-    /// The system's own process (pid 1; System on Windows).
-    SystemProcess,
-    /// A container engine's port forwarder: stop the container instead.
-    ContainerForwarder,
-    /// Another user's process (root's too, for a user; a user's too, for root).
-    OtherUser,
-    /// A process that works outside this project's folder (see `devport kill` in docs/commands.md).
-    NotInProject,
-    /// Its start time cannot be read, so a signal could reach a process that took its pid.
-    UnknownStart,
-    /// The OS does not let devport end it (Windows: a service, a protected process).
-    NotPermitted,
-    /// Windows ends a process only at once: that needs `--force`.
-    NeedsForce,
-    /// Signalling or ending it failed.
-    Failed,
-    /// devport itself holds the socket (it inherited it from the process that started it), so
-    /// the port cannot be freed by signalling, and devport never signals itself.
-    Itself,
 }
 
 /// Result with devport's [`Error`].

@@ -21,6 +21,7 @@ pub struct Project {
     pub name: String,
     /// The canonical folder, the key of its claims; `None` for global claims.
     pub path: Option<PathBuf>,
+    #[doc(hidden)]
     /// The parsed manifest, if the project has one.
     pub manifest: Option<Manifest>,
 }
@@ -108,6 +109,20 @@ impl Project {
     /// a `.git`, whichever comes first; else `start` itself. A manifest another user owns, or
     /// one in a folder every user may write, is skipped. The top of the file system is never a
     /// project.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let shop = dir.path().join("shop");
+    /// # std::fs::create_dir_all(shop.join(".git"))?;
+    /// # std::fs::create_dir_all(shop.join("src"))?;
+    /// use devport_core::Project;
+    ///
+    /// // In a git checkout `shop` with no devport.toml, a subfolder belongs to `shop`.
+    /// let project = Project::detect(&shop.join("src"))?;
+    /// assert_eq!(project.name, "shop");
+    /// # assert_eq!(project.path, Some(dunce::canonicalize(&shop)?));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn detect(start: &Path) -> Result<Project> {
         Project::detect_with_warnings(start).map(|(project, _)| project)
     }

@@ -31,6 +31,7 @@ impl Proto {
     pub fn udp(self) -> bool {
         matches!(self, Proto::Udp | Proto::Both)
     }
+    #[doc(hidden)]
     /// The transports the claim covers, TCP first.
     pub fn transports(self) -> &'static [Transport] {
         match self {
@@ -39,6 +40,7 @@ impl Proto {
             Proto::Both => &[Transport::Tcp, Transport::Udp],
         }
     }
+    #[doc(hidden)]
     /// Whether the claim covers a socket of `transport`.
     pub fn covers(self, transport: Transport) -> bool {
         self.transports().contains(&transport)

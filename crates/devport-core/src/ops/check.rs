@@ -20,8 +20,10 @@ pub struct PortReport {
     pub usable: bool,
     /// Every reason it would not.
     pub reasons: Vec<Reason>,
+    #[doc(hidden)]
     /// RFC 6335 range: `system`, `user` or `dynamic`.
     pub range: Rfc6335Range,
+    #[doc(hidden)]
     /// IANA assignments and reservations on it.
     pub iana: Vec<IanaEntry>,
     /// Development tools that use it by default.
@@ -30,18 +32,22 @@ pub struct PortReport {
     pub browser_blocked: bool,
     /// What the OS keeps it for.
     pub os: Vec<Reason>,
+    #[doc(hidden)]
     /// Live sockets on it, with owners.
     pub sockets: Vec<Socket>,
     /// The devport claim holding it.
     pub claim: Option<Claim>,
     /// The live devport lease holding it.
     pub lease: Option<LeaseRecord>,
+    #[doc(hidden)]
     /// Whether the live sockets are the claim's project's (`None` when the port is not
     /// claimed or nothing listens): filled in by [`PortReport::judge`].
     pub finding: Option<Finding>,
+    #[doc(hidden)]
     /// Why not, when they are not or devport cannot tell.
     #[serde(skip)]
     pub why: Option<Why>,
+    #[doc(hidden)]
     /// IANA rows that once named it (de-registered, removed...): notes only.
     #[serde(skip)]
     pub history: Vec<&'static iana::IanaRow>,
@@ -166,6 +172,7 @@ pub fn report(
 }
 
 impl PortReport {
+    #[doc(hidden)]
     /// Judges the live sockets against the claim's project, as `audit` does (see
     /// [`claimed_finding`]): a conflict if any socket is one, with the reason of the first;
     /// call it once the sockets' container ends are annotated.

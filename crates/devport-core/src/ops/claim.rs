@@ -2,7 +2,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Seeker};
 use crate::model::input::{check_count, validate_service};
 use crate::model::types::{PortRange, Proto, Transport};
 use crate::os::probe::{self, Probe};
@@ -423,7 +423,10 @@ fn claim_locked(
                     policy.no_room(
                         req.count,
                         &held,
-                        &format!("{}/{}", req.project.name, req.service),
+                        Seeker::Service {
+                            project: req.project.name.clone(),
+                            service: req.service.to_string(),
+                        },
                     )
                 })?;
             let warnings = refused
@@ -476,12 +479,35 @@ fn check_matches(existing: &Claim, req: &ClaimRequest<'_>) -> Result<()> {
 }
 
 /// What of the request's shape (exact port, block size, protocols) the existing claim lacks.
-fn differs(existing: &Claim, req: &ClaimRequest<'_>) -> Option<String> {
+fn differs(existing: &Claim, req: &ClaimRequest<'_>) -> Option<Wanted> {
     match req.choice {
-        PortChoice::Exact(p) if p != existing.port => Some(format!("port {p}")),
-        _ if req.count != existing.count => Some(format!("{} port(s)", req.count)),
-        _ if req.proto != existing.proto => Some(format!("protocol {}", req.proto)),
+        PortChoice::Exact(p) if p != existing.port => Some(Wanted::Port(p)),
+        _ if req.count != existing.count => Some(Wanted::Count(req.count)),
+        _ if req.proto != existing.proto => Some(Wanted::Proto(req.proto)),
         _ => None,
+    }
+}
+
+/// What a request asked for that the service's existing claim lacks ([`Error::ClaimDiffers`]);
+/// its `Display` is the words of the message ("port 3000", "2 port(s)", "protocol udp").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Wanted {
+    /// Exactly this port ([`PortChoice::Exact`]).
+    Port(u16),
+    /// A block of this many ports.
+    Count(u16),
+    /// These protocols.
+    Proto(Proto),
+}
+
+impl std::fmt::Display for Wanted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Wanted::Port(port) => write!(f, "port {port}"),
+            Wanted::Count(count) => write!(f, "{count} port(s)"),
+            Wanted::Proto(proto) => write!(f, "protocol {proto}"),
+        }
     }
 }
 
@@ -785,6 +811,53 @@ pub(crate) mod tests {
             proto: Proto::Tcp,
             relocate: false,
             from_manifest: false,
+        }
+    }
+
+    #[test]
+    fn another_shape_is_refused_with_what_was_wanted_as_data_and_the_same_words() {
+        let f = Fixture::new();
+        let held = f.claim("web", t0());
+        let other = held.port.wrapping_add(1);
+        for (req, wanted, words) in [
+            (
+                ClaimRequest {
+                    choice: PortChoice::Exact(other),
+                    ..request(&f.project, "web")
+                },
+                Wanted::Port(other),
+                format!("to get port {other} instead"),
+            ),
+            (
+                ClaimRequest {
+                    count: 2,
+                    ..request(&f.project, "web")
+                },
+                Wanted::Count(2),
+                "to get 2 port(s) instead".to_string(),
+            ),
+            (
+                ClaimRequest {
+                    proto: Proto::Udp,
+                    ..request(&f.project, "web")
+                },
+                Wanted::Proto(Proto::Udp),
+                "to get protocol udp instead".to_string(),
+            ),
+        ] {
+            let err = claim(&f.store, &f.policy, &req, t0()).expect_err("another shape");
+            assert!(
+                matches!(&err, Error::ClaimDiffers { wanted: w, .. } if *w == wanted),
+                "{err:?}"
+            );
+            let text = err.to_string();
+            assert!(
+                text.starts_with(&format!(
+                    "batch/web already holds {} (1 port(s), tcp); {words} run 'devport claim web ",
+                    held.port
+                )),
+                "{text}"
+            );
         }
     }
 

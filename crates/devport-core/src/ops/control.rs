@@ -7,13 +7,40 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::error::{Error, Result, StopRefusal};
+use crate::error::{Error, Result};
 use crate::model::types::{PortRange, Proto, Transport};
 use crate::ops::owner::{self, Verdict, Why};
 use crate::os::process;
 use crate::os::sockets::{self, Socket};
 use crate::project::Project;
 use crate::store::registry::Store;
+
+/// Why `kill` refuses to stop what holds a port ([`Error::StopRefused`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StopRefusal {
+    /// The port's process cannot be seen (another user's, without its pid).
+    Unseen,
+    /// The system's own process (pid 1; System on Windows).
+    SystemProcess,
+    /// A container engine's port forwarder: stop the container instead.
+    ContainerForwarder,
+    /// Another user's process (root's too, for a user; a user's too, for root).
+    OtherUser,
+    /// A process that works outside this project's folder (see `devport kill` in docs/commands.md).
+    NotInProject,
+    /// Its start time cannot be read, so a signal could reach a process that took its pid.
+    UnknownStart,
+    /// The OS does not let devport end it (Windows: a service, a protected process).
+    NotPermitted,
+    /// Windows ends a process only at once: that needs `--force`.
+    NeedsForce,
+    /// Signalling or ending it failed.
+    Failed,
+    /// devport itself holds the socket (it inherited it from the process that started it), so
+    /// the port cannot be freed by signalling, and devport never signals itself.
+    Itself,
+}
 
 /// What `kill` and `wait` act on: a port number, or a service of the current project.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,10 +7,11 @@ use jiff::Timestamp;
 use crate::error::Result;
 use crate::ops::check::{self, PortReport};
 use crate::ops::claim::{self, ClaimOutcome, ClaimRequest, ReleaseTarget};
+use crate::ops::lease::{self, Lease, LeaseOptions};
 use crate::os::sockets;
 use crate::policy::Policy;
 use crate::store::config;
-use crate::store::registry::{Claim, Store};
+use crate::store::registry::{Claim, LeaseRecord, Store};
 
 impl Store {
     /// The registry the command line uses, with its settings: the file from
@@ -18,6 +19,19 @@ impl Store {
     /// (else the per-user `config.toml`; a missing file means the defaults) and the lock
     /// timeout from `DEVPORT_LOCK_TIMEOUT` (else the configuration). Nothing is read from the
     /// registry yet.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # unsafe {
+    /// #     std::env::set_var("DEVPORT_REGISTRY", dir.path().join("registry.json"));
+    /// #     std::env::set_var("DEVPORT_CONFIG", dir.path().join("config.toml"));
+    /// # }
+    /// let store = devport_core::Store::from_env()?;
+    /// println!("the registry is {}", store.path().display());
+    /// println!("new claims come from {}", store.config().range);
+    /// # assert_eq!(store.path(), dir.path().join("registry.json"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_env() -> Result<Store> {
         let config = config::load_user_config()?;
         let lock_timeout = config::lock_timeout(&config)?;
@@ -36,24 +50,82 @@ impl Store {
     /// and nothing is bound to. A request the registry cannot grant is an [`Error`] variant
     /// naming why (the port is taken, no port is free, the claim has another shape …).
     ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = devport_core::Store::new(dir.path().join("registry.json"), std::time::Duration::from_secs(5));
+    /// use devport_core::{ClaimRequest, Error, Project, Wanted};
+    ///
+    /// let project = Project::global();
+    /// let web = store.claim(&ClaimRequest::new(&project, "web"))?;
+    /// assert!(web.new);
+    /// // The same request again gets the same port.
+    /// let again = store.claim(&ClaimRequest::new(&project, "web"))?;
+    /// assert_eq!((again.new, again.claim.port), (false, web.claim.port));
+    /// // Another shape is refused, saying what was asked for.
+    /// match store.claim(&ClaimRequest::new(&project, "web").count(2)) {
+    ///     Err(Error::ClaimDiffers { wanted: Wanted::Count(2), .. }) => {}
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// [`Error`]: crate::Error
     pub fn claim(&self, request: &ClaimRequest<'_>) -> Result<ClaimOutcome> {
         claim::claim(self, &self.policy(), request, Timestamp::now())
     }
 
     /// Removes claims, as `devport release`, and returns them (none removed is not an error).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = devport_core::Store::new(dir.path().join("registry.json"), std::time::Duration::from_secs(5));
+    /// use devport_core::{ClaimRequest, Project, ReleaseTarget};
+    ///
+    /// let project = Project::global();
+    /// let port = store.claim(&ClaimRequest::new(&project, "web"))?.claim.port;
+    /// let removed = store.release(&ReleaseTarget::Services(&project, &["web".to_string()]))?;
+    /// assert_eq!(removed[0].port, port);
+    /// assert!(store.release(&ReleaseTarget::Port(port))?.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn release(&self, target: &ReleaseTarget<'_>) -> Result<Vec<Claim>> {
         claim::release(self, target, Timestamp::now())
     }
 
     /// Every claim in the registry, as `devport list` (a missing registry has none). Does not
     /// lock: a claim being written at the same moment may be missing.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = devport_core::Store::new(dir.path().join("registry.json"), std::time::Duration::from_secs(5));
+    /// use devport_core::{ClaimRequest, Project};
+    ///
+    /// assert!(store.claims()?.is_empty());
+    /// store.claim(&ClaimRequest::new(&Project::global(), "web"))?;
+    /// for claim in store.claims()? {
+    ///     println!("{} has {}", claim.label(), claim.ports());
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn claims(&self) -> Result<Vec<Claim>> {
         Ok(self.read()?.claims)
     }
 
     /// Everything devport knows about `port`, as `devport check`: whether `claim` would hand
     /// it out, every reason it would not, and who holds it.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = devport_core::Store::new(dir.path().join("registry.json"), std::time::Duration::from_secs(5));
+    /// use devport_core::{ClaimRequest, Project, Reason};
+    ///
+    /// let port = store.claim(&ClaimRequest::new(&Project::global(), "web"))?.claim.port;
+    /// let report = store.check(port)?;
+    /// assert!(!report.usable);
+    /// assert!(report.reasons.contains(&Reason::Claimed));
+    /// assert_eq!(report.claim.map(|c| c.service), Some("web".to_string()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn check(&self, port: u16) -> Result<PortReport> {
         let reg = self.read()?;
         let mut report = check::report(
@@ -67,6 +139,44 @@ impl Store {
         report.judge();
         Ok(report)
     }
+
+    /// Leases ports as `options` says, as `devport lease`: a block from this store's
+    /// configured range (or `options`' range) that no claim or lease holds and nothing is
+    /// bound to, recorded for `options`' process. The returned [`Lease`] releases it when
+    /// dropped; [`Lease::keep`] leaves it to its process instead.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = devport_core::Store::new(dir.path().join("registry.json"), std::time::Duration::from_secs(5));
+    /// use devport_core::LeaseOptions;
+    ///
+    /// let lease = store.lease(&LeaseOptions::new())?;
+    /// let port = lease.port();
+    /// drop(lease); // released
+    /// assert!(store.release_lease(port)?.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn lease(&self, options: &LeaseOptions) -> Result<Lease> {
+        Lease::new(self, options, Timestamp::now())
+    }
+
+    /// Ends the lease covering `port`, whichever process holds it, as
+    /// `devport release --lease`, and returns the removed leases (none is not an error).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = devport_core::Store::new(dir.path().join("registry.json"), std::time::Duration::from_secs(5));
+    /// use devport_core::LeaseOptions;
+    ///
+    /// // A lease for this process that outlives its guard, as `devport lease` makes.
+    /// let kept = store.lease(&LeaseOptions::new().count(2))?.keep();
+    /// let removed = store.release_lease(kept.port + 1)?;
+    /// assert_eq!(removed, [kept]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn release_lease(&self, port: u16) -> Result<Vec<LeaseRecord>> {
+        lease::release(self, port, Timestamp::now())
+    }
 }
 
 #[cfg(test)]
@@ -75,7 +185,7 @@ mod tests {
 
     use crate::{
         ClaimRequest, Config, Error, PortChoice, PortRange, Project, Proto, Reason, ReleaseTarget,
-        Store,
+        Seeker, Store, Wanted,
     };
 
     #[test]
@@ -104,7 +214,13 @@ mod tests {
         // The same service asking for another shape is told so, not given a second claim.
         let other = store.claim(&ClaimRequest::new(&project, "web").count(2));
         assert!(
-            matches!(&other, Err(Error::ClaimDiffers { wanted, .. }) if wanted == "2 port(s)"),
+            matches!(
+                &other,
+                Err(Error::ClaimDiffers {
+                    wanted: Wanted::Count(2),
+                    ..
+                })
+            ),
             "{other:?}"
         );
 
@@ -137,7 +253,8 @@ mod tests {
         let store = store.with_config(narrow);
         let e = store.claim(&ClaimRequest::new(&project, "db").count(3));
         assert!(
-            matches!(&e, Err(Error::NoFreePort { count: 3, range, .. }) if range.lo() == 20000),
+            matches!(&e, Err(Error::NoFreePort { count: 3, range, what: Seeker::Service { project, service }, .. })
+                if range.lo() == 20000 && *project == Project::global().name && service == "db"),
             "{e:?}"
         );
         assert!(store.claims().expect("claims").is_empty());

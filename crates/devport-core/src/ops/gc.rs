@@ -181,10 +181,7 @@ mod tests {
     #[test]
     fn expired_leases_are_reported_and_removed() {
         let f = Fixture::new();
-        let options = crate::ops::lease::LeaseOptions {
-            ttl: Some(Duration::from_secs(60)),
-            ..crate::ops::lease::LeaseOptions::default()
-        };
+        let options = crate::ops::lease::LeaseOptions::new().ttl(Some(Duration::from_secs(60)));
         let l = crate::ops::lease::record(&f.store, &f.policy, &options, t0()).expect("lease");
         let kept = crate::ops::lease::record(
             &f.store,

@@ -2,44 +2,45 @@
 //! A lease ends when its process exits — a reused pid does not keep it, since the process
 //! start time is recorded too — or when its time is up; the next registry write drops it.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Seeker};
 use crate::model::types::{PortRange, Proto};
 use crate::os::process;
 use crate::policy::{Policy, hashed_port};
-use crate::store::config::{self, Config};
 use crate::store::registry::{LeaseRecord, Store};
 
-/// What to lease. `Default` is one TCP port for this process, from the configured range, in the
-/// registry the environment names (`DEVPORT_REGISTRY`, else the per-user one).
+/// What to lease: `LeaseOptions::new()` (or `Default`) is one TCP port for this process, from
+/// the store's configured range; the builder methods change that. The registry and the
+/// configuration are the [`Store`]'s ([`Store::lease`]; [`Lease::acquire`] uses
+/// [`Store::from_env`]).
 ///
-/// ```no_run
-/// let options = devport_core::LeaseOptions::new().count(2);
-/// let lease = devport_core::Lease::acquire(options)?;
-/// println!("ports {} are mine until the lease is dropped", lease.ports());
-/// # Ok::<(), devport_core::Error>(())
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// # let store = devport_core::Store::new(dir.path().join("registry.json"), std::time::Duration::from_secs(5));
+/// use std::time::Duration;
+/// use devport_core::{LeaseOptions, PortRange, Proto};
+///
+/// let options = LeaseOptions::new()
+///     .count(2)
+///     .proto(Proto::Both)
+///     .ttl(Some(Duration::from_secs(600)))
+///     .range(Some("20000-20999".parse::<PortRange>()?));
+/// let lease = store.lease(&options)?;
+/// assert_eq!(lease.ports().len(), 2);
+/// assert!(lease.port() >= 20000);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct LeaseOptions {
-    /// How many consecutive ports (0 means 1).
-    pub count: u16,
-    /// Protocols.
-    pub proto: Proto,
-    /// The process the lease lives with (default: this process).
-    pub pid: Option<u32>,
-    /// The longest the lease may live.
-    pub ttl: Option<Duration>,
-    /// Pick from this range instead of the configured one.
-    pub range: Option<PortRange>,
-    /// The registry file (default: as the CLI resolves it).
-    pub registry: Option<PathBuf>,
-    /// The configuration (default: the user's, as the CLI reads it).
-    pub config: Option<Config>,
+    count: u16,
+    proto: Proto,
+    pid: Option<u32>,
+    ttl: Option<Duration>,
+    range: Option<PortRange>,
 }
 
 impl LeaseOptions {
@@ -69,7 +70,7 @@ impl LeaseOptions {
         self
     }
 
-    /// The longest the lease may live.
+    /// The longest the lease may live (default: as long as its process).
     #[must_use]
     pub fn ttl(mut self, ttl: Option<Duration>) -> LeaseOptions {
         self.ttl = ttl;
@@ -82,36 +83,47 @@ impl LeaseOptions {
         self.range = range;
         self
     }
-
-    /// The registry file (default: as the CLI resolves it).
-    #[must_use]
-    pub fn registry(mut self, path: PathBuf) -> LeaseOptions {
-        self.registry = Some(path);
-        self
-    }
-
-    /// The configuration (default: the user's, as the CLI reads it).
-    #[must_use]
-    pub fn config(mut self, config: Config) -> LeaseOptions {
-        self.config = Some(config);
-        self
-    }
 }
 
-/// Ports leased by this process; dropping the guard releases them. If the process is killed
-/// instead, the ports come back at the next registry write, because the process is gone.
+/// Ports leased in the registry; dropping the guard releases them, unless [`Lease::keep`] left
+/// them to their process. If the process is killed instead, the ports come back at the next
+/// registry write, because the process is gone.
 #[derive(Debug)]
 #[must_use = "the ports are released when the lease is dropped"]
 pub struct Lease {
-    store: Store,
+    /// The registry to release the lease from on drop (`None` once kept).
+    store: Option<Store>,
     record: LeaseRecord,
 }
 
 impl Lease {
-    /// Leases ports as [`LeaseOptions`] says: by default with the user's config and registry.
-    pub fn acquire(options: LeaseOptions) -> Result<Lease> {
-        let (store, record) = lease(options, Timestamp::now())?;
-        Ok(Lease { store, record })
+    /// Leases ports as `options` says in the registry and with the configuration the
+    /// environment names ([`Store::from_env`], as the command line does); for another
+    /// registry, see [`Store::lease`].
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # unsafe {
+    /// #     std::env::set_var("DEVPORT_REGISTRY", dir.path().join("registry.json"));
+    /// #     std::env::set_var("DEVPORT_CONFIG", dir.path().join("config.toml"));
+    /// # }
+    /// let lease = devport_core::Lease::acquire(&devport_core::LeaseOptions::new().count(2))?;
+    /// println!("ports {} are mine until the lease is dropped", lease.ports());
+    /// # assert_eq!(lease.ports().len(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn acquire(options: &LeaseOptions) -> Result<Lease> {
+        Store::from_env()?.lease(options)
+    }
+
+    /// Records a lease in `store` (see [`Store::lease`]).
+    pub(crate) fn new(store: &Store, options: &LeaseOptions, now: Timestamp) -> Result<Lease> {
+        let policy = Policy::of_this_machine(store.config());
+        let record = record(store, &policy, options, now)?;
+        Ok(Lease {
+            store: Some(store.clone()),
+            record,
+        })
     }
 
     /// The first leased port.
@@ -123,34 +135,30 @@ impl Lease {
     pub fn ports(&self) -> PortRange {
         self.record.ports()
     }
+
+    /// Leaves the lease in the registry instead of releasing it on drop: it ends when its
+    /// process exits or its time is up (or by [`Store::release_lease`]). This is how a lease
+    /// for another process (`LeaseOptions::pid`) outlives this value, as `devport lease` does.
+    pub fn keep(mut self) -> LeaseRecord {
+        self.store = None;
+        self.record.clone()
+    }
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
+        let Some(store) = &self.store else {
+            return;
+        };
         let record = &self.record;
         // Best effort: if this fails, the pid rule frees the ports once the process exits.
-        let _ = self.store.update(Timestamp::now(), |reg| {
+        let _ = store.update(Timestamp::now(), |reg| {
             reg.leases.retain(|l| {
                 !(l.port == record.port && l.pid == record.pid && l.created == record.created)
             });
             Ok(())
         });
     }
-}
-
-/// Records a lease for `options.pid` (default: this process) in the registry `options` names,
-/// under the config it names (see [`LeaseOptions`]), and returns it with the registry it is in.
-/// Used by the CLI, which leases for its parent, and by [`Lease::acquire`].
-pub fn lease(mut options: LeaseOptions, now: Timestamp) -> Result<(Store, LeaseRecord)> {
-    let config = match options.config.take() {
-        Some(config) => config,
-        None => config::load_user_config()?,
-    };
-    let path = config::resolve_registry_path(options.registry.take())?;
-    let store = Store::new(path, config::lock_timeout(&config)?);
-    let policy = Policy::of_this_machine(&config);
-    let record = record(&store, &policy, &options, now)?;
-    Ok((store, record))
 }
 
 /// The lease itself: `options`' ports from `policy`, written to `store`.
@@ -194,7 +202,7 @@ pub fn record(
         let held = reg.held();
         let port = policy
             .find_free(start, count, options.proto, &held)
-            .ok_or_else(|| policy.no_room(count, &held, "a lease"))?;
+            .ok_or_else(|| policy.no_room(count, &held, Seeker::Lease))?;
         let record = LeaseRecord {
             port,
             count,
@@ -271,6 +279,7 @@ pub fn release(store: &Store, port: u16, now: Timestamp) -> Result<Vec<LeaseReco
 mod tests {
     use super::*;
     use crate::ops::claim::tests::{Fixture, t0};
+    use crate::store::config::Config;
 
     fn options() -> LeaseOptions {
         LeaseOptions::default()
@@ -405,25 +414,27 @@ mod tests {
     }
 
     #[test]
-    fn the_guard_releases_on_drop() {
+    fn the_guard_releases_on_drop_unless_kept() {
         let f = Fixture::new();
-        let options = LeaseOptions {
-            count: 2,
-            registry: Some(f.store.path().to_path_buf()),
-            config: Some(Config::default()),
-            ..options()
-        };
-        let guard = Lease::acquire(options).expect("lease");
+        let guard = f.store.lease(&LeaseOptions::new().count(2)).expect("lease");
         assert_eq!(guard.ports().len(), 2);
         let recorded = f.store.read().expect("read").leases;
         assert_eq!(recorded.len(), 1);
         assert_eq!(recorded[0].port, guard.port());
         drop(guard);
         assert!(f.store.read().expect("read").leases.is_empty());
+
+        let kept = f.store.lease(&LeaseOptions::new()).expect("lease").keep();
+        assert_eq!(
+            f.store.read().expect("read").leases,
+            std::slice::from_ref(&kept)
+        );
+        assert_eq!(f.store.release_lease(kept.port).expect("release"), [kept]);
+        assert!(f.store.read().expect("read").leases.is_empty());
     }
 
     #[test]
-    fn lease_uses_the_registry_and_config_of_its_options() {
+    fn store_lease_uses_the_stores_registry_and_config() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("registry.json");
         let range = PortRange::new(20000, 20999).expect("lo <= hi");
@@ -431,20 +442,16 @@ mod tests {
             range,
             ..Config::default()
         };
-        let options = LeaseOptions {
-            count: 2,
-            registry: Some(path.clone()),
-            config: Some(config),
-            ..LeaseOptions::default()
-        };
-        let (store, record) = lease(options, Timestamp::now()).expect("lease");
-        assert_eq!(store.path(), path);
+        let store = Store::new(&path, Duration::from_secs(5)).with_config(config);
+        let record = store
+            .lease(&LeaseOptions::new().count(2))
+            .expect("lease")
+            .keep();
         assert!(range.contains(record.ports().lo()) && range.contains(record.ports().hi()));
-        let reg = store.read().expect("registry");
+        let reg = Store::new(&path, Duration::from_secs(5))
+            .read()
+            .expect("registry");
         assert_eq!(reg.leases, std::slice::from_ref(&record));
-        assert_eq!(
-            release(&store, record.port, Timestamp::now()).ok(),
-            Some(vec![record])
-        );
+        assert_eq!(store.release_lease(record.port).ok(), Some(vec![record]));
     }
 }

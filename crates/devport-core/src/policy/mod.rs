@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 
 use serde::Serialize;
 
-use crate::error::{Error, NoRoom};
+use crate::error::{Error, NoRoom, Seeker, Unusable};
 use crate::model::types::{PortRange, Proto};
 use crate::os::probe::{self, Probe};
 use crate::os::ranges::OsPorts;
@@ -142,6 +142,7 @@ impl Reason {
         self.spec().os.is_some()
     }
 
+    #[doc(hidden)]
     /// What `check` says of an OS reason on this machine (`os`); the code for any other.
     pub fn os_phrase(self, os: &OsPorts) -> String {
         let spec = self.spec();
@@ -353,39 +354,35 @@ impl Policy {
 
     /// Why the range has no port that may be handed out at all (`None` when it has one): it
     /// lies inside the OS ephemeral range, or every port there breaks a rule.
-    pub fn empty_pool(&self) -> Option<String> {
+    pub fn empty_pool(&self) -> Option<Unusable> {
         let range = self.range;
         if self.longest_run(None) > 0 {
             return None;
         }
+        let ephemeral = self.os().ephemeral;
         Some(
-            if self.os().ephemeral.contains(range.lo()) && self.os().ephemeral.contains(range.hi())
-            {
-                format!(
-                    "it lies inside the OS ephemeral range {}, which the OS hands to outgoing connections",
-                    self.os().ephemeral
-                )
+            if ephemeral.contains(range.lo()) && ephemeral.contains(range.hi()) {
+                Unusable::Ephemeral(ephemeral)
             } else {
-                "every port there is reserved, assigned, avoided or blocked (see 'devport check PORT')".into()
+                Unusable::RuledOut
             },
         )
     }
 
-    /// Why no block of `count` ports was found for `what` ("web of shop", "a lease"), in the
-    /// user's words, with the fix that applies: a range with no usable port at all (such as
+    /// Why no block of `count` ports was found for `what`, in the user's words, with the fix that applies: a range with no usable port at all (such as
     /// one inside the OS ephemeral range), a block larger than the range can hold, ports held
     /// by claims and leases (only then is `gc` advice), or ports busy now.
-    pub fn no_room(&self, count: u16, held: &HeldSet, what: &str) -> Error {
-        let why = match self.longest_run(None) {
-            0 => NoRoom::EmptyRange(self.empty_pool().unwrap_or_default()),
-            longest if longest < u32::from(count) => NoRoom::TooLong { longest },
+    pub fn no_room(&self, count: u16, held: &HeldSet, what: Seeker) -> Error {
+        let why = match (self.empty_pool(), self.longest_run(None)) {
+            (Some(unusable), _) => NoRoom::EmptyRange(unusable),
+            (None, longest) if longest < u32::from(count) => NoRoom::TooLong { longest },
             _ if self.longest_run(Some(held)) < u32::from(count) => NoRoom::Held,
             _ => NoRoom::Busy,
         };
         Error::NoFreePort {
             range: self.range,
             count,
-            what: what.to_string(),
+            what,
             why,
         }
     }
@@ -561,7 +558,8 @@ mod tests {
     fn no_room_says_why() {
         let mut p = policy();
         let held = HeldSet::default();
-        let text = |p: &Policy, count, held: &HeldSet| p.no_room(count, held, "x").to_string();
+        let text =
+            |p: &Policy, count, held: &HeldSet| p.no_room(count, held, Seeker::Lease).to_string();
         // A block the range cannot hold names the largest one, and does not advise gc.
         let largest = p.longest_run(None);
         let too_many = u16::try_from(largest + 1).expect("a run shorter than the range");
@@ -573,6 +571,15 @@ mod tests {
         assert!(!e.contains("gc"), "{e}");
         // A range inside the ephemeral range has no usable port at all.
         p.range = PortRange::new(40000, 50000).expect("lo <= hi");
+        assert!(
+            matches!(
+                p.no_room(1, &held, Seeker::Lease),
+                Error::NoFreePort { why: NoRoom::EmptyRange(Unusable::Ephemeral(e)), .. }
+                    if e == p.os().ephemeral
+            ),
+            "{:?}",
+            p.no_room(1, &held, Seeker::Lease)
+        );
         let e = text(&p, 1, &held);
         assert!(
             e.contains("inside the OS ephemeral range 32768-60999"),

@@ -29,9 +29,11 @@ pub fn acquire(path: &Path, timeout: Duration) -> Result<LockGuard> {
             Err(TryLockError::WouldBlock) => {
                 let waited = start.elapsed();
                 if waited >= timeout {
+                    let (pid, name) = holder(&mut file).unzip();
                     return Err(Error::LockTimeout {
                         path: path.to_path_buf(),
-                        holder: holder(&mut file),
+                        pid,
+                        name: name.flatten(),
                         seconds: waited.as_secs_f64(),
                     });
                 }
@@ -126,36 +128,33 @@ fn is_symlink(path: &Path) -> bool {
     std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
 }
 
-/// Who holds the lock: on Linux the kernel's own record (`/proc/locks`), which is right even
-/// for a holder that is not devport; else the pid the last devport holder wrote into the file.
-fn holder(file: &mut File) -> String {
+/// Who holds the lock (pid and name): on Linux the kernel's own record (`/proc/locks`), which
+/// is right even for a holder that is not devport; else the pid the last devport holder wrote
+/// into the file.
+fn holder(file: &mut File) -> Option<(u32, Option<String>)> {
     let pid = kernel_holder(file).or_else(|| {
         let mut text = String::new();
         let _ = file.rewind().and_then(|()| file.read_to_string(&mut text));
         text.trim().parse::<u32>().ok()
     });
     pid.and_then(describe)
-        .unwrap_or_else(|| "an unknown process".to_string())
 }
 
-/// "pid 1234 (name)" for a holder pid.
+/// A holder pid with its name, when it can be read.
 #[cfg(unix)]
 #[allow(clippy::unnecessary_wraps)] // the same shape as the Windows form
-fn describe(pid: u32) -> Option<String> {
-    Some(match crate::os::process::name(pid) {
-        Some(name) => format!("pid {pid} ({name})"),
-        None => format!("pid {pid}"),
-    })
+fn describe(pid: u32) -> Option<(u32, Option<String>)> {
+    Some((pid, crate::os::process::name(pid)))
 }
 
-/// "pid 1234 (devport.exe)" when that pid is a running devport. Windows has no record of who
-/// holds a lock, and the pid in the file may be a devport that has since finished (or a new
-/// process that reused its pid), so any other pid names nobody.
+/// A holder pid with its name when that pid is a running devport. Windows has no record of
+/// who holds a lock, and the pid in the file may be a devport that has since finished (or a
+/// new process that reused its pid), so any other pid names nobody.
 #[cfg(windows)]
-fn describe(pid: u32) -> Option<String> {
+fn describe(pid: u32) -> Option<(u32, Option<String>)> {
     let name = crate::os::process::name(pid)?;
     name.eq_ignore_ascii_case("devport.exe")
-        .then(|| format!("pid {pid} ({name})"))
+        .then(|| (pid, Some(name)))
 }
 
 #[cfg(target_os = "linux")]
@@ -210,7 +209,8 @@ fn parse_proc_locks(text: &str, id: FileId) -> Option<u32> {
 
 #[cfg(test)]
 mod tests {
-    use super::{FileId, parse_proc_locks};
+    use super::{FileId, acquire, parse_proc_locks};
+    use crate::error::Error;
 
     #[test]
     fn proc_locks_match_device_and_inode() {
@@ -227,5 +227,25 @@ mod tests {
         assert_eq!(parse_proc_locks(text, id(8, 1, 777)), Some(55));
         assert_eq!(parse_proc_locks(text, id(0xfd, 2, 777)), None);
         assert_eq!(parse_proc_locks(text, id(0xfd, 1, 778)), None);
+    }
+
+    #[test]
+    fn a_timeout_names_the_holder_as_data() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("registry.lock");
+        let _held = acquire(&path, std::time::Duration::ZERO).expect("first lock");
+        let err = acquire(&path, std::time::Duration::ZERO).expect_err("second lock");
+        // This process wrote its pid into the file (and Linux's /proc/locks names it too);
+        // Windows names only a running devport.exe, which a test is not.
+        let me = (!cfg!(windows)).then(std::process::id);
+        match &err {
+            Error::LockTimeout { pid, .. } => assert_eq!(*pid, me, "{err}"),
+            other => panic!("not a lock timeout: {other:?}"),
+        }
+        let named = me.map_or("an unknown process".to_string(), |p| format!("pid {p}"));
+        assert!(
+            err.to_string().contains(&format!("is held by {named}")),
+            "{err}"
+        );
     }
 }

@@ -410,6 +410,7 @@ impl Store {
         &self.path
     }
 
+    #[doc(hidden)]
     /// Where the registry and its lock really are, after every safety rule; nothing is opened
     /// for writing before this passes.
     /// - a symlinked registry is followed (so writes replace the target and keep the link),
@@ -431,6 +432,7 @@ impl Store {
         Ok(Location { registry, lock })
     }
 
+    #[doc(hidden)]
     /// Reads the registry without locking; a missing file is an empty registry.
     pub fn read(&self) -> Result<Registry> {
         match self.read_bytes()? {
@@ -460,6 +462,7 @@ impl Store {
         })
     }
 
+    #[doc(hidden)]
     /// The one transaction helper for every write: checks the location, takes the lock,
     /// reads, prunes dead leases, lets `change` decide and mutate, and writes the file
     /// atomically only when its text changed. An error from `change` (or from serializing its
@@ -472,6 +475,7 @@ impl Store {
         self.update_with(now, change)
     }
 
+    #[doc(hidden)]
     /// Runs `f` holding the registry's lock, without reading or writing the registry: for
     /// another read-merge-write that devport processes must not interleave (a `.env` several
     /// projects share).
@@ -499,6 +503,7 @@ impl Store {
         Ok((location, guard))
     }
 
+    #[doc(hidden)]
     /// [`Store::update`] for a `change` with an error type of its own (such as a batch that
     /// stops on a refusal it returns otherwise).
     pub fn update_with<T, E: From<Error>>(
