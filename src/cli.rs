@@ -6,9 +6,8 @@
 
 use std::path::PathBuf;
 
-use clap::builder::{EnumValueParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use devport_core::env::envfile::Format;
+use devport_core::env::render::Format;
 use devport_core::model::types::{PortRange, Proto};
 
 const AFTER_LONG_HELP: &str = "\
@@ -204,7 +203,7 @@ pub struct ClaimArgs {
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse_count, allow_negative_numbers = true)]
     pub count: u16,
     /// Protocols the ports are for
-    #[arg(long, value_parser = proto_parser(), default_value_t)]
+    #[arg(long, value_enum, default_value_t)]
     pub proto: Proto,
     /// Pick new ports from this range instead of the configured one, e.g. 20000-20999
     #[arg(long, value_name = "A-B", value_parser = parse_range)]
@@ -302,7 +301,7 @@ pub struct CheckArgs {
 pub struct EnvArgs {
     /// Output format [default: sh, or json when JSON output is asked for]; --write always
     /// writes dotenv
-    #[arg(long, value_parser = format_parser())]
+    #[arg(long, value_enum)]
     pub format: Option<Format>,
     /// Put this before every variable name, e.g. APP_
     #[arg(long, value_name = "P", default_value = "")]
@@ -365,7 +364,7 @@ pub struct ExecArgs {
 #[command(verbatim_doc_comment)]
 pub struct UpArgs {
     /// Output format of the variables [default: sh, or json when JSON output is asked for]
-    #[arg(long, value_parser = format_parser())]
+    #[arg(long, value_enum)]
     pub format: Option<Format>,
     /// Also merge the variables into this dotenv file
     #[arg(long, value_name = "FILE")]
@@ -393,7 +392,7 @@ pub struct LeaseArgs {
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse_count, allow_negative_numbers = true)]
     pub count: u16,
     /// Protocols the ports are for
-    #[arg(long, value_parser = proto_parser(), default_value_t)]
+    #[arg(long, value_enum, default_value_t)]
     pub proto: Proto,
     /// The process the lease lives with (default: $DEVPORT_LEASE_OWNER, else devport's parent)
     #[arg(long, value_name = "PID", value_parser = parse_pid, allow_negative_numbers = true)]
@@ -454,7 +453,7 @@ pub struct KillArgs {
     pub dry_run: bool,
     /// Protocols to look at for a PORT (a service uses its claim's); `None` when not given, so
     /// a service can say it ignores it
-    #[arg(long, value_parser = proto_parser(), help = for_a_port("Protocols to look at for a PORT"))]
+    #[arg(long, value_enum, help = for_a_port("Protocols to look at for a PORT"))]
     pub proto: Option<Proto>,
 }
 
@@ -483,7 +482,7 @@ pub struct WaitArgs {
     pub owned: bool,
     /// Protocols to wait for on a PORT (a service uses its claim's); `None` when not given, so
     /// a service can say it ignores it
-    #[arg(long, value_parser = proto_parser(), help = for_a_port("Protocols to wait for on a PORT"))]
+    #[arg(long, value_enum, help = for_a_port("Protocols to wait for on a PORT"))]
     pub proto: Option<Proto>,
 }
 
@@ -523,28 +522,6 @@ pub enum Proxy {
     Traefik,
 }
 
-/// `--proto`'s values and their help. The library's [`Proto`] knows nothing of clap; this is
-/// its face on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum ProtoArg {
-    /// TCP only
-    Tcp,
-    /// UDP only
-    Udp,
-    /// TCP and UDP
-    Both,
-}
-
-impl From<ProtoArg> for Proto {
-    fn from(arg: ProtoArg) -> Proto {
-        match arg {
-            ProtoArg::Tcp => Proto::Tcp,
-            ProtoArg::Udp => Proto::Udp,
-            ProtoArg::Both => Proto::Both,
-        }
-    }
-}
-
 /// The help of a `--proto` that applies to a port only and is optional (a service uses its
 /// claim's): `WHAT (a service uses its claim's) [default: tcp]`, the default generated from
 /// [`Proto`]'s, as clap shows one.
@@ -553,45 +530,6 @@ fn for_a_port(what: &str) -> String {
         "{what} (a service uses its claim's) [default: {}]",
         Proto::default()
     )
-}
-
-fn proto_parser() -> impl TypedValueParser<Value = Proto> {
-    EnumValueParser::<ProtoArg>::new().map(Proto::from)
-}
-
-/// `--format`'s values and their help (see [`ProtoArg`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FormatArg {
-    /// export NAME=VALUE lines, for eval "$(devport env)".
-    Sh,
-    /// NAME=VALUE lines, the .env format of docker compose and most loaders.
-    Dotenv,
-    /// A JSON object of strings.
-    Json,
-}
-
-impl From<FormatArg> for Format {
-    fn from(arg: FormatArg) -> Format {
-        match arg {
-            FormatArg::Sh => Format::Sh,
-            FormatArg::Dotenv => Format::Dotenv,
-            FormatArg::Json => Format::Json,
-        }
-    }
-}
-
-impl From<Format> for FormatArg {
-    fn from(format: Format) -> FormatArg {
-        match format {
-            Format::Sh => FormatArg::Sh,
-            Format::Dotenv => FormatArg::Dotenv,
-            Format::Json => FormatArg::Json,
-        }
-    }
-}
-
-fn format_parser() -> impl TypedValueParser<Value = Format> {
-    EnumValueParser::<FormatArg>::new().map(Format::from)
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {

@@ -3,14 +3,14 @@
 use anyhow::Result;
 use std::path::Path;
 
-use devport_core::env::envfile::Format;
+use devport_core::env::render::Format;
 
 use super::{Ctx, Outcome};
 use crate::cli::EnvArgs;
 use crate::output;
 
 pub fn run(ctx: &Ctx, args: &EnvArgs) -> Result<Outcome> {
-    devport_core::env::envfile::validate_prefix(&args.prefix)?;
+    devport_core::env::names::validate_prefix(&args.prefix)?;
     if let Some(path) = &args.write {
         refuse_format_with_write(ctx, args.format, path)?;
     }

@@ -6,7 +6,7 @@ use anyhow::Result;
 use std::collections::BTreeMap;
 
 use devport_core::env::computed::{self, Syntax, Template};
-use devport_core::env::envfile;
+use devport_core::env::names::{check_names, service_vars, validate_var};
 use devport_core::ops::devserver;
 use devport_core::{ClaimRequest, PortChoice, Project, Proto};
 
@@ -17,7 +17,7 @@ use crate::output;
 pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<Outcome> {
     let project = ctx.project()?;
     if let Some(name) = &args.env {
-        envfile::validate_var(name)?;
+        validate_var(name)?;
     }
     // The claim's shape: the manifest's, else the existing claim's, else one TCP port.
     let reg = ctx.store.read()?;
@@ -144,7 +144,7 @@ fn check_var_names(
     if let Some(name) = &args.env {
         if let Some((other, _)) = services
             .iter()
-            .find(|(s, c)| envfile::service_vars(s, *c, &names, "").contains(name))
+            .find(|(s, c)| service_vars(s, *c, &names, "").contains(name))
         {
             return Err(devport_core::Error::invalid(devport_core::error::Input::Variable, format!(
                 "--env {name} is already the variable of {other} in this project; choose another name"
@@ -154,7 +154,7 @@ fn check_var_names(
         names.insert(args.service.clone(), name.clone());
     }
     services.push((&args.service, count));
-    let taken = envfile::check_names(&services, &names, "")?;
+    let taken = check_names(&services, &names, "")?;
     // The manifest's own services were checked when it was read; a claim outside it, or
     // `--env`, may still meet an `[env]` name.
     if let Some(manifest) = &project.manifest

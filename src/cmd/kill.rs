@@ -68,7 +68,7 @@ pub fn run(ctx: &Ctx, args: &KillArgs) -> Result<Outcome> {
             output::line(&output::clean(&format!("{verb} {}", describe(v))))?;
         }
     }
-    let seconds = args.timeout.as_secs();
+    let seconds = args.timeout.as_secs_f64();
     // A block's ports, some freed: name the ones still busy.
     let mut busy: Vec<u16> = control::on(&sockets::list(), ports, proto)
         .iter()

@@ -24,7 +24,9 @@ use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use devport_core::env::envfile::{self, EnvFile, Format};
+use devport_core::env::dotenv::EnvFile;
+use devport_core::env::names::vars;
+use devport_core::env::render::{Format, render};
 use devport_core::policy::Policy;
 use devport_core::{ClaimOutcome, ClaimRequest, Config, Project, Proto, Store};
 use jiff::Timestamp;
@@ -193,7 +195,7 @@ impl Ctx {
             .collect();
         // By service name: a moved port does not reorder the lines of a .env file.
         claims.sort_by(|a, b| a.service.cmp(&b.service));
-        Ok(envfile::vars(&claims, names, prefix)?)
+        Ok(vars(&claims, names, prefix)?)
     }
 
     /// The format variables are printed in: `--format`, else JSON under `--json`, else sh.
@@ -254,7 +256,7 @@ pub fn emit_vars(
         output::note(&format!("no variables: {none}"));
     }
     if write.is_none() || print_too {
-        output::text(&envfile::render(vars, format))?;
+        output::text(&render(vars, format))?;
     }
     Ok(())
 }
@@ -264,7 +266,7 @@ pub fn format_flag(format: Format) -> String {
     use clap::ValueEnum as _;
     format!(
         "--format {}",
-        crate::cli::FormatArg::from(format)
+        format
             .to_possible_value()
             .map_or_else(String::new, |v| v.get_name().to_string())
     )

@@ -1,7 +1,7 @@
 //! `devport up`: claim every service of `devport.toml`.
 
 use anyhow::Result;
-use devport_core::env::envfile;
+use devport_core::env::names::{check_names, check_new_claim};
 use devport_core::ops::claim::{Batch, Refusal};
 use devport_core::project::Manifest;
 use devport_core::{ClaimRequest, PortChoice, Project};
@@ -181,7 +181,7 @@ fn check_manifest_names(ctx: &Ctx, project: &Project, manifest: &Manifest) -> Re
         .iter()
         .map(|(service, spec)| (service.as_str(), spec.count.unwrap_or(1)))
         .collect();
-    envfile::check_names(&services, &names, "").map_err(in_manifest)?;
+    check_names(&services, &names, "").map_err(in_manifest)?;
     let reg = ctx.store.read()?;
     let claimed: Vec<(&str, u16)> = reg
         .claims
@@ -191,7 +191,7 @@ fn check_manifest_names(ctx: &Ctx, project: &Project, manifest: &Manifest) -> Re
         .collect();
     for &(service, count) in &services {
         if !claimed.iter().any(|(s, _)| *s == service) {
-            envfile::check_new_claim(claimed.iter().copied(), service, count, &names)
+            check_new_claim(claimed.iter().copied(), service, count, &names)
                 .map_err(in_manifest)?;
         }
     }

@@ -72,7 +72,7 @@ pub fn run(ctx: &Ctx, args: &WaitArgs) -> Result<Outcome> {
     output::note(&format!(
         "{} was not ready within {} s: {reason}",
         target.describe(),
-        args.timeout.as_secs()
+        args.timeout.as_secs_f64()
     ));
     Ok(Outcome::Negative)
 }

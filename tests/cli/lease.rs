@@ -296,25 +296,6 @@ fn a_ttl_lease_records_its_expiry() {
 }
 
 #[test]
-fn zero_durations_say_zero_is_not_allowed() {
-    let w = World::new();
-    for (args, option, sub) in [
-        (&["gc", "--older-than", "0d"][..], "--older-than", "gc"),
-        (&["lease", "--ttl", "0s", "--pid", "1"], "--ttl", "lease"),
-    ] {
-        let zero = args[args.iter().position(|a| *a == option).expect("option") + 1];
-        w.test(args)
-            .stderr(&format!(
-                "devport: invalid value '{zero}' for '{option} <DUR>': invalid duration \"{zero}\": \
-                 zero is not allowed; give a length such as 30s, 10m, 2h or 7d; see 'devport \
-                 {sub} --help'\n"
-            ))
-            .status(2)
-            .run();
-    }
-}
-
-#[test]
 fn lease_count_errors_speak_of_blocks_not_claims() {
     World::new()
         .test(&["lease", "--count", "5000", "--pid", "1"])

@@ -14,6 +14,7 @@ mod config;
 mod containers;
 mod docs;
 mod doctor;
+mod durations;
 mod env;
 mod examples;
 mod exec;

@@ -51,7 +51,7 @@ impl Project {
         let mut out = Vec::with_capacity(manifest.computed.len());
         for (name, template) in &manifest.computed {
             let name = format!("{prefix}{name}");
-            if let Some(why) = crate::env::envfile::name_problem(&name) {
+            if let Some(why) = crate::env::names::name_problem(&name) {
                 return Err(Error::invalid(
                     crate::error::Input::Variable,
                     format!(
@@ -67,7 +67,7 @@ impl Project {
             }
             match template.render(&self.name, &claims) {
                 Ok(value) => {
-                    if let Some(why) = crate::env::envfile::dotenv_problem(&value) {
+                    if let Some(why) = crate::env::dotenv::dotenv_problem(&value) {
                         return Err(Error::invalid(
                             crate::error::Input::Variable,
                             format!(
@@ -374,7 +374,7 @@ mod checked {
 
     pub fn env<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
         let name = string(d, "env", "a variable name like \"WEB_PORT\"")?;
-        crate::env::envfile::validate_var(&name).map_err(D::Error::custom)?;
+        crate::env::names::validate_var(&name).map_err(D::Error::custom)?;
         Ok(Some(name))
     }
 
@@ -382,17 +382,14 @@ mod checked {
     /// message and label.
     pub fn name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
         let name = string(d, "name", "a project name like \"shop\"")?;
-        crate::model::input::validate_service(&name).map_err(|e| {
-            D::Error::custom(
-                e.to_string()
-                    .replace("service name", "project name")
-                    .replace("empty project name", "name is empty"),
-            )
-        })?;
-        Ok(Some(name))
+        match crate::model::input::service_name_problem(&name, "project name", "name is empty") {
+            None => Ok(Some(name)),
+            Some(why) => Err(D::Error::custom(why)),
+        }
     }
 
-    /// A service name, checked when read as a table key.
+    /// A service name, checked when read as a table key; ordered as its text, as a map key.
+    #[derive(PartialEq, Eq, PartialOrd, Ord)]
     struct Name(String);
 
     impl<'de> Deserialize<'de> for Name {
@@ -400,23 +397,6 @@ mod checked {
             let name = String::deserialize(d)?;
             crate::model::input::validate_service(&name).map_err(D::Error::custom)?;
             Ok(Name(name))
-        }
-    }
-
-    impl PartialEq for Name {
-        fn eq(&self, other: &Self) -> bool {
-            self.0 == other.0
-        }
-    }
-    impl Eq for Name {}
-    impl PartialOrd for Name {
-        fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-            Some(self.cmp(other))
-        }
-    }
-    impl Ord for Name {
-        fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-            self.0.cmp(&other.0)
         }
     }
 
@@ -455,33 +435,16 @@ mod checked {
         )
     }
 
-    /// A variable name of the `[env]` table, checked when read as a table key.
+    /// A variable name of the `[env]` table, checked when read as a table key; ordered as its
+    /// text, as a map key.
+    #[derive(PartialEq, Eq, PartialOrd, Ord)]
     struct Var(String);
 
     impl<'de> Deserialize<'de> for Var {
         fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
             let name = String::deserialize(d)?;
-            crate::env::envfile::validate_var(&name).map_err(|e| {
-                D::Error::custom(e.to_string().replace("such as WEB_PORT", "such as API_URL"))
-            })?;
+            crate::env::names::validate_var_like(&name, "API_URL").map_err(D::Error::custom)?;
             Ok(Var(name))
-        }
-    }
-
-    impl PartialEq for Var {
-        fn eq(&self, other: &Self) -> bool {
-            self.0 == other.0
-        }
-    }
-    impl Eq for Var {}
-    impl PartialOrd for Var {
-        fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-            Some(self.cmp(other))
-        }
-    }
-    impl Ord for Var {
-        fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-            self.0.cmp(&other.0)
         }
     }
 
@@ -619,7 +582,7 @@ impl Manifest {
         let names = self.env_names();
         let mut taken = vec!["PORT".to_string()];
         for (service, spec) in &self.services {
-            taken.extend(crate::env::envfile::service_vars(
+            taken.extend(crate::env::names::service_vars(
                 service,
                 spec.count.unwrap_or(1),
                 &names,
@@ -685,6 +648,44 @@ impl Project {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// A manifest's project name and `[env]` names are refused in their own words, made where
+    /// the check is (no other error's text rewritten).
+    #[test]
+    fn names_are_refused_in_their_own_words() {
+        let message = |text: &str| {
+            Manifest::parse(text, Path::new("devport.toml"))
+                .expect_err(text)
+                .to_string()
+        };
+        let fix = "use 1-64 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit";
+        for (text, words) in [
+            ("name = \"\"\n", format!("line 1, column 8: name is empty: {fix}")),
+            (
+                "name = \"a b\"\n",
+                format!("invalid character ' ' in project name \"a b\": {fix}"),
+            ),
+            (
+                "name = \"-x\"\n",
+                format!("project name \"-x\" must start with a letter or digit: {fix}"),
+            ),
+            (
+                &format!("name = \"{}\"\n", "a".repeat(65)),
+                format!("project name is 65 characters long: {fix}"),
+            ),
+            (
+                "[env]\nPATH = \"x\"\n",
+                "the variable name \"PATH\" cannot be used: PATH changes how shells and programs run; choose another, such as API_URL".to_string(),
+            ),
+            (
+                "[services.web]\nenv = \"PATH\"\n",
+                "the variable name \"PATH\" cannot be used: PATH changes how shells and programs run; choose another, such as WEB_PORT".to_string(),
+            ),
+        ] {
+            let e = message(text);
+            assert!(e.contains(&words), "{text}: {e}");
+        }
+    }
 
     proptest! {
         #[test]

@@ -137,7 +137,7 @@ impl Template {
 
     /// Why the value, for the project named `project` (ports are digits and never matter),
     /// cannot be written to a `.env` every reader reads back the same, if it cannot (see
-    /// [`crate::env::envfile::dotenv_problem`]).
+    /// [`crate::env::dotenv::dotenv_problem`]).
     pub fn problem(&self, project: &str) -> Option<&'static str> {
         let sample: String = self
             .pieces
@@ -148,7 +148,7 @@ impl Template {
                 Piece::Port { .. } => "0",
             })
             .collect();
-        crate::env::envfile::dotenv_problem(&sample)
+        crate::env::dotenv::dotenv_problem(&sample)
     }
 
     /// The ports the value reads, as (service, 0-based place in its block).
@@ -313,7 +313,7 @@ mod tests {
         /// Literal text written with doubled braces reads back as itself.
         #[test]
         fn doubled_braces_are_literal(text in "[^\\p{Cc}]{0,40}") {
-            prop_assume!(crate::env::envfile::dotenv_problem(&text).is_none());
+            prop_assume!(crate::env::dotenv::dotenv_problem(&text).is_none());
             let escaped = text.replace('{', "{{").replace('}', "}}");
             let template = Template::parse(&escaped).expect("escaped text parses");
             prop_assert_eq!(template.render("p", &[]).ok(), Some(text));

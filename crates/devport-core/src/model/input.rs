@@ -2,7 +2,12 @@
 //! [`PortRange`]), port numbers, block sizes, service names and durations. Each refusal is an
 //! [`Error::InvalidInput`] naming the kind of input.
 
+use std::borrow::Cow;
 use std::str::FromStr;
+use std::time::Duration;
+
+use jiff::SpanRelativeTo;
+use jiff::fmt::friendly::SpanParser;
 
 use crate::error::{Error, Input, Result};
 use crate::model::types::{MAX_COUNT, MAX_DURATION, PortRange, Proto};
@@ -72,40 +77,58 @@ pub const MAX_SERVICE_LEN: usize = 64;
 /// Checks a service name: 1-64 characters of `A-Z a-z 0-9 . _ -`, starting with a letter or
 /// digit.
 pub fn validate_service(name: &str) -> Result<()> {
+    match service_name_problem(name, "service name", "empty service name") {
+        None => Ok(()),
+        Some(message) => Err(Error::invalid(Input::Service, message)),
+    }
+}
+
+/// What is wrong with `name` under the rules of a service name, if anything, in words that call
+/// it `noun` ("project name" for a manifest's `name`); `empty` is the words for an empty one.
+pub fn service_name_problem(name: &str, noun: &str, empty: &str) -> Option<String> {
     let fix = "use 1-64 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit";
     if name.is_empty() {
-        return Err(Error::invalid(
-            Input::Service,
-            format!("empty service name: {fix}"),
-        ));
+        return Some(format!("{empty}: {fix}"));
     }
     if name.len() > MAX_SERVICE_LEN {
-        return Err(Error::invalid(
-            Input::Service,
-            format!(
-                "service name is {} characters long: {fix}",
-                name.chars().count()
-            ),
+        return Some(format!(
+            "{noun} is {} characters long: {fix}",
+            name.chars().count()
         ));
     }
     let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
     if let Some(c) = name.chars().find(|&c| !ok_char(c)) {
-        return Err(Error::invalid(
-            Input::Service,
-            format!("invalid character {c:?} in service name {name:?}: {fix}"),
-        ));
+        return Some(format!("invalid character {c:?} in {noun} {name:?}: {fix}"));
     }
     if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
-        return Err(Error::invalid(
-            Input::Service,
-            format!("service name {name:?} must start with a letter or digit: {fix}"),
+        return Some(format!(
+            "{noun} {name:?} must start with a letter or digit: {fix}"
         ));
     }
-    Ok(())
+    None
 }
 
-/// Parses a duration such as `30s`, `10m`, `2h`, `7d` or `1h30m`, at most [`MAX_DURATION`].
-pub fn parse_duration(s: &str) -> Result<std::time::Duration> {
+/// Parses a duration of user input (`--ttl`, `--timeout`, `--older-than`), not zero and at most
+/// [`MAX_DURATION`]: see [`parse_length`] for what is written.
+pub fn parse_duration(s: &str) -> Result<Duration> {
+    let duration = parse_length(s)?;
+    if duration.is_zero() {
+        return Err(Error::invalid(
+            Input::Duration,
+            format!(
+                "invalid duration {s:?}: zero is not allowed; give a length such as 30s, 10m, 2h or 7d"
+            ),
+        ));
+    }
+    Ok(duration)
+}
+
+/// Parses a length of time that may be zero, at most [`MAX_DURATION`], in jiff's friendly
+/// format: `30s`, `10m`, `2h`, `7d`, `1h30m`, `1.5h`, `500ms`, `2 weeks`, `1 hour 30 minutes`
+/// (a day is 24 hours; years and months are refused, as their length varies). One rule for
+/// every duration devport reads: a number without a unit is seconds, fractions allowed (`5`,
+/// `2.5`). Blanks around it are ignored; a negative length is refused.
+pub fn parse_length(s: &str) -> Result<Duration> {
     let too_long = || {
         Error::invalid(
             Input::Duration,
@@ -120,47 +143,59 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration> {
             ),
         )
     };
-    let mut total: u64 = 0;
-    let mut digits = String::new();
-    for c in s.trim().chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            continue;
+    let text = s.trim();
+    let bare = text.starts_with(|c: char| c.is_ascii_digit())
+        && text.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    let text = if bare {
+        Cow::Owned(format!("{text}s"))
+    } else {
+        Cow::Borrowed(text)
+    };
+    let parser = SpanParser::new();
+    let span = match parser.parse_span(text.as_bytes()) {
+        Ok(span) => span,
+        // Written right, but a number too big for any clock.
+        Err(_)
+            if parser
+                .parse_span(small_numbers(&text).as_bytes())
+                .is_ok_and(|span| !span.is_negative()) =>
+        {
+            return Err(too_long());
         }
-        let unit = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
-            _ => return Err(bad()),
-        };
-        if digits.is_empty() {
-            return Err(bad());
-        }
-        // Only digits are left in `digits`: a number that does not fit is too long.
-        let n: u64 = digits.parse().map_err(|_| too_long())?;
-        digits.clear();
-        total = n
-            .checked_mul(unit)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(too_long)?;
-    }
-    if !digits.is_empty() || s.trim().is_empty() {
+        Err(_) => return Err(bad()),
+    };
+    if span.is_negative() {
         return Err(bad());
     }
-    if total == 0 {
-        return Err(Error::invalid(
-            Input::Duration,
-            format!(
-                "invalid duration {s:?}: zero is not allowed; give a length such as 30s, 10m, 2h or 7d"
-            ),
-        ));
-    }
-    let duration = std::time::Duration::from_secs(total);
+    let duration = span
+        .to_duration(SpanRelativeTo::days_are_24_hours())
+        .ok()
+        .and_then(|d| Duration::try_from(d).ok())
+        .ok_or_else(bad)?;
     if duration > MAX_DURATION {
         return Err(too_long());
     }
     Ok(duration)
+}
+
+/// `text` with every whole number written `1` (the digits of a fraction kept): when that
+/// parses, only the size of a number was wrong.
+fn small_numbers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let (mut whole, mut fraction) = (false, false);
+    for c in text.chars() {
+        if c.is_ascii_digit() && !fraction {
+            if !whole {
+                out.push('1');
+            }
+            whole = true;
+            continue;
+        }
+        fraction = (whole && matches!(c, '.' | ',')) || (fraction && c.is_ascii_digit());
+        whole = false;
+        out.push(c);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -224,9 +259,45 @@ mod tests {
             parse_duration("1h30m").ok(),
             Some(std::time::Duration::from_secs(5400))
         );
-        for bad in ["", "0s", "10", "5x", "s", "99999999999999999999d"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
+        // One rule everywhere: a number without a unit is seconds, fractions allowed.
+        let secs = |s: f64| Some(Duration::from_secs_f64(s));
+        for (text, want) in [
+            ("10", secs(10.0)),
+            (" 2.5 ", secs(2.5)),
+            ("90s", secs(90.0)),
+            ("5m", secs(300.0)),
+            ("1.5h", secs(5400.0)),
+            ("7d", secs(7.0 * 86_400.0)),
+            ("2 weeks", secs(14.0 * 86_400.0)),
+            ("1 hour 30 minutes", secs(5400.0)),
+            ("500ms", secs(0.5)),
+        ] {
+            assert_eq!(parse_duration(text).ok(), want, "{text}");
         }
+        assert_eq!(parse_length("0").ok(), Some(Duration::ZERO));
+        for bad in [
+            "",
+            "0s",
+            "0",
+            "5x",
+            "s",
+            "-5s",
+            "5s ago",
+            "1y",
+            "2mo",
+            "PT5M",
+            "5.",
+            ".5",
+            "1.2.3",
+            "1e3",
+            "1h 1h",
+            "1.5d",
+            "1.0000000001s",
+        ] {
+            let e = parse_duration(bad).expect_err(bad).to_string();
+            assert!(!e.contains("too long"), "{bad}: {e}");
+        }
+        assert!(parse_duration("99999999999999999999d").is_err());
         assert_eq!(parse_duration("36500d").ok(), Some(MAX_DURATION));
         for long in [
             "36501d",
@@ -234,6 +305,9 @@ mod tests {
             "18446744073709551615s",
             "99999999999999999999s",
             "5000000000000000h",
+            "213503982334601d",
+            "9999999d",
+            "1 hour 99999999999999999999 minutes",
         ] {
             let e = parse_duration(long).expect_err(long).to_string();
             assert!(e.contains("too long"), "{long}: {e}");

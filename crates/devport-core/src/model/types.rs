@@ -8,17 +8,22 @@ use serde::{Deserialize, Serialize};
 /// The most ports one claim or lease may hold.
 pub const MAX_COUNT: u16 = 1000;
 
-/// Which transport protocols a claim or lease covers.
+/// Which transport protocols a claim or lease covers. With the `clap` feature it is a
+/// `clap::ValueEnum`, whose help is the command line's words for `--proto`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Proto {
     /// TCP only (the default).
     #[default]
+    #[cfg_attr(feature = "clap", value(help = "TCP only"))]
     Tcp,
     /// UDP only.
+    #[cfg_attr(feature = "clap", value(help = "UDP only"))]
     Udp,
     /// TCP and UDP.
+    #[cfg_attr(feature = "clap", value(help = "TCP and UDP"))]
     Both,
 }
 

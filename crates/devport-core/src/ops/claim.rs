@@ -387,7 +387,7 @@ fn claim_locked(
     // A new service must not take another claim's variable (`api.v2` after `api-v2`), or
     // `env` would fail on this project later.
     if index.is_none() {
-        crate::env::envfile::check_new_claim(
+        crate::env::names::check_new_claim(
             reg.claims
                 .iter()
                 .filter(|c| c.project_path.as_deref() == path)

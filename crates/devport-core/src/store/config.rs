@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::error::{Error, Result, toml_message};
-use crate::model::input::parse_duration;
+use crate::model::input::parse_length;
 use crate::model::types::PortRange;
 
 pub use crate::model::types::DEFAULT_RANGE;
@@ -153,7 +153,8 @@ pub fn load_user_config_with_warnings() -> Result<(Config, Vec<String>)> {
 /// longer only hides a stuck process.
 pub const MAX_LOCK_TIMEOUT: Duration = Duration::from_secs(3600);
 
-/// The lock timeout: `DEVPORT_LOCK_TIMEOUT` (seconds, or a duration like `10s`) > the config.
+/// The lock timeout: `DEVPORT_LOCK_TIMEOUT` (seconds such as `2.5`, or a duration like `10s`:
+/// see [`parse_length`]) > the config.
 /// Both are 0 to [`MAX_LOCK_TIMEOUT`].
 pub fn lock_timeout(config: &Config) -> Result<Duration> {
     let Some(value) = env_var("DEVPORT_LOCK_TIMEOUT") else {
@@ -169,10 +170,7 @@ pub fn lock_timeout(config: &Config) -> Result<Duration> {
             ),
         )
     };
-    let timeout = match text.trim().parse::<f64>() {
-        Ok(secs) => Duration::try_from_secs_f64(secs).map_err(|_| bad())?,
-        Err(_) => parse_duration(&text).map_err(|_| bad())?,
-    };
+    let timeout = parse_length(&text).map_err(|_| bad())?;
     if timeout > MAX_LOCK_TIMEOUT {
         return Err(bad());
     }
@@ -291,14 +289,15 @@ mod checked {
         })
     }
 
-    /// `lock_timeout`: a duration no longer than [`crate::store::config::MAX_LOCK_TIMEOUT`].
+    /// `lock_timeout`: a duration of 0 to [`crate::store::config::MAX_LOCK_TIMEOUT`], as
+    /// `DEVPORT_LOCK_TIMEOUT` (see [`crate::model::input::parse_length`]).
     pub(super) fn lock_timeout<'de, D: Deserializer<'de>>(
         d: D,
     ) -> Result<Option<std::time::Duration>, D::Error> {
         let max = crate::store::config::MAX_LOCK_TIMEOUT.as_secs();
         let what = format!("a duration like \"10s\" (at most {max} s)");
         let text = string(d, "lock_timeout", &what)?;
-        match crate::model::input::parse_duration(&text) {
+        match crate::model::input::parse_length(&text) {
             Ok(t) if t <= crate::store::config::MAX_LOCK_TIMEOUT => Ok(Some(t)),
             _ => Err(D::Error::custom(format!(
                 "lock_timeout must be {what}, not {text:?}"
@@ -326,5 +325,15 @@ mod tests {
         assert!(e.to_string().contains("line 1, column 1"), "{e}");
         assert!(matches!(e, Error::Config { .. }), "{e:?}");
         assert!(Config::parse("range = \"9-1\"\n", Path::new("c")).is_err());
+        // A lock timeout follows the rule of every duration, with DEVPORT_LOCK_TIMEOUT's bounds.
+        let timeout = |t: &str| {
+            Config::parse(&format!("lock_timeout = \"{t}\"\n"), Path::new("c"))
+                .map(|c| c.lock_timeout)
+                .ok()
+        };
+        assert_eq!(timeout("2.5"), Some(Duration::from_millis(2500)));
+        assert_eq!(timeout("0s"), Some(Duration::ZERO));
+        assert_eq!(timeout("1h"), Some(MAX_LOCK_TIMEOUT));
+        assert_eq!(timeout("61m"), None);
     }
 }

@@ -312,7 +312,7 @@ pub fn exportable(store: &Store, project: &Project) -> Result<(Project, Option<W
     let names: Vec<(String, String)> = manifest
         .env_names()
         .into_iter()
-        .filter(|(service, name)| *name != crate::env::envfile::var_name(service, ""))
+        .filter(|(service, name)| *name != crate::env::names::var_name(service, ""))
         .collect();
     if manifest.computed.is_empty() && names.is_empty() {
         return Ok((shown, None));
