@@ -17,9 +17,10 @@ pub fn run(ctx: &Ctx, args: &EnvArgs) -> Result<Outcome> {
     let project = ctx.project()?;
     let file = ctx.env_file(&project, args.write.as_deref())?;
     let project = ctx.exportable(&project)?;
-    let mut vars = ctx.project_vars(&project, None, &args.prefix)?;
+    let reg = ctx.store.read()?;
+    let mut vars = project.port_vars(&reg, None, &args.prefix, &project.env_names())?;
     let mut unset = Vec::new();
-    for (name, note) in project.computed_vars(&ctx.store.read()?, &args.prefix, &mut vars)? {
+    for (name, note) in project.computed_vars(&reg, &args.prefix, &mut vars)? {
         output::note(&note);
         unset.push(name);
     }

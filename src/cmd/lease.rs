@@ -48,12 +48,7 @@ pub fn run(ctx: &Ctx, args: &LeaseArgs) -> Result<Outcome> {
         .ttl(args.ttl)
         .range(args.range);
     // Kept: the lease lives with its process, not with this command.
-    let record = ctx
-        .store
-        .clone()
-        .with_config(ctx.config.clone())
-        .lease(&options)?
-        .keep();
+    let record = ctx.store.lease(&options)?.keep();
     if ctx.json {
         output::json(&LeaseView::new(&record))?;
     } else {

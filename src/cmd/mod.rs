@@ -19,16 +19,15 @@ mod trust;
 mod up;
 mod wait;
 
-use std::collections::BTreeMap;
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use devport_core::env::dotenv::EnvFile;
-use devport_core::env::names::vars;
 use devport_core::env::render::{Format, render};
 use devport_core::policy::Policy;
-use devport_core::{ClaimOutcome, ClaimRequest, Config, Project, Proto, Store};
+use devport_core::store::trust::Withheld;
+use devport_core::{ClaimOutcome, ClaimRequest, Project, Proto, Store};
 use jiff::Timestamp;
 
 use crate::cli::{Cli, ColorWhen, Command, GlobalArgs};
@@ -48,7 +47,6 @@ pub enum Outcome {
 /// Everything a command needs from the environment, read once.
 pub struct Ctx {
     pub store: Store,
-    pub config: Config,
     pub json: bool,
     pub color: bool,
     pub now: Timestamp,
@@ -62,7 +60,6 @@ impl Ctx {
         for warning in &warnings {
             output::warn(warning);
         }
-        let lock_timeout = devport_core::store::config::lock_timeout(&config)?;
         let registry = devport_core::store::config::resolve_registry_path(args.registry.clone())?;
         let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
         let color = match args.color {
@@ -80,8 +77,7 @@ impl Ctx {
                 .map_err(|e| devport_core::Error::io("cannot read the current folder", ".", e))?,
         };
         Ok(Ctx {
-            store: Store::new(registry, lock_timeout),
-            config,
+            store: Store::open(registry, config)?,
             json: args.json,
             color: color && !args.json,
             now: Timestamp::now(),
@@ -129,15 +125,13 @@ impl Ctx {
     /// the command that trusts it.
     pub fn exportable(&self, project: &Project) -> Result<Project> {
         let (shown, withheld) = devport_core::store::trust::exportable(&self.store, project)?;
-        if let Some(withheld) = withheld {
-            output::note(&withheld.to_string());
-        }
+        withheld_note(withheld.as_ref());
         Ok(shown)
     }
 
     /// The port policy: the configuration plus this machine's OS ranges.
     pub fn policy(&self) -> Policy {
-        Policy::of_this_machine(&self.config)
+        Policy::of_this_machine(self.store.config())
     }
 
     /// Claims through the library and shows its warnings on stderr (rules an exact `--port`
@@ -151,7 +145,7 @@ impl Ctx {
         }
         let ports = outcome.claim.ports();
         if !outcome.new
-            && policy.range != self.config.range
+            && policy.range != self.store.config().range
             && !(policy.range.contains(ports.lo()) && policy.range.contains(ports.hi()))
         {
             output::warn(&format!(
@@ -163,39 +157,6 @@ impl Ctx {
             ));
         }
         Ok(outcome)
-    }
-
-    /// The environment variables of `project`'s claims (or only of `services`, when given),
-    /// named as the manifest says.
-    pub fn project_vars(
-        &self,
-        project: &Project,
-        services: Option<&[&str]>,
-        prefix: &str,
-    ) -> Result<Vec<(String, String)>> {
-        self.project_vars_named(project, services, prefix, &project.env_names())
-    }
-
-    /// [`Ctx::project_vars`] with the variable names of `names` (service → name).
-    pub fn project_vars_named(
-        &self,
-        project: &Project,
-        services: Option<&[&str]>,
-        prefix: &str,
-        names: &BTreeMap<String, String>,
-    ) -> Result<Vec<(String, String)>> {
-        let reg = self.store.read()?;
-        let mut claims: Vec<&devport_core::Claim> = reg
-            .claims
-            .iter()
-            .filter(|c| {
-                c.project_path == project.path
-                    && services.is_none_or(|s| s.contains(&c.service.as_str()))
-            })
-            .collect();
-        // By service name: a moved port does not reorder the lines of a .env file.
-        claims.sort_by(|a, b| a.service.cmp(&b.service));
-        Ok(vars(&claims, names, prefix)?)
     }
 
     /// The format variables are printed in: `--format`, else JSON under `--json`, else sh.
@@ -214,6 +175,14 @@ impl Ctx {
             None if self.json => Ok(Format::Json),
             None => Ok(Format::Sh),
         }
+    }
+}
+
+/// Names on stderr, once, what an untrusted manifest was kept from exporting (see
+/// [`devport_core::store::trust::exportable`]), with the command that trusts it.
+pub fn withheld_note(withheld: Option<&Withheld>) {
+    if let Some(withheld) = withheld {
+        output::note(&withheld.to_string());
     }
 }
 

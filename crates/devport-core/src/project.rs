@@ -95,6 +95,29 @@ impl Project {
         Ok(notes)
     }
 
+    /// The `*_PORT` variables of this project's claims in `reg` (or only of `services`, when
+    /// given), after `prefix`, named as `names` says (service → name; see
+    /// [`Project::env_names`]), in the order of the services' names: a moved port does not
+    /// reorder the lines of a `.env` file.
+    pub fn port_vars(
+        &self,
+        reg: &Registry,
+        services: Option<&[&str]>,
+        prefix: &str,
+        names: &BTreeMap<String, String>,
+    ) -> Result<Vec<(String, String)>> {
+        let mut claims: Vec<&Claim> = reg
+            .claims
+            .iter()
+            .filter(|c| {
+                c.project_path == self.path
+                    && services.is_none_or(|s| s.contains(&c.service.as_str()))
+            })
+            .collect();
+        claims.sort_by(|a, b| a.service.cmp(&b.service));
+        crate::env::names::vars(&claims, names, prefix)
+    }
+
     /// The pseudo-project of claims made with `--global`.
     pub fn global() -> Project {
         Project {

@@ -1,12 +1,14 @@
 //! Claims: get-or-create a project's port for a service, move it, release it.
 
+use std::path::{Path, PathBuf};
+
 use jiff::{SignedDuration, Timestamp};
 
 use crate::error::{Error, Result, Seeker};
 use crate::model::input::{check_count, validate_service};
 use crate::model::types::{PortRange, Proto, Transport};
 use crate::os::probe::{self, Probe};
-use crate::os::sockets;
+use crate::os::sockets::{self, Socket};
 use crate::policy::{Policy, Reason};
 use crate::project::Project;
 use crate::store::registry::{Claim, Holder, Registry, Store};
@@ -177,29 +179,80 @@ pub fn claim(
     req: &ClaimRequest<'_>,
     now: Timestamp,
 ) -> Result<ClaimOutcome> {
+    check_request(req)?;
+    if !req.relocate
+        && let Some(existing) = store.find(req.project.path.as_deref(), req.service)?
+        && let Some(outcome) = kept(&existing, req, policy, now)?
+    {
+        return Ok(outcome);
+    }
+    store.update(now, |reg| claim_locked(reg, policy, req, now))
+}
+
+/// [`claim`] against `reg`, the registry as the caller already read it, so a command that
+/// needs the other claims too reads the file once: returns the outcome and the registry as it
+/// is after the claim (`reg` itself when nothing was written).
+pub fn claim_in(
+    store: &Store,
+    reg: Registry,
+    policy: &Policy,
+    req: &ClaimRequest<'_>,
+    now: Timestamp,
+) -> Result<(ClaimOutcome, Registry)> {
+    check_request(req)?;
+    if !req.relocate
+        && let Some(existing) = reg.find(req.project.path.as_deref(), req.service)
+        && let Some(outcome) = kept(existing, req, policy, now)?
+    {
+        return Ok((outcome, reg));
+    }
+    store.update(now, |reg| {
+        let outcome = claim_locked(reg, policy, req, now)?;
+        Ok((outcome, reg.clone()))
+    })
+}
+
+/// The checks of a request made before the registry is read: the service name, the block size
+/// and a project folder the registry can store.
+fn check_request(req: &ClaimRequest<'_>) -> Result<()> {
     validate_service(req.service)?;
     check_count(req.count)?;
     if let Some(path) = &req.project.path {
         crate::project::check_utf8(path)?;
     }
-    if !req.relocate
-        && let Some(existing) = store.find(req.project.path.as_deref(), req.service)?
-    {
-        check_matches(&existing, req)?;
-        // A renamed project (a new `name` in its manifest) goes through the locked write,
-        // which carries all of the folder's claims to the new name.
-        if now.duration_since(existing.last_used) < REFRESH_AFTER
-            && existing.project == req.project.name
-        {
-            return Ok(ClaimOutcome {
-                warnings: kept_warnings(&existing, req, policy),
-                prefer: Preferred::of(req, existing.port, None),
-                claim: existing,
-                new: false,
-            });
-        }
-    }
-    store.update(now, |reg| claim_locked(reg, policy, req, now))
+    Ok(())
+}
+
+/// An existing claim handed back as it is, unlocked and unwritten (see [`fresh`]); a claim of
+/// another shape refuses the request.
+fn kept(
+    existing: &Claim,
+    req: &ClaimRequest<'_>,
+    policy: &Policy,
+    now: Timestamp,
+) -> Result<Option<ClaimOutcome>> {
+    check_matches(existing, req)?;
+    Ok(fresh(existing, req, policy, now))
+}
+
+/// `existing` as the answer to `req` without a write: it has the request's shape, its
+/// `last_used` is fresh and its project's name unchanged. `None` when it must go through the
+/// locked write (a renamed project's claims all take the new name there).
+fn fresh(
+    existing: &Claim,
+    req: &ClaimRequest<'_>,
+    policy: &Policy,
+    now: Timestamp,
+) -> Option<ClaimOutcome> {
+    (differs(existing, req).is_none()
+        && existing.project == req.project.name
+        && now.duration_since(existing.last_used) < REFRESH_AFTER)
+        .then(|| ClaimOutcome {
+            warnings: kept_warnings(existing, req, policy),
+            prefer: Preferred::of(req, existing.port, None),
+            claim: existing.clone(),
+            new: false,
+        })
 }
 
 /// A request of [`claim_all`] that cannot be granted.
@@ -209,13 +262,21 @@ pub struct Refusal {
     pub index: usize,
     /// Why it cannot be granted.
     pub error: Error,
+    /// Whether the service already has a claim (of another shape, or on a port the request
+    /// cannot have): a move would apply the request.
+    pub claimed: bool,
 }
 
 /// What [`claim_all`] did.
 #[derive(Debug)]
 pub enum Batch {
-    /// Every request was granted, in order.
-    Claimed(Vec<ClaimOutcome>),
+    /// Every request was granted.
+    Claimed {
+        /// The outcome of each request, in order.
+        outcomes: Vec<ClaimOutcome>,
+        /// The registry as it is after the batch.
+        registry: Registry,
+    },
     /// These requests cannot be granted, so nothing was claimed and nothing was written.
     Refused(Vec<Refusal>),
 }
@@ -223,14 +284,15 @@ pub enum Batch {
 /// Claims every request or none (`devport up`). Each request is checked (service name, block
 /// size, the shape of its existing claim, an exact port free, room in the pool) against the
 /// registry as the requests before it left it, inside one locked [`Store::update`] that
-/// writes only when every request is granted. When every claim exists, matches and is fresh,
-/// nothing is locked or written.
+/// writes only when every request is granted. When every claim exists in `reg` (the registry
+/// as the caller read it), matches and is fresh, nothing is locked, read again or written.
 ///
 /// In a batch, `relocate` applies a changed request: a claim moves only when it differs from
 /// its request (another exact port, block size or protocols, or a preferred port it is not on
 /// that is usable now); an unchanged claim keeps its port.
 pub fn claim_all(
     store: &Store,
+    reg: Registry,
     policy: &Policy,
     reqs: &[ClaimRequest<'_>],
     now: Timestamp,
@@ -240,26 +302,19 @@ pub fn claim_all(
             crate::project::check_utf8(path)?;
         }
     }
-    let reg = store.read()?;
     let kept: Option<Vec<ClaimOutcome>> = reqs
         .iter()
         .map(|req| {
             let existing = reg.find(req.project.path.as_deref(), req.service)?;
             let moves = req.relocate && ignored_prefer(existing, req, policy).is_some();
-            (differs(existing, req).is_none()
-                && !moves
-                && existing.project == req.project.name
-                && now.duration_since(existing.last_used) < REFRESH_AFTER)
-                .then(|| ClaimOutcome {
-                    claim: existing.clone(),
-                    new: false,
-                    warnings: kept_warnings(existing, req, policy),
-                    prefer: Preferred::of(req, existing.port, None),
-                })
+            fresh(existing, req, policy, now).filter(|_| !moves)
         })
         .collect();
     if let Some(outcomes) = kept {
-        return Ok(Batch::Claimed(outcomes));
+        return Ok(Batch::Claimed {
+            outcomes,
+            registry: reg,
+        });
     }
     let mut refused = Vec::new();
     let result = store.update_with(now, |reg| {
@@ -268,18 +323,22 @@ pub fn claim_all(
         for (index, req) in reqs.iter().enumerate() {
             match claim_one(&mut trial, policy, req, now) {
                 Ok(outcome) => outcomes.push(outcome),
-                Err(error) => refused.push(Refusal { index, error }),
+                Err(error) => refused.push(Refusal {
+                    index,
+                    error,
+                    claimed: reg.find(req.project.path.as_deref(), req.service).is_some(),
+                }),
             }
         }
         if refused.is_empty() {
             *reg = trial;
-            Ok(outcomes)
+            Ok((outcomes, reg.clone()))
         } else {
             Err(Stop::Refused)
         }
     });
     match result {
-        Ok(outcomes) => Ok(Batch::Claimed(outcomes)),
+        Ok((outcomes, registry)) => Ok(Batch::Claimed { outcomes, registry }),
         Err(Stop::Refused) => Ok(Batch::Refused(refused)),
         Err(Stop::Failed(e)) => Err(e),
     }
@@ -692,6 +751,59 @@ fn exact_warnings(policy: &Policy, req: &ClaimRequest<'_>, port: u16) -> Vec<Str
         .collect()
 }
 
+/// A port of a claim that something listens on, and who (see [`Busy::find`]).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Busy {
+    /// The claim's service.
+    pub service: String,
+    /// The first of its ports found in use.
+    pub port: u16,
+    /// The sockets on that port of the claim's protocols, each with its process's folder
+    /// when it can be read.
+    pub holders: Vec<(Socket, Option<PathBuf>)>,
+}
+
+impl Busy {
+    /// Probes the ports of a claim that already existed (a new one was just probed free by the
+    /// claim itself): one bind probe for a single port, and the socket list is read only when
+    /// a probe finds a port taken, so the usual path stays fast.
+    pub fn find(outcome: &ClaimOutcome) -> Option<Busy> {
+        if outcome.new {
+            return None;
+        }
+        let claim = &outcome.claim;
+        let (port, result) = probe::probe_block(claim.ports(), claim.proto)?;
+        if !matches!(result, Probe::InUse { .. }) {
+            return None;
+        }
+        let holders = sockets::on_port(&sockets::list(), port)
+            .into_iter()
+            .filter(|s| claim.proto.covers(s.proto))
+            .map(|s| {
+                let folder = s.pid.and_then(crate::os::process::current_dir);
+                (s, folder)
+            })
+            .collect();
+        Some(Busy {
+            service: claim.service.clone(),
+            port,
+            holders,
+        })
+    }
+
+    /// Whether every socket is the project folder `dir`'s own (its server, by
+    /// [`crate::ops::owner::judge`]): nothing to warn about.
+    pub fn only_in(&self, dir: Option<&Path>) -> bool {
+        dir.is_some_and(|dir| {
+            !self.holders.is_empty()
+                && self.holders.iter().all(|(s, _)| {
+                    crate::ops::owner::judge(s, Some(dir)) == crate::ops::owner::Verdict::Owned
+                })
+        })
+    }
+}
+
 /// What `release` should remove.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -879,22 +991,38 @@ pub(crate) mod tests {
                 ..request(&project, "grpc")
             },
         ];
-        match claim_all(&store, &policy, &bad, now) {
+        let read = || store.read().expect("read");
+        match claim_all(&store, read(), &policy, &bad, now) {
             Ok(Batch::Refused(refused)) => {
-                let failed: Vec<usize> = refused.iter().map(|r| r.index).collect();
-                assert_eq!(failed, [1, 3]);
+                let failed: Vec<(usize, bool)> =
+                    refused.iter().map(|r| (r.index, r.claimed)).collect();
+                assert_eq!(failed, [(1, false), (3, false)]);
             }
             other => panic!("not refused: {other:?}"),
         }
         assert!(!store.path().exists(), "a refused batch wrote the registry");
 
         let good = [request(&project, "api"), request(&project, "web")];
-        let Ok(Batch::Claimed(first)) = claim_all(&store, &policy, &good, now) else {
+        let Ok(Batch::Claimed {
+            outcomes: first,
+            registry,
+        }) = claim_all(&store, read(), &policy, &good, now)
+        else {
             panic!("not claimed");
         };
         assert!(first.iter().all(|o| o.new));
         assert_ne!(first[0].claim.port, first[1].claim.port);
-        let Ok(Batch::Claimed(again)) = claim_all(&store, &policy, &good, now) else {
+        // The registry handed back holds what was written (in the order of the claims made).
+        let by_port = |mut claims: Vec<Claim>| {
+            claims.sort_by_key(|c| c.port);
+            claims
+        };
+        assert_eq!(registry.claims.len(), 2);
+        assert_eq!(by_port(registry.claims), by_port(read().claims));
+        let Ok(Batch::Claimed {
+            outcomes: again, ..
+        }) = claim_all(&store, read(), &policy, &good, now)
+        else {
             panic!("not claimed");
         };
         assert!(again.iter().all(|o| !o.new));
@@ -902,6 +1030,53 @@ pub(crate) mod tests {
             again.iter().map(|o| o.claim.port).collect::<Vec<_>>(),
             first.iter().map(|o| o.claim.port).collect::<Vec<_>>()
         );
+        // A claimed service asked for another shape is refused, and said to be claimed.
+        let other = [ClaimRequest {
+            count: 2,
+            ..request(&project, "web")
+        }];
+        let Ok(Batch::Refused(refused)) = claim_all(&store, read(), &policy, &other, now) else {
+            panic!("not refused");
+        };
+        assert!(refused[0].claimed, "{refused:?}");
+    }
+
+    /// `claim_in` answers an existing, fresh claim from the registry it is given, without
+    /// reading or writing the file; a new claim is written and the registry returned is the
+    /// one written.
+    #[test]
+    fn claim_in_uses_the_registry_it_is_given() {
+        let f = Fixture::new();
+        let web = f.claim("web", t0());
+        let bytes = std::fs::read(f.store.path()).expect("registry");
+        let reg = f.store.read().expect("read");
+        // The file goes: an answer now can only come from `reg`.
+        std::fs::remove_file(f.store.path()).expect("remove");
+        let (kept, after) = claim_in(
+            &f.store,
+            reg.clone(),
+            &f.policy,
+            &request(&f.project, "web"),
+            t0(),
+        )
+        .expect("claim_in");
+        assert_eq!((kept.new, kept.claim.port), (false, web.port));
+        assert_eq!(after, reg);
+        assert!(
+            !f.store.path().exists(),
+            "an existing claim wrote the registry"
+        );
+
+        std::fs::write(f.store.path(), &bytes).expect("restore");
+        let (new, after) = claim_in(&f.store, reg, &f.policy, &request(&f.project, "api"), t0())
+            .expect("claim_in");
+        assert!(new.new);
+        let mut written = f.store.read().expect("read").claims;
+        let mut after_claims = after.claims.clone();
+        written.sort_by_key(|c| c.port);
+        after_claims.sort_by_key(|c| c.port);
+        assert_eq!(after_claims, written);
+        assert!(after.find(f.project.path.as_deref(), "api").is_some());
     }
 
     #[test]

@@ -34,9 +34,7 @@ impl Store {
     /// ```
     pub fn from_env() -> Result<Store> {
         let config = config::load_user_config()?;
-        let lock_timeout = config::lock_timeout(&config)?;
-        let path = config::resolve_registry_path(None)?;
-        Ok(Store::new(path, lock_timeout).with_config(config))
+        Store::open(config::resolve_registry_path(None)?, config)
     }
 
     /// The port policy of this store's configuration on this machine (the OS's ranges are read

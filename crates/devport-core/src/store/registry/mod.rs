@@ -394,6 +394,14 @@ impl Store {
         }
     }
 
+    /// The store of the registry file at `path` with `config`, the one source of its settings:
+    /// the lock timeout is the configuration's (or `DEVPORT_LOCK_TIMEOUT`'s, see
+    /// [`crate::store::config::lock_timeout`]), and `config` steers new claims.
+    pub fn open(path: impl Into<PathBuf>, config: Config) -> Result<Self> {
+        let lock_timeout = crate::store::config::lock_timeout(&config)?;
+        Ok(Store::new(path, lock_timeout).with_config(config))
+    }
+
     /// The same store with `config` steering new claims (range, ports to avoid).
     #[must_use]
     pub fn with_config(self, config: Config) -> Self {
