@@ -200,11 +200,10 @@ fn run(
 
 /// A git repository `name` in the world with `files` committed (`.env` and logs ignored).
 fn repo(w: &World, name: &str, files: &[(&str, String)]) -> PathBuf {
-    let dir = w.dir.path().join(name);
-    std::fs::create_dir_all(&dir).expect("repository folder");
-    std::fs::write(dir.join(".gitignore"), ".env\n*.log\nnode_modules/\n").expect("ignore");
+    let dir = w.dir(name);
+    w.file(dir.join(".gitignore"), ".env\n*.log\nnode_modules/\n");
     for (file, text) in files {
-        std::fs::write(dir.join(file), text).expect("file");
+        w.file(dir.join(file), text);
     }
     git(w, &dir, &["init", "-q", "-b", "main"]);
     git(w, &dir, &["add", "."]);
@@ -465,7 +464,7 @@ fn conductor_scripts_give_each_workspace_its_own_ports() {
     // A workspace whose `.env` links to the root checkout's (as Conductor's docs suggest for a
     // shared `.env`): setup refuses (exit 3) rather than write this workspace's ports into the
     // root's file, and claims nothing.
-    std::fs::write(main.join(".env"), "SECRET=1\n").expect("root .env");
+    w.file(main.join(".env"), "SECRET=1\n");
     let linked = w.dir.path().join("workspaces/lisbon");
     git(
         &w,
@@ -514,7 +513,7 @@ fn playwright_tests_this_checkouts_own_server() {
     .iter()
     .map(|f| (*f, example(&format!("playwright/{f}"))))
     .collect();
-    std::fs::create_dir_all(w.dir.path().join("pw-shop/tests")).expect("tests folder");
+    w.dir("pw-shop/tests");
     let main = repo(&w, "pw-shop", &files);
     git(&w, &main, &["worktree", "add", "-q", "../pw-shop-feature"]);
     let sibling = w.dir.path().join("pw-shop-feature");

@@ -1,11 +1,15 @@
-//! `check`, `audit` and `list --live` against real sockets the test opens on loopback.
+//! `check`: verdicts and reasons for a port, against real sockets the test opens on loopback.
 
 use std::io::Read as _;
-use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::net::TcpListener;
+use std::net::TcpStream;
+use std::net::UdpSocket;
 
 use serde_json::Value;
 
-use crate::support::{World, port, require_ipv6_loopback, retry, stdout};
+#[cfg(unix)]
+use crate::support::stderr;
+use crate::support::{World, audit_rows, port, require_ipv6_loopback, retry, stdout};
 
 fn check_json(w: &World, port: u16) -> (Value, Option<i32>) {
     let out = w
@@ -27,20 +31,24 @@ fn reasons(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn audit_rows(w: &World, port: u16) -> Vec<Value> {
-    // audit exits 1 when it shows a conflict; either way stdout is the JSON.
-    let out = w.cmd(&["audit", "--json"]).output().expect("run audit");
-    assert!(matches!(out.status.code(), Some(0 | 1)), "{out:?}");
-    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
-    v.as_array()
-        .map(|a| a.iter().filter(|r| r["port"] == port).cloned().collect())
-        .unwrap_or_default()
-}
-
 fn assert_socket(v: &Value, proto: &str, address: &str) {
     assert_eq!(v["proto"], proto, "{v}");
     assert_eq!(v["address"], address, "{v}");
-    assert_eq!(v["pid"], crate::windows::own_pid_json(), "{v}");
+    assert_eq!(v["pid"], crate::support::own_pid_json(), "{v}");
+}
+
+/// Leaves `port` in `TIME_WAIT` only: the server side closes an accepted connection first.
+/// `None` when the port is taken.
+fn time_wait_on(port: u16) -> Option<()> {
+    let l = TcpListener::bind(("127.0.0.1", port)).ok()?;
+    let mut client = TcpStream::connect(("127.0.0.1", port)).expect("connect to the listener");
+    let (server, _) = l.accept().expect("accept");
+    drop(server);
+    let mut buf = [0u8; 1];
+    let _ = client.read(&mut buf); // sees the FIN
+    drop(client);
+    drop(l);
+    Some(())
 }
 
 #[test]
@@ -72,7 +80,7 @@ fn tcp_listener_on_ipv4_loopback() {
     assert!(
         text.contains(&format!(
             "tcp 127.0.0.1:{p} {}",
-            crate::windows::own_pid_text()
+            crate::support::own_pid_text()
         )),
         "{text}"
     );
@@ -102,20 +110,6 @@ fn udp_socket_on_ipv4_loopback() {
     assert_socket(&v["sockets"][0], "udp", "127.0.0.1");
     assert_socket(&audit_rows(&w, p)[0], "udp", "127.0.0.1");
     drop(s);
-}
-
-/// Leaves `port` in `TIME_WAIT` only: the server side closes an accepted connection first.
-/// `None` when the port is taken.
-fn time_wait_on(port: u16) -> Option<()> {
-    let l = TcpListener::bind(("127.0.0.1", port)).ok()?;
-    let mut client = TcpStream::connect(("127.0.0.1", port)).expect("connect to the listener");
-    let (server, _) = l.accept().expect("accept");
-    drop(server);
-    let mut buf = [0u8; 1];
-    let _ = client.read(&mut buf); // sees the FIN
-    drop(client);
-    drop(l);
-    Some(())
 }
 
 #[test]
@@ -206,68 +200,6 @@ fn verdicts_and_reasons() {
     assert_eq!(v["claim"]["service"], "mine");
 }
 
-// Whether a process works inside a project is read from /proc (Linux only).
-#[cfg(target_os = "linux")]
-#[test]
-fn audit_and_list_live_tell_ok_from_conflict() {
-    let w = World::new();
-    // The test process works in the crate folder, not in the project folder: a conflict.
-    let (p, l) = crate::support::claim_and_bind(&w, &w.project("auditshop"), "web");
-    let rows = audit_rows(&w, p);
-    assert_eq!(rows[0]["finding"], "conflict", "{rows:?}");
-    assert_eq!(rows[0]["claim"]["service"], "web");
-    drop(l);
-    // Claimed from the folder this process works in: ok.
-    let here = std::env::current_dir().expect("cwd");
-    let (p, l) = crate::support::claim_and_bind(&w, &here, "web");
-    // Every holder counts, and this test process shares its descriptors, for a moment, with
-    // every child another test thread forks: between fork and exec the child holds the
-    // listener too, in the folder it was started in. That is a real second holder, so audit
-    // is asked again until it has seen the listener held by this process alone.
-    let finding = (0..20)
-        .map(|_| {
-            let row = audit_rows(&w, p)[0].clone();
-            std::thread::sleep(std::time::Duration::from_millis(20));
-            row
-        })
-        .find(|row| row["finding"] == "ok")
-        .unwrap_or_else(|| audit_rows(&w, p)[0].clone());
-    assert_eq!(finding["finding"], "ok", "{finding}");
-    let out = w
-        .cmd_in(&here, &["list", "--live", "--here", "--json"])
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    let list: Value = serde_json::from_str(&stdout(&out)).expect("json");
-    assert_eq!(list[0]["live"][0]["pid"], std::process::id());
-    let table = w.ok(&["list", "--live"]);
-    assert!(
-        table.contains(&format!("tcp 127.0.0.1:{p} pid {}", std::process::id())),
-        "{table}"
-    );
-    drop(l);
-}
-
-#[test]
-fn config_changes_the_policy_and_bad_config_is_exit_3() {
-    let w = World::new();
-    std::fs::write(
-        w.config(),
-        "range = \"20000-20099\"\navoid = [\"20000-20049\"]\n",
-    )
-    .expect("config");
-    let p = port(&w.ok(&["claim", "web"]));
-    assert!((20050..=20099).contains(&p), "{p}");
-    std::fs::write(w.config(), "range = \"20000-20099\"\nrnage = 1\n").expect("config");
-    let out = w.fails(&["claim", "db"], 3);
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        err.contains("line 2, column 1") && err.contains("config.toml"),
-        "{err}"
-    );
-}
-
 #[test]
 fn check_2276_reads_as_documented() {
     let w = World::new();
@@ -281,7 +213,7 @@ fn check_2276_reads_as_documented() {
         String::from_utf8_lossy(&out.stdout)
     );
     // Wine's netsh prints nothing, and devport says what it could not read.
-    let os = if crate::windows::under_wine() {
+    let os = if crate::support::under_wine() {
         "not read: the ephemeral range (netsh printed nothing readable; Windows' default 49152-65535 assumed); not read: the excluded port ranges (netsh printed nothing; none assumed)"
     } else {
         "not reserved"
@@ -300,4 +232,22 @@ fn check_2276_reads_as_documented() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
     assert!(out.stderr.is_empty());
+}
+
+/// 65,537 arguments of `1-65535` would overflow a 32-bit count to 0; they are refused first.
+// A Windows command line holds at most 32,767 characters, far fewer than these arguments.
+#[cfg(unix)]
+#[test]
+fn check_refuses_a_huge_argument_list_without_expanding_it() {
+    let w = World::new();
+    let mut args = vec!["check"];
+    args.extend(std::iter::repeat_n("1-65535", 65_537));
+    args.push("80");
+    let out = w.fails(&args, 2);
+    assert!(stdout(&out).is_empty());
+    let err = stderr(&out);
+    assert!(
+        err.contains("4294967296 ports asked about") && err.contains("at most 4096"),
+        "{err}"
+    );
 }

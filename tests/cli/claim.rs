@@ -1,11 +1,88 @@
-//! `claim`, `release`, `list`: behaviour, concurrency and bad input.
+//! `claim`: stable per project, blocks (`--count`), `--port`, `--prefer`, `--move`, never a
+//! port something holds, concurrency, warnings naming a holder, and bad input.
 
-use std::net::{TcpListener, UdpSocket};
+use std::net::TcpListener;
+use std::net::UdpSocket;
 use std::process::Stdio;
 
+use serde_json::Value;
+
 use crate::support::{
-    World, mtime, plant_old_mtime, port, require_ipv6_loopback, retry, stderr, stdout,
+    World, hold, mtime, plant_old_mtime, policy_port, port, require_ipv6_loopback, retry, stderr,
+    stdout,
 };
+
+/// Runs `n` claim processes at once; returns their outputs.
+fn claim_concurrently(
+    w: &World,
+    services: impl Fn(usize) -> String,
+    n: usize,
+) -> Vec<std::process::Output> {
+    let project = w.project("shop");
+    let children: Vec<_> = (0..n)
+        .map(|i| {
+            w.std_cmd_in(&project, &["claim", &services(i)])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn devport")
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|c| c.wait_with_output().expect("wait"))
+        .collect()
+}
+
+/// Claims `web` in a fresh world for `project`, holds that port with `bind`, then claims it
+/// again in another fresh world: the probe must skip the held port. Each test names its own
+/// project, so tests running at once never hold each other's ports; if something else took the
+/// port meanwhile, the next attempt uses another project name, so another port. (A TCP listener
+/// on the IPv4 loopback is tested in-process, in src/claim.rs.)
+fn probe_skips<T>(project: &str, proto: &str, bind: impl Fn(u16) -> std::io::Result<T>) {
+    let (name, p, held) = retry(&format!("hold the port {project} is given"), |i| {
+        let name = format!("{project}{i}");
+        let p = port(&World::new().ok_in(&name, &["claim", "web", "--proto", proto]));
+        bind(p).ok().map(|held| (name, p, held))
+    });
+    let got = port(&World::new().ok_in(&name, &["claim", "web", "--proto", proto]));
+    assert_ne!(got, p);
+    drop(held);
+}
+
+/// The first of `ports` nothing on this machine listens on now (a test that prefers a known
+/// port must not fail because a developer's own server holds it).
+fn first_free(ports: &[u16]) -> u16 {
+    *ports
+        .iter()
+        .find(|&&p| TcpListener::bind(("127.0.0.1", p)).is_ok())
+        .expect("one of these ports free")
+}
+
+/// `claim SERVICE --prefer P --json` in `shop`: the JSON and stderr.
+fn claim_prefer(w: &World, service: &str, prefer: u16) -> (serde_json::Value, String) {
+    let out = w
+        .cmd(&["claim", service, "--prefer", &prefer.to_string(), "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let json = serde_json::from_str(&stdout(&out)).expect("claim --json");
+    (json, stderr(&out))
+}
+
+/// This test process's name as the OS reports it.
+fn process_name() -> String {
+    std::fs::read_to_string("/proc/self/comm").map_or_else(
+        |_| {
+            std::env::current_exe()
+                .ok()
+                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .unwrap_or_default()
+        },
+        |s| s.trim().to_string(),
+    )
+}
 
 #[test]
 fn claim_is_stable_and_per_project() {
@@ -18,54 +95,9 @@ fn claim_is_stable_and_per_project() {
     assert_ne!(other, first);
     // From a subfolder of the project: the same claim.
     let sub = w.project("shop").join("src/deep");
-    std::fs::create_dir_all(&sub).expect("subdir");
+    w.dir(&sub);
     let again = w.ok_at(&sub, &["claim", "web"]);
     assert_eq!(port(&again), first);
-}
-
-#[test]
-fn release_then_claim() {
-    let w = World::new();
-    // A project name of its own: the same port must come back, so no concurrent test may be
-    // probing it.
-    let dir = w.project("relshop");
-    let first = w.ok_at(&dir, &["claim", "web"]);
-    let out = w
-        .cmd_in(&dir, &["release", "web"])
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    assert!(
-        stderr(&out).contains("released relshop/web"),
-        "{}",
-        stderr(&out)
-    );
-    assert_eq!(
-        w.registry_json()["claims"].as_array().map(Vec::len),
-        Some(0)
-    );
-    assert_eq!(
-        w.ok_at(&dir, &["claim", "web"]),
-        first,
-        "the hash gives the same port back"
-    );
-    // Releasing what is not claimed is fine for scripts.
-    let out = w
-        .cmd(&["release", "nothing"])
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    assert!(stderr(&out).contains("nothing to release"));
-    let p = port(&first);
-    w.cmd(&["release", "--port", &p.to_string()])
-        .assert()
-        .success();
-    w.ok(&["claim", "a"]);
-    w.ok(&["claim", "b"]);
-    w.cmd(&["release", "--all"]).assert().success();
-    assert_eq!(w.ok(&["list", "--json"]), "[]");
 }
 
 #[test]
@@ -109,28 +141,6 @@ fn claim_json_shape() {
     assert!(list[0].get("new").is_none());
 }
 
-/// Runs `n` claim processes at once; returns their outputs.
-fn claim_concurrently(
-    w: &World,
-    services: impl Fn(usize) -> String,
-    n: usize,
-) -> Vec<std::process::Output> {
-    let project = w.project("shop");
-    let children: Vec<_> = (0..n)
-        .map(|i| {
-            w.std_cmd_in(&project, &["claim", &services(i)])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("spawn devport")
-        })
-        .collect();
-    children
-        .into_iter()
-        .map(|c| c.wait_with_output().expect("wait"))
-        .collect()
-}
-
 #[test]
 fn concurrent_claims_of_different_services() {
     let w = World::new();
@@ -168,22 +178,6 @@ fn concurrent_claims_of_one_service() {
         w.registry_json()["claims"].as_array().map(Vec::len),
         Some(1)
     );
-}
-
-/// Claims `web` in a fresh world for `project`, holds that port with `bind`, then claims it
-/// again in another fresh world: the probe must skip the held port. Each test names its own
-/// project, so tests running at once never hold each other's ports; if something else took the
-/// port meanwhile, the next attempt uses another project name, so another port. (A TCP listener
-/// on the IPv4 loopback is tested in-process, in src/claim.rs.)
-fn probe_skips<T>(project: &str, proto: &str, bind: impl Fn(u16) -> std::io::Result<T>) {
-    let (name, p, held) = retry(&format!("hold the port {project} is given"), |i| {
-        let name = format!("{project}{i}");
-        let p = port(&World::new().ok_in(&name, &["claim", "web", "--proto", proto]));
-        bind(p).ok().map(|held| (name, p, held))
-    });
-    let got = port(&World::new().ok_in(&name, &["claim", "web", "--proto", proto]));
-    assert_ne!(got, p);
-    drop(held);
 }
 
 #[test]
@@ -264,27 +258,6 @@ fn prefer_takes_the_port_or_falls_back() {
     );
 }
 
-/// The first of `ports` nothing on this machine listens on now (a test that prefers a known
-/// port must not fail because a developer's own server holds it).
-fn first_free(ports: &[u16]) -> u16 {
-    *ports
-        .iter()
-        .find(|&&p| TcpListener::bind(("127.0.0.1", p)).is_ok())
-        .expect("one of these ports free")
-}
-
-/// `claim SERVICE --prefer P --json` in `shop`: the JSON and stderr.
-fn claim_prefer(w: &World, service: &str, prefer: u16) -> (serde_json::Value, String) {
-    let out = w
-        .cmd(&["claim", service, "--prefer", &prefer.to_string(), "--json"])
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    let json = serde_json::from_str(&stdout(&out)).expect("claim --json");
-    (json, stderr(&out))
-}
-
 #[test]
 fn prefer_overrides_the_soft_rules_quietly() {
     let w = World::new();
@@ -338,7 +311,7 @@ fn prefer_yields_to_the_hard_rules_and_says_which() {
     ] {
         // Wine's netsh reports no dynamic port range, so an OS-picked port is not known there
         // as ephemeral (the README's platform notes).
-        if service == "eph" && crate::windows::under_wine() {
+        if service == "eph" && crate::support::under_wine() {
             continue;
         }
         let (json, err) = claim_prefer(&w, service, wanted);
@@ -397,110 +370,6 @@ fn bad_input_changes_nothing() {
 }
 
 #[test]
-fn corrupt_registry_is_reported_and_kept() {
-    let w = World::new();
-    std::fs::write(w.registry(), "{\n  \"version\": 1,\n  \"claims\": [,]\n}\n").expect("write");
-    let before = w.registry_bytes();
-    let out = w.fails(&["claim", "web"], 3);
-    let err = stderr(&out);
-    assert!(
-        err.contains("line 3, column") && err.contains(&w.registry().display().to_string()),
-        "{err}"
-    );
-    assert_eq!(w.registry_bytes(), before);
-}
-
-#[test]
-fn newer_registry_version_is_refused() {
-    let w = World::new();
-    std::fs::write(
-        w.registry(),
-        "{\"version\": 99, \"claims\": [], \"leases\": []}\n",
-    )
-    .expect("write");
-    let before = w.registry_bytes();
-    let out = w.fails(&["claim", "web"], 3);
-    assert!(
-        stderr(&out).contains("unsupported registry version (got 99, supports 1)"),
-        "{}",
-        stderr(&out)
-    );
-    w.cmd(&["list"]).assert().code(3);
-    assert_eq!(w.registry_bytes(), before);
-}
-
-#[cfg(unix)]
-#[test]
-fn unwritable_registry_folder_is_exit_3() {
-    use std::os::unix::fs::PermissionsExt as _;
-    let w = World::new();
-    let dir = w.dir.path().join("state");
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o500)).expect("chmod");
-    let mut cmd = w.std_cmd_in(&w.project("shop"), &["claim", "web"]);
-    // Root ignores folder permissions: as root, the claim runs as `nobody`, which owns the
-    // folder but may not write to it either.
-    if nix::unistd::geteuid().is_root() {
-        crate::support::run_as_nobody(&mut cmd, &w, &[&dir]);
-    }
-    let out = cmd.output().expect("run");
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("chmod back");
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    assert!(w.registry_bytes().is_empty());
-}
-
-#[test]
-fn lock_timeout_names_the_holder() {
-    let w = World::new();
-    w.ok(&["claim", "a"]);
-    let lock_path = w.dir.path().join("state/registry.lock");
-    let lock = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&lock_path)
-        .expect("open lock");
-    lock.lock().expect("lock");
-    let before = w.registry_bytes();
-    let out = w
-        .cmd(&["claim", "b"])
-        .env("DEVPORT_LOCK_TIMEOUT", "0.2")
-        .assert()
-        .code(3)
-        .get_output()
-        .clone();
-    // Linux names the kernel's record of the holder; elsewhere the pid in the file is the
-    // finished `claim a`, so no holder is named.
-    let holder = if cfg!(target_os = "linux") {
-        format!("pid {}", std::process::id())
-    } else {
-        "held by an unknown process".to_string()
-    };
-    assert!(stderr(&out).contains(&holder), "{}", stderr(&out));
-    assert_eq!(w.registry_bytes(), before);
-    // Readers do not need the lock.
-    w.cmd(&["claim", "a"]).assert().success();
-    // Closing the file releases the lock (Wine: File::unlock fails here with os error 33).
-    drop(lock);
-    w.cmd(&["claim", "b"]).assert().success();
-}
-
-#[test]
-fn list_shows_claims_grouped_by_project() {
-    let w = World::new();
-    let web = w.ok(&["claim", "web"]);
-    let blog = w.project("blog");
-    w.cmd_in(&blog, &["claim", "api"]).assert().success();
-    let table = w.ok(&["list"]);
-    let lines: Vec<&str> = table.lines().collect();
-    assert!(lines[0].starts_with("PORT"), "{table}");
-    assert!(
-        lines[1].contains("blog") && lines[2].contains("shop") && lines[2].contains(&web),
-        "{table}"
-    );
-    let here = w.ok(&["list", "--here"]);
-    assert!(!here.contains("blog"), "{here}");
-}
-
-#[test]
 fn claim_of_an_existing_service_rewrites_nothing_but_a_stale_last_used() {
     let w = World::new();
     w.ok(&["claim", "web"]);
@@ -517,7 +386,7 @@ fn claim_of_an_existing_service_rewrites_nothing_but_a_stale_last_used() {
             .to_string(),
         "2020-01-01T00:00:00Z",
     );
-    std::fs::write(w.registry(), &old).expect("write");
+    w.file(w.registry(), &old);
     w.ok(&["claim", "web"]);
     let refreshed = w.registry_json()["claims"][0]["last_used"]
         .as_str()
@@ -531,30 +400,189 @@ fn claim_of_an_existing_service_rewrites_nothing_but_a_stale_last_used() {
 }
 
 #[test]
-fn a_git_worktree_file_marks_a_project_root() {
+fn move_gives_a_new_usable_port() {
     let w = World::new();
-    let main = w.project("shop");
-    let tree = w.dir.path().join("shop-feature");
-    std::fs::create_dir_all(tree.join("src")).expect("mkdir");
-    std::fs::write(
-        tree.join(".git"),
-        format!("gitdir: {}/.git/worktrees/feature\n", main.display()),
-    )
-    .expect(".git file");
-    let in_main = w.ok(&["claim", "web"]);
-    let in_tree = w.ok_at(&tree.join("src"), &["claim", "web"]);
-    assert_ne!(in_main, in_tree, "a worktree is a project of its own");
-    let list: serde_json::Value = serde_json::from_str(&w.ok(&["list", "--json"])).expect("json");
-    let paths: Vec<&str> = list
+    let old = port(&w.ok(&["claim", "web"]));
+    let new = port(&w.ok(&["claim", "web", "--move"]));
+    assert_ne!(old, new);
+    let claims = w.registry_json()["claims"]
         .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|c| c["project_path"].as_str())
-                .collect()
-        })
+        .cloned()
         .unwrap_or_default();
-    assert!(
-        paths.iter().any(|p| p.ends_with("shop-feature")),
-        "{paths:?}"
+    assert_eq!(claims.len(), 1);
+    assert_eq!(claims[0]["port"], new);
+    let check = w
+        .cmd(&["check", &new.to_string(), "--json"])
+        .output()
+        .expect("run");
+    let v: Value = serde_json::from_slice(&check.stdout).expect("json");
+    assert_eq!(
+        v[0]["reasons"],
+        serde_json::json!(["claimed"]),
+        "only its own claim stands against it"
     );
+    assert_eq!(port(&w.ok(&["claim", "web"])), new);
+    // --move with a new shape.
+    let block = w.ok(&["claim", "web", "--move", "--count", "2"]);
+    assert_eq!(block.split(' ').count(), 2);
+}
+
+#[test]
+fn a_block_larger_than_the_range_can_hold_names_the_largest_and_not_gc() {
+    let w = World::new();
+    let out = w.fails(&["claim", "big", "--count", "1000"], 1);
+    let err = stderr(&out);
+    assert!(err.contains("longest run of usable ports"), "{err}");
+    assert!(!err.contains("gc"), "{err}");
+    assert!(w.registry_bytes().is_empty());
+}
+
+#[test]
+fn claim_warns_naming_the_holder_when_the_port_is_in_use() {
+    let w = World::new();
+    let first = w.ok_in("busyclaim", &["claim", "web"]);
+    let listener = hold(port(&first));
+    let out = w
+        .cmd_in(&w.project("busyclaim"), &["claim", "web"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert_eq!(stdout(&out), first, "the claim's port is still printed");
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "devport: warning: web's port {first} is in use by "
+        )),
+        "{err}"
+    );
+    assert!(err.contains(&crate::support::own_pid_text()), "{err}");
+    #[cfg(target_os = "linux")]
+    {
+        let here = std::env::current_dir().expect("cwd");
+        assert!(err.contains(&format!(" in {}", here.display())), "{err}");
+    }
+    assert!(err.contains("devport claim web --move"), "{err}");
+    drop(listener);
+    let out = w
+        .cmd_in(&w.project("busyclaim"), &["claim", "web"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert_eq!(stderr(&out), "", "a free port is claimed without a word");
+}
+
+/// The project's own server on its port is no news: the test process works in the crate's
+/// folder, so a claim for that folder's project is not warned about.
+#[cfg(target_os = "linux")]
+#[test]
+fn claim_does_not_warn_about_the_projects_own_server() {
+    let w = World::new();
+    let crate_dir = env!("CARGO_MANIFEST_DIR");
+    let args = ["--project", crate_dir, "claim", "own-server-newcomer-cli"];
+    let first = w.ok_at(w.dir.path(), &args);
+    let _listener = hold(port(&first));
+    let out = w
+        .cmd_in(w.dir.path(), &args)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert_eq!(stdout(&out), first);
+    assert_eq!(stderr(&out), "");
+}
+
+#[test]
+fn blocks_show_as_a_range_in_tables_and_messages_and_as_ports_in_data() {
+    let w = World::new();
+    let ports = w.ok(&["claim", "grpc", "--count", "20"]);
+    let words: Vec<&str> = ports.split(' ').collect();
+    assert_eq!(
+        words.len(),
+        20,
+        "claim prints every port for scripts: {ports}"
+    );
+    let block = format!("{}-{}", words[0], words[19]);
+    let list = w.ok(&["list"]);
+    let row = list.lines().find(|l| l.contains("grpc")).expect("grpc row");
+    assert!(row.starts_with(&format!("{block}  ")), "{list}");
+    assert!(!row.contains(words[1]), "{list}");
+    let listed: serde_json::Value = serde_json::from_str(&w.ok(&["--json", "list"])).expect("json");
+    assert_eq!(listed[0]["ports"].as_array().map(Vec::len), Some(20));
+    let out = w
+        .cmd(&["release", "grpc"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let err = stderr(&out);
+    assert!(err.contains(&format!("({block})")), "{err}");
+    assert!(!err.contains(words[1]), "{err}");
+}
+
+#[test]
+fn claim_says_when_it_ignores_prefer_or_range() {
+    let w = World::new();
+    let wanted = policy_port(&w, "elsewhere");
+    let shop = w.project("shop");
+    let held = port(&w.ok(&["claim", "web"]));
+    assert_ne!(held, wanted);
+    let out = w
+        .cmd_in(&shop, &["claim", "web", "--prefer", &wanted.to_string()])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert_eq!(port(&stdout(&out)), held);
+    assert!(
+        stderr(&out).contains(&format!("'devport claim web --prefer {wanted} --move'")),
+        "{}",
+        stderr(&out)
+    );
+    let outside = format!("{}-{}", held + 1, held + 100);
+    let out = w
+        .cmd_in(&shop, &["claim", "web", "--range", &outside])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert_eq!(port(&stdout(&out)), held);
+    assert!(
+        stderr(&out).contains(&format!("'devport claim web --range {outside} --move'")),
+        "{}",
+        stderr(&out)
+    );
+    // Options the claim already satisfies, and none at all, stay quiet.
+    let around = format!("{}-{}", held - 1, held + 1);
+    for args in [
+        vec!["claim", "web", "--range", &around],
+        vec!["claim", "web", "--prefer", &held.to_string()],
+        vec!["claim", "web"],
+    ] {
+        w.cmd_in(&shop, &args).assert().success().stderr("");
+    }
+}
+
+#[test]
+fn claim_of_a_busy_port_names_the_listener() {
+    let w = World::new();
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let p = l.local_addr().expect("addr").port();
+    let before = w.registry_bytes();
+    let err = stderr(&w.fails(&["claim", "z", "--port", &p.to_string()], 1));
+    assert_eq!(w.registry_bytes(), before);
+    // Wine's socket tables show no owner (see `crate::support::own_pid_json`).
+    let listener = if crate::support::under_wine() {
+        format!("something listens on tcp 127.0.0.1:{p} (owner not visible)")
+    } else {
+        format!(
+            "pid {} ({}) listens on tcp 127.0.0.1:{p}",
+            std::process::id(),
+            process_name()
+        )
+    };
+    assert!(err.contains(&listener), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
 }

@@ -5,11 +5,10 @@
 use std::collections::BTreeMap;
 #[cfg(unix)]
 use std::path::Path;
-use std::path::PathBuf;
 
 #[cfg(unix)]
 use crate::support::bin;
-use crate::support::{World, port, stderr, stdout};
+use crate::support::{World, port, project, stderr, stdout};
 
 /// A value that quoting rules meet: blanks, `"`, backticks, `$`, `#` and braces written
 /// `{{ }}`. (A value with `'` and `$`, or a backslash, cannot be written to a `.env` every
@@ -19,16 +18,6 @@ const TRICKY_TOML: &str = r#"NOTE = "say \"$HOME\" `x` #1 {{x}} {project}""#;
 /// What [`TRICKY_TOML`] stands for in project `name`.
 fn tricky(name: &str) -> String {
     format!("say \"$HOME\" `x` #1 {{x}} {name}")
-}
-
-/// A project folder `name` with a manifest of two services (`db` a block of two) and `[env]`.
-fn project(w: &World, name: &str, env: &str) -> PathBuf {
-    let dir = w.project(name);
-    let manifest = format!(
-        "[services.api]\n[services.db]\ncount = 2\n\n[env]\nAPI_URL = \"http://localhost:{{port:api}}\"\nDATABASE_URL = \"postgres://app@localhost:{{port:db}}/{{project}}\"\nREPLICA = \"localhost:{{port:db:1}}\"\n{env}\n"
-    );
-    w.trusted_manifest(&dir, &manifest);
-    dir
 }
 
 /// The ports `up` gave `api` and `db` (from the JSON format).
@@ -90,7 +79,7 @@ fn up_and_env_export_computed_values_in_every_format() {
     let dotenv = w.ok_at(&dir, &["env", "--format", "dotenv"]);
     let read: BTreeMap<String, String> = crate::support::dotenv(&dotenv).into_iter().collect();
     assert_eq!(read, vars);
-    std::fs::write(dir.join(".env"), "KEEP='me'\nNOTE=old # note\n").expect(".env");
+    w.file(dir.join(".env"), "KEEP='me'\nNOTE=old # note\n");
     w.ok_at(&dir, &["env", "--format", "dotenv", "--write", ".env"]);
     let written = std::fs::read_to_string(dir.join(".env")).expect("read .env");
     let read: BTreeMap<String, String> = crate::support::dotenv(&written).into_iter().collect();
@@ -269,7 +258,7 @@ fn bad_env_tables_are_refused_before_anything_is_claimed_or_written() {
     ];
     for (line, at, words) in cases {
         let text = format!("[services.api]\n[services.db]\ncount = 2\n[env]\n{line}\n");
-        std::fs::write(dir.join("devport.toml"), &text).expect("manifest");
+        w.manifest(&dir, &text);
         for args in [
             &["up", "--write-env", ".env"][..],
             &["env", "--write", ".env"][..],
@@ -335,12 +324,8 @@ fn computed_names_meet_claims_outside_the_manifest() {
 fn direnv_recipe_exports_the_computed_values() {
     let w = World::new();
     let dir = w.project("dshop");
-    std::fs::write(
-        dir.join("devport.toml"),
-        format!("[services.api]\n[services.db]\n[env]\nDATABASE_URL = \"pg://localhost:{{port:db}}/{{project}}\"\n{TRICKY_TOML}\n"),
-    )
-    .expect("manifest");
-    std::fs::write(dir.join(".envrc"), "eval \"$(devport up)\"\n").expect(".envrc");
+    w.manifest(&dir, format!("[services.api]\n[services.db]\n[env]\nDATABASE_URL = \"pg://localhost:{{port:db}}/{{project}}\"\n{TRICKY_TOML}\n"),);
+    w.file(dir.join(".envrc"), "eval \"$(devport up)\"\n");
     let path = format!(
         "{}:{}",
         bin().parent().expect("bin dir").display(),
@@ -403,11 +388,8 @@ fn compose_recipe_reads_the_computed_database_url() {
         "GREETING = \"hello $USER # {{not a comment}}\"",
     );
     w.ok_at(&dir, &["up", "--write-env", ".env"]);
-    std::fs::write(
-        dir.join("docker-compose.yml"),
-        "services:\n  app:\n    image: alpine\n    environment:\n      DATABASE_URL: ${DATABASE_URL:?run devport up --write-env .env}\n      GREETING: ${GREETING}\n",
-    )
-    .expect("compose file");
+    w.file(dir.join("docker-compose.yml"),
+        "services:\n  app:\n    image: alpine\n    environment:\n      DATABASE_URL: ${DATABASE_URL:?run devport up --write-env .env}\n      GREETING: ${GREETING}\n",);
     let out = w
         .program_in("docker-compose", &dir, &["config"])
         .env("USER", "someone-else")
@@ -429,72 +411,6 @@ fn compose_recipe_reads_the_computed_database_url() {
     );
 }
 
-/// `exec` arguments take `{port:SERVICE:N}` and `{{`/`}}` as `[env]` values do, and a bad one is refused
-/// before anything is claimed or run.
-#[cfg(unix)]
-#[test]
-fn exec_arguments_read_a_place_in_a_block() {
-    let w = World::new();
-    let dir = w.project("xshop");
-    std::fs::write(
-        dir.join("devport.toml"),
-        "[services.api]\n[services.db]\ncount = 2\n",
-    )
-    .expect("manifest");
-    for (arg, words) in [
-        ("{port:db:1}", "not claimed yet"),
-        ("{port:}", "empty service name"),
-    ] {
-        let out = w.fails_in(&dir, &["exec", "api", "--", "echo", arg], 2);
-        assert!(stderr(&out).contains(words), "{arg}: {}", stderr(&out));
-        assert!(
-            w.registry_bytes().is_empty(),
-            "{arg}: claimed before refusing"
-        );
-    }
-    w.ok_at(&dir, &["up"]);
-    let db: u16 = w
-        .ok_at(&dir, &["claim", "db", "--count", "2"])
-        .split_whitespace()
-        .next()
-        .and_then(|p| p.parse().ok())
-        .expect("db's first port");
-    let out = w.ok_at(
-        &dir,
-        &[
-            "exec",
-            "api",
-            "--",
-            "echo",
-            "{port:db:0} {port:db:1} {port:api:0} {{port}} {{{port}}} {project} {\"a\": 1} ${PORT}",
-        ],
-    );
-    let api = port(&w.ok_at(&dir, &["claim", "api"]));
-    // `{{` and `}}` are literal braces, as in `[env]`, so a literal `{port}` can be passed; a
-    // brace that opens no placeholder is the command's own.
-    assert_eq!(
-        out.trim(),
-        format!(
-            "{db} {} {api} {{port}} {{{api}}} xshop {{\"a\": 1}} ${{PORT}}",
-            db + 1
-        )
-    );
-    let out = w.fails_in(&dir, &["exec", "api", "--", "echo", "{port:db:2}"], 2);
-    assert!(
-        stderr(&out).contains("numbered from 0 to 1"),
-        "{}",
-        stderr(&out)
-    );
-    // A place that is not one number is named as such, not as a place outside the block.
-    let out = w.fails_in(&dir, &["exec", "api", "--", "echo", "{port:db:1:2}"], 2);
-    let err = stderr(&out);
-    assert!(
-        err.contains("argument 2 of the command") && err.contains("'1:2' where a port's place"),
-        "{err}"
-    );
-    assert!(!err.contains("numbered from"), "{err}");
-}
-
 /// A computed value that has no value now (its service is not claimed) is not left in `.env`
 /// with an old port: its line is removed, the others are kept, and stderr says why.
 #[test]
@@ -505,11 +421,10 @@ fn env_write_drops_a_computed_value_that_has_none_now() {
         &dir,
         "[services.api]\n[services.db]\n[env]\nDATABASE_URL = \"pg://localhost:{port:db}\"\n",
     );
-    std::fs::write(
+    w.file(
         dir.join(".env"),
         "KEEP=1\nDATABASE_URL=pg://localhost:1234\n# note\n",
-    )
-    .expect(".env");
+    );
     let api = port(&w.ok_at(&dir, &["claim", "api"]));
     let out = w
         .cmd_in(&dir, &["env", "--write", ".env"])
@@ -536,12 +451,8 @@ fn a_project_name_that_breaks_a_value_is_refused_before_claiming() {
     let w = World::new();
     for folder in ["esc\u{1b}[31mred", "q'$(id)"] {
         let dir = w.dir.path().join(folder);
-        std::fs::create_dir_all(dir.join(".git")).expect("project");
-        std::fs::write(
-            dir.join("devport.toml"),
-            "[services.web]\n[env]\nP = \"{project}\"\n",
-        )
-        .expect("manifest");
+        w.dir(dir.join(".git"));
+        w.manifest(&dir, "[services.web]\n[env]\nP = \"{project}\"\n");
         for args in [
             &["up"][..],
             &["env"][..],

@@ -3,14 +3,21 @@
 //! argument shape, and a fake Docker Engine on a Unix socket in a temporary folder, pointed at
 //! by `DOCKER_HOST`.
 
-use std::io::{BufRead as _, Read as _, Write as _};
+use std::io::BufRead as _;
+use std::io::Read as _;
+use std::io::Write as _;
 use std::os::unix::net::UnixListener;
-use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::path::PathBuf;
+use std::process::Output;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::time::Duration;
+use std::time::Instant;
 
-use serde_json::{Value, json};
+use serde_json::Value;
+use serde_json::json;
 
 use crate::support::{Reaped, World, claim_port, json_of, port};
 
@@ -209,6 +216,108 @@ fn no_engine(w: &World) -> String {
     format!("unix://{}", w.dir.path().join("absent.sock").display())
 }
 
+/// `check PORT` of the fake proxy with `answer` from the engine: the container end is shown,
+/// unnamed, and the command ends quickly.
+fn unnamed_with(answer: Answer) {
+    let w = World::new();
+    let engine = Engine::start(w.dir.path(), answer);
+    let (proxy, p) = fake_proxy(w.dir.path());
+    let started = Instant::now();
+    let out = run(&w, &engine.docker_host(), &["check", &p.to_string()]);
+    let took = started.elapsed();
+    let row = line_of(&text(&out), proxy.0.id());
+    assert!(row.ends_with("container 172.17.0.2:5432"), "{row}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    assert_eq!(engine.requests().len(), 1, "asked once");
+}
+
+/// The `audit --json` row whose `key` is `value`, and the exit code, with the engine at
+/// `docker_host`.
+fn audit_row(w: &World, docker_host: &str, key: &str, value: u32) -> (Value, Option<i32>) {
+    let out = run(w, docker_host, &["audit", "--json"]);
+    let rows = json_of(&out);
+    let row = rows
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r[key] == json!(value)))
+        .unwrap_or_else(|| panic!("no row for {key} {value}: {rows}"))
+        .clone();
+    (row, out.status.code())
+}
+
+/// The `audit` finding and exit code for the fake proxy's port, claimed by `shop`, with the
+/// engine at `docker_host`.
+fn audit_finding(w: &World, docker_host: &str, pid: u32) -> (String, Option<i32>) {
+    let (row, code) = audit_row(w, docker_host, "pid", pid);
+    (
+        row["finding"].as_str().unwrap_or_default().to_string(),
+        code,
+    )
+}
+
+/// An engine that lists container `shop-db-1`, started by `docker compose` in `dir`, with the
+/// world's folder opened for traversal (a process of another user reaches the proxy script).
+fn composed_engine(w: &World, dir: &Path) -> Engine {
+    let engine = Engine::start(
+        w.dir.path(),
+        ok(&listed_with(
+            "shop-db-1",
+            &json!({ "com.docker.compose.project.working_dir": dir.display().to_string() }),
+        )),
+    );
+    std::fs::set_permissions(
+        w.dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o711),
+    )
+    .expect("open the world for traversal");
+    engine
+}
+
+/// A fake proxy on a port `shop` claims, for a container that an engine says `docker compose`
+/// started in the project folder `folder`.
+fn composed_in(w: &World, folder: &str) -> (Engine, Reaped) {
+    let engine = composed_engine(w, &w.project(folder));
+    let (proxy, p) = fake_proxy(w.dir.path());
+    claim_port(w, p);
+    (engine, proxy)
+}
+
+/// Red team 2, finding 2: a trusted forwarder speaks for itself only. A child it forked that
+/// holds the same socket and works in `blog` (as the same user; with root, as nobody) is
+/// judged as any process: the engine saying the container was started in `shop` does not
+/// make the port shop's, and without the engine the port is not "ok" either.
+fn a_forwarders_other_holders_are_judged_as_any_process(child_uid: Option<u32>) {
+    let w = World::new();
+    let shop = w.project("shop");
+    let blog = w.project("blog");
+    let engine = composed_engine(&w, &shop);
+    let (proxy, p) = fake_proxy_on(w.dir.path(), free_port(), |cmd| {
+        cmd.env("FAKE_FORK_INTO", &blog);
+        if let Some(uid) = child_uid {
+            cmd.env("FAKE_FORK_UID", uid.to_string());
+        }
+    });
+    claim_port(&w, p);
+    let why = if child_uid.is_some() {
+        "runs as user nobody"
+    } else {
+        "works in "
+    };
+    for host in [engine.docker_host(), no_engine(&w)] {
+        let (row, code) = audit_row(&w, &host, "port", u32::from(p));
+        assert_eq!(row["finding"], json!("conflict"), "{host}: {row}");
+        assert_eq!(code, Some(1), "{host}");
+        assert_eq!(row["holders"].as_array().map(Vec::len), Some(2), "{row}");
+        let doctor = run(&w, &host, &["doctor"]);
+        assert_eq!(doctor.status.code(), Some(1), "{host}: {}", text(&doctor));
+        assert!(text(&doctor).contains(why), "{}", text(&doctor));
+        let wait = run(&w, &host, &["wait", "web", "--owned", "--timeout", "1s"]);
+        assert_eq!(wait.status.code(), Some(1), "{host}: {}", text(&wait));
+        let err = String::from_utf8_lossy(&wait.stderr);
+        assert!(err.contains(why), "{err}");
+    }
+    drop(proxy);
+}
+
 #[test]
 fn check_audit_and_list_live_show_the_container_end() {
     let w = World::new();
@@ -340,21 +449,6 @@ fn control_characters_in_names_are_escaped() {
     );
 }
 
-/// `check PORT` of the fake proxy with `answer` from the engine: the container end is shown,
-/// unnamed, and the command ends quickly.
-fn unnamed_with(answer: Answer) {
-    let w = World::new();
-    let engine = Engine::start(w.dir.path(), answer);
-    let (proxy, p) = fake_proxy(w.dir.path());
-    let started = Instant::now();
-    let out = run(&w, &engine.docker_host(), &["check", &p.to_string()]);
-    let took = started.elapsed();
-    let row = line_of(&text(&out), proxy.0.id());
-    assert!(row.ends_with("container 172.17.0.2:5432"), "{row}");
-    assert!(took < Duration::from_secs(5), "took {took:?}");
-    assert_eq!(engine.requests().len(), 1, "asked once");
-}
-
 #[test]
 fn an_engine_that_never_answers_costs_at_most_the_timeout() {
     unnamed_with(Answer::Silent);
@@ -387,7 +481,7 @@ fn only_unix_sockets_are_asked() {
     let w = World::new();
     let (proxy, p) = fake_proxy(w.dir.path());
     let file = w.dir.path().join("not-a-socket");
-    std::fs::write(&file, "HTTP/1.0 200 OK\r\n\r\n[]").expect("write");
+    w.file(&file, "HTTP/1.0 200 OK\r\n\r\n[]");
     for host in [
         format!("unix://{}", file.display()),
         "tcp://127.0.0.1:9".to_string(),
@@ -421,29 +515,6 @@ fn an_engine_socket_of_another_user_is_not_trusted() {
     assert!(engine.requests().is_empty());
 }
 
-/// The `audit --json` row whose `key` is `value`, and the exit code, with the engine at
-/// `docker_host`.
-fn audit_row(w: &World, docker_host: &str, key: &str, value: u32) -> (Value, Option<i32>) {
-    let out = run(w, docker_host, &["audit", "--json"]);
-    let rows = json_of(&out);
-    let row = rows
-        .as_array()
-        .and_then(|rows| rows.iter().find(|r| r[key] == json!(value)))
-        .unwrap_or_else(|| panic!("no row for {key} {value}: {rows}"))
-        .clone();
-    (row, out.status.code())
-}
-
-/// The `audit` finding and exit code for the fake proxy's port, claimed by `shop`, with the
-/// engine at `docker_host`.
-fn audit_finding(w: &World, docker_host: &str, pid: u32) -> (String, Option<i32>) {
-    let (row, code) = audit_row(w, docker_host, "pid", pid);
-    (
-        row["finding"].as_str().unwrap_or_default().to_string(),
-        code,
-    )
-}
-
 #[test]
 fn a_claimed_container_port_is_not_a_conflict_because_of_the_proxy() {
     // docker-proxy works in the daemon's folder, never the project's: that says nothing about
@@ -455,33 +526,6 @@ fn a_claimed_container_port_is_not_a_conflict_because_of_the_proxy() {
         audit_finding(&w, &no_engine(&w), proxy.0.id()),
         ("ok".to_string(), Some(0))
     );
-}
-
-/// An engine that lists container `shop-db-1`, started by `docker compose` in `dir`, with the
-/// world's folder opened for traversal (a process of another user reaches the proxy script).
-fn composed_engine(w: &World, dir: &Path) -> Engine {
-    let engine = Engine::start(
-        w.dir.path(),
-        ok(&listed_with(
-            "shop-db-1",
-            &json!({ "com.docker.compose.project.working_dir": dir.display().to_string() }),
-        )),
-    );
-    std::fs::set_permissions(
-        w.dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o711),
-    )
-    .expect("open the world for traversal");
-    engine
-}
-
-/// A fake proxy on a port `shop` claims, for a container that an engine says `docker compose`
-/// started in the project folder `folder`.
-fn composed_in(w: &World, folder: &str) -> (Engine, Reaped) {
-    let engine = composed_engine(w, &w.project(folder));
-    let (proxy, p) = fake_proxy(w.dir.path());
-    claim_port(w, p);
-    (engine, proxy)
 }
 
 #[test]
@@ -667,43 +711,6 @@ fn a_forwarder_of_another_user_is_not_trusted_for_its_name() {
     );
     let wait = run(&w, &host, &["wait", "web", "--owned", "--timeout", "1s"]);
     assert_eq!(wait.status.code(), Some(1), "{}", text(&wait));
-    drop(proxy);
-}
-
-/// Red team 2, finding 2: a trusted forwarder speaks for itself only. A child it forked that
-/// holds the same socket and works in `blog` (as the same user; with root, as nobody) is
-/// judged as any process: the engine saying the container was started in `shop` does not
-/// make the port shop's, and without the engine the port is not "ok" either.
-fn a_forwarders_other_holders_are_judged_as_any_process(child_uid: Option<u32>) {
-    let w = World::new();
-    let shop = w.project("shop");
-    let blog = w.project("blog");
-    let engine = composed_engine(&w, &shop);
-    let (proxy, p) = fake_proxy_on(w.dir.path(), free_port(), |cmd| {
-        cmd.env("FAKE_FORK_INTO", &blog);
-        if let Some(uid) = child_uid {
-            cmd.env("FAKE_FORK_UID", uid.to_string());
-        }
-    });
-    claim_port(&w, p);
-    let why = if child_uid.is_some() {
-        "runs as user nobody"
-    } else {
-        "works in "
-    };
-    for host in [engine.docker_host(), no_engine(&w)] {
-        let (row, code) = audit_row(&w, &host, "port", u32::from(p));
-        assert_eq!(row["finding"], json!("conflict"), "{host}: {row}");
-        assert_eq!(code, Some(1), "{host}");
-        assert_eq!(row["holders"].as_array().map(Vec::len), Some(2), "{row}");
-        let doctor = run(&w, &host, &["doctor"]);
-        assert_eq!(doctor.status.code(), Some(1), "{host}: {}", text(&doctor));
-        assert!(text(&doctor).contains(why), "{}", text(&doctor));
-        let wait = run(&w, &host, &["wait", "web", "--owned", "--timeout", "1s"]);
-        assert_eq!(wait.status.code(), Some(1), "{host}: {}", text(&wait));
-        let err = String::from_utf8_lossy(&wait.stderr);
-        assert!(err.contains(why), "{err}");
-    }
     drop(proxy);
 }
 

@@ -77,53 +77,6 @@ fn links(text: &str) -> Vec<String> {
     found
 }
 
-#[test]
-fn every_relative_link_of_the_readme_and_docs_resolves() {
-    let mut broken = Vec::new();
-    for (page, text) in pages() {
-        for link in links(&text) {
-            if link.contains("://") || link.starts_with("mailto:") {
-                continue;
-            }
-            let (file, fragment) = link.split_once('#').unwrap_or((&link, ""));
-            let target = if file.is_empty() {
-                page.clone()
-            } else {
-                page.parent().expect("folder").join(file)
-            };
-            if !target.exists() {
-                broken.push(format!("{}: {link}: no such file", page.display()));
-                continue;
-            }
-            if !fragment.is_empty() {
-                let heads = std::fs::read_to_string(&target)
-                    .map(|t| anchors(&t))
-                    .unwrap_or_default();
-                if !heads.iter().any(|a| a == fragment) {
-                    broken.push(format!("{}: {link}: no such heading", page.display()));
-                }
-            }
-        }
-    }
-    assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
-}
-
-#[test]
-fn the_readme_is_read_in_five_minutes() {
-    let text = std::fs::read_to_string(root().join("README.md")).expect("README");
-    let lines = text.lines().count();
-    assert!(
-        lines <= 300,
-        "README.md has {lines} lines; move reference text to docs/"
-    );
-    for required in [
-        "cargo run --release -- claim myservice",
-        "cargo test --locked",
-    ] {
-        assert!(text.contains(required), "README.md lost `{required}`");
-    }
-}
-
 /// What legitimately differs between two runs of the tour, made equal; nothing else is:
 /// times (`2026-12-03 18:08`, RFC 3339), pids (`pid 24101`, `"pid": 24101`), every number of a
 /// `lease` (leased ports are picked at random), and runs of spaces (a table's columns widen
@@ -188,8 +141,8 @@ fn digits_as_n(word: &str) -> String {
     out
 }
 
-#[cfg(target_os = "linux")]
 /// The tour's transcript as command blocks: a `$` line and what it printed.
+#[cfg(target_os = "linux")]
 fn blocks(transcript: &str) -> Vec<Vec<String>> {
     let mut all: Vec<Vec<String>> = Vec::new();
     for line in transcript.lines() {
@@ -209,8 +162,8 @@ fn blocks(transcript: &str) -> Vec<Vec<String>> {
     all
 }
 
-#[cfg(target_os = "linux")]
 /// The lines of every fenced block of the README and docs/, normalised as the transcript is.
+#[cfg(target_os = "linux")]
 fn documented() -> Vec<Vec<String>> {
     let mut found = Vec::new();
     for (_, text) in pages() {
@@ -241,9 +194,9 @@ fn appears(block: &[String], docs: &[Vec<String>]) -> bool {
         .any(|lines| lines.windows(block.len()).any(|w| w == block))
 }
 
-#[cfg(target_os = "linux")]
 /// Runs the tour against the binary under test, in a network namespace of its own (so the
 /// machine's other sockets stay out of `audit`, and every port the tour wants is free).
+#[cfg(target_os = "linux")]
 fn tour() -> String {
     let script = root().join("examples/readme-tour.sh");
     let mut cmd = std::process::Command::new("unshare");
@@ -263,6 +216,53 @@ fn tour() -> String {
     let out = cmd.output().expect("run unshare");
     assert!(out.status.success(), "the tour failed: {out:?}");
     String::from_utf8(out.stdout).expect("UTF-8 transcript")
+}
+
+#[test]
+fn every_relative_link_of_the_readme_and_docs_resolves() {
+    let mut broken = Vec::new();
+    for (page, text) in pages() {
+        for link in links(&text) {
+            if link.contains("://") || link.starts_with("mailto:") {
+                continue;
+            }
+            let (file, fragment) = link.split_once('#').unwrap_or((&link, ""));
+            let target = if file.is_empty() {
+                page.clone()
+            } else {
+                page.parent().expect("folder").join(file)
+            };
+            if !target.exists() {
+                broken.push(format!("{}: {link}: no such file", page.display()));
+                continue;
+            }
+            if !fragment.is_empty() {
+                let heads = std::fs::read_to_string(&target)
+                    .map(|t| anchors(&t))
+                    .unwrap_or_default();
+                if !heads.iter().any(|a| a == fragment) {
+                    broken.push(format!("{}: {link}: no such heading", page.display()));
+                }
+            }
+        }
+    }
+    assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
+}
+
+#[test]
+fn the_readme_is_read_in_five_minutes() {
+    let text = std::fs::read_to_string(root().join("README.md")).expect("README");
+    let lines = text.lines().count();
+    assert!(
+        lines <= 300,
+        "README.md has {lines} lines; move reference text to docs/"
+    );
+    for required in [
+        "cargo run --release -- claim myservice",
+        "cargo test --locked",
+    ] {
+        assert!(text.contains(required), "README.md lost `{required}`");
+    }
 }
 
 #[cfg(target_os = "linux")]

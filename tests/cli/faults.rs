@@ -1,23 +1,26 @@
-//! Fault injection: load, crashes at random moments, failing writes, a held lock, and corrupt
-//! or hostile registries. `DEVPORT_FAULT_ROUNDS` raises the number of crash rounds (default
-//! 100).
+//! Fault injection: load, crashes at random moments, failing writes and a held lock.
+//! `DEVPORT_FAULT_ROUNDS` raises the number of crash rounds (default 100).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::io::BufRead as _;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::path::PathBuf;
+use std::process::Child;
+use std::process::Command;
+use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{Reaped, World, port, stderr, stdout};
+use crate::support::{Reaped, World, port, stderr, stdout, ten_claims};
 
 fn spawn(w: &World, dir: &Path, args: &[&str]) -> Child {
     let mut cmd = w.std_cmd_in(dir, args);
     // What is under test is that no claim is lost and no port handed out twice, not how fast
     // the lock turns over: Wine starts a process in about 100 ms on 2 cores, so 256 of them
     // queue for longer than the default 10 s (the build before this change did too).
-    if crate::windows::under_wine() {
+    if crate::support::under_wine() {
         cmd.env("DEVPORT_LOCK_TIMEOUT", "300");
     }
     cmd.stdout(Stdio::piped())
@@ -35,6 +38,98 @@ fn claims_by_service(w: &World) -> BTreeMap<String, u64> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// A small deterministic generator, so a failing round can be replayed.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self, below: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % below
+    }
+}
+
+#[cfg(unix)]
+fn state_files(w: &World) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(w.dir.path().join("state"))
+        .expect("dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// A tmpfs mounted for one test, unmounted on drop (even when the test fails).
+struct Mount(PathBuf);
+
+impl Mount {
+    fn tmpfs(dir: &Path, size: &str) -> Option<Mount> {
+        std::fs::create_dir_all(dir).ok()?;
+        let ok = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
+            .arg(dir)
+            .status()
+            .ok()?
+            .success();
+        ok.then(|| Mount(dir.to_path_buf()))
+    }
+
+    fn read_only(&self) -> bool {
+        Command::new("mount")
+            .args(["-o", "remount,ro"])
+            .arg(&self.0)
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// A registry on a fresh tmpfs of `size` (the tests that use it need root).
+fn tmpfs_registry(w: &World, name: &str, size: &str) -> (Mount, PathBuf) {
+    let dir = w.dir.path().join(name);
+    let mount = Mount::tmpfs(&dir, size).expect("mount a tmpfs (run as root)");
+    (mount, dir.join("registry.json"))
+}
+
+/// `devport claim SERVICE` in `shop` against the registry at `registry`.
+fn claim_into(w: &World, registry: &Path, service: &str) -> std::process::Output {
+    w.cmd_in(&w.project("shop"), &["claim", service])
+        .env("DEVPORT_REGISTRY", registry)
+        .output()
+        .expect("run")
+}
+
+/// A python3 child that takes the registry lock and holds it until killed.
+fn lock_holder(lock: &Path) -> Option<Reaped> {
+    let script = "import fcntl, sys, time\nf = open(sys.argv[1], 'a')\nfcntl.flock(f, fcntl.LOCK_EX)\nprint('locked', flush=True)\ntime.sleep(120)\n";
+    let mut child = Reaped(
+        Command::new("python3")
+            .args(["-c", script])
+            .arg(lock)
+            .stdout(Stdio::piped())
+            .spawn()
+            .ok()?,
+    );
+    let mut line = String::new();
+    std::io::BufReader::new(child.0.stdout.as_mut()?)
+        .read_line(&mut line)
+        .ok()?;
+    (line.trim() == "locked").then_some(child)
 }
 
 #[test]
@@ -68,18 +163,6 @@ fn load_256_different_and_256_same() {
         .collect();
     assert_eq!(outs.len(), 1, "{outs:?}");
     assert_eq!(claims_by_service(&w).len(), 257);
-}
-
-/// A small deterministic generator, so a failing round can be replayed.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self, below: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % below
-    }
 }
 
 #[test]
@@ -166,31 +249,11 @@ fn crash_rounds_never_lose_or_corrupt() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
-/// Ten claims, so the registry is larger than one 1 KiB block.
-fn populated() -> World {
-    let w = World::new();
-    for i in 0..10 {
-        w.ok(&["claim", &format!("s{i}")]);
-    }
-    w
-}
-
-#[cfg(unix)]
-fn state_files(w: &World) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(w.dir.path().join("state"))
-        .expect("dir")
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
 // ulimit -f and SIGXFSZ are Unix.
 #[cfg(unix)]
 #[test]
 fn file_size_limit_fails_cleanly() {
-    let w = populated();
+    let w = ten_claims();
     let before = w.registry_bytes();
     let shop = w.project("shop");
     let bin = crate::support::bin();
@@ -210,57 +273,6 @@ fn file_size_limit_fails_cleanly() {
     assert_eq!(stderr(&out).lines().count(), 1);
     assert_eq!(w.registry_bytes(), before);
     assert_eq!(state_files(&w), ["registry.json", "registry.lock"]);
-}
-
-/// A tmpfs mounted for one test, unmounted on drop (even when the test fails).
-struct Mount(PathBuf);
-
-impl Mount {
-    fn tmpfs(dir: &Path, size: &str) -> Option<Mount> {
-        std::fs::create_dir_all(dir).ok()?;
-        let ok = Command::new("mount")
-            .args([
-                "-t",
-                "tmpfs",
-                "-o",
-                &format!("size={size},mode=0700"),
-                "tmpfs",
-            ])
-            .arg(dir)
-            .status()
-            .ok()?
-            .success();
-        ok.then(|| Mount(dir.to_path_buf()))
-    }
-
-    fn read_only(&self) -> bool {
-        Command::new("mount")
-            .args(["-o", "remount,ro"])
-            .arg(&self.0)
-            .status()
-            .is_ok_and(|s| s.success())
-    }
-}
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
-
-/// A registry on a fresh tmpfs of `size` (the tests that use it need root).
-fn tmpfs_registry(w: &World, name: &str, size: &str) -> (Mount, PathBuf) {
-    let dir = w.dir.path().join(name);
-    let mount = Mount::tmpfs(&dir, size).expect("mount a tmpfs (run as root)");
-    (mount, dir.join("registry.json"))
-}
-
-/// `devport claim SERVICE` in `shop` against the registry at `registry`.
-fn claim_into(w: &World, registry: &Path, service: &str) -> std::process::Output {
-    w.cmd_in(&w.project("shop"), &["claim", service])
-        .env("DEVPORT_REGISTRY", registry)
-        .output()
-        .expect("run")
 }
 
 #[test]
@@ -310,28 +322,10 @@ fn full_disk_fails_cleanly() {
     assert!(tmp.is_empty());
 }
 
-/// A python3 child that takes the registry lock and holds it until killed.
-fn lock_holder(lock: &Path) -> Option<Reaped> {
-    let script = "import fcntl, sys, time\nf = open(sys.argv[1], 'a')\nfcntl.flock(f, fcntl.LOCK_EX)\nprint('locked', flush=True)\ntime.sleep(120)\n";
-    let mut child = Reaped(
-        Command::new("python3")
-            .args(["-c", script])
-            .arg(lock)
-            .stdout(Stdio::piped())
-            .spawn()
-            .ok()?,
-    );
-    let mut line = String::new();
-    std::io::BufReader::new(child.0.stdout.as_mut()?)
-        .read_line(&mut line)
-        .ok()?;
-    (line.trim() == "locked").then_some(child)
-}
-
 #[test]
 #[ignore = "needs python3 (a lock holder that is not devport, killed with SIGKILL)"]
 fn held_lock_times_out_naming_the_holder_and_a_dead_holder_blocks_nobody() {
-    let w = populated();
+    let w = ten_claims();
     let mut holder =
         lock_holder(&w.dir.path().join("state/registry.lock")).expect("python3 holds the lock");
     let before = w.registry_bytes();
@@ -353,191 +347,4 @@ fn held_lock_times_out_naming_the_holder_and_a_dead_holder_blocks_nobody() {
         .env("DEVPORT_LOCK_TIMEOUT", "1")
         .assert()
         .success();
-}
-
-#[test]
-fn corrupt_registries_are_reported_and_kept() {
-    let cases: &[(&str, &[u8], &str)] = &[
-        ("empty", b"", "line 1"),
-        (
-            "truncated",
-            b"{\n  \"version\": 1,\n  \"claims\": [\n    {\"project\": \"shop\",",
-            "line 4",
-        ),
-        ("garbage", b"\x00\x01\x02\xff binary", "line 1"),
-        (
-            "invalid utf-8",
-            b"{\"version\": 1, \"claims\": [{\"project\": \"\xff\xfe\"}]}",
-            "line 1",
-        ),
-        (
-            "wrong types",
-            b"{\"version\": 1, \"claims\": {\"a\": 1}}",
-            "line 1",
-        ),
-        (
-            "version 99",
-            b"{\"version\": 99, \"claims\": []}",
-            "unsupported registry version (got 99",
-        ),
-    ];
-    for (name, bytes, needle) in cases {
-        let w = World::new();
-        std::fs::write(w.registry(), bytes).expect("write");
-        for args in [
-            &["claim", "web"][..],
-            &["list"],
-            &["release", "--all"],
-            &["gc"],
-        ] {
-            let out = w.cmd(args).output().expect("run");
-            assert_eq!(
-                out.status.code(),
-                Some(3),
-                "{name} {args:?}: {}",
-                stderr(&out)
-            );
-            let err = stderr(&out);
-            assert!(
-                err.contains(needle) && err.lines().count() == 1,
-                "{name}: {err}"
-            );
-            assert_eq!(w.registry_bytes(), *bytes, "{name}: the file was changed");
-        }
-        let out = w.fails(&["doctor", "--json"], 3);
-        let v: Value = serde_json::from_slice(&out.stdout).expect("json");
-        assert_eq!(v[0]["code"], "registry-unreadable", "{name}");
-    }
-}
-
-#[test]
-fn duplicate_ports_are_accepted_and_flagged_by_doctor() {
-    let w = World::new();
-    let claim = |service: &str| {
-        format!(
-            "{{\"project\": \"shop\", \"project_path\": {:?}, \"service\": \"{service}\", \"port\": 21000, \"count\": 1, \"proto\": \"tcp\", \"created\": \"2026-01-01T00:00:00Z\", \"last_used\": \"2026-01-01T00:00:00Z\"}}",
-            dunce::canonicalize(w.project("shop"))
-                .expect("canon")
-                .display()
-                .to_string()
-        )
-    };
-    std::fs::write(
-        w.registry(),
-        format!(
-            "{{\"version\": 1, \"claims\": [{}, {}]}}\n",
-            claim("a"),
-            claim("b")
-        ),
-    )
-    .expect("write");
-    assert_eq!(w.ok(&["claim", "a"]), "21000");
-    assert_ne!(w.ok(&["claim", "c"]), "21000");
-    let out = stdout(&w.fails(&["doctor"], 1));
-    assert!(
-        out.contains("overlap") && out.contains("shop/a") && out.contains("shop/b"),
-        "{out}"
-    );
-}
-
-#[test]
-fn a_directory_where_the_registry_should_be() {
-    let w = World::new();
-    std::fs::create_dir_all(w.registry()).expect("mkdir");
-    let out = w.fails(&["claim", "web"], 3);
-    assert!(
-        stderr(&out).contains("is a folder, not a regular file"),
-        "{}",
-        stderr(&out)
-    );
-    assert!(w.registry().is_dir());
-}
-
-#[cfg(unix)]
-#[test]
-fn a_symlink_to_another_users_file_is_refused() {
-    let w = populated();
-    let target = w.dir.path().join("theirs.json");
-    std::fs::rename(w.registry(), &target).expect("move");
-    std::os::unix::fs::symlink(&target, w.registry()).expect("symlink");
-    // A link to one's own file is followed, and writes keep the link.
-    w.ok(&["claim", "via-link"]);
-    assert!(
-        std::fs::symlink_metadata(w.registry())
-            .expect("meta")
-            .file_type()
-            .is_symlink()
-    );
-    assert!(
-        std::fs::read_to_string(&target)
-            .expect("read")
-            .contains("via-link")
-    );
-}
-
-#[cfg(unix)]
-#[test]
-#[ignore = "needs root: gives the registry's target to another user (chown)"]
-fn a_symlink_to_another_users_file_is_refused_as_root() {
-    let w = populated();
-    let target = w.dir.path().join("theirs.json");
-    std::fs::rename(w.registry(), &target).expect("move");
-    std::os::unix::fs::symlink(&target, w.registry()).expect("symlink");
-    nix::unistd::chown(
-        &target,
-        Some(nix::unistd::Uid::from_raw(65534)),
-        Some(nix::unistd::Gid::from_raw(65534)),
-    )
-    .expect("chown (run as root)");
-    let before = std::fs::read(&target).expect("read");
-    let out = w.fails(&["claim", "web"], 3);
-    assert!(
-        stderr(&out).contains("belongs to uid 65534"),
-        "{}",
-        stderr(&out)
-    );
-    assert_eq!(std::fs::read(&target).expect("read"), before);
-}
-
-#[cfg(unix)]
-#[test]
-fn a_world_writable_registry_folder_is_refused() {
-    use std::os::unix::fs::PermissionsExt as _;
-    let w = populated();
-    let dir = w.dir.path().join("state");
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
-    let before = w.registry_bytes();
-    let out = w.cmd(&["claim", "web"]).output().expect("run");
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("chmod back");
-    assert_eq!(out.status.code(), Some(3));
-    assert!(
-        stderr(&out).contains("writable by every user") && stderr(&out).contains("chmod o-w"),
-        "{}",
-        stderr(&out)
-    );
-    assert_eq!(w.registry_bytes(), before);
-}
-
-#[cfg(unix)]
-#[test]
-fn a_group_shared_folder_gets_group_writable_files() {
-    use std::os::unix::fs::PermissionsExt as _;
-    let w = World::new();
-    let dir = w.dir.path().join("state");
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o770)).expect("chmod");
-    w.ok(&["claim", "web"]);
-    let mode = |name: &str| {
-        std::fs::metadata(dir.join(name)).map_or(0, |m| m.permissions().mode() & 0o777)
-    };
-    assert_eq!(mode("registry.json"), 0o660);
-    assert_eq!(mode("registry.lock"), 0o660);
-    w.ok(&["doctor"]);
-    // A private folder keeps private files.
-    let w = World::new();
-    w.ok(&["claim", "web"]);
-    let dir = w.dir.path().join("state");
-    assert_eq!(
-        std::fs::metadata(dir.join("registry.json")).map_or(0, |m| m.permissions().mode() & 0o777),
-        0o600
-    );
 }

@@ -1,6 +1,5 @@
 //! The `--json` output is a contract: these mirror structs reject unknown fields, so any change
 //! of shape fails here and has to be made on purpose (and documented in docs/json.md).
-
 #![allow(dead_code)] // the fields exist to be deserialized, not read
 
 use std::collections::BTreeMap;
@@ -235,7 +234,7 @@ fn gc_and_doctor_shapes_with_findings() {
         "port": 21000, "count": 1, "proto": "tcp", "pid": std::process::id(), "start_time": 1,
         "created": "2020-01-01T00:00:00Z", "expires": "2020-01-01T01:00:00Z"
     }]);
-    std::fs::write(w.registry(), reg.to_string()).expect("write");
+    w.file(w.registry(), reg.to_string());
 
     let gc: GcJson = parse(&w.ok(&["gc", "--dry-run", "--json"]));
     let [(claim, reason)] = &gc.claims[..] else {
@@ -276,52 +275,5 @@ fn gc_and_doctor_shapes_with_findings() {
             .any(|p| p.code == "registry-permissions" && p.claim.is_none()),
         "{}",
         crate::support::stdout(&out)
-    );
-}
-
-#[test]
-fn colours_follow_the_rules() {
-    let w = World::new();
-    w.ok(&["claim", "web"]);
-    let plain = w.ok(&["list"]);
-    assert!(
-        !plain.contains('\u{1b}'),
-        "no colours when stdout is not a terminal"
-    );
-    let forced = w.ok(&["list", "--color", "always"]);
-    assert!(forced.contains('\u{1b}'), "--color always colours");
-    let json = w.ok(&["list", "--color", "always", "--json"]);
-    assert!(!json.contains('\u{1b}'), "JSON is never coloured");
-}
-
-// A pseudo-terminal through `script`: Unix by nature.
-#[cfg(unix)]
-#[test]
-#[ignore = "needs script (bsdutils/util-linux): runs devport on a pseudo-terminal; .ci/run installs it"]
-fn colours_on_a_terminal_unless_no_color_or_a_dumb_terminal() {
-    // `script` (util-linux) runs the command on a pseudo-terminal.
-    crate::support::require_tool("script", &["--version"]);
-    let w = World::new();
-    w.ok(&["claim", "web"]);
-    let shop = w.project("shop");
-    let on_tty = |env: &[(&str, &str)]| {
-        let line = format!("{} list", crate::support::bin().display());
-        let mut cmd = w.program_in("script", &shop, &["-qec", &line, "/dev/null"]);
-        cmd.env("TERM", "xterm");
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        String::from_utf8_lossy(&cmd.output().expect("script").stdout).into_owned()
-    };
-    let coloured = on_tty(&[]);
-    assert!(
-        coloured.contains("PORT") && coloured.contains('\u{1b}'),
-        "{coloured:?}"
-    );
-    assert!(!on_tty(&[("NO_COLOR", "1")]).contains('\u{1b}'));
-    assert!(!on_tty(&[("TERM", "dumb")]).contains('\u{1b}'));
-    assert!(
-        on_tty(&[("NO_COLOR", "")]).contains('\u{1b}'),
-        "an empty NO_COLOR does not count"
     );
 }

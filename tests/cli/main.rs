@@ -1,46 +1,41 @@
 //! Integration tests: they run the real `devport` binary, each against its own temporary
-//! registry, config and project folders.
+//! registry, config and project folders. One file per command or feature.
 
 // Process groups, bash and the recipes' servers: Unix by nature.
 #[cfg(unix)]
 mod agents;
+mod audit;
 mod check;
 mod claim;
 mod computed;
-mod docs;
+mod config;
 // Container ends are read from /proc/PID/cmdline: Linux only.
 #[cfg(target_os = "linux")]
 mod containers;
-mod devservers;
+mod docs;
+mod doctor;
+mod durations;
+mod env;
+mod examples;
+mod exec;
+mod export;
 mod faults;
-mod integrations;
+mod gc;
+mod help;
+mod init;
 mod json;
-// Holders are `sleep` children given a socket as stdin; signals and pids are Unix ones.
-#[cfg(unix)]
 mod kill;
-mod lease_owner;
-mod lifecycle;
-mod machinery;
-mod newcomer;
-mod newcomer_cli;
-mod newcomer_manifest;
-mod newcomer_up;
-// strace: Linux only.
-#[cfg(target_os = "linux")]
-mod orchestrate;
+mod lease;
+mod list;
+mod output;
 // Holders and folders are read from /proc: Linux only.
 #[cfg(target_os = "linux")]
 mod owners;
+mod project;
+mod registry;
+mod release;
 mod support;
-mod trust_env;
-mod trust_manifest;
-// Owners, groups, setpriv and FIFOs: Unix only.
-#[cfg(unix)]
-mod trust_owners;
-mod trust_project;
-mod trust_registry;
-// Control characters in folder names, and symlinks, need a Unix file system.
-#[cfg(unix)]
-mod trust_terminal;
+mod trust;
+mod up;
+mod wait;
 mod windows;
-mod workflow;

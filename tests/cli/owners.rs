@@ -4,11 +4,15 @@
 //! run in its own process group, which is killed when the test ends (even on failure).
 
 use std::os::unix::process::CommandExt as _;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::path::PathBuf;
+use std::process::Child;
+use std::process::Command;
+use std::process::Stdio;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::Value;
+use serde_json::json;
 
 use crate::support::{World, claim_port, first_line, json_of, stderr, stdout};
 
@@ -100,6 +104,51 @@ fn socket_activation(project: &Path) -> (Group, u32, u32, u16) {
     (group, parent, child, u16::try_from(p).expect("a port"))
 }
 
+/// A server started from `shop` through two shells that change to `../blog` first: the
+/// shells work in `shop`, the server in `blog`. Returns the group, the server's port and the
+/// canonical `blog` folder.
+fn started_from_shop_working_in_blog(w: &World) -> (Group, u16, PathBuf) {
+    let shop = w.project("shop");
+    let blog = std::fs::canonicalize(w.project("blog")).expect("canonical");
+    let server = w.dir.path().join("server.py");
+    w.file(
+        &server,
+        "import socket, time\ns = socket.socket()\ns.bind(('127.0.0.1', 0))\ns.listen()\n\
+         print(s.getsockname()[1], flush=True)\ntime.sleep(120)\n",
+    );
+    // `; true` keeps each shell from replacing itself with its last command.
+    let (group, line) = spawn(
+        Command::new("sh")
+            .args([
+                "-c",
+                "sh -c 'cd ../blog && python3 \"$0\"; true' \"$0\"; true",
+            ])
+            .arg(&server)
+            .current_dir(&shop),
+    );
+    let p = line.parse().unwrap_or_else(|e| panic!("{line:?}: {e}"));
+    (group, p, blog)
+}
+
+/// A python3 listener on a loopback port, run as the user nobody, working in `dir`.
+fn nobody_listener(dir: &Path) -> (Group, u16) {
+    let (group, line) = spawn(
+        Command::new("python3")
+            .args([
+                "-c",
+                "import socket, time\ns = socket.socket()\ns.bind(('127.0.0.1', 0))\ns.listen()\n\
+                 print(s.getsockname()[1], flush=True)\ntime.sleep(120)\n",
+            ])
+            .current_dir(dir)
+            .uid(65534)
+            .gid(65534),
+    );
+    (
+        group,
+        line.parse().unwrap_or_else(|e| panic!("{line:?}: {e}")),
+    )
+}
+
 #[test]
 fn a_shared_socket_lists_every_holder_and_kill_refuses_unless_all_are_the_projects() {
     let w = World::new();
@@ -158,33 +207,6 @@ fn a_shared_socket_lists_every_holder_and_kill_refuses_unless_all_are_the_projec
     assert!(running(parent) && running(child));
 }
 
-/// A server started from `shop` through two shells that change to `../blog` first: the
-/// shells work in `shop`, the server in `blog`. Returns the group, the server's port and the
-/// canonical `blog` folder.
-fn started_from_shop_working_in_blog(w: &World) -> (Group, u16, PathBuf) {
-    let shop = w.project("shop");
-    let blog = std::fs::canonicalize(w.project("blog")).expect("canonical");
-    let server = w.dir.path().join("server.py");
-    std::fs::write(
-        &server,
-        "import socket, time\ns = socket.socket()\ns.bind(('127.0.0.1', 0))\ns.listen()\n\
-         print(s.getsockname()[1], flush=True)\ntime.sleep(120)\n",
-    )
-    .expect("write the server");
-    // `; true` keeps each shell from replacing itself with its last command.
-    let (group, line) = spawn(
-        Command::new("sh")
-            .args([
-                "-c",
-                "sh -c 'cd ../blog && python3 \"$0\"; true' \"$0\"; true",
-            ])
-            .arg(&server)
-            .current_dir(&shop),
-    );
-    let p = line.parse().unwrap_or_else(|e| panic!("{line:?}: {e}"));
-    (group, p, blog)
-}
-
 #[test]
 fn the_process_s_own_folder_decides_not_an_ancestor_s() {
     let w = World::new();
@@ -224,25 +246,6 @@ fn the_process_s_own_folder_decides_not_an_ancestor_s() {
     // …and from `shop` it is refused.
     let out = w.fails_in(&shop, &["kill", &p.to_string(), "--dry-run"], 1);
     assert!(stderr(&out).contains("works in"), "{}", stderr(&out));
-}
-
-/// A python3 listener on a loopback port, run as the user nobody, working in `dir`.
-fn nobody_listener(dir: &Path) -> (Group, u16) {
-    let (group, line) = spawn(
-        Command::new("python3")
-            .args([
-                "-c",
-                "import socket, time\ns = socket.socket()\ns.bind(('127.0.0.1', 0))\ns.listen()\n\
-                 print(s.getsockname()[1], flush=True)\ntime.sleep(120)\n",
-            ])
-            .current_dir(dir)
-            .uid(65534)
-            .gid(65534),
-    );
-    (
-        group,
-        line.parse().unwrap_or_else(|e| panic!("{line:?}: {e}")),
-    )
 }
 
 #[test]
@@ -316,7 +319,7 @@ fn another_users_socket_on_a_claim_is_a_conflict_for_root_too() {
     let mut reg: Value =
         serde_json::from_slice(&std::fs::read(&registry).expect("registry")).expect("JSON");
     reg["claims"][0]["port"] = json!(p);
-    std::fs::write(&registry, reg.to_string()).expect("write registry");
+    w.file(&registry, reg.to_string());
     let out = as_nobody(&["audit", "--json"]);
     let rows = json_of(&out);
     let row = rows

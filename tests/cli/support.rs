@@ -1,10 +1,14 @@
 //! The test builder: a temporary world (registry, config, project folders) and commands that
 //! run the real binary in it with a clean environment.
 
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Output, Stdio};
+#[cfg(unix)]
+use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
+use serde_json::Value;
 use tempfile::TempDir;
 
 /// A temporary world for one test. Everything lives under `dir` and goes away on drop.
@@ -107,6 +111,23 @@ impl World {
         )
     }
 
+    /// Writes `contents` to the file `path` (relative to the world's folder, or absolute) and
+    /// returns its path: `w.file("shop/devport.toml", "[services.web]\n")`.
+    pub fn file(&self, path: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.dir.path().join(path);
+        std::fs::write(&path, contents).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        path
+    }
+
+    /// Makes the folder `path` (relative to the world's folder, or absolute) and its parents,
+    /// and returns its path.
+    pub fn dir(&self, path: impl AsRef<Path>) -> PathBuf {
+        let path = self.dir.path().join(path);
+        std::fs::create_dir_all(&path)
+            .unwrap_or_else(|e| panic!("make the folder {}: {e}", path.display()));
+        path
+    }
+
     /// `devport trust` in `dir`: what a person runs after reading the project's manifest, so
     /// `up`, `env` and `exec` export its `[env]` values and `env =` names. A changed manifest
     /// must be trusted again.
@@ -114,9 +135,14 @@ impl World {
         self.cmd_in(dir, &["trust"]).assert().success();
     }
 
+    /// Writes `text` as the manifest (`devport.toml`) of the folder `dir`; returns its path.
+    pub fn manifest(&self, dir: &Path, text: impl AsRef<[u8]>) -> PathBuf {
+        self.file(dir.join("devport.toml"), text)
+    }
+
     /// Writes `text` as the manifest of `dir` and trusts it ([`World::trust`]).
     pub fn trusted_manifest(&self, dir: &Path, text: &str) {
-        std::fs::write(dir.join("devport.toml"), text).expect("manifest");
+        self.manifest(dir, text);
         self.trust(dir);
     }
 
@@ -171,7 +197,7 @@ pub fn claim_port(w: &World, p: u16) {
     w.ok(&["claim", "web"]);
     let mut reg = w.registry_json();
     reg["claims"][0]["port"] = serde_json::json!(p);
-    std::fs::write(w.registry(), reg.to_string()).expect("write registry");
+    w.file(w.registry(), reg.to_string());
 }
 
 /// The first line a child prints on its piped stdout, trimmed.
@@ -345,4 +371,455 @@ pub fn dotenv(text: &str) -> Vec<(String, String)> {
         vars.push((name.trim().to_string(), value));
     }
     vars
+}
+
+// Helpers used by tests of several commands.
+
+pub fn audit_rows(w: &World, port: u16) -> Vec<Value> {
+    // audit exits 1 when it shows a conflict; either way stdout is the JSON.
+    let out = w.cmd(&["audit", "--json"]).output().expect("run audit");
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{out:?}");
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    v.as_array()
+        .map(|a| a.iter().filter(|r| r["port"] == port).cloned().collect())
+        .unwrap_or_default()
+}
+
+/// A project folder `name` with a manifest of two services (`db` a block of two) and `[env]`.
+pub fn project(w: &World, name: &str, env: &str) -> PathBuf {
+    let dir = w.project(name);
+    let manifest = format!(
+        "[services.api]\n[services.db]\ncount = 2\n\n[env]\nAPI_URL = \"http://localhost:{{port:api}}\"\nDATABASE_URL = \"postgres://app@localhost:{{port:db}}/{{project}}\"\nREPLICA = \"localhost:{{port:db:1}}\"\n{env}\n"
+    );
+    w.trusted_manifest(&dir, &manifest);
+    dir
+}
+
+/// Ten claims, so the registry is larger than one 1 KiB block.
+pub fn ten_claims() -> World {
+    let w = World::new();
+    for i in 0..10 {
+        w.ok(&["claim", &format!("s{i}")]);
+    }
+    w
+}
+
+/// A python3 child working in `dir` that binds `port` on 127.0.0.1 (TCP), prints `ready` and
+/// sleeps; `ignore_term` makes it ignore SIGTERM.
+#[cfg(unix)]
+pub fn listener(dir: &Path, port: u16, ignore_term: bool) -> Reaped {
+    listener_with(
+        dir,
+        port,
+        if ignore_term {
+            "signal.signal(signal.SIGTERM, signal.SIG_IGN)"
+        } else {
+            ""
+        },
+    )
+}
+
+/// The same, running the python3 statement `prelude` first.
+#[cfg(unix)]
+pub fn listener_with(dir: &Path, port: u16, prelude: &str) -> Reaped {
+    let script = format!(
+        "import signal, socket, time\n\
+         {prelude}\n\
+         s = socket.socket()\n\
+         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+         s.bind(('127.0.0.1', {port}))\n\
+         s.listen()\n\
+         print('ready', flush=True)\n\
+         time.sleep(120)\n"
+    );
+    let mut child = Reaped(
+        std::process::Command::new("python3")
+            .args(["-c", &script])
+            .current_dir(dir)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 is needed for this test"),
+    );
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.0.stdout.as_mut().expect("stdout")),
+        &mut line,
+    )
+    .expect("read the child's first line");
+    assert_eq!(line.trim(), "ready", "the python3 listener did not start");
+    child
+}
+
+/// A loopback port the OS picked, free again when this returns.
+#[cfg(unix)]
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind an OS-picked port")
+        .port()
+}
+
+/// The child's status once it exits (within 10 s), else `None` (it keeps running).
+#[cfg(unix)]
+pub fn exit_of(child: &mut Reaped, within: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.0.try_wait().expect("try_wait") {
+            return Some(status);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The name the OS gives [`sleeper`]'s process.
+#[cfg(unix)]
+pub const SLEEPER_NAME: &str = "sleep";
+
+/// The name the OS gives [`sleeper`]'s process.
+#[cfg(windows)]
+pub const SLEEPER_NAME: &str = "cmd";
+
+/// A child process that lives until killed.
+#[cfg(unix)]
+pub fn sleeper() -> Reaped {
+    Reaped(
+        std::process::Command::new("sleep")
+            .arg("60")
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawn sleep"),
+    )
+}
+
+/// A child process that lives until killed: `pause`, waiting on a pipe nobody writes to.
+#[cfg(windows)]
+pub fn sleeper() -> Reaped {
+    Reaped(
+        std::process::Command::new("cmd")
+            .args(["/c", "pause"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn cmd /c pause"),
+    )
+}
+
+/// Asserts that a usage error is one line, names `wanted`, points at `devport SUB --help` and
+/// changed nothing on disk.
+pub fn usage_error(w: &World, args: &[&str], wanted: &str, sub: &str) -> String {
+    let out = w.fails(args, 2);
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    assert!(err.contains(wanted), "{args:?}: {err}");
+    let help = if sub.is_empty() {
+        "devport --help".to_string()
+    } else {
+        format!("devport {sub} --help")
+    };
+    assert!(err.ends_with(&format!("see '{help}'")), "{args:?}: {err}");
+    assert!(!err.contains("tip:"), "{args:?}: {err}");
+    assert!(stdout(&out).is_empty(), "{args:?}");
+    assert!(w.registry_bytes().is_empty(), "{args:?} wrote the registry");
+    err
+}
+
+/// Binds `port` on IPv4 loopback in this test process: "someone else" for a project folder
+/// the test process does not work in.
+pub fn hold(port: u16) -> TcpListener {
+    TcpListener::bind(("127.0.0.1", port)).expect("bind the claimed port")
+}
+
+/// Words that belong to the parser's internals, not to a message for a person.
+pub const INTERNALS: &[&str] = &[
+    "u16",
+    "u32",
+    "i64",
+    "untagged",
+    "variant",
+    "ServiceSpec",
+    "PortOrRange",
+    "struct",
+    "invalid type",
+    "expected a map",
+    "Option",
+];
+
+/// The error is one line, names the file and the position, says `words`, leaks nothing.
+pub fn assert_one_line(err: &str, file: &Path, at: &str, words: &str, input: &str) {
+    let err = err.trim_end();
+    assert!(!err.contains('\n'), "{input:?}: not one line: {err}");
+    assert!(
+        err.contains(&file.display().to_string()),
+        "{input:?}: file not named: {err}"
+    );
+    assert!(err.contains(at), "{input:?}: want {at:?}: {err}");
+    assert!(err.contains(words), "{input:?}: want {words:?}: {err}");
+    for word in INTERNALS {
+        assert!(!err.contains(word), "{input:?}: leaks {word:?}: {err}");
+    }
+}
+
+/// A bad input and what devport must say about it: the file's text, where the message must
+/// point (`"line 2, column 8"`) and words it must contain.
+pub type BadInput = (&'static str, &'static str, &'static str);
+
+/// Writes each bad input of `cases` to `file` and runs `devport ARGS` in `dir`: each run must
+/// exit with `code`, print one line naming the file, the place and the words (and no parser
+/// internals), print nothing on stdout and leave the registry as it was.
+pub fn assert_bad_inputs(
+    w: &World,
+    file: &Path,
+    cases: &[BadInput],
+    dir: &Path,
+    args: &[&str],
+    code: i32,
+) {
+    for (text, at, words) in cases {
+        w.file(file, text);
+        let before = w.registry_bytes();
+        let out = w.fails_in(dir, args, code);
+        assert_one_line(&stderr(&out), file, at, words, text);
+        assert!(out.stdout.is_empty(), "{args:?} {text:?}: printed {out:?}");
+        assert_eq!(
+            w.registry_bytes(),
+            before,
+            "{args:?} {text:?}: wrote the registry"
+        );
+    }
+}
+
+/// The project name of every claim in the registry, by service.
+pub fn names(w: &World) -> Vec<(String, String)> {
+    let mut names: Vec<(String, String)> = w.registry_json()["claims"]
+        .as_array()
+        .expect("claims")
+        .iter()
+        .map(|c| {
+            (
+                c["service"].as_str().expect("service").to_string(),
+                c["project"].as_str().expect("project").to_string(),
+            )
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+#[cfg(unix)]
+pub fn chmod(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+/// A port the policy hands out by itself (claimed in a project of its own, then released), so
+/// every static rule allows it.
+pub fn policy_port(w: &World, project: &str) -> u16 {
+    let dir = w.project(project);
+    let p = port(&w.ok_at(&dir, &["claim", "scratch"]));
+    w.ok_at(&dir, &["release", "scratch"]);
+    p
+}
+
+/// Runs `devport ARGS` in `dir`; it must exit with `code` and leave the registry as it was.
+pub fn refused(w: &World, dir: &Path, args: &[&str], code: i32) -> String {
+    let before = w.registry_bytes();
+    let out = w.fails_in(dir, args, code);
+    assert_eq!(
+        w.registry_bytes(),
+        before,
+        "devport {args:?} changed the registry"
+    );
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(!err.contains("Error {") && !err.contains("Usage("), "{err}");
+    err
+}
+
+#[cfg(unix)]
+pub fn chown(path: &Path, uid: u32, gid: u32) {
+    nix::unistd::chown(
+        path,
+        Some(nix::unistd::Uid::from_raw(uid)),
+        Some(nix::unistd::Gid::from_raw(gid)),
+    )
+    .expect("chown");
+}
+
+#[cfg(unix)]
+pub const NOBODY: u32 = 65534;
+
+pub fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+pub fn codes(doctor_json: &Value) -> Vec<String> {
+    doctor_json
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|p| p["code"].as_str().expect("code").to_string())
+        .collect()
+}
+
+pub fn claim_count(w: &World) -> usize {
+    w.registry_json()["claims"].as_array().map_or(0, Vec::len)
+}
+
+/// A world whose registry holds two claims.
+pub fn web_and_db() -> World {
+    let w = World::new();
+    w.ok(&["claim", "web"]);
+    w.ok(&["claim", "db"]);
+    w
+}
+
+/// Whether this test runs under Wine rather than on Windows: the Wine prefix's own programs
+/// are there (checked so a Wine gap is asserted as one, never passed over silently).
+#[cfg(windows)]
+pub fn under_wine() -> bool {
+    let root = std::env::var_os("SystemRoot").unwrap_or_else(|| r"C:\windows".into());
+    std::path::Path::new(&root)
+        .join(r"system32\wineboot.exe")
+        .is_file()
+}
+
+/// Not Windows, so not Wine.
+#[cfg(not(windows))]
+pub fn under_wine() -> bool {
+    false
+}
+
+/// The owner `check --json` and `audit --json` must show for a socket of this process: its
+/// pid, except under Wine, whose socket tables give every socket owner pid 0, which devport
+/// shows as "owner not visible" (null).
+pub fn own_pid_json() -> Value {
+    if under_wine() {
+        Value::Null
+    } else {
+        Value::from(std::process::id())
+    }
+}
+
+/// The owner as the text reports show it (see [`own_pid_json`]).
+pub fn own_pid_text() -> String {
+    if under_wine() {
+        "owner not visible".to_string()
+    } else {
+        format!("pid {}", std::process::id())
+    }
+}
+
+/// A command that prints its arguments: `echo`, which on Windows is built into `cmd`.
+#[cfg(unix)]
+pub const ECHO: [&str; 1] = ["echo"];
+
+/// A command that prints its arguments: `echo`, which on Windows is built into `cmd`.
+#[cfg(windows)]
+pub const ECHO: [&str; 3] = ["cmd", "/c", "echo"];
+
+/// Runs a bash script in `dir`, with `devport` on PATH.
+#[cfg(unix)]
+pub fn bash(w: &World, dir: &Path, script: &str) -> std::process::Output {
+    bash_cmd(w, dir, script).output().expect("bash")
+}
+
+/// The command [`bash`] runs.
+#[cfg(unix)]
+pub fn bash_cmd(w: &World, dir: &Path, script: &str) -> std::process::Command {
+    let path = format!(
+        "{}:{}",
+        bin_dir().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut cmd = w.program_in("bash", dir, &["-c", script]);
+    cmd.env("PATH", path);
+    cmd
+}
+
+pub fn bin_dir() -> PathBuf {
+    bin().parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// One run of the binary in a [`World`], in the style of just's `Test`: the arguments, the
+/// environment, and the exact stdout, stderr and exit status it must give (by default: no
+/// output and exit 0). In the expected text `{world}` stands for the world's folder, so a
+/// message naming a file is written out in full: `w.test(&["list"]).stderr("devport:
+/// {world}/state/registry.json: …\n").status(3).run()`.
+#[must_use = "a Test does nothing until `run`"]
+pub struct Test<'w> {
+    world: &'w World,
+    cmd: Command,
+    stdout: String,
+    stderr: String,
+    status: i32,
+}
+
+impl World {
+    /// `devport ARGS` in the project folder `shop`, checked by [`Test::run`].
+    pub fn test(&self, args: &[&str]) -> Test<'_> {
+        self.test_in(&self.project("shop"), args)
+    }
+
+    /// `devport ARGS` in `dir`, checked by [`Test::run`].
+    pub fn test_in(&self, dir: &Path, args: &[&str]) -> Test<'_> {
+        Test {
+            world: self,
+            cmd: self.cmd_in(dir, args),
+            stdout: String::new(),
+            stderr: String::new(),
+            status: 0,
+        }
+    }
+}
+
+impl Test<'_> {
+    /// Sets an environment variable for the run.
+    pub fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> Self {
+        self.cmd.env(key, value);
+        self
+    }
+
+    /// The exact stdout the run must give.
+    pub fn stdout(mut self, text: &str) -> Self {
+        self.stdout = self.expand(text);
+        self
+    }
+
+    /// The exact stderr the run must give.
+    pub fn stderr(mut self, text: &str) -> Self {
+        self.stderr = self.expand(text);
+        self
+    }
+
+    /// The exit status the run must give.
+    pub fn status(mut self, code: i32) -> Self {
+        self.status = code;
+        self
+    }
+
+    fn expand(&self, text: &str) -> String {
+        text.replace("{world}", &self.world.dir.path().display().to_string())
+    }
+
+    /// Runs the command and checks stdout, stderr and the exit status exactly; returns the
+    /// output.
+    pub fn run(mut self) -> Output {
+        let out = self.cmd.output().expect("run devport");
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert_eq!(stderr, self.stderr, "stderr of {:?}", self.cmd);
+        assert_eq!(stdout, self.stdout, "stdout of {:?}", self.cmd);
+        assert_eq!(
+            out.status.code(),
+            Some(self.status),
+            "status of {:?}",
+            self.cmd
+        );
+        out
+    }
 }

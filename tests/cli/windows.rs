@@ -2,55 +2,14 @@
 //! `ci/wine/`): parallel writers never get "Access denied", `lease` finds its parent process,
 //! paths print without the `\\?\` prefix, and a lock timeout names no finished process.
 
-use std::process::{Child, Stdio};
+use std::process::Child;
+use std::process::Stdio;
 
 use serde_json::Value;
 
+#[cfg(windows)]
+use crate::support::under_wine;
 use crate::support::{World, port, stderr, stdout};
-
-/// Whether this test runs under Wine rather than on Windows: the Wine prefix's own programs
-/// are there (checked so a Wine gap is asserted as one, never passed over silently).
-#[cfg(windows)]
-pub fn under_wine() -> bool {
-    let root = std::env::var_os("SystemRoot").unwrap_or_else(|| r"C:\windows".into());
-    std::path::Path::new(&root)
-        .join(r"system32\wineboot.exe")
-        .is_file()
-}
-
-/// Not Windows, so not Wine.
-#[cfg(not(windows))]
-pub fn under_wine() -> bool {
-    false
-}
-
-/// The owner `check --json` and `audit --json` must show for a socket of this process: its
-/// pid, except under Wine, whose socket tables give every socket owner pid 0, which devport
-/// shows as "owner not visible" (null).
-pub fn own_pid_json() -> Value {
-    if under_wine() {
-        Value::Null
-    } else {
-        Value::from(std::process::id())
-    }
-}
-
-/// The owner as the text reports show it (see [`own_pid_json`]).
-pub fn own_pid_text() -> String {
-    if under_wine() {
-        "owner not visible".to_string()
-    } else {
-        format!("pid {}", std::process::id())
-    }
-}
-
-/// A command that prints its arguments: `echo`, which on Windows is built into `cmd`.
-#[cfg(unix)]
-pub const ECHO: [&str; 1] = ["echo"];
-
-/// A command that prints its arguments: `echo`, which on Windows is built into `cmd`.
-#[cfg(windows)]
-pub const ECHO: [&str; 3] = ["cmd", "/c", "echo"];
 
 fn spawn_claim(w: &World, service: &str) -> Child {
     w.std_cmd_in(&w.project("shop"), &["claim", service])

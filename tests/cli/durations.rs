@@ -1,5 +1,7 @@
-//! Durations read by one rule (issue 19 item 9): a number without a unit is seconds wherever
-//! devport reads a duration, fractions allowed; jiff's friendly format for the rest.
+//! Durations, read by one rule wherever devport reads one (`--timeout`, `--ttl`,
+//! `--older-than`, `DEVPORT_LOCK_TIMEOUT`, `lock_timeout`): a number without a unit is seconds,
+//! fractions allowed; jiff's friendly format for the rest; zero and bad values refused in the
+//! same words.
 
 use std::net::TcpListener;
 
@@ -76,4 +78,23 @@ fn bad_durations_are_refused_in_the_same_words() {
         stderr(&out),
         "devport: invalid DEVPORT_LOCK_TIMEOUT \"2h\": give 0 to 3600 seconds, or a duration like 10s"
     );
+}
+
+#[test]
+fn zero_durations_say_zero_is_not_allowed() {
+    let w = World::new();
+    for (args, option, sub) in [
+        (&["gc", "--older-than", "0d"][..], "--older-than", "gc"),
+        (&["lease", "--ttl", "0s", "--pid", "1"], "--ttl", "lease"),
+    ] {
+        let zero = args[args.iter().position(|a| *a == option).expect("option") + 1];
+        w.test(args)
+            .stderr(&format!(
+                "devport: invalid value '{zero}' for '{option} <DUR>': invalid duration \"{zero}\": \
+                 zero is not allowed; give a length such as 30s, 10m, 2h or 7d; see 'devport \
+                 {sub} --help'\n"
+            ))
+            .status(2)
+            .run();
+    }
 }

@@ -1,10 +1,10 @@
-//! The newcomer's command line: usage errors that say what to do, a warning (or a refusal)
-//! when a claimed port is held, blocks shown as A-B, help texts that keep their lines, and a
-//! man page per command.
+//! The command line itself: usage errors that say what to do, help texts that keep their
+//! lines, man pages and completions.
 
-use std::net::TcpListener;
+#[cfg(unix)]
+use std::process::Command;
 
-use crate::support::{World, port, stderr, stdout};
+use crate::support::{World, stderr, stdout, usage_error};
 
 /// Every subcommand, as `devport --help` lists them.
 const SUBCOMMANDS: [&str; 18] = [
@@ -28,23 +28,9 @@ const SUBCOMMANDS: [&str; 18] = [
     "trust",
 ];
 
-/// Asserts that a usage error is one line, names `wanted`, points at `devport SUB --help` and
-/// changed nothing on disk.
-fn usage_error(w: &World, args: &[&str], wanted: &str, sub: &str) -> String {
-    let out = w.fails(args, 2);
-    let err = stderr(&out);
-    assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
-    assert!(err.contains(wanted), "{args:?}: {err}");
-    let help = if sub.is_empty() {
-        "devport --help".to_string()
-    } else {
-        format!("devport {sub} --help")
-    };
-    assert!(err.ends_with(&format!("see '{help}'")), "{args:?}: {err}");
-    assert!(!err.contains("tip:"), "{args:?}: {err}");
-    assert!(stdout(&out).is_empty(), "{args:?}");
-    assert!(w.registry_bytes().is_empty(), "{args:?} wrote the registry");
-    err
+/// The long help of every command.
+fn long_help(w: &World, sub: &str) -> String {
+    w.ok(&["help", sub])
 }
 
 #[test]
@@ -121,185 +107,6 @@ fn a_tip_reads_as_part_of_the_sentence() {
         err.starts_with("devport: unrecognized subcommand 'clam'; "),
         "{err}"
     );
-}
-
-#[test]
-fn exec_without_the_double_dash_shows_the_command_with_it() {
-    let w = World::new();
-    let err = usage_error(
-        &w,
-        &["exec", "web", "echo", "hi there"],
-        "put the command after --: devport exec web -- echo 'hi there'",
-        "exec",
-    );
-    assert!(err.contains("unexpected argument 'echo'"), "{err}");
-    usage_error(
-        &w,
-        &["exec", "web"],
-        "the command goes after --, e.g. devport exec web -- npm run dev",
-        "exec",
-    );
-    // An option devport does not know is not passed on as the command.
-    let err = usage_error(&w, &["exec", "web", "--bogus", "x"], "'--bogus'", "exec");
-    assert!(!err.contains("after --"), "{err}");
-}
-
-/// Binds `port` on IPv4 loopback in this test process: "someone else" for a project folder
-/// the test process does not work in.
-fn hold(port: u16) -> TcpListener {
-    TcpListener::bind(("127.0.0.1", port)).expect("bind the claimed port")
-}
-
-#[test]
-fn claim_warns_naming_the_holder_when_the_port_is_in_use() {
-    let w = World::new();
-    let first = w.ok_in("busyclaim", &["claim", "web"]);
-    let listener = hold(port(&first));
-    let out = w
-        .cmd_in(&w.project("busyclaim"), &["claim", "web"])
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    assert_eq!(stdout(&out), first, "the claim's port is still printed");
-    let err = stderr(&out);
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(
-        err.starts_with(&format!(
-            "devport: warning: web's port {first} is in use by "
-        )),
-        "{err}"
-    );
-    assert!(err.contains(&crate::windows::own_pid_text()), "{err}");
-    #[cfg(target_os = "linux")]
-    {
-        let here = std::env::current_dir().expect("cwd");
-        assert!(err.contains(&format!(" in {}", here.display())), "{err}");
-    }
-    assert!(err.contains("devport claim web --move"), "{err}");
-    drop(listener);
-    let out = w
-        .cmd_in(&w.project("busyclaim"), &["claim", "web"])
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    assert_eq!(stderr(&out), "", "a free port is claimed without a word");
-}
-
-/// The project's own server on its port is no news: the test process works in the crate's
-/// folder, so a claim for that folder's project is not warned about.
-#[cfg(target_os = "linux")]
-#[test]
-fn claim_does_not_warn_about_the_projects_own_server() {
-    let w = World::new();
-    let crate_dir = env!("CARGO_MANIFEST_DIR");
-    let args = ["--project", crate_dir, "claim", "own-server-newcomer-cli"];
-    let first = w.ok_at(w.dir.path(), &args);
-    let _listener = hold(port(&first));
-    let out = w
-        .cmd_in(w.dir.path(), &args)
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    assert_eq!(stdout(&out), first);
-    assert_eq!(stderr(&out), "");
-}
-
-#[test]
-fn exec_refuses_to_run_when_the_port_is_held() {
-    let w = World::new();
-    let shop = w.project("busyexec");
-    let first = w.ok_at(&shop, &["claim", "web"]);
-    let bin = crate::support::bin();
-    let bin = bin.to_str().expect("utf-8 path");
-    // The command claims `ran`: the registry shows whether it ran.
-    let args = ["exec", "web", "--", bin, "claim", "ran"];
-    let listener = hold(port(&first));
-    let out = w.fails_in(&shop, &args, 1);
-    let err = stderr(&out);
-    assert!(
-        err.contains(&format!(
-            "web's port {first} is in use by {}",
-            crate::windows::own_pid_text()
-        )),
-        "{err}"
-    );
-    assert!(err.contains("nothing was run"), "{err}");
-    assert!(!w.registry_json().to_string().contains("\"ran\""), "it ran");
-    drop(listener);
-    w.cmd_in(&shop, &args).assert().success();
-    assert!(
-        w.registry_json().to_string().contains("\"ran\""),
-        "it did not run"
-    );
-}
-
-#[cfg(target_os = "linux")]
-#[test]
-fn audit_exits_1_when_it_shows_a_conflict() {
-    let w = World::new();
-    let shop = w.project("auditconflict");
-    let first = w.ok_at(&shop, &["claim", "web"]);
-    let listener = hold(port(&first));
-    let out = w.fails_in(&shop, &["audit"], 1);
-    let row = stdout(&out)
-        .lines()
-        .find(|l| l.contains(&format!(":{first} ")))
-        .map(str::to_string)
-        .unwrap_or_default();
-    assert!(row.ends_with("conflict"), "{}", stdout(&out));
-    let out = w.fails_in(&shop, &["--json", "audit"], 1);
-    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert!(
-        rows.as_array()
-            .expect("array")
-            .iter()
-            .any(|r| r["finding"] == "conflict" && r["port"] == first.parse::<u16>().unwrap_or(0)),
-        "{rows}"
-    );
-    drop(listener);
-    let out = w
-        .cmd_in(&shop, &["audit"])
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    assert!(!stdout(&out).contains("conflict"), "{}", stdout(&out));
-}
-
-#[test]
-fn blocks_show_as_a_range_in_tables_and_messages_and_as_ports_in_data() {
-    let w = World::new();
-    let ports = w.ok(&["claim", "grpc", "--count", "20"]);
-    let words: Vec<&str> = ports.split(' ').collect();
-    assert_eq!(
-        words.len(),
-        20,
-        "claim prints every port for scripts: {ports}"
-    );
-    let block = format!("{}-{}", words[0], words[19]);
-    let list = w.ok(&["list"]);
-    let row = list.lines().find(|l| l.contains("grpc")).expect("grpc row");
-    assert!(row.starts_with(&format!("{block}  ")), "{list}");
-    assert!(!row.contains(words[1]), "{list}");
-    let listed: serde_json::Value = serde_json::from_str(&w.ok(&["--json", "list"])).expect("json");
-    assert_eq!(listed[0]["ports"].as_array().map(Vec::len), Some(20));
-    let out = w
-        .cmd(&["release", "grpc"])
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    let err = stderr(&out);
-    assert!(err.contains(&format!("({block})")), "{err}");
-    assert!(!err.contains(words[1]), "{err}");
-}
-
-/// The long help of every command.
-fn long_help(w: &World, sub: &str) -> String {
-    w.ok(&["help", sub])
 }
 
 #[test]
@@ -413,7 +220,7 @@ fn man_pages_rendered_by_groff_keep_rows_on_their_own_lines() {
     let w = World::new();
     let render = |page: &str| {
         let roff = w.dir.path().join("page.1");
-        std::fs::write(&roff, page).expect("write page");
+        w.file(&roff, page);
         // -P-cbou: plain text, no bold or underline by overstriking.
         let out = std::process::Command::new("groff")
             .args(["-man", "-Tutf8", "-rLL=80n", "-P-cbou"])
@@ -449,4 +256,52 @@ fn man_pages_rendered_by_groff_keep_rows_on_their_own_lines() {
     ] {
         assert!(claim.iter().any(|l| l == example), "{example}: {claim:#?}");
     }
+}
+
+#[cfg(unix)]
+#[test]
+fn man_dir_that_is_not_a_folder_is_named() {
+    let w = World::new();
+    let file = w.project("shop").join("notes");
+    w.file(&file, "x");
+    for (dir, kind) in [
+        ("/dev/null", "a device"),
+        (file.to_str().expect("utf-8"), "a file"),
+    ] {
+        let err = stderr(&w.fails(&["man", "--dir", dir], 3));
+        assert!(
+            err.contains(&format!("{dir}: is {kind}, not a folder")),
+            "{err}"
+        );
+        assert!(!err.contains("os error"), "{err}");
+    }
+}
+
+#[test]
+fn completions_and_man_page() {
+    let w = World::new();
+    let script = w.ok(&["completions", "bash"]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("devport.bash");
+    w.file(&file, script);
+    // bash checks the syntax where there is one (Unix).
+    #[cfg(unix)]
+    assert!(
+        Command::new("bash")
+            .arg("-n")
+            .arg(&file)
+            .status()
+            .expect("bash")
+            .success()
+    );
+    for shell in ["zsh", "fish", "powershell", "elvish"] {
+        assert!(!w.ok(&["completions", shell]).is_empty());
+    }
+    let man = w.ok(&["man"]);
+    assert!(
+        man.starts_with(".ie") || man.starts_with(".TH"),
+        "{}",
+        &man[..40.min(man.len())]
+    );
+    assert!(man.contains(".TH devport 1"));
 }

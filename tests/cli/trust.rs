@@ -1,13 +1,16 @@
-//! Trusting a committed manifest (issue 17, item 7): an untrusted `devport.toml` gets only its
-//! `*_PORT` variables exported by `up`, `env` and `exec`, with one note on stderr; `devport
-//! trust` records its path and hash in the user's own trust file, a changed manifest must be
-//! trusted again, `--revoke` undoes it, `DEVPORT_TRUSTED_PATHS` trusts folders for CI, and
-//! `init` trusts what it writes.
+//! Trusting a committed manifest: an untrusted `devport.toml` gets only its `*_PORT`
+//! variables exported by `up`, `env` and `exec`, with one note on stderr; `devport trust`
+//! records its path and hash in the user's own trust file, a changed manifest must be trusted
+//! again, `--revoke` undoes it, `DEVPORT_TRUSTED_PATHS` trusts folders for CI, and `init`
+//! trusts what it writes.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::path::PathBuf;
 use std::process::Output;
 
+#[cfg(unix)]
+use crate::support::chmod;
 use crate::support::{World, port, stderr, stdout};
 
 /// A manifest whose `[env]` value and `env =` name no deny-list knows: a tool's startup folder
@@ -17,7 +20,7 @@ const MANIFEST: &str = "[services.web]\nenv = \"WEB_LISTEN\"\n[services.db]\ncou
 /// The project `name` with [`MANIFEST`], not trusted.
 fn project(w: &World, name: &str) -> PathBuf {
     let dir = w.project(name);
-    std::fs::write(dir.join("devport.toml"), MANIFEST).expect("manifest");
+    w.manifest(&dir, MANIFEST);
     dir
 }
 
@@ -82,6 +85,11 @@ fn assert_exported(got: &BTreeMap<String, String>, err: &str) {
     assert_eq!(got["SOMETOOL_STARTUP_DIR"], "./.startup");
     assert!(!got.contains_key("WEB_PORT"), "{got:?}");
     assert!(notes(err).is_empty(), "{err}");
+}
+
+/// The trust file of `w` (beside its registry).
+fn trust_file(w: &World) -> PathBuf {
+    w.dir.path().join("state/trusted.json")
 }
 
 /// `up`, `env` (every format, and `--write`) and `exec` of an untrusted manifest: the ports are
@@ -172,7 +180,7 @@ fn trust_exports_until_the_manifest_changes_or_is_revoked() {
     // One byte more is another manifest.
     let mut text = std::fs::read(dir.join("devport.toml")).expect("read");
     text.extend_from_slice(b"# edited\n");
-    std::fs::write(dir.join("devport.toml"), &text).expect("edit");
+    w.manifest(&dir, &text);
     let out = run(&w, &dir, &["env", "--format", "dotenv"]);
     let got = vars(&stdout(&out), "dotenv");
     assert_withheld(&dir, &got, &stderr(&out), "changed since you trusted it");
@@ -238,8 +246,7 @@ fn trusted_paths_trust_folders_for_ci() {
         cmd.env("DEVPORT_TRUSTED_PATHS", value);
         cmd.output().expect("devport runs")
     };
-    let other = w.dir.path().join("cishop-other");
-    std::fs::create_dir_all(&other).expect("mkdir");
+    let other = w.dir("cishop-other");
     let list = std::env::join_paths([other.as_path(), w.dir.path()]).expect("a path list");
     let out = with(&list);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -288,11 +295,10 @@ fn ipythondir_is_refused_even_when_trusted() {
         "MAVEN_OPTS",
         "PIP_INDEX_URL",
     ] {
-        std::fs::write(
-            dir.join("devport.toml"),
+        w.manifest(
+            &dir,
             format!("[services.web]\n[env]\n{name} = \"./.ipy\"\n"),
-        )
-        .expect("manifest");
+        );
         for args in [&["trust"][..], &["env"], &["up"]] {
             let out = w.fails_in(&dir, args, 2);
             assert!(
@@ -315,7 +321,7 @@ fn bad_trust_files_and_no_manifest_are_refused() {
     assert!(stderr(&out).contains("no devport.toml"), "{}", stderr(&out));
     let dir = project(&w, "fshop");
     let file = w.registry().with_file_name("trusted.json");
-    std::fs::write(&file, "{ not json").expect("write");
+    w.file(&file, "{ not json");
     for args in [
         &["trust"][..],
         &["env"],
@@ -370,7 +376,6 @@ fn a_trust_file_of_another_user_is_refused() {
 #[cfg(unix)]
 #[test]
 fn trust_says_why_there_is_nothing_to_trust() {
-    use std::os::unix::fs::PermissionsExt as _;
     let w = World::new();
     let dir = project(&w, "shop");
     let out = w.fails_in(&dir, &["--global", "trust"], 2);
@@ -380,7 +385,7 @@ fn trust_says_why_there_is_nothing_to_trust() {
         stderr(&out)
     );
     // A manifest in a folder every user may write is skipped, and trust says so.
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    chmod(&dir, 0o777);
     let out = w.fails_in(&dir, &["trust"], 3);
     let err = stderr(&out);
     assert!(
@@ -432,7 +437,7 @@ fn odd_paths_are_shown_not_fatal() {
         .dir
         .path()
         .join(std::ffi::OsStr::from_bytes(b"bad\xff\x1b[31m"));
-    std::fs::create_dir_all(&odd).expect("mkdir");
+    w.dir(&odd);
     let out = w
         .cmd_in(&dir, &["--json", "trust", "--revoke"])
         .arg(&odd)
@@ -463,20 +468,11 @@ fn odd_paths_are_shown_not_fatal() {
 fn a_manifest_without_values_needs_no_trust() {
     let w = World::new();
     let dir = w.project("plainshop");
-    std::fs::write(
-        dir.join("devport.toml"),
-        "[services.web]\nenv = \"WEB_PORT\"\n[services.db]\n",
-    )
-    .expect("manifest");
+    w.manifest(&dir, "[services.web]\nenv = \"WEB_PORT\"\n[services.db]\n");
     let out = run(&w, &dir, &["up", "--format", "dotenv"]);
     let got = vars(&stdout(&out), "dotenv");
     assert_eq!(got.keys().collect::<Vec<_>>(), ["DB_PORT", "WEB_PORT"]);
     assert_eq!(stderr(&out), "");
-}
-
-/// The trust file of `w` (beside its registry).
-fn trust_file(w: &World) -> PathBuf {
-    w.dir.path().join("state/trusted.json")
 }
 
 #[cfg(unix)]
@@ -517,7 +513,7 @@ fn a_linked_trust_file_is_kept_as_the_registry_is() {
     let file = trust_file(&w);
     // A symlink is followed: the write replaces the target and keeps the link.
     let real = w.dir.path().join("real-trusted.json");
-    std::fs::write(&real, "{\"version\": 1, \"manifests\": []}\n").expect("write");
+    w.file(&real, "{\"version\": 1, \"manifests\": []}\n");
     std::os::unix::fs::symlink(&real, &file).expect("symlink");
     w.trust(&shop);
     assert!(
@@ -573,7 +569,7 @@ fn trust_refuses_a_registry_every_other_command_refuses() {
         assert_eq!(std::fs::read_dir(&dev).expect("ls").count(), 1, "{args:?}");
     }
     for text in ["{bad", "{\"version\": 99, \"claims\": []}"] {
-        std::fs::write(w.registry(), text).expect("registry");
+        w.file(w.registry(), text);
         for args in [&["trust"][..], &["trust", "--revoke"]] {
             let out = w.fails_in(&shop, args, 3);
             assert!(stderr(&out).contains("registry"), "{}", stderr(&out));
@@ -596,7 +592,7 @@ fn bad_files_are_named_in_the_users_words() {
         ),
     ];
     for (text, want) in trust_cases {
-        std::fs::write(&file, text).expect("write");
+        w.file(&file, text);
         let err = stderr(&w.fails_in(&shop, &["trust", "--list"], 3));
         assert!(err.contains(want), "{text}: {err}");
         assert!(
@@ -613,7 +609,7 @@ fn bad_files_are_named_in_the_users_words() {
         ),
     ];
     for (text, want) in registry_cases {
-        std::fs::write(w.registry(), text).expect("write");
+        w.file(w.registry(), text);
         let err = stderr(&w.fails_in(&shop, &["list"], 3));
         assert!(err.contains(want), "{text}: {err}");
         assert!(
@@ -633,7 +629,7 @@ fn unknown_keys_of_a_trust_entry_are_kept() {
     let mut json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&file).expect("read")).expect("json");
     json["manifests"][0]["note"] = "from a newer devport".into();
-    std::fs::write(&file, json.to_string()).expect("write");
+    w.file(&file, json.to_string());
     w.trust(&other);
     w.trust(&shop);
     let json: serde_json::Value =

@@ -1,10 +1,9 @@
-//! `up` is all-or-nothing and applies a changed manifest with `--move`; options that a command
-//! would ignore say so (or are refused), and a busy port names its listener.
+//! `up`: every service of the manifest claimed or none, `--move`, preferred ports, and the
+//! checks it makes before claiming anything.
 
 use std::net::TcpListener;
-use std::path::Path;
 
-use crate::support::{World, port, stderr, stdout};
+use crate::support::{World, policy_port, port, refused, stderr, stdout};
 
 /// Ports the OS hands out as free right now, all distinct (the listeners are closed again).
 fn free_ports<const N: usize>() -> [u16; N] {
@@ -14,21 +13,8 @@ fn free_ports<const N: usize>() -> [u16; N] {
     std::array::from_fn(|i| listeners[i].local_addr().expect("addr").port())
 }
 
-/// A port the policy hands out by itself (claimed in a project of its own, then released), so
-/// every static rule allows it.
-fn policy_port(w: &World, project: &str) -> u16 {
-    let dir = w.project(project);
-    let p = port(&w.ok_at(&dir, &["claim", "scratch"]));
-    w.ok_at(&dir, &["release", "scratch"]);
-    p
-}
-
-fn write_manifest(dir: &Path, text: &str) {
-    std::fs::write(dir.join("devport.toml"), text).expect("write manifest");
-}
-
 /// The ports of the claims of `service`, across every project.
-fn claimed(w: &World, service: &str) -> Vec<u64> {
+fn claimed_ports(w: &World, service: &str) -> Vec<u64> {
     w.registry_json()["claims"]
         .as_array()
         .expect("claims")
@@ -36,6 +22,35 @@ fn claimed(w: &World, service: &str) -> Vec<u64> {
         .filter(|c| c["service"] == service)
         .map(|c| c["port"].as_u64().expect("port"))
         .collect()
+}
+
+const MANIFEST: &str = r#"name = "shop"
+
+[services.web]
+prefer = 23456
+
+[services.db]
+port = 25432
+
+[services.grpc]
+count = 3
+
+[services.dns]
+proto = "udp"
+env = "RESOLVER_PORT"
+"#;
+
+#[test]
+fn global_up_says_up_needs_a_project() {
+    World::new()
+        .test(&["--global", "up"])
+        .stderr(
+            "devport: up reads a project's devport.toml, and --global claims belong to no \
+             project; run 'devport up' in the project's folder, or 'devport --global claim \
+             SERVICE' for a global claim\n",
+        )
+        .status(2)
+        .run();
 }
 
 #[test]
@@ -46,9 +61,9 @@ fn up_claims_every_service_or_none_and_names_each_that_fails() {
     let busy = TcpListener::bind("127.0.0.1:0").expect("bind");
     let busy_port = busy.local_addr().expect("addr").port();
     let shop = w.project("upshop");
-    write_manifest(
+    w.manifest(
         &shop,
-        &format!(
+        format!(
             "name = \"upshop\"\n\n[services.api]\n\n[services.db]\nport = {taken}\n\n[services.webapp]\n\n[services.web]\nport = {busy_port}\n"
         ),
     );
@@ -76,11 +91,11 @@ fn up_claims_every_service_or_none_and_names_each_that_fails() {
         "{err}"
     );
     assert!(!err.contains("[services.api]") && !err.contains("[services.webapp]"));
-    assert!(claimed(&w, "api").is_empty() && claimed(&w, "webapp").is_empty());
+    assert!(claimed_ports(&w, "api").is_empty() && claimed_ports(&w, "webapp").is_empty());
 
     // Fixed, the same manifest claims everything in one go.
     drop(busy);
-    write_manifest(
+    w.manifest(
         &shop,
         "name = \"upshop\"\n[services.api]\n[services.webapp]\n",
     );
@@ -96,17 +111,17 @@ fn up_move_applies_a_changed_port_exactly_and_keeps_the_rest() {
     let w = World::new();
     let [first, second] = free_ports::<2>();
     let shop = w.project("moveshop");
-    write_manifest(
+    w.manifest(
         &shop,
-        &format!("[services.api]\n[services.db]\nport = {first}\n"),
+        format!("[services.api]\n[services.db]\nport = {first}\n"),
     );
     let vars = w.ok_at(&shop, &["up"]);
     assert!(vars.contains(&format!("export DB_PORT={first}")), "{vars}");
-    let api = claimed(&w, "api");
+    let api = claimed_ports(&w, "api");
 
-    write_manifest(
+    w.manifest(
         &shop,
-        &format!("[services.api]\n[services.db]\nport = {second}\n"),
+        format!("[services.api]\n[services.db]\nport = {second}\n"),
     );
     let before = w.registry_bytes();
     let err = stderr(&w.fails_in(&shop, &["up"], 1));
@@ -121,9 +136,9 @@ fn up_move_applies_a_changed_port_exactly_and_keeps_the_rest() {
 
     let vars = w.ok_at(&shop, &["up", "--move"]);
     assert!(vars.contains(&format!("export DB_PORT={second}")), "{vars}");
-    assert_eq!(claimed(&w, "db"), [u64::from(second)]);
+    assert_eq!(claimed_ports(&w, "db"), [u64::from(second)]);
     assert_eq!(
-        claimed(&w, "api"),
+        claimed_ports(&w, "api"),
         api,
         "an unchanged service kept its port"
     );
@@ -153,13 +168,13 @@ fn up_move_takes_a_changed_preferred_port_when_it_is_free() {
     let w = World::new();
     let wanted = policy_port(&w, "elsewhere");
     let shop = w.project("prefershop");
-    write_manifest(&shop, "[services.db]\n");
+    w.manifest(&shop, "[services.db]\n");
     let old = port(
         w.ok_at(&shop, &["up", "--format", "dotenv"])
             .trim_start_matches("DB_PORT="),
     );
     assert_ne!(old, wanted);
-    write_manifest(&shop, &format!("[services.db]\nprefer = {wanted}\n"));
+    w.manifest(&shop, format!("[services.db]\nprefer = {wanted}\n"));
     let out = w
         .cmd_in(&shop, &["up"])
         .assert()
@@ -177,152 +192,10 @@ fn up_move_takes_a_changed_preferred_port_when_it_is_free() {
 }
 
 #[test]
-fn claim_says_when_it_ignores_prefer_or_range() {
-    let w = World::new();
-    let wanted = policy_port(&w, "elsewhere");
-    let shop = w.project("shop");
-    let held = port(&w.ok(&["claim", "web"]));
-    assert_ne!(held, wanted);
-    let out = w
-        .cmd_in(&shop, &["claim", "web", "--prefer", &wanted.to_string()])
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    assert_eq!(port(&stdout(&out)), held);
-    assert!(
-        stderr(&out).contains(&format!("'devport claim web --prefer {wanted} --move'")),
-        "{}",
-        stderr(&out)
-    );
-    let outside = format!("{}-{}", held + 1, held + 100);
-    let out = w
-        .cmd_in(&shop, &["claim", "web", "--range", &outside])
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    assert_eq!(port(&stdout(&out)), held);
-    assert!(
-        stderr(&out).contains(&format!("'devport claim web --range {outside} --move'")),
-        "{}",
-        stderr(&out)
-    );
-    // Options the claim already satisfies, and none at all, stay quiet.
-    let around = format!("{}-{}", held - 1, held + 1);
-    for args in [
-        vec!["claim", "web", "--range", &around],
-        vec!["claim", "web", "--prefer", &held.to_string()],
-        vec!["claim", "web"],
-    ] {
-        w.cmd_in(&shop, &args).assert().success().stderr("");
-    }
-}
-
-#[test]
-fn claim_of_a_busy_port_names_the_listener() {
-    let w = World::new();
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let p = l.local_addr().expect("addr").port();
-    let before = w.registry_bytes();
-    let err = stderr(&w.fails(&["claim", "z", "--port", &p.to_string()], 1));
-    assert_eq!(w.registry_bytes(), before);
-    // Wine's socket tables show no owner (see `crate::windows::own_pid_json`).
-    let listener = if crate::windows::under_wine() {
-        format!("something listens on tcp 127.0.0.1:{p} (owner not visible)")
-    } else {
-        format!(
-            "pid {} ({}) listens on tcp 127.0.0.1:{p}",
-            std::process::id(),
-            process_name()
-        )
-    };
-    assert!(err.contains(&listener), "{err}");
-    assert_eq!(err.lines().count(), 1, "{err}");
-}
-
-/// This test process's name as the OS reports it.
-fn process_name() -> String {
-    std::fs::read_to_string("/proc/self/comm").map_or_else(
-        |_| {
-            std::env::current_exe()
-                .ok()
-                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-                .unwrap_or_default()
-        },
-        |s| s.trim().to_string(),
-    )
-}
-
-#[test]
-fn env_write_refuses_an_output_format_it_would_ignore() {
-    let w = World::new();
-    let shop = w.project("shop");
-    w.ok(&["claim", "web"]);
-    for (args, asked) in [
-        (
-            vec!["env", "--format", "json", "--write", "f"],
-            "--format json",
-        ),
-        (vec!["env", "--format", "sh", "--write", "f"], "--format sh"),
-        (vec!["--json", "env", "--write", "f"], "--json"),
-    ] {
-        let err = stderr(&w.fails(&args, 2));
-        assert!(
-            err.contains(&format!("so {asked} cannot apply")),
-            "{args:?}: {err}"
-        );
-        assert_eq!(err.lines().count(), 1, "{err}");
-        assert!(!shop.join("f").exists(), "{args:?} wrote the file");
-    }
-    w.ok(&["env", "--format", "dotenv", "--write", "f"]);
-    let text = std::fs::read_to_string(shop.join("f")).expect("written");
-    assert!(text.starts_with("WEB_PORT="), "{text}");
-}
-
-#[test]
-fn env_without_claims_says_so_and_writes_nothing() {
-    let w = World::new();
-    let shop = w.project("shop");
-    let out = w
-        .cmd(&["env", "--write", ".env"])
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    let err = stderr(&out);
-    assert!(
-        err.contains(".env was not written: the project shop has no claims"),
-        "{err}"
-    );
-    assert!(!shop.join(".env").exists());
-    let err = stderr(&w.cmd(&["env"]).assert().success().get_output().clone());
-    assert!(err.contains("the project shop has no claims"), "{err}");
-}
-
-#[cfg(unix)]
-#[test]
-fn exec_env_renames_the_services_variable() {
-    let w = World::new();
-    let p = w.ok(&["claim", "web"]);
-    let out = w.ok(&[
-        "exec",
-        "web",
-        "--env",
-        "MYPORT",
-        "--",
-        "sh",
-        "-c",
-        "echo \"${WEB_PORT-unset} $MYPORT $PORT\"",
-    ]);
-    assert_eq!(out, format!("unset {p} {p}"));
-}
-
-#[test]
 fn json_and_another_format_are_refused_before_anything_is_claimed() {
     let w = World::new();
     let shop = w.project("shop");
-    write_manifest(&shop, "[services.web]\n");
+    w.manifest(&shop, "[services.web]\n");
     for (args, asked) in [
         (vec!["--json", "up", "--format", "sh"], "--format sh"),
         (
@@ -355,9 +228,9 @@ fn up_honours_a_manifest_prefer_and_names_the_manifest_port_in_warnings() {
         .into_iter()
         .find(|&p| TcpListener::bind(("127.0.0.1", p)).is_ok())
         .expect("one of these ports free");
-    write_manifest(
+    w.manifest(
         &shop,
-        &format!("[services.db]\nport = {pinned}\n\n[services.web]\nprefer = {preferred}\n"),
+        format!("[services.db]\nport = {pinned}\n\n[services.web]\nprefer = {preferred}\n"),
     );
     let out = w
         .cmd_in(&shop, &["up", "--format", "dotenv"])
@@ -371,7 +244,7 @@ fn up_honours_a_manifest_prefer_and_names_the_manifest_port_in_warnings() {
     // Wine's netsh reports no dynamic port range, so there the OS-picked port is not known as
     // ephemeral (the README's platform notes).
     assert!(
-        crate::windows::under_wine()
+        crate::support::under_wine()
             || err.contains(&format!(
                 "port {pinned} is inside the OS ephemeral range; claimed anyway because `port` in devport.toml asks for it"
             )),
@@ -384,4 +257,90 @@ fn up_honours_a_manifest_prefer_and_names_the_manifest_port_in_warnings() {
             .all(|l| l.ends_with("because `port` in devport.toml asks for it")),
         "{err}"
     );
+}
+
+#[test]
+fn up_checks_the_env_file_before_claiming() {
+    let w = World::new();
+    let shop = w.project("shop");
+    w.manifest(&shop, "[services.web]\n");
+    w.file(shop.join(".env"), "X='never closed\n");
+    refused(&w, &shop, &["up", "--write-env", ".env"], 2);
+    assert!(!w.registry().exists());
+}
+
+#[test]
+fn up_refuses_services_sharing_a_variable_before_claiming() {
+    let w = World::new();
+    let shop = w.project("shop");
+    for manifest in [
+        "[services.a]\nenv = \"X_PORT\"\n[services.b]\nenv = \"X_PORT\"\n",
+        "[services.\"api.v2\"]\n[services.api-v2]\n",
+        "[services.a]\ncount = 2\n[services.b]\nenv = \"A_PORT_1\"\n",
+    ] {
+        w.manifest(&shop, manifest);
+        let err = refused(&w, &shop, &["up", "--write-env", ".env"], 2);
+        assert!(
+            err.contains("devport.toml") && err.contains("would both set"),
+            "{err}"
+        );
+        assert!(
+            (err.contains(" a ") && err.contains(" b "))
+                || (err.contains("api.v2") && err.contains("api-v2")),
+            "{err}"
+        );
+        assert!(!w.registry().exists() && !shop.join(".env").exists());
+    }
+    // A manifest service against a claim the manifest does not list.
+    w.ok(&["claim", "api.v2"]);
+    w.manifest(&shop, "[services.web]\n[services.api-v2]\n");
+    let err = refused(&w, &shop, &["up"], 2);
+    assert!(err.contains("api.v2") && err.contains("api-v2"), "{err}");
+}
+
+#[test]
+fn up_claims_the_manifest_and_is_idempotent() {
+    let w = World::new();
+    let shop = w.project("shop");
+    w.trusted_manifest(&shop, MANIFEST);
+    w.ok(&["claim", "old"]);
+    let out = w
+        .cmd(&["up", "--format", "dotenv"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert!(
+        stderr(&out).contains("shop/old") && stderr(&out).contains("devport release old"),
+        "{}",
+        stderr(&out)
+    );
+    let first = stdout(&out);
+    let vars: std::collections::BTreeMap<String, String> =
+        crate::support::dotenv(&first).into_iter().collect();
+    assert_eq!(vars.get("DB_PORT").map(String::as_str), Some("25432"));
+    assert!(
+        vars.contains_key("WEB_PORT")
+            && vars.contains_key("RESOLVER_PORT")
+            && vars.contains_key("GRPC_PORT_2"),
+        "{first}"
+    );
+    assert!(!vars.contains_key("OLD_PORT"));
+    let reg = w.registry_json();
+    let claims = reg["claims"].as_array().cloned().unwrap_or_default();
+    let get = |s: &str| {
+        claims
+            .iter()
+            .find(|c| c["service"] == s)
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert_eq!(get("grpc")["count"], 3);
+    assert_eq!(get("dns")["proto"], "udp");
+    let again = w.ok(&["up", "--format", "dotenv"]);
+    assert_eq!(again, first);
+    // --write-env merges into a dotenv file.
+    w.cmd(&["up", "--write-env", ".env"]).assert().success();
+    let written = std::fs::read_to_string(shop.join(".env")).expect("read");
+    assert_eq!(written.trim(), first);
 }

@@ -1,23 +1,35 @@
-//! Nothing from a file, a process or a parser reaches the terminal raw: names holding ESC,
-//! BEL, CSI, OSC, CR, LF and U+009B are fed through every command's text paths, and neither
-//! stdout nor stderr may carry a raw control character or an extra line.
+//! What reaches the terminal: control characters from files, folders and processes escaped,
+//! colours the only escape sequences and only when wanted, and an unwritable stdout or stderr
+//! never a panic.
 
+#[cfg(unix)]
 use std::fmt::Write as _;
+#[cfg(unix)]
 use std::io::BufRead as _;
+#[cfg(unix)]
 use std::path::PathBuf;
+#[cfg(unix)]
 use std::process::Output;
 
-use serde_json::{Value, json};
+#[cfg(unix)]
+use serde_json::Value;
+#[cfg(unix)]
+use serde_json::json;
 
 use crate::support::World;
+#[cfg(target_os = "linux")]
+use crate::support::stderr;
 
 /// Every kind of terminal control sequence in one name: clear screen (CSI), set the window
 /// title (OSC ended by BEL), carriage return, line feed, and the one-character C1 CSI.
+#[cfg(unix)]
 const NASTY: &str = "x\x1b[2J\x1b]0;title\x07\r\n\u{9b}31my";
 /// The same places, holding a harmless name: the output must have the same shape.
+#[cfg(unix)]
 const PLAIN: &str = "plain";
 
 /// A raw control character in `bytes` (anything but LF between lines), as a description.
+#[cfg(unix)]
 fn raw_control(bytes: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(bytes);
     text.char_indices()
@@ -25,11 +37,13 @@ fn raw_control(bytes: &[u8]) -> Option<String> {
         .map(|(at, c)| format!("{c:?} at byte {at}"))
 }
 
+#[cfg(unix)]
 fn lines(bytes: &[u8]) -> usize {
     bytes.lines().count()
 }
 
 /// One command run in a world whose names are all `name`.
+#[cfg(unix)]
 struct Case {
     /// What the case shows, for failure messages.
     what: &'static str,
@@ -43,6 +57,7 @@ struct Case {
     json: Json,
 }
 
+#[cfg(unix)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Json {
     No,
@@ -54,6 +69,7 @@ enum Json {
 /// it: a project folder named after it with a claim of `web`, and a hand-edited claim of a
 /// service `name` of a project `name` in a folder `/nonexistent/name` that is gone, on `port`,
 /// plus the same service claimed for the project folder itself.
+#[cfg(unix)]
 struct Setup {
     world: World,
     name: String,
@@ -61,6 +77,7 @@ struct Setup {
     port: u16,
 }
 
+#[cfg(unix)]
 impl Setup {
     /// A project named `name`, its claim `web`, and two claims of `name` on `ports`: one whose
     /// folder is gone and one in the project.
@@ -87,7 +104,7 @@ impl Setup {
                 "created": stamp, "last_used": stamp,
             }));
         }
-        std::fs::write(world.registry(), reg.to_string()).expect("write registry");
+        world.file(world.registry(), reg.to_string());
         Setup {
             world,
             name: name.to_string(),
@@ -112,7 +129,7 @@ impl Setup {
     fn set_proto(&self) {
         let mut reg = self.world.registry_json();
         reg["claims"][0]["proto"] = json!(self.name);
-        std::fs::write(self.world.registry(), reg.to_string()).expect("write registry");
+        self.world.file(self.world.registry(), reg.to_string());
     }
 }
 
@@ -120,6 +137,7 @@ impl Setup {
 /// test's listener lands on them), each handed out once per test process. The harmless and
 /// the hostile run of a case use the same two, so what `doctor` says of the ports themselves
 /// (IANA-assigned or not) is the same for both.
+#[cfg(unix)]
 fn quiet_ports() -> [u16; 2] {
     static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
     let base = 20_000 + u16::try_from(std::process::id() % 4_000).unwrap_or(0);
@@ -136,6 +154,7 @@ fn quiet_ports() -> [u16; 2] {
 }
 
 /// A TOML basic string holding `text`, every control character as `\uXXXX`.
+#[cfg(unix)]
 fn toml_string(text: &str) -> String {
     let mut out = String::from("\"");
     for c in text.chars() {
@@ -149,8 +168,10 @@ fn toml_string(text: &str) -> String {
     out
 }
 
+#[cfg(unix)]
 fn no_setup(_: &Setup) {}
 
+#[cfg(unix)]
 const CASES: &[Case] = &[
     Case {
         what: "list",
@@ -254,7 +275,7 @@ const CASES: &[Case] = &[
         what: "up with a claim the manifest does not name",
         args: &["up"],
         setup: |s| {
-            std::fs::write(s.dir.join("devport.toml"), "[services.web]\n").expect("manifest");
+            s.world.manifest(&s.dir, "[services.web]\n");
         },
         shows_name: true,
         json: Json::No,
@@ -271,7 +292,7 @@ const CASES: &[Case] = &[
         args: &["up"],
         setup: |s| {
             let text = format!("{} = 1\n[services.web]\n", toml_string(&s.name));
-            std::fs::write(s.dir.join("devport.toml"), text).expect("manifest");
+            s.world.manifest(&s.dir, text);
         },
         shows_name: true,
         json: Json::No,
@@ -281,7 +302,7 @@ const CASES: &[Case] = &[
         args: &["list"],
         setup: |s| {
             let text = format!("{} = 1\n", toml_string(&s.name));
-            std::fs::write(s.world.config(), text).expect("config");
+            s.world.file(s.world.config(), text);
         },
         shows_name: true,
         json: Json::No,
@@ -303,6 +324,7 @@ const CASES: &[Case] = &[
 ];
 
 /// Every string inside `v`, depth first.
+#[cfg(unix)]
 fn strings(v: &Value, out: &mut Vec<String>) {
     match v {
         Value::String(s) => out.push(s.clone()),
@@ -316,6 +338,7 @@ fn strings(v: &Value, out: &mut Vec<String>) {
 }
 
 /// What is wrong with the output of `case`, if anything.
+#[cfg(unix)]
 fn problems(case: &Case) -> Vec<String> {
     let ports = quiet_ports();
     let runs: Vec<(Output, Setup)> = [NASTY, PLAIN]
@@ -395,11 +418,108 @@ fn problems(case: &Case) -> Vec<String> {
 }
 
 #[test]
+fn colours_follow_the_rules() {
+    let w = World::new();
+    w.ok(&["claim", "web"]);
+    let plain = w.ok(&["list"]);
+    assert!(
+        !plain.contains('\u{1b}'),
+        "no colours when stdout is not a terminal"
+    );
+    let forced = w.ok(&["list", "--color", "always"]);
+    assert!(forced.contains('\u{1b}'), "--color always colours");
+    let json = w.ok(&["list", "--color", "always", "--json"]);
+    assert!(!json.contains('\u{1b}'), "JSON is never coloured");
+}
+
+// A pseudo-terminal through `script`: Unix by nature.
+#[cfg(unix)]
+#[test]
+#[ignore = "needs script (bsdutils/util-linux): runs devport on a pseudo-terminal; .ci/run installs it"]
+fn colours_on_a_terminal_unless_no_color_or_a_dumb_terminal() {
+    // `script` (util-linux) runs the command on a pseudo-terminal.
+    crate::support::require_tool("script", &["--version"]);
+    let w = World::new();
+    w.ok(&["claim", "web"]);
+    let shop = w.project("shop");
+    let on_tty = |env: &[(&str, &str)]| {
+        let line = format!("{} list", crate::support::bin().display());
+        let mut cmd = w.program_in("script", &shop, &["-qec", &line, "/dev/null"]);
+        cmd.env("TERM", "xterm");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        String::from_utf8_lossy(&cmd.output().expect("script").stdout).into_owned()
+    };
+    let coloured = on_tty(&[]);
+    assert!(
+        coloured.contains("PORT") && coloured.contains('\u{1b}'),
+        "{coloured:?}"
+    );
+    assert!(!on_tty(&[("NO_COLOR", "1")]).contains('\u{1b}'));
+    assert!(!on_tty(&[("TERM", "dumb")]).contains('\u{1b}'));
+    assert!(
+        on_tty(&[("NO_COLOR", "")]).contains('\u{1b}'),
+        "an empty NO_COLOR does not count"
+    );
+}
+
+/// Help and version that cannot be written (a full disk) fail as any other output does: a line
+/// on stderr and exit 3, never a silent 0.
+#[cfg(target_os = "linux")]
+#[test]
+fn help_and_version_into_a_full_device_fail() {
+    let w = World::new();
+    for args in ["--help", "--version", "-V", "claim --help", "help exec"] {
+        let out = w
+            .program_in(
+                "sh",
+                &w.project("shop"),
+                &["-c", &format!("\"$0\" {args} > /dev/full")],
+            )
+            .arg(crate::support::bin())
+            .output()
+            .expect("sh");
+        assert_eq!(out.status.code(), Some(3), "{args}: {out:?}");
+        assert_eq!(
+            stderr(&out),
+            "devport: cannot write to standard output: No space left on device (os error 28)",
+            "{args}"
+        );
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_stderr_that_cannot_be_written_never_makes_devport_panic() {
+    let w = World::new();
+    for (args, code) in [
+        (&["claim", "_bad"][..], 2),
+        (&["list", "--bogus"], 2),
+        (&["check", "0"], 2),
+        (&["claim", "web"], 0),
+    ] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("/dev/full");
+        let out = w
+            .std_cmd_in(&w.project("shop"), args)
+            .stderr(full)
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(code), "{args:?}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
 fn every_text_path_escapes_control_characters() {
     let problems: Vec<String> = CASES.iter().flat_map(problems).collect();
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
 }
 
+#[cfg(unix)]
 #[test]
 fn colours_are_the_only_escape_sequences() {
     let setup = Setup::new(NASTY, quiet_ports());
@@ -493,7 +613,7 @@ mod from_processes {
         w.ok_at(&project, &["claim", "web"]);
         let mut reg = w.registry_json();
         reg["claims"][0]["port"] = json!(p);
-        std::fs::write(w.registry(), reg.to_string()).expect("write registry");
+        w.file(w.registry(), reg.to_string());
         let escaped = "p\\u{1b}[2J\\n\\u{7}\\u{9b}y";
         for args in [
             &["check", &p.to_string()][..],

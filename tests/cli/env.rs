@@ -1,26 +1,94 @@
-//! `.env` merging and variable names: `env --write` keeps every line it does not own, every
-//! name devport prints is a valid, harmless shell name, and bad input is refused before
-//! anything is claimed or written.
-
-use std::path::Path;
+//! `env` and `env --write`: formats, variable names, merging into an existing file, and the
+//! file devport writes — symlinks, FIFOs, devices, other users' files, modes — handled safely.
 
 #[cfg(unix)]
-use crate::support::stdout;
-use crate::support::{World, port, stderr};
+use std::os::unix::fs::OpenOptionsExt as _;
+#[cfg(unix)]
+use std::path::Path;
 
-/// Runs `devport ARGS` in `dir`; it must exit with `code` and leave the registry as it was.
-fn refused(w: &World, dir: &Path, args: &[&str], code: i32) -> String {
-    let before = w.registry_bytes();
-    let out = w.fails_in(dir, args, code);
+use crate::support::{World, port, refused, stderr};
+#[cfg(unix)]
+use crate::support::{bash, chmod, stdout};
+
+/// Writes `original` to `shop/.env`, runs `env --write .env` and returns what it became, with
+/// `@WEB@` in `expected` standing for the claimed port; a second run changes nothing.
+fn write_env_twice(original: &[u8], expected: &str) {
+    let w = World::new();
+    let shop = w.project("shop");
+    let web = port(&w.ok(&["claim", "web"]));
+    w.file(shop.join(".env"), original);
+    w.ok(&["env", "--format", "dotenv", "--write", ".env"]);
+    let expected = expected.replace("@WEB@", &web.to_string());
+    let written = std::fs::read(shop.join(".env")).expect("read");
+    assert_eq!(String::from_utf8_lossy(&written), expected);
+    w.ok(&["env", "--write", ".env"]);
     assert_eq!(
-        w.registry_bytes(),
-        before,
-        "devport {args:?} changed the registry"
+        std::fs::read(shop.join(".env")).expect("read"),
+        expected.as_bytes(),
+        "idempotent"
     );
+}
+
+/// A folder every user may write: `mode` is 0777 or 1777 (sticky).
+#[cfg(unix)]
+fn open_folder(w: &World, name: &str, mode: u32) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = w.dir.path().join(name);
+    std::fs::create_dir(&dir).expect("mkdir");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    dir
+}
+
+/// A FIFO at `path` that no process reads.
+#[cfg(unix)]
+fn fifo(path: &Path) {
+    nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+}
+
+#[test]
+fn env_write_refuses_an_output_format_it_would_ignore() {
+    let w = World::new();
+    let shop = w.project("shop");
+    w.ok(&["claim", "web"]);
+    for (args, asked) in [
+        (
+            vec!["env", "--format", "json", "--write", "f"],
+            "--format json",
+        ),
+        (vec!["env", "--format", "sh", "--write", "f"], "--format sh"),
+        (vec!["--json", "env", "--write", "f"], "--json"),
+    ] {
+        let err = stderr(&w.fails(&args, 2));
+        assert!(
+            err.contains(&format!("so {asked} cannot apply")),
+            "{args:?}: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(!shop.join("f").exists(), "{args:?} wrote the file");
+    }
+    w.ok(&["env", "--format", "dotenv", "--write", "f"]);
+    let text = std::fs::read_to_string(shop.join("f")).expect("written");
+    assert!(text.starts_with("WEB_PORT="), "{text}");
+}
+
+#[test]
+fn env_without_claims_says_so_and_writes_nothing() {
+    let w = World::new();
+    let shop = w.project("shop");
+    let out = w
+        .cmd(&["env", "--write", ".env"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
     let err = stderr(&out);
-    assert_eq!(err.lines().count(), 1, "one line: {err}");
-    assert!(!err.contains("Error {") && !err.contains("Usage("), "{err}");
-    err
+    assert!(
+        err.contains(".env was not written: the project shop has no claims"),
+        "{err}"
+    );
+    assert!(!shop.join(".env").exists());
+    let err = stderr(&w.cmd(&["env"]).assert().success().get_output().clone());
+    assert!(err.contains("the project shop has no claims"), "{err}");
 }
 
 #[test]
@@ -32,7 +100,7 @@ fn env_write_keeps_every_line_it_does_not_own() {
     // A BOM, CRLF endings, an `export` line, a multi-line value holding a WEB_PORT line, a
     // comment, and bytes that are not UTF-8.
     let original: &[u8] = b"\xEF\xBB\xBFexport WEB_PORT=1 # the site\r\nCERT=\"-----BEGIN\r\nWEB_PORT=1\r\n-----END\"\r\n# caf\xe9\r\nNAME='x\r\ny'";
-    std::fs::write(shop.join(".env"), original).expect("write");
+    w.file(shop.join(".env"), original);
     w.ok(&["env", "--write", ".env"]);
     let expected = [
         &b"\xEF\xBB\xBFexport WEB_PORT="[..],
@@ -63,7 +131,7 @@ fn env_write_refuses_a_file_it_cannot_read_safely() {
     w.ok(&["claim", "web"]);
     // A quote that is never closed: where the value ends is unclear, so nothing is written.
     let text = "A=1\nB=\"open\nWEB_PORT=1\n";
-    std::fs::write(shop.join(".env"), text).expect("write");
+    w.file(shop.join(".env"), text);
     let err = refused(&w, &shop, &["env", "--write", ".env"], 2);
     assert!(
         err.contains(".env") && err.contains("line 2, column 3") && err.contains("never closed"),
@@ -104,7 +172,7 @@ fn env_write_goes_through_a_symlink_and_keeps_it() {
     // trust_owners::a_committed_link_does_not_choose_what_is_written).
     let shared = shop.join("shared");
     std::fs::create_dir(&shared).expect("mkdir");
-    std::fs::write(shared.join("real.env"), "A=1\n").expect("write");
+    w.file(shared.join("real.env"), "A=1\n");
     std::os::unix::fs::symlink("shared/real.env", shop.join(".env")).expect("symlink");
     let web = port(&w.ok(&["claim", "web"]));
     w.ok(&["env", "--write", ".env"]);
@@ -115,7 +183,7 @@ fn env_write_goes_through_a_symlink_and_keeps_it() {
         format!("A=1\nWEB_PORT={web}\n")
     );
     // `up --write-env` goes through the same file.
-    std::fs::write(shop.join("devport.toml"), "[services.web]\n").expect("manifest");
+    w.manifest(&shop, "[services.web]\n");
     w.ok(&["up", "--write-env", ".env"]);
     assert!(std::fs::symlink_metadata(shop.join(".env")).is_ok_and(|m| m.file_type().is_symlink()));
 }
@@ -127,7 +195,7 @@ fn env_write_refuses_a_symlink_to_another_users_file() {
     let w = World::new();
     let shop = w.project("shop");
     let target = shop.join("theirs.env");
-    std::fs::write(&target, "A=1\n").expect("write");
+    w.file(&target, "A=1\n");
     std::os::unix::fs::chown(&target, Some(65534), Some(65534)).expect("chown (needs root)");
     std::os::unix::fs::symlink(&target, shop.join(".env")).expect("symlink");
     w.ok(&["claim", "web"]);
@@ -135,18 +203,8 @@ fn env_write_refuses_a_symlink_to_another_users_file() {
     assert!(err.contains("belongs to uid 65534"), "{err}");
     assert_eq!(std::fs::read_to_string(&target).expect("read"), "A=1\n");
     // `up` refuses it before claiming anything.
-    std::fs::write(shop.join("devport.toml"), "[services.api]\n").expect("manifest");
+    w.manifest(&shop, "[services.api]\n");
     refused(&w, &shop, &["up", "--write-env", ".env"], 3);
-}
-
-#[test]
-fn up_checks_the_env_file_before_claiming() {
-    let w = World::new();
-    let shop = w.project("shop");
-    std::fs::write(shop.join("devport.toml"), "[services.web]\n").expect("manifest");
-    std::fs::write(shop.join(".env"), "X='never closed\n").expect("write");
-    refused(&w, &shop, &["up", "--write-env", ".env"], 2);
-    assert!(!w.registry().exists());
 }
 
 #[test]
@@ -165,11 +223,10 @@ fn dangerous_variable_names_are_refused_everywhere() {
         "9X",
         "A-B",
     ] {
-        std::fs::write(
-            shop.join("devport.toml"),
+        w.manifest(
+            &shop,
             format!("name = \"shop\"\n[services.web]\nenv = \"{name}\"\n"),
-        )
-        .expect("manifest");
+        );
         let err = refused(&w, &shop, &["up"], 2);
         assert!(
             err.contains("devport.toml")
@@ -223,63 +280,6 @@ fn every_printed_name_is_a_valid_shell_name() {
 }
 
 #[test]
-fn up_refuses_services_sharing_a_variable_before_claiming() {
-    let w = World::new();
-    let shop = w.project("shop");
-    for manifest in [
-        "[services.a]\nenv = \"X_PORT\"\n[services.b]\nenv = \"X_PORT\"\n",
-        "[services.\"api.v2\"]\n[services.api-v2]\n",
-        "[services.a]\ncount = 2\n[services.b]\nenv = \"A_PORT_1\"\n",
-    ] {
-        std::fs::write(shop.join("devport.toml"), manifest).expect("manifest");
-        let err = refused(&w, &shop, &["up", "--write-env", ".env"], 2);
-        assert!(
-            err.contains("devport.toml") && err.contains("would both set"),
-            "{err}"
-        );
-        assert!(
-            (err.contains(" a ") && err.contains(" b "))
-                || (err.contains("api.v2") && err.contains("api-v2")),
-            "{err}"
-        );
-        assert!(!w.registry().exists() && !shop.join(".env").exists());
-    }
-    // A manifest service against a claim the manifest does not list.
-    w.ok(&["claim", "api.v2"]);
-    std::fs::write(
-        shop.join("devport.toml"),
-        "[services.web]\n[services.api-v2]\n",
-    )
-    .expect("manifest");
-    let err = refused(&w, &shop, &["up"], 2);
-    assert!(err.contains("api.v2") && err.contains("api-v2"), "{err}");
-}
-
-#[test]
-fn exec_checks_placeholders_before_claiming() {
-    let w = World::new();
-    let shop = w.project("shop");
-    let err = refused(&w, &shop, &["exec", "web", "--", "echo", "{port:nope}"], 2);
-    assert!(
-        err.contains("nope") && err.contains("devport claim nope"),
-        "{err}"
-    );
-    assert!(!w.registry().exists());
-    // In the manifest but not claimed yet: still refused before claiming.
-    std::fs::write(shop.join("devport.toml"), "[services.web]\n[services.db]\n").expect("manifest");
-    let err = refused(&w, &shop, &["exec", "web", "--", "echo", "x{port:db}"], 2);
-    assert!(err.contains("devport up"), "{err}");
-    assert!(!w.registry().exists());
-    let db = port(&w.ok(&["claim", "db"]));
-    let mut args = vec!["exec", "web", "--"];
-    args.extend(crate::windows::ECHO);
-    args.extend(["{port:db}", "{port:web}={port}"]);
-    let out = w.ok(&args);
-    let web = port(&w.ok(&["claim", "web"]));
-    assert_eq!(out, format!("{db} {web}={web}"));
-}
-
-#[test]
 fn a_new_claim_may_not_take_another_claims_variable() {
     let w = World::new();
     let shop = w.project("shop");
@@ -295,18 +295,10 @@ fn a_new_claim_may_not_take_another_claims_variable() {
     // Another project may use the name.
     w.ok_in("other", &["claim", "api-v2"]);
     // The manifest's `env` counts: a service renamed onto another's variable is refused...
-    std::fs::write(
-        shop.join("devport.toml"),
-        "[services.web]\nenv = \"API_V2_PORT\"\n",
-    )
-    .expect("manifest");
+    w.manifest(&shop, "[services.web]\nenv = \"API_V2_PORT\"\n");
     refused(&w, &shop, &["claim", "web"], 2);
     // ... and one renamed away from it is fine.
-    std::fs::write(
-        shop.join("devport.toml"),
-        "[services.api-v2]\nenv = \"API2_PORT\"\n",
-    )
-    .expect("manifest");
+    w.manifest(&shop, "[services.api-v2]\nenv = \"API2_PORT\"\n");
     w.ok(&["claim", "api-v2"]);
 }
 
@@ -321,29 +313,11 @@ fn existing_clashing_claims_keep_working() {
     twin["service"] = "api-v2".into();
     twin["port"] = (first + 1).into();
     reg["claims"].as_array_mut().expect("claims").push(twin);
-    std::fs::write(w.registry(), serde_json::to_vec_pretty(&reg).expect("json")).expect("write");
+    w.file(w.registry(), serde_json::to_vec_pretty(&reg).expect("json"));
     assert_eq!(port(&w.ok(&["claim", "api.v2"])), first);
     assert_eq!(port(&w.ok(&["claim", "api-v2"])), first + 1);
     let err = refused(&w, &shop, &["env"], 2);
     assert!(err.contains("api.v2") && err.contains("api-v2"), "{err}");
-}
-
-#[test]
-fn exec_env_may_not_take_another_services_variable() {
-    let w = World::new();
-    let shop = w.project("shop");
-    w.ok(&["claim", "db"]);
-    let err = refused(
-        &w,
-        &shop,
-        &["exec", "web", "--env", "DB_PORT", "--", "true"],
-        2,
-    );
-    assert!(err.contains("--env DB_PORT") && err.contains("db"), "{err}");
-    assert_eq!(
-        w.registry_json()["claims"].as_array().map(Vec::len),
-        Some(1)
-    );
 }
 
 #[cfg(unix)]
@@ -357,25 +331,6 @@ fn env_write_through_a_dangling_symlink_is_a_clear_error() {
     assert!(
         err.contains("missing/real.env") && err.contains("remove the link"),
         "{err}"
-    );
-}
-
-/// Writes `original` to `shop/.env`, runs `env --write .env` and returns what it became, with
-/// `@WEB@` in `expected` standing for the claimed port; a second run changes nothing.
-fn write_env_twice(original: &[u8], expected: &str) {
-    let w = World::new();
-    let shop = w.project("shop");
-    let web = port(&w.ok(&["claim", "web"]));
-    std::fs::write(shop.join(".env"), original).expect("write");
-    w.ok(&["env", "--format", "dotenv", "--write", ".env"]);
-    let expected = expected.replace("@WEB@", &web.to_string());
-    let written = std::fs::read(shop.join(".env")).expect("read");
-    assert_eq!(String::from_utf8_lossy(&written), expected);
-    w.ok(&["env", "--write", ".env"]);
-    assert_eq!(
-        std::fs::read(shop.join(".env")).expect("read"),
-        expected.as_bytes(),
-        "idempotent"
     );
 }
 
@@ -406,16 +361,6 @@ fn env_write_keeps_backtick_values_whole() {
     write_env_twice(b"WEB_PORT=`1\n2`\nB=3\n", "WEB_PORT=@WEB@\nB=3\n");
 }
 
-/// A folder every user may write: `mode` is 0777 or 1777 (sticky).
-#[cfg(unix)]
-fn open_folder(w: &World, name: &str, mode: u32) -> std::path::PathBuf {
-    use std::os::unix::fs::PermissionsExt as _;
-    let dir = w.dir.path().join(name);
-    std::fs::create_dir(&dir).expect("mkdir");
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode)).expect("chmod");
-    dir
-}
-
 #[cfg(unix)]
 #[test]
 fn env_write_refuses_a_folder_every_user_may_write() {
@@ -426,8 +371,8 @@ fn env_write_refuses_a_folder_every_user_may_write() {
         let open = open_folder(&w, &format!("open{mode:o}"), mode);
         // A file there, new or not, and a link there to a file of this user.
         let mine = shop.join("mine.env");
-        std::fs::write(&mine, "A=1\n").expect("write");
-        std::fs::write(open.join("app.env"), "A=1\n").expect("write");
+        w.file(&mine, "A=1\n");
+        w.file(open.join("app.env"), "A=1\n");
         std::os::unix::fs::symlink(&mine, open.join("link.env")).expect("symlink");
         for name in ["app.env", "new.env", "link.env"] {
             let path = open.join(name);
@@ -440,7 +385,7 @@ fn env_write_refuses_a_folder_every_user_may_write() {
                 "{err}"
             );
             // `up --write-env` opens the file the same way.
-            std::fs::write(shop.join("devport.toml"), "[services.web]\n").expect("manifest");
+            w.manifest(&shop, "[services.web]\n");
             refused(&w, &shop, &["up", "--write-env", path], 3);
             std::fs::remove_file(shop.join("devport.toml")).expect("rm");
         }
@@ -470,7 +415,7 @@ fn env_write_refuses_another_users_symlink_to_this_users_file() {
     let shop = w.project("shop");
     w.ok(&["claim", "web"]);
     let precious = w.dir.path().join("precious_rc");
-    std::fs::write(&precious, "keep me\n").expect("write");
+    w.file(&precious, "keep me\n");
     // nobody plants `app.env -> precious_rc` in a sticky folder every user may write...
     let sticky = open_folder(&w, "sticky", 0o1777);
     // ... and in a folder of nobody's own that others may not write.
@@ -505,7 +450,7 @@ fn env_write_refuses_another_users_symlink_to_this_users_file() {
     // A link of nobody's to one of this user's folders, on the way to the file.
     let mine = w.dir.path().join("mine");
     std::fs::create_dir(&mine).expect("mkdir");
-    std::fs::write(mine.join("app.env"), "keep me\n").expect("write");
+    w.file(mine.join("app.env"), "keep me\n");
     let mut ln = w.program_in("ln", &theirs, &["-s", mine.to_str().expect("utf-8"), "dir"]);
     crate::support::run_as_nobody(&mut ln, &w, &[theirs.as_path()]);
     assert!(ln.status().expect("ln").success());
@@ -532,11 +477,7 @@ fn env_write_refuses_another_users_symlink_to_this_users_file() {
 fn write_env_into_a_missing_folder_claims_nothing() {
     let w = World::new();
     let shop = w.project("shop");
-    std::fs::write(
-        shop.join("devport.toml"),
-        "[services.web]\n[services.api]\n",
-    )
-    .expect("toml");
+    w.manifest(&shop, "[services.web]\n[services.api]\n");
     for args in [
         &["up", "--write-env", "nodir/.env"][..],
         &["env", "--write", "nodir/.env"][..],
@@ -558,7 +499,6 @@ fn write_env_into_a_missing_folder_claims_nothing() {
 #[cfg(unix)]
 #[test]
 fn a_read_only_file_is_not_replaced() {
-    use std::os::unix::fs::PermissionsExt as _;
     let w = World::new();
     let shop = w.project("shop");
     w.ok(&["claim", "web"]);
@@ -570,8 +510,8 @@ fn a_read_only_file_is_not_replaced() {
         ),
     ] {
         let file = shop.join(name);
-        std::fs::write(&file, "KEEP=1\n").expect("write");
-        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o444)).expect("chmod");
+        w.file(&file, "KEEP=1\n");
+        chmod(&file, 0o444);
         let out = w.fails_in(&shop, args, 3);
         assert!(
             stderr(&out).contains("read-only"),
@@ -619,4 +559,317 @@ fn parallel_writes_to_one_env_file_keep_every_line() {
         );
     }
     assert_eq!(text.lines().count(), n, "{text}");
+}
+
+/// The shell's redirect target is written in place, not replaced: `end` is kept.
+#[cfg(unix)]
+#[test]
+fn env_write_dev_stdout_keeps_the_callers_redirect() {
+    let w = World::new();
+    let shop = w.project("shop");
+    let port = w.ok(&["claim", "web"]);
+    let bin = crate::support::bin();
+    let line = format!(
+        "{{ echo start; '{}' env --write /dev/stdout; echo end; }} > out.txt",
+        bin.display()
+    );
+    let out = w
+        .program_in("sh", &shop, &["-c", &line])
+        .output()
+        .expect("sh");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(shop.join("out.txt")).expect("read");
+    assert_eq!(text, format!("start\nWEB_PORT={port}\nend\n"));
+    // The same through a pipe, and for export; /dev/null swallows it.
+    let piped = format!("'{}' env --write /dev/stdout | cat", bin.display());
+    let out = w
+        .program_in("sh", &shop, &["-c", &piped])
+        .output()
+        .expect("sh");
+    assert_eq!(stdout(&out), format!("WEB_PORT={port}"), "{}", stderr(&out));
+    let export = format!(
+        "{{ echo start; '{}' export caddy --write /dev/stdout; echo end; }} > caddy.txt",
+        bin.display()
+    );
+    let out = w
+        .program_in("sh", &shop, &["-c", &export])
+        .output()
+        .expect("sh");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(shop.join("caddy.txt")).expect("read");
+    assert!(
+        text.starts_with("start\n") && text.ends_with("end\n") && text.contains(&port),
+        "{text}"
+    );
+    w.ok_at(&shop, &["env", "--write", "/dev/null"]);
+    let null = std::fs::metadata("/dev/null").expect("stat").file_type();
+    assert!(std::os::unix::fs::FileTypeExt::is_char_device(&null));
+    // Another device is refused without being opened.
+    let err = stderr(&w.fails_in(&shop, &["env", "--write", "/dev/zero"], 3));
+    assert!(err.contains("is a device"), "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn env_write_into_a_fifo_is_written_in_place_and_the_fifo_stays() {
+    let w = World::new();
+    let shop = w.project("shop");
+    let port = w.ok(&["claim", "web"]);
+    let fifo = shop.join("ports.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
+    let mut reader = crate::support::Reaped(
+        w.program_in("cat", &shop, &["ports.fifo"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("cat"),
+    );
+    // The reader opens the FIFO on its own time; until then devport refuses (never hangs).
+    crate::support::retry("devport writes into the FIFO", |i| {
+        std::thread::sleep(std::time::Duration::from_millis(50 * u64::from(i)));
+        let out = w
+            .cmd_in(&shop, &["env", "--write", "ports.fifo"])
+            .output()
+            .ok()?;
+        out.status.success().then_some(())
+    });
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut reader.0.stdout.take().expect("piped"), &mut text)
+        .expect("read");
+    assert_eq!(text, format!("WEB_PORT={port}\n"));
+    let kind = std::fs::symlink_metadata(&fifo).expect("stat").file_type();
+    assert!(std::os::unix::fs::FileTypeExt::is_fifo(&kind));
+}
+
+#[cfg(unix)]
+#[test]
+fn a_committed_link_does_not_choose_what_is_written() {
+    let w = World::new();
+    let shop = w.project("shop");
+    let home = w.dir.path().join("home");
+    std::fs::create_dir(&home).expect("mkdir");
+    let gitconfig = home.join(".gitconfig");
+    w.file(&gitconfig, "[user]\n");
+    std::os::unix::fs::symlink("../home/.gitconfig", shop.join(".env")).expect("symlink");
+    w.manifest(&shop, "[services.web]\n");
+    w.ok(&["claim", "web"]);
+    let write = |args: &[&str]| {
+        let out = w.fails_in(&shop, args, 3);
+        let err = stderr(&out);
+        assert!(
+            err.contains("which is outside") && err.contains("name the file itself"),
+            "{args:?}: {err}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&gitconfig).expect("read"),
+            "[user]\n"
+        );
+    };
+    write(&["env", "--format", "dotenv", "--write", ".env"]);
+    write(&["up", "--write-env", ".env"]);
+    write(&["export", "caddy", "--write", ".env"]);
+    // A man page that is a link out of the named folder.
+    let pages = shop.join("man1");
+    std::fs::create_dir(&pages).expect("mkdir");
+    std::os::unix::fs::symlink(&gitconfig, pages.join("devport.1")).expect("symlink");
+    write(&["man", "--dir", pages.to_str().expect("utf-8")]);
+    assert_eq!(std::fs::read_dir(&pages).expect("ls").count(), 1);
+
+    // Naming the file itself works, and so does a link that stays inside the project.
+    let named = gitconfig.to_str().expect("utf-8");
+    w.ok(&["env", "--format", "dotenv", "--write", named]);
+    assert!(
+        std::fs::read_to_string(&gitconfig)
+            .expect("read")
+            .contains("WEB_PORT=")
+    );
+    w.file(shop.join("real.env"), "");
+    std::fs::remove_file(shop.join(".env")).expect("rm");
+    std::os::unix::fs::symlink("real.env", shop.join(".env")).expect("symlink");
+    w.ok(&["env", "--format", "dotenv", "--write", ".env"]);
+    assert!(
+        std::fs::symlink_metadata(shop.join(".env"))
+            .expect("stat")
+            .file_type()
+            .is_symlink()
+    );
+    assert!(
+        std::fs::read_to_string(shop.join("real.env"))
+            .expect("read")
+            .contains("WEB_PORT=")
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_stream_no_one_reads_is_refused_before_anything_is_done() {
+    let w = World::new();
+    let shop = w.project("shop");
+    // man --dir: every page is checked (a FIFO page opened) before the first is written.
+    let pages = shop.join("man1");
+    std::fs::create_dir(&pages).expect("mkdir");
+    w.file(pages.join("devport.1"), "old\n");
+    fifo(&pages.join("devport-claim.1"));
+    let out = w.fails(&["man", "--dir", pages.to_str().expect("utf-8")], 3);
+    assert!(
+        stderr(&out).contains("FIFO that no process is reading"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(pages.join("devport.1")).expect("read"),
+        "old\n"
+    );
+    assert_eq!(std::fs::read_dir(&pages).expect("ls").count(), 2);
+
+    // up --write-env: the FIFO is opened before the first claim.
+    w.manifest(&shop, "[services.web]\n");
+    fifo(&shop.join("ports.env"));
+    let out = w.fails(&["up", "--write-env", "ports.env"], 3);
+    assert!(
+        stderr(&out).contains("FIFO that no process is reading"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(w.ok(&["--json", "list"]), "[]");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_with_a_reader_gets_the_text_through_the_open_it_was_checked_with() {
+    let w = World::new();
+    let shop = w.project("shop");
+    w.manifest(&shop, "[services.web]\n");
+    let path = shop.join("ports.env");
+    fifo(&path);
+    // The read end, open before devport runs (without blocking, so no thread waits on it); the
+    // text fits the pipe's buffer, and end-of-file comes when devport has closed its end.
+    let mut reader = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(&path)
+        .expect("open the read end");
+    w.ok(&["up", "--write-env", "ports.env"]);
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut reader, &mut text).expect("read the FIFO");
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("WEB_PORT=")).count(),
+        1,
+        "{text}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_terminal_device_with_no_terminal_is_named_as_a_device() {
+    let w = World::new();
+    let shop = w.project("shop");
+    w.ok(&["claim", "web"]);
+    let bin = crate::support::bin();
+    let out = w
+        .program_in("setsid", &shop, &["-w"])
+        .arg(&bin)
+        .args(["env", "--write", "/dev/tty"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run setsid");
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("is a device with nothing behind it"), "{err}");
+    assert!(!err.contains("FIFO"), "{err}");
+}
+
+// bash scripts: Unix by nature.
+#[cfg(unix)]
+#[test]
+fn env_formats_round_trip() {
+    let w = World::new();
+    let web = w.ok(&["claim", "web"]);
+    let block = w.ok(&["claim", "api.v2", "--count", "2"]);
+    let shop = w.project("shop");
+    let out = bash(
+        &w,
+        &shop,
+        r#"eval "$(devport env)"; echo "$WEB_PORT $API_V2_PORT $API_V2_PORT_1""#,
+    );
+    let first = block.split(' ').next().unwrap_or_default();
+    let second = block.split(' ').nth(1).unwrap_or_default();
+    assert_eq!(
+        stdout(&out),
+        format!("{web} {first} {second}"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = bash(
+        &w,
+        &shop,
+        "devport env --format dotenv > .env && set -a && . ./.env && echo $WEB_PORT",
+    );
+    assert_eq!(stdout(&out), web);
+
+    let json: serde_json::Value =
+        serde_json::from_str(&w.ok(&["env", "--format", "json", "--prefix", "APP_"]))
+            .expect("json");
+    assert_eq!(json["APP_WEB_PORT"], web.as_str());
+    assert_eq!(json["APP_API_V2_PORT_0"], first);
+}
+
+#[test]
+fn env_write_merges_and_is_stable() {
+    let w = World::new();
+    let web = w.ok(&["claim", "web"]);
+    let dotenv = w.project("shop").join(".env");
+    w.file(
+        &dotenv,
+        "# keep me\nDEBUG=1\nWEB_PORT=1\n\nexport OTHER='a b'\n",
+    );
+    w.cmd(&["env", "--write", ".env"])
+        .assert()
+        .success()
+        .stdout("");
+    let once = std::fs::read_to_string(&dotenv).expect("read");
+    assert_eq!(
+        once,
+        format!("# keep me\nDEBUG=1\nWEB_PORT={web}\n\nexport OTHER='a b'\n")
+    );
+    w.cmd(&["env", "--write", ".env"]).assert().success();
+    assert_eq!(
+        std::fs::read_to_string(&dotenv).expect("read"),
+        once,
+        "second run changed the file"
+    );
+}
+
+#[test]
+fn env_name_collision_is_exit_2() {
+    let w = World::new();
+    w.ok(&["claim", "api.v2"]);
+    // Refused when the second claim is made, before it is written (tests/cli/trust_env.rs
+    // covers `env` on claims that already clash).
+    let out = w.fails(&["claim", "api_v2"], 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("api.v2") && err.contains("api_v2") && err.contains("API_V2_PORT"),
+        "{err}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn env_write_respects_the_umask_and_keeps_a_files_mode() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let w = World::new();
+    let shop = w.project("shop");
+    w.ok(&["claim", "web"]);
+    let out = bash(&w, &shop, "umask 077 && devport env --write new.env");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mode = |name: &str| {
+        std::fs::metadata(shop.join(name)).map_or(0, |m| m.permissions().mode() & 0o777)
+    };
+    assert_eq!(mode("new.env"), 0o600, "a new file follows the umask");
+    w.file(shop.join("old.env"), "A=1\n");
+    chmod(&shop.join("old.env"), 0o640);
+    let out = bash(&w, &shop, "umask 077 && devport env --write old.env");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(mode("old.env"), 0o640, "a rewritten file keeps its mode");
 }
