@@ -2,10 +2,15 @@
 //! [`super::LeaseRecord`] (`deserialize_with`), so every command agrees on whether a registry is
 //! valid (and errors carry the line and column of the bad value).
 
+use std::borrow::Cow;
 use std::fmt;
+use std::marker::PhantomData;
 
 use jiff::Timestamp;
-use serde::de::{self, Deserialize as _, Deserializer, Error as _, Visitor};
+use serde::de::{self, Deserialize as _, Deserializer, Error as _, MapAccess, Visitor};
+
+use super::{ClaimOf, Extra};
+use crate::model::types::Proto;
 
 use crate::model::types::MAX_COUNT;
 
@@ -58,6 +63,104 @@ impl Visitor<'_> for TimeVisitor {
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Timestamp, E> {
         canonical_utc(v).map_or_else(|| v.parse().map_err(E::custom), Ok)
+    }
+}
+
+/// A field read through one of the rules above.
+macro_rules! checked_field {
+    ($name:ident, $type:ty, $rule:path) => {
+        struct $name($type);
+        impl<'de> de::Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                $rule(d).map($name)
+            }
+        }
+    };
+}
+checked_field!(Port, u16, port);
+checked_field!(Count, u16, count);
+checked_field!(Time, Timestamp, time);
+
+/// Sets a field once; a second value for it is an error.
+fn once<T, E: de::Error>(slot: &mut Option<T>, value: T, name: &'static str) -> Result<(), E> {
+    if slot.replace(value).is_some() {
+        return Err(E::duplicate_field(name));
+    }
+    Ok(())
+}
+
+/// The visitor of [`ClaimOf`]'s `Deserialize`.
+pub struct ClaimVisitor<S, P>(pub PhantomData<(S, P)>);
+
+impl<'de, S: de::Deserialize<'de>, P: de::Deserialize<'de>> Visitor<'de> for ClaimVisitor<S, P> {
+    type Value = ClaimOf<S, P>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("struct Claim")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut project = None;
+        let mut project_path: Option<Option<P>> = None;
+        let mut service = None;
+        let mut port = None;
+        let mut count = None;
+        let mut proto = None;
+        let mut created = None;
+        let mut last_used = None;
+        let mut pinned = None;
+        let mut extra = Extra::new();
+        while let Some(key) = map.next_key::<Key>()? {
+            match key.0.as_ref() {
+                "project" => once(&mut project, map.next_value()?, "project")?,
+                "project_path" => once(&mut project_path, map.next_value()?, "project_path")?,
+                "service" => once(&mut service, map.next_value()?, "service")?,
+                "port" => once(&mut port, map.next_value::<Port>()?.0, "port")?,
+                "count" => once(&mut count, map.next_value::<Count>()?.0, "count")?,
+                "proto" => once(&mut proto, map.next_value::<Proto>()?, "proto")?,
+                "created" => once(&mut created, map.next_value::<Time>()?.0, "created")?,
+                "last_used" => once(&mut last_used, map.next_value::<Time>()?.0, "last_used")?,
+                "pinned" => once(&mut pinned, map.next_value::<bool>()?, "pinned")?,
+                _ => {
+                    extra.insert(key.0.into_owned(), map.next_value()?);
+                }
+            }
+        }
+        let missing = de::Error::missing_field;
+        Ok(ClaimOf {
+            project: project.ok_or_else(|| missing("project"))?,
+            project_path: project_path.flatten(),
+            service: service.ok_or_else(|| missing("service"))?,
+            port: port.ok_or_else(|| missing("port"))?,
+            count: count.unwrap_or(1),
+            proto: proto.unwrap_or_default(),
+            created: created.ok_or_else(|| missing("created"))?,
+            last_used: last_used.ok_or_else(|| missing("last_used"))?,
+            pinned: pinned.unwrap_or_default(),
+            extra,
+        })
+    }
+}
+
+/// A key, borrowed from the text when it has no escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> de::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_identifier(V)
     }
 }
 

@@ -27,6 +27,7 @@ pub const VERSION: u32 = 1;
 /// ([`Registry`]), or borrowed from the text for the one-claim lookup ([`Registry::find_in`]).
 /// Both are read by the same derived parse, so they accept and refuse the same files.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename = "Registry")] // "expected struct Registry", as errors have always said
 pub struct RegistryOf<S, P> {
     /// Format version; a newer one is refused, never rewritten.
     pub version: u32,
@@ -61,7 +62,7 @@ impl Default for Registry {
 
 /// A project's claim on a port (or a block of consecutive ports) for one service, with its names
 /// held as `S` and its folder as `P` (see [`RegistryOf`]); [`Claim`] is the owned claim.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct ClaimOf<S, P> {
     /// The project's display name.
@@ -71,28 +72,32 @@ pub struct ClaimOf<S, P> {
     /// The service name within the project.
     pub service: S,
     /// The first port.
-    #[serde(deserialize_with = "checked::port")]
     pub port: u16,
     /// How many consecutive ports, from `port` on.
-    #[serde(default = "one", deserialize_with = "checked::count")]
     pub count: u16,
     /// Protocols covered.
-    #[serde(default)]
     pub proto: Proto,
     /// When the claim was made.
-    #[serde(deserialize_with = "checked::time")]
     pub created: Timestamp,
     /// When a claim of this service last returned it (refreshed at most once a day).
-    #[serde(deserialize_with = "checked::time")]
     pub last_used: Timestamp,
     /// Taken with an exact `--port` (or `port =` in `devport.toml`), or given the port `--prefer`
     /// (or `prefer =`) named: the port was chosen by a person, so `doctor` does not hold the
     /// policy's rules against it.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub pinned: bool,
     /// Keys this build does not know, kept through every rewrite.
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+/// The parse of a claim, written out (serde's derive reads a `flatten`ed field through a buffer
+/// of every key, a tenth of the one-claim lookup): each key once, the `checked` rules, unknown
+/// keys read as the JSON values they are kept as.
+impl<'de, S: Deserialize<'de>, P: Deserialize<'de>> Deserialize<'de> for ClaimOf<S, P> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_map(checked::ClaimVisitor(std::marker::PhantomData))
+    }
 }
 
 /// A project's claim on a port (or a block of consecutive ports) for one service.
