@@ -149,29 +149,17 @@ impl<S: AsRef<str>, P> ClaimOf<S, P> {
 impl ClaimOf<&str, &str> {
     /// The claim with its names and folder copied out of the text.
     fn into_owned(self) -> Claim {
-        let ClaimOf {
-            project,
-            project_path,
-            service,
-            port,
-            count,
-            proto,
-            created,
-            last_used,
-            pinned,
-            extra,
-        } = self;
         ClaimOf {
-            project: project.into(),
-            project_path: project_path.map(PathBuf::from),
-            service: service.into(),
-            port,
-            count,
-            proto,
-            created,
-            last_used,
-            pinned,
-            extra,
+            project: self.project.into(),
+            project_path: self.project_path.map(PathBuf::from),
+            service: self.service.into(),
+            port: self.port,
+            count: self.count,
+            proto: self.proto,
+            created: self.created,
+            last_used: self.last_used,
+            pinned: self.pinned,
+            extra: self.extra,
         }
     }
 }
