@@ -1,0 +1,297 @@
+//! The field rules of the registry's JSON, used by the derived parse of [`super::Claim`] and
+//! [`super::LeaseRecord`] (`deserialize_with`), so every command agrees on whether a registry is
+//! valid (and errors carry the line and column of the bad value).
+
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+
+use jiff::Timestamp;
+use serde::de::{self, Deserialize as _, Deserializer, Error as _, MapAccess, Visitor};
+
+use super::{ClaimOf, Extra};
+use crate::model::types::Proto;
+
+use crate::model::types::MAX_COUNT;
+
+/// A port: 1-65535.
+pub fn port<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
+    match u16::deserialize(d)? {
+        0 => Err(D::Error::custom("port 0 is not a port (ports are 1-65535)")),
+        p => Ok(p),
+    }
+}
+
+/// A block's length: 1 to [`MAX_COUNT`].
+pub fn count<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
+    let n = u16::deserialize(d)?;
+    if (1..=MAX_COUNT).contains(&n) {
+        Ok(n)
+    } else {
+        Err(D::Error::custom(format!(
+            "count {n} is not 1 to {MAX_COUNT}"
+        )))
+    }
+}
+
+/// A time, as jiff's own `Deserialize` reads it (the same expectation and errors), but the form
+/// devport writes is converted by [`canonical_utc`] instead of jiff's general parser, which was a
+/// quarter of the time to read a registry.
+pub fn time<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+    d.deserialize_str(TimeVisitor)
+}
+
+/// [`time`] for an optional time (`null` is none).
+pub fn time_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
+    struct Time(Timestamp);
+    impl<'de> de::Deserialize<'de> for Time {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            time(d).map(Time)
+        }
+    }
+    Ok(Option::<Time>::deserialize(d)?.map(|t| t.0))
+}
+
+struct TimeVisitor;
+
+impl Visitor<'_> for TimeVisitor {
+    type Value = Timestamp;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a timestamp string")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Timestamp, E> {
+        canonical_utc(v).map_or_else(|| v.parse().map_err(E::custom), Ok)
+    }
+}
+
+/// A field read through one of the rules above.
+macro_rules! checked_field {
+    ($name:ident, $type:ty, $rule:path) => {
+        struct $name($type);
+        impl<'de> de::Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                $rule(d).map($name)
+            }
+        }
+    };
+}
+checked_field!(Port, u16, port);
+checked_field!(Count, u16, count);
+checked_field!(Time, Timestamp, time);
+
+/// Sets a field once; a second value for it is an error.
+fn once<T, E: de::Error>(slot: &mut Option<T>, value: T, name: &'static str) -> Result<(), E> {
+    if slot.replace(value).is_some() {
+        return Err(E::duplicate_field(name));
+    }
+    Ok(())
+}
+
+/// The visitor of [`ClaimOf`]'s `Deserialize`.
+pub struct ClaimVisitor<S, P>(pub PhantomData<(S, P)>);
+
+impl<'de, S: de::Deserialize<'de>, P: de::Deserialize<'de>> Visitor<'de> for ClaimVisitor<S, P> {
+    type Value = ClaimOf<S, P>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("struct Claim")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut project = None;
+        let mut project_path: Option<Option<P>> = None;
+        let mut service = None;
+        let mut port = None;
+        let mut count = None;
+        let mut proto = None;
+        let mut created = None;
+        let mut last_used = None;
+        let mut pinned = None;
+        let mut extra = Extra::new();
+        while let Some(key) = map.next_key::<Key>()? {
+            match key.0.as_ref() {
+                "project" => once(&mut project, map.next_value()?, "project")?,
+                "project_path" => once(&mut project_path, map.next_value()?, "project_path")?,
+                "service" => once(&mut service, map.next_value()?, "service")?,
+                "port" => once(&mut port, map.next_value::<Port>()?.0, "port")?,
+                "count" => once(&mut count, map.next_value::<Count>()?.0, "count")?,
+                "proto" => once(&mut proto, map.next_value::<Proto>()?, "proto")?,
+                "created" => once(&mut created, map.next_value::<Time>()?.0, "created")?,
+                "last_used" => once(&mut last_used, map.next_value::<Time>()?.0, "last_used")?,
+                "pinned" => once(&mut pinned, map.next_value::<bool>()?, "pinned")?,
+                _ => {
+                    extra.insert(key.0.into_owned(), map.next_value()?);
+                }
+            }
+        }
+        let missing = de::Error::missing_field;
+        Ok(ClaimOf {
+            project: project.ok_or_else(|| missing("project"))?,
+            project_path: project_path.flatten(),
+            service: service.ok_or_else(|| missing("service"))?,
+            port: port.ok_or_else(|| missing("port"))?,
+            count: count.unwrap_or(1),
+            proto: proto.unwrap_or_default(),
+            created: created.ok_or_else(|| missing("created"))?,
+            last_used: last_used.ok_or_else(|| missing("last_used"))?,
+            pinned: pinned.unwrap_or_default(),
+            extra,
+        })
+    }
+}
+
+/// A key, borrowed from the text when it has no escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> de::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_identifier(V)
+    }
+}
+
+/// The instant `s` names if it is a UTC time in the form devport writes
+/// (`2026-11-27T23:20:50.944594Z`, the fraction optional, up to 9 digits); `None` for any other
+/// text, which jiff's parser then reads. A strict subset of what that parser accepts, and the
+/// same instant (property-tested below): years 1-9998 only (the parser's range ends in 9999),
+/// no leap second.
+fn canonical_utc(s: &str) -> Option<Timestamp> {
+    let b = s.as_bytes();
+    let num = |range: std::ops::Range<usize>| -> Option<u32> {
+        b.get(range)?.iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    let sep = |i: usize, c: u8| b.get(i) == Some(&c);
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(sep(4, b'-') && sep(7, b'-') && sep(10, b'T') && sep(13, b':') && sep(16, b':')) {
+        return None;
+    }
+    let nanos = match &b[19..] {
+        [b'Z'] => 0,
+        [b'.', digits @ .., b'Z'] if (1..=9).contains(&digits.len()) => {
+            let n = num(20..20 + digits.len())?;
+            n * 10u32.pow(9 - u32::try_from(digits.len()).ok()?)
+        }
+        _ => return None,
+    };
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days_in_month = match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    let valid = (1..=9998).contains(&year)
+        && (1..=12).contains(&month)
+        && (1..=days_in_month).contains(&day)
+        && hour < 24
+        && minute < 60
+        && second < 60;
+    if !valid {
+        return None;
+    }
+    // Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
+    let y = i64::from(year) - i64::from(month <= 2);
+    let (era, year_of_era) = (y / 400, y % 400);
+    let day_of_year = (153 * ((i64::from(month) + 9) % 12) + 2) / 5 + i64::from(day) - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    let seconds =
+        days * 86_400 + i64::from(hour) * 3_600 + i64::from(minute) * 60 + i64::from(second);
+    Timestamp::new(seconds, i32::try_from(nanos).ok()?).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical_utc;
+    use jiff::Timestamp;
+
+    /// The quick reading accepts only what the full parser accepts too, as the same instant.
+    #[test]
+    fn the_quick_time_reading_is_a_subset_of_the_parser() {
+        let cases = [
+            ("2026-11-27T23:20:50.944594Z", true),
+            ("2026-11-27T23:20:50Z", true),
+            ("2024-02-29T00:00:00.123456789Z", true),
+            ("1970-01-01T00:00:00Z", true),
+            ("1969-12-31T23:59:59.5Z", true),
+            ("0001-01-01T00:00:00Z", true),
+            ("9998-12-31T23:59:59.999999999Z", true),
+            ("2023-02-29T00:00:00Z", false),
+            ("1900-02-29T00:00:00Z", false),
+            ("2000-02-29T00:00:00Z", true),
+            ("2026-13-01T00:00:00Z", false),
+            ("2026-00-01T00:00:00Z", false),
+            ("2026-04-31T00:00:00Z", false),
+            ("2026-01-01T24:00:00Z", false),
+            ("2026-01-01T23:60:00Z", false),
+            ("2026-01-01T23:59:60Z", false),
+            ("2026-01-01T23:59:59.Z", false),
+            ("2026-01-01T23:59:59.1234567890Z", false),
+            ("2026-01-01T23:59:59", false),
+            ("2026-01-01T23:59:59+00:00", false),
+            ("2026-01-01t23:59:59z", false),
+            ("9999-12-31T23:59:59Z", false),
+            ("0000-01-01T00:00:00Z", false),
+            ("+2026-01-01T00:00:00Z", false),
+            ("2026-01-01T00:00:00ZZ", false),
+            ("2026-01-01T00:00:00.1x3Z", false),
+            ("", false),
+            ("2026-1-01T00:00:00Z", false),
+        ];
+        for (text, quick) in cases {
+            let fast = canonical_utc(text);
+            assert_eq!(fast.is_some(), quick, "{text}");
+            if quick {
+                assert_eq!(fast, text.parse::<Timestamp>().ok(), "{text}");
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
+        /// Any time of the canonical shape, with every field anywhere in 00-99 (and years
+        /// across the whole range), is read by the quick reading only if the parser reads it,
+        /// as the same instant.
+        #[test]
+        fn the_quick_reading_agrees_with_the_parser(
+            year in 0u32..10000, month in 0u32..100, day in 0u32..100,
+            hour in 0u32..100, minute in 0u32..100, second in 0u32..100,
+            fraction in proptest::option::of("[0-9]{0,10}"),
+        ) {
+            let fraction = fraction.map(|f| format!(".{f}")).unwrap_or_default();
+            let text = format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}{fraction}Z");
+            if let Some(fast) = canonical_utc(&text) {
+                proptest::prop_assert_eq!(Some(fast), text.parse::<Timestamp>().ok(), "{}", text);
+            }
+        }
+
+        /// Every instant devport can write is read back by the quick reading.
+        #[test]
+        fn every_written_time_is_read_quickly(
+            // 0001-01-01T00:00:00Z to 9998-12-31T23:59:59Z
+            seconds in -62_135_596_800i64..=253_370_764_799,
+            nanos in 0i32..1_000_000_000,
+        ) {
+            let t = Timestamp::new(seconds, nanos).map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+            let text = t.to_string();
+            proptest::prop_assert_eq!(canonical_utc(&text), Some(t), "{}", text);
+        }
+    }
+}
