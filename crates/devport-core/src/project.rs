@@ -3,10 +3,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
-
 use crate::env::computed::Template;
 use crate::error::{Error, Result, position, toml_message};
+use crate::model::toml_value::toml_table;
 use crate::model::types::Proto;
 use crate::store::registry::{Claim, Registry};
 
@@ -293,46 +292,50 @@ pub fn folder_state(path: &Path) -> FolderState {
 ///
 /// Values are checked while the file is read, so every error carries the line and column of
 /// the offending key or value.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Manifest {
     /// The project's name (default: the folder name), under the rules of a service name.
-    #[serde(default, deserialize_with = "checked::name")]
     pub name: Option<String>,
     /// Services by name.
-    #[serde(default, deserialize_with = "checked::services")]
     pub services: BTreeMap<String, ServiceSpec>,
     /// The `[env]` table: computed variables by name (see [`crate::env::computed`]).
-    #[serde(default, rename = "env", deserialize_with = "checked::computed")]
     pub computed: BTreeMap<String, Template>,
     /// The SHA-256 of the text it was read from (see [`crate::store::trust`]); empty for a manifest
     /// parsed from a string.
-    #[serde(skip)]
     pub sha256: String,
 }
 
+toml_table!(Manifest {
+    "name" => name: Option<String> = checked::name,
+    "services" => services: BTreeMap<String, ServiceSpec> = checked::services,
+    "env" => computed: BTreeMap<String, Template> = checked::computed,
+});
+
 /// One `[services.NAME]` table.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ServiceSpec {
     /// Exactly this port.
-    #[serde(default, deserialize_with = "checked::port")]
     pub port: Option<u16>,
     /// This port if usable, else the policy's pick.
-    #[serde(default, deserialize_with = "checked::prefer")]
     pub prefer: Option<u16>,
     /// How many consecutive ports.
-    #[serde(default, deserialize_with = "checked::count")]
     pub count: Option<u16>,
     /// Protocols.
-    #[serde(default, deserialize_with = "checked::proto")]
     pub proto: Option<Proto>,
     /// The environment variable name (default: `<SERVICE>_PORT`).
-    #[serde(default, deserialize_with = "checked::env")]
     pub env: Option<String>,
     /// Whether the service speaks HTTP (default: yes); `export` leaves out `http = false`.
     pub http: Option<bool>,
 }
+
+toml_table!(ServiceSpec {
+    "port" => port: Option<u16> = checked::port,
+    "prefer" => prefer: Option<u16> = checked::prefer,
+    "count" => count: Option<u16> = checked::count,
+    "proto" => proto: Option<Proto> = checked::proto,
+    "env" => env: Option<String> = checked::env,
+    "http" => http: Option<bool> = <Option<bool> as serde::Deserialize>::deserialize,
+});
 
 /// The manifest's deserializers, which validate as they read (see [`crate::model::toml_value`]), so
 /// TOML reports where a bad value is, and every message says what is wrong in the user's words
@@ -708,6 +711,55 @@ mod tests {
             let e = message(text);
             assert!(e.contains(&words), "{text}: {e}");
         }
+    }
+
+    /// An unknown key is refused in devport's words at the key, with the keys its table has
+    /// (both tables of a manifest), and a TOML syntax error of two lines is one line: the whole
+    /// message is pinned, as the command line prints it after the file's name.
+    #[test]
+    fn unknown_keys_and_syntax_errors_are_one_line_in_the_users_words() {
+        for (text, whole) in [
+            (
+                "name = \"shop\"\n[services.web]\nprot = 1\n",
+                "devport.toml: line 3, column 1: unknown key `prot`, expected one of `port`, `prefer`, `count`, `proto`, `env`, `http`",
+            ),
+            (
+                "[servces.web]\n",
+                "devport.toml: line 1, column 2: unknown key `servces`, expected one of `name`, `services`, `env`",
+            ),
+            (
+                "[services.web]\n\"p\u{f6}rt\" = 1\n",
+                "devport.toml: line 2, column 1: unknown key `p\u{f6}rt`, expected one of `port`, `prefer`, `count`, `proto`, `env`, `http`",
+            ),
+            (
+                "[services.web]\nhttp = \"x\"\n",
+                "devport.toml: line 2, column 8: invalid type: string \"x\", expected a boolean",
+            ),
+            (
+                "[services.web\n",
+                "devport.toml: line 1, column 14: unclosed table, expected `]`",
+            ),
+        ] {
+            let e = Manifest::parse(text, Path::new("devport.toml")).expect_err(text);
+            assert_eq!(e.to_string(), whole, "{text}");
+        }
+        let spec = Manifest::parse(
+            "[services.web]\nport = 3000\ncount = 2\nproto = \"udp\"\nenv = \"WEB_PORT\"\nhttp = false\n",
+            Path::new("devport.toml"),
+        )
+        .expect("valid")
+        .services
+        .remove("web")
+        .expect("web");
+        let want = ServiceSpec {
+            port: Some(3000),
+            count: Some(2),
+            proto: Some(Proto::Udp),
+            env: Some("WEB_PORT".to_string()),
+            http: Some(false),
+            ..ServiceSpec::default()
+        };
+        assert_eq!(spec, want);
     }
 
     proptest! {

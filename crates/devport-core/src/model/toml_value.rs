@@ -7,7 +7,10 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use serde::de::value::MapAccessDeserializer;
-use serde::de::{Deserialize, Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{
+    Deserialize, DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess,
+    Visitor,
+};
 
 /// Any TOML value, read without a type error: a list holds `E`s, a table is read as `M`.
 /// Which value a key needs is then checked by hand, with a message in the user's words.
@@ -111,3 +114,79 @@ pub fn string<'de, D: Deserializer<'de>>(d: D, key: &str, what: &str) -> Result<
         other => Err(format!("{key} must be {what}, not {}", other.kind())),
     })
 }
+
+/// A key of a table whose keys are `0`, read as the one of them it is; any other key is refused
+/// with the keys the table has ("unknown key `prot`, expected one of `port`, `prefer`, …"), at
+/// the key's line and column (TOML gives the position of a key that fails to read).
+pub struct Known(pub &'static [&'static str]);
+
+impl<'de> DeserializeSeed<'de> for Known {
+    type Value = &'static str;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_identifier(self)
+    }
+}
+
+impl Visitor<'_> for Known {
+    type Value = &'static str;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_str<X: serde::de::Error>(self, v: &str) -> Result<Self::Value, X> {
+        self.0.iter().copied().find(|&key| key == v).ok_or_else(|| {
+            let keys: Vec<String> = self.0.iter().map(|key| format!("`{key}`")).collect();
+            X::custom(format!(
+                "unknown key `{v}`, expected one of {}",
+                keys.join(", ")
+            ))
+        })
+    }
+}
+
+/// Writes the `Deserialize` of a TOML table read into `$type` (which has a `Default`): each key
+/// read by its rule (a `deserialize_with` function), so an error carries the value's line and
+/// column, and an unknown key refused by [`Known`] in the user's words. TOML itself refuses a
+/// key given twice.
+macro_rules! toml_table {
+    ($type:ty { $($key:literal => $field:ident: $value:ty = $rule:expr),+ $(,)? }) => {
+        impl<'de> serde::Deserialize<'de> for $type {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                const KEYS: &[&str] = &[$($key),+];
+                struct TableVisitor;
+                impl<'de> serde::de::Visitor<'de> for TableVisitor {
+                    type Value = $type;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.write_str("a table")
+                    }
+                    fn visit_map<A: serde::de::MapAccess<'de>>(
+                        self,
+                        mut map: A,
+                    ) -> Result<$type, A::Error> {
+                        let mut table = <$type>::default();
+                        while let Some(key) =
+                            map.next_key_seed($crate::model::toml_value::Known(KEYS))?
+                        {
+                            $(if key == $key {
+                                struct Rule($value);
+                                impl<'de> serde::Deserialize<'de> for Rule {
+                                    fn deserialize<D: serde::Deserializer<'de>>(
+                                        d: D,
+                                    ) -> Result<Self, D::Error> {
+                                        ($rule)(d).map(Rule)
+                                    }
+                                }
+                                table.$field = map.next_value::<Rule>()?.0;
+                            })+
+                        }
+                        Ok(table)
+                    }
+                }
+                d.deserialize_struct(stringify!($type), KEYS, TableVisitor)
+            }
+        }
+    };
+}
+pub(crate) use toml_table;

@@ -4,10 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
-
 use crate::error::{Error, Result, toml_message};
 use crate::model::input::parse_length;
+use crate::model::toml_value::toml_table;
 use crate::model::types::PortRange;
 
 pub use crate::model::types::DEFAULT_RANGE;
@@ -179,18 +178,20 @@ pub fn lock_timeout(config: &Config) -> Result<Duration> {
 
 /// The file as written; each value is checked while it is read (see
 /// [`checked`]), so every error has its line and column.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Default)]
 struct ConfigFile {
-    #[serde(default, deserialize_with = "checked::range")]
     range: Option<PortRange>,
-    #[serde(default, deserialize_with = "checked::avoid")]
     avoid: Vec<PortRange>,
-    #[serde(default, deserialize_with = "checked::flag")]
     allow_assigned: Option<bool>,
-    #[serde(default, deserialize_with = "checked::lock_timeout")]
     lock_timeout: Option<Duration>,
 }
+
+toml_table!(ConfigFile {
+    "range" => range: Option<PortRange> = checked::range,
+    "avoid" => avoid: Vec<PortRange> = checked::avoid,
+    "allow_assigned" => allow_assigned: Option<bool> = checked::flag,
+    "lock_timeout" => lock_timeout: Option<Duration> = checked::lock_timeout,
+});
 
 impl Config {
     /// Reads the config at `path`, as the command line reads `config.toml`. A missing file
@@ -322,7 +323,10 @@ mod tests {
         let e = Config::parse("colour = true\n", Path::new("c"))
             .map(|_| ())
             .unwrap_err();
-        assert!(e.to_string().contains("line 1, column 1"), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "c: line 1, column 1: unknown key `colour`, expected one of `range`, `avoid`, `allow_assigned`, `lock_timeout`"
+        );
         assert!(matches!(e, Error::Config { .. }), "{e:?}");
         assert!(Config::parse("range = \"9-1\"\n", Path::new("c")).is_err());
         // A lock timeout follows the rule of every duration, with DEVPORT_LOCK_TIMEOUT's bounds.
