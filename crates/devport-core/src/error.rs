@@ -389,9 +389,10 @@ pub fn position(text: &str, offset: usize) -> String {
 /// Turns a TOML error into one line naming the line and column: its `message` for
 /// [`Error::Config`] or [`Error::Manifest`]. The words are TOML's (for the syntax) or devport's
 /// own (a value's rule, an unknown key: see [`crate::model::toml_value`]); a message of several
-/// lines (a syntax error and what was expected) is given as one.
+/// lines (a syntax error and what was expected; a key with a line break) is given as one,
+/// each line break a space.
 pub fn toml_message(text: &str, e: &toml::de::Error) -> String {
-    let message = e.message().trim().lines().collect::<Vec<_>>().join(" ");
+    let message = e.message().trim().split('\n').collect::<Vec<_>>().join(" ");
     match e.span() {
         Some(span) => format!("{}: {message}", position(text, span.start)),
         None => message,

@@ -732,6 +732,12 @@ mod tests {
                 "devport.toml: line 2, column 1: unknown key `p\u{f6}rt`, expected one of `port`, `prefer`, `count`, `proto`, `env`, `http`",
             ),
             (
+                // A line break in a key is a space, and nothing else of the key changes (the
+                // command line escapes the carriage return when it prints).
+                "\"a\\r\\nb\" = 1\n",
+                "devport.toml: line 1, column 1: unknown key `a\r b`, expected one of `name`, `services`, `env`",
+            ),
+            (
                 "[services.web]\nhttp = \"x\"\n",
                 "devport.toml: line 2, column 8: invalid type: string \"x\", expected a boolean",
             ),
