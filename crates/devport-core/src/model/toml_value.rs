@@ -2,7 +2,7 @@
 //! a type error from serde), then checked by hand, so TOML reports where a bad value is and the
 //! message says what is wrong ("prefer must be a port number 1-65535, not a string"). The
 //! manifest (`project.rs`) and the user's config (`config.rs`) build their deserializers on it,
-//! and read their tables with [`toml_table!`], which refuses an unknown key in the same words.
+//! and read their tables with `toml_table!`, which refuses an unknown key in the same words.
 
 use std::fmt;
 use std::marker::PhantomData;
