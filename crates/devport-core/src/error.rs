@@ -401,56 +401,65 @@ pub fn toml_message(text: &str, e: &toml::de::Error) -> String {
 
 /// A JSON error's message without its position (which errors give as line and column of
 /// their own) and in the user's words, not Rust's: "expected struct Record" is "expected an
-/// object", "expected u16" is "expected a whole number from 0 to 65535".
+/// object", "expected u16" is "expected a whole number from 0 to 65535", "invalid type: map" is
+/// "invalid type: an object". serde names the kinds of value in its own vocabulary; this is the
+/// one place that vocabulary is put in the user's words, read in one pass after "expected " and
+/// "invalid type: ".
 pub fn json_message(e: &serde_json::Error) -> String {
+    const MARKERS: [&str; 2] = ["expected ", "invalid type: "];
     let text = e.to_string();
     let mut rest = text.split(" at line ").next().unwrap_or_default();
     let mut out = String::with_capacity(rest.len() + 32);
+    while let Some((i, marker)) = MARKERS
+        .iter()
+        .filter_map(|m| rest.find(m).map(|i| (i, m)))
+        .min()
+    {
+        let (before, after) = rest.split_at(i + marker.len());
+        out.push_str(before);
+        let (len, plain) = serde_kind(after);
+        out.push_str(&plain);
+        rest = &after[len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The kind of value serde names at the start of `text` ("struct Claim", "a map", "u16", …) in the user's words, with the length of serde's words; any other word as it is.
+fn serde_kind(text: &str) -> (usize, String) {
     let word_end = |s: &str| {
         s.find(|c: char| !(c.is_alphanumeric() || c == '_'))
             .unwrap_or(s.len())
     };
-    while let Some(i) = rest.find("expected ") {
-        let (before, after) = rest.split_at(i + "expected ".len());
-        out.push_str(before);
-        let mut end = word_end(after);
-        let plain = match &after[..end] {
-            "struct" | "map" => {
-                // `struct Name`: the name is Rust's, not the user's.
-                if after[end..].starts_with(' ') {
-                    end += 1 + word_end(&after[end + 1..]);
-                }
-                "an object".to_string()
-            }
-            "a" if after.starts_with("a map") => {
-                end = "a map".len();
-                "an object".to_string()
-            }
-            "a" if after.starts_with("a sequence") => {
-                end = "a sequence".len();
-                "a list".to_string()
-            }
-            "u8" => whole(0, u8::MAX.into()),
-            "u16" => whole(0, u16::MAX.into()),
-            "u32" => whole(0, u32::MAX.into()),
-            "u64" | "usize" => whole(0, u64::MAX.into()),
-            "i32" => whole(i32::MIN.into(), i32::MAX.into()),
-            "i64" | "isize" => whole(i64::MIN.into(), i64::MAX.into()),
-            "f32" | "f64" => "a number".to_string(),
-            word => word.to_string(),
-        };
-        out.push_str(&plain);
-        rest = &after[end..];
-    }
-    out.push_str(rest);
-    out.replace("invalid type: map", "invalid type: an object")
-        .replace("invalid type: sequence", "invalid type: a list")
-        .replace("invalid type: unit value", "invalid type: null")
+    let end = word_end(text);
+    let phrase = |words: &str, plain: &str| {
+        text.starts_with(words)
+            .then(|| (words.len(), plain.to_string()))
+    };
+    let kind = match &text[..end] {
+        // `struct Name`: the name is Rust's, not the user's.
+        "struct" if text[end..].starts_with(' ') => Some((
+            end + 1 + word_end(&text[end + 1..]),
+            "an object".to_string(),
+        )),
+        "struct" | "map" => Some((end, "an object".to_string())),
+        "sequence" => Some((end, "a list".to_string())),
+        "a" => phrase("a map", "an object").or_else(|| phrase("a sequence", "a list")),
+        "u8" => whole(end, 0, u8::MAX.into()),
+        "u16" => whole(end, 0, u16::MAX.into()),
+        "u32" => whole(end, 0, u32::MAX.into()),
+        "u64" | "usize" => whole(end, 0, u64::MAX.into()),
+        "i32" => whole(end, i32::MIN.into(), i32::MAX.into()),
+        "i64" | "isize" => whole(end, i64::MIN.into(), i64::MAX.into()),
+        "f32" | "f64" => Some((end, "a number".to_string())),
+        _ => None,
+    };
+    kind.unwrap_or_else(|| (end, text[..end].to_string()))
 }
 
-/// "a whole number from LO to HI".
-fn whole(lo: i128, hi: i128) -> String {
-    format!("a whole number from {lo} to {hi}")
+/// "a whole number from LO to HI", for serde's `len` bytes of a type's name.
+fn whole(len: usize, lo: i128, hi: i128) -> Option<(usize, String)> {
+    Some((len, format!("a whole number from {lo} to {hi}")))
 }
 
 /// Which kind of value an [`Error::InvalidInput`] is about.
@@ -569,3 +578,71 @@ fn no_room_text(range: PortRange, count: u16, what: &Seeker, why: &NoRoom) -> St
 
 /// Result with devport's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::json_message;
+
+    /// serde's names for kinds of value are put in the user's words, wherever they stand in the
+    /// message, and other words are left alone.
+    #[test]
+    fn json_messages_name_kinds_of_value_in_the_users_words() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Record {
+            port: u16,
+            tags: Vec<String>,
+        }
+        for (text, want) in [
+            ("1", "invalid type: integer `1`, expected struct Record"),
+            ("{\"port\": []}", "invalid type: sequence, expected u16"),
+            ("{\"port\": {}}", "invalid type: map, expected u16"),
+            ("{\"port\": null}", "invalid type: null, expected u16"),
+            (
+                "{\"port\": 1, \"tags\": {}}",
+                "invalid type: map, expected a sequence",
+            ),
+            (
+                "{\"port\": \"x\"}",
+                "invalid type: string \"x\", expected u16",
+            ),
+            (
+                "{\"port\": 70000}",
+                "invalid value: integer `70000`, expected u16",
+            ),
+        ] {
+            let e = serde_json::from_str::<Record>(text).expect_err(text);
+            assert!(
+                e.to_string().starts_with(want),
+                "serde's own words changed: {e}"
+            );
+        }
+        let plain =
+            |text: &str| json_message(&serde_json::from_str::<Record>(text).expect_err(text));
+        assert_eq!(plain("1"), "invalid type: integer `1`, expected an object");
+        assert_eq!(
+            plain("{\"port\": []}"),
+            "invalid type: a list, expected a whole number from 0 to 65535"
+        );
+        assert_eq!(
+            plain("{\"port\": {}}"),
+            "invalid type: an object, expected a whole number from 0 to 65535"
+        );
+        assert_eq!(
+            plain("{\"port\": null}"),
+            "invalid type: null, expected a whole number from 0 to 65535"
+        );
+        assert_eq!(
+            plain("{\"port\": 1, \"tags\": {}}"),
+            "invalid type: an object, expected a list"
+        );
+        assert_eq!(
+            plain("{\"port\": \"x\"}"),
+            "invalid type: string \"x\", expected a whole number from 0 to 65535"
+        );
+        assert_eq!(
+            plain("{\"port\": 70000}"),
+            "invalid value: integer `70000`, expected a whole number from 0 to 65535"
+        );
+    }
+}
