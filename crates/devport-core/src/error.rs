@@ -392,7 +392,12 @@ pub fn position(text: &str, offset: usize) -> String {
 /// lines (a syntax error and what was expected; a key with a line break) is given as one,
 /// each line break a space.
 pub fn toml_message(text: &str, e: &toml::de::Error) -> String {
-    let message = e.message().trim().split('\n').collect::<Vec<_>>().join(" ");
+    let message: String = e
+        .message()
+        .trim()
+        .chars()
+        .map(|c| if c == '\n' { ' ' } else { c })
+        .collect();
     match e.span() {
         Some(span) => format!("{}: {message}", position(text, span.start)),
         None => message,
@@ -445,12 +450,12 @@ fn serde_kind(text: &str) -> (usize, String) {
         "struct" | "map" => Some((end, "an object".to_string())),
         "sequence" => Some((end, "a list".to_string())),
         "a" => phrase("a map", "an object").or_else(|| phrase("a sequence", "a list")),
-        "u8" => whole(end, 0, u8::MAX.into()),
-        "u16" => whole(end, 0, u16::MAX.into()),
-        "u32" => whole(end, 0, u32::MAX.into()),
-        "u64" | "usize" => whole(end, 0, u64::MAX.into()),
-        "i32" => whole(end, i32::MIN.into(), i32::MAX.into()),
-        "i64" | "isize" => whole(end, i64::MIN.into(), i64::MAX.into()),
+        "u8" => Some(whole(end, 0, u8::MAX.into())),
+        "u16" => Some(whole(end, 0, u16::MAX.into())),
+        "u32" => Some(whole(end, 0, u32::MAX.into())),
+        "u64" | "usize" => Some(whole(end, 0, u64::MAX.into())),
+        "i32" => Some(whole(end, i32::MIN.into(), i32::MAX.into())),
+        "i64" | "isize" => Some(whole(end, i64::MIN.into(), i64::MAX.into())),
         "f32" | "f64" => Some((end, "a number".to_string())),
         _ => None,
     };
@@ -458,8 +463,8 @@ fn serde_kind(text: &str) -> (usize, String) {
 }
 
 /// "a whole number from LO to HI", for serde's `len` bytes of a type's name.
-fn whole(len: usize, lo: i128, hi: i128) -> Option<(usize, String)> {
-    Some((len, format!("a whole number from {lo} to {hi}")))
+fn whole(len: usize, lo: i128, hi: i128) -> (usize, String) {
+    (len, format!("a whole number from {lo} to {hi}"))
 }
 
 /// Which kind of value an [`Error::InvalidInput`] is about.
