@@ -35,7 +35,7 @@ pub fn count<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
 }
 
 /// A time, as jiff's own `Deserialize` reads it (the same expectation and errors), but the form
-/// devport writes is converted by [`canonical_utc`] instead of jiff's general parser, which was a
+/// devport writes is converted by [`Canonical`] instead of jiff's general parser, which was a
 /// quarter of the time to read a registry.
 pub fn time<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
     d.deserialize_str(TimeVisitor)
@@ -43,13 +43,7 @@ pub fn time<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
 
 /// [`time`] for an optional time (`null` is none).
 pub fn time_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
-    struct Time(Timestamp);
-    impl<'de> de::Deserialize<'de> for Time {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            time(d).map(Time)
-        }
-    }
-    Ok(Option::<Time>::deserialize(d)?.map(|t| t.0))
+    Ok(Option::<TimeField<Timestamp>>::deserialize(d)?.map(|t| t.0))
 }
 
 struct TimeVisitor;
@@ -62,7 +56,61 @@ impl Visitor<'_> for TimeVisitor {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Timestamp, E> {
-        canonical_utc(v).map_or_else(|| v.parse().map_err(E::custom), Ok)
+        timestamp(v).map_err(E::custom)
+    }
+}
+
+/// The instant `text` names: [`Canonical`]'s arithmetic for the form devport writes, jiff's
+/// parser for any other.
+fn timestamp(text: &str) -> Result<Timestamp, jiff::Error> {
+    Canonical::read(text)
+        .and_then(|c| c.timestamp())
+        .map_or_else(|| text.parse(), Ok)
+}
+
+/// A time checked by the rule of [`time`] but kept as its text, borrowed from the registry: the
+/// one-claim lookup converts only the matching claim's times (converting every claim's was 4%
+/// of the lookup).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp<'a>(&'a str);
+
+impl Stamp<'_> {
+    /// The instant; `None` never happens for a stamp that was read (the text passed the check).
+    pub fn timestamp(self) -> Option<Timestamp> {
+        timestamp(self.0).ok()
+    }
+}
+
+/// How a claim holds its times, read by the rule of [`time`]: converted ([`Timestamp`]) or
+/// only checked ([`Stamp`]).
+pub trait ClaimTime<'de>: Sized {
+    /// Reads a time.
+    fn read<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error>;
+}
+
+impl<'de> ClaimTime<'de> for Timestamp {
+    fn read<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        time(d)
+    }
+}
+
+impl<'de: 'a, 'a> ClaimTime<'de> for Stamp<'a> {
+    fn read<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Text with escapes is refused here (as a borrowed name is): the owned parse reads it.
+        let text = <&str>::deserialize(d)?;
+        if Canonical::read(text).is_none() {
+            text.parse::<Timestamp>().map_err(D::Error::custom)?;
+        }
+        Ok(Stamp(text))
+    }
+}
+
+/// A time field, read by [`ClaimTime::read`].
+struct TimeField<T>(T);
+
+impl<'de, T: ClaimTime<'de>> de::Deserialize<'de> for TimeField<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        T::read(d).map(TimeField)
     }
 }
 
@@ -79,7 +127,6 @@ macro_rules! checked_field {
 }
 checked_field!(Port, u16, port);
 checked_field!(Count, u16, count);
-checked_field!(Time, Timestamp, time);
 
 /// Sets a field once; a second value for it is an error.
 fn once<T, E: de::Error>(slot: &mut Option<T>, value: T, name: &'static str) -> Result<(), E> {
@@ -90,10 +137,15 @@ fn once<T, E: de::Error>(slot: &mut Option<T>, value: T, name: &'static str) -> 
 }
 
 /// The visitor of [`ClaimOf`]'s `Deserialize`.
-pub struct ClaimVisitor<S, P>(pub PhantomData<(S, P)>);
+pub struct ClaimVisitor<S, P, T>(pub PhantomData<(S, P, T)>);
 
-impl<'de, S: de::Deserialize<'de>, P: de::Deserialize<'de>> Visitor<'de> for ClaimVisitor<S, P> {
-    type Value = ClaimOf<S, P>;
+impl<'de, S, P, T> Visitor<'de> for ClaimVisitor<S, P, T>
+where
+    S: de::Deserialize<'de>,
+    P: de::Deserialize<'de>,
+    T: ClaimTime<'de>,
+{
+    type Value = ClaimOf<S, P, T>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("struct Claim")
@@ -118,8 +170,12 @@ impl<'de, S: de::Deserialize<'de>, P: de::Deserialize<'de>> Visitor<'de> for Cla
                 "port" => once(&mut port, map.next_value::<Port>()?.0, "port")?,
                 "count" => once(&mut count, map.next_value::<Count>()?.0, "count")?,
                 "proto" => once(&mut proto, map.next_value::<Proto>()?, "proto")?,
-                "created" => once(&mut created, map.next_value::<Time>()?.0, "created")?,
-                "last_used" => once(&mut last_used, map.next_value::<Time>()?.0, "last_used")?,
+                "created" => once(&mut created, map.next_value::<TimeField<T>>()?.0, "created")?,
+                "last_used" => once(
+                    &mut last_used,
+                    map.next_value::<TimeField<T>>()?.0,
+                    "last_used",
+                )?,
                 "pinned" => once(&mut pinned, map.next_value::<bool>()?, "pinned")?,
                 _ => {
                     extra.insert(key.0.into_owned(), map.next_value()?);
@@ -164,63 +220,98 @@ impl<'de> de::Deserialize<'de> for Key<'de> {
     }
 }
 
-/// The instant `s` names if it is a UTC time in the form devport writes
-/// (`2026-11-27T23:20:50.944594Z`, the fraction optional, up to 9 digits); `None` for any other
-/// text, which jiff's parser then reads. A strict subset of what that parser accepts, and the
-/// same instant (property-tested below): years 1-9998 only (the parser's range ends in 9999),
-/// no leap second.
-fn canonical_utc(s: &str) -> Option<Timestamp> {
-    let b = s.as_bytes();
-    let num = |range: std::ops::Range<usize>| -> Option<u32> {
-        b.get(range)?.iter().try_fold(0u32, |n, &c| {
-            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
-        })
-    };
-    let sep = |i: usize, c: u8| b.get(i) == Some(&c);
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(sep(4, b'-') && sep(7, b'-') && sep(10, b'T') && sep(13, b':') && sep(16, b':')) {
-        return None;
-    }
-    let nanos = match &b[19..] {
-        [b'Z'] => 0,
-        [b'.', digits @ .., b'Z'] if (1..=9).contains(&digits.len()) => {
-            let n = num(20..20 + digits.len())?;
-            n * 10u32.pow(9 - u32::try_from(digits.len()).ok()?)
+/// A UTC time in the form devport writes (`2026-11-27T23:20:50.944594Z`, the fraction optional,
+/// up to 9 digits), its fields checked. A strict subset of what jiff's parser accepts, and the
+/// same instant (property-tested below): years 1-9998 only (the parser's range ends in 9999), no
+/// leap second.
+struct Canonical<'a> {
+    year: u32,
+    month: u32,
+    day: u32,
+    hour: u32,
+    minute: u32,
+    second: u32,
+    /// The fraction's digits (0-9 of them), read only by [`Canonical::timestamp`].
+    fraction: &'a [u8],
+}
+
+impl<'a> Canonical<'a> {
+    /// The fields of `s` if it is in the form devport writes and names a real instant; `None`
+    /// for any other text, which jiff's parser then reads.
+    fn read(s: &'a str) -> Option<Canonical<'a>> {
+        let b = s.as_bytes();
+        let num = |range: std::ops::Range<usize>| -> Option<u32> {
+            b.get(range)?.iter().try_fold(0u32, |n, &c| {
+                c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+            })
+        };
+        let sep = |i: usize, c: u8| b.get(i) == Some(&c);
+        let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+        let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+        if !(sep(4, b'-') && sep(7, b'-') && sep(10, b'T') && sep(13, b':') && sep(16, b':')) {
+            return None;
         }
-        _ => return None,
-    };
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let days_in_month = match month {
-        2 if leap => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    };
-    let valid = (1..=9998).contains(&year)
-        && (1..=12).contains(&month)
-        && (1..=days_in_month).contains(&day)
-        && hour < 24
-        && minute < 60
-        && second < 60;
-    if !valid {
-        return None;
+        let fraction = match &b[19..] {
+            [b'Z'] => &[],
+            [b'.', digits @ .., b'Z']
+                if (1..=9).contains(&digits.len()) && digits.iter().all(u8::is_ascii_digit) =>
+            {
+                digits
+            }
+            _ => return None,
+        };
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+        let days_in_month = match month {
+            2 if leap => 29,
+            2 => 28,
+            4 | 6 | 9 | 11 => 30,
+            _ => 31,
+        };
+        let valid = (1..=9998).contains(&year)
+            && (1..=12).contains(&month)
+            && (1..=days_in_month).contains(&day)
+            && hour < 24
+            && minute < 60
+            && second < 60;
+        valid.then_some(Canonical {
+            year,
+            month,
+            day,
+            hour,
+            minute,
+            second,
+            fraction,
+        })
     }
-    // Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
-    let y = i64::from(year) - i64::from(month <= 2);
-    let (era, year_of_era) = (y / 400, y % 400);
-    let day_of_year = (153 * ((i64::from(month) + 9) % 12) + 2) / 5 + i64::from(day) - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    let days = era * 146_097 + day_of_era - 719_468;
-    let seconds =
-        days * 86_400 + i64::from(hour) * 3_600 + i64::from(minute) * 60 + i64::from(second);
-    Timestamp::new(seconds, i32::try_from(nanos).ok()?).ok()
+
+    /// The instant (`None` never happens: years 1-9998 are within jiff's range).
+    fn timestamp(&self) -> Option<Timestamp> {
+        // Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
+        let y = i64::from(self.year) - i64::from(self.month <= 2);
+        let (era, year_of_era) = (y / 400, y % 400);
+        let day_of_year =
+            (153 * ((i64::from(self.month) + 9) % 12) + 2) / 5 + i64::from(self.day) - 1;
+        let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+        let days = era * 146_097 + day_of_era - 719_468;
+        let seconds = days * 86_400
+            + i64::from(self.hour) * 3_600
+            + i64::from(self.minute) * 60
+            + i64::from(self.second);
+        let nanos = (0..9).fold(0, |n, i| {
+            n * 10 + self.fraction.get(i).map_or(0, |&c| i32::from(c - b'0'))
+        });
+        Timestamp::new(seconds, nanos).ok()
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::canonical_utc;
+    use super::Canonical;
     use jiff::Timestamp;
+
+    fn canonical_utc(s: &str) -> Option<Timestamp> {
+        Canonical::read(s).and_then(|c| c.timestamp())
+    }
 
     /// The quick reading accepts only what the full parser accepts too, as the same instant.
     #[test]

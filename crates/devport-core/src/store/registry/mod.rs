@@ -8,6 +8,8 @@
 mod checked;
 pub mod lock;
 
+use checked::Stamp;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -24,17 +26,21 @@ use crate::store::config::Config;
 /// The registry format version this build reads and writes.
 pub const VERSION: u32 = 1;
 
-/// The whole registry file, with its names held as `S` and project folders as `P`: owned
-/// ([`Registry`]), or borrowed from the text for the one-claim lookup ([`Registry::find_in`]).
-/// Both are read by the same derived parse, so they accept and refuse the same files.
+/// The whole registry file, with its names held as `S`, project folders as `P` and claims' times
+/// as `T`: owned ([`Registry`]), or borrowed from the text for the one-claim lookup
+/// ([`Registry::find_in`]: times checked, not converted). Both are read by the same parse, so
+/// they accept and refuse the same files.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename = "Registry")] // "expected struct Registry", as errors have always said
-pub struct RegistryOf<S, P> {
+#[serde(bound(
+    deserialize = "S: Deserialize<'de>, P: Deserialize<'de>, T: checked::ClaimTime<'de>"
+))]
+pub struct RegistryOf<S, P, T = Timestamp> {
     /// Format version; a newer one is refused, never rewritten.
     pub version: u32,
     /// Claims, sorted by port.
     #[serde(default)]
-    pub claims: Vec<ClaimOf<S, P>>,
+    pub claims: Vec<ClaimOf<S, P, T>>,
     /// Leases held for live processes, sorted by port.
     #[serde(default)]
     pub leases: Vec<LeaseRecord>,
@@ -62,10 +68,11 @@ impl Default for Registry {
 }
 
 /// A project's claim on a port (or a block of consecutive ports) for one service, with its names
-/// held as `S` and its folder as `P` (see [`RegistryOf`]); [`Claim`] is the owned claim.
+/// held as `S`, its folder as `P` and its times as `T` (see [`RegistryOf`]); [`Claim`] is the
+/// owned claim.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
-pub struct ClaimOf<S, P> {
+pub struct ClaimOf<S, P, T = Timestamp> {
     /// The project's display name.
     pub project: S,
     /// The project's canonical folder; `null` for a global claim.
@@ -79,9 +86,9 @@ pub struct ClaimOf<S, P> {
     /// Protocols covered.
     pub proto: Proto,
     /// When the claim was made.
-    pub created: Timestamp,
+    pub created: T,
     /// When a claim of this service last returned it (refreshed at most once a day).
-    pub last_used: Timestamp,
+    pub last_used: T,
     /// Taken with an exact `--port` (or `port =` in `devport.toml`), or given the port `--prefer`
     /// (or `prefer =`) named: the port was chosen by a person, so `doctor` does not hold the
     /// policy's rules against it.
@@ -95,7 +102,12 @@ pub struct ClaimOf<S, P> {
 /// The parse of a claim, written out (serde's derive reads a `flatten`ed field through a buffer
 /// of every key, a tenth of the one-claim lookup): each key once, the `checked` rules, unknown
 /// keys read as the JSON values they are kept as.
-impl<'de, S: Deserialize<'de>, P: Deserialize<'de>> Deserialize<'de> for ClaimOf<S, P> {
+impl<'de, S, P, T> Deserialize<'de> for ClaimOf<S, P, T>
+where
+    S: Deserialize<'de>,
+    P: Deserialize<'de>,
+    T: checked::ClaimTime<'de>,
+{
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         d.deserialize_map(checked::ClaimVisitor(std::marker::PhantomData))
     }
@@ -136,7 +148,7 @@ pub struct LeaseRecord {
     pub extra: Extra,
 }
 
-impl<S: AsRef<str>, P> ClaimOf<S, P> {
+impl<S: AsRef<str>, P, T> ClaimOf<S, P, T> {
     /// The ports of the claim.
     pub fn ports(&self) -> PortRange {
         block(self.port, self.count)
@@ -147,21 +159,22 @@ impl<S: AsRef<str>, P> ClaimOf<S, P> {
     }
 }
 
-impl ClaimOf<&str, &str> {
-    /// The claim with its names and folder copied out of the text.
-    fn into_owned(self) -> Claim {
-        ClaimOf {
+impl ClaimOf<&str, &str, Stamp<'_>> {
+    /// The claim with its names and folder copied out of the text and its times converted
+    /// (`None` never happens: the times passed the check when read).
+    fn into_owned(self) -> Option<Claim> {
+        Some(ClaimOf {
             project: self.project.into(),
             project_path: self.project_path.map(PathBuf::from),
             service: self.service.into(),
             port: self.port,
             count: self.count,
             proto: self.proto,
-            created: self.created,
-            last_used: self.last_used,
+            created: self.created.timestamp()?,
+            last_used: self.last_used.timestamp()?,
             pinned: self.pinned,
             extra: self.extra,
-        }
+        })
     }
 }
 
@@ -198,10 +211,10 @@ pub enum Holder<'a> {
     Lease(&'a LeaseRecord),
 }
 
-impl<'de, S, P> RegistryOf<S, P>
+impl<'de, S, P, T> RegistryOf<S, P, T>
 where
     S: AsRef<str>,
-    RegistryOf<S, P>: Deserialize<'de>,
+    RegistryOf<S, P, T>: Deserialize<'de>,
 {
     /// Parses registry text, every rule checked; `path` is only used in errors.
     fn parse_as(bytes: &'de [u8], path: &Path) -> Result<Self> {
@@ -310,19 +323,26 @@ impl Registry {
             return Ok(None); // a path that is not UTF-8 is never stored
         };
         // Names and folders borrowed from the text (a claim 8 bytes a string smaller than with
-        // `Cow`, which keeps it within what is moved without a call to `memcpy`). A string
-        // written with escapes cannot be borrowed: then, as for any error (worded by the owned
-        // parse: a folder is "a path string" there), the owned parse answers.
-        let Ok(reg) = RegistryOf::<&str, &str>::parse_as(bytes, path) else {
-            return Ok(Registry::parse(bytes, path)?
+        // `Cow`, which keeps it within what is moved without a call to `memcpy`), times checked
+        // but converted for the matching claim only. A string written with escapes cannot be
+        // borrowed: then, as for any error (worded by the owned parse: a folder is "a path
+        // string" there), the owned parse answers.
+        let owned = || {
+            Ok(Registry::parse(bytes, path)?
                 .find(project_path, service)
-                .cloned());
+                .cloned())
         };
-        Ok(reg
+        let Ok(reg) = RegistryOf::<&str, &str, Stamp>::parse_as(bytes, path) else {
+            return owned();
+        };
+        match reg
             .claims
             .into_iter()
             .find(|c| c.service == service && c.project_path == wanted)
-            .map(ClaimOf::into_owned))
+        {
+            None => Ok(None),
+            Some(hit) => hit.into_owned().map_or_else(owned, |c| Ok(Some(c))),
+        }
     }
 
     /// The claim of `service` in the project at `project_path`.
@@ -860,6 +880,7 @@ mod tests {
             claim(r#", "created": "2026-01-01T01:00:00+01:00""#)
                 .replace(r#""created": "2026-01-01T00:00:00Z", "#, ""),
             claim("").replace("/src/shop", "/src/\\u0073hop"),
+            claim("").replace("00:00:00Z\", \"last", "00:00:00\\u005a\", \"last"),
         ] {
             let full = Registry::parse(text.as_bytes(), p).expect("parses");
             let found = Registry::find_in(text.as_bytes(), p, Some(Path::new("/src/shop")), "web")
