@@ -660,8 +660,13 @@ fn an_empty_registry_reports_column_1() {
 fn a_registry_path_ending_in_a_slash_is_a_usage_error() {
     let w = World::new();
     let dir = format!("{}/", w.dir.path().join("newdir").display());
+    // The folder is joined with the platform's separator; the slash is the user's own.
+    let sep = std::path::MAIN_SEPARATOR;
     w.test(&["--registry", &dir, "claim", "web"])
-        .stderr("devport: registry path {world}/newdir/ names a folder; give a file, such as {world}/newdir/registry.json\n")
+        .stderr(&format!(
+            "devport: registry path {{world}}{sep}newdir/ names a folder; give a file, such as \
+             {{world}}{sep}newdir/registry.json\n"
+        ))
         .status(2)
         .run();
     assert!(!w.dir.path().join("newdir").exists());
