@@ -128,7 +128,7 @@ fn render(ctx: &Ctx, r: &PortReport, policy: &devport_core::policy::Policy) -> S
             "claimed by {} ({}, {}){}",
             c.label(),
             output::port_list(c.ports()),
-            c.proto,
+            c.block.proto,
             c.project_path
                 .as_ref()
                 .map_or(String::new(), |p| format!(" in {}", p.display()))

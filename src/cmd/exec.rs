@@ -46,7 +46,7 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<Outcome> {
     let mut command = command.map_err(|unheld| unheld_error(&unheld))?;
     if !args.no_port_flags
         && let Some(added) =
-            devserver::port_args(&command, &args.command, report.outcome.claim.port)
+            devserver::port_args(&command, &args.command, report.outcome.claim.block.port)
     {
         output::note(&format!(
             "added {} to the {} command line, so it serves on the claimed port (--no-port-flags runs it as typed)",

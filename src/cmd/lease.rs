@@ -22,9 +22,9 @@ pub struct LeaseView {
 impl LeaseView {
     pub fn new(record: &devport_core::LeaseRecord) -> Self {
         LeaseView {
-            port: record.port,
+            port: record.block.port,
             ports: record.ports().iter().collect(),
-            proto: record.proto,
+            proto: record.block.proto,
             pid: record.pid,
             expires: record.expires,
         }

@@ -30,7 +30,11 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<Outcome> {
         .filter(|c| here.as_ref().is_none_or(|p| &c.project_path == p))
         .collect();
     claims.sort_by(|a, b| {
-        (&a.project, &a.project_path, a.port).cmp(&(&b.project, &b.project_path, b.port))
+        (&a.project, &a.project_path, a.block.port).cmp(&(
+            &b.project,
+            &b.project_path,
+            b.block.port,
+        ))
     });
     let held = reg.held();
     let live = args.live.then(|| {
@@ -79,7 +83,7 @@ fn claim_table(ctx: &Ctx, args: &ListArgs, claims: &[&Claim], views: &[ClaimView
             output::port_list(c.ports()),
             c.service.clone(),
             c.project.clone(),
-            c.proto.to_string(),
+            c.block.proto.to_string(),
             output::local_time(c.last_used),
             c.project_path
                 .as_ref()
@@ -118,7 +122,7 @@ fn lease_table(ctx: &Ctx, leases: &[&LeaseRecord]) -> Result<()> {
     let rows = leases.iter().map(|l| {
         vec![
             output::port_list(l.ports()),
-            l.proto.to_string(),
+            l.block.proto.to_string(),
             l.pid.to_string(),
             devport_core::os::process::name(l.pid)
                 .map_or_else(|| "-".into(), |n| output::clean(&n).into_owned()),

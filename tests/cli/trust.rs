@@ -604,7 +604,7 @@ fn bad_files_are_named_in_the_users_words() {
     let registry_cases = [
         ("[]", "invalid type: a list, expected an object"),
         (
-            "{\"version\": 1, \"claims\": [], \"leases\": [{\"port\": \"x\"}]}",
+            "{\"version\": 1, \"claims\": [], \"leases\": [{\"port\": \"x\", \"pid\": 1, \"created\": \"2026-01-01T00:00:00Z\"}]}",
             "expected a whole number from 0 to 65535",
         ),
     ];

@@ -10,6 +10,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let store = Store::from_env()?;
     let project = Project::detect(&std::env::current_dir()?)?;
     let outcome = store.claim(&ClaimRequest::new(&project, "web"))?;
-    println!("{}", outcome.claim.port);
+    println!("{}", outcome.claim.block.port);
     Ok(())
 }

@@ -81,8 +81,8 @@ impl Project {
                 Err((service, index)) => notes.push((name.clone(), match claims.iter().find(|c| c.service == service) {
                     Some(claim) => format!(
                         "{name} is not set: it reads port {index} of {service}, whose block has {} port(s) (places 0-{}); run 'devport up --move' to apply the manifest's count",
-                        claim.count,
-                        claim.count.saturating_sub(1)
+                        claim.block.count,
+                        claim.block.count.saturating_sub(1)
                     ),
                     None => format!(
                         "{name} is not set: it reads the port of {service}, which is not claimed yet; run 'devport up'"

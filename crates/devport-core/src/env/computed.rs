@@ -175,8 +175,8 @@ impl Template {
                     let port = claims
                         .iter()
                         .find(|c| c.service == *service)
-                        .filter(|c| *index < c.count)
-                        .and_then(|c| c.port.checked_add(*index))
+                        .filter(|c| *index < c.block.count)
+                        .and_then(|c| c.block.port.checked_add(*index))
                         .ok_or_else(|| (service.clone(), *index))?;
                     out.push_str(&port.to_string());
                 }

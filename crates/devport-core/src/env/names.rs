@@ -395,14 +395,14 @@ pub fn vars(
 ) -> Result<Vec<(String, String)>> {
     let services: Vec<(&str, u16)> = claims
         .iter()
-        .map(|c| (c.service.as_str(), c.count))
+        .map(|c| (c.service.as_str(), c.block.count))
         .collect();
     let all = check_names(&services, names, prefix)?;
     let mut out = Vec::new();
     for (c, vars) in claims.iter().zip(all) {
         let mut vars = vars.into_iter();
         if let Some(first) = vars.next() {
-            out.push((first, c.port.to_string()));
+            out.push((first, c.block.port.to_string()));
         }
         out.extend(vars.zip(c.ports().iter()).map(|(v, p)| (v, p.to_string())));
     }

@@ -323,7 +323,7 @@ mod tests {
         let f = Fixture::new();
         let web = f.claim("web", t0());
         let reg = f.store.read().expect("read");
-        let report = report(&f.policy, &reg, &[], web.port, t0());
+        let report = report(&f.policy, &reg, &[], web.block.port, t0());
         assert_eq!(report.reasons, [Reason::Claimed]);
         assert!(!report.usable);
         assert_eq!(
@@ -390,7 +390,7 @@ mod tests {
         let rows = audit(
             &reg,
             vec![
-                socket(web.port),
+                socket(web.block.port),
                 socket(2276),
                 socket(5173),
                 socket(unnamed),
@@ -402,13 +402,16 @@ mod tests {
             findings,
             [
                 // Its owner cannot be seen: devport cannot contradict the claim.
-                (web.port, Finding::Ok),
+                (web.block.port, Finding::Ok),
                 (2276, Finding::Known),
                 (5173, Finding::Known),
                 (unnamed, Finding::Unknown),
             ]
         );
-        assert_eq!(rows[0].claim.as_ref().map(|c| c.port), Some(web.port));
+        assert_eq!(
+            rows[0].claim.as_ref().map(|c| c.block.port),
+            Some(web.block.port)
+        );
         assert_eq!(rows[1].iana_service, Some("ibridge-mgmt"));
     }
 
@@ -423,7 +426,7 @@ mod tests {
         let mine = Socket {
             uid: crate::os::process::current_uid(),
             pid: Some(std::process::id()),
-            ..socket(web.port)
+            ..socket(web.block.port)
         };
         assert_eq!(audit(&reg, vec![mine])[0].finding, Finding::Conflict);
     }

@@ -11,7 +11,7 @@ use crate::os::probe::{self, Probe};
 use crate::os::sockets::{self, Socket};
 use crate::policy::{Policy, Reason};
 use crate::project::Project;
-use crate::store::registry::{Claim, Holder, Registry, Store};
+use crate::store::registry::{Claim, Holder, PortBlock, Registry, Store};
 
 /// How often `last_used` is refreshed by a claim of an existing service.
 const REFRESH_AFTER: SignedDuration = SignedDuration::from_hours(24);
@@ -249,7 +249,7 @@ fn fresh(
         && now.duration_since(existing.last_used) < REFRESH_AFTER)
         .then(|| ClaimOutcome {
             warnings: kept_warnings(existing, req, policy),
-            prefer: Preferred::of(req, existing.port, None),
+            prefer: Preferred::of(req, existing.block.port, None),
             claim: existing.clone(),
             new: false,
         })
@@ -403,7 +403,7 @@ fn claim_one(
             outcome.claim.ports(),
             reason.description()
         )];
-        outcome.prefer = Preferred::of(req, outcome.claim.port, Some(reason));
+        outcome.prefer = Preferred::of(req, outcome.claim.block.port, Some(reason));
     }
     Ok(outcome)
 }
@@ -438,7 +438,7 @@ fn claim_locked(
         existing.last_used = now;
         return Ok(ClaimOutcome {
             warnings: kept_warnings(existing, req, policy),
-            prefer: Preferred::of(req, existing.port, None),
+            prefer: Preferred::of(req, existing.block.port, None),
             claim: existing.clone(),
             new: false,
         });
@@ -450,7 +450,7 @@ fn claim_locked(
             reg.claims
                 .iter()
                 .filter(|c| c.project_path.as_deref() == path)
-                .map(|c| (c.service.as_str(), c.count)),
+                .map(|c| (c.service.as_str(), c.block.count)),
             req.service,
             req.count,
             &req.project.env_names(),
@@ -499,9 +499,11 @@ fn claim_locked(
         project: req.project.name.clone(),
         project_path: req.project.path.clone(),
         service: req.service.to_string(),
-        port,
-        count: req.count,
-        proto: req.proto,
+        block: PortBlock {
+            port,
+            count: req.count,
+            proto: req.proto,
+        },
         created: old.as_ref().map_or(now, |o| o.created),
         last_used: now,
         // A port a person named is theirs to keep: asked for exactly, or preferred and given.
@@ -515,7 +517,7 @@ fn claim_locked(
     };
     reg.claims.push(claim.clone());
     Ok(ClaimOutcome {
-        prefer: Preferred::of(req, claim.port, refused.map(|(_, reason)| reason)),
+        prefer: Preferred::of(req, claim.block.port, refused.map(|(_, reason)| reason)),
         claim,
         new: true,
         warnings,
@@ -529,7 +531,7 @@ fn check_matches(existing: &Claim, req: &ClaimRequest<'_>) -> Result<()> {
             project: existing.project.clone(),
             service: existing.service.clone(),
             ports: existing.ports(),
-            proto: existing.proto,
+            proto: existing.block.proto,
             wanted,
             command: move_command(req, None),
         }),
@@ -540,9 +542,9 @@ fn check_matches(existing: &Claim, req: &ClaimRequest<'_>) -> Result<()> {
 /// What of the request's shape (exact port, block size, protocols) the existing claim lacks.
 fn differs(existing: &Claim, req: &ClaimRequest<'_>) -> Option<Wanted> {
     match req.choice {
-        PortChoice::Exact(p) if p != existing.port => Some(Wanted::Port(p)),
-        _ if req.count != existing.count => Some(Wanted::Count(req.count)),
-        _ if req.proto != existing.proto => Some(Wanted::Proto(req.proto)),
+        PortChoice::Exact(p) if p != existing.block.port => Some(Wanted::Port(p)),
+        _ if req.count != existing.block.count => Some(Wanted::Count(req.count)),
+        _ if req.proto != existing.block.proto => Some(Wanted::Proto(req.proto)),
         _ => None,
     }
 }
@@ -576,7 +578,7 @@ impl std::fmt::Display for Wanted {
 fn ignored_prefer(existing: &Claim, req: &ClaimRequest<'_>, policy: &Policy) -> Option<u16> {
     match req.choice {
         PortChoice::Prefer(p)
-            if p != existing.port
+            if p != existing.block.port
                 && PortRange::block(p, req.count)
                     .is_some_and(|b| b.iter().all(|q| policy.hard_reason(q).is_none())) =>
         {
@@ -773,13 +775,13 @@ impl Busy {
             return None;
         }
         let claim = &outcome.claim;
-        let (port, result) = probe::probe_block(claim.ports(), claim.proto)?;
+        let (port, result) = probe::probe_block(claim.ports(), claim.block.proto)?;
         if !matches!(result, Probe::InUse { .. }) {
             return None;
         }
         let holders = sockets::on_port(&sockets::list(), port)
             .into_iter()
-            .filter(|s| claim.proto.covers(s.proto))
+            .filter(|s| claim.block.proto.covers(s.proto))
             .map(|s| {
                 let folder = s.pid.and_then(crate::os::process::current_dir);
                 (s, folder)
@@ -892,6 +894,7 @@ pub(crate) mod tests {
                 let port = claim(&f.store, &f.policy, &req, t0())
                     .expect("claim")
                     .claim
+                    .block
                     .port;
                 req.relocate = true;
                 std::net::TcpListener::bind(("127.0.0.1", port))
@@ -930,7 +933,7 @@ pub(crate) mod tests {
     fn another_shape_is_refused_with_what_was_wanted_as_data_and_the_same_words() {
         let f = Fixture::new();
         let held = f.claim("web", t0());
-        let other = held.port.wrapping_add(1);
+        let other = held.block.port.wrapping_add(1);
         for (req, wanted, words) in [
             (
                 ClaimRequest {
@@ -966,7 +969,7 @@ pub(crate) mod tests {
             assert!(
                 text.starts_with(&format!(
                     "batch/web already holds {} (1 port(s), tcp); {words} run 'devport claim web ",
-                    held.port
+                    held.block.port
                 )),
                 "{text}"
             );
@@ -1011,10 +1014,10 @@ pub(crate) mod tests {
             panic!("not claimed");
         };
         assert!(first.iter().all(|o| o.new));
-        assert_ne!(first[0].claim.port, first[1].claim.port);
+        assert_ne!(first[0].claim.block.port, first[1].claim.block.port);
         // The registry handed back holds what was written (in the order of the claims made).
         let by_port = |mut claims: Vec<Claim>| {
-            claims.sort_by_key(|c| c.port);
+            claims.sort_by_key(|c| c.block.port);
             claims
         };
         assert_eq!(registry.claims.len(), 2);
@@ -1027,8 +1030,8 @@ pub(crate) mod tests {
         };
         assert!(again.iter().all(|o| !o.new));
         assert_eq!(
-            again.iter().map(|o| o.claim.port).collect::<Vec<_>>(),
-            first.iter().map(|o| o.claim.port).collect::<Vec<_>>()
+            again.iter().map(|o| o.claim.block.port).collect::<Vec<_>>(),
+            first.iter().map(|o| o.claim.block.port).collect::<Vec<_>>()
         );
         // A claimed service asked for another shape is refused, and said to be claimed.
         let other = [ClaimRequest {
@@ -1060,7 +1063,7 @@ pub(crate) mod tests {
             t0(),
         )
         .expect("claim_in");
-        assert_eq!((kept.new, kept.claim.port), (false, web.port));
+        assert_eq!((kept.new, kept.claim.block.port), (false, web.block.port));
         assert_eq!(after, reg);
         assert!(
             !f.store.path().exists(),
@@ -1073,8 +1076,8 @@ pub(crate) mod tests {
         assert!(new.new);
         let mut written = f.store.read().expect("read").claims;
         let mut after_claims = after.claims.clone();
-        written.sort_by_key(|c| c.port);
-        after_claims.sort_by_key(|c| c.port);
+        written.sort_by_key(|c| c.block.port);
+        after_claims.sort_by_key(|c| c.block.port);
         assert_eq!(after_claims, written);
         assert!(after.find(f.project.path.as_deref(), "api").is_some());
     }
@@ -1104,16 +1107,16 @@ pub(crate) mod tests {
     fn a_claim_is_stable_per_service_and_distinct_between_services() {
         let f = Fixture::new();
         let web = f.claim("web", t0());
-        assert_eq!(f.claim("web", t0()).port, web.port);
+        assert_eq!(f.claim("web", t0()).block.port, web.block.port);
         let db = f.claim("db", t0());
-        assert_ne!(db.port, web.port);
-        assert!(f.policy.range.contains(web.port) && f.policy.range.contains(db.port));
+        assert_ne!(db.block.port, web.block.port);
+        assert!(f.policy.range.contains(web.block.port) && f.policy.range.contains(db.block.port));
         // A project in another folder gets a claim of its own.
         let other = tempfile::tempdir().expect("temp dir");
         let elsewhere = project(other.path());
         let out = claim(&f.store, &f.policy, &request(&elsewhere, "web"), t0()).expect("claim");
         assert!(out.new);
-        assert_ne!(out.claim.port, web.port);
+        assert_ne!(out.claim.block.port, web.block.port);
         assert_eq!(f.store.read().expect("read").claims.len(), 3);
     }
 
@@ -1140,13 +1143,13 @@ pub(crate) mod tests {
         let (service, first, held) = (0..20)
             .find_map(|i| {
                 let service = format!("probed{i}");
-                let first = Fixture::new().claim(&service, t0()).port;
+                let first = Fixture::new().claim(&service, t0()).block.port;
                 let held = std::net::TcpListener::bind(("127.0.0.1", first)).ok()?;
                 Some((service, first, held))
             })
             .expect("no port could be held in 20 attempts");
         let got = Fixture::new().claim(&service, t0());
-        assert_ne!(got.port, first);
+        assert_ne!(got.block.port, first);
         drop(held);
     }
 
@@ -1162,7 +1165,7 @@ pub(crate) mod tests {
             };
             claim(&f.store, &f.policy, &req, t0())
         };
-        let err = exact("api", web.port).expect_err("a claimed port was given twice");
+        let err = exact("api", web.block.port).expect_err("a claimed port was given twice");
         assert!(err.to_string().contains("claimed by"), "{err}");
         let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind");
         let busy = listener.local_addr().expect("addr").port();
@@ -1209,11 +1212,12 @@ pub(crate) mod tests {
         .expect("release");
         assert_eq!(removed.len(), 1);
         assert_eq!(removed[0].service, "db");
-        let removed = release(&f.store, &ReleaseTarget::Port(web.port), t0()).expect("release");
+        let removed =
+            release(&f.store, &ReleaseTarget::Port(web.block.port), t0()).expect("release");
         assert_eq!(removed.len(), 1);
         assert_eq!(removed[0].service, "web");
         assert!(
-            release(&f.store, &ReleaseTarget::Port(web.port), t0())
+            release(&f.store, &ReleaseTarget::Port(web.block.port), t0())
                 .expect("release")
                 .is_empty(),
             "releasing nothing is not an error"
@@ -1233,10 +1237,10 @@ pub(crate) mod tests {
         };
         let moved = claim(&f.store, &f.policy, &req, t0()).expect("move");
         assert!(moved.new);
-        assert_ne!(moved.claim.port, old.port);
+        assert_ne!(moved.claim.block.port, old.block.port);
         let stored = f.store.read().expect("read");
         assert_eq!(stored.claims.len(), 1);
-        assert_eq!(stored.claims[0].port, moved.claim.port);
+        assert_eq!(stored.claims[0].block.port, moved.claim.block.port);
     }
 
     /// The claim of an existing service, the hot path of every setup script, never reads the

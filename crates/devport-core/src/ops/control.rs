@@ -76,7 +76,7 @@ impl Target {
             Target::Service(service) => Ok(store
                 .read()?
                 .find(project.path.as_deref(), service)
-                .map(|c| (c.ports(), c.proto))),
+                .map(|c| (c.ports(), c.block.proto))),
         }
     }
 

@@ -192,7 +192,7 @@ fn writable(registry: &Path, add: &mut impl FnMut(&'static str, String, String, 
 /// non-adjacent claim is caught too.
 fn overlaps(claims: &[Claim], add: &mut impl FnMut(&'static str, String, String, Option<&Claim>)) {
     let mut by_port: Vec<&Claim> = claims.iter().collect();
-    by_port.sort_by_key(|c| c.port);
+    by_port.sort_by_key(|c| c.block.port);
     let mut reach: Option<&Claim> = None;
     for &claim in &by_port {
         if let Some(prev) = reach.filter(|p| p.ports().overlaps(claim.ports())) {
@@ -276,7 +276,7 @@ fn claim_problems(
                     format!(
                         "run 'devport doctor' as a user who can open {}, or 'devport release --port {}' if the project is gone",
                         dir.display(),
-                        claim.port
+                        claim.block.port
                     ),
                     Some(claim),
                 );
@@ -402,9 +402,11 @@ mod tests {
             project: "p".into(),
             project_path: None,
             service: format!("s{i}"),
-            port,
-            count,
-            proto: crate::model::types::Proto::Tcp,
+            block: crate::store::registry::PortBlock {
+                port,
+                count,
+                proto: crate::model::types::Proto::Tcp,
+            },
             created: jiff::Timestamp::UNIX_EPOCH,
             last_used: jiff::Timestamp::UNIX_EPOCH,
             pinned: false,
@@ -421,7 +423,7 @@ mod tests {
             let mut flagged = Vec::new();
             overlaps(&claims, &mut |_, _, _, c: Option<&Claim>| flagged.push(c.map(|c| c.service.clone())));
             let mut sorted: Vec<&Claim> = claims.iter().collect();
-            sorted.sort_by_key(|c| c.port);
+            sorted.sort_by_key(|c| c.block.port);
             let expected: Vec<Option<String>> = sorted
                 .iter()
                 .enumerate()
@@ -500,7 +502,10 @@ mod tests {
         plant(&f, web.clone());
         let iana = Claim {
             service: "db".into(),
-            port: 2301, // IANA: cpq-wbem
+            block: crate::store::registry::PortBlock {
+                port: 2301, // IANA: cpq-wbem
+                ..web.block
+            },
             ..web.clone()
         };
         plant(&f, iana.clone());

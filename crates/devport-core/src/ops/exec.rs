@@ -93,7 +93,7 @@ pub fn exec(
         .and_then(|m| m.services.get(service))
         .cloned()
         .unwrap_or_default();
-    let count = spec.count.or(existing.map(|c| c.count)).unwrap_or(1);
+    let count = spec.count.or(existing.map(|c| c.block.count)).unwrap_or(1);
     let req = ClaimRequest {
         project,
         service,
@@ -101,7 +101,7 @@ pub fn exec(
         count,
         proto: spec
             .proto
-            .or(existing.map(|c| c.proto))
+            .or(existing.map(|c| c.block.proto))
             .unwrap_or(Proto::Tcp),
         relocate: false,
         from_manifest: true,
@@ -143,12 +143,12 @@ pub fn exec(
         .map(|(_, note)| note)
         .collect();
     vars.retain(|(k, _)| k != "PORT");
-    vars.push(("PORT".to_string(), outcome.claim.port.to_string()));
+    vars.push(("PORT".to_string(), outcome.claim.block.port.to_string()));
 
     // The claim may keep a block smaller than the manifest's count (`up --move` applies it).
     let mut claims = others(&reg.claims, project, service);
     claims.push(&outcome.claim);
-    let counts = counts(&claims, service, outcome.claim.count);
+    let counts = counts(&claims, service, outcome.claim.block.count);
     let command = templates
         .iter()
         .map(|t| t.render(&project.name, &claims))
@@ -177,7 +177,7 @@ fn others<'a>(claims: &'a [Claim], project: &Project, service: &str) -> Vec<&'a 
 fn counts<'a>(claims: &[&'a Claim], service: &'a str, count: u16) -> BTreeMap<&'a str, u16> {
     let mut counts: BTreeMap<&str, u16> = claims
         .iter()
-        .map(|c| (c.service.as_str(), c.count))
+        .map(|c| (c.service.as_str(), c.block.count))
         .collect();
     counts.insert(service, count);
     counts
@@ -194,7 +194,7 @@ fn check_var_names(
 ) -> Result<()> {
     let mut services: Vec<(&str, u16)> = others
         .iter()
-        .map(|c| (c.service.as_str(), c.count))
+        .map(|c| (c.service.as_str(), c.block.count))
         .collect();
     let mut names = project.env_names();
     if let Some(name) = env {

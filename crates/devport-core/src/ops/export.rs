@@ -111,7 +111,11 @@ fn suffixed(label: &str, hash: u64, taken: &HashSet<String>) -> String {
 /// services within a project by name; [`labels`] keeps both sets of labels unique, so no two
 /// claims get one host name.
 fn host_names<'c>(claims: &[&'c Claim]) -> Vec<(&'c Claim, String)> {
-    let tcp: Vec<&Claim> = claims.iter().copied().filter(|c| c.proto.tcp()).collect();
+    let tcp: Vec<&Claim> = claims
+        .iter()
+        .copied()
+        .filter(|c| c.block.proto.tcp())
+        .collect();
     // Each project's claims, by folder (as the registry wrote it, compared byte for byte).
     let mut projects: Vec<Vec<usize>> = Vec::new();
     let mut by_folder: HashMap<Option<&OsStr>, usize> = HashMap::new();
@@ -175,12 +179,12 @@ pub fn routes(claims: &[&Claim]) -> Vec<Route> {
             project_path: c.project_path.clone(),
             service: c.service.clone(),
         };
-        if c.count > 1 {
+        if c.block.count > 1 {
             for (n, port) in c.ports().iter().enumerate() {
                 routes.push(route(format!("{n}.{host}"), port));
             }
         }
-        routes.push(route(host, c.port));
+        routes.push(route(host, c.block.port));
     }
     routes.sort_by(|a, b| a.host.cmp(&b.host));
     routes
@@ -372,9 +376,11 @@ mod tests {
             project: project.into(),
             project_path: Some(PathBuf::from(path)),
             service: service.into(),
-            port,
-            count,
-            proto: crate::model::types::Proto::Tcp,
+            block: crate::store::registry::PortBlock {
+                port,
+                count,
+                proto: crate::model::types::Proto::Tcp,
+            },
             created: t(age),
             last_used: t(age),
             pinned: false,

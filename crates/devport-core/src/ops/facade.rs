@@ -195,13 +195,13 @@ mod tests {
             .claim(&ClaimRequest::new(&project, "web"))
             .expect("claim web");
         assert!(web.new);
-        let port = web.claim.port;
+        let port = web.claim.block.port;
         assert_eq!(store.claims().expect("claims"), vec![web.claim.clone()]);
         // The same request again returns the same claim.
         let again = store
             .claim(&ClaimRequest::new(&project, "web"))
             .expect("claim web again");
-        assert_eq!((again.new, again.claim.port), (false, port));
+        assert_eq!((again.new, again.claim.block.port), (false, port));
 
         // Another service asking for that port is told who holds it.
         let taken = store.claim(&ClaimRequest::new(&project, "db").choice(PortChoice::Exact(port)));
@@ -225,7 +225,7 @@ mod tests {
         let report = store.check(port).expect("check");
         assert!(!report.usable);
         assert!(report.reasons.contains(&Reason::Claimed), "{report:?}");
-        assert_eq!(report.claim.as_ref().map(|c| c.port), Some(port));
+        assert_eq!(report.claim.as_ref().map(|c| c.block.port), Some(port));
 
         let removed = store.release(&ReleaseTarget::Port(port)).expect("release");
         assert_eq!(removed.len(), 1);

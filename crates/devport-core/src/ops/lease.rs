@@ -10,7 +10,7 @@ use crate::error::{Error, Result, Seeker};
 use crate::model::types::{PortRange, Proto};
 use crate::os::process;
 use crate::policy::{Policy, hashed_port};
-use crate::store::registry::{LeaseRecord, Store};
+use crate::store::registry::{LeaseRecord, PortBlock, Store};
 
 /// What to lease: `LeaseOptions::new()` (or `Default`) is one TCP port for this process, from
 /// the store's configured range; the builder methods change that. The registry and the
@@ -128,7 +128,7 @@ impl Lease {
 
     /// The first leased port.
     pub fn port(&self) -> u16 {
-        self.record.port
+        self.record.block.port
     }
 
     /// All leased ports.
@@ -154,7 +154,9 @@ impl Drop for Lease {
         // Best effort: if this fails, the pid rule frees the ports once the process exits.
         let _ = store.update(Timestamp::now(), |reg| {
             reg.leases.retain(|l| {
-                !(l.port == record.port && l.pid == record.pid && l.created == record.created)
+                !(l.block.port == record.block.port
+                    && l.pid == record.pid
+                    && l.created == record.created)
             });
             Ok(())
         });
@@ -204,9 +206,11 @@ pub fn record(
             .find_free(start, count, options.proto, &held)
             .ok_or_else(|| policy.no_room(count, &held, Seeker::Lease))?;
         let record = LeaseRecord {
-            port,
-            count,
-            proto: options.proto,
+            block: PortBlock {
+                port,
+                count,
+                proto: options.proto,
+            },
             pid,
             start_time: Some(start_time),
             created: now,
@@ -303,7 +307,7 @@ mod tests {
             .expect("lease");
             assert_eq!(l.pid, std::process::id());
             assert_eq!(l.ports().len(), 3);
-            assert!(f.policy.range.contains(l.port), "{}", l.port);
+            assert!(f.policy.range.contains(l.block.port), "{}", l.block.port);
             assert!(
                 !seen.iter().any(|r| r.overlaps(l.ports())),
                 "{l:?} overlaps {seen:?}"
@@ -339,13 +343,13 @@ mod tests {
             &f.store,
             &f.policy,
             &crate::ops::claim::ClaimRequest {
-                choice: crate::ops::claim::PortChoice::Exact(l.port),
+                choice: crate::ops::claim::PortChoice::Exact(l.block.port),
                 ..crate::ops::claim::tests::request(&f.project, "web")
             },
             t0() + SignedDuration::from_secs(61),
         )
         .expect("claim the freed port");
-        assert_eq!(again.claim.port, l.port);
+        assert_eq!(again.claim.block.port, l.block.port);
     }
 
     #[test]
@@ -405,11 +409,11 @@ mod tests {
         )
         .expect("lease");
         assert!(
-            release(&f.store, l.port - 1, t0())
+            release(&f.store, l.block.port - 1, t0())
                 .expect("release")
                 .is_empty()
         );
-        let removed = release(&f.store, l.port + 1, t0()).expect("release");
+        let removed = release(&f.store, l.block.port + 1, t0()).expect("release");
         assert_eq!(removed, [l]);
         assert!(f.store.read().expect("read").leases.is_empty());
     }
@@ -421,7 +425,7 @@ mod tests {
         assert_eq!(guard.ports().len(), 2);
         let recorded = f.store.read().expect("read").leases;
         assert_eq!(recorded.len(), 1);
-        assert_eq!(recorded[0].port, guard.port());
+        assert_eq!(recorded[0].block.port, guard.port());
         drop(guard);
         assert!(f.store.read().expect("read").leases.is_empty());
 
@@ -430,7 +434,10 @@ mod tests {
             f.store.read().expect("read").leases,
             std::slice::from_ref(&kept)
         );
-        assert_eq!(f.store.release_lease(kept.port).expect("release"), [kept]);
+        assert_eq!(
+            f.store.release_lease(kept.block.port).expect("release"),
+            [kept]
+        );
         assert!(f.store.read().expect("read").leases.is_empty());
     }
 
@@ -453,6 +460,9 @@ mod tests {
             .read()
             .expect("registry");
         assert_eq!(reg.leases, std::slice::from_ref(&record));
-        assert_eq!(store.release_lease(record.port).ok(), Some(vec![record]));
+        assert_eq!(
+            store.release_lease(record.block.port).ok(),
+            Some(vec![record])
+        );
     }
 }

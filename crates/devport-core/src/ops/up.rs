@@ -165,7 +165,7 @@ fn checked_names(
         .claims
         .iter()
         .filter(|c| c.project_path == project.path)
-        .map(|c| (c.service.as_str(), c.count))
+        .map(|c| (c.service.as_str(), c.block.count))
         .collect();
     for &(service, count) in &services {
         if !claimed.iter().any(|(s, _)| *s == service) {

@@ -9,7 +9,7 @@ use std::marker::PhantomData;
 use jiff::Timestamp;
 use serde::de::{self, Deserialize as _, Deserializer, Error as _, MapAccess, Visitor};
 
-use super::{ClaimOf, Extra};
+use super::{ClaimOf, Extra, PortBlock};
 use crate::model::types::Proto;
 
 use crate::model::types::MAX_COUNT;
@@ -187,9 +187,11 @@ where
             project: project.ok_or_else(|| missing("project"))?,
             project_path: project_path.flatten(),
             service: service.ok_or_else(|| missing("service"))?,
-            port: port.ok_or_else(|| missing("port"))?,
-            count: count.unwrap_or(1),
-            proto: proto.unwrap_or_default(),
+            block: PortBlock {
+                port: port.ok_or_else(|| missing("port"))?,
+                count: count.unwrap_or(1),
+                proto: proto.unwrap_or_default(),
+            },
             created: created.ok_or_else(|| missing("created"))?,
             last_used: last_used.ok_or_else(|| missing("last_used"))?,
             pinned: pinned.unwrap_or_default(),

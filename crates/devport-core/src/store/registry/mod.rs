@@ -79,12 +79,9 @@ pub struct ClaimOf<S, P, T = Timestamp> {
     pub project_path: Option<P>,
     /// The service name within the project.
     pub service: S,
-    /// The first port.
-    pub port: u16,
-    /// How many consecutive ports, from `port` on.
-    pub count: u16,
-    /// Protocols covered.
-    pub proto: Proto,
+    /// The ports held (written as the claim's `port`, `count` and `proto` keys).
+    #[serde(flatten)]
+    pub block: PortBlock,
     /// When the claim was made.
     pub created: T,
     /// When a claim of this service last returned it (refreshed at most once a day).
@@ -120,18 +117,43 @@ fn one() -> u16 {
     1
 }
 
-/// A port (or block) held for a live process.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LeaseRecord {
+/// The ports a claim or a lease holds: `count` consecutive ports from `port`, for `proto`. In
+/// the file they are the record's own `port`, `count` (default 1) and `proto` (default both)
+/// keys, read by the same rules for claims and leases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortBlock {
     /// The first port.
     #[serde(deserialize_with = "checked::port")]
     pub port: u16,
-    /// How many consecutive ports.
+    /// How many consecutive ports, from `port` on.
     #[serde(default = "one", deserialize_with = "checked::count")]
     pub count: u16,
     /// Protocols covered.
     #[serde(default)]
     pub proto: Proto,
+}
+
+impl PortBlock {
+    /// The ports ([`PortRange::block`], clamped to 65535: a registry holding a longer block is
+    /// refused when read).
+    pub fn ports(&self) -> PortRange {
+        PortRange::block(self.port, self.count.max(1))
+            .or(PortRange::new(self.port, u16::MAX))
+            .unwrap_or(PortRange::single(self.port))
+    }
+
+    /// Whether the block ends at or before port 65535.
+    fn fits(self) -> bool {
+        PortRange::block(self.port, self.count).is_some()
+    }
+}
+
+/// A port (or block) held for a live process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseRecord {
+    /// The ports held (written as the lease's `port`, `count` and `proto` keys).
+    #[serde(flatten)]
+    pub block: PortBlock,
     /// The process the lease lives with.
     pub pid: u32,
     /// That process's start time (see [`crate::os::process::start_time`]), so a reused pid does not
@@ -151,7 +173,7 @@ pub struct LeaseRecord {
 impl<S: AsRef<str>, P, T> ClaimOf<S, P, T> {
     /// The ports of the claim.
     pub fn ports(&self) -> PortRange {
-        block(self.port, self.count)
+        self.block.ports()
     }
     /// `project/service`, for messages.
     pub fn label(&self) -> String {
@@ -167,9 +189,7 @@ impl ClaimOf<&str, &str, Stamp<'_>> {
             project: self.project.into(),
             project_path: self.project_path.map(PathBuf::from),
             service: self.service.into(),
-            port: self.port,
-            count: self.count,
-            proto: self.proto,
+            block: self.block,
             created: self.created.timestamp()?,
             last_used: self.last_used.timestamp()?,
             pinned: self.pinned,
@@ -181,25 +201,12 @@ impl ClaimOf<&str, &str, Stamp<'_>> {
 impl LeaseRecord {
     /// The ports of the lease.
     pub fn ports(&self) -> PortRange {
-        block(self.port, self.count)
+        self.block.ports()
     }
     /// Whether the lease still holds: its process runs and its time limit has not passed.
     pub fn is_live(&self, now: Timestamp) -> bool {
         self.expires.is_none_or(|t| t > now) && process::is_alive(self.pid, self.start_time)
     }
-}
-
-/// Whether a block of `count` ports from `port` ends at or before 65535.
-fn fits(port: u16, count: u16) -> bool {
-    PortRange::block(port, count).is_some()
-}
-
-/// The ports of a claim or lease read from the registry ([`PortRange::block`], clamped to
-/// 65535: a registry holding a longer block is refused when read).
-fn block(port: u16, count: u16) -> PortRange {
-    PortRange::block(port, count.max(1))
-        .or(PortRange::new(port, u16::MAX))
-        .unwrap_or(PortRange::single(port))
 }
 
 /// What holds a port in the registry.
@@ -255,19 +262,22 @@ where
         let bad = self
             .claims
             .iter()
-            .find(|c| !fits(c.port, c.count))
-            .map(|c| (format!("the claim {}", c.label()), c.port, c.count))
+            .find(|c| !c.block.fits())
+            .map(|c| (format!("the claim {}", c.label()), c.block))
             .or_else(|| {
                 self.leases
                     .iter()
-                    .find(|l| !fits(l.port, l.count))
-                    .map(|l| (format!("the lease of pid {}", l.pid), l.port, l.count))
+                    .find(|l| !l.block.fits())
+                    .map(|l| (format!("the lease of pid {}", l.pid), l.block))
             });
         match bad {
             None => Ok(()),
-            Some((what, port, count)) => Err(Error::Invalid {
+            Some((what, block)) => Err(Error::Invalid {
                 path: path.to_path_buf(),
-                message: format!("{what} holds {count} ports from {port}, past port 65535"),
+                message: format!(
+                    "{what} holds {} ports from {}, past port 65535",
+                    block.count, block.port
+                ),
             }),
         }
     }
@@ -284,9 +294,13 @@ impl Registry {
     /// represented, such as a project folder whose name is not valid UTF-8.
     pub fn canonical_json(&mut self) -> Result<String> {
         self.claims.sort_by(|a, b| {
-            (a.port, &a.project_path, &a.service).cmp(&(b.port, &b.project_path, &b.service))
+            (a.block.port, &a.project_path, &a.service).cmp(&(
+                b.block.port,
+                &b.project_path,
+                &b.service,
+            ))
         });
-        self.leases.sort_by_key(|l| (l.port, l.pid));
+        self.leases.sort_by_key(|l| (l.block.port, l.pid));
         // About 260 bytes a claim: sized up front, the buffer is never copied while it grows.
         let mut out = Vec::with_capacity(64 + 280 * (self.claims.len() + self.leases.len()));
         serde_json::to_writer_pretty(&mut out, self).map_err(|e| Error::Unwritable {
@@ -753,9 +767,11 @@ mod tests {
             project: "shop".into(),
             project_path: Some(PathBuf::from("/src/shop")),
             service: service.into(),
-            port,
-            count: 1,
-            proto: Proto::Tcp,
+            block: PortBlock {
+                port,
+                count: 1,
+                proto: Proto::Tcp,
+            },
             created: Timestamp::UNIX_EPOCH,
             last_used: Timestamp::UNIX_EPOCH,
             pinned: false,
@@ -777,7 +793,7 @@ mod tests {
         assert!(text.ends_with("}\n"));
         let back = Registry::parse(text.as_bytes(), Path::new("r.json")).ok();
         assert_eq!(
-            back.map(|r| r.claims.iter().map(|c| c.port).collect::<Vec<_>>()),
+            back.map(|r| r.claims.iter().map(|c| c.block.port).collect::<Vec<_>>()),
             Some(vec![10000, 20000])
         );
     }
@@ -947,7 +963,10 @@ mod tests {
     fn held_set() {
         let reg = Registry {
             claims: vec![Claim {
-                count: 3,
+                block: PortBlock {
+                    count: 3,
+                    ..claim(100, "a").block
+                },
                 ..claim(100, "a")
             }],
             ..Registry::default()
@@ -969,9 +988,7 @@ mod tests {
         )
             .prop_map(|(service, port, count, proto, global, secs)| Claim {
                 project_path: (!global).then(|| PathBuf::from(format!("/p/{service}"))),
-                port,
-                count,
-                proto,
+                block: PortBlock { port, count, proto },
                 created: Timestamp::from_second(secs).unwrap_or(Timestamp::UNIX_EPOCH),
                 last_used: Timestamp::from_second(secs).unwrap_or(Timestamp::UNIX_EPOCH),
                 ..claim(port, &service)
