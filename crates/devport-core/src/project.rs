@@ -23,6 +23,82 @@ pub struct Project {
     #[doc(hidden)]
     /// The parsed manifest, if the project has one.
     pub manifest: Option<Manifest>,
+    /// Which checkout of its repository the folder is (see [`Checkout`]).
+    pub checkout: Checkout,
+}
+
+/// Which checkout of a repository a project folder is: users run many checkouts of one
+/// project at once (git worktrees, a second clone), and a port the manifest pins belongs to
+/// one of them only.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Checkout {
+    /// Not a linked git worktree: a repository's main worktree, a clone, a folder outside git,
+    /// or global claims.
+    #[default]
+    Main,
+    /// A linked git worktree: its `.git` is a file `gitdir: <common>/worktrees/<id>`.
+    Linked {
+        /// The worktree's id, `<id>` (unique within its repository: git makes it so).
+        id: String,
+        /// The project's folder in the main worktree (the main checkout), when the
+        /// repository has one (a bare repository has none).
+        main: Option<PathBuf>,
+    },
+}
+
+impl Checkout {
+    /// The checkout of the project folder `root` (canonical): the first `.git` at or above it
+    /// that this user owns decides. Only a `.git` file naming `<common>/worktrees/<id>` makes
+    /// a linked worktree; anything unreadable or unusual is the main checkout, so a folder
+    /// never loses its pinned ports to a guess.
+    pub fn of(root: &Path) -> Checkout {
+        root.ancestors()
+            .map(|dir| (dir, dir.join(".git")))
+            .find(|(_, git)| std::fs::symlink_metadata(git).is_ok())
+            .filter(|(_, git)| crate::os::fsutil::untrusted(git).is_none())
+            .and_then(|(dir, git)| Checkout::linked(root, dir, &git))
+            .unwrap_or_default()
+    }
+
+    /// A linked worktree whose top folder is `top` (holding the `.git` file `git`), for the
+    /// project folder `root` inside it.
+    fn linked(root: &Path, top: &Path, git: &Path) -> Option<Checkout> {
+        if !std::fs::symlink_metadata(git).ok()?.is_file() {
+            return None;
+        }
+        let bytes = crate::os::fsutil::read_regular(git, "git file").ok()??;
+        let text = String::from_utf8(bytes).ok()?;
+        let target = text.lines().next()?.strip_prefix("gitdir:")?.trim();
+        let target = top.join(target);
+        let worktrees = target.parent()?;
+        if worktrees.file_name()? != "worktrees" {
+            return None;
+        }
+        let id = target.file_name()?.to_str()?.to_string();
+        let common = worktrees.parent()?;
+        let main = (common.file_name()? == ".git")
+            .then(|| common.parent())
+            .flatten()
+            .and_then(|main| {
+                let inside = root.strip_prefix(top).ok()?;
+                // `join("")` would add a trailing separator.
+                Some(if inside.as_os_str().is_empty() {
+                    main.to_path_buf()
+                } else {
+                    main.join(inside)
+                })
+            });
+        Some(Checkout::Linked { id, main })
+    }
+
+    /// The worktree id of a linked worktree; `None` for the main checkout.
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            Checkout::Main => None,
+            Checkout::Linked { id, .. } => Some(id),
+        }
+    }
 }
 
 impl Project {
@@ -123,6 +199,7 @@ impl Project {
             name: "global".to_string(),
             path: None,
             manifest: None,
+            checkout: Checkout::Main,
         }
     }
 
@@ -235,6 +312,7 @@ impl Project {
         }
         let project = Project {
             name,
+            checkout: Checkout::of(&root),
             path: Some(root),
             manifest,
         };
@@ -326,6 +404,9 @@ pub struct ServiceSpec {
     pub env: Option<String>,
     /// Whether the service speaks HTTP (default: yes); `export` leaves out `http = false`.
     pub http: Option<bool>,
+    /// Whether `port` / `prefer` hold in every checkout of the project (default: no, only in
+    /// the main checkout; see [`crate::ops::checkout`]): a port that must never move.
+    pub strict: Option<bool>,
 }
 
 toml_table!(ServiceSpec {
@@ -335,6 +416,7 @@ toml_table!(ServiceSpec {
     "proto" => proto: Option<Proto> = checked::proto,
     "env" => env: Option<String> = checked::env,
     "http" => http: Option<bool> = <Option<bool> as serde::Deserialize>::deserialize,
+    "strict" => strict: Option<bool> = <Option<bool> as serde::Deserialize>::deserialize,
 });
 
 /// The manifest's deserializers, which validate as they read (see [`crate::model::toml_value`]), so
@@ -721,7 +803,7 @@ mod tests {
         for (text, whole) in [
             (
                 "name = \"shop\"\n[services.web]\nprot = 1\n",
-                "devport.toml: line 3, column 1: unknown key `prot`, expected one of `port`, `prefer`, `count`, `proto`, `env`, `http`",
+                "devport.toml: line 3, column 1: unknown key `prot`, expected one of `port`, `prefer`, `count`, `proto`, `env`, `http`, `strict`",
             ),
             (
                 "[servces.web]\n",
@@ -729,7 +811,7 @@ mod tests {
             ),
             (
                 "[services.web]\n\"p\u{f6}rt\" = 1\n",
-                "devport.toml: line 2, column 1: unknown key `p\u{f6}rt`, expected one of `port`, `prefer`, `count`, `proto`, `env`, `http`",
+                "devport.toml: line 2, column 1: unknown key `p\u{f6}rt`, expected one of `port`, `prefer`, `count`, `proto`, `env`, `http`, `strict`",
             ),
             (
                 // A line break in a key is a space, and nothing else of the key changes (the
@@ -858,6 +940,48 @@ mod tests {
         .expect("parses");
         let ports: Vec<(&str, u16)> = ok.computed["URL"].ports().collect();
         assert_eq!(ports, vec![("db", 1)]);
+    }
+
+    /// A `.git` file naming `<common>/worktrees/<id>` is a linked worktree, whose main
+    /// checkout is the folder holding `<common>`, and a subfolder project keeps its place in
+    /// both; a `.git` folder, or a `.git` file that names anything else (a submodule), is the
+    /// main checkout.
+    #[test]
+    fn linked_worktrees_are_told_by_their_git_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dunce::canonicalize(dir.path()).expect("canonical");
+        let main = root.join("app");
+        std::fs::create_dir_all(main.join(".git/worktrees/feature-x")).expect("main");
+        std::fs::create_dir_all(main.join("web")).expect("main/web");
+        let wt = root.join("feature-x");
+        std::fs::create_dir_all(wt.join("web")).expect("worktree");
+        std::fs::write(
+            wt.join(".git"),
+            format!(
+                "gitdir: {}\n",
+                main.join(".git/worktrees/feature-x").display()
+            ),
+        )
+        .expect(".git file");
+        assert_eq!(Checkout::of(&main), Checkout::Main);
+        assert_eq!(
+            Checkout::of(&wt),
+            Checkout::Linked {
+                id: "feature-x".into(),
+                main: Some(main.clone())
+            }
+        );
+        assert_eq!(
+            Checkout::of(&wt.join("web")),
+            Checkout::Linked {
+                id: "feature-x".into(),
+                main: Some(main.join("web"))
+            }
+        );
+        let sub = root.join("sub");
+        std::fs::create_dir_all(&sub).expect("submodule");
+        std::fs::write(sub.join(".git"), "gitdir: ../app/.git/modules/sub\n").expect(".git");
+        assert_eq!(Checkout::of(&sub), Checkout::Main);
     }
 
     #[test]

@@ -9,7 +9,8 @@ use crate::env::computed::{self, Syntax, Template};
 use crate::env::names;
 use crate::error::{Error, Input, Result};
 use crate::model::types::Proto;
-use crate::ops::claim::{self, Busy, ClaimOutcome, ClaimRequest, PortChoice};
+use crate::ops::checkout::{self, Yielded};
+use crate::ops::claim::{self, Busy, ClaimOutcome, ClaimRequest};
 use crate::policy::Policy;
 use crate::project::Project;
 use crate::store::registry::{Claim, Store};
@@ -32,6 +33,9 @@ pub struct ExecReport {
     pub withheld: Option<Withheld>,
     /// The service's claim.
     pub outcome: ClaimOutcome,
+    /// The manifest's `port`/`prefer` of the service, when this checkout leaves it to the
+    /// main checkout (see [`crate::ops::checkout`]).
+    pub yielded: Option<Yielded>,
     /// Whether the command may run.
     pub run: Run,
 }
@@ -94,10 +98,12 @@ pub fn exec(
         .cloned()
         .unwrap_or_default();
     let count = spec.count.or(existing.map(|c| c.count)).unwrap_or(1);
+    let (choice, reserved, mut yielded) = checkout::manifest_choice(project, &reg, service, &spec);
     let req = ClaimRequest {
         project,
         service,
-        choice: PortChoice::from_options(spec.port, spec.prefer),
+        choice,
+        reserved,
         count,
         proto: spec
             .proto
@@ -123,12 +129,16 @@ pub fn exec(
 
     let policy = Policy::of_this_machine(store.config());
     let (outcome, reg) = claim::claim_in(store, reg, &policy, &req, now)?;
+    if let Some(y) = &mut yielded {
+        y.uses = Some(outcome.claim.port);
+    }
     // Refuse before running: a server started on a port another process holds only fails
     // later with "address in use".
     if let Some(busy) = Busy::find(&outcome) {
         return Ok(Exec::Claimed(Box::new(ExecReport {
             withheld,
             outcome,
+            yielded,
             run: Run::Busy(busy),
         })));
     }
@@ -156,6 +166,7 @@ pub fn exec(
         .map_err(|(s, index)| unheld(&s, index, &counts, project));
     Ok(Exec::Claimed(Box::new(ExecReport {
         withheld,
+        yielded,
         run: Run::Ready {
             unset,
             vars,

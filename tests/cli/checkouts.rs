@@ -1,0 +1,150 @@
+//! Many checkouts of one project at once: the main git worktree, linked worktrees (`git
+//! worktree add`) and a second clone, each with the same committed `devport.toml`. The pinned
+//! `port`/`prefer` belong to the main checkout; the others get stable ports of their own.
+
+use std::path::{Path, PathBuf};
+
+use crate::support::{World, dotenv, free_port, git, policy_port, repo, require_tool, stderr};
+
+/// A port for `port =` (one the OS picked, free again when this returns) and one for
+/// `prefer =` (one the policy hands out, as a preferred port must be), distinct.
+fn two_ports(w: &World) -> (u16, u16) {
+    let prefer = policy_port(w, "scratch");
+    let exact = std::iter::repeat_with(free_port)
+        .find(|&p| p != prefer)
+        .expect("a second port");
+    (exact, prefer)
+}
+
+/// The repository `app` with `manifest` committed, two linked worktrees (`feature-x`,
+/// `feature-y`) and a second clone (`app-clone`): main first.
+fn checkouts(w: &World, manifest: &str) -> Vec<PathBuf> {
+    let main = repo(w, "app", &[("devport.toml", manifest.to_string())]);
+    git(w, &main, &["worktree", "add", "-q", "../feature-x"]);
+    git(w, &main, &["worktree", "add", "-q", "../feature-y"]);
+    git(w, w.dir.path(), &["clone", "-q", "app", "app-clone"]);
+    ["app", "feature-x", "feature-y", "app-clone"]
+        .iter()
+        .map(|name| std::fs::canonicalize(w.dir.path().join(name)).expect("checkout"))
+        .collect()
+}
+
+/// `devport up` in `dir`: its `DB_PORT` and `WEB_PORT`, and its stderr lines that say a checkout
+/// leaves a port to the main checkout.
+fn up(w: &World, dir: &Path) -> ((u16, u16), Vec<String>) {
+    let out = w
+        .cmd_in(dir, &["up", "--format", "dotenv"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let vars = dotenv(&String::from_utf8_lossy(&out.stdout));
+    let get = |name: &str| {
+        vars.iter()
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} in {vars:?}"))
+    };
+    let notes = stderr(&out)
+        .lines()
+        .filter(|l| l.contains("checkout"))
+        .map(str::to_string)
+        .collect();
+    ((get("DB_PORT"), get("WEB_PORT")), notes)
+}
+
+/// The pinned ports go to the main checkout whoever runs `up` first; each worktree and the
+/// second clone get ports of their own, distinct, never the pinned ones, the same when `up`
+/// runs again in another order; each says so in one line per service.
+#[test]
+#[ignore = "needs git; .ci/run installs it"]
+fn pinned_ports_go_to_the_main_checkout_and_siblings_get_their_own() {
+    require_tool("git", &["--version"]);
+    let w = World::new();
+    let (db, web) = two_ports(&w);
+    let dirs = checkouts(
+        &w,
+        &format!("name = \"app\"\n[services.db]\nport = {db}\n[services.web]\nprefer = {web}\n"),
+    );
+    let (main, x, y, clone) = (&dirs[0], &dirs[1], &dirs[2], &dirs[3]);
+    // A worktree first: it leaves the pinned ports alone even before the main checkout claims.
+    let first: Vec<((u16, u16), Vec<String>)> =
+        [x, main, y, clone].iter().map(|d| up(&w, d)).collect();
+    let ports: Vec<(u16, u16)> = first.iter().map(|(p, _)| *p).collect();
+    assert_eq!(
+        ports[1],
+        (db, web),
+        "the main checkout gets the pinned ports"
+    );
+    let mut all: Vec<u16> = ports.iter().flat_map(|&(a, b)| [a, b]).collect();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(
+        all.len(),
+        8,
+        "every checkout's ports are its own: {ports:?}"
+    );
+    assert!(first[1].1.is_empty(), "{:?}", first[1].1);
+    for ((name, (got_db, got_web)), (_, notes)) in ["feature-x", "feature-y", "app-clone"]
+        .iter()
+        .zip([ports[0], ports[2], ports[3]])
+        .zip([&first[0], &first[2], &first[3]])
+    {
+        assert_eq!(
+            notes,
+            &vec![
+                format!(
+                    "devport: db: port {db} is for the main checkout ({}); this checkout ({name}) uses {got_db}",
+                    main.display()
+                ),
+                format!(
+                    "devport: web: port {web} is for the main checkout ({}); this checkout ({name}) uses {got_web}",
+                    main.display()
+                ),
+            ]
+        );
+    }
+    // Again, in another order: nothing moves.
+    for (i, dir) in [clone, y, main, x].iter().enumerate() {
+        let again = up(&w, dir).0;
+        assert_eq!(again, ports[[3, 2, 1, 0][i]], "{}", dir.display());
+    }
+    // `env` in a worktree says it too.
+    let out = w
+        .cmd_in(x, &["env"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert!(
+        stderr(&out).contains(&format!("db: port {db} is for the main checkout")),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// `strict = true` keeps the pin in every checkout: a worktree is refused as before, with the
+/// same message, and nothing is claimed there.
+#[test]
+#[ignore = "needs git; .ci/run installs it"]
+fn a_strict_port_is_refused_in_a_worktree() {
+    require_tool("git", &["--version"]);
+    let w = World::new();
+    let (db, _) = two_ports(&w);
+    let dirs = checkouts(
+        &w,
+        &format!("name = \"app\"\n[services.db]\nport = {db}\nstrict = true\n"),
+    );
+    w.cmd_in(&dirs[0], &["up"]).assert().success();
+    let out = w.fails_in(&dirs[1], &["up"], 1);
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "devport: {}/devport.toml: line 2, column 11: [services.db]: port {db} is claimed by app/db; run 'devport release db' in {} or pick another port; nothing was claimed",
+            dirs[1].display(),
+            dirs[0].display()
+        )
+    );
+    // The second clone too: strict holds everywhere.
+    w.fails_in(&dirs[3], &["up"], 1);
+}
