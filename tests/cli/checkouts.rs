@@ -148,3 +148,159 @@ fn a_strict_port_is_refused_in_a_worktree() {
     // The second clone too: strict holds everywhere.
     w.fails_in(&dirs[3], &["up"], 1);
 }
+
+/// Which checkout is which: `list` shows a CHECKOUT column (and `--json` and `check --json` a
+/// `checkout`): `main`, each worktree's id, the second clone's folder; `export` names each
+/// checkout's hosts `SERVICE.CHECKOUT.PROJECT.localhost` (the main one's without it);
+/// `{checkout}` gives each its own Compose project; and once a worktree is removed, `gc` ends
+/// its claims.
+#[test]
+#[ignore = "needs git; .ci/run installs it"]
+fn each_checkout_has_a_name_in_list_check_export_and_env() {
+    require_tool("git", &["--version"]);
+    let w = World::new();
+    let (db, web) = two_ports(&w);
+    let dirs = checkouts(
+        &w,
+        &format!(
+            "name = \"app\"\n[services.db]\nport = {db}\nhttp = false\n[services.web]\nprefer = {web}\n[env]\nCOMPOSE_PROJECT_NAME = \"{{project}}-{{checkout}}\"\n"
+        ),
+    );
+    let names = ["main", "feature-x", "feature-y", "app-clone"];
+    let mut webs = Vec::new();
+    for dir in &dirs {
+        w.trust(dir);
+        webs.push(up(&w, dir).0.1);
+    }
+    // `{checkout}` in `[env]`: one Compose project per checkout.
+    for (dir, name) in dirs.iter().zip(names) {
+        let vars = dotenv(&w.ok_at(dir, &["env", "--format", "dotenv"]));
+        assert!(
+            vars.contains(&("COMPOSE_PROJECT_NAME".into(), format!("app-{name}"))),
+            "{vars:?}"
+        );
+    }
+    // `list --json`: every claim's checkout; the table has a CHECKOUT column.
+    let listed: serde_json::Value =
+        serde_json::from_str(&w.ok_at(&dirs[0], &["list", "--json"])).expect("JSON");
+    for (dir, name) in dirs.iter().zip(names) {
+        let path = dir.to_str().expect("UTF-8");
+        let of_dir: Vec<&serde_json::Value> = listed
+            .as_array()
+            .expect("claims")
+            .iter()
+            .filter(|c| c["project_path"] == path)
+            .collect();
+        assert_eq!(of_dir.len(), 2, "{listed}");
+        assert!(of_dir.iter().all(|c| c["checkout"] == name), "{listed}");
+    }
+    let table = w.ok_at(&dirs[1], &["list"]);
+    let header: Vec<&str> = table
+        .lines()
+        .next()
+        .expect("header")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        &header[..4],
+        ["PORT", "SERVICE", "PROJECT", "CHECKOUT"],
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.contains(&webs[1].to_string()) && l.contains(" feature-x ")),
+        "{table}"
+    );
+    // `check`: the checkout of the claim on the port.
+    // (Exit 1: a claimed port is not one `claim` would hand out.)
+    let out = w.fails_in(&dirs[0], &["check", &webs[1].to_string(), "--json"], 1);
+    let check: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(check[0]["checkout"], "feature-x", "{check}");
+    // `export`: readable host names per checkout, no hash.
+    let routes: serde_json::Value =
+        serde_json::from_str(&w.ok_at(&dirs[0], &["export", "caddy", "--all", "--json"]))
+            .expect("JSON");
+    let hosts: std::collections::BTreeMap<&str, u64> = routes
+        .as_array()
+        .expect("routes")
+        .iter()
+        .map(|r| {
+            (
+                r["host"].as_str().expect("host"),
+                r["port"].as_u64().expect("port"),
+            )
+        })
+        .collect();
+    let want: std::collections::BTreeMap<&str, u64> = [
+        "web.app.localhost",
+        "web.feature-x.app.localhost",
+        "web.feature-y.app.localhost",
+        "web.app-clone.app.localhost",
+    ]
+    .into_iter()
+    .zip(webs.iter().map(|&p| u64::from(p)))
+    .collect();
+    assert_eq!(hosts, want);
+    // A removed worktree: `gc` ends its claims, and only its.
+    git(&w, &dirs[0], &["worktree", "remove", "../feature-y"]);
+    let out = w.ok_at(&dirs[0], &["gc"]);
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.starts_with("removed claim app/") && l.ends_with(": its folder is gone"))
+            .count(),
+        2,
+        "{out}"
+    );
+    let left: serde_json::Value =
+        serde_json::from_str(&w.ok_at(&dirs[0], &["list", "--json"])).expect("JSON");
+    let left = left.as_array().expect("claims");
+    assert_eq!(left.len(), 6, "{left:?}");
+    let gone = dirs[2].to_str().expect("UTF-8");
+    assert!(left.iter().all(|c| c["project_path"] != gone), "{left:?}");
+}
+
+/// The compose recipe of docs/recipes.md: `COMPOSE_PROJECT_NAME = "{project}-{checkout}"`,
+/// written into each checkout's `.env` by `up --write-env`, is what `docker-compose config`
+/// reads there: `shop-main` in the main checkout, `shop-login` in the worktree `login`.
+#[test]
+#[ignore = "needs git and docker-compose (Debian's packages; .ci/run installs them)"]
+fn each_worktree_gets_its_own_compose_project() {
+    require_tool("git", &["--version"]);
+    require_tool("docker-compose", &["version"]);
+    let w = World::new();
+    let main = repo(
+        &w,
+        "shop",
+        &[
+            (
+                "devport.toml",
+                "name = \"shop\"\n[services.web]\n[env]\nCOMPOSE_PROJECT_NAME = \"{project}-{checkout}\"\n"
+                    .to_string(),
+            ),
+            (
+                "docker-compose.yml",
+                "services:\n  app:\n    image: alpine\n    container_name: ${COMPOSE_PROJECT_NAME:?run devport up --write-env .env}-app\n    ports:\n      - \"127.0.0.1:${WEB_PORT}:80\"\n".to_string(),
+            ),
+        ],
+    );
+    git(&w, &main, &["worktree", "add", "-q", "../login"]);
+    let login = w.dir.path().join("login");
+    for (dir, name) in [(&main, "shop-main"), (&login, "shop-login")] {
+        w.trust(dir);
+        w.ok_at(dir, &["up", "--write-env", ".env"]);
+        let out = w
+            .program_in("docker-compose", dir, &["config"])
+            .output()
+            .expect("docker-compose is needed for this test");
+        assert!(out.status.success(), "{}", stderr(&out));
+        let config: serde_yaml_ng::Value =
+            serde_yaml_ng::from_slice(&out.stdout).expect("compose prints YAML");
+        assert_eq!(
+            config["services"]["app"]["container_name"].as_str(),
+            Some(format!("{name}-app").as_str()),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+}

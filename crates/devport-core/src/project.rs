@@ -122,6 +122,7 @@ impl Project {
             .iter()
             .filter(|c| c.project_path == self.path)
             .collect();
+        let checkout = self.checkout_name(reg);
         let mut notes = Vec::new();
         let mut out = Vec::with_capacity(manifest.computed.len());
         for (name, template) in &manifest.computed {
@@ -140,7 +141,7 @@ impl Project {
                     crate::env::computed::collision(&name, theirs),
                 ));
             }
-            match template.render(&self.name, &claims) {
+            match template.render(&self.name, &checkout, &claims) {
                 Ok(value) => {
                     if let Some(why) = crate::env::dotenv::dotenv_problem(&value) {
                         return Err(Error::invalid(
@@ -317,6 +318,110 @@ impl Project {
             manifest,
         };
         Ok((project, warnings))
+    }
+}
+
+/// The name the main checkout of a project goes by (`{checkout}`, `list`, `check`); no other
+/// checkout is given it.
+pub const MAIN_CHECKOUT: &str = "main";
+
+/// The names of the checkouts of one project (see [`Checkout`]), in the order of `folders`
+/// (its distinct folders, each with when its oldest claim was made). Every name is a DNS
+/// label (see [`crate::model::input::dns_label`]) and they are all different:
+///
+/// - the main checkout is [`MAIN_CHECKOUT`]: of the folders that are not linked worktrees, the
+///   one with the oldest claim (then the smallest path); when every folder is a linked
+///   worktree, none is;
+/// - a linked worktree is named by its worktree id, any other checkout (a second clone) by its
+///   folder's name;
+/// - when names meet (two clones both called `shop`, a worktree called `main`), the oldest
+///   keeps the plain name and the others take `-2`, `-3` … (the first free), in the order of
+///   their oldest claims: a name stays as checkouts come and go, unless an older one with the
+///   same name appears.
+pub fn checkout_names(folders: &[(&Path, jiff::Timestamp)]) -> Vec<String> {
+    use crate::model::input::{dns_label, unique_labels};
+    let kinds: Vec<Checkout> = folders.iter().map(|(p, _)| Checkout::of(p)).collect();
+    let main = (0..folders.len())
+        .filter(|&i| kinds[i] == Checkout::Main)
+        .min_by(|&a, &b| (folders[a].1, folders[a].0).cmp(&(folders[b].1, folders[b].0)));
+    let plain: Vec<String> = folders
+        .iter()
+        .zip(&kinds)
+        .map(|((path, _), kind)| {
+            dns_label(&kind.id().map_or_else(
+                || {
+                    path.file_name()
+                        .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+                },
+                str::to_string,
+            ))
+        })
+        .collect();
+    let others: Vec<usize> = (0..folders.len()).filter(|&i| Some(i) != main).collect();
+    let given = unique_labels(
+        &others.iter().map(|&i| plain[i].clone()).collect::<Vec<_>>(),
+        &others
+            .iter()
+            .map(|&i| (folders[i].1, folders[i].0))
+            .collect::<Vec<_>>(),
+        MAIN_CHECKOUT,
+    );
+    let mut names = vec![MAIN_CHECKOUT.to_string(); folders.len()];
+    for (i, name) in others.into_iter().zip(given) {
+        names[i] = name;
+    }
+    names
+}
+
+/// The checkout name of every folder of `claims` (global claims have none), the checkouts of
+/// one project being the folders whose claims have the same `group` key (the project's name,
+/// or what a host name makes of it): see [`checkout_names`].
+pub fn claim_checkouts<'c, K: Ord>(
+    claims: impl IntoIterator<Item = &'c Claim>,
+    group: impl Fn(&Claim) -> K,
+) -> std::collections::HashMap<&'c Path, String> {
+    let mut groups: BTreeMap<K, Vec<&'c Claim>> = BTreeMap::new();
+    for claim in claims {
+        groups.entry(group(claim)).or_default().push(claim);
+    }
+    groups
+        .into_values()
+        .flat_map(|claims| {
+            let folders: Vec<(&Path, jiff::Timestamp)> = oldest(claims).into_iter().collect();
+            let names = checkout_names(&folders);
+            folders.into_iter().map(|(p, _)| p).zip(names)
+        })
+        .collect()
+}
+
+/// Each folder of `claims` with when its oldest claim was made (global claims left out).
+fn oldest<'c>(claims: impl IntoIterator<Item = &'c Claim>) -> BTreeMap<&'c Path, jiff::Timestamp> {
+    let mut folders: BTreeMap<&Path, jiff::Timestamp> = BTreeMap::new();
+    for claim in claims {
+        if let Some(path) = claim.project_path.as_deref() {
+            let at = folders.entry(path).or_insert(claim.created);
+            *at = (*at).min(claim.created);
+        }
+    }
+    folders
+}
+
+impl Project {
+    /// The name of this project's checkout among the project's claims in `reg` (see
+    /// [`checkout_names`]; a folder without claims yet counts as the newest);
+    /// [`MAIN_CHECKOUT`] for global claims, which have one place only.
+    pub fn checkout_name(&self, reg: &Registry) -> String {
+        let Some(own) = self.path.as_deref() else {
+            return MAIN_CHECKOUT.to_string();
+        };
+        let mut folders = oldest(reg.claims.iter().filter(|c| c.project == self.name));
+        folders.entry(own).or_insert(jiff::Timestamp::MAX);
+        let folders: Vec<(&Path, jiff::Timestamp)> = folders.into_iter().collect();
+        let at = folders.iter().position(|(p, _)| *p == own).unwrap_or(0);
+        checkout_names(&folders)
+            .into_iter()
+            .nth(at)
+            .unwrap_or_else(|| MAIN_CHECKOUT.to_string())
     }
 }
 

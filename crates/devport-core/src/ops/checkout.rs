@@ -15,7 +15,7 @@ use std::path::PathBuf;
 
 use crate::model::types::PortRange;
 use crate::ops::claim::PortChoice;
-use crate::project::{Checkout, Project, ServiceSpec};
+use crate::project::{Checkout, MAIN_CHECKOUT, Project, ServiceSpec};
 use crate::store::registry::Registry;
 
 /// A service of the manifest whose pinned port this checkout leaves to the main checkout.
@@ -29,7 +29,7 @@ pub struct Yielded {
     /// The main checkout's project folder, when it is known (the main worktree's, or the
     /// sibling's that holds the port).
     pub main: Option<PathBuf>,
-    /// This checkout's name (see [`checkout_name`]).
+    /// This checkout's name (see [`Project::checkout_name`]).
     pub checkout: String,
     /// The port this checkout uses instead, once claimed.
     pub uses: Option<u16>,
@@ -73,25 +73,22 @@ pub fn manifest_choice(
         service: service.to_string(),
         port,
         main,
-        checkout: checkout_name(project),
+        checkout: checkout_name(project, reg),
         uses: None,
     };
     (PortChoice::Auto, block, Some(yielded))
 }
 
-/// The name of `project`'s checkout: a linked worktree's id, else its folder's name.
-pub fn checkout_name(project: &Project) -> String {
-    match &project.checkout {
-        Checkout::Linked { id, .. } => id.clone(),
-        Checkout::Main => project
-            .path
-            .as_ref()
-            .and_then(|p| p.file_name())
-            .map_or_else(
-                || project.name.clone(),
-                |n| n.to_string_lossy().into_owned(),
-            ),
-    }
+/// The name of `project`'s checkout in a note (see [`Project::checkout_name`]): a checkout that
+/// gives up a port is never called the main one, so it goes by its folder's name then.
+fn checkout_name(project: &Project, reg: &Registry) -> String {
+    Some(project.checkout_name(reg))
+        .filter(|name| name != MAIN_CHECKOUT)
+        .or_else(|| {
+            let folder = project.path.as_ref()?.file_name()?;
+            Some(folder.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| project.name.clone())
 }
 
 /// The services of `project`'s manifest that are claimed in `reg` off the manifest's

@@ -158,10 +158,11 @@ pub fn exec(
     // The claim may keep a block smaller than the manifest's count (`up --move` applies it).
     let mut claims = others(&reg.claims, project, service);
     claims.push(&outcome.claim);
+    let checkout = project.checkout_name(&reg);
     let counts = counts(&claims, service, outcome.claim.count);
     let command = templates
         .iter()
-        .map(|t| t.render(&project.name, &claims))
+        .map(|t| t.render(&project.name, &checkout, &claims))
         .collect::<std::result::Result<Vec<String>, _>>()
         .map_err(|(s, index)| unheld(&s, index, &counts, project));
     Ok(Exec::Claimed(Box::new(ExecReport {
@@ -293,7 +294,7 @@ mod tests {
         let fill = |arg: &str| {
             let args = [arg.to_string()];
             let template = &arguments(&args, "web").expect(arg)[0];
-            template.render("shop", &[&web, &db]).expect(arg)
+            template.render("shop", "main", &[&web, &db]).expect(arg)
         };
         assert_eq!(fill("--port={port}"), "--port=42");
         assert_eq!(fill("{port:db}/{port}"), "5000/42");
