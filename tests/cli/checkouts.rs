@@ -109,18 +109,28 @@ fn pinned_ports_go_to_the_main_checkout_and_siblings_get_their_own() {
         let again = up(&w, dir).0;
         assert_eq!(again, ports[[3, 2, 1, 0][i]], "{}", dir.display());
     }
-    // `env` in a worktree says it too.
-    let out = w
-        .cmd_in(x, &["env"])
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    assert!(
-        stderr(&out).contains(&format!("db: port {db} is for the main checkout")),
-        "{}",
-        stderr(&out)
+    // `env`, `claim` and `exec` in a worktree say it too, one line for the service.
+    let note = format!(
+        "devport: db: port {db} is for the main checkout ({}); this checkout (feature-x) uses {}",
+        main.display(),
+        ports[0].0
     );
+    for args in [
+        &["env"][..],
+        &["claim", "db"],
+        &["exec", "db", "--", "true"],
+    ] {
+        let out = w.cmd_in(x, args).assert().success().get_output().clone();
+        let notes: Vec<String> = stderr(&out)
+            .lines()
+            .filter(|l| l.contains("db: port"))
+            .map(str::to_string)
+            .collect();
+        assert_eq!(notes, std::slice::from_ref(&note), "{args:?}");
+    }
+    // `claim --port` is what the user asked for: refused as before, no note.
+    let out = w.fails_in(x, &["claim", "db", "--port", &db.to_string()], 1);
+    assert!(!stderr(&out).contains("main checkout"), "{}", stderr(&out));
 }
 
 /// `strict = true` keeps the pin in every checkout: a worktree is refused as before, with the
