@@ -158,6 +158,7 @@ impl World {
 }
 
 /// A git repository `name` in the world with `files` committed (`.env` and logs ignored).
+#[cfg(unix)]
 pub fn repo(w: &World, name: &str, files: &[(&str, String)]) -> PathBuf {
     let dir = w.dir(name);
     w.file(dir.join(".gitignore"), ".env\n*.log\nnode_modules/\n");
@@ -171,6 +172,7 @@ pub fn repo(w: &World, name: &str, files: &[(&str, String)]) -> PathBuf {
 }
 
 /// `git ARGS` in `dir`, which must succeed.
+#[cfg(unix)]
 pub fn git(w: &World, dir: &Path, args: &[&str]) {
     let out = w
         .program_in("git", dir, args)
