@@ -1089,6 +1089,38 @@ mod tests {
         assert_eq!(Checkout::of(&sub), Checkout::Main);
     }
 
+    /// Names of checkouts: the oldest folder that is not a linked worktree is `main` (an
+    /// older linked worktree never is), a worktree goes by its id, a clone by its folder, and
+    /// names that meet are numbered by age; a folder with no claims yet is the newest.
+    #[test]
+    fn checkouts_are_named_main_by_worktree_id_or_by_folder() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dunce::canonicalize(dir.path()).expect("canonical");
+        let main = root.join("app");
+        std::fs::create_dir_all(main.join(".git/worktrees/login")).expect("main");
+        let wt = root.join("wt-folder");
+        std::fs::create_dir_all(&wt).expect("worktree");
+        std::fs::write(
+            wt.join(".git"),
+            format!("gitdir: {}\n", main.join(".git/worktrees/login").display()),
+        )
+        .expect(".git file");
+        let clone = root.join("other/login");
+        std::fs::create_dir_all(clone.join(".git")).expect("clone");
+        let t = |s| jiff::Timestamp::from_second(s).expect("time");
+        let names = checkout_names(&[(&clone, t(3)), (&wt, t(1)), (&main, t(2))]);
+        assert_eq!(names, ["login-2", "login", MAIN_CHECKOUT]);
+        // A project whose only claims are a worktree's: a new folder is `main` only if it is
+        // not a linked worktree.
+        let fresh = Project {
+            name: "app".into(),
+            path: Some(main.clone()),
+            manifest: None,
+            checkout: Checkout::Main,
+        };
+        assert_eq!(fresh.checkout_name(&Registry::default()), MAIN_CHECKOUT);
+    }
+
     #[test]
     fn service_positions_come_from_the_parser_not_from_substrings() {
         let text = "name = \"web\"\n# [services.web] in a comment\n[services.webapp]\nport = 1\n\n  [services.\"web\"]\nprefer = 2\n[services.db.extra]\n";

@@ -260,6 +260,22 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// `{checkout}` is the checkout's name, in `[env]` values and `exec` arguments alike.
+    #[test]
+    fn checkout_is_a_placeholder_of_values_and_arguments() {
+        let value = Template::parse("{project}-{checkout}").expect("parses");
+        assert_eq!(
+            value.render("shop", "login", &[]).as_deref(),
+            Ok("shop-login")
+        );
+        let argument = Template::parse_as("--name={checkout}", Syntax::Argument { own: "web" })
+            .expect("parses");
+        assert_eq!(
+            argument.render("shop", "main", &[]).as_deref(),
+            Ok("--name=main")
+        );
+    }
+
     fn pieces(text: &str) -> Vec<Piece> {
         Template::parse(text).expect(text).pieces
     }
