@@ -252,6 +252,10 @@ fn each_checkout_has_a_name_in_list_check_export_and_env() {
     .zip(webs.iter().map(|&p| u64::from(p)))
     .collect();
     assert_eq!(hosts, want);
+    // Exported alone, a worktree's names are the same.
+    let alone: serde_json::Value =
+        serde_json::from_str(&w.ok_at(&dirs[1], &["export", "caddy", "--json"])).expect("JSON");
+    assert_eq!(alone[0]["host"], "web.feature-x.app.localhost", "{alone}");
     // A removed worktree: `gc` ends its claims, and only its.
     git(&w, &dirs[0], &["worktree", "remove", "../feature-y"]);
     let out = w.ok_at(&dirs[0], &["gc"]);

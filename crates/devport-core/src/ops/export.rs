@@ -35,10 +35,12 @@ pub struct Route {
 /// whose project names make one label; global claims are the project `global`. Checkout names
 /// are unique within their project and service labels within their folder (see
 /// [`unique_labels`]), so no two claims get one host name, and no name carries a hash.
-fn host_names<'c>(claims: &[&'c Claim]) -> Vec<(&'c Claim, String)> {
+/// Checkouts are named among `all` (every claim of the registry), so a checkout's hosts are
+/// the same whether it is exported alone or with every other project.
+fn host_names<'c>(claims: &[&'c Claim], all: &[Claim]) -> Vec<(&'c Claim, String)> {
     let tcp: Vec<&Claim> = claims.iter().copied().filter(|c| c.proto.tcp()).collect();
-    let checkouts = crate::project::claim_checkouts(tcp.iter().copied(), |c| dns_label(&c.project));
-    let global = tcp.iter().any(|c| c.project_path.is_none());
+    let checkouts = crate::project::claim_checkouts(all, |c| dns_label(&c.project));
+    let global = all.iter().any(|c| c.project_path.is_none());
     // Each checkout's claims, by folder (as the registry wrote it, compared byte for byte).
     let mut folders: Vec<Vec<usize>> = Vec::new();
     let mut by_folder: HashMap<Option<&OsStr>, usize> = HashMap::new();
@@ -81,10 +83,11 @@ const GLOBAL: &str = "global";
 
 /// The routes of `claims`: each TCP claim's first port as `SERVICE.PROJECT.localhost` (see
 /// [`host_names`]), and for a block, its Nth port as `N.SERVICE.PROJECT.localhost` too. UDP-only
-/// claims are left out (no HTTP there). Sorted by host.
-pub fn routes(claims: &[&Claim]) -> Vec<Route> {
+/// claims are left out (no HTTP there). Checkouts are named among `all`, the registry's
+/// claims. Sorted by host.
+pub fn routes(claims: &[&Claim], all: &[Claim]) -> Vec<Route> {
     let mut routes = Vec::new();
-    for (c, host) in host_names(claims) {
+    for (c, host) in host_names(claims, all) {
         let route = |host: String, port| Route {
             host,
             port,
@@ -188,7 +191,7 @@ mod tests {
             claim("global", Some("/nowhere/global"), "web", 3021, 1, 1),
         ];
         let refs: Vec<&Claim> = claims.iter().collect();
-        let routes = routes(&refs);
+        let routes = routes(&refs, &claims);
         let hosts: std::collections::BTreeMap<&str, u16> =
             routes.iter().map(|r| (r.host.as_str(), r.port)).collect();
         assert_eq!(hosts.len(), routes.len(), "{routes:#?}");
