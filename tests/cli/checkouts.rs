@@ -318,3 +318,28 @@ fn each_worktree_gets_its_own_compose_project() {
         );
     }
 }
+
+/// `claim --port` is what the user asked for, in a worktree too: it takes the pinned port, and
+/// the main checkout is then refused as before (a worktree is never taken for the main
+/// checkout), rather than moved.
+#[test]
+#[ignore = "needs git; .ci/run installs it"]
+fn a_port_a_worktree_took_with_claim_port_stays_a_conflict() {
+    require_tool("git", &["--version"]);
+    let w = World::new();
+    let (db, _) = two_ports(&w);
+    let dirs = checkouts(&w, &format!("name = \"app\"\n[services.db]\nport = {db}\n"));
+    assert_eq!(
+        w.ok_at(&dirs[1], &["claim", "db", "--port", &db.to_string()]),
+        db.to_string()
+    );
+    let out = w.fails_in(&dirs[0], &["up"], 1);
+    assert!(
+        stderr(&out).contains(&format!(
+            "port {db} is claimed by app/db; run 'devport release db' in {}",
+            dirs[1].display()
+        )),
+        "{}",
+        stderr(&out)
+    );
+}

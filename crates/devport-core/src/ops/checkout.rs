@@ -5,11 +5,11 @@
 //! manifest's `port` and `prefer` hold for the *main checkout*: the main git worktree, or, for
 //! checkouts that are not linked worktrees (a second clone), the first to claim the port. A
 //! linked worktree never takes them (even before the main checkout has claimed: the rule does
-//! not depend on who runs first), and neither does a checkout whose sibling already holds the
-//! port. Such a checkout gets the policy's pick, as if the service had no `port`/`prefer`,
-//! never on the pinned ports, and the report says so ([`Yielded`]). `strict = true` in the
-//! service's table keeps the pin in every checkout (a port that must never move), and a port
-//! held by another project stays a conflict.
+//! not depend on who runs first), and neither does a checkout whose sibling (one that is not a
+//! linked worktree either) already holds the port. Such a checkout gets the policy's pick, as
+//! if the service had no `port`/`prefer`, never on the pinned ports, and the report says so
+//! ([`Yielded`]). `strict = true` in the service's table keeps the pin in every checkout (a
+//! port that must never move), and a port held by another project stays a conflict.
 
 use std::path::PathBuf;
 
@@ -55,12 +55,16 @@ pub fn manifest_choice(
     let main = match &project.checkout {
         Checkout::Linked { main, .. } => main.clone(),
         Checkout::Main => {
+            // Only a sibling that may hold it by this rule: a linked worktree that took the
+            // port with `--port` is no main checkout, and the conflict stays one.
             let holder = block.and_then(|block| {
                 reg.claims.iter().find(|c| {
                     c.project == project.name
-                        && c.project_path.is_some()
                         && c.project_path != project.path
                         && c.ports().overlaps(block)
+                        && c.project_path
+                            .as_deref()
+                            .is_some_and(|p| Checkout::of(p) == Checkout::Main)
                 })
             });
             match holder {
