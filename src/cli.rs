@@ -287,7 +287,8 @@ pub struct CheckArgs {
 /// adds <SERVICE>_PORT_0 ... beside it. env in devport.toml renames a variable. The [env]
 /// table of devport.toml adds computed values, such as
 /// DATABASE_URL = "postgres://app@localhost:{port:db}/{project}" ({port:SERVICE:N} is port N
-/// of a block, counted from 0; {{ and }} are literal braces); one that reads a service not
+/// of a block, counted from 0; {checkout} is main, or the git worktree's id; {{ and }} are
+/// literal braces); one that reads a service not
 /// claimed yet is left out and named on stderr. Values are quoted for each format. The [env]
 /// values and env names are exported only once you have trusted the manifest (devport
 /// trust); until then stderr says what was left out.
@@ -318,7 +319,8 @@ pub struct EnvArgs {
 /// the computed values of devport.toml's [env] table (such as DATABASE_URL) and its env names.
 /// {port} in an argument becomes the port,
 /// {port:OTHER} the port of another claimed service and {port:OTHER:N} port N (from 0) of its
-/// block, for servers that ignore PORT. A known dev server (vite, astro, next, nuxt, ng serve,
+/// block, for servers that ignore PORT ({project} and {checkout} are the project's and the
+/// checkout's names). A known dev server (vite, astro, next, nuxt, ng serve,
 /// webpack serve, storybook, expo, rails server, manage.py runserver, flask, uvicorn, hugo …)
 /// whose command carries no port of its own gets its port flag (vite: --port P --strictPort),
 /// unless --no-port-flags is given. The exit
@@ -491,8 +493,10 @@ pub struct WaitArgs {
 /// Routes SERVICE.PROJECT.localhost to each claimed TCP port of this project (--all: of every
 /// project), for Caddy (a Caddyfile, with HTTPS from Caddy's local CA) or Traefik (a dynamic
 /// configuration for its file provider, YAML). Names are made DNS-safe: lower case, other
-/// characters than a-z 0-9 - become -, and a name two projects or services would share gets a
-/// stable suffix. A block of ports also gets N.SERVICE.PROJECT.localhost for its Nth port.
+/// characters than a-z 0-9 - become -. A checkout other than the project's main one (a git
+/// worktree, a second clone) gets SERVICE.CHECKOUT.PROJECT.localhost, CHECKOUT being the
+/// worktree's id or the clone's folder name; names that would meet are numbered (-2, -3) by
+/// age. A block of ports also gets N.SERVICE.PROJECT.localhost for its Nth port.
 /// Services with http = false in devport.toml are left out. --write replaces a file
 /// atomically, so caddy run --watch or Traefik's file provider picks changes up.
 ///

@@ -215,6 +215,10 @@ pub struct ClaimView<'a> {
     /// With `claim --prefer`: whether the preferred port was honoured, and if not, why.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prefer: Option<devport_core::Preferred>,
+    /// With `list`: the name of the claim's checkout among its project's (`main` for the
+    /// main one); left out for global claims.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkout: Option<String>,
 }
 
 impl<'a> ClaimView<'a> {
@@ -231,6 +235,7 @@ impl<'a> ClaimView<'a> {
             new,
             live: None,
             prefer: None,
+            checkout: None,
         }
     }
 }

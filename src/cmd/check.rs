@@ -55,6 +55,29 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<Outcome> {
     })
 }
 
+/// Who holds the port: a claim (its checkout when it is not the main one), a lease, or no one.
+fn holder(r: &PortReport) -> String {
+    match (&r.claim, &r.lease) {
+        (Some(c), _) => {
+            format!(
+                "claimed by {} ({}, {}){}",
+                c.label(),
+                output::port_list(c.ports()),
+                c.block.proto,
+                c.project_path
+                    .as_ref()
+                    .map_or(String::new(), |p| format!(" in {}", p.display()))
+            ) + &r
+                .checkout
+                .as_ref()
+                .filter(|name| *name != devport_core::project::MAIN_CHECKOUT)
+                .map_or_else(String::new, |name| format!(" (checkout {name})"))
+        }
+        (None, Some(l)) => format!("leased by pid {} ({})", l.pid, output::port_list(l.ports())),
+        (None, None) => "not claimed".to_string(),
+    }
+}
+
 fn render(ctx: &Ctx, r: &PortReport, policy: &devport_core::policy::Policy) -> String {
     let mut s = String::new();
     let _ = writeln!(
@@ -123,20 +146,7 @@ fn render(ctx: &Ctx, r: &PortReport, policy: &devport_core::policy::Policy) -> S
     for sock in &r.sockets {
         field("live", &output::socket_line(sock));
     }
-    let holder = match (&r.claim, &r.lease) {
-        (Some(c), _) => format!(
-            "claimed by {} ({}, {}){}",
-            c.label(),
-            output::port_list(c.ports()),
-            c.block.proto,
-            c.project_path
-                .as_ref()
-                .map_or(String::new(), |p| format!(" in {}", p.display()))
-        ),
-        (None, Some(l)) => format!("leased by pid {} ({})", l.pid, output::port_list(l.ports())),
-        (None, None) => "not claimed".to_string(),
-    };
-    field("devport", &holder);
+    field("devport", &holder(r));
     if let Some(finding) = r.finding.map(check::Finding::code) {
         field(
             "owner",

@@ -23,8 +23,20 @@ pub fn run(ctx: &Ctx, args: &ClaimArgs) -> Result<Outcome> {
         proto: args.proto,
         relocate: args.relocate,
         from_manifest: false,
+        reserved: None,
     };
     let outcome = ctx.claim(&policy, &req)?;
+    let pinned = project
+        .manifest
+        .as_ref()
+        .and_then(|m| m.services.get(&args.service))
+        .is_some_and(|spec| spec.port.is_some() || spec.prefer.is_some());
+    if pinned && args.port.is_none() && args.prefer.is_none() {
+        devport_core::ops::checkout::yielded_claims(&project, &ctx.store.read()?)
+            .iter()
+            .filter(|y| y.service == args.service)
+            .for_each(super::yielded_note);
+    }
     if let Some(busy) = Busy::find(&outcome)
         && !busy.only_in(project.path.as_deref())
     {

@@ -24,6 +24,7 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<Outcome> {
         Exec::Claimed(report) => report,
     };
     super::withheld_note(report.withheld.as_ref());
+    report.yielded.iter().for_each(super::yielded_note);
     report.outcome.warnings.iter().for_each(|w| output::warn(w));
     let (unset, vars, command) = match report.run {
         Run::Busy(busy) => {

@@ -41,7 +41,7 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> Result<Outcome> {
             != Some(false)
     };
     let claims: Vec<&Claim> = claims.into_iter().filter(http).collect();
-    let routes = devport_core::ops::export::routes(&claims);
+    let routes = devport_core::ops::export::routes(&claims, &reg.claims);
     let text = match args.proxy {
         Proxy::Caddy => devport_core::ops::export::caddyfile(&routes),
         Proxy::Traefik => devport_core::ops::export::traefik(&routes),

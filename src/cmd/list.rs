@@ -36,6 +36,8 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<Outcome> {
             b.block.port,
         ))
     });
+    // Checkouts are named among all of a project's claims, so `--here` names them the same.
+    let checkouts = devport_core::project::claim_checkouts(&reg.claims, |c| c.project.clone());
     let held = reg.held();
     let live = args.live.then(|| {
         let mut socks = sockets::on_ports(&sockets::list(), |p| held.contains(p));
@@ -52,6 +54,10 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<Outcome> {
                     .cloned()
                     .collect()
             }),
+            checkout: c
+                .project_path
+                .as_deref()
+                .and_then(|p| checkouts.get(p).cloned()),
             ..ClaimView::new(c, None)
         })
         .collect();
@@ -78,17 +84,27 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<Outcome> {
 }
 
 fn claim_table(ctx: &Ctx, args: &ListArgs, claims: &[&Claim], views: &[ClaimView]) -> Result<()> {
+    // The CHECKOUT column, when a project listed has several checkouts (`claims` is sorted by
+    // project, then folder).
+    let several = claims
+        .windows(2)
+        .any(|w| w[0].project == w[1].project && w[0].project_path != w[1].project_path);
     let rows = claims.iter().zip(views).map(|(c, view)| {
         let mut row = vec![
             output::port_list(c.ports()),
             c.service.clone(),
             c.project.clone(),
+        ];
+        if several {
+            row.push(view.checkout.clone().unwrap_or_else(|| "-".into()));
+        }
+        row.extend([
             c.block.proto.to_string(),
             output::local_time(c.last_used),
             c.project_path
                 .as_ref()
                 .map_or_else(|| "(global)".into(), |p| p.display().to_string()),
-        ];
+        ]);
         if let Some(socks) = &view.live {
             let text: Vec<String> = socks.iter().map(output::socket_line).collect();
             row.push(if text.is_empty() {
@@ -99,7 +115,11 @@ fn claim_table(ctx: &Ctx, args: &ListArgs, claims: &[&Claim], views: &[ClaimView
         }
         row
     });
-    let mut header = vec!["PORT", "SERVICE", "PROJECT", "PROTO", "LAST USED", "PATH"];
+    let mut header = vec!["PORT", "SERVICE", "PROJECT"];
+    if several {
+        header.push("CHECKOUT");
+    }
+    header.extend(["PROTO", "LAST USED", "PATH"]);
     if args.live {
         header.push("LIVE");
     }

@@ -186,6 +186,22 @@ pub fn withheld_note(withheld: Option<&Withheld>) {
     }
 }
 
+/// Says on stderr, one line, that this checkout leaves the manifest's port of a service to
+/// the main checkout and which port it uses instead (see [`devport_core::ops::checkout`]).
+pub fn yielded_note(yielded: &devport_core::ops::checkout::Yielded) {
+    let Some(uses) = yielded.uses.filter(|&uses| uses != yielded.port) else {
+        return;
+    };
+    let main = yielded
+        .main
+        .as_ref()
+        .map_or_else(String::new, |main| format!(" ({})", main.display()));
+    output::note(&format!(
+        "{}: port {} is for the main checkout{main}; this checkout ({}) uses {uses}",
+        yielded.service, yielded.port, yielded.checkout
+    ));
+}
+
 /// Prints `vars` in `format`, or merges them into the dotenv file `write` (opened with
 /// [`EnvFile::open`] before anything was claimed, so a bad file stops the command early).
 /// With no variables nothing is written, and stderr says so and why (`none`). The file's lines

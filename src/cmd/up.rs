@@ -41,6 +41,7 @@ pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<Outcome> {
         }
     };
     super::withheld_note(report.withheld.as_ref());
+    report.yielded.iter().for_each(super::yielded_note);
     for outcome in &report.outcomes {
         outcome.warnings.iter().for_each(|w| output::warn(w));
         if args.relocate && outcome.new {

@@ -9,7 +9,7 @@ use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::support::{World, bin, port, require_tool, stderr, stdout};
+use crate::support::{World, bin, git, port, repo, require_tool, stderr, stdout};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -196,33 +196,6 @@ fn run(
         dir.display()
     );
     (out, err)
-}
-
-/// A git repository `name` in the world with `files` committed (`.env` and logs ignored).
-fn repo(w: &World, name: &str, files: &[(&str, String)]) -> PathBuf {
-    let dir = w.dir(name);
-    w.file(dir.join(".gitignore"), ".env\n*.log\nnode_modules/\n");
-    for (file, text) in files {
-        w.file(dir.join(file), text);
-    }
-    git(w, &dir, &["init", "-q", "-b", "main"]);
-    git(w, &dir, &["add", "."]);
-    git(w, &dir, &["commit", "-q", "-m", "start"]);
-    dir
-}
-
-/// `git ARGS` in `dir`, which must succeed.
-fn git(w: &World, dir: &Path, args: &[&str]) {
-    let out = w
-        .program_in("git", dir, args)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "devport test")
-        .env("GIT_AUTHOR_EMAIL", "test@example.invalid")
-        .env("GIT_COMMITTER_NAME", "devport test")
-        .env("GIT_COMMITTER_EMAIL", "test@example.invalid")
-        .output()
-        .expect("git is needed for this test");
-    assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
 }
 
 /// A file of examples/.

@@ -189,7 +189,7 @@ fn bad_env_tables_are_refused_before_anything_is_claimed_or_written() {
         (
             "X = \"{host}\"",
             "line 5, column 5",
-            "use {port:SERVICE}, {port:SERVICE:N} or {project}",
+            "use {port:SERVICE}, {port:SERVICE:N}, {project} or {checkout}",
         ),
         (
             "X = \"{port:db:one}\"",

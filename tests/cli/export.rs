@@ -46,29 +46,12 @@ fn caddy_adapt(w: &World, file: &Path) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("caddy's JSON")
 }
 
-/// `web` claimed in `a/shop`, then in `b/shop` (which gets the name `shop-SUFFIX`), then in a
-/// folder named `c/shop-SUFFIX`: the three ports, in that order, and `shop-SUFFIX`.
-fn colliding_projects(w: &World) -> ([u16; 3], String) {
+/// `web` claimed in `a/shop`, then in `b/shop`, then in `c/shop`: three checkouts of the
+/// project `shop`, named `main`, `shop` (the folder) and `shop-2`; the three ports in that
+/// order.
+fn colliding_projects(w: &World) -> [u16; 3] {
     let claim = |dir: &Path| crate::support::port(&w.ok_at(dir, &["claim", "web"]));
-    let (a, b) = (claim(&w.project("a/shop")), claim(&w.project("b/shop")));
-    let json: serde_json::Value =
-        serde_json::from_str(&w.ok(&["export", "caddy", "--all", "--json"])).expect("JSON");
-    let suffixed = json
-        .as_array()
-        .expect("routes")
-        .iter()
-        .find(|r| r["port"] == b)
-        .and_then(|r| {
-            r["host"]
-                .as_str()?
-                .strip_prefix("web.")?
-                .strip_suffix(".localhost")
-        })
-        .expect("b/shop's name")
-        .to_string();
-    assert!(suffixed.starts_with("shop-"), "{json}");
-    let c = claim(&w.project(&format!("c/{suffixed}")));
-    ([a, b, c], suffixed)
+    ["a/shop", "b/shop", "c/shop"].map(|dir| claim(&w.project(dir)))
 }
 
 #[test]
@@ -158,17 +141,16 @@ fn export_all_names_two_checkouts_of_one_project_apart_and_writes_atomically() {
             .unwrap_or_else(|| panic!("no router for {host}:\n{text}"));
         doc["http"]["services"][name]["loadBalancer"]["servers"][0]["url"].clone()
     };
-    // The first checkout claimed first and keeps the plain name; the other gets a suffix.
+    // The first checkout claimed first and keeps the plain name; the other is named by its
+    // folder.
     assert_eq!(
         url("web.shop-front.localhost"),
         format!("http://localhost:{p1}")
     );
-    let other = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("rule: \"Host(`web.shop-front-"))
-        .expect("a suffixed name for the second checkout");
-    let host = format!("web.shop-front-{}", other.trim_end_matches("`)\""));
-    assert_eq!(url(&host), format!("http://localhost:{p2}"));
+    assert_eq!(
+        url("web.b-front.shop-front.localhost"),
+        format!("http://localhost:{p2}")
+    );
     // The same names every time, from either checkout; an unchanged file is not rewritten.
     let planted = crate::support::plant_old_mtime(&out);
     run();
@@ -257,13 +239,13 @@ fn caddy_adapts_the_exported_caddyfile() {
     assert_eq!(route_of("db.shop-front.localhost"), None);
 }
 
-/// Three claims, three different host names, in `--json`, the Caddyfile (one site each) and
-/// Traefik's YAML (one router and one service each, each to its own port): the folder named
-/// `shop-SUFFIX` keeps that name, and the checkout that had it takes a longer suffix.
+/// Three checkouts, three different host names, in `--json`, the Caddyfile (one site each)
+/// and Traefik's YAML (one router and one service each, each to its own port): the oldest has
+/// the plain name, the others their folder's name, numbered by age when it meets another.
 #[test]
-fn export_names_are_unique_when_a_folder_is_named_as_a_suffix() {
+fn export_names_checkouts_by_folder_and_numbers_names_that_meet() {
     let w = World::new();
-    let ([a, b, c], suffixed) = colliding_projects(&w);
+    let [a, b, c] = colliding_projects(&w);
     let json: serde_json::Value =
         serde_json::from_str(&w.ok(&["export", "traefik", "--all", "--json"])).expect("JSON");
     let hosts: std::collections::BTreeMap<String, u64> = json
@@ -277,17 +259,15 @@ fn export_names_are_unique_when_a_folder_is_named_as_a_suffix() {
             )
         })
         .collect();
-    assert_eq!(hosts.len(), 3, "{json}");
-    assert_eq!(hosts["web.shop.localhost"], u64::from(a));
-    assert_eq!(hosts[&format!("web.{suffixed}.localhost")], u64::from(c));
-    let (longer, port_b) = hosts
-        .iter()
-        .find(|(h, _)| {
-            h.starts_with(&format!("web.{suffixed}"))
-                && !h.ends_with(&format!("web.{suffixed}.localhost"))
-        })
-        .expect("a longer name for b/shop");
-    assert_eq!(*port_b, u64::from(b), "{longer}");
+    let want: std::collections::BTreeMap<String, u64> = [
+        ("web.shop.localhost", a),
+        ("web.shop.shop.localhost", b),
+        ("web.shop-2.shop.localhost", c),
+    ]
+    .into_iter()
+    .map(|(h, p)| (h.to_string(), u64::from(p)))
+    .collect();
+    assert_eq!(hosts, want, "{json}");
     let distinct = |lines: &[&str]| {
         lines
             .iter()
@@ -328,7 +308,7 @@ fn export_names_are_unique_when_a_folder_is_named_as_a_suffix() {
 #[ignore = "needs caddy (Debian's caddy package; .ci/run installs it)"]
 fn caddy_adapts_names_made_unique() {
     let w = World::new();
-    let (ports, _) = colliding_projects(&w);
+    let ports = colliding_projects(&w);
     let file = w.dir.path().join("Caddyfile");
     w.ok(&[
         "export",

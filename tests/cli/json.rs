@@ -23,6 +23,7 @@ struct ClaimJson {
     new: Option<bool>,
     live: Option<Vec<SocketJson>>,
     prefer: Option<PreferJson>,
+    checkout: Option<String>,
 }
 
 /// What became of `claim --prefer P`.
@@ -116,6 +117,7 @@ struct CheckJson {
     os: Vec<String>,
     sockets: Vec<SocketJson>,
     claim: Option<StoredClaimJson>,
+    checkout: Option<String>,
     lease: Option<LeaseRecordJson>,
     finding: Option<String>,
 }

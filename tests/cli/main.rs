@@ -6,6 +6,9 @@
 mod agents;
 mod audit;
 mod check;
+// Real git worktrees and clones.
+#[cfg(unix)]
+mod checkouts;
 mod claim;
 mod computed;
 mod config;

@@ -157,6 +157,35 @@ impl World {
     }
 }
 
+/// A git repository `name` in the world with `files` committed (`.env` and logs ignored).
+#[cfg(unix)]
+pub fn repo(w: &World, name: &str, files: &[(&str, String)]) -> PathBuf {
+    let dir = w.dir(name);
+    w.file(dir.join(".gitignore"), ".env\n*.log\nnode_modules/\n");
+    for (file, text) in files {
+        w.file(dir.join(file), text);
+    }
+    git(w, &dir, &["init", "-q", "-b", "main"]);
+    git(w, &dir, &["add", "."]);
+    git(w, &dir, &["commit", "-q", "-m", "start"]);
+    dir
+}
+
+/// `git ARGS` in `dir`, which must succeed.
+#[cfg(unix)]
+pub fn git(w: &World, dir: &Path, args: &[&str]) {
+    let out = w
+        .program_in("git", dir, args)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "devport test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.invalid")
+        .env("GIT_COMMITTER_NAME", "devport test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.invalid")
+        .output()
+        .expect("git is needed for this test");
+    assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
+}
+
 /// The path of the binary under test.
 pub fn bin() -> PathBuf {
     assert_cmd::cargo::cargo_bin("devport")

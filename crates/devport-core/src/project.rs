@@ -23,6 +23,82 @@ pub struct Project {
     #[doc(hidden)]
     /// The parsed manifest, if the project has one.
     pub manifest: Option<Manifest>,
+    /// Which checkout of its repository the folder is (see [`Checkout`]).
+    pub checkout: Checkout,
+}
+
+/// Which checkout of a repository a project folder is: users run many checkouts of one
+/// project at once (git worktrees, a second clone), and a port the manifest pins belongs to
+/// one of them only.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Checkout {
+    /// Not a linked git worktree: a repository's main worktree, a clone, a folder outside git,
+    /// or global claims.
+    #[default]
+    Main,
+    /// A linked git worktree: its `.git` is a file `gitdir: <common>/worktrees/<id>`.
+    Linked {
+        /// The worktree's id, `<id>` (unique within its repository: git makes it so).
+        id: String,
+        /// The project's folder in the main worktree (the main checkout), when the
+        /// repository has one (a bare repository has none).
+        main: Option<PathBuf>,
+    },
+}
+
+impl Checkout {
+    /// The checkout of the project folder `root` (canonical): the first `.git` at or above it
+    /// that this user owns decides. Only a `.git` file naming `<common>/worktrees/<id>` makes
+    /// a linked worktree; anything unreadable or unusual is the main checkout, so a folder
+    /// never loses its pinned ports to a guess.
+    pub fn of(root: &Path) -> Checkout {
+        root.ancestors()
+            .map(|dir| (dir, dir.join(".git")))
+            .find(|(_, git)| std::fs::symlink_metadata(git).is_ok())
+            .filter(|(_, git)| crate::os::fsutil::untrusted(git).is_none())
+            .and_then(|(dir, git)| Checkout::linked(root, dir, &git))
+            .unwrap_or_default()
+    }
+
+    /// A linked worktree whose top folder is `top` (holding the `.git` file `git`), for the
+    /// project folder `root` inside it.
+    fn linked(root: &Path, top: &Path, git: &Path) -> Option<Checkout> {
+        if !std::fs::symlink_metadata(git).ok()?.is_file() {
+            return None;
+        }
+        let bytes = crate::os::fsutil::read_regular(git, "git file").ok()??;
+        let text = String::from_utf8(bytes).ok()?;
+        let target = text.lines().next()?.strip_prefix("gitdir:")?.trim();
+        let target = top.join(target);
+        let worktrees = target.parent()?;
+        if worktrees.file_name()? != "worktrees" {
+            return None;
+        }
+        let id = target.file_name()?.to_str()?.to_string();
+        let common = worktrees.parent()?;
+        let main = (common.file_name()? == ".git")
+            .then(|| common.parent())
+            .flatten()
+            .and_then(|main| {
+                let inside = root.strip_prefix(top).ok()?;
+                // `join("")` would add a trailing separator.
+                Some(if inside.as_os_str().is_empty() {
+                    main.to_path_buf()
+                } else {
+                    main.join(inside)
+                })
+            });
+        Some(Checkout::Linked { id, main })
+    }
+
+    /// The worktree id of a linked worktree; `None` for the main checkout.
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            Checkout::Main => None,
+            Checkout::Linked { id, .. } => Some(id),
+        }
+    }
 }
 
 impl Project {
@@ -46,6 +122,7 @@ impl Project {
             .iter()
             .filter(|c| c.project_path == self.path)
             .collect();
+        let checkout = self.checkout_name(reg);
         let mut notes = Vec::new();
         let mut out = Vec::with_capacity(manifest.computed.len());
         for (name, template) in &manifest.computed {
@@ -64,7 +141,7 @@ impl Project {
                     crate::env::computed::collision(&name, theirs),
                 ));
             }
-            match template.render(&self.name, &claims) {
+            match template.render(&self.name, &checkout, &claims) {
                 Ok(value) => {
                     if let Some(why) = crate::env::dotenv::dotenv_problem(&value) {
                         return Err(Error::invalid(
@@ -123,6 +200,7 @@ impl Project {
             name: "global".to_string(),
             path: None,
             manifest: None,
+            checkout: Checkout::Main,
         }
     }
 
@@ -235,10 +313,115 @@ impl Project {
         }
         let project = Project {
             name,
+            checkout: Checkout::of(&root),
             path: Some(root),
             manifest,
         };
         Ok((project, warnings))
+    }
+}
+
+/// The name the main checkout of a project goes by (`{checkout}`, `list`, `check`); no other
+/// checkout is given it.
+pub const MAIN_CHECKOUT: &str = "main";
+
+/// The names of the checkouts of one project (see [`Checkout`]), in the order of `folders`
+/// (its distinct folders, each with when its oldest claim was made). Every name is a DNS
+/// label (see [`crate::model::input::dns_label`]) and they are all different:
+///
+/// - the main checkout is [`MAIN_CHECKOUT`]: of the folders that are not linked worktrees, the
+///   one with the oldest claim (then the smallest path); when every folder is a linked
+///   worktree, none is;
+/// - a linked worktree is named by its worktree id, any other checkout (a second clone) by its
+///   folder's name;
+/// - when names meet (two clones both called `shop`, a worktree called `main`), the oldest
+///   keeps the plain name and the others take `-2`, `-3` … (the first free), in the order of
+///   their oldest claims: a name stays as checkouts come and go, unless an older one with the
+///   same name appears.
+pub fn checkout_names(folders: &[(&Path, jiff::Timestamp)]) -> Vec<String> {
+    use crate::model::input::{dns_label, unique_labels};
+    let kinds: Vec<Checkout> = folders.iter().map(|(p, _)| Checkout::of(p)).collect();
+    let main = (0..folders.len())
+        .filter(|&i| kinds[i] == Checkout::Main)
+        .min_by(|&a, &b| (folders[a].1, folders[a].0).cmp(&(folders[b].1, folders[b].0)));
+    let plain: Vec<String> = folders
+        .iter()
+        .zip(&kinds)
+        .map(|((path, _), kind)| {
+            dns_label(&kind.id().map_or_else(
+                || {
+                    path.file_name()
+                        .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+                },
+                str::to_string,
+            ))
+        })
+        .collect();
+    let others: Vec<usize> = (0..folders.len()).filter(|&i| Some(i) != main).collect();
+    let given = unique_labels(
+        &others.iter().map(|&i| plain[i].clone()).collect::<Vec<_>>(),
+        &others
+            .iter()
+            .map(|&i| (folders[i].1, folders[i].0))
+            .collect::<Vec<_>>(),
+        MAIN_CHECKOUT,
+    );
+    let mut names = vec![MAIN_CHECKOUT.to_string(); folders.len()];
+    for (i, name) in others.into_iter().zip(given) {
+        names[i] = name;
+    }
+    names
+}
+
+/// The checkout name of every folder of `claims` (global claims have none), the checkouts of
+/// one project being the folders whose claims have the same `group` key (the project's name,
+/// or what a host name makes of it): see [`checkout_names`].
+pub fn claim_checkouts<'c, K: Ord>(
+    claims: impl IntoIterator<Item = &'c Claim>,
+    group: impl Fn(&Claim) -> K,
+) -> std::collections::HashMap<&'c Path, String> {
+    let mut groups: BTreeMap<K, Vec<&'c Claim>> = BTreeMap::new();
+    for claim in claims {
+        groups.entry(group(claim)).or_default().push(claim);
+    }
+    groups
+        .into_values()
+        .flat_map(|claims| {
+            let folders: Vec<(&Path, jiff::Timestamp)> = oldest(claims).into_iter().collect();
+            let names = checkout_names(&folders);
+            folders.into_iter().map(|(p, _)| p).zip(names)
+        })
+        .collect()
+}
+
+/// Each folder of `claims` with when its oldest claim was made (global claims left out).
+fn oldest<'c>(claims: impl IntoIterator<Item = &'c Claim>) -> BTreeMap<&'c Path, jiff::Timestamp> {
+    let mut folders: BTreeMap<&Path, jiff::Timestamp> = BTreeMap::new();
+    for claim in claims {
+        if let Some(path) = claim.project_path.as_deref() {
+            let at = folders.entry(path).or_insert(claim.created);
+            *at = (*at).min(claim.created);
+        }
+    }
+    folders
+}
+
+impl Project {
+    /// The name of this project's checkout among the project's claims in `reg` (see
+    /// [`checkout_names`]; a folder without claims yet counts as the newest);
+    /// [`MAIN_CHECKOUT`] for global claims, which have one place only.
+    pub fn checkout_name(&self, reg: &Registry) -> String {
+        let Some(own) = self.path.as_deref() else {
+            return MAIN_CHECKOUT.to_string();
+        };
+        let mut folders = oldest(reg.claims.iter().filter(|c| c.project == self.name));
+        folders.entry(own).or_insert(jiff::Timestamp::MAX);
+        let folders: Vec<(&Path, jiff::Timestamp)> = folders.into_iter().collect();
+        let at = folders.iter().position(|(p, _)| *p == own).unwrap_or(0);
+        checkout_names(&folders)
+            .into_iter()
+            .nth(at)
+            .unwrap_or_else(|| MAIN_CHECKOUT.to_string())
     }
 }
 
@@ -326,6 +509,9 @@ pub struct ServiceSpec {
     pub env: Option<String>,
     /// Whether the service speaks HTTP (default: yes); `export` leaves out `http = false`.
     pub http: Option<bool>,
+    /// Whether `port` / `prefer` hold in every checkout of the project (default: no, only in
+    /// the main checkout; see [`crate::ops::checkout`]): a port that must never move.
+    pub strict: Option<bool>,
 }
 
 toml_table!(ServiceSpec {
@@ -335,6 +521,7 @@ toml_table!(ServiceSpec {
     "proto" => proto: Option<Proto> = checked::proto,
     "env" => env: Option<String> = checked::env,
     "http" => http: Option<bool> = <Option<bool> as serde::Deserialize>::deserialize,
+    "strict" => strict: Option<bool> = <Option<bool> as serde::Deserialize>::deserialize,
 });
 
 /// The manifest's deserializers, which validate as they read (see [`crate::model::toml_value`]), so
@@ -721,7 +908,7 @@ mod tests {
         for (text, whole) in [
             (
                 "name = \"shop\"\n[services.web]\nprot = 1\n",
-                "devport.toml: line 3, column 1: unknown key `prot`, expected one of `port`, `prefer`, `count`, `proto`, `env`, `http`",
+                "devport.toml: line 3, column 1: unknown key `prot`, expected one of `port`, `prefer`, `count`, `proto`, `env`, `http`, `strict`",
             ),
             (
                 "[servces.web]\n",
@@ -729,7 +916,7 @@ mod tests {
             ),
             (
                 "[services.web]\n\"p\u{f6}rt\" = 1\n",
-                "devport.toml: line 2, column 1: unknown key `p\u{f6}rt`, expected one of `port`, `prefer`, `count`, `proto`, `env`, `http`",
+                "devport.toml: line 2, column 1: unknown key `p\u{f6}rt`, expected one of `port`, `prefer`, `count`, `proto`, `env`, `http`, `strict`",
             ),
             (
                 // A line break in a key is a space, and nothing else of the key changes (the
@@ -858,6 +1045,80 @@ mod tests {
         .expect("parses");
         let ports: Vec<(&str, u16)> = ok.computed["URL"].ports().collect();
         assert_eq!(ports, vec![("db", 1)]);
+    }
+
+    /// A `.git` file naming `<common>/worktrees/<id>` is a linked worktree, whose main
+    /// checkout is the folder holding `<common>`, and a subfolder project keeps its place in
+    /// both; a `.git` folder, or a `.git` file that names anything else (a submodule), is the
+    /// main checkout.
+    #[test]
+    fn linked_worktrees_are_told_by_their_git_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dunce::canonicalize(dir.path()).expect("canonical");
+        let main = root.join("app");
+        std::fs::create_dir_all(main.join(".git/worktrees/feature-x")).expect("main");
+        std::fs::create_dir_all(main.join("web")).expect("main/web");
+        let wt = root.join("feature-x");
+        std::fs::create_dir_all(wt.join("web")).expect("worktree");
+        std::fs::write(
+            wt.join(".git"),
+            format!(
+                "gitdir: {}\n",
+                main.join(".git/worktrees/feature-x").display()
+            ),
+        )
+        .expect(".git file");
+        assert_eq!(Checkout::of(&main), Checkout::Main);
+        assert_eq!(
+            Checkout::of(&wt),
+            Checkout::Linked {
+                id: "feature-x".into(),
+                main: Some(main.clone())
+            }
+        );
+        assert_eq!(
+            Checkout::of(&wt.join("web")),
+            Checkout::Linked {
+                id: "feature-x".into(),
+                main: Some(main.join("web"))
+            }
+        );
+        let sub = root.join("sub");
+        std::fs::create_dir_all(&sub).expect("submodule");
+        std::fs::write(sub.join(".git"), "gitdir: ../app/.git/modules/sub\n").expect(".git");
+        assert_eq!(Checkout::of(&sub), Checkout::Main);
+    }
+
+    /// Names of checkouts: the oldest folder that is not a linked worktree is `main` (an
+    /// older linked worktree never is), a worktree goes by its id, a clone by its folder, and
+    /// names that meet are numbered by age; a folder with no claims yet is the newest.
+    #[test]
+    fn checkouts_are_named_main_by_worktree_id_or_by_folder() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dunce::canonicalize(dir.path()).expect("canonical");
+        let main = root.join("app");
+        std::fs::create_dir_all(main.join(".git/worktrees/login")).expect("main");
+        let wt = root.join("wt-folder");
+        std::fs::create_dir_all(&wt).expect("worktree");
+        std::fs::write(
+            wt.join(".git"),
+            format!("gitdir: {}\n", main.join(".git/worktrees/login").display()),
+        )
+        .expect(".git file");
+        let clone = root.join("other/login");
+        std::fs::create_dir_all(clone.join(".git")).expect("clone");
+        let t = |s| jiff::Timestamp::from_second(s).expect("time");
+        let names = checkout_names(&[(&clone, t(3)), (&wt, t(1)), (&main, t(2))]);
+        assert_eq!(names, ["login-2", "login", MAIN_CHECKOUT]);
+        // A project whose only claims are a worktree's: a new folder is `main` only if it is
+        // not a linked worktree.
+        let fresh = Project {
+            name: "app".into(),
+            path: Some(main.clone()),
+            manifest: None,
+            checkout: Checkout::Main,
+        };
+        assert_eq!(fresh.checkout_name(&Registry::default()), MAIN_CHECKOUT);
     }
 
     #[test]

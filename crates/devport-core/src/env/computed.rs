@@ -2,8 +2,9 @@
 //! around the project's ports (`DATABASE_URL = "postgres://app@localhost:{port:db}/shop"`).
 //!
 //! Placeholders: `{port:SERVICE}` (the service's first port), `{port:SERVICE:N}` (the port at
-//! 0-based place N of the service's block, as `NAME_PORT_N` numbers them) and `{project}` (the
-//! project's name). `{{` and `}}` are a literal brace. A value is one line of text: control
+//! 0-based place N of the service's block, as `NAME_PORT_N` numbers them), `{project}` (the
+//! project's name) and `{checkout}` (the name of this checkout of the project, `main` for the
+//! main one: see [`crate::project::checkout_names`]). `{{` and `}}` are a literal brace. A value is one line of text: control
 //! characters (newlines, tabs, escapes) are refused when the manifest is read. The same reader
 //! parses `exec`'s command arguments, where `{port}` is the port of the service being run and
 //! a brace that opens no placeholder is the command's own ([`Syntax`]).
@@ -21,6 +22,8 @@ enum Piece {
     Port { service: String, index: u16 },
     /// `{project}`: the project's name.
     Project,
+    /// `{checkout}`: the checkout's name.
+    Checkout,
 }
 
 /// A parsed value of the `[env]` table.
@@ -101,7 +104,9 @@ impl Template {
                         },
                         (Some(inner), Syntax::Env) => parse_placeholder(inner, place(i))?,
                         (Some(inner), Syntax::Argument { .. })
-                            if inner == "project" || inner.starts_with("port:") =>
+                            if inner == "project"
+                                || inner == "checkout"
+                                || inner.starts_with("port:") =>
                         {
                             parse_placeholder(inner, place(i))?
                         }
@@ -145,6 +150,8 @@ impl Template {
             .map(|piece| match piece {
                 Piece::Text(text) => text.as_str(),
                 Piece::Project => project,
+                // A checkout's name is a DNS label: it never makes a value unwritable.
+                Piece::Checkout => crate::project::MAIN_CHECKOUT,
                 Piece::Port { .. } => "0",
             })
             .collect();
@@ -159,11 +166,12 @@ impl Template {
         })
     }
 
-    /// The value for `project` with the ports of `claims`, or the first (service, place) it
-    /// reads that no claim holds.
+    /// The value for `project` and its checkout named `checkout` with the ports of `claims`,
+    /// or the first (service, place) it reads that no claim holds.
     pub fn render(
         &self,
         project: &str,
+        checkout: &str,
         claims: &[&Claim],
     ) -> std::result::Result<String, (String, u16)> {
         let mut out = String::new();
@@ -171,6 +179,7 @@ impl Template {
             match piece {
                 Piece::Text(text) => out.push_str(text),
                 Piece::Project => out.push_str(project),
+                Piece::Checkout => out.push_str(checkout),
                 Piece::Port { service, index } => {
                     let port = claims
                         .iter()
@@ -188,12 +197,14 @@ impl Template {
 
 /// What is between `{` and `}`: `project`, `port:SERVICE` or `port:SERVICE:N`.
 fn parse_placeholder(inner: &str, at: usize) -> std::result::Result<Piece, String> {
-    if inner == "project" {
-        return Ok(Piece::Project);
+    match inner {
+        "project" => return Ok(Piece::Project),
+        "checkout" => return Ok(Piece::Checkout),
+        _ => {}
     }
     let unknown = || {
         format!(
-            "the placeholder at character {at} is not one devport knows; use {{port:SERVICE}}, {{port:SERVICE:N}} or {{project}}, and {{{{ for a literal brace"
+            "the placeholder at character {at} is not one devport knows; use {{port:SERVICE}}, {{port:SERVICE:N}}, {{project}} or {{checkout}}, and {{{{ for a literal brace"
         )
     };
     let Some(rest) = inner.strip_prefix("port:") else {
@@ -248,6 +259,22 @@ pub fn collision(mine: &str, theirs: &str) -> String {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// `{checkout}` is the checkout's name, in `[env]` values and `exec` arguments alike.
+    #[test]
+    fn checkout_is_a_placeholder_of_values_and_arguments() {
+        let value = Template::parse("{project}-{checkout}").expect("parses");
+        assert_eq!(
+            value.render("shop", "login", &[]).as_deref(),
+            Ok("shop-login")
+        );
+        let argument = Template::parse_as("--name={checkout}", Syntax::Argument { own: "web" })
+            .expect("parses");
+        assert_eq!(
+            argument.render("shop", "main", &[]).as_deref(),
+            Ok("--name=main")
+        );
+    }
 
     fn pieces(text: &str) -> Vec<Piece> {
         Template::parse(text).expect(text).pieces
@@ -316,7 +343,7 @@ mod tests {
             prop_assume!(crate::env::dotenv::dotenv_problem(&text).is_none());
             let escaped = text.replace('{', "{{").replace('}', "}}");
             let template = Template::parse(&escaped).expect("escaped text parses");
-            prop_assert_eq!(template.render("p", &[]).ok(), Some(text));
+            prop_assert_eq!(template.render("p", "main", &[]).ok(), Some(text));
         }
     }
 }

@@ -198,9 +198,113 @@ fn small_numbers(text: &str) -> String {
     out
 }
 
+/// The longest DNS label.
+pub const MAX_LABEL: usize = 63;
+
+/// `name` as a DNS label: lower case, every character other than `a-z 0-9 -` turned into `-`,
+/// runs of `-` made one, no `-` at either end, at most 63 characters; `x` when nothing is left.
+pub fn dns_label(name: &str) -> String {
+    let mut label = String::with_capacity(name.len());
+    for c in name.chars().flat_map(char::to_lowercase) {
+        let c = if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            c
+        } else {
+            '-'
+        };
+        if !(c == '-' && (label.is_empty() || label.ends_with('-'))) {
+            label.push(c);
+        }
+    }
+    label.truncate(MAX_LABEL);
+    let label = label.trim_end_matches('-');
+    if label.is_empty() {
+        "x".to_string()
+    } else {
+        label.to_string()
+    }
+}
+
+/// Labels that are all different, for things whose wished-for labels are `plain` (each a
+/// [`dns_label`]), ranked by `rank` (the older first). The first of each plain label keeps it,
+/// unless it is `reserved`; every other takes `-2`, `-3` … (the first that is no one's plain
+/// label, not `reserved` and not given out yet), `plain` cut to fit 63 characters. Ties of
+/// rank go to the earlier place, so the same input always gives the same labels.
+pub fn unique_labels<R: Ord>(plain: &[String], rank: &[R], reserved: &str) -> Vec<String> {
+    let mut order: Vec<usize> = (0..plain.len()).collect();
+    order.sort_by(|&a, &b| (&plain[a], &rank[a], a).cmp(&(&plain[b], &rank[b], b)));
+    let mut taken: std::collections::HashSet<String> = plain.iter().cloned().collect();
+    taken.insert(reserved.to_string());
+    let mut out = vec![String::new(); plain.len()];
+    for (at, &i) in order.iter().enumerate() {
+        let first = plain[i] != reserved && (at == 0 || plain[order[at - 1]] != plain[i]);
+        out[i] = if first {
+            plain[i].clone()
+        } else {
+            let free = (2..=u32::MAX)
+                .map(|n| {
+                    let suffix = format!("-{n}");
+                    let mut base = plain[i].clone();
+                    base.truncate(MAX_LABEL - suffix.len());
+                    format!("{}{suffix}", base.trim_end_matches('-'))
+                })
+                .find(|label| !taken.contains(label))
+                .unwrap_or_default();
+            taken.insert(free.clone());
+            free
+        };
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    proptest::proptest! {
+        #[test]
+        fn labels_are_dns_safe_and_stable(name in "\\PC{0,80}") {
+            let label = dns_label(&name);
+            proptest::prop_assert!(!label.is_empty() && label.len() <= MAX_LABEL);
+            proptest::prop_assert!(label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
+            proptest::prop_assert!(!label.starts_with('-') && !label.ends_with('-'));
+            proptest::prop_assert_eq!(dns_label(&name), label.clone());
+            proptest::prop_assert_eq!(dns_label(&label), label);
+        }
+    }
+
+    #[test]
+    fn names_map_to_labels() {
+        for (name, label) in [
+            ("web", "web"),
+            ("Web_API.v2", "web-api-v2"),
+            ("--a__b--", "a-b"),
+            ("Straße", "stra-e"),
+            ("日本", "x"),
+            (&"a".repeat(70), &"a".repeat(63)),
+        ] {
+            assert_eq!(dns_label(name), label, "{name}");
+        }
+    }
+
+    /// Wished-for labels that meet: the oldest keeps its label, the others take the first
+    /// free `-N` by age (a thing whose own label is `shop-2` keeps it), the reserved label
+    /// goes to no one, and the same input in any order gives the same labels.
+    #[test]
+    fn unique_labels_keep_the_oldest_plain_and_number_the_others() {
+        let plain = |v: &[&str]| v.iter().map(ToString::to_string).collect::<Vec<_>>();
+        let got = unique_labels(
+            &plain(&["shop", "shop", "shop-2", "shop", "main", "cart"]),
+            &[2, 1, 5, 3, 1, 1],
+            "main",
+        );
+        assert_eq!(
+            got,
+            ["shop-3", "shop", "shop-2", "shop-4", "main-2", "cart"]
+        );
+        let long = "b".repeat(MAX_LABEL);
+        let got = unique_labels(&plain(&[&long, &long]), &[1, 1], "");
+        assert_eq!((got[0].len(), got[1].len()), (MAX_LABEL, MAX_LABEL));
+        assert!(got[1].ends_with("-2"), "{got:?}");
+    }
     use crate::model::types::{Transport, deadline};
     use proptest::prelude::*;
 

@@ -37,6 +37,10 @@ pub struct PortReport {
     pub sockets: Vec<Socket>,
     /// The devport claim holding it.
     pub claim: Option<Claim>,
+    /// The name of the claim's checkout among its project's (see
+    /// [`crate::project::checkout_names`]; `main` for the main one); `None` when no project's
+    /// claim holds the port.
+    pub checkout: Option<String>,
     /// The live devport lease holding it.
     pub lease: Option<LeaseRecord>,
     #[doc(hidden)]
@@ -164,11 +168,22 @@ pub fn report(
         dev_tools: iana::dev_tools(port),
         browser_blocked: iana::browser_blocked(port),
         sockets: socks,
+        checkout: claim.as_ref().and_then(|c| checkout_of(reg, c)),
         claim,
         lease,
         finding: None,
         why: None,
     }
+}
+
+/// The name of `claim`'s checkout among the checkouts of its project in `reg`.
+fn checkout_of(reg: &Registry, claim: &Claim) -> Option<String> {
+    let path = claim.project_path.as_deref()?;
+    crate::project::claim_checkouts(
+        reg.claims.iter().filter(|c| c.project == claim.project),
+        |c| c.project.clone(),
+    )
+    .remove(path)
 }
 
 impl PortReport {

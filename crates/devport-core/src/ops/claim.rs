@@ -71,6 +71,9 @@ pub struct ClaimRequest<'a> {
     /// Whether `port` or `prefer` comes from devport.toml rather than an option, so messages
     /// name what the user wrote.
     pub from_manifest: bool,
+    /// Ports the policy's pick for a new claim leaves alone: the manifest's port, which
+    /// belongs to the main checkout, for another checkout (see [`crate::ops::checkout`]).
+    pub reserved: Option<PortRange>,
 }
 
 impl<'a> ClaimRequest<'a> {
@@ -85,6 +88,7 @@ impl<'a> ClaimRequest<'a> {
             proto: Proto::Tcp,
             relocate: false,
             from_manifest: false,
+            reserved: None,
         }
     }
 
@@ -462,6 +466,9 @@ fn claim_locked(
     let mut held = reg.held();
     if let Some(old) = &old {
         old.ports().iter().for_each(|p| held.insert(p));
+    }
+    if let Some(reserved) = req.reserved {
+        reserved.iter().for_each(|p| held.insert(p));
     }
     // A preferred port is given unless a hard rule keeps it (see `Reason::yields_to_prefer`).
     let refused = match req.choice {
@@ -914,19 +921,12 @@ pub(crate) mod tests {
             name: "batch".into(),
             path: Some(dir.to_path_buf()),
             manifest: None,
+            checkout: crate::project::Checkout::Main,
         }
     }
 
     pub fn request<'a>(project: &'a Project, service: &'a str) -> ClaimRequest<'a> {
-        ClaimRequest {
-            project,
-            service,
-            choice: PortChoice::Auto,
-            count: 1,
-            proto: Proto::Tcp,
-            relocate: false,
-            from_manifest: false,
-        }
+        ClaimRequest::new(project, service)
     }
 
     #[test]

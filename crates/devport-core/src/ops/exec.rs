@@ -9,7 +9,8 @@ use crate::env::computed::{self, Syntax, Template};
 use crate::env::names;
 use crate::error::{Error, Input, Result};
 use crate::model::types::Proto;
-use crate::ops::claim::{self, Busy, ClaimOutcome, ClaimRequest, PortChoice};
+use crate::ops::checkout::{self, Yielded};
+use crate::ops::claim::{self, Busy, ClaimOutcome, ClaimRequest};
 use crate::policy::Policy;
 use crate::project::Project;
 use crate::store::registry::{Claim, Store};
@@ -32,6 +33,9 @@ pub struct ExecReport {
     pub withheld: Option<Withheld>,
     /// The service's claim.
     pub outcome: ClaimOutcome,
+    /// The manifest's `port`/`prefer` of the service, when this checkout leaves it to the
+    /// main checkout (see [`crate::ops::checkout`]).
+    pub yielded: Option<Yielded>,
     /// Whether the command may run.
     pub run: Run,
 }
@@ -94,10 +98,12 @@ pub fn exec(
         .cloned()
         .unwrap_or_default();
     let count = spec.count.or(existing.map(|c| c.block.count)).unwrap_or(1);
+    let (choice, reserved, mut yielded) = checkout::manifest_choice(project, &reg, service, &spec);
     let req = ClaimRequest {
         project,
         service,
-        choice: PortChoice::from_options(spec.port, spec.prefer),
+        choice,
+        reserved,
         count,
         proto: spec
             .proto
@@ -123,12 +129,16 @@ pub fn exec(
 
     let policy = Policy::of_this_machine(store.config());
     let (outcome, reg) = claim::claim_in(store, reg, &policy, &req, now)?;
+    if let Some(y) = &mut yielded {
+        y.uses = Some(outcome.claim.block.port);
+    }
     // Refuse before running: a server started on a port another process holds only fails
     // later with "address in use".
     if let Some(busy) = Busy::find(&outcome) {
         return Ok(Exec::Claimed(Box::new(ExecReport {
             withheld,
             outcome,
+            yielded,
             run: Run::Busy(busy),
         })));
     }
@@ -148,14 +158,16 @@ pub fn exec(
     // The claim may keep a block smaller than the manifest's count (`up --move` applies it).
     let mut claims = others(&reg.claims, project, service);
     claims.push(&outcome.claim);
+    let checkout = project.checkout_name(&reg);
     let counts = counts(&claims, service, outcome.claim.block.count);
     let command = templates
         .iter()
-        .map(|t| t.render(&project.name, &claims))
+        .map(|t| t.render(&project.name, &checkout, &claims))
         .collect::<std::result::Result<Vec<String>, _>>()
         .map_err(|(s, index)| unheld(&s, index, &counts, project));
     Ok(Exec::Claimed(Box::new(ExecReport {
         withheld,
+        yielded,
         run: Run::Ready {
             unset,
             vars,
@@ -282,7 +294,7 @@ mod tests {
         let fill = |arg: &str| {
             let args = [arg.to_string()];
             let template = &arguments(&args, "web").expect(arg)[0];
-            template.render("shop", &[&web, &db]).expect(arg)
+            template.render("shop", "main", &[&web, &db]).expect(arg)
         };
         assert_eq!(fill("--port={port}"), "--port=42");
         assert_eq!(fill("{port:db}/{port}"), "5000/42");

@@ -2,6 +2,7 @@
 //! check, doctor, export, kill, and the ownership rule they share).
 
 pub mod check;
+pub mod checkout;
 pub mod claim;
 pub mod control;
 pub mod devserver;

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use jiff::Timestamp;
 
 use crate::error::{Error, Result};
-use crate::ops::claim::{self, Batch, ClaimOutcome, ClaimRequest, PortChoice};
+use crate::ops::checkout::{self, Yielded};
+use crate::ops::claim::{self, Batch, ClaimOutcome, ClaimRequest};
 use crate::policy::Policy;
 use crate::project::{MANIFEST, Project};
 use crate::store::registry::{Claim, Registry, Store};
@@ -34,6 +35,9 @@ pub struct UpReport {
     pub vars: Vec<(String, String)>,
     /// The `[env]` values that have no value now: each one's name and why.
     pub unset: Vec<(String, String)>,
+    /// The services whose `port`/`prefer` this checkout leaves to the main checkout, each
+    /// with the port it uses instead (see [`crate::ops::checkout`]).
+    pub yielded: Vec<Yielded>,
 }
 
 /// An [`up`] that claimed nothing.
@@ -78,16 +82,22 @@ pub fn up(store: &Store, project: &Project, relocate: bool, now: Timestamp) -> R
         .collect();
     let reg = checked_names(project, &manifest_path, || store.read())?;
     let (shown, withheld) = trust::exportable(store, project)?;
+    let mut yielded = Vec::new();
     let reqs: Vec<ClaimRequest<'_>> = services
         .iter()
-        .map(|(service, spec)| ClaimRequest {
-            project,
-            service,
-            choice: PortChoice::from_options(spec.port, spec.prefer),
-            count: spec.count.unwrap_or(1),
-            proto: spec.proto.unwrap_or_default(),
-            relocate,
-            from_manifest: true,
+        .map(|(service, spec)| {
+            let (choice, reserved, gave) = checkout::manifest_choice(project, &reg, service, spec);
+            yielded.extend(gave);
+            ClaimRequest {
+                project,
+                service,
+                choice,
+                count: spec.count.unwrap_or(1),
+                proto: spec.proto.unwrap_or_default(),
+                relocate,
+                from_manifest: true,
+                reserved,
+            }
         })
         .collect();
     let policy = Policy::of_this_machine(store.config());
@@ -129,12 +139,19 @@ pub fn up(store: &Store, project: &Project, relocate: bool, now: Timestamp) -> R
     let names: Vec<&str> = services.iter().map(|(s, _)| s.as_str()).collect();
     let mut vars = shown.port_vars(&reg, Some(&names), "", &shown.env_names())?;
     let unset = shown.computed_vars(&reg, "", &mut vars)?;
+    for y in &mut yielded {
+        y.uses = outcomes
+            .iter()
+            .find(|o| o.claim.service == y.service)
+            .map(|o| o.claim.block.port);
+    }
     Ok(Up::Claimed(UpReport {
         withheld,
         outcomes,
         stale,
         vars,
         unset,
+        yielded,
     }))
 }
 

@@ -164,7 +164,7 @@ proptest! {
         let store = Store::new(dir.path().join("registry.json"), config.lock_timeout);
         let os = OsPorts::read();
         let policy = Policy::new(&config, os.clone());
-        let project = Project { name: "prop".into(), path: Some(dir.path().to_path_buf()), manifest: None };
+        let project = Project { name: "prop".into(), path: Some(dir.path().to_path_buf()), manifest: None, checkout: crate::project::Checkout::Main };
         // A real socket of the first service's protocol on the first port tried for it: the
         // probe must pass over it (a UDP claim may share a port with a TCP listener).
         let first = ("127.0.0.1", policy.start("prop", &requests[0].0));

@@ -1,0 +1,194 @@
+//! Many checkouts of one project (git worktrees, a second clone): which of them takes the
+//! port a manifest pins with `port` or `prefer`.
+//!
+//! Checkouts of one project are claims with the same project name in different folders. The
+//! manifest's `port` and `prefer` hold for the *main checkout*: the main git worktree, or, for
+//! checkouts that are not linked worktrees (a second clone), the first to claim the port. A
+//! linked worktree never takes them (even before the main checkout has claimed: the rule does
+//! not depend on who runs first), and neither does a checkout whose sibling (one that is not a
+//! linked worktree either) already holds the port. Such a checkout gets the policy's pick, as
+//! if the service had no `port`/`prefer`, never on the pinned ports, and the report says so
+//! ([`Yielded`]). `strict = true` in the service's table keeps the pin in every checkout (a
+//! port that must never move), and a port held by another project stays a conflict.
+
+use std::path::PathBuf;
+
+use crate::model::types::PortRange;
+use crate::ops::claim::PortChoice;
+use crate::project::{Checkout, MAIN_CHECKOUT, Project, ServiceSpec};
+use crate::store::registry::Registry;
+
+/// A service of the manifest whose pinned port this checkout leaves to the main checkout.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct Yielded {
+    /// The service.
+    pub service: String,
+    /// The port the manifest gives (`port` or `prefer`).
+    pub port: u16,
+    /// The main checkout's project folder, when it is known (the main worktree's, or the
+    /// sibling's that holds the port).
+    pub main: Option<PathBuf>,
+    /// This checkout's name (see [`Project::checkout_name`]).
+    pub checkout: String,
+    /// The port this checkout uses instead, once claimed.
+    pub uses: Option<u16>,
+}
+
+/// How a request for `service` of `project` from its manifest `spec` chooses its port, given
+/// the claims in `reg`: the manifest's `port`/`prefer`, or, where the main checkout has them,
+/// the policy's pick with the pinned block reserved, and what was yielded.
+pub fn manifest_choice(
+    project: &Project,
+    reg: &Registry,
+    service: &str,
+    spec: &ServiceSpec,
+) -> (PortChoice, Option<PortRange>, Option<Yielded>) {
+    let choice = PortChoice::from_options(spec.port, spec.prefer);
+    let (PortChoice::Exact(port) | PortChoice::Prefer(port)) = choice else {
+        return (choice, None, None);
+    };
+    if spec.strict == Some(true) || project.path.is_none() {
+        return (choice, None, None);
+    }
+    let block = PortRange::block(port, spec.count.unwrap_or(1));
+    let main = match &project.checkout {
+        Checkout::Linked { main, .. } => main.clone(),
+        Checkout::Main => {
+            // Only a sibling that may hold it by this rule: a linked worktree that took the
+            // port with `--port` is no main checkout, and the conflict stays one.
+            let holder = block.and_then(|block| {
+                reg.claims.iter().find(|c| {
+                    c.project == project.name
+                        && c.project_path != project.path
+                        && c.ports().overlaps(block)
+                        && c.project_path
+                            .as_deref()
+                            .is_some_and(|p| Checkout::of(p) == Checkout::Main)
+                })
+            });
+            match holder {
+                Some(sibling) => sibling.project_path.clone(),
+                None => return (choice, None, None),
+            }
+        }
+    };
+    let yielded = Yielded {
+        service: service.to_string(),
+        port,
+        main,
+        checkout: checkout_name(project, reg),
+        uses: None,
+    };
+    (PortChoice::Auto, block, Some(yielded))
+}
+
+/// The name of `project`'s checkout in a note (see [`Project::checkout_name`]): a checkout that
+/// gives up a port is never called the main one, so it goes by its folder's name then.
+fn checkout_name(project: &Project, reg: &Registry) -> String {
+    Some(project.checkout_name(reg))
+        .filter(|name| name != MAIN_CHECKOUT)
+        .or_else(|| {
+            let folder = project.path.as_ref()?.file_name()?;
+            Some(folder.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| project.name.clone())
+}
+
+/// The services of `project`'s manifest that are claimed in `reg` off the manifest's
+/// `port`/`prefer` because this checkout leaves it to the main checkout, each with the port
+/// it uses: what `env` and `claim` remind of.
+pub fn yielded_claims(project: &Project, reg: &Registry) -> Vec<Yielded> {
+    let Some(manifest) = &project.manifest else {
+        return Vec::new();
+    };
+    manifest
+        .services
+        .iter()
+        .filter_map(|(service, spec)| {
+            let (_, _, yielded) = manifest_choice(project, reg, service, spec);
+            let claim = reg.find(project.path.as_deref(), service)?;
+            yielded
+                .filter(|y| y.port != claim.block.port)
+                .map(|y| Yielded {
+                    uses: Some(claim.block.port),
+                    ..y
+                })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::claim::tests::{Fixture, t0};
+    use crate::project::Manifest;
+
+    /// The rule on its own: a linked worktree always yields, a checkout that is not one yields
+    /// only to a sibling that holds the port, `strict` never yields, and a service without a
+    /// pinned port has nothing to yield.
+    #[test]
+    fn only_the_main_checkout_takes_a_pinned_port() {
+        let f = Fixture::new();
+        let text = "[services.db]\nport = 25432\n[services.web]\nprefer = 23000\n[services.cache]\nport = 26379\nstrict = true\n[services.api]\n";
+        let manifest = Manifest::parse(text, std::path::Path::new("devport.toml")).expect("parses");
+        let mut main = f.project.clone();
+        main.manifest = Some(manifest);
+        let spec = |s: &str| main.manifest.as_ref().expect("manifest").services[s].clone();
+        let reg = Registry::default();
+        let choice = |p: &Project, reg: &Registry, s: &str| manifest_choice(p, reg, s, &spec(s));
+        assert_eq!(
+            choice(&main, &reg, "db"),
+            (PortChoice::Exact(25432), None, None)
+        );
+        assert_eq!(choice(&main, &reg, "api"), (PortChoice::Auto, None, None));
+        let linked = Project {
+            checkout: Checkout::Linked {
+                id: "feature-x".into(),
+                main: main.path.clone(),
+            },
+            path: main.path.as_ref().map(|p| p.join("feature-x")),
+            ..main.clone()
+        };
+        let (choice_of, reserved, yielded) = choice(&linked, &reg, "web");
+        assert_eq!(choice_of, PortChoice::Auto);
+        assert_eq!(reserved, PortRange::block(23000, 1));
+        let yielded = yielded.expect("yielded");
+        assert_eq!(
+            (yielded.port, yielded.main, yielded.checkout.as_str()),
+            (23000, main.path.clone(), "feature-x")
+        );
+        assert_eq!(choice(&linked, &reg, "cache").0, PortChoice::Exact(26379));
+        // A second clone: the first to claim keeps the port; the other yields to it.
+        let free = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("an OS-picked port")
+            .port();
+        let db = Manifest::parse(
+            &format!("[services.db]\nport = {free}\n"),
+            std::path::Path::new("m"),
+        )
+        .expect("parses");
+        crate::ops::claim::claim(
+            &f.store,
+            &f.policy,
+            &crate::ops::claim::ClaimRequest::new(&main, "db").choice(PortChoice::Exact(free)),
+            t0(),
+        )
+        .expect("claim the free port");
+        let reg = f.store.read().expect("read");
+        let clone = Project {
+            path: main.path.as_ref().map(|p| p.join("clone")),
+            ..main.clone()
+        };
+        let (c, _, y) = manifest_choice(&clone, &reg, "db", &db.services["db"]);
+        assert_eq!(
+            (c, y.and_then(|y| y.main)),
+            (PortChoice::Auto, main.path.clone())
+        );
+        assert_eq!(
+            manifest_choice(&main, &reg, "db", &db.services["db"]).0,
+            PortChoice::Exact(free)
+        );
+    }
+}

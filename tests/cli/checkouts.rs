@@ -1,0 +1,345 @@
+//! Many checkouts of one project at once: the main git worktree, linked worktrees (`git
+//! worktree add`) and a second clone, each with the same committed `devport.toml`. The pinned
+//! `port`/`prefer` belong to the main checkout; the others get stable ports of their own.
+
+use std::path::{Path, PathBuf};
+
+use crate::support::{World, dotenv, free_port, git, policy_port, repo, require_tool, stderr};
+
+/// A port for `port =` (one the OS picked, free again when this returns) and one for
+/// `prefer =` (one the policy hands out, as a preferred port must be), distinct.
+fn two_ports(w: &World) -> (u16, u16) {
+    let prefer = policy_port(w, "scratch");
+    let exact = std::iter::repeat_with(free_port)
+        .find(|&p| p != prefer)
+        .expect("a second port");
+    (exact, prefer)
+}
+
+/// The repository `app` with `manifest` committed, two linked worktrees (`feature-x`,
+/// `feature-y`) and a second clone (`app-clone`): main first.
+fn checkouts(w: &World, manifest: &str) -> Vec<PathBuf> {
+    let main = repo(w, "app", &[("devport.toml", manifest.to_string())]);
+    git(w, &main, &["worktree", "add", "-q", "../feature-x"]);
+    git(w, &main, &["worktree", "add", "-q", "../feature-y"]);
+    git(w, w.dir.path(), &["clone", "-q", "app", "app-clone"]);
+    ["app", "feature-x", "feature-y", "app-clone"]
+        .iter()
+        .map(|name| std::fs::canonicalize(w.dir.path().join(name)).expect("checkout"))
+        .collect()
+}
+
+/// `devport up` in `dir`: its `DB_PORT` and `WEB_PORT`, and its stderr lines that say a checkout
+/// leaves a port to the main checkout.
+fn up(w: &World, dir: &Path) -> ((u16, u16), Vec<String>) {
+    let out = w
+        .cmd_in(dir, &["up", "--format", "dotenv"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let vars = dotenv(&String::from_utf8_lossy(&out.stdout));
+    let get = |name: &str| {
+        vars.iter()
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} in {vars:?}"))
+    };
+    let notes = stderr(&out)
+        .lines()
+        .filter(|l| l.contains("checkout"))
+        .map(str::to_string)
+        .collect();
+    ((get("DB_PORT"), get("WEB_PORT")), notes)
+}
+
+/// The pinned ports go to the main checkout whoever runs `up` first; each worktree and the
+/// second clone get ports of their own, distinct, never the pinned ones, the same when `up`
+/// runs again in another order; each says so in one line per service.
+#[test]
+#[ignore = "needs git; .ci/run installs it"]
+fn pinned_ports_go_to_the_main_checkout_and_siblings_get_their_own() {
+    require_tool("git", &["--version"]);
+    let w = World::new();
+    let (db, web) = two_ports(&w);
+    let dirs = checkouts(
+        &w,
+        &format!("name = \"app\"\n[services.db]\nport = {db}\n[services.web]\nprefer = {web}\n"),
+    );
+    let (main, x, y, clone) = (&dirs[0], &dirs[1], &dirs[2], &dirs[3]);
+    // A worktree first: it leaves the pinned ports alone even before the main checkout claims.
+    let first: Vec<((u16, u16), Vec<String>)> =
+        [x, main, y, clone].iter().map(|d| up(&w, d)).collect();
+    let ports: Vec<(u16, u16)> = first.iter().map(|(p, _)| *p).collect();
+    assert_eq!(
+        ports[1],
+        (db, web),
+        "the main checkout gets the pinned ports"
+    );
+    let mut all: Vec<u16> = ports.iter().flat_map(|&(a, b)| [a, b]).collect();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(
+        all.len(),
+        8,
+        "every checkout's ports are its own: {ports:?}"
+    );
+    assert!(first[1].1.is_empty(), "{:?}", first[1].1);
+    for ((name, (got_db, got_web)), (_, notes)) in ["feature-x", "feature-y", "app-clone"]
+        .iter()
+        .zip([ports[0], ports[2], ports[3]])
+        .zip([&first[0], &first[2], &first[3]])
+    {
+        assert_eq!(
+            notes,
+            &vec![
+                format!(
+                    "devport: db: port {db} is for the main checkout ({}); this checkout ({name}) uses {got_db}",
+                    main.display()
+                ),
+                format!(
+                    "devport: web: port {web} is for the main checkout ({}); this checkout ({name}) uses {got_web}",
+                    main.display()
+                ),
+            ]
+        );
+    }
+    // Again, in another order: nothing moves.
+    for (i, dir) in [clone, y, main, x].iter().enumerate() {
+        let again = up(&w, dir).0;
+        assert_eq!(again, ports[[3, 2, 1, 0][i]], "{}", dir.display());
+    }
+    // `env`, `claim` and `exec` in a worktree say it too, one line for the service.
+    let note = format!(
+        "devport: db: port {db} is for the main checkout ({}); this checkout (feature-x) uses {}",
+        main.display(),
+        ports[0].0
+    );
+    for args in [
+        &["env"][..],
+        &["claim", "db"],
+        &["exec", "db", "--", "true"],
+    ] {
+        let out = w.cmd_in(x, args).assert().success().get_output().clone();
+        let notes: Vec<String> = stderr(&out)
+            .lines()
+            .filter(|l| l.contains("db: port"))
+            .map(str::to_string)
+            .collect();
+        assert_eq!(notes, std::slice::from_ref(&note), "{args:?}");
+    }
+    // `claim --port` is what the user asked for: refused as before, no note.
+    let out = w.fails_in(x, &["claim", "db", "--port", &db.to_string()], 1);
+    assert!(!stderr(&out).contains("main checkout"), "{}", stderr(&out));
+}
+
+/// `strict = true` keeps the pin in every checkout: a worktree is refused as before, with the
+/// same message, and nothing is claimed there.
+#[test]
+#[ignore = "needs git; .ci/run installs it"]
+fn a_strict_port_is_refused_in_a_worktree() {
+    require_tool("git", &["--version"]);
+    let w = World::new();
+    let (db, _) = two_ports(&w);
+    let dirs = checkouts(
+        &w,
+        &format!("name = \"app\"\n[services.db]\nport = {db}\nstrict = true\n"),
+    );
+    w.cmd_in(&dirs[0], &["up"]).assert().success();
+    let out = w.fails_in(&dirs[1], &["up"], 1);
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "devport: {}/devport.toml: line 2, column 11: [services.db]: port {db} is claimed by app/db; run 'devport release db' in {} or pick another port; nothing was claimed",
+            dirs[1].display(),
+            dirs[0].display()
+        )
+    );
+    // The second clone too: strict holds everywhere.
+    w.fails_in(&dirs[3], &["up"], 1);
+}
+
+/// Which checkout is which: `list` shows a CHECKOUT column (and `--json` and `check --json` a
+/// `checkout`): `main`, each worktree's id, the second clone's folder; `export` names each
+/// checkout's hosts `SERVICE.CHECKOUT.PROJECT.localhost` (the main one's without it);
+/// `{checkout}` gives each its own Compose project; and once a worktree is removed, `gc` ends
+/// its claims.
+#[test]
+#[ignore = "needs git; .ci/run installs it"]
+fn each_checkout_has_a_name_in_list_check_export_and_env() {
+    require_tool("git", &["--version"]);
+    let w = World::new();
+    let (db, web) = two_ports(&w);
+    let dirs = checkouts(
+        &w,
+        &format!(
+            "name = \"app\"\n[services.db]\nport = {db}\nhttp = false\n[services.web]\nprefer = {web}\n[env]\nCOMPOSE_PROJECT_NAME = \"{{project}}-{{checkout}}\"\n"
+        ),
+    );
+    let names = ["main", "feature-x", "feature-y", "app-clone"];
+    let mut webs = Vec::new();
+    for dir in &dirs {
+        w.trust(dir);
+        webs.push(up(&w, dir).0.1);
+    }
+    // `{checkout}` in `[env]`: one Compose project per checkout.
+    for (dir, name) in dirs.iter().zip(names) {
+        let vars = dotenv(&w.ok_at(dir, &["env", "--format", "dotenv"]));
+        assert!(
+            vars.contains(&("COMPOSE_PROJECT_NAME".into(), format!("app-{name}"))),
+            "{vars:?}"
+        );
+    }
+    // `list --json`: every claim's checkout; the table has a CHECKOUT column.
+    let listed: serde_json::Value =
+        serde_json::from_str(&w.ok_at(&dirs[0], &["list", "--json"])).expect("JSON");
+    for (dir, name) in dirs.iter().zip(names) {
+        let path = dir.to_str().expect("UTF-8");
+        let of_dir: Vec<&serde_json::Value> = listed
+            .as_array()
+            .expect("claims")
+            .iter()
+            .filter(|c| c["project_path"] == path)
+            .collect();
+        assert_eq!(of_dir.len(), 2, "{listed}");
+        assert!(of_dir.iter().all(|c| c["checkout"] == name), "{listed}");
+    }
+    let table = w.ok_at(&dirs[1], &["list"]);
+    let header: Vec<&str> = table
+        .lines()
+        .next()
+        .expect("header")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        &header[..4],
+        ["PORT", "SERVICE", "PROJECT", "CHECKOUT"],
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.contains(&webs[1].to_string()) && l.contains(" feature-x ")),
+        "{table}"
+    );
+    // `check`: the checkout of the claim on the port.
+    // (Exit 1: a claimed port is not one `claim` would hand out.)
+    let out = w.fails_in(&dirs[0], &["check", &webs[1].to_string(), "--json"], 1);
+    let check: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(check[0]["checkout"], "feature-x", "{check}");
+    // `export`: readable host names per checkout, no hash.
+    let routes: serde_json::Value =
+        serde_json::from_str(&w.ok_at(&dirs[0], &["export", "caddy", "--all", "--json"]))
+            .expect("JSON");
+    let hosts: std::collections::BTreeMap<&str, u64> = routes
+        .as_array()
+        .expect("routes")
+        .iter()
+        .map(|r| {
+            (
+                r["host"].as_str().expect("host"),
+                r["port"].as_u64().expect("port"),
+            )
+        })
+        .collect();
+    let want: std::collections::BTreeMap<&str, u64> = [
+        "web.app.localhost",
+        "web.feature-x.app.localhost",
+        "web.feature-y.app.localhost",
+        "web.app-clone.app.localhost",
+    ]
+    .into_iter()
+    .zip(webs.iter().map(|&p| u64::from(p)))
+    .collect();
+    assert_eq!(hosts, want);
+    // Exported alone, a worktree's names are the same.
+    let alone: serde_json::Value =
+        serde_json::from_str(&w.ok_at(&dirs[1], &["export", "caddy", "--json"])).expect("JSON");
+    assert_eq!(alone[0]["host"], "web.feature-x.app.localhost", "{alone}");
+    // A removed worktree: `gc` ends its claims, and only its.
+    git(&w, &dirs[0], &["worktree", "remove", "../feature-y"]);
+    let out = w.ok_at(&dirs[0], &["gc"]);
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.starts_with("removed claim app/") && l.ends_with(": its folder is gone"))
+            .count(),
+        2,
+        "{out}"
+    );
+    let left: serde_json::Value =
+        serde_json::from_str(&w.ok_at(&dirs[0], &["list", "--json"])).expect("JSON");
+    let left = left.as_array().expect("claims");
+    assert_eq!(left.len(), 6, "{left:?}");
+    let gone = dirs[2].to_str().expect("UTF-8");
+    assert!(left.iter().all(|c| c["project_path"] != gone), "{left:?}");
+}
+
+/// The compose recipe of docs/recipes.md: `COMPOSE_PROJECT_NAME = "{project}-{checkout}"`,
+/// written into each checkout's `.env` by `up --write-env`, is what `docker-compose config`
+/// reads there: `shop-main` in the main checkout, `shop-login` in the worktree `login`.
+#[test]
+#[ignore = "needs git and docker-compose (Debian's packages; .ci/run installs them)"]
+fn each_worktree_gets_its_own_compose_project() {
+    require_tool("git", &["--version"]);
+    require_tool("docker-compose", &["version"]);
+    let w = World::new();
+    let main = repo(
+        &w,
+        "shop",
+        &[
+            (
+                "devport.toml",
+                "name = \"shop\"\n[services.web]\n[env]\nCOMPOSE_PROJECT_NAME = \"{project}-{checkout}\"\n"
+                    .to_string(),
+            ),
+            (
+                "docker-compose.yml",
+                "services:\n  app:\n    image: alpine\n    container_name: ${COMPOSE_PROJECT_NAME:?run devport up --write-env .env}-app\n    ports:\n      - \"127.0.0.1:${WEB_PORT}:80\"\n".to_string(),
+            ),
+        ],
+    );
+    git(&w, &main, &["worktree", "add", "-q", "../login"]);
+    let login = w.dir.path().join("login");
+    for (dir, name) in [(&main, "shop-main"), (&login, "shop-login")] {
+        w.trust(dir);
+        w.ok_at(dir, &["up", "--write-env", ".env"]);
+        let out = w
+            .program_in("docker-compose", dir, &["config"])
+            .output()
+            .expect("docker-compose is needed for this test");
+        assert!(out.status.success(), "{}", stderr(&out));
+        let config: serde_yaml_ng::Value =
+            serde_yaml_ng::from_slice(&out.stdout).expect("compose prints YAML");
+        assert_eq!(
+            config["services"]["app"]["container_name"].as_str(),
+            Some(format!("{name}-app").as_str()),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+}
+
+/// `claim --port` is what the user asked for, in a worktree too: it takes the pinned port, and
+/// the main checkout is then refused as before (a worktree is never taken for the main
+/// checkout), rather than moved.
+#[test]
+#[ignore = "needs git; .ci/run installs it"]
+fn a_port_a_worktree_took_with_claim_port_stays_a_conflict() {
+    require_tool("git", &["--version"]);
+    let w = World::new();
+    let (db, _) = two_ports(&w);
+    let dirs = checkouts(&w, &format!("name = \"app\"\n[services.db]\nport = {db}\n"));
+    assert_eq!(
+        w.ok_at(&dirs[1], &["claim", "db", "--port", &db.to_string()]),
+        db.to_string()
+    );
+    let out = w.fails_in(&dirs[0], &["up"], 1);
+    assert!(
+        stderr(&out).contains(&format!(
+            "port {db} is claimed by app/db; run 'devport release db' in {}",
+            dirs[1].display()
+        )),
+        "{}",
+        stderr(&out)
+    );
+}
