@@ -412,6 +412,18 @@ fn claim_one(
     Ok(outcome)
 }
 
+/// Gives every claim of the folder `path` the project's current `name`: claims are keyed by
+/// folder, so a renamed project never shows under two names.
+fn rename_project(reg: &mut Registry, path: Option<&Path>, name: &str) {
+    for claim in reg
+        .claims
+        .iter_mut()
+        .filter(|c| c.project_path.as_deref() == path && c.project != name)
+    {
+        name.clone_into(&mut claim.project);
+    }
+}
+
 fn claim_locked(
     reg: &mut Registry,
     policy: &Policy,
@@ -419,17 +431,7 @@ fn claim_locked(
     now: Timestamp,
 ) -> Result<ClaimOutcome> {
     let path = req.project.path.as_deref();
-    // Claims are keyed by folder; the name shown is the project's current one, for every
-    // claim of the folder at once, so a renamed project never shows under two names.
-    for claim in reg
-        .claims
-        .iter_mut()
-        .filter(|c| c.project_path.as_deref() == path)
-    {
-        if claim.project != req.project.name {
-            claim.project.clone_from(&req.project.name);
-        }
-    }
+    rename_project(reg, path, &req.project.name);
     let index = reg
         .claims
         .iter()
