@@ -392,7 +392,7 @@ pub fn position(text: &str, offset: usize) -> String {
 /// lines (a syntax error and what was expected; a key with a line break) is given as one,
 /// each line break a space.
 pub fn toml_message(text: &str, e: &toml::de::Error) -> String {
-    let message = e.message().trim().split('\n').collect::<Vec<_>>().join(" ");
+    let message = e.message().trim().replace('\n', " ");
     match e.span() {
         Some(span) => format!("{}: {message}", position(text, span.start)),
         None => message,
