@@ -211,6 +211,14 @@ fn verdict(r: &PortReport) -> String {
         return "usable: claim may hand it out".into();
     }
     let codes: Vec<&str> = r.reasons.iter().map(|x| x.code()).collect();
+    if let (Some(claim), Some(server)) = (&r.claim, &r.running) {
+        return format!(
+            "already running: {}'s own server, {}; not usable for another claim: {}",
+            claim.label(),
+            output::server_line(server),
+            codes.join(", ")
+        );
+    }
     let hard = r.reasons.iter().any(|x| {
         matches!(
             x,

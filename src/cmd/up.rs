@@ -43,6 +43,7 @@ pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<Outcome> {
     super::withheld_note(report.withheld.as_ref());
     for outcome in &report.outcomes {
         outcome.warnings.iter().for_each(|w| output::warn(w));
+        super::claim::tell_busy(outcome, &project);
         if args.relocate && outcome.new {
             output::note(&format!(
                 "{} is now on {}",

@@ -474,11 +474,11 @@ fn claim_warns_naming_the_holder_when_the_port_is_in_use() {
     assert_eq!(stderr(&out), "", "a free port is claimed without a word");
 }
 
-/// The project's own server on its port is no news: the test process works in the crate's
-/// folder, so a claim for that folder's project is not warned about.
+/// The project's own server on its port is no squatter: the test process works in the crate's
+/// folder, so a claim for that folder's project notes it is running, with no warning.
 #[cfg(target_os = "linux")]
 #[test]
-fn claim_does_not_warn_about_the_projects_own_server() {
+fn claim_notes_the_projects_own_server_without_a_warning() {
     let w = World::new();
     let crate_dir = env!("CARGO_MANIFEST_DIR");
     let args = ["--project", crate_dir, "claim", "own-server-newcomer-cli"];
@@ -491,7 +491,15 @@ fn claim_does_not_warn_about_the_projects_own_server() {
         .get_output()
         .clone();
     assert_eq!(stdout(&out), first);
-    assert_eq!(stderr(&out), "");
+    assert!(
+        stderr(&out).starts_with(&format!(
+            "devport: own-server-newcomer-cli: already running: pid {} (",
+            std::process::id()
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
 }
 
 #[test]
