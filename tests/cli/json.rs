@@ -118,6 +118,14 @@ struct CheckJson {
     claim: Option<StoredClaimJson>,
     lease: Option<LeaseRecordJson>,
     finding: Option<String>,
+    running: Option<RunningJson>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunningJson {
+    holders: Vec<String>,
+    since: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -208,7 +216,23 @@ fn every_json_output_matches_its_contract() {
     // gives no socket an owner at all).
     if cfg!(target_os = "linux") {
         assert_eq!(reports[0].finding.as_deref(), Some("conflict"));
+        assert!(reports[0].running.is_none(), "a conflict is no own server");
         assert_eq!(reports[0].sockets[0].holders.len(), 1);
+        // Claimed for the crate's folder, where this test process works: its own server.
+        let crate_dir = env!("CARGO_MANIFEST_DIR");
+        let own = w.ok(&["--project", crate_dir, "claim", "json-own-server"]);
+        let own = crate::support::port(&own);
+        let _serving = TcpListener::bind(("127.0.0.1", own)).expect("bind the own claim");
+        let out = w
+            .cmd(&["check", &own.to_string(), "--json"])
+            .output()
+            .expect("run");
+        let reports: Vec<CheckJson> = parse(&String::from_utf8_lossy(&out.stdout));
+        let running = reports[0].running.as_ref().expect("its own server");
+        assert_eq!(running.holders.len(), 1);
+        let me = format!("pid {} (", std::process::id());
+        assert!(running.holders[0].starts_with(&me), "{:?}", running.holders);
+        assert!(running.since.is_some());
     }
     drop(on_claim);
     let rows: Vec<AuditJson> = parse(&w.ok(&["audit", "--json"]));
