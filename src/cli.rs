@@ -307,7 +307,7 @@ pub struct EnvArgs {
     #[arg(long, value_name = "P", default_value = "")]
     pub prefix: String,
     /// Merge the variables into this dotenv file (other lines are kept) instead of printing
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", alias = "write-env")]
     pub write: Option<PathBuf>,
 }
 
@@ -323,7 +323,8 @@ pub struct EnvArgs {
 /// whose command carries no port of its own gets its port flag (vite: --port P --strictPort),
 /// unless --no-port-flags is given. The exit
 /// status is the command's. The command goes after --. If a process already listens on the
-/// service's port, nothing is run and devport exits 1.
+/// service's port, nothing is run: devport exits 4 when it is the service's own server (yours,
+/// working in this project), else 1.
 ///
 /// Example:
 ///   devport exec web -- npm run dev
@@ -357,7 +358,7 @@ pub struct ExecArgs {
 /// this project that the manifest no longer lists are named on stderr.
 ///
 /// Example:
-///   devport up --write-env .env
+///   devport up --write .env
 ///   eval "$(devport up)"
 ///   devport up --move
 #[derive(Debug, Args)]
@@ -366,9 +367,10 @@ pub struct UpArgs {
     /// Output format of the variables [default: sh, or json when JSON output is asked for]
     #[arg(long, value_enum)]
     pub format: Option<Format>,
-    /// Also merge the variables into this dotenv file
-    #[arg(long, value_name = "FILE")]
-    pub write_env: Option<PathBuf>,
+    /// Also merge the variables into this dotenv file (other lines are kept), as env --write
+    /// does
+    #[arg(long, value_name = "FILE", alias = "write-env")]
+    pub write: Option<PathBuf>,
     /// Apply a changed devport.toml: move each claim whose port, prefer, count or proto
     /// differs from it (unchanged claims keep their ports)
     #[arg(long = "move")]

@@ -305,3 +305,15 @@ fn completions_and_man_page() {
     );
     assert!(man.contains(".TH devport 1"));
 }
+
+/// `env` and `up` write a dotenv file under one spelling, `--write`; `--write-env` (up's old
+/// name) still works in both but is not shown.
+#[test]
+fn env_and_up_show_one_spelling_of_write() {
+    let w = World::new();
+    for sub in ["env", "up"] {
+        let help = long_help(&w, sub);
+        assert!(help.contains("--write <FILE>"), "{sub}: {help}");
+        assert!(!help.contains("write-env"), "{sub}: {help}");
+    }
+}
