@@ -159,7 +159,7 @@ struct LeaseJson {
 #[serde(deny_unknown_fields)]
 struct GcJson {
     claims: Vec<(StoredClaimJson, String)>,
-    leases: Vec<LeaseRecordJson>,
+    leases: Vec<LeaseJson>,
 }
 
 #[derive(Deserialize)]
@@ -260,7 +260,8 @@ fn gc_and_doctor_shapes_with_findings() {
     }]);
     w.file(w.registry(), reg.to_string());
 
-    let gc: GcJson = parse(&w.ok(&["gc", "--dry-run", "--json"]));
+    let gc_text = w.ok(&["gc", "--dry-run", "--json"]);
+    let gc: GcJson = parse(&gc_text);
     let [(claim, reason)] = &gc.claims[..] else {
         panic!("one claim to remove: {} found", gc.claims.len())
     };
@@ -275,8 +276,17 @@ fn gc_and_doctor_shapes_with_findings() {
     let [lease] = &gc.leases[..] else {
         panic!("one lease to remove: {} found", gc.leases.len())
     };
-    assert_eq!((lease.port, lease.start_time), (21000, Some(1)));
+    assert_eq!((lease.port, lease.pid), (21000, std::process::id()));
     assert_eq!(lease.expires.as_deref(), Some("2020-01-01T01:00:00Z"));
+    // The very shape `lease --json` prints: the same keys.
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        v.as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let live: serde_json::Value = parse(&w.ok(&["lease", "--ttl", "1h", "--json"]));
+    let gone: serde_json::Value = parse(&gc_text);
+    assert_eq!(keys(&gone["leases"][0]), keys(&live));
 
     #[cfg(unix)]
     std::fs::set_permissions(
