@@ -112,19 +112,14 @@ pub fn since(t: Timestamp) -> String {
 /// A project's own server on a service's port: `web: already running: pid 1670 (node), since
 /// 14:02 (port 14708)`. Unescaped, like [`owner`].
 pub fn running(service: &str, port: u16, server: &Running) -> String {
-    format!(
-        "{service}: already running: {} (port {port})",
-        server_line(server)
-    )
-}
-
-/// A project's own server: `pid 1670 (node), since 14:02`. Unescaped, like [`owner`].
-pub fn server_line(server: &Running) -> String {
     let since = server
         .since
         .map(|t| format!(", since {}", since(t)))
         .unwrap_or_default();
-    format!("{}{since}", server.holders.join(", "))
+    format!(
+        "{service}: already running: {}{since} (port {port})",
+        server.holders.join(", ")
+    )
 }
 
 /// Colours devport uses, sparingly: verdicts and findings.

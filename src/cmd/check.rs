@@ -212,10 +212,14 @@ fn verdict(r: &PortReport) -> String {
     }
     let codes: Vec<&str> = r.reasons.iter().map(|x| x.code()).collect();
     if let (Some(claim), Some(server)) = (&r.claim, &r.running) {
+        // Its processes are on the `live` lines above.
+        let since = server
+            .since
+            .map(|t| format!(" since {}", output::since(t)))
+            .unwrap_or_default();
         return format!(
-            "already running: {}'s own server, {}; not usable for another claim: {}",
+            "already running: {}'s own server{since}; not usable for another claim: {}",
             claim.label(),
-            output::server_line(server),
             codes.join(", ")
         );
     }

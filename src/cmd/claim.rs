@@ -26,6 +26,14 @@ pub fn run(ctx: &Ctx, args: &ClaimArgs) -> Result<Outcome> {
         from_manifest: false,
     };
     let outcome = ctx.claim(&policy, &req)?;
+    if let Some(folder) = project.bare_folder() {
+        output::note(&format!(
+            "claimed {} for the folder {} (no {} or git repository there or above, so the folder itself is the project)",
+            outcome.claim.service,
+            folder.display(),
+            devport_core::project::MANIFEST
+        ));
+    }
     tell_busy(&outcome, &project);
     if ctx.json {
         output::json(&ClaimView {

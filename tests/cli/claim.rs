@@ -594,3 +594,39 @@ fn claim_of_a_busy_port_names_the_listener() {
     assert!(err.contains(&listener), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+/// In a folder that no manifest or repository makes a project (a home folder; here a temporary
+/// one that HOME names), `claim` says on stderr, in one escaped line, which folder it claimed
+/// for; in a repository it says nothing.
+#[test]
+fn claim_names_the_folder_when_no_project_is_found() {
+    let w = World::new();
+    let name = if cfg!(unix) {
+        "home\nof me"
+    } else {
+        "home of me"
+    };
+    let home = std::fs::canonicalize(w.dir(name)).expect("canonical");
+    let out = w
+        .cmd_in(&home, &["claim", "web"])
+        .env("HOME", &home)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let shown = home.display().to_string().replace('\n', "\\n");
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "devport: claimed web for the folder {shown} (no devport.toml or git repository there or above, so the folder itself is the project)"
+        )
+    );
+    let project = w.project("repo");
+    let out = w
+        .cmd_in(&project, &["claim", "web"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert_eq!(stderr(&out), "");
+}

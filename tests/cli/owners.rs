@@ -445,9 +445,8 @@ fn the_projects_own_server_is_already_running_not_a_conflict() {
     );
     assert_eq!(exec.lines().count(), 1, "{exec}");
     assert!(
-        verdict.starts_with(&format!(
-            "already running: ownsrv/web's own server, pid {pid} (python3), since "
-        )) && verdict.ends_with("not usable for another claim: claimed, in-use"),
+        verdict.starts_with("already running: ownsrv/web's own server since ")
+            && verdict.ends_with("; not usable for another claim: claimed, in-use"),
         "{verdict}"
     );
     assert_eq!(running["holders"], json!([format!("pid {pid} (python3)")]));
