@@ -467,6 +467,32 @@ mod tests {
         assert_eq!(v, Verdict::Owned);
     }
 
+    /// This test process, working in the crate's folder, is that folder's own server and no
+    /// other folder's; a socket with no visible holder, or judged without a project, is none.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn running_is_a_projects_own_server_and_nothing_else() {
+        let me = std::process::id();
+        let mine = Socket {
+            uid: process::current_uid(),
+            ..socket(None, vec![holder(me, process::current_uid())])
+        };
+        let here = std::fs::canonicalize(env!("CARGO_MANIFEST_DIR")).expect("crate folder");
+        let running = Running::of([&mine], Some(&here)).expect("its own server");
+        assert_eq!(running.holders, [format!("pid {me} (p{me})")]);
+        assert!(running.since.is_some_and(|t| t <= jiff::Timestamp::now()));
+        assert_eq!(
+            Running::of([&mine], Some(Path::new("/nonexistent/shop"))),
+            None
+        );
+        assert_eq!(Running::of([&mine], None), None);
+        assert_eq!(
+            Running::of([&socket(process::current_uid(), vec![])], Some(&here)),
+            None
+        );
+        assert_eq!(Running::of(std::iter::empty(), Some(&here)), None);
+    }
+
     #[test]
     fn a_containers_port_is_judged_by_its_compose_folder() {
         let container = |working_dir: Option<&str>| Container {
