@@ -218,7 +218,7 @@ fn verdict(r: &PortReport) -> String {
             .map(|t| format!(" since {}", output::since(t)))
             .unwrap_or_default();
         return format!(
-            "already running: {}'s own server{since}; not usable for another claim: {}",
+            "already running: {}'s own server{since}, not usable for another claim: {}",
             claim.label(),
             codes.join(", ")
         );

@@ -446,7 +446,7 @@ fn the_projects_own_server_is_already_running_not_a_conflict() {
     assert_eq!(exec.lines().count(), 1, "{exec}");
     assert!(
         verdict.starts_with("already running: ownsrv/web's own server since ")
-            && verdict.ends_with("; not usable for another claim: claimed, in-use"),
+            && verdict.ends_with(", not usable for another claim: claimed, in-use"),
         "{verdict}"
     );
     assert_eq!(running["holders"], json!([format!("pid {pid} (python3)")]));
