@@ -606,7 +606,7 @@ fn claim_names_the_folder_when_no_project_is_found() {
     } else {
         "home of me"
     };
-    let home = std::fs::canonicalize(w.dir(name)).expect("canonical");
+    let home = dunce::canonicalize(w.dir(name)).expect("canonical");
     let out = w
         .cmd_in(&home, &["claim", "web"])
         .env("HOME", &home)
