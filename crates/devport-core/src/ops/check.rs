@@ -43,6 +43,7 @@ pub struct PortReport {
     /// Whether the live sockets are the claim's project's (`None` when the port is not
     /// claimed or nothing listens): filled in by [`PortReport::judge`].
     pub finding: Option<Finding>,
+    #[doc(hidden)]
     /// The claim's project's own server, when every live socket is the project's: filled in
     /// by [`PortReport::judge`].
     pub running: Option<Running>,
