@@ -8,4 +8,4 @@ dir="../$(basename "$PWD")-${branch//\//-}"
 
 git worktree add "$dir" -b "$branch"
 cd "$dir"
-devport up --write-env .env
+devport up --write .env

@@ -104,7 +104,7 @@ TOML
 run 'devport up'
 run 'devport trust'
 run 'devport up'
-run 'devport up --format dotenv --write-env .env'
+run 'devport up --format dotenv --write .env'
 
 echo '### trust'
 run 'devport trust --list'

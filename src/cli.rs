@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap_complete::engine::ArgValueCandidates;
 use devport_core::env::render::Format;
 use devport_core::model::types::{PortRange, Proto};
 
@@ -16,6 +17,7 @@ Exit codes:
   1  a negative answer: port not usable or taken, no free port, port held (exec), conflict (audit)
   2  bad usage or input
   3  the registry or environment failed (corrupt file, permissions, lock timeout, disk full)
+  4  exec: the service's own server is already running on its port (nothing was run)
 
 Environment:
   DEVPORT_REGISTRY      registry file (default: the per-user state folder, registry.json)
@@ -114,6 +116,10 @@ pub enum Command {
     Doctor,
     /// Print a shell completion script
     ///
+    /// The script asks devport at each TAB, so a service argument (claim, release, exec, kill,
+    /// wait) is completed with the services of the project in the current folder, and check
+    /// with the ports of its claims.
+    ///
     /// Example:
     ///   mkdir -p ~/.local/share/bash-completion/completions
     ///   devport completions bash > ~/.local/share/bash-completion/completions/devport
@@ -192,6 +198,7 @@ pub struct ManArgs {
 #[command(verbatim_doc_comment)]
 pub struct ClaimArgs {
     /// Service name: 1-64 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit
+    #[arg(add = ArgValueCandidates::new(crate::complete::services))]
     pub service: String,
     /// Take exactly this port (fails if another claim holds it or something listens on it)
     #[arg(long, value_name = "P", value_parser = parse_port, conflicts_with = "prefer", allow_negative_numbers = true)]
@@ -228,6 +235,7 @@ pub struct ClaimArgs {
 #[command(group = clap::ArgGroup::new("what").required(true).args(["services", "port", "all", "lease"]))]
 pub struct ReleaseArgs {
     /// Services of this project to release
+    #[arg(add = ArgValueCandidates::new(crate::complete::services))]
     pub services: Vec<String>,
     /// Release whatever claim holds this port, in any project
     #[arg(long, value_name = "P", value_parser = parse_port, allow_negative_numbers = true)]
@@ -277,7 +285,8 @@ pub struct ListArgs {
 #[command(verbatim_doc_comment)]
 pub struct CheckArgs {
     /// Ports or ranges (A-B) to check
-    #[arg(required = true, value_name = "PORT|A-B", value_parser = parse_range, allow_negative_numbers = true)]
+    #[arg(required = true, value_name = "PORT|A-B", value_parser = parse_range, allow_negative_numbers = true,
+          add = ArgValueCandidates::new(crate::complete::ports))]
     pub ports: Vec<PortRange>,
 }
 
@@ -308,7 +317,7 @@ pub struct EnvArgs {
     #[arg(long, value_name = "P", default_value = "")]
     pub prefix: String,
     /// Merge the variables into this dotenv file (other lines are kept) instead of printing
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", alias = "write-env")]
     pub write: Option<PathBuf>,
 }
 
@@ -325,7 +334,8 @@ pub struct EnvArgs {
 /// whose command carries no port of its own gets its port flag (vite: --port P --strictPort),
 /// unless --no-port-flags is given. The exit
 /// status is the command's. The command goes after --. If a process already listens on the
-/// service's port, nothing is run and devport exits 1.
+/// service's port, nothing is run: devport exits 4 when it is the service's own server (yours,
+/// working in this project), else 1.
 ///
 /// Example:
 ///   devport exec web -- npm run dev
@@ -335,6 +345,7 @@ pub struct EnvArgs {
 #[command(verbatim_doc_comment)]
 pub struct ExecArgs {
     /// Service name: 1-64 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit
+    #[arg(add = ArgValueCandidates::new(crate::complete::services))]
     pub service: String,
     /// Name of the variable that carries the port, instead of <SERVICE>_PORT (PORT is set too)
     #[arg(long, value_name = "NAME")]
@@ -359,7 +370,7 @@ pub struct ExecArgs {
 /// this project that the manifest no longer lists are named on stderr.
 ///
 /// Example:
-///   devport up --write-env .env
+///   devport up --write .env
 ///   eval "$(devport up)"
 ///   devport up --move
 #[derive(Debug, Args)]
@@ -368,9 +379,10 @@ pub struct UpArgs {
     /// Output format of the variables [default: sh, or json when JSON output is asked for]
     #[arg(long, value_enum)]
     pub format: Option<Format>,
-    /// Also merge the variables into this dotenv file
-    #[arg(long, value_name = "FILE")]
-    pub write_env: Option<PathBuf>,
+    /// Also merge the variables into this dotenv file (other lines are kept), as env --write
+    /// does
+    #[arg(long, value_name = "FILE", alias = "write-env")]
+    pub write: Option<PathBuf>,
     /// Apply a changed devport.toml: move each claim whose port, prefer, count or proto
     /// differs from it (unchanged claims keep their ports)
     #[arg(long = "move")]
@@ -441,7 +453,7 @@ pub struct GcArgs {
 #[command(verbatim_doc_comment)]
 pub struct KillArgs {
     /// A port number, or a service of this project (all of its ports)
-    #[arg(value_name = "PORT|SERVICE")]
+    #[arg(value_name = "PORT|SERVICE", add = ArgValueCandidates::new(crate::complete::services))]
     pub target: String,
     /// How long to wait for the port to be free after SIGTERM
     #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_duration)]
@@ -474,7 +486,7 @@ pub struct KillArgs {
 #[command(verbatim_doc_comment)]
 pub struct WaitArgs {
     /// A port number, or a service of this project (all of its ports)
-    #[arg(value_name = "PORT|SERVICE")]
+    #[arg(value_name = "PORT|SERVICE", add = ArgValueCandidates::new(crate::complete::services))]
     pub target: String,
     /// Give up after this long
     #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_duration)]

@@ -9,6 +9,8 @@ pub const NEGATIVE: u8 = 1;
 pub const USAGE: u8 = 2;
 /// A failure of the registry or the environment.
 pub const ENV: u8 = 3;
+/// `exec`: the service's own server already runs on its port, so nothing was run.
+pub const RUNNING: u8 = 4;
 
 /// A failure the command line has put in words itself, with the exit code it chose (`up`'s
 /// summary of the services it refused).

@@ -4,11 +4,13 @@
 
 mod cli;
 mod cmd;
+mod complete;
 mod exit;
 mod output;
 mod run;
 mod signals;
 
 fn main() -> std::process::ExitCode {
+    complete::answer();
     run::run()
 }

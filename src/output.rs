@@ -5,6 +5,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::Result;
+use devport_core::ops::owner::Running;
 use devport_core::os::sockets::Socket;
 use devport_core::{Claim, PortRange, Proto};
 use jiff::Timestamp;
@@ -95,6 +96,30 @@ pub fn local_time(t: Timestamp) -> String {
     t.to_zoned(jiff::tz::TimeZone::system())
         .strftime("%Y-%m-%d %H:%M")
         .to_string()
+}
+
+/// When something started, for a message: `14:02` today (local time), else with its date.
+pub fn since(t: Timestamp) -> String {
+    let tz = jiff::tz::TimeZone::system();
+    let then = t.to_zoned(tz.clone());
+    if then.date() == Timestamp::now().to_zoned(tz).date() {
+        then.strftime("%H:%M").to_string()
+    } else {
+        local_time(t)
+    }
+}
+
+/// A project's own server on a service's port: `web: already running: pid 1670 (node), since
+/// 14:02 (port 14708)`. Unescaped, like [`owner`].
+pub fn running(service: &str, port: u16, server: &Running) -> String {
+    let since = server
+        .since
+        .map(|t| format!(", since {}", since(t)))
+        .unwrap_or_default();
+    format!(
+        "{service}: already running: {}{since} (port {port})",
+        server.holders.join(", ")
+    )
 }
 
 /// Colours devport uses, sparingly: verdicts and findings.

@@ -221,6 +221,18 @@ fn verdict(r: &PortReport) -> String {
         return "usable: claim may hand it out".into();
     }
     let codes: Vec<&str> = r.reasons.iter().map(|x| x.code()).collect();
+    if let (Some(claim), Some(server)) = (&r.claim, &r.running) {
+        // Its processes are on the `live` lines above.
+        let since = server
+            .since
+            .map(|t| format!(" since {}", output::since(t)))
+            .unwrap_or_default();
+        return format!(
+            "already running: {}'s own server{since}, not usable for another claim: {}",
+            claim.label(),
+            codes.join(", ")
+        );
+    }
     let hard = r.reasons.iter().any(|x| {
         matches!(
             x,

@@ -1,7 +1,8 @@
 //! `devport claim`: print (and if needed create) a service's port.
 
 use anyhow::Result;
-use devport_core::ops::claim::Busy;
+use devport_core::ops::claim::{Busy, ClaimOutcome};
+use devport_core::project::Project;
 use devport_core::{ClaimRequest, PortChoice};
 
 use super::{Ctx, Outcome};
@@ -37,11 +38,15 @@ pub fn run(ctx: &Ctx, args: &ClaimArgs) -> Result<Outcome> {
             .filter(|y| y.service == args.service)
             .for_each(super::yielded_note);
     }
-    if let Some(busy) = Busy::find(&outcome)
-        && !busy.only_in(project.path.as_deref())
-    {
-        output::warn(&format!("{}; {}", busy_line(&busy), busy_fix(&busy)));
+    if let Some(folder) = project.bare_folder() {
+        output::note(&format!(
+            "claimed {} for the folder {} (no {} or git repository there or above, so the folder itself is the project)",
+            outcome.claim.service,
+            folder.display(),
+            devport_core::project::MANIFEST
+        ));
     }
+    tell_busy(&outcome, &project);
     if ctx.json {
         output::json(&ClaimView {
             prefer: outcome.prefer,
@@ -52,6 +57,19 @@ pub fn run(ctx: &Ctx, args: &ClaimArgs) -> Result<Outcome> {
         output::line(&output::port_words(outcome.claim.ports()))?;
     }
     Ok(Outcome::Success)
+}
+
+/// Tells about a claim that already existed and whose port something listens on: the
+/// project's own server is a note, anyone else a warning naming them, with the fix. `claim`
+/// and `up` say it alike.
+pub fn tell_busy(outcome: &ClaimOutcome, project: &Project) {
+    let Some(busy) = Busy::find(outcome) else {
+        return;
+    };
+    match busy.running(project.path.as_deref()) {
+        Some(server) => output::note(&output::running(&busy.service, busy.port, &server)),
+        None => output::warn(&format!("{}; {}", busy_line(&busy), busy_fix(&busy))),
+    }
 }
 
 /// `web's port 24117 is in use by pid 123 (node) user alice in /srv/other`.

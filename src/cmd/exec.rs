@@ -35,6 +35,13 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<Outcome> {
             ));
             return Ok(Outcome::Negative);
         }
+        Run::Running { port, server } => {
+            output::note(&format!(
+                "{}; nothing was run",
+                output::running(&args.service, port, &server)
+            ));
+            return Ok(Outcome::Exit(crate::exit::RUNNING));
+        }
         Run::Ready {
             unset,
             vars,

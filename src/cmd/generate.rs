@@ -11,10 +11,45 @@ use super::Outcome;
 use crate::cli::{Cli, ManArgs};
 use crate::output;
 
+/// The completion script of `shell`: it asks `devport` (found on `PATH`) at each TAB, so
+/// commands, options and values are completed as `devport --help` shows them, and a service
+/// argument with the current project's services (see [`crate::complete`]).
 pub fn completions(shell: clap_complete::Shell) -> Result<Outcome> {
-    let mut cmd = Cli::command();
+    use clap_complete::env::{Bash, Elvish, EnvCompleter, Fish, Powershell, Zsh};
+    let completer: &dyn EnvCompleter = match shell {
+        clap_complete::Shell::Bash => &Bash,
+        clap_complete::Shell::Elvish => &Elvish,
+        clap_complete::Shell::Fish => &Fish,
+        clap_complete::Shell::PowerShell => &Powershell,
+        clap_complete::Shell::Zsh => &Zsh,
+        _ => {
+            return Err(devport_core::Error::invalid(
+                devport_core::error::Input::Argument,
+                format!(
+                    "no completion script for {shell}; give bash, zsh, fish, powershell or elvish"
+                ),
+            )
+            .into());
+        }
+    };
     let mut out = Vec::new();
-    clap_complete::generate(shell, &mut cmd, "devport", &mut out);
+    completer.write_registration(
+        crate::complete::VAR,
+        "devport",
+        "devport",
+        "devport",
+        &mut out,
+    )?;
+    if !out.ends_with(b"\n") {
+        out.push(b'\n');
+    }
+    if shell == clap_complete::Shell::Zsh {
+        // Installed as `_devport` in `$fpath`, the file is the body of a function zsh loads at
+        // the first TAB: it must complete then too, not only register for the next TAB.
+        out.extend_from_slice(
+            b"if [ \"$funcstack[1]\" = \"_devport\" ]; then\n    _clap_dynamic_completer_devport \"$@\"\nfi\n",
+        );
+    }
     crate::output::text(&String::from_utf8_lossy(&out))?;
     Ok(Outcome::Success)
 }

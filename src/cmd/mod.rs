@@ -91,7 +91,7 @@ impl Ctx {
         &self.project_dir
     }
 
-    /// The folder a symlinked file that `project`'s command writes (`--write`, `--write-env`)
+    /// The folder a symlinked file that `project`'s command writes (`env --write`, `up --write`)
     /// must point into: the project's, or the current folder for global claims.
     pub fn write_folder(&self, project: &Project) -> PathBuf {
         project
@@ -100,7 +100,7 @@ impl Ctx {
             .unwrap_or_else(|| self.project_dir.clone())
     }
 
-    /// The dotenv file `path` names for `project`'s variables (`--write`, `--write-env`),
+    /// The dotenv file `path` names for `project`'s variables (`env --write`, `up --write`),
     /// opened and checked (see [`EnvFile::open`]; a symlink is followed only into
     /// [`Ctx::write_folder`]).
     pub fn env_file(&self, project: &Project, path: Option<&Path>) -> Result<Option<EnvFile>> {
@@ -224,18 +224,24 @@ pub fn emit_vars(
         } else {
             // Read again and merged under the registry's lock, so devport processes writing one
             // shared `.env` at once do not drop each other's lines.
-            store.exclusive(|| {
+            let changed = store.exclusive(|| {
                 let fresh = file.reopen()?;
-                if let Some(merged) = fresh.merged_dropping(vars, unset)? {
-                    fresh.write(&merged)?;
+                let merged = fresh.merged_dropping(vars, unset)?;
+                if let Some(merged) = &merged {
+                    fresh.write(merged)?;
                 }
-                Ok(())
+                Ok(merged.is_some())
             })?;
-            output::note(&format!(
-                "{} variable(s) in {}",
-                vars.len(),
-                file.path().display()
-            ));
+            // Nothing changed: the file is left alone, its modification time too.
+            output::note(&if changed {
+                format!("{} variable(s) in {}", vars.len(), file.path().display())
+            } else {
+                format!(
+                    "{} is up to date ({} variable(s), unchanged)",
+                    file.path().display(),
+                    vars.len()
+                )
+            });
         }
     } else if vars.is_empty() {
         output::note(&format!("no variables: {none}"));

@@ -32,7 +32,7 @@ pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<Outcome> {
     // the variable names of the manifest's services among themselves and against the
     // project's other claims.
     let format = ctx.print_format(args.format)?;
-    let file = ctx.env_file(&project, args.write_env.as_deref())?;
+    let file = ctx.env_file(&project, args.write.as_deref())?;
     let report = match devport_core::ops::up::up(&ctx.store, &project, args.relocate, ctx.now)? {
         Up::Claimed(report) => report,
         Up::Refused(refused) => {
@@ -44,6 +44,7 @@ pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<Outcome> {
     report.yielded.iter().for_each(super::yielded_note);
     for outcome in &report.outcomes {
         outcome.warnings.iter().for_each(|w| output::warn(w));
+        super::claim::tell_busy(outcome, &project);
         if args.relocate && outcome.new {
             output::note(&format!(
                 "{} is now on {}",

@@ -81,7 +81,7 @@ fn the_agent_skill_has_the_front_matter_agents_read() {
         );
     }
     for needed in [
-        "up --write-env",
+        "up --write ",
         "exec web --",
         "wait web --owned",
         "kill web",

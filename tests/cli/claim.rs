@@ -474,11 +474,11 @@ fn claim_warns_naming_the_holder_when_the_port_is_in_use() {
     assert_eq!(stderr(&out), "", "a free port is claimed without a word");
 }
 
-/// The project's own server on its port is no news: the test process works in the crate's
-/// folder, so a claim for that folder's project is not warned about.
+/// The project's own server on its port is no squatter: the test process works in the crate's
+/// folder, so a claim for that folder's project notes it is running, with no warning.
 #[cfg(target_os = "linux")]
 #[test]
-fn claim_does_not_warn_about_the_projects_own_server() {
+fn claim_notes_the_projects_own_server_without_a_warning() {
     let w = World::new();
     let crate_dir = env!("CARGO_MANIFEST_DIR");
     let args = ["--project", crate_dir, "claim", "own-server-newcomer-cli"];
@@ -491,7 +491,15 @@ fn claim_does_not_warn_about_the_projects_own_server() {
         .get_output()
         .clone();
     assert_eq!(stdout(&out), first);
-    assert_eq!(stderr(&out), "");
+    assert!(
+        stderr(&out).starts_with(&format!(
+            "devport: own-server-newcomer-cli: already running: pid {} (",
+            std::process::id()
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
 }
 
 #[test]
@@ -585,4 +593,40 @@ fn claim_of_a_busy_port_names_the_listener() {
     };
     assert!(err.contains(&listener), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+/// In a folder that no manifest or repository makes a project (a home folder; here a temporary
+/// one that HOME names), `claim` says on stderr, in one escaped line, which folder it claimed
+/// for; in a repository it says nothing.
+#[test]
+fn claim_names_the_folder_when_no_project_is_found() {
+    let w = World::new();
+    let name = if cfg!(unix) {
+        "home\nof me"
+    } else {
+        "home of me"
+    };
+    let home = dunce::canonicalize(w.dir(name)).expect("canonical");
+    let out = w
+        .cmd_in(&home, &["claim", "web"])
+        .env("HOME", &home)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let shown = home.display().to_string().replace('\n', "\\n");
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "devport: claimed web for the folder {shown} (no devport.toml or git repository there or above, so the folder itself is the project)"
+        )
+    );
+    let project = w.project("repo");
+    let out = w
+        .cmd_in(&project, &["claim", "web"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert_eq!(stderr(&out), "");
 }

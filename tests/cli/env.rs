@@ -873,3 +873,46 @@ fn env_write_respects_the_umask_and_keeps_a_files_mode() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(mode("old.env"), 0o640, "a rewritten file keeps its mode");
 }
+
+/// `--write` with nothing to change (env or up, under either spelling) leaves the file alone,
+/// bytes and modification time, and says it is up to date; a change is written and counted.
+#[test]
+fn write_with_nothing_changed_leaves_the_file_alone() {
+    let w = World::new();
+    let shop = w.project("shop");
+    w.manifest(&shop, "[services.web]\n");
+    let env = shop.join(".env");
+    let first = w
+        .cmd(&["up", "--write", ".env"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert_eq!(stderr(&first), "devport: 1 variable(s) in .env");
+    let text = std::fs::read(&env).expect("written");
+    for args in [
+        &["up", "--write", ".env"][..],
+        &["up", "--write-env", ".env"],
+        &["env", "--write", ".env"],
+        &["env", "--write-env", ".env"],
+    ] {
+        let old = crate::support::plant_old_mtime(&env);
+        let out = w.cmd(args).assert().success().get_output().clone();
+        assert_eq!(
+            stderr(&out),
+            "devport: .env is up to date (1 variable(s), unchanged)",
+            "{args:?}"
+        );
+        assert_eq!(crate::support::mtime(&env), old, "{args:?} rewrote it");
+        assert_eq!(std::fs::read(&env).expect("read"), text, "{args:?}");
+    }
+    std::fs::write(&env, "WEB_PORT=1\n").expect("write");
+    let out = w
+        .cmd(&["env", "--write", ".env"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert_eq!(stderr(&out), "devport: 1 variable(s) in .env");
+    assert_eq!(std::fs::read(&env).expect("read"), text);
+}

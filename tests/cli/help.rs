@@ -305,3 +305,99 @@ fn completions_and_man_page() {
     );
     assert!(man.contains(".TH devport 1"));
 }
+
+/// `env` and `up` write a dotenv file under one spelling, `--write`; `--write-env` (up's old
+/// name) still works in both but is not shown.
+#[test]
+fn env_and_up_show_one_spelling_of_write() {
+    let w = World::new();
+    for sub in ["env", "up"] {
+        let help = long_help(&w, sub);
+        assert!(help.contains("--write <FILE>"), "{sub}: {help}");
+        assert!(!help.contains("write-env"), "{sub}: {help}");
+    }
+}
+
+/// The completion script asks devport at each TAB (`DEVPORT_COMPLETE`), and an argument that
+/// takes a service is completed with the current project's services — its manifest's and its
+/// claims', each claim with its port — and `check` with the ports of its claims. Outside any
+/// readable project it completes no service, without a word on stderr.
+#[test]
+fn completions_offer_the_projects_services() {
+    let w = World::new();
+    let shop = w.project("shop");
+    w.manifest(&shop, "[services.api]\n");
+    let web = w.ok_at(&shop, &["claim", "web"]);
+    let ask = |dir: &std::path::Path, words: &[&str]| {
+        let mut args = vec!["--", "devport"];
+        args.extend_from_slice(words);
+        let out = w
+            .cmd_in(dir, &args)
+            .env("DEVPORT_COMPLETE", "fish")
+            .assert()
+            .success()
+            .get_output()
+            .clone();
+        assert_eq!(crate::support::stderr(&out), "", "{words:?}");
+        crate::support::stdout(&out)
+    };
+    for words in [
+        &["claim", ""][..],
+        &["release", ""],
+        &["release", "api", ""],
+        &["exec", ""],
+        &["kill", ""],
+        &["wait", ""],
+    ] {
+        let offered = ask(&shop, words);
+        let lines: Vec<&str> = offered.lines().collect();
+        assert!(lines.contains(&"api"), "{words:?}: {offered}");
+        assert!(
+            lines.contains(&format!("web\t{web}").as_str()),
+            "{words:?}: {offered}"
+        );
+    }
+    let offered = ask(&shop, &["check", ""]);
+    assert!(
+        offered.lines().any(|l| l == format!("{web}\tweb")),
+        "{offered}"
+    );
+    // The script itself names the variable and the program, and no service.
+    let script = w.ok(&["completions", "fish"]);
+    assert!(
+        script.contains("DEVPORT_COMPLETE") && !script.contains("web"),
+        "{script}"
+    );
+    // Loaded from $fpath as `_devport`, zsh's completes at the first TAB too.
+    let zsh = w.ok(&["completions", "zsh"]);
+    assert!(
+        zsh.ends_with("_clap_dynamic_completer_devport \"$@\"\nfi"),
+        "{zsh}"
+    );
+    // Through a real bash: the script's function fills COMPREPLY by asking devport.
+    #[cfg(unix)]
+    {
+        let out = crate::support::bash(
+            &w,
+            &shop,
+            "source <(devport completions bash)\n\
+             COMP_WORDS=(devport exec ''); COMP_CWORD=2; COMP_TYPE=9\n\
+             _clap_complete_devport devport '' exec\n\
+             printf '%s\\n' \"${COMPREPLY[@]}\"",
+        );
+        let offered = crate::support::stdout(&out);
+        assert!(
+            offered.lines().any(|l| l == "api") && offered.lines().any(|l| l == "web"),
+            "{offered}\n{}",
+            crate::support::stderr(&out)
+        );
+    }
+    // Outside a project (a folder of its own, with a registry that cannot be read): no service.
+    let elsewhere = w.dir("elsewhere");
+    w.file(w.registry(), "{ not json");
+    let offered = ask(&elsewhere, &["claim", ""]);
+    assert!(
+        !offered.lines().any(|l| l == "api" || l.starts_with("web")),
+        "{offered}"
+    );
+}

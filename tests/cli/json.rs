@@ -120,6 +120,14 @@ struct CheckJson {
     checkout: Option<String>,
     lease: Option<LeaseRecordJson>,
     finding: Option<String>,
+    running: Option<RunningJson>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunningJson {
+    holders: Vec<String>,
+    since: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -153,7 +161,7 @@ struct LeaseJson {
 #[serde(deny_unknown_fields)]
 struct GcJson {
     claims: Vec<(StoredClaimJson, String)>,
-    leases: Vec<LeaseRecordJson>,
+    leases: Vec<LeaseJson>,
 }
 
 #[derive(Deserialize)]
@@ -210,7 +218,23 @@ fn every_json_output_matches_its_contract() {
     // gives no socket an owner at all).
     if cfg!(target_os = "linux") {
         assert_eq!(reports[0].finding.as_deref(), Some("conflict"));
+        assert!(reports[0].running.is_none(), "a conflict is no own server");
         assert_eq!(reports[0].sockets[0].holders.len(), 1);
+        // Claimed for the crate's folder, where this test process works: its own server.
+        let crate_dir = env!("CARGO_MANIFEST_DIR");
+        let own = w.ok(&["--project", crate_dir, "claim", "json-own-server"]);
+        let own = crate::support::port(&own);
+        let _serving = TcpListener::bind(("127.0.0.1", own)).expect("bind the own claim");
+        let out = w
+            .cmd(&["check", &own.to_string(), "--json"])
+            .output()
+            .expect("run");
+        let reports: Vec<CheckJson> = parse(&String::from_utf8_lossy(&out.stdout));
+        let running = reports[0].running.as_ref().expect("its own server");
+        assert_eq!(running.holders.len(), 1);
+        let me = format!("pid {} (", std::process::id());
+        assert!(running.holders[0].starts_with(&me), "{:?}", running.holders);
+        assert!(running.since.is_some());
     }
     drop(on_claim);
     let rows: Vec<AuditJson> = parse(&w.ok(&["audit", "--json"]));
@@ -238,7 +262,8 @@ fn gc_and_doctor_shapes_with_findings() {
     }]);
     w.file(w.registry(), reg.to_string());
 
-    let gc: GcJson = parse(&w.ok(&["gc", "--dry-run", "--json"]));
+    let gc_text = w.ok(&["gc", "--dry-run", "--json"]);
+    let gc: GcJson = parse(&gc_text);
     let [(claim, reason)] = &gc.claims[..] else {
         panic!("one claim to remove: {} found", gc.claims.len())
     };
@@ -253,8 +278,17 @@ fn gc_and_doctor_shapes_with_findings() {
     let [lease] = &gc.leases[..] else {
         panic!("one lease to remove: {} found", gc.leases.len())
     };
-    assert_eq!((lease.port, lease.start_time), (21000, Some(1)));
+    assert_eq!((lease.port, lease.pid), (21000, std::process::id()));
     assert_eq!(lease.expires.as_deref(), Some("2020-01-01T01:00:00Z"));
+    // The very shape `lease --json` prints: the same keys.
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        v.as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let live: serde_json::Value = parse(&w.ok(&["lease", "--ttl", "1h", "--json"]));
+    let gone: serde_json::Value = parse(&gc_text);
+    assert_eq!(keys(&gone["leases"][0]), keys(&live));
 
     #[cfg(unix)]
     std::fs::set_permissions(

@@ -385,3 +385,98 @@ fn a_server_whose_main_thread_exited_is_still_seen() {
         stderr(&out)
     );
 }
+
+/// What `exec`, `check`, `claim` and `up` say about `dir`'s claimed port `p` while `server`
+/// (pid) listens on it: `(exec's stderr, check's verdict, check --json's running, claim's
+/// stderr, up's stderr)`; `exec` must exit `exec_code`.
+fn told(w: &World, dir: &Path, p: u16, exec_code: i32) -> (String, String, Value, String, String) {
+    let exec = stderr(&w.fails_in(dir, &["exec", "web", "--", "true"], exec_code));
+    // A claimed port is never usable for another claim: `check` exits 1 either way.
+    let check = stdout(&w.fails_in(dir, &["check", &p.to_string()], 1));
+    let verdict = check
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("verdict"))
+        .unwrap_or_else(|| panic!("no verdict: {check}"))
+        .trim()
+        .to_string();
+    let json = json_of(&w.fails_in(dir, &["check", &p.to_string(), "--json"], 1));
+    let claim = w
+        .cmd_in(dir, &["claim", "web"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert_eq!(stdout(&claim), p.to_string(), "claim prints its port");
+    let up = w
+        .cmd_in(dir, &["up"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    (
+        exec,
+        verdict,
+        json[0]["running"].clone(),
+        stderr(&claim),
+        stderr(&up),
+    )
+}
+
+/// The project's own server on its claimed port (a python3 listener working in the project,
+/// as the user) is not a conflict: `exec` says it is already running and exits 4, running
+/// nothing and advising no `--move`; `check` tells it is the project's own server; `claim` and
+/// `up` note it. The same server working outside the project stays a conflict everywhere.
+#[test]
+fn the_projects_own_server_is_already_running_not_a_conflict() {
+    let w = World::new();
+    let dir = w.project("ownsrv");
+    let p = crate::support::port(&w.ok_at(&dir, &["claim", "web"]));
+    w.manifest(&dir, "[services.web]\n");
+
+    let mut inside = crate::support::listener(&dir, p, false);
+    let pid = inside.0.id();
+    let (exec, verdict, running, claim, up) = told(&w, &dir, p, 4);
+    let note = format!("devport: web: already running: pid {pid} (python3), since ");
+    assert!(exec.starts_with(&note), "{exec}");
+    assert!(
+        exec.trim_end()
+            .ends_with(&format!("(port {p}); nothing was run")),
+        "{exec}"
+    );
+    assert_eq!(exec.lines().count(), 1, "{exec}");
+    assert!(
+        verdict.starts_with("already running: ownsrv/web's own server since ")
+            && verdict.ends_with(", not usable for another claim: claimed, in-use"),
+        "{verdict}"
+    );
+    assert_eq!(running["holders"], json!([format!("pid {pid} (python3)")]));
+    assert!(running["since"].is_string(), "{running}");
+    for said in [&claim, &up] {
+        assert!(said.starts_with(&note), "{said}");
+        assert!(said.contains(&format!("(port {p})")), "{said}");
+        assert!(
+            !said.contains("warning") && !said.contains("--move"),
+            "{said}"
+        );
+    }
+    inside.kill();
+
+    // The same server working in another folder is a squatter, as before.
+    let _outside = crate::support::listener(&w.dir("elsewhere"), p, false);
+    let (exec, verdict, running, claim, up) = told(&w, &dir, p, 1);
+    let squatter = format!("web's port {p} is in use by pid ");
+    assert!(
+        exec.contains(&squatter) && exec.contains("--move") && exec.contains("nothing was run"),
+        "{exec}"
+    );
+    assert_eq!(verdict, "not usable: claimed, in-use");
+    assert_eq!(running, Value::Null);
+    for said in [&claim, &up] {
+        assert!(
+            said.starts_with(&format!("devport: warning: {squatter}")),
+            "{said}"
+        );
+        assert!(said.contains("'devport claim web --move'"), "{said}");
+    }
+    assert_eq!(claim, up, "claim and up warn alike");
+}

@@ -332,7 +332,14 @@ fn a_manifest_in_a_world_writable_folder_is_skipped() {
         err.contains("warning: skipped") && err.contains("every user may write"),
         "{err}"
     );
-    assert_eq!(err.lines().count(), 1, "{err}");
+    // With the manifest skipped, the folder itself is the project, and `claim` says so.
+    assert_eq!(err.lines().count(), 2, "{err}");
+    assert!(
+        err.lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("devport: claimed web for the folder ")),
+        "{err}"
+    );
     let env = w.ok_at(&sub, &["env"]);
     assert!(!env.contains("PATH="), "{env}");
     // A link in a private repository to a manifest in such a folder is skipped as well.

@@ -344,3 +344,33 @@ fn up_claims_the_manifest_and_is_idempotent() {
     let written = std::fs::read_to_string(shop.join(".env")).expect("read");
     assert_eq!(written.trim(), first);
 }
+
+/// `up` warns about a squatter on a claimed port as `claim` does: the same line, from the same
+/// code, while the variables are still printed.
+#[test]
+fn up_warns_about_a_squatter_as_claim_does() {
+    let w = World::new();
+    let dir = w.project("upsquat");
+    let p = port(&w.ok_at(&dir, &["claim", "web"]));
+    w.manifest(&dir, "[services.web]\n");
+    let _squatter = crate::support::hold(p);
+    let claim = w
+        .cmd_in(&dir, &["claim", "web"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let up = w
+        .cmd_in(&dir, &["up"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let warning = stderr(&claim);
+    assert!(
+        warning.starts_with(&format!("devport: warning: web's port {p} is in use by ")),
+        "{warning}"
+    );
+    assert_eq!(stderr(&up), warning);
+    assert_eq!(stdout(&up), format!("export WEB_PORT={p}"));
+}

@@ -194,6 +194,15 @@ impl Project {
         crate::env::names::vars(&claims, names, prefix)
     }
 
+    /// The folder that is the project only because nothing above it made one: no manifest
+    /// and no `.git` in it (the last resort of [`Project::detect`]), such as a home folder or
+    /// `/tmp`; `None` for a project found by its manifest or repository, and for `--global`.
+    pub fn bare_folder(&self) -> Option<&Path> {
+        let path = self.path.as_deref()?;
+        (self.manifest.is_none() && std::fs::symlink_metadata(path.join(".git")).is_err())
+            .then_some(path)
+    }
+
     /// The pseudo-project of claims made with `--global`.
     pub fn global() -> Project {
         Project {

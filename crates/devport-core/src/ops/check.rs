@@ -4,7 +4,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::model::types::{PortRange, Proto};
-use crate::ops::owner::{self, Verdict, Why};
+use crate::ops::owner::{self, Running, Verdict, Why};
 use crate::os::sockets::{self, Socket};
 use crate::policy::iana::{self, IanaProto, IanaStatus};
 use crate::policy::{self, Policy, Reason};
@@ -47,6 +47,10 @@ pub struct PortReport {
     /// Whether the live sockets are the claim's project's (`None` when the port is not
     /// claimed or nothing listens): filled in by [`PortReport::judge`].
     pub finding: Option<Finding>,
+    #[doc(hidden)]
+    /// The claim's project's own server, when every live socket is the project's: filled in
+    /// by [`PortReport::judge`].
+    pub running: Option<Running>,
     #[doc(hidden)]
     /// Why not, when they are not or devport cannot tell.
     #[serde(skip)]
@@ -172,6 +176,7 @@ pub fn report(
         claim,
         lease,
         finding: None,
+        running: None,
         why: None,
     }
 }
@@ -195,6 +200,7 @@ impl PortReport {
         let Some(claim) = &self.claim else {
             return;
         };
+        self.running = Running::of(&self.sockets, claim.project_path.as_deref());
         let mut judged: Vec<(Finding, Option<Why>)> = self
             .sockets
             .iter()

@@ -803,15 +803,10 @@ impl Busy {
         })
     }
 
-    /// Whether every socket is the project folder `dir`'s own (its server, by
-    /// [`crate::ops::owner::judge`]): nothing to warn about.
-    pub fn only_in(&self, dir: Option<&Path>) -> bool {
-        dir.is_some_and(|dir| {
-            !self.holders.is_empty()
-                && self.holders.iter().all(|(s, _)| {
-                    crate::ops::owner::judge(s, Some(dir)) == crate::ops::owner::Verdict::Owned
-                })
-        })
+    /// The project folder `dir`'s own server, when every socket is its own (by
+    /// [`crate::ops::owner::judge`]): no squatter, nothing to move.
+    pub fn running(&self, dir: Option<&Path>) -> Option<crate::ops::owner::Running> {
+        crate::ops::owner::Running::of(self.holders.iter().map(|(s, _)| s), dir)
     }
 }
 

@@ -11,6 +11,7 @@ use crate::error::{Error, Input, Result};
 use crate::model::types::Proto;
 use crate::ops::checkout::{self, Yielded};
 use crate::ops::claim::{self, Busy, ClaimOutcome, ClaimRequest};
+use crate::ops::owner::Running;
 use crate::policy::Policy;
 use crate::project::Project;
 use crate::store::registry::{Claim, Store};
@@ -46,6 +47,14 @@ pub enum Run {
     /// The claim existed and something listens on its port: a server started on it would only
     /// fail later, so nothing is run.
     Busy(Busy),
+    /// The claim existed and the project's own server (by [`crate::ops::owner::judge`])
+    /// already listens on its port: a second one would only fail to bind, so nothing is run.
+    Running {
+        /// The port.
+        port: u16,
+        /// The server.
+        server: Running,
+    },
     /// The command, filled in, and its variables.
     Ready {
         /// The `[env]` values that have no value now, each with why.
@@ -135,11 +144,18 @@ pub fn exec(
     // Refuse before running: a server started on a port another process holds only fails
     // later with "address in use".
     if let Some(busy) = Busy::find(&outcome) {
+        let run = match busy.running(project.path.as_deref()) {
+            Some(server) => Run::Running {
+                port: busy.port,
+                server,
+            },
+            None => Run::Busy(busy),
+        };
         return Ok(Exec::Claimed(Box::new(ExecReport {
             withheld,
             outcome,
             yielded,
-            run: Run::Busy(busy),
+            run,
         })));
     }
     let mut names = shown.env_names();

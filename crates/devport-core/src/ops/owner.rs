@@ -289,6 +289,45 @@ fn container_verdict(c: &Container, project: Option<&Path>) -> Verdict {
     }
 }
 
+/// A project's own server on a port: the processes holding its sockets, every one of which
+/// [`judge`] finds the project's. Serialized in `check --json` as `running`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct Running {
+    /// Each process holding the sockets, `pid 1670 (node)`, in pid order (unescaped: show it
+    /// through `output::clean`).
+    pub holders: Vec<String>,
+    /// When the earliest of them started, where the OS tells.
+    pub since: Option<jiff::Timestamp>,
+}
+
+impl Running {
+    /// The project folder `project`'s own server on `sockets`: `Some` when there is a socket,
+    /// every one has a visible holder, and [`judge`] finds each the project's. Another user's,
+    /// another folder's or an unseen process is never one, and neither is a socket judged
+    /// without a project.
+    pub fn of<'a>(
+        sockets: impl IntoIterator<Item = &'a Socket>,
+        project: Option<&Path>,
+    ) -> Option<Running> {
+        let project = project?;
+        let mut holders: Vec<&Holder> = Vec::new();
+        for s in sockets {
+            if s.holders.is_empty() || judge(s, Some(project)) != Verdict::Owned {
+                return None;
+            }
+            holders.extend(&s.holders);
+        }
+        holders.sort_by_key(|h| h.pid);
+        holders.dedup_by_key(|h| h.pid);
+        let since = holders.iter().filter_map(|h| process::started(h.pid)).min();
+        (!holders.is_empty()).then(|| Running {
+            holders: holders.iter().map(|h| h.label()).collect(),
+            since,
+        })
+    }
+}
+
 /// Whether a container forwarder running as `uid` may speak for a socket: only one of root's
 /// (rootful Docker) or of the user running devport (rootless Docker), never one of another
 /// user, whatever it is called and whatever its arguments say.
@@ -426,6 +465,32 @@ mod tests {
             folder,
         );
         assert_eq!(v, Verdict::Owned);
+    }
+
+    /// This test process, working in the crate's folder, is that folder's own server and no
+    /// other folder's; a socket with no visible holder, or judged without a project, is none.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn running_is_a_projects_own_server_and_nothing_else() {
+        let me = std::process::id();
+        let mine = Socket {
+            uid: process::current_uid(),
+            ..socket(None, vec![holder(me, process::current_uid())])
+        };
+        let here = std::fs::canonicalize(env!("CARGO_MANIFEST_DIR")).expect("crate folder");
+        let running = Running::of([&mine], Some(&here)).expect("its own server");
+        assert_eq!(running.holders, [format!("pid {me} (p{me})")]);
+        assert!(running.since.is_some_and(|t| t <= jiff::Timestamp::now()));
+        assert_eq!(
+            Running::of([&mine], Some(Path::new("/nonexistent/shop"))),
+            None
+        );
+        assert_eq!(Running::of([&mine], None), None);
+        assert_eq!(
+            Running::of([&socket(process::current_uid(), vec![])], Some(&here)),
+            None
+        );
+        assert_eq!(Running::of(std::iter::empty(), Some(&here)), None);
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! `os/platform/` (one file per OS), re-exported here.
 
 pub use crate::os::platform::this::{
-    cmdline, current_dir, current_uid, folder, name, parent_pid, pids, short_lived, start_time, uid,
+    cmdline, current_dir, current_uid, folder, name, parent_pid, pids, short_lived, start_time,
+    started, uid,
 };
 // Linux only: the descriptors of a process (`/proc/PID/fd`) name its sockets.
 #[cfg(target_os = "linux")]

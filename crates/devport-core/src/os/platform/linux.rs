@@ -55,6 +55,20 @@ pub fn start_time(pid: u32) -> Option<u64> {
     stat_field(&read_stat(pid)?, STAT_START_TIME)
 }
 
+/// When process `pid` started by the wall clock: its start in clock ticks after boot (field 22
+/// of `/proc/PID/stat`) added to the boot time (`btime` in `/proc/stat`); `None` when either
+/// cannot be read.
+pub fn started(pid: u32) -> Option<jiff::Timestamp> {
+    let ticks = start_time(pid)?;
+    let boot: i64 = read_proc_text("/proc/stat")?
+        .lines()
+        .find_map(|line| line.strip_prefix("btime ")?.trim().parse().ok())?;
+    let hz = rustix::param::clock_ticks_per_second().max(1);
+    let seconds = boot.checked_add(i64::try_from(ticks / hz).ok()?)?;
+    let nanos = i32::try_from((ticks % hz) * 1_000_000_000 / hz).ok()?;
+    jiff::Timestamp::new(seconds, nanos).ok()
+}
+
 /// Field 4 of `/proc/PID/stat`: the parent's pid.
 const STAT_PARENT: usize = 4;
 /// Field 22 of `/proc/PID/stat`: the start time, in clock ticks since boot.
@@ -329,6 +343,28 @@ pub fn socket_inode(target: &std::path::Path) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A child started now started now by the wall clock (to a clock tick and a second of
+    /// boot-time rounding), not at boot or in the future.
+    #[test]
+    fn a_process_started_by_the_wall_clock() {
+        let before = jiff::Timestamp::now();
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .expect("spawn sleep");
+        let started = started(child.id());
+        let after = jiff::Timestamp::now();
+        let _ = child.kill();
+        let _ = child.wait();
+        let started = started.expect("the child's start");
+        let slack = jiff::SignedDuration::from_secs(2);
+        assert!(
+            started >= before - slack && started <= after + slack,
+            "{before} <= {started} <= {after}"
+        );
+        assert_eq!(super::started(u32::MAX), None);
+    }
 
     #[test]
     fn proc_locks_match_device_and_inode() {

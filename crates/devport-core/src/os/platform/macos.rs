@@ -10,6 +10,11 @@ pub fn start_time(pid: u32) -> Option<u64> {
     crate::os::macos::bsd_info(pid).map(|(start, _)| start)
 }
 
+/// When process `pid` started by the wall clock (macOS: `proc_pidinfo`'s start), or `None`.
+pub fn started(pid: u32) -> Option<jiff::Timestamp> {
+    jiff::Timestamp::from_microsecond(i64::try_from(start_time(pid)?).ok()?).ok()
+}
+
 /// The user id that owns process `pid` (macOS: from `proc_pidinfo`).
 pub fn uid(pid: u32) -> Option<u32> {
     crate::os::macos::bsd_info(pid).map(|(_, uid)| uid)

@@ -19,6 +19,12 @@ pub fn start_time(pid: u32) -> Option<u64> {
     Some(crate::model::types::fnv1a(text.as_bytes()))
 }
 
+/// When process `pid` started by the wall clock: not read on these systems (`ps -o lstart=`
+/// is local text in a format that varies).
+pub fn started(_pid: u32) -> Option<jiff::Timestamp> {
+    None
+}
+
 /// The user id that owns process `pid`, from `ps -o uid=`.
 pub fn uid(pid: u32) -> Option<u32> {
     let out = std::process::Command::new("ps")

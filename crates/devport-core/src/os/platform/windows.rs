@@ -56,6 +56,17 @@ pub fn start_time(pid: u32) -> Option<u64> {
     crate::os::winapi::process_creation_time(pid)
 }
 
+/// When process `pid` started by the wall clock (its creation time, in 100 ns units since
+/// 1601-01-01), or `None`.
+pub fn started(pid: u32) -> Option<jiff::Timestamp> {
+    /// Seconds from 1601-01-01 to 1970-01-01.
+    const EPOCH_1601: i64 = 11_644_473_600;
+    let ticks = start_time(pid)?;
+    let seconds = i64::try_from(ticks / 10_000_000).ok()? - EPOCH_1601;
+    let nanos = i32::try_from(ticks % 10_000_000).ok()? * 100;
+    jiff::Timestamp::new(seconds, nanos).ok()
+}
+
 /// The pid of this process's parent (Windows: from a Toolhelp process snapshot; `None` when
 /// there is none).
 pub fn parent_pid() -> Option<u32> {
