@@ -44,7 +44,7 @@
 //! let outcome = store.claim(&request)?;
 //! println!("web gets ports {}", outcome.claim.ports());
 //! for claim in store.claims()? {
-//!     println!("{} {}", claim.label(), claim.port);
+//!     println!("{} {}", claim.label(), claim.ports());
 //! }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

@@ -58,7 +58,7 @@ impl Store {
     /// assert!(web.new);
     /// // The same request again gets the same port.
     /// let again = store.claim(&ClaimRequest::new(&project, "web"))?;
-    /// assert_eq!((again.new, again.claim.port), (false, web.claim.port));
+    /// assert_eq!((again.new, again.claim.ports()), (false, web.claim.ports()));
     /// // Another shape is refused, saying what was asked for.
     /// match store.claim(&ClaimRequest::new(&project, "web").count(2)) {
     ///     Err(Error::ClaimDiffers { wanted: Wanted::Count(2), .. }) => {}
@@ -80,9 +80,9 @@ impl Store {
     /// use devport_core::{ClaimRequest, Project, ReleaseTarget};
     ///
     /// let project = Project::global();
-    /// let port = store.claim(&ClaimRequest::new(&project, "web"))?.claim.port;
+    /// let port = store.claim(&ClaimRequest::new(&project, "web"))?.claim.block.port;
     /// let removed = store.release(&ReleaseTarget::Services(&project, &["web".to_string()]))?;
-    /// assert_eq!(removed[0].port, port);
+    /// assert_eq!(removed[0].block.port, port);
     /// assert!(store.release(&ReleaseTarget::Port(port))?.is_empty());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -117,7 +117,7 @@ impl Store {
     /// # let store = devport_core::Store::new(dir.path().join("registry.json"), std::time::Duration::from_secs(5));
     /// use devport_core::{ClaimRequest, Project, Reason};
     ///
-    /// let port = store.claim(&ClaimRequest::new(&Project::global(), "web"))?.claim.port;
+    /// let port = store.claim(&ClaimRequest::new(&Project::global(), "web"))?.claim.block.port;
     /// let report = store.check(port)?;
     /// assert!(!report.usable);
     /// assert!(report.reasons.contains(&Reason::Claimed));
@@ -168,7 +168,7 @@ impl Store {
     ///
     /// // A lease for this process that outlives its guard, as `devport lease` makes.
     /// let kept = store.lease(&LeaseOptions::new().count(2))?.keep();
-    /// let removed = store.release_lease(kept.port + 1)?;
+    /// let removed = store.release_lease(kept.block.port + 1)?;
     /// assert_eq!(removed, [kept]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
