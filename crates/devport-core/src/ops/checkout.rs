@@ -26,8 +26,8 @@ pub struct Yielded {
     pub service: String,
     /// The port the manifest gives (`port` or `prefer`).
     pub port: u16,
-    /// The main checkout's project folder, when it is known (the main worktree's, or the
-    /// sibling's that holds the port).
+    /// The main checkout's project folder, when it is known: the sibling's that holds the
+    /// port, else (for a linked worktree) the main worktree's.
     pub main: Option<PathBuf>,
     /// This checkout's name (see [`Project::checkout_name`]).
     pub checkout: String,
@@ -52,26 +52,28 @@ pub fn manifest_choice(
         return (choice, None, None);
     }
     let block = PortRange::block(port, spec.count.unwrap_or(1));
+    // The sibling that holds the port by this rule, if one does: a linked worktree that took
+    // the port with `--port` is no main checkout, and the conflict stays one.
+    let holder = block
+        .and_then(|block| {
+            reg.claims.iter().find(|c| {
+                c.project == project.name
+                    && c.project_path != project.path
+                    && c.ports().overlaps(block)
+                    && c.project_path
+                        .as_deref()
+                        .is_some_and(|p| Checkout::of(p) == Checkout::Main)
+            })
+        })
+        .and_then(|sibling| sibling.project_path.clone());
     let main = match &project.checkout {
-        Checkout::Linked { main, .. } => main.clone(),
-        Checkout::Main => {
-            // Only a sibling that may hold it by this rule: a linked worktree that took the
-            // port with `--port` is no main checkout, and the conflict stays one.
-            let holder = block.and_then(|block| {
-                reg.claims.iter().find(|c| {
-                    c.project == project.name
-                        && c.project_path != project.path
-                        && c.ports().overlaps(block)
-                        && c.project_path
-                            .as_deref()
-                            .is_some_and(|p| Checkout::of(p) == Checkout::Main)
-                })
-            });
-            match holder {
-                Some(sibling) => sibling.project_path.clone(),
-                None => return (choice, None, None),
-            }
-        }
+        // A linked worktree names the checkout that holds the port (a clone may have taken it
+        // before the main worktree claimed), else its main worktree.
+        Checkout::Linked { main, .. } => holder.or_else(|| main.clone()),
+        Checkout::Main => match holder {
+            Some(sibling) => Some(sibling),
+            None => return (choice, None, None),
+        },
     };
     let yielded = Yielded {
         service: service.to_string(),
@@ -190,5 +192,17 @@ mod tests {
             manifest_choice(&main, &reg, "db", &db.services["db"]).0,
             PortChoice::Exact(free)
         );
+        // A worktree of the clone names the checkout that holds the port, not its own main
+        // worktree (which does not hold it).
+        let clone_worktree = Project {
+            checkout: Checkout::Linked {
+                id: "fix".into(),
+                main: clone.path.clone(),
+            },
+            path: clone.path.as_ref().map(|p| p.join("fix")),
+            ..clone.clone()
+        };
+        let (_, _, y) = manifest_choice(&clone_worktree, &reg, "db", &db.services["db"]);
+        assert_eq!(y.and_then(|y| y.main), main.path.clone());
     }
 }
