@@ -11,9 +11,9 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::support::{World, stderr, web_and_db};
+use crate::support::{World, stderr, stdout, web_and_db};
 #[cfg(unix)]
-use crate::support::{chmod, chown, stdout, ten_claims};
+use crate::support::{chmod, chown, ten_claims};
 
 /// A file's bytes (empty for a folder), owner, group and mode.
 #[cfg(unix)]
@@ -622,26 +622,47 @@ fn unknown_keys_survive_every_write() {
     assert_eq!(labelled.len(), 1, "{after}");
 }
 
+/// A claim devport never writes — a port past 65535, a service name outside the rules `claim`
+/// holds names to (it would reach shell completions and the commands `doctor` suggests) — makes
+/// the registry invalid for every command alike, the lookup of an existing claim included, and
+/// nothing is rewritten; a completion offers no service from it.
 #[test]
-fn every_command_agrees_a_claim_with_port_70000_is_invalid() {
-    let w = web_and_db();
-    let mut value = w.registry_json();
-    value["claims"][1]["port"] = 70000.into();
-    let text = serde_json::to_string_pretty(&value).expect("json");
-    w.file(w.registry(), &text);
-    // The claim of an existing, valid service does not answer from an invalid registry.
-    refused_by_every(
-        &w,
-        &[
-            &["claim", "web"],
-            &["claim", "db"],
-            &["list"],
-            &["env"],
-            &["claim", "new"],
-        ],
-        "is not valid at line",
-    );
-    assert_eq!(w.registry_bytes(), text.as_bytes());
+fn every_command_agrees_a_claim_devport_never_writes_is_invalid() {
+    for (key, bad) in [
+        ("port", Value::from(70000)),
+        ("service", "x$(touch pwned)".into()),
+        ("service", "".into()),
+    ] {
+        let w = web_and_db();
+        let mut value = w.registry_json();
+        value["claims"][1][key] = bad.clone();
+        let text = serde_json::to_string_pretty(&value).expect("json");
+        w.file(w.registry(), &text);
+        refused_by_every(
+            &w,
+            &[
+                &["claim", "web"],
+                &["claim", "db"],
+                &["list"],
+                &["env"],
+                &["claim", "new"],
+            ],
+            "is not valid at line",
+        );
+        assert_eq!(w.registry_bytes(), text.as_bytes(), "{key} = {bad}");
+        let offered = w
+            .cmd(&["--", "devport", "kill", ""])
+            .env("DEVPORT_COMPLETE", "fish")
+            .assert()
+            .success()
+            .get_output()
+            .clone();
+        let offered = stdout(&offered);
+        assert!(
+            offered.lines().all(|line| line.starts_with("--")),
+            "only options are offered, no service: {key} = {bad}: {offered}"
+        );
+    }
 }
 
 #[test]

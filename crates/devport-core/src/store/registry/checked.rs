@@ -10,6 +10,7 @@ use jiff::Timestamp;
 use serde::de::{self, Deserialize as _, Deserializer, Error as _, MapAccess, Visitor};
 
 use super::{ClaimOf, Extra, PortBlock};
+use crate::model::input::service_name_problem;
 use crate::model::types::Proto;
 
 use crate::model::types::MAX_COUNT;
@@ -136,12 +137,27 @@ fn once<T, E: de::Error>(slot: &mut Option<T>, value: T, name: &'static str) -> 
     Ok(())
 }
 
+/// A claim's service name, under the rules `claim` holds it to (a name devport never writes is
+/// a hand edit): it reaches shell completions and the commands `doctor` suggests, so a name
+/// such as `x;touch f` is refused with the registry, not passed on.
+struct Service<S>(S);
+
+impl<'de, S: de::Deserialize<'de> + AsRef<str>> de::Deserialize<'de> for Service<S> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = S::deserialize(d)?;
+        match service_name_problem(name.as_ref(), "service name", "empty service name") {
+            None => Ok(Service(name)),
+            Some(problem) => Err(D::Error::custom(problem)),
+        }
+    }
+}
+
 /// The visitor of [`ClaimOf`]'s `Deserialize`.
 pub struct ClaimVisitor<S, P, T>(pub PhantomData<(S, P, T)>);
 
 impl<'de, S, P, T> Visitor<'de> for ClaimVisitor<S, P, T>
 where
-    S: de::Deserialize<'de>,
+    S: de::Deserialize<'de> + AsRef<str>,
     P: de::Deserialize<'de>,
     T: ClaimTime<'de>,
 {
@@ -166,7 +182,7 @@ where
             match key.0.as_ref() {
                 "project" => once(&mut project, map.next_value()?, "project")?,
                 "project_path" => once(&mut project_path, map.next_value()?, "project_path")?,
-                "service" => once(&mut service, map.next_value()?, "service")?,
+                "service" => once(&mut service, map.next_value::<Service<S>>()?.0, "service")?,
                 "port" => once(&mut port, map.next_value::<Port>()?.0, "port")?,
                 "count" => once(&mut count, map.next_value::<Count>()?.0, "count")?,
                 "proto" => once(&mut proto, map.next_value::<Proto>()?, "proto")?,

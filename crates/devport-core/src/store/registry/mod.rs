@@ -33,7 +33,7 @@ pub const VERSION: u32 = 1;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename = "Registry")] // "expected struct Registry", as errors have always said
 #[serde(bound(
-    deserialize = "S: Deserialize<'de>, P: Deserialize<'de>, T: checked::ClaimTime<'de>"
+    deserialize = "S: Deserialize<'de> + AsRef<str>, P: Deserialize<'de>, T: checked::ClaimTime<'de>"
 ))]
 pub struct RegistryOf<S, P, T = Timestamp> {
     /// Format version; a newer one is refused, never rewritten.
@@ -101,7 +101,7 @@ pub struct ClaimOf<S, P, T = Timestamp> {
 /// keys read as the JSON values they are kept as.
 impl<'de, S, P, T> Deserialize<'de> for ClaimOf<S, P, T>
 where
-    S: Deserialize<'de>,
+    S: Deserialize<'de> + AsRef<str>,
     P: Deserialize<'de>,
     T: checked::ClaimTime<'de>,
 {
