@@ -70,7 +70,10 @@ fn host_names<'c>(claims: &[&'c Claim], all: &[Claim]) -> Vec<(&'c Claim, String
             Some(name) => format!("{name}.{project}"),
             None => project,
         };
-        let plain: Vec<String> = mine.iter().map(|&i| dns_label(&tcp[i].service)).collect();
+        let plain: Vec<String> = mine
+            .iter()
+            .map(|&i| service_label(&tcp[i].service))
+            .collect();
         let rank: Vec<(jiff::Timestamp, &str)> = mine
             .iter()
             .map(|&i| (tcp[i].created, tcp[i].service.as_str()))
@@ -80,6 +83,19 @@ fn host_names<'c>(claims: &[&'c Claim], all: &[Claim]) -> Vec<(&'c Claim, String
         }
     }
     tcp.into_iter().zip(hosts).collect()
+}
+
+/// A service's label: its [`dns_label`], with `s-` before one of digits only. A block's Nth port
+/// is `N.SERVICE.SITE`, which has as many labels as another checkout's
+/// `SERVICE.CHECKOUT.PROJECT`; as no service label is a number, the two never meet (a service
+/// `1` in a checkout named `grpc` beside the main checkout's block `grpc`).
+fn service_label(service: &str) -> String {
+    let label = dns_label(service);
+    if label.bytes().all(|b| b.is_ascii_digit()) {
+        format!("s-{label}")
+    } else {
+        label
+    }
 }
 
 /// The label of global claims' project.
@@ -167,8 +183,9 @@ mod tests {
 
     /// Checkouts of one project (three folders named `shop`, and a project whose name makes
     /// the same label), services whose names make one label, blocks, global claims and a
-    /// project named `global`: no two routes share a host, the oldest checkout has the plain
-    /// name, the others their folder's name made unique by age, and no name has a hash.
+    /// project named `global`, a block beside a numeric service of another checkout: no two
+    /// routes share a host, the oldest checkout has the plain name, the others their folder's
+    /// name made unique by age, and no name has a hash.
     #[test]
     fn routes_never_share_a_host() {
         let claim = |project: &str, path: Option<&str>, service: &str, port, count, age| Claim {
@@ -195,6 +212,10 @@ mod tests {
             claim("cart", Some("/nowhere/c/x"), "w.e.b", 3012, 1, 3),
             claim("global", None, "web", 3020, 1, 1),
             claim("global", Some("/nowhere/global"), "web", 3021, 1, 1),
+            // The main checkout's block `grpc` (1.grpc.dns) and a service `1` in a checkout
+            // named `grpc`.
+            claim("dns", Some("/nowhere/dns"), "grpc", 3030, 2, 1),
+            claim("dns", Some("/nowhere/wt/grpc"), "1", 3032, 1, 2),
         ];
         let refs: Vec<&Claim> = claims.iter().collect();
         let routes = routes(&refs, &claims);
@@ -212,6 +233,8 @@ mod tests {
             ("w-e-b.cart.localhost", 3012),
             ("web.global.localhost", 3020),
             ("web.main.global.localhost", 3021),
+            ("1.grpc.dns.localhost", 3031),
+            ("s-1.grpc.dns.localhost", 3032),
         ] {
             assert_eq!(hosts.get(host), Some(&port), "{host}: {hosts:#?}");
         }
