@@ -667,6 +667,25 @@ fn a_committed_link_does_not_choose_what_is_written() {
     write(&["env", "--format", "dotenv", "--write", ".env"]);
     write(&["up", "--write-env", ".env"]);
     write(&["export", "caddy", "--write", ".env"]);
+    // A committed link to a folder out of the project does not choose where a file goes
+    // either; one to a folder inside it does.
+    std::os::unix::fs::symlink("../home", shop.join("out")).expect("symlink");
+    std::fs::create_dir(shop.join("config")).expect("mkdir");
+    std::os::unix::fs::symlink("config", shop.join("in")).expect("symlink");
+    for args in [
+        &["env", "--format", "dotenv", "--write", "out/.env"][..],
+        &["up", "--write", "out/.env"],
+        &["export", "caddy", "--write", "out/Caddyfile"],
+    ] {
+        let err = stderr(&w.fails_in(&shop, args, 3));
+        assert!(
+            err.contains("through a symlink") && err.contains("name the real path"),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(!home.join(".env").exists() && !home.join("Caddyfile").exists());
+    w.ok_at(&shop, &["env", "--format", "dotenv", "--write", "in/.env"]);
+    assert!(shop.join("config/.env").is_file());
     // A man page that is a link out of the named folder.
     let pages = shop.join("man1");
     std::fs::create_dir(&pages).expect("mkdir");

@@ -948,7 +948,10 @@ pub fn open_replaceable(path: &Path, what: &'static str, within: &Path) -> Resul
             });
         }
     }
-    let target = replaced_file(path, within, refuse)?;
+    let target = replaced_file(path, within, &refuse)?;
+    if let Some(why) = steered_folder(&target, within) {
+        return Err(refuse(why));
+    }
     let untrusted = untrusted(path)
         .map(|why| match target.as_path() {
             real if real == path => why,
@@ -1005,7 +1008,7 @@ pub fn open_replaceable(path: &Path, what: &'static str, within: &Path) -> Resul
 
 /// The file a write of `path` replaces: `path`, or a symlink's target when that lies inside
 /// `within` (see [`open_replaceable`]); a link out of it is refused with `refuse`'s error.
-fn replaced_file(path: &Path, within: &Path, refuse: impl Fn(String) -> Error) -> Result<PathBuf> {
+fn replaced_file(path: &Path, within: &Path, refuse: &impl Fn(String) -> Error) -> Result<PathBuf> {
     let Ok(meta) = std::fs::symlink_metadata(path) else {
         return Ok(path.to_path_buf());
     };
@@ -1030,6 +1033,41 @@ fn replaced_file(path: &Path, within: &Path, refuse: impl Fn(String) -> Error) -
         real.display(),
         within.display()
     )))
+}
+
+/// Why writing `path` would go out of the folder `within` through a symlinked folder inside it
+/// (`sub/.env` where `sub` is a committed link to `../other`), if it would: the rule
+/// [`replaced_file`] holds a linked file to, for the folders on the way. The path is read as
+/// written (`..` taken away by its words, not by links): a path that never enters `within`, or
+/// whose folder really is inside it, is the user's own choice.
+fn steered_folder(path: &Path, within: &Path) -> Option<String> {
+    let mut written = PathBuf::new();
+    for part in std::path::absolute(path).ok()?.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                written.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => written.push(other),
+        }
+    }
+    let folder = written.parent()?;
+    let inside = dunce::canonicalize(within).ok()?;
+    let real = dunce::canonicalize(folder).ok()?;
+    if real.starts_with(&inside) {
+        return None;
+    }
+    let entered = folder
+        .ancestors()
+        .skip(1)
+        .find(|a| dunce::canonicalize(a).is_ok_and(|r| r.starts_with(&inside)))?;
+    Some(format!(
+        "its folder {} is reached through a symlink below {} and is really {}, outside {}, so the link (which anyone with commit access could have made) does not choose where it is written; name the real path with --write TARGET, or remove the link",
+        folder.display(),
+        entered.display(),
+        real.display(),
+        within.display()
+    ))
 }
 
 /// How many names the regular file at `path` has, when it has more than one.
