@@ -49,9 +49,10 @@ pub enum Checkout {
 
 impl Checkout {
     /// The checkout of the project folder `root` (canonical): the first `.git` at or above it
-    /// that this user owns decides. Only a `.git` file naming `<common>/worktrees/<id>` makes
-    /// a linked worktree; anything unreadable or unusual is the main checkout, so a folder
-    /// never loses its pinned ports to a guess.
+    /// that this user owns decides. Only a `.git` file naming `<common>/worktrees/<id>`, a
+    /// folder with git's `commondir` file, of a repository that is not bare, makes a linked
+    /// worktree; anything unreadable or unusual is the main checkout, so a folder never loses
+    /// its pinned ports to a guess.
     pub fn of(root: &Path) -> Checkout {
         root.ancestors()
             .map(|dir| (dir, dir.join(".git")))
@@ -72,23 +73,29 @@ impl Checkout {
         let target = text.lines().next()?.strip_prefix("gitdir:")?.trim();
         let target = top.join(target);
         let worktrees = target.parent()?;
-        if worktrees.file_name()? != "worktrees" {
+        // Git's own mark of a linked worktree's folder is its `commondir` file (a clone made
+        // with `--separate-git-dir` into a folder named `worktrees` has none).
+        if worktrees.file_name()? != "worktrees"
+            || !std::fs::symlink_metadata(target.join("commondir")).is_ok_and(|m| m.is_file())
+        {
             return None;
         }
         let id = target.file_name()?.to_str()?.to_string();
         let common = worktrees.parent()?;
-        let main = (common.file_name()? == ".git")
-            .then(|| common.parent())
-            .flatten()
-            .and_then(|main| {
-                let inside = root.strip_prefix(top).ok()?;
-                // `join("")` would add a trailing separator.
-                Some(if inside.as_os_str().is_empty() {
-                    main.to_path_buf()
-                } else {
-                    main.join(inside)
-                })
-            });
+        // A worktree of a bare repository (`app.git/worktrees/<id>`) has no main worktree to
+        // leave a pinned port to: it counts as a checkout of its own, as a clone does.
+        if common.file_name()? != ".git" {
+            return None;
+        }
+        let main = common.parent().and_then(|main| {
+            let inside = root.strip_prefix(top).ok()?;
+            // `join("")` would add a trailing separator.
+            Some(if inside.as_os_str().is_empty() {
+                main.to_path_buf()
+            } else {
+                main.join(inside)
+            })
+        });
         Some(Checkout::Linked { id, main })
     }
 
@@ -1066,6 +1073,7 @@ mod tests {
         let root = dunce::canonicalize(dir.path()).expect("canonical");
         let main = root.join("app");
         std::fs::create_dir_all(main.join(".git/worktrees/feature-x")).expect("main");
+        std::fs::write(main.join(".git/worktrees/feature-x/commondir"), "../..\n").expect("mark");
         std::fs::create_dir_all(main.join("web")).expect("main/web");
         let wt = root.join("feature-x");
         std::fs::create_dir_all(wt.join("web")).expect("worktree");
@@ -1096,6 +1104,33 @@ mod tests {
         std::fs::create_dir_all(&sub).expect("submodule");
         std::fs::write(sub.join(".git"), "gitdir: ../app/.git/modules/sub\n").expect(".git");
         assert_eq!(Checkout::of(&sub), Checkout::Main);
+        // A clone whose git folder was put in a folder named `worktrees` (no `commondir`), and
+        // a worktree of a bare repository: checkouts of their own.
+        let separate = root.join("separate");
+        std::fs::create_dir_all(root.join("gitdirs/worktrees/separate")).expect("git dir");
+        std::fs::create_dir_all(&separate).expect("clone");
+        std::fs::write(
+            separate.join(".git"),
+            format!(
+                "gitdir: {}\n",
+                root.join("gitdirs/worktrees/separate").display()
+            ),
+        )
+        .expect(".git");
+        assert_eq!(Checkout::of(&separate), Checkout::Main);
+        let bare_wt = root.join("bare-wt");
+        std::fs::create_dir_all(root.join("app.git/worktrees/bare-wt")).expect("bare");
+        std::fs::write(root.join("app.git/worktrees/bare-wt/commondir"), "../..\n").expect("mark");
+        std::fs::create_dir_all(&bare_wt).expect("worktree");
+        std::fs::write(
+            bare_wt.join(".git"),
+            format!(
+                "gitdir: {}\n",
+                root.join("app.git/worktrees/bare-wt").display()
+            ),
+        )
+        .expect(".git");
+        assert_eq!(Checkout::of(&bare_wt), Checkout::Main);
     }
 
     /// Names of checkouts: the oldest folder that is not a linked worktree is `main` (an
@@ -1107,6 +1142,7 @@ mod tests {
         let root = dunce::canonicalize(dir.path()).expect("canonical");
         let main = root.join("app");
         std::fs::create_dir_all(main.join(".git/worktrees/login")).expect("main");
+        std::fs::write(main.join(".git/worktrees/login/commondir"), "../..\n").expect("mark");
         let wt = root.join("wt-folder");
         std::fs::create_dir_all(&wt).expect("worktree");
         std::fs::write(
