@@ -62,10 +62,17 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> Result<Outcome> {
             |project| ctx.write_folder(project),
         );
         let file = devport_core::os::fsutil::open_replaceable(path, "output file", &within)?;
-        if file.existing() != Some(text.as_bytes()) {
+        // The same words as `env --write`: nothing changed says so.
+        output::note(&if file.existing() == Some(text.as_bytes()) {
+            format!(
+                "{} is up to date ({} name(s), unchanged)",
+                path.display(),
+                routes.len()
+            )
+        } else {
             file.write(text.as_bytes())?;
-        }
-        output::note(&format!("{} name(s) in {}", routes.len(), path.display()));
+            format!("{} name(s) in {}", routes.len(), path.display())
+        });
     }
     if ctx.json {
         output::json(&routes)?;

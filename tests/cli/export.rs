@@ -120,7 +120,7 @@ fn export_all_names_two_checkouts_of_one_project_apart_and_writes_atomically() {
     );
     let out = w.dir.path().join("proxy.yml");
     let out_arg = out.to_str().expect("utf-8 path");
-    let run = || {
+    let run = |said: &str| {
         let o = w
             .cmd_in(&first, &["export", "traefik", "--all", "--write", out_arg])
             .assert()
@@ -128,9 +128,9 @@ fn export_all_names_two_checkouts_of_one_project_apart_and_writes_atomically() {
             .get_output()
             .clone();
         assert!(stdout(&o).is_empty());
-        assert_eq!(stderr(&o), format!("devport: 8 name(s) in {out_arg}"));
+        assert_eq!(stderr(&o), said);
     };
-    run();
+    run(&format!("devport: 8 name(s) in {out_arg}"));
     let text = std::fs::read_to_string(&out).expect("written");
     let doc: serde_json::Value = serde_yaml_ng::from_str(&text).expect("parses");
     let url = |host: &str| {
@@ -153,7 +153,9 @@ fn export_all_names_two_checkouts_of_one_project_apart_and_writes_atomically() {
     );
     // The same names every time, from either checkout; an unchanged file is not rewritten.
     let planted = crate::support::plant_old_mtime(&out);
-    run();
+    run(&format!(
+        "devport: {out_arg} is up to date (8 name(s), unchanged)"
+    ));
     assert_eq!(std::fs::read_to_string(&out).expect("read"), text);
     assert_eq!(
         crate::support::mtime(&out),
