@@ -480,3 +480,65 @@ fn the_projects_own_server_is_already_running_not_a_conflict() {
     }
     assert_eq!(claim, up, "claim and up warn alike");
 }
+
+/// A folder inside the project that is a project root of its own is not the project's: a
+/// checkout (the `.git` file `git worktree add .worktrees/feat` writes) or a sub-project with
+/// its own `devport.toml`. Its server on the project's claimed port is a conflict for `exec`
+/// (not "already running"), `check`, `audit`, `wait --owned` and `kill` (which stops nothing);
+/// a plain subfolder's server stays the project's own.
+#[test]
+fn a_nested_checkout_or_project_is_not_the_projects() {
+    let w = World::new();
+    let dir = std::fs::canonicalize(w.project("mall")).expect("canonical");
+    let p = crate::support::port(&w.ok_at(&dir, &["claim", "web"]));
+    let feat = w.dir(dir.join(".worktrees/feat"));
+    w.file(
+        feat.join(".git"),
+        format!("gitdir: {}\n", dir.join(".git/worktrees/feat").display()),
+    );
+    let admin = w.dir(dir.join("packages/admin"));
+    w.manifest(&admin, "[services.admin]\n");
+    for (root, works_in) in [(&feat, feat.clone()), (&admin, w.dir(admin.join("src")))] {
+        let mut server = crate::support::listener(&works_in, p, false);
+        let pid = server.0.id();
+        let exec = stderr(&w.fails_in(&dir, &["exec", "web", "--", "true"], 1));
+        assert!(
+            exec.contains(&format!("web's port {p} is in use by pid {pid}"))
+                && !exec.contains("already running"),
+            "{exec}"
+        );
+        let check = json_of(&w.fails_in(&dir, &["check", &p.to_string(), "--json"], 1));
+        assert_eq!(check[0]["finding"], "conflict", "{check}");
+        assert_eq!(check[0]["running"], Value::Null, "{check}");
+        let (row, code) = audit_row(&w, &dir, p);
+        assert_eq!((row["finding"].as_str(), code), (Some("conflict"), Some(1)));
+        let said = format!(
+            "pid {pid} (python3) works in {}, which belongs to the checkout or project {} (a .git or devport.toml of its own), not to {}",
+            works_in.display(),
+            root.display(),
+            dir.display()
+        );
+        let wait = stderr(&w.fails_in(&dir, &["wait", "web", "--owned", "--timeout", "1s"], 1));
+        assert!(wait.contains(&said), "{wait}");
+        let kill = stderr(&w.fails_in(&dir, &["kill", "web", "--timeout", "1s"], 1));
+        assert!(
+            kill.contains(&said) && kill.contains("nothing was stopped"),
+            "{kill}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(running(pid), "kill stopped the nested project's server");
+        server.kill();
+    }
+
+    // A plain subfolder (no .git, no devport.toml) is the project's own.
+    let mut server = crate::support::listener(&w.dir(dir.join("packages/shop")), p, false);
+    let exec = stderr(&w.fails_in(&dir, &["exec", "web", "--", "true"], 4));
+    assert!(exec.contains("already running"), "{exec}");
+    w.ok_at(&dir, &["wait", "web", "--owned", "--timeout", "5s"]);
+    let text = w.ok_at(&dir, &["kill", "web"]);
+    assert!(
+        text.starts_with(&format!("stopped pid {}", server.0.id())),
+        "{text}"
+    );
+    assert!(crate::support::exit_of(&mut server, Duration::from_secs(10)).is_some());
+}
