@@ -542,3 +542,56 @@ fn a_nested_checkout_or_project_is_not_the_projects() {
     );
     assert!(crate::support::exit_of(&mut server, Duration::from_secs(10)).is_some());
 }
+
+/// A block's first port held by the project's own server does not hide another folder's
+/// process on its second: `exec` reports that squatter (exit 1), not "already running".
+#[test]
+fn exec_names_a_squatter_on_a_later_port_of_a_block() {
+    let w = World::new();
+    let dir = w.project("blocksq");
+    w.manifest(&dir, "[services.web]\ncount = 3\n");
+    let ports = w.ok_at(&dir, &["claim", "web", "--count", "3"]);
+    let first = crate::support::port(ports.split_whitespace().next().expect("a port"));
+    let mut own = crate::support::listener(&dir, first, false);
+    let exec = stderr(&w.fails_in(&dir, &["exec", "web", "--", "true"], 4));
+    assert!(exec.contains("already running"), "{exec}");
+    let mut squatter = crate::support::listener(&w.dir("elsewhere"), first + 1, false);
+    let exec = stderr(&w.fails_in(&dir, &["exec", "web", "--", "true"], 1));
+    assert!(
+        exec.contains(&format!(
+            "web's port {} is in use by pid {} (python3)",
+            first + 1,
+            squatter.0.id()
+        )) && !exec.contains("already running"),
+        "{exec}"
+    );
+    squatter.kill();
+    own.kill();
+}
+
+/// The busy warning of `exec` and `claim` names the folder of every holder of a shared socket,
+/// not only the first's: here a "systemd" working in `/` and its child working in the project.
+#[test]
+fn a_busy_warning_names_each_holders_folder() {
+    let w = World::new();
+    let shop = std::fs::canonicalize(w.project("shop")).expect("canonical");
+    let (_group, parent, child, p) = socket_activation(&shop);
+    claim_port(&w, p);
+    let exec = stderr(&w.fails_in(&shop, &["exec", "web", "--", "true"], 1));
+    let claim = stderr(
+        &w.cmd_in(&shop, &["claim", "web"])
+            .assert()
+            .success()
+            .get_output()
+            .clone(),
+    );
+    for said in [&exec, &claim] {
+        assert!(
+            said.contains(&format!("pid {parent} (systemd) user "))
+                && said.contains(" in /, ")
+                && said.contains(&format!("pid {child} ("))
+                && said.contains(&format!(" in {}", shop.display())),
+            "{said}"
+        );
+    }
+}
