@@ -1,6 +1,7 @@
 //! Rendering: stdout lines, JSON, tables, and messages on stderr.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::PathBuf;
 
@@ -269,13 +270,25 @@ impl<'a> ClaimView<'a> {
 /// The process and user names are the system's, unescaped: show them through a [`table`] cell,
 /// a message or [`clean`].
 pub fn owner(s: &Socket) -> String {
+    owner_in(s, &BTreeMap::new())
+}
+
+/// [`owner`] with where each process works, from `folders` (by pid): `pid 123 (node) user
+/// alice in /srv/blog`; a shared socket names each holder's folder.
+pub fn owner_in(s: &Socket, folders: &BTreeMap<u32, PathBuf>) -> String {
+    let folder = |pid: u32| {
+        folders
+            .get(&pid)
+            .map(|dir| format!(" in {}", dir.display()))
+            .unwrap_or_default()
+    };
     if s.holders.len() > 1 {
         // A shared socket: every holder with its own user, then the socket's user only when
         // it is none of theirs (it was opened by another user and handed over).
         let holders: Vec<String> = s
             .holders
             .iter()
-            .map(|h| user_of(h.label(), h.user.as_ref(), h.uid))
+            .map(|h| user_of(h.label(), h.user.as_ref(), h.uid) + &folder(h.pid))
             .collect();
         let who = holders.join(", ");
         return if s.uid.is_some() && s.holders.iter().all(|h| h.uid != s.uid) {
@@ -292,7 +305,7 @@ pub fn owner(s: &Socket) -> String {
         (Some(pid), None) => format!("pid {pid}"),
         _ => "owner not visible".to_string(),
     };
-    with_user(s, who)
+    with_user(s, who) + &s.pid.map(folder).unwrap_or_default()
 }
 
 /// `WHO user alice`, or `WHO uid 1000`, with the socket's user.
@@ -361,8 +374,18 @@ mod tests {
             super::owner(&s),
             "pid 10 (p10) user alice, pid 11 (p11) user alice; socket user root"
         );
+        // Each holder with its own folder (a busy warning), not only the first's.
+        let folders = [(10, "/shop".into()), (11, "/blog".into())].into();
+        assert_eq!(
+            super::owner_in(&s, &folders),
+            "pid 10 (p10) user alice in /shop, pid 11 (p11) user alice in /blog; socket user root"
+        );
         s.holders = vec![holder(10, 0, "root")];
         assert_eq!(super::owner(&s), "pid 10 (p10) user root");
+        assert_eq!(
+            super::owner_in(&s, &folders),
+            "pid 10 (p10) user root in /shop"
+        );
     }
 
     #[test]

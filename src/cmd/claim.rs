@@ -63,7 +63,7 @@ pub fn run(ctx: &Ctx, args: &ClaimArgs) -> Result<Outcome> {
 /// project's own server is a note, anyone else a warning naming them, with the fix. `claim`
 /// and `up` say it alike.
 pub fn tell_busy(outcome: &ClaimOutcome, project: &Project) {
-    let Some(busy) = Busy::find(outcome) else {
+    let Some(busy) = Busy::find(outcome, project.path.as_deref()) else {
         return;
     };
     match busy.running(project.path.as_deref()) {
@@ -77,13 +77,7 @@ pub fn busy_line(busy: &Busy) -> String {
     let mut who: Vec<String> = busy
         .holders
         .iter()
-        .map(|(s, folder)| {
-            let folder = folder
-                .as_ref()
-                .map(|d| format!(" in {}", d.display()))
-                .unwrap_or_default();
-            format!("{}{folder}", output::owner(s))
-        })
+        .map(|s| output::owner_in(s, &busy.folders))
         .collect();
     who.dedup();
     if who.is_empty() {

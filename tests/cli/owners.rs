@@ -480,3 +480,118 @@ fn the_projects_own_server_is_already_running_not_a_conflict() {
     }
     assert_eq!(claim, up, "claim and up warn alike");
 }
+
+/// A folder inside the project that is a project root of its own is not the project's: a
+/// checkout (the `.git` file `git worktree add .worktrees/feat` writes) or a sub-project with
+/// its own `devport.toml`. Its server on the project's claimed port is a conflict for `exec`
+/// (not "already running"), `check`, `audit`, `wait --owned` and `kill` (which stops nothing);
+/// a plain subfolder's server stays the project's own.
+#[test]
+fn a_nested_checkout_or_project_is_not_the_projects() {
+    let w = World::new();
+    let dir = std::fs::canonicalize(w.project("mall")).expect("canonical");
+    let p = crate::support::port(&w.ok_at(&dir, &["claim", "web"]));
+    let feat = w.dir(dir.join(".worktrees/feat"));
+    w.file(
+        feat.join(".git"),
+        format!("gitdir: {}\n", dir.join(".git/worktrees/feat").display()),
+    );
+    let admin = w.dir(dir.join("packages/admin"));
+    w.manifest(&admin, "[services.admin]\n");
+    for (root, works_in) in [(&feat, feat.clone()), (&admin, w.dir(admin.join("src")))] {
+        let mut server = crate::support::listener(&works_in, p, false);
+        let pid = server.0.id();
+        let exec = stderr(&w.fails_in(&dir, &["exec", "web", "--", "true"], 1));
+        assert!(
+            exec.contains(&format!("web's port {p} is in use by pid {pid}"))
+                && !exec.contains("already running"),
+            "{exec}"
+        );
+        let check = json_of(&w.fails_in(&dir, &["check", &p.to_string(), "--json"], 1));
+        assert_eq!(check[0]["finding"], "conflict", "{check}");
+        assert_eq!(check[0]["running"], Value::Null, "{check}");
+        let (row, code) = audit_row(&w, &dir, p);
+        assert_eq!((row["finding"].as_str(), code), (Some("conflict"), Some(1)));
+        let said = format!(
+            "pid {pid} (python3) works in {}, which belongs to the checkout or project {} (a .git or devport.toml of its own), not to {}",
+            works_in.display(),
+            root.display(),
+            dir.display()
+        );
+        let wait = stderr(&w.fails_in(&dir, &["wait", "web", "--owned", "--timeout", "1s"], 1));
+        assert!(wait.contains(&said), "{wait}");
+        let kill = stderr(&w.fails_in(&dir, &["kill", "web", "--timeout", "1s"], 1));
+        assert!(
+            kill.contains(&said) && kill.contains("nothing was stopped"),
+            "{kill}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(running(pid), "kill stopped the nested project's server");
+        server.kill();
+    }
+
+    // A plain subfolder (no .git, no devport.toml) is the project's own.
+    let mut server = crate::support::listener(&w.dir(dir.join("packages/shop")), p, false);
+    let exec = stderr(&w.fails_in(&dir, &["exec", "web", "--", "true"], 4));
+    assert!(exec.contains("already running"), "{exec}");
+    w.ok_at(&dir, &["wait", "web", "--owned", "--timeout", "5s"]);
+    let text = w.ok_at(&dir, &["kill", "web"]);
+    assert!(
+        text.starts_with(&format!("stopped pid {}", server.0.id())),
+        "{text}"
+    );
+    assert!(crate::support::exit_of(&mut server, Duration::from_secs(10)).is_some());
+}
+
+/// A block's first port held by the project's own server does not hide another folder's
+/// process on its second: `exec` reports that squatter (exit 1), not "already running".
+#[test]
+fn exec_names_a_squatter_on_a_later_port_of_a_block() {
+    let w = World::new();
+    let dir = w.project("blocksq");
+    w.manifest(&dir, "[services.web]\ncount = 3\n");
+    let ports = w.ok_at(&dir, &["claim", "web", "--count", "3"]);
+    let first = crate::support::port(ports.split_whitespace().next().expect("a port"));
+    let mut own = crate::support::listener(&dir, first, false);
+    let exec = stderr(&w.fails_in(&dir, &["exec", "web", "--", "true"], 4));
+    assert!(exec.contains("already running"), "{exec}");
+    let mut squatter = crate::support::listener(&w.dir("elsewhere"), first + 1, false);
+    let exec = stderr(&w.fails_in(&dir, &["exec", "web", "--", "true"], 1));
+    assert!(
+        exec.contains(&format!(
+            "web's port {} is in use by pid {} (python3)",
+            first + 1,
+            squatter.0.id()
+        )) && !exec.contains("already running"),
+        "{exec}"
+    );
+    squatter.kill();
+    own.kill();
+}
+
+/// The busy warning of `exec` and `claim` names the folder of every holder of a shared socket,
+/// not only the first's: here a "systemd" working in `/` and its child working in the project.
+#[test]
+fn a_busy_warning_names_each_holders_folder() {
+    let w = World::new();
+    let shop = std::fs::canonicalize(w.project("shop")).expect("canonical");
+    let (_group, parent, child, p) = socket_activation(&shop);
+    claim_port(&w, p);
+    let exec = stderr(&w.fails_in(&shop, &["exec", "web", "--", "true"], 1));
+    let claim = stderr(
+        &w.cmd_in(&shop, &["claim", "web"])
+            .assert()
+            .success()
+            .get_output()
+            .clone(),
+    );
+    for said in [&exec, &claim] {
+        assert!(
+            said.contains(&format!("pid {parent} (systemd) user "))
+                && said.contains(" in /, ")
+                && said.contains(&format!("pid {child} ("))
+                && said.contains(&format!(" in {}", shop.display())),
+            "{said}"
+        );
+    }
+}

@@ -275,26 +275,16 @@ impl Project {
         let mut warnings = Vec::new();
         let mut found = None;
         for dir in start.ancestors() {
-            let path = dir.join(MANIFEST);
-            if let Some(why) = crate::os::fsutil::untrusted(&path) {
-                warnings.push(format!("skipped manifest {}: {why}", path.display()));
-            } else if let Some(manifest) = Manifest::load(&path)? {
-                found = Some((dir.to_path_buf(), Some(manifest)));
-                break;
-            }
-            let git = dir.join(".git");
-            if std::fs::symlink_metadata(&git).is_ok() {
-                // A `.git` someone else put there (say in /tmp) would merge unrelated folders
-                // into one project: the same rule as for manifests.
-                if let Some(why) = crate::os::fsutil::untrusted(&git) {
-                    warnings.push(format!(
-                        "skipped {} as a project root: {why}",
-                        git.display()
-                    ));
-                } else {
+            match root_mark(dir, &mut warnings) {
+                Some(Mark::Manifest(path)) => {
+                    found = Some((dir.to_path_buf(), Manifest::load(&path)?));
+                    break;
+                }
+                Some(Mark::Git) => {
                     found = Some((dir.to_path_buf(), None));
                     break;
                 }
+                None => {}
             }
         }
         let (root, manifest) = found.unwrap_or((start, None));
@@ -335,6 +325,52 @@ impl Project {
         };
         Ok((project, warnings))
     }
+}
+
+/// What makes a folder a project root (see [`root_mark`]).
+enum Mark {
+    /// Its `devport.toml`, at this path.
+    Manifest(PathBuf),
+    /// Its `.git`: a folder, or a worktree's or submodule's file.
+    Git,
+}
+
+/// What makes the folder `dir` a project root for [`Project::detect`]: a `devport.toml`, else
+/// a `.git`, that this user can trust. Both are only looked at (`stat`), never read or
+/// followed. One another user owns, or one in a folder every user may write, is skipped (see
+/// [`crate::os::fsutil::untrusted`]): someone else's `.git` (say in /tmp) would merge
+/// unrelated folders into one project. `skipped` gets why, in a line.
+fn root_mark(dir: &Path, skipped: &mut Vec<String>) -> Option<Mark> {
+    let path = dir.join(MANIFEST);
+    if let Some(why) = crate::os::fsutil::untrusted(&path) {
+        skipped.push(format!("skipped manifest {}: {why}", path.display()));
+    } else if std::fs::symlink_metadata(&path).is_ok() {
+        return Some(Mark::Manifest(path));
+    }
+    let git = dir.join(".git");
+    std::fs::symlink_metadata(&git).ok()?;
+    if let Some(why) = crate::os::fsutil::untrusted(&git) {
+        skipped.push(format!(
+            "skipped {} as a project root: {why}",
+            git.display()
+        ));
+        return None;
+    }
+    Some(Mark::Git)
+}
+
+/// The project root of its own that the folder `folder` (canonical) is in, between it and
+/// the project root `root` that holds it: the nearest folder at or above `folder`, and below
+/// `root`, that [`Project::detect`] would take for a root (a nested checkout such as
+/// `.worktrees/feat`, a submodule, a sub-project with its own `devport.toml`). `None` when
+/// there is none, so that `folder` is `root`'s own, and when `folder` is not inside `root`.
+/// A few `stat` calls per folder between the two; nothing is read.
+pub fn nested_root<'a>(folder: &'a Path, root: &Path) -> Option<&'a Path> {
+    let depth = folder.strip_prefix(root).ok()?.components().count();
+    folder
+        .ancestors()
+        .take(depth)
+        .find(|dir| root_mark(dir, &mut Vec::new()).is_some())
 }
 
 /// The name the main checkout of a project goes by (`{checkout}`, `list`, `check`); no other
@@ -1131,6 +1167,47 @@ mod tests {
         )
         .expect(".git");
         assert_eq!(Checkout::of(&bare_wt), Checkout::Main);
+    }
+
+    /// A folder inside a project belongs to the nearest project root at or above it: a
+    /// nested `.git` (folder or file) or `devport.toml` makes one, a plain subfolder does not,
+    /// and a folder outside the project is no nested one.
+    #[test]
+    fn nested_roots_are_found_between_a_folder_and_its_project() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dunce::canonicalize(dir.path()).expect("canonical");
+        let mall = root.join("mall");
+        let deep = mall.join(".worktrees/feat/src/deep");
+        std::fs::create_dir_all(&deep).expect("worktree");
+        std::fs::create_dir_all(mall.join(".git")).expect("mall");
+        std::fs::write(mall.join(".worktrees/feat/.git"), "gitdir: x\n").expect(".git file");
+        let admin = mall.join("packages/admin");
+        std::fs::create_dir_all(admin.join("src")).expect("admin");
+        std::fs::write(admin.join(MANIFEST), "").expect("manifest");
+        let sub = mall.join("packages/sub");
+        std::fs::create_dir_all(sub.join(".git")).expect("sub");
+        let plain = mall.join("packages/plain");
+        std::fs::create_dir_all(&plain).expect("plain");
+        let feat = mall.join(".worktrees/feat");
+        assert_eq!(nested_root(&deep, &mall), Some(feat.as_path()));
+        assert_eq!(nested_root(&feat, &mall), Some(feat.as_path()));
+        assert_eq!(
+            nested_root(&admin.join("src"), &mall),
+            Some(admin.as_path())
+        );
+        assert_eq!(nested_root(&sub, &mall), Some(sub.as_path()));
+        assert_eq!(nested_root(&plain, &mall), None);
+        assert_eq!(nested_root(&mall, &mall), None);
+        assert_eq!(nested_root(&root, &mall), None);
+        // The same rule as detect: each of them is a project of its own.
+        for (folder, top) in [
+            (&deep, &feat),
+            (&admin.join("src"), &admin),
+            (&plain, &mall),
+        ] {
+            let project = Project::detect(folder).expect("detect");
+            assert_eq!(project.path.as_ref(), Some(top), "{}", folder.display());
+        }
     }
 
     /// Names of checkouts: the oldest folder that is not a linked worktree is `main` (an

@@ -1,5 +1,6 @@
 //! Claims: get-or-create a project's port for a service, move it, release it.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use jiff::{SignedDuration, Timestamp};
@@ -768,45 +769,60 @@ fn exact_warnings(policy: &Policy, req: &ClaimRequest<'_>, port: u16) -> Vec<Str
 pub struct Busy {
     /// The claim's service.
     pub service: String,
-    /// The first of its ports found in use.
+    /// The port of its block in use: the first one a squatter holds, else the first one.
     pub port: u16,
-    /// The sockets on that port of the claim's protocols, each with its process's folder
-    /// when it can be read.
-    pub holders: Vec<(Socket, Option<PathBuf>)>,
+    /// The sockets on that port of the claim's protocols.
+    pub holders: Vec<Socket>,
+    /// Where each process holding them works, by pid, when it can be read.
+    pub folders: BTreeMap<u32, PathBuf>,
 }
 
 impl Busy {
     /// Probes the ports of a claim that already existed (a new one was just probed free by the
-    /// claim itself): one bind probe for a single port, and the socket list is read only when
-    /// a probe finds a port taken, so the usual path stays fast.
-    pub fn find(outcome: &ClaimOutcome) -> Option<Busy> {
+    /// claim itself): a bind probe for each port, and the socket list is read only when a probe
+    /// finds a port taken, so the usual path stays fast. The port reported is the first whose
+    /// sockets are not all the project folder `dir`'s own server ([`Busy::running`]), so that
+    /// a squatter on a later port of a block is not hidden by the project's own server on an
+    /// earlier one; when every taken port is its own, the first.
+    pub fn find(outcome: &ClaimOutcome, dir: Option<&Path>) -> Option<Busy> {
         if outcome.new {
             return None;
         }
         let claim = &outcome.claim;
-        let (port, result) = probe::probe_block(claim.ports(), claim.block.proto)?;
-        if !matches!(result, Probe::InUse { .. }) {
-            return None;
-        }
-        let holders = sockets::on_port(&sockets::list(), port)
-            .into_iter()
-            .filter(|s| claim.block.proto.covers(s.proto))
-            .map(|s| {
-                let folder = s.pid.and_then(crate::os::process::current_dir);
-                (s, folder)
-            })
+        let taken: Vec<u16> = claim
+            .ports()
+            .iter()
+            .filter(|&p| matches!(probe::probe(p, claim.block.proto), Probe::InUse { .. }))
             .collect();
-        Some(Busy {
-            service: claim.service.clone(),
-            port,
-            holders,
-        })
+        let list = (!taken.is_empty()).then(sockets::list)?;
+        let mut found = taken.into_iter().map(|port| {
+            let holders: Vec<Socket> = sockets::on_port(&list, port)
+                .into_iter()
+                .filter(|s| claim.block.proto.covers(s.proto))
+                .collect();
+            let folders = holders
+                .iter()
+                .flat_map(|s| s.pid.into_iter().chain(s.holders.iter().map(|h| h.pid)))
+                .filter_map(|pid| Some((pid, crate::os::process::current_dir(pid)?)))
+                .collect();
+            Busy {
+                service: claim.service.clone(),
+                port,
+                holders,
+                folders,
+            }
+        });
+        let first = found.next()?;
+        if first.running(dir).is_none() {
+            return Some(first);
+        }
+        Some(found.find(|b| b.running(dir).is_none()).unwrap_or(first))
     }
 
     /// The project folder `dir`'s own server, when every socket is its own (by
     /// [`crate::ops::owner::judge`]): no squatter, nothing to move.
     pub fn running(&self, dir: Option<&Path>) -> Option<crate::ops::owner::Running> {
-        crate::ops::owner::Running::of(self.holders.iter().map(|(s, _)| s), dir)
+        crate::ops::owner::Running::of(&self.holders, dir)
     }
 }
 

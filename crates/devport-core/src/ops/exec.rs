@@ -143,7 +143,7 @@ pub fn exec(
     }
     // Refuse before running: a server started on a port another process holds only fails
     // later with "address in use".
-    if let Some(busy) = Busy::find(&outcome) {
+    if let Some(busy) = Busy::find(&outcome, project.path.as_deref()) {
         let run = match busy.running(project.path.as_deref()) {
             Some(server) => Run::Running {
                 port: busy.port,

@@ -5,10 +5,15 @@
 //! A socket is a project's when every visible process holding it runs as the user running
 //! devport and works inside the project's folder — its own current folder decides, and only
 //! when that cannot be seen does the nearest ancestor's whose can — and the socket itself was
-//! opened by that user. A port a trusted container forwarder holds is the container's: the
+//! opened by that user. A folder inside the project's that is a project root of its own (a
+//! nested checkout such as `.worktrees/feat`, a sub-project with its own `devport.toml`: see
+//! [`crate::project::nested_root`]) and everything below it belong to that nested project,
+//! not to the outer one. A port a trusted container forwarder holds is the container's: the
 //! folder `docker compose` ran from decides for the forwarder, and every other process holding
 //! the socket is judged as above.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -68,7 +73,7 @@ pub enum Why {
         /// `pid 123 (node)`.
         holder: String,
     },
-    /// A holder works outside the project's folder.
+    /// A holder works outside the project's folder, or in a project of its own inside it.
     Elsewhere {
         /// `pid 123 (node)`.
         holder: String,
@@ -76,6 +81,9 @@ pub enum Why {
         via: Option<u32>,
         /// Where it works.
         folder: PathBuf,
+        /// The root of the checkout or project of its own inside the project's folder that
+        /// `folder` belongs to, when it is inside it (see [`crate::project::nested_root`]).
+        nested: Option<PathBuf>,
         /// The project's folder.
         project: PathBuf,
     },
@@ -97,6 +105,9 @@ pub enum Why {
         container: Container,
         /// Where `docker compose` ran.
         started_in: PathBuf,
+        /// The root of the checkout or project of its own inside the project's folder that
+        /// `started_in` belongs to, when it is inside it.
+        nested: Option<PathBuf>,
         /// The project's folder.
         project: PathBuf,
     },
@@ -127,6 +138,7 @@ impl fmt::Display for Why {
                 holder,
                 via,
                 folder,
+                nested,
                 project,
             } => {
                 write!(f, "{holder} works in {}", folder.display())?;
@@ -136,7 +148,7 @@ impl fmt::Display for Why {
                         " (its own folder cannot be seen; its ancestor pid {via} works there)"
                     )?;
                 }
-                write!(f, ", not in {}", project.display())
+                not_in(f, nested.as_deref(), project)
             }
             Why::FolderUnseen { holder, project } => write!(
                 f,
@@ -157,13 +169,16 @@ impl fmt::Display for Why {
             Why::ContainerElsewhere {
                 container,
                 started_in,
+                nested,
                 project,
-            } => write!(
-                f,
-                "it is forwarded to {container}, started by docker compose in {}, not in {}",
-                started_in.display(),
-                project.display()
-            ),
+            } => {
+                write!(
+                    f,
+                    "it is forwarded to {container}, started by docker compose in {}",
+                    started_in.display(),
+                )?;
+                not_in(f, nested.as_deref(), project)
+            }
             Why::ContainerUnknown { container, project } => write!(
                 f,
                 "it is forwarded to {container}, and devport cannot tell which folder started it (the Docker Engine did not say), so it cannot tell whether it belongs to {}",
@@ -173,20 +188,88 @@ impl fmt::Display for Why {
     }
 }
 
+/// The end of [`Why::Elsewhere`] and [`Why::ContainerElsewhere`]: `, not in PROJECT`, or which
+/// project of its own inside it the folder belongs to.
+fn not_in(f: &mut fmt::Formatter<'_>, nested: Option<&Path>, project: &Path) -> fmt::Result {
+    match nested {
+        Some(nested) => write!(
+            f,
+            ", which belongs to the checkout or project {} (a .git or {} of its own), not to {}",
+            nested.display(),
+            crate::project::MANIFEST,
+            project.display()
+        ),
+        None => write!(f, ", not in {}", project.display()),
+    }
+}
+
 /// Whose `socket` is (its holders resolved and its container end annotated), judged against
 /// the project folder `project` (canonical), or, without one, against the user alone. The
 /// user is the one running devport: root too judges a process of another user as not its own.
 pub fn judge(socket: &Socket, project: Option<&Path>) -> Verdict {
-    judge_as(socket, project, process::current_uid(), process::folder)
+    judge_as(
+        socket,
+        project,
+        process::current_uid(),
+        process::folder,
+        |dir, project| Place::of(dir, project, nested_root),
+    )
+}
+
+thread_local! {
+    /// [`crate::project::nested_root`]'s answers, by folder and project root, for the life of
+    /// the thread (one command): [`judge`] runs per socket, and the holders of a project's
+    /// sockets mostly share a few folders.
+    static NESTED: RefCell<HashMap<(PathBuf, PathBuf), Option<PathBuf>>> = RefCell::default();
+}
+
+/// [`crate::project::nested_root`], memoised in [`NESTED`].
+fn nested_root(folder: &Path, project: &Path) -> Option<PathBuf> {
+    NESTED.with_borrow_mut(|memo| {
+        memo.entry((folder.to_path_buf(), project.to_path_buf()))
+            .or_insert_with(|| crate::project::nested_root(folder, project).map(Path::to_path_buf))
+            .clone()
+    })
+}
+
+/// Where a folder is, seen from a project's folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Place {
+    /// In the project: its folder or one below it that no project of its own holds.
+    Inside,
+    /// In a project of its own (this root) inside the project's folder.
+    Nested(PathBuf),
+    /// Outside the project's folder.
+    Outside,
+}
+
+impl Place {
+    /// Where `dir` is, seen from `project`, with `nested` finding a project of its own
+    /// between them (see [`crate::project::nested_root`]).
+    fn of(dir: &Path, project: &Path, nested: impl Fn(&Path, &Path) -> Option<PathBuf>) -> Place {
+        if !dir.starts_with(project) {
+            return Place::Outside;
+        }
+        nested(dir, project).map_or(Place::Inside, Place::Nested)
+    }
+
+    /// The root of the project of its own, when it is one.
+    fn nested(self) -> Option<PathBuf> {
+        match self {
+            Place::Nested(root) => Some(root),
+            Place::Inside | Place::Outside => None,
+        }
+    }
 }
 
 /// [`judge`] for the user `me` (`None`: no Unix users), with `folder` giving where a process
-/// works (see [`process::folder`]).
+/// works (see [`process::folder`]) and `place` where a folder is, seen from the project's.
 fn judge_as(
     socket: &Socket,
     project: Option<&Path>,
     me: Option<u32>,
     folder: impl Fn(u32) -> Option<(u32, PathBuf)>,
+    place: impl Fn(&Path, &Path) -> Place,
 ) -> Verdict {
     let other = |uid: Option<u32>| uid.filter(|&u| me.is_some_and(|me| me != u));
     if let Some(c) = &socket.container {
@@ -196,8 +279,8 @@ fn judge_as(
             .holders
             .iter()
             .filter(|h| c.forwarder != Some(h.pid))
-            .fold(container_verdict(c, project), |verdict, h| {
-                verdict.or_worse(holder_verdict(h, project, me, other, &folder))
+            .fold(container_verdict(c, project, &place), |verdict, h| {
+                verdict.or_worse(holder_verdict(h, project, me, other, &folder, &place))
             });
     }
     let name =
@@ -213,7 +296,7 @@ fn judge_as(
         None => Verdict::Owned,
     };
     for h in &socket.holders {
-        verdict = verdict.or_worse(holder_verdict(h, project, me, other, &folder));
+        verdict = verdict.or_worse(holder_verdict(h, project, me, other, &folder, &place));
     }
     // A holder's own reason names the process: it goes before the socket's.
     if let Verdict::Foreign(Why::OtherUser { holder: None, .. }) = verdict
@@ -236,6 +319,7 @@ fn holder_verdict(
     me: Option<u32>,
     other: impl Fn(Option<u32>) -> Option<u32>,
     folder: impl Fn(u32) -> Option<(u32, PathBuf)>,
+    place: impl Fn(&Path, &Path) -> Place,
 ) -> Verdict {
     if let Some(uid) = other(h.uid) {
         return Verdict::Foreign(Why::OtherUser {
@@ -249,12 +333,13 @@ fn holder_verdict(
     let Some(project) = project else {
         return Verdict::Owned;
     };
-    match folder(h.pid) {
-        Some((_, dir)) if dir.starts_with(project) => Verdict::Owned,
-        Some((at, dir)) => Verdict::Foreign(Why::Elsewhere {
+    match folder(h.pid).map(|(at, dir)| (at, place(&dir, project), dir)) {
+        Some((_, Place::Inside, _)) => Verdict::Owned,
+        Some((at, place, dir)) => Verdict::Foreign(Why::Elsewhere {
             holder: h.label(),
             via: (at != h.pid).then_some(at),
             folder: dir,
+            nested: place.nested(),
             project: project.to_path_buf(),
         }),
         None => Verdict::Unknown(Why::FolderUnseen {
@@ -265,21 +350,26 @@ fn holder_verdict(
 }
 
 /// A container's port: the folder `docker compose` ran from decides.
-fn container_verdict(c: &Container, project: Option<&Path>) -> Verdict {
+fn container_verdict(
+    c: &Container,
+    project: Option<&Path>,
+    place: impl Fn(&Path, &Path) -> Place,
+) -> Verdict {
     let Some(project) = project else {
         return Verdict::Owned;
     };
-    match &c.working_dir {
-        Some(w)
-            if std::fs::canonicalize(w)
-                .unwrap_or_else(|_| w.clone())
-                .starts_with(project) =>
-        {
-            Verdict::Owned
-        }
-        Some(w) => Verdict::Foreign(Why::ContainerElsewhere {
+    let at = |w: &PathBuf| {
+        place(
+            &std::fs::canonicalize(w).unwrap_or_else(|_| w.clone()),
+            project,
+        )
+    };
+    match c.working_dir.as_ref().map(|w| (at(w), w)) {
+        Some((Place::Inside, _)) => Verdict::Owned,
+        Some((there, w)) => Verdict::Foreign(Why::ContainerElsewhere {
             container: c.clone(),
             started_in: w.clone(),
+            nested: there.nested(),
             project: project.to_path_buf(),
         }),
         None => Verdict::Unknown(Why::ContainerUnknown {
@@ -367,17 +457,25 @@ mod tests {
     }
 
     /// Folders: pid 10 works in /shop/app, 20 in /, 30's cannot be seen but its parent 10's
-    /// can, 40 shows nothing.
+    /// can, 40 shows nothing, 50 works in /shop/wt/src (a checkout of its own).
     fn folder(pid: u32) -> Option<(u32, PathBuf)> {
         match pid {
             10 | 30 => Some((10, "/shop/app".into())),
             20 => Some((20, "/".into())),
+            50 => Some((50, "/shop/wt/src".into())),
             _ => None,
         }
     }
 
+    /// Where a folder is: `/shop/wt` is a checkout of its own inside `/shop`.
+    fn place(dir: &Path, project: &Path) -> Place {
+        Place::of(dir, project, |dir, _| {
+            dir.starts_with("/shop/wt").then(|| "/shop/wt".into())
+        })
+    }
+
     fn judged(s: &Socket) -> Verdict {
-        judge_as(s, Some(Path::new("/shop")), Some(ME), folder)
+        judge_as(s, Some(Path::new("/shop")), Some(ME), folder, place)
     }
 
     #[test]
@@ -402,6 +500,14 @@ mod tests {
         assert!(
             matches!(v, Verdict::Unknown(Why::FolderUnseen { .. })),
             "{v:?}"
+        );
+        // Inside the project's folder, but in a checkout of its own: not the project's.
+        let v = judged(&socket(Some(ME), vec![holder(50, Some(ME))]));
+        assert_eq!(
+            v.why().map(ToString::to_string).as_deref(),
+            Some(
+                "pid 50 (p50) works in /shop/wt/src, which belongs to the checkout or project /shop/wt (a .git or devport.toml of its own), not to /shop"
+            )
         );
     }
 
@@ -433,6 +539,7 @@ mod tests {
             Some(Path::new("/shop")),
             Some(0),
             folder,
+            place,
         );
         assert!(
             matches!(v, Verdict::Foreign(Why::OtherUser { .. })),
@@ -463,6 +570,7 @@ mod tests {
             None,
             Some(ME),
             folder,
+            place,
         );
         assert_eq!(v, Verdict::Owned);
     }
@@ -528,7 +636,15 @@ mod tests {
         assert_eq!(judged(&with(container(Some("/shop/db")))), Verdict::Owned);
         let v = judged(&with(container(Some("/blog"))));
         assert!(
-            matches!(v, Verdict::Foreign(Why::ContainerElsewhere { .. })),
+            matches!(
+                v,
+                Verdict::Foreign(Why::ContainerElsewhere { nested: None, .. })
+            ),
+            "{v:?}"
+        );
+        let v = judged(&with(container(Some("/shop/wt/db"))));
+        assert!(
+            matches!(&v, Verdict::Foreign(Why::ContainerElsewhere { nested: Some(n), .. }) if n == Path::new("/shop/wt")),
             "{v:?}"
         );
         let v = judged(&with(container(None)));
