@@ -67,8 +67,9 @@ enum Json {
 
 /// A world whose registry, project folder and files hold `name` wherever a person could put
 /// it: a project folder named after it with a claim of `web`, and a hand-edited claim of a
-/// service `name` of a project `name` in a folder `/nonexistent/name` that is gone, on `port`,
-/// plus the same service claimed for the project folder itself.
+/// service `svc` of a project `name` in a folder `/nonexistent/name` that is gone, on `port`,
+/// plus the same service claimed for the project folder itself. (A service name outside the
+/// rules makes the registry invalid: `registry.rs` tests that every command refuses it.)
 #[cfg(unix)]
 struct Setup {
     world: World,
@@ -79,8 +80,8 @@ struct Setup {
 
 #[cfg(unix)]
 impl Setup {
-    /// A project named `name`, its claim `web`, and two claims of `name` on `ports`: one whose
-    /// folder is gone and one in the project.
+    /// A project named `name`, its claim `web`, and two claims of `svc` of a project `name` on
+    /// `ports`: one whose folder is gone and one in the project.
     fn new(name: &str, ports: [u16; 2]) -> Setup {
         let world = World::new();
         let dir = world.project(&format!("proj{name}"));
@@ -99,7 +100,7 @@ impl Setup {
             (json!(canonical), ports[1]),
         ] {
             claims.push(json!({
-                "project": name, "project_path": project_path, "service": name,
+                "project": name, "project_path": project_path, "service": "svc",
                 "port": service_port, "count": 1, "proto": "tcp",
                 "created": stamp, "last_used": stamp,
             }));
