@@ -8,8 +8,11 @@
 //! not depend on who runs first), and neither does a checkout whose sibling (one that is not a
 //! linked worktree either) already holds the port. Such a checkout gets the policy's pick, as
 //! if the service had no `port`/`prefer`, never on the pinned ports, and the report says so
-//! ([`Yielded`]). `strict = true` in the service's table keeps the pin in every checkout (a
-//! port that must never move), and a port held by another project stays a conflict.
+//! ([`Yielded`]). `strict = true` in the service's table keeps the port for the main checkout
+//! alone (a port that must never move): a linked worktree is refused the service
+//! ([`Error::StrictPort`]) and a clone whose sibling holds it stays a conflict, as does a port
+//! held by another project. The rule is applied again under the registry's lock, so checkouts
+//! that claim at once end as if one had run after the other.
 
 use std::path::PathBuf;
 
