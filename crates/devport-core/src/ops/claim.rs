@@ -202,10 +202,11 @@ pub fn claim(
     now: Timestamp,
 ) -> Result<ClaimOutcome> {
     check_request(req)?;
-    // A manifest's request is decided on the registry (see `ClaimRequest::manifest`), so it
-    // takes the locked path.
+    // A manifest's request is decided on the whole registry (see `ClaimRequest::manifest`).
+    if req.manifest.is_some() {
+        return claim_in(store, store.read()?, policy, req, now).map(|(outcome, _)| outcome);
+    }
     if !req.relocate
-        && req.manifest.is_none()
         && let Some(existing) = store.find(req.project.path.as_deref(), req.service)?
         && let Some(outcome) = kept(&existing, req, policy, now)?
     {
