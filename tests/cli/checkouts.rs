@@ -40,19 +40,22 @@ fn up(w: &World, dir: &Path) -> ((u16, u16), Vec<String>) {
         .success()
         .get_output()
         .clone();
-    let vars = dotenv(&String::from_utf8_lossy(&out.stdout));
-    let get = |name: &str| {
-        vars.iter()
-            .find(|(k, _)| k == name)
-            .and_then(|(_, v)| v.parse().ok())
-            .unwrap_or_else(|| panic!("{name} in {vars:?}"))
-    };
+    let get = |name: &str| port_var(&out, name);
     let notes = stderr(&out)
         .lines()
         .filter(|l| l.contains("checkout"))
         .map(str::to_string)
         .collect();
     ((get("DB_PORT"), get("WEB_PORT")), notes)
+}
+
+/// The port in the variable `name` of the dotenv lines `out` printed.
+fn port_var(out: &std::process::Output, name: &str) -> u16 {
+    let vars = dotenv(&String::from_utf8_lossy(&out.stdout));
+    vars.iter()
+        .find(|(k, _)| k == name)
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or_else(|| panic!("{name} in {vars:?}"))
 }
 
 /// The pinned ports go to the main checkout whoever runs `up` first; each worktree and the
@@ -173,7 +176,7 @@ fn a_strict_port_is_never_taken_by_a_worktree() {
         format!("devport: {refusal}")
     );
     // The main checkout gets the port; the worktree is still refused; the clone conflicts.
-    assert_eq!(up_db(&w, &dirs[0]), db);
+    assert_eq!(up(&w, &dirs[0]).0.0, db);
     w.fails_in(&dirs[1], &["up"], 1);
     let out = w.fails_in(&dirs[3], &["up"], 1);
     assert!(
@@ -184,15 +187,6 @@ fn a_strict_port_is_never_taken_by_a_worktree() {
         "{}",
         stderr(&out)
     );
-}
-
-/// `devport up` in `dir`: its `DB_PORT`.
-fn up_db(w: &World, dir: &Path) -> u16 {
-    let vars = dotenv(&w.ok_at(dir, &["up", "--format", "dotenv"]));
-    vars.iter()
-        .find(|(k, _)| k == "DB_PORT")
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or_else(|| panic!("DB_PORT in {vars:?}"))
 }
 
 /// Two checkouts that are not linked worktrees (the main one and a second clone) run `up` at
@@ -236,11 +230,7 @@ fn a_race_for_a_pinned_port_ends_as_one_after_the_other() {
             .iter()
             .map(|out| {
                 assert!(out.status.success(), "{i}: {}", stderr(out));
-                let vars = dotenv(&String::from_utf8_lossy(&out.stdout));
-                vars.iter()
-                    .find(|(k, _)| k == "DB_PORT")
-                    .and_then(|(_, v)| v.parse().ok())
-                    .unwrap_or_else(|| panic!("DB_PORT in {vars:?}"))
+                port_var(out, "DB_PORT")
             })
             .collect();
         let winner = ports

@@ -163,6 +163,20 @@ mod tests {
     use crate::ops::claim::tests::{Fixture, t0};
     use crate::project::Manifest;
 
+    /// A port the OS picked (free again now), and a manifest whose `db` pins it.
+    fn db_on_a_free_port() -> (u16, Manifest) {
+        let free = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("an OS-picked port")
+            .port();
+        let manifest = Manifest::parse(
+            &format!("[services.db]\nport = {free}\n"),
+            std::path::Path::new("m"),
+        )
+        .expect("parses");
+        (free, manifest)
+    }
+
     /// The rule on its own: a linked worktree always yields, a checkout that is not one yields
     /// only to a sibling that holds the port, `strict` never yields (a linked worktree is
     /// refused it), and a service without a pinned port has nothing to yield.
@@ -205,15 +219,7 @@ mod tests {
             Err(Error::StrictPort { service, port: 26379, main: m }) if service == "cache" && m == main.path
         ));
         // A second clone: the first to claim keeps the port; the other yields to it.
-        let free = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("an OS-picked port")
-            .port();
-        let db = Manifest::parse(
-            &format!("[services.db]\nport = {free}\n"),
-            std::path::Path::new("m"),
-        )
-        .expect("parses");
+        let (free, db) = db_on_a_free_port();
         crate::ops::claim::claim(
             &f.store,
             &f.policy,
@@ -259,15 +265,7 @@ mod tests {
     fn a_sibling_that_claimed_since_the_read_is_yielded_to() {
         use crate::ops::claim::{Batch, ClaimRequest, claim_all, claim_in};
         let f = Fixture::new();
-        let free = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("an OS-picked port")
-            .port();
-        let manifest = Manifest::parse(
-            &format!("[services.db]\nport = {free}\n"),
-            std::path::Path::new("m"),
-        )
-        .expect("parses");
+        let (free, manifest) = db_on_a_free_port();
         let spec = &manifest.services["db"];
         let main = Project {
             manifest: Some(manifest.clone()),
