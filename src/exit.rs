@@ -89,6 +89,11 @@ mod tests {
                 wanted: devport_core::Wanted::Proto(Proto::Udp),
                 command: "devport claim web --proto udp --move".into(),
             },
+            Error::StrictPort {
+                service: "db".into(),
+                port: 3000,
+                main: None,
+            },
             Error::NoFreePort {
                 range: range(),
                 count: 3,

@@ -23,7 +23,7 @@ pub fn run(ctx: &Ctx, args: &ClaimArgs) -> Result<Outcome> {
         count: args.count,
         proto: args.proto,
         relocate: args.relocate,
-        from_manifest: false,
+        manifest: None,
         reserved: None,
     };
     let outcome = ctx.claim(&policy, &req)?;
@@ -33,10 +33,13 @@ pub fn run(ctx: &Ctx, args: &ClaimArgs) -> Result<Outcome> {
         .and_then(|m| m.services.get(&args.service))
         .is_some_and(|spec| spec.port.is_some() || spec.prefer.is_some());
     if pinned && args.port.is_none() && args.prefer.is_none() {
-        devport_core::ops::checkout::yielded_claims(&project, &ctx.store.read()?)
-            .iter()
-            .filter(|y| y.service == args.service)
-            .for_each(super::yielded_note);
+        devport_core::ops::checkout::yielded_claims(
+            &project,
+            &ctx.store.read()?,
+            Some(&args.service),
+        )?
+        .iter()
+        .for_each(super::yielded_note);
     }
     if let Some(folder) = project.bare_folder() {
         output::note(&format!(

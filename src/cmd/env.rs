@@ -18,7 +18,7 @@ pub fn run(ctx: &Ctx, args: &EnvArgs) -> Result<Outcome> {
     let file = ctx.env_file(&project, args.write.as_deref())?;
     let project = ctx.exportable(&project)?;
     let reg = ctx.store.read()?;
-    devport_core::ops::checkout::yielded_claims(&project, &reg)
+    devport_core::ops::checkout::yielded_claims(&project, &reg, None)?
         .iter()
         .for_each(super::yielded_note);
     let mut vars = project.port_vars(&reg, None, &args.prefix, &project.env_names())?;

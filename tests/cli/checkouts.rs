@@ -4,7 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::support::{World, dotenv, free_port, git, policy_port, repo, require_tool, stderr};
+use crate::support::{
+    World, dotenv, free_port, git, policy_port, refused, repo, require_tool, stderr,
+};
 
 /// A port for `port =` (one the OS picked, free again when this returns) and one for
 /// `prefer =` (one the policy hands out, as a preferred port must be), distinct.
@@ -38,19 +40,22 @@ fn up(w: &World, dir: &Path) -> ((u16, u16), Vec<String>) {
         .success()
         .get_output()
         .clone();
-    let vars = dotenv(&String::from_utf8_lossy(&out.stdout));
-    let get = |name: &str| {
-        vars.iter()
-            .find(|(k, _)| k == name)
-            .and_then(|(_, v)| v.parse().ok())
-            .unwrap_or_else(|| panic!("{name} in {vars:?}"))
-    };
+    let get = |name: &str| port_var(&out, name);
     let notes = stderr(&out)
         .lines()
         .filter(|l| l.contains("checkout"))
         .map(str::to_string)
         .collect();
     ((get("DB_PORT"), get("WEB_PORT")), notes)
+}
+
+/// The port in the variable `name` of the dotenv lines `out` printed.
+fn port_var(out: &std::process::Output, name: &str) -> u16 {
+    let vars = dotenv(&String::from_utf8_lossy(&out.stdout));
+    vars.iter()
+        .find(|(k, _)| k == name)
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or_else(|| panic!("{name} in {vars:?}"))
 }
 
 /// The pinned ports go to the main checkout whoever runs `up` first; each worktree and the
@@ -133,30 +138,127 @@ fn pinned_ports_go_to_the_main_checkout_and_siblings_get_their_own() {
     assert!(!stderr(&out).contains("main checkout"), "{}", stderr(&out));
 }
 
-/// `strict = true` keeps the pin in every checkout: a worktree is refused as before, with the
-/// same message, and nothing is claimed there.
+/// `strict = true`: a linked worktree never takes the port, even when it runs first: `up` and
+/// `exec` refuse the service there in one line (exit 1) and claim nothing, and `env` refuses
+/// it too, so the main checkout gets the port whatever the order. A second clone whose
+/// sibling holds it is refused as before.
 #[test]
 #[ignore = "needs git; .ci/run installs it"]
-fn a_strict_port_is_refused_in_a_worktree() {
+fn a_strict_port_is_never_taken_by_a_worktree() {
     require_tool("git", &["--version"]);
     let w = World::new();
     let (db, _) = two_ports(&w);
     let dirs = checkouts(
         &w,
-        &format!("name = \"app\"\n[services.db]\nport = {db}\nstrict = true\n"),
+        &format!("name = \"app\"\n[services.db]\nport = {db}\nstrict = true\n[services.web]\n"),
     );
-    w.cmd_in(&dirs[0], &["up"]).assert().success();
-    let out = w.fails_in(&dirs[1], &["up"], 1);
+    let refusal = format!(
+        "port {db} of db is strict = true in devport.toml: only the main checkout ({}) uses it; run db there, or remove `strict` to give this worktree a port of its own",
+        dirs[0].display()
+    );
+    // The worktree first: refused in one line, nothing claimed.
     assert_eq!(
-        stderr(&out),
+        refused(&w, &dirs[1], &["up"], 1),
         format!(
-            "devport: {}/devport.toml: line 2, column 11: [services.db]: port {db} is claimed by app/db; run 'devport release db' in {} or pick another port; nothing was claimed",
-            dirs[1].display(),
-            dirs[0].display()
+            "devport: {}/devport.toml: line 2, column 11: [services.db]: {refusal}; nothing was claimed",
+            dirs[1].display()
         )
     );
-    // The second clone too: strict holds everywhere.
-    w.fails_in(&dirs[3], &["up"], 1);
+    let exec = ["exec", "db", "--", "true"];
+    assert_eq!(
+        refused(&w, &dirs[1], &exec, 1),
+        format!("devport: {refusal}")
+    );
+    // Another service is the worktree's own; `env` refuses the strict one.
+    w.ok_at(&dirs[1], &["exec", "web", "--", "true"]);
+    assert_eq!(
+        refused(&w, &dirs[1], &["env"], 1),
+        format!("devport: {refusal}")
+    );
+    // The main checkout gets the port; the worktree is still refused; the clone conflicts.
+    assert_eq!(up(&w, &dirs[0]).0.0, db);
+    w.fails_in(&dirs[1], &["up"], 1);
+    let out = w.fails_in(&dirs[3], &["up"], 1);
+    assert!(
+        stderr(&out).contains(&format!(
+            "port {db} is claimed by app/db; run 'devport release db' in {}",
+            dirs[0].display()
+        )),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Two checkouts that are not linked worktrees (the main one and a second clone) run `up` at
+/// the same moment: both succeed, as if one had run after the other: one holds the pinned
+/// port, the other a port of its own and the note that says so. Ten fresh pairs, no port twice.
+#[test]
+fn a_race_for_a_pinned_port_ends_as_one_after_the_other() {
+    let w = World::new();
+    let mut seen = Vec::new();
+    for i in 0..10 {
+        let pin = (0..20)
+            .map(|j| policy_port(&w, &format!("scratch{i}-{j}")))
+            .find(|p| !seen.contains(p))
+            .expect("a port");
+        let pair: Vec<PathBuf> = [format!("race{i}"), format!("race{i}-c")]
+            .iter()
+            .map(|name| {
+                let dir = w.project(name);
+                w.manifest(
+                    &dir,
+                    format!("name = \"race{i}\"\n[services.db]\nport = {pin}\n"),
+                );
+                std::fs::canonicalize(dir).expect("folder")
+            })
+            .collect();
+        let children: Vec<std::process::Child> = pair
+            .iter()
+            .map(|dir| {
+                w.std_cmd_in(dir, &["up", "--format", "dotenv"])
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .expect("spawn devport up")
+            })
+            .collect();
+        let outs: Vec<std::process::Output> = children
+            .into_iter()
+            .map(|c| c.wait_with_output().expect("devport up"))
+            .collect();
+        let ports: Vec<u16> = outs
+            .iter()
+            .map(|out| {
+                assert!(out.status.success(), "{i}: {}", stderr(out));
+                port_var(out, "DB_PORT")
+            })
+            .collect();
+        let winner = ports
+            .iter()
+            .position(|&p| p == pin)
+            .unwrap_or_else(|| panic!("{i}: nobody holds the pinned port {pin}: {ports:?}"));
+        let loser = 1 - winner;
+        assert_ne!(ports[loser], pin);
+        assert!(
+            stderr(&outs[winner]).is_empty(),
+            "{}",
+            stderr(&outs[winner])
+        );
+        let name = pair[loser].file_name().expect("name").to_string_lossy();
+        assert_eq!(
+            stderr(&outs[loser]),
+            format!(
+                "devport: db: port {pin} is for the main checkout ({}); this checkout ({name}) uses {}",
+                pair[winner].display(),
+                ports[loser]
+            )
+        );
+        seen.extend(ports);
+    }
+    let mut distinct = seen.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(distinct.len(), seen.len(), "a port given twice: {seen:?}");
 }
 
 /// Which checkout is which: `list` shows a CHECKOUT column (and `--json` and `check --json` a

@@ -38,6 +38,22 @@ pub enum Error {
         /// Its service.
         service: String,
     },
+    /// A linked git worktree asked for a service whose manifest port is `strict = true`: only
+    /// the main checkout uses such a port, and a worktree never takes it.
+    #[error(
+        "port {port} of {service} is strict = true in {}: only the main checkout{} uses it; run {service} there, or remove `strict` to give this worktree a port of its own",
+        crate::project::MANIFEST,
+        main.as_ref().map_or_else(String::new, |p| format!(" ({})", p.display()))
+    )]
+    StrictPort {
+        /// The service.
+        service: String,
+        /// The manifest's port (`port` or `prefer`).
+        port: u16,
+        /// The main checkout's project folder, when it is known: the sibling's that holds the
+        /// port, else the main worktree's.
+        main: Option<PathBuf>,
+    },
     /// The port asked for (or a port of its block) is leased by a running process.
     #[error("port {ports} is leased by pid {pid} until it exits; pick another port")]
     PortLeased {
@@ -317,6 +333,7 @@ impl Error {
             | Error::PortInUse { .. }
             | Error::PortUnbindable { .. }
             | Error::ClaimDiffers { .. }
+            | Error::StrictPort { .. }
             | Error::NoFreePort { .. }
             | Error::StopRefused { .. } => ErrorKind::Refused,
             Error::InvalidInput { .. } | Error::Manifest { .. } => ErrorKind::Usage,

@@ -8,11 +8,15 @@
 //! not depend on who runs first), and neither does a checkout whose sibling (one that is not a
 //! linked worktree either) already holds the port. Such a checkout gets the policy's pick, as
 //! if the service had no `port`/`prefer`, never on the pinned ports, and the report says so
-//! ([`Yielded`]). `strict = true` in the service's table keeps the pin in every checkout (a
-//! port that must never move), and a port held by another project stays a conflict.
+//! ([`Yielded`]). `strict = true` in the service's table keeps the port for the main checkout
+//! alone (a port that must never move): a linked worktree is refused the service
+//! ([`Error::StrictPort`]) and a clone whose sibling holds it stays a conflict, as does a port
+//! held by another project. The rule is applied again under the registry's lock, so checkouts
+//! that claim at once end as if one had run after the other.
 
 use std::path::PathBuf;
 
+use crate::error::{Error, Result};
 use crate::model::types::PortRange;
 use crate::ops::claim::PortChoice;
 use crate::project::{Checkout, MAIN_CHECKOUT, Project, ServiceSpec};
@@ -37,20 +41,28 @@ pub struct Yielded {
 
 /// How a request for `service` of `project` from its manifest `spec` chooses its port, given
 /// the claims in `reg`: the manifest's `port`/`prefer`, or, where the main checkout has them,
-/// the policy's pick with the pinned block reserved, and what was yielded.
+/// the policy's pick with the pinned block reserved, and what was yielded. A claim applies it
+/// again under the registry's lock (see [`crate::ClaimRequest::manifest`]), so two checkouts
+/// that claim at once end as if one had run after the other.
+///
+/// # Errors
+///
+/// [`Error::StrictPort`] for a linked worktree when the port is `strict = true`: only the main
+/// checkout uses it.
 pub fn manifest_choice(
     project: &Project,
     reg: &Registry,
     service: &str,
     spec: &ServiceSpec,
-) -> (PortChoice, Option<PortRange>, Option<Yielded>) {
+) -> Result<(PortChoice, Option<PortRange>, Option<Yielded>)> {
     let choice = PortChoice::from_options(spec.port, spec.prefer);
     let (PortChoice::Exact(port) | PortChoice::Prefer(port)) = choice else {
-        return (choice, None, None);
+        return Ok((choice, None, None));
     };
-    if spec.strict == Some(true) || project.path.is_none() {
-        return (choice, None, None);
+    if project.path.is_none() {
+        return Ok((choice, None, None));
     }
+    let strict = spec.strict == Some(true);
     let block = PortRange::block(port, spec.count.unwrap_or(1));
     // The sibling that holds the port by this rule, if one does: a linked worktree that took
     // the port with `--port` is no main checkout, and the conflict stays one.
@@ -70,11 +82,19 @@ pub fn manifest_choice(
         // A linked worktree names the checkout that holds the port (a clone may have taken it
         // before the main worktree claimed), else its main worktree.
         Checkout::Linked { main, .. } => holder.or_else(|| main.clone()),
+        // A strict port held by a sibling stays a conflict.
         Checkout::Main => match holder {
-            Some(sibling) => Some(sibling),
-            None => return (choice, None, None),
+            Some(sibling) if !strict => Some(sibling),
+            _ => return Ok((choice, None, None)),
         },
     };
+    if strict {
+        return Err(Error::StrictPort {
+            service: service.to_string(),
+            port,
+            main,
+        });
+    }
     let yielded = Yielded {
         service: service.to_string(),
         port,
@@ -82,7 +102,7 @@ pub fn manifest_choice(
         checkout: checkout_name(project, reg),
         uses: None,
     };
-    (PortChoice::Auto, block, Some(yielded))
+    Ok((PortChoice::Auto, block, Some(yielded)))
 }
 
 /// The name of `project`'s checkout in a note (see [`Project::checkout_name`]): a checkout that
@@ -99,25 +119,42 @@ fn checkout_name(project: &Project, reg: &Registry) -> String {
 
 /// The services of `project`'s manifest that are claimed in `reg` off the manifest's
 /// `port`/`prefer` because this checkout leaves it to the main checkout, each with the port
-/// it uses: what `env` and `claim` remind of.
-pub fn yielded_claims(project: &Project, reg: &Registry) -> Vec<Yielded> {
+/// it uses: what `env` and `claim` remind of. `only` limits it to one service.
+///
+/// # Errors
+///
+/// [`Error::StrictPort`] for a service whose port is `strict = true` when `project` is a linked
+/// worktree that holds no claim of it: it has no port here, and never gets one by the manifest.
+pub fn yielded_claims(
+    project: &Project,
+    reg: &Registry,
+    only: Option<&str>,
+) -> Result<Vec<Yielded>> {
     let Some(manifest) = &project.manifest else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
-    manifest
-        .services
-        .iter()
-        .filter_map(|(service, spec)| {
-            let (_, _, yielded) = manifest_choice(project, reg, service, spec);
-            let claim = reg.find(project.path.as_deref(), service)?;
-            yielded
-                .filter(|y| y.port != claim.block.port)
-                .map(|y| Yielded {
-                    uses: Some(claim.block.port),
-                    ..y
-                })
-        })
-        .collect()
+    let mut yielded = Vec::new();
+    for (service, spec) in &manifest.services {
+        if only.is_some_and(|only| only != service) {
+            continue;
+        }
+        let claim = reg.find(project.path.as_deref(), service);
+        let gave = match manifest_choice(project, reg, service, spec) {
+            Ok((_, _, gave)) => gave,
+            Err(e) if claim.is_none() => return Err(e),
+            // A port this worktree took itself (`claim --port`) is what it asked for.
+            Err(_) => None,
+        };
+        if let (Some(y), Some(claim)) = (gave, claim)
+            && y.port != claim.block.port
+        {
+            yielded.push(Yielded {
+                uses: Some(claim.block.port),
+                ..y
+            });
+        }
+    }
+    Ok(yielded)
 }
 
 #[cfg(test)]
@@ -126,9 +163,23 @@ mod tests {
     use crate::ops::claim::tests::{Fixture, t0};
     use crate::project::Manifest;
 
+    /// A port the OS picked (free again now), and a manifest whose `db` pins it.
+    fn db_on_a_free_port() -> (u16, Manifest) {
+        let free = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("an OS-picked port")
+            .port();
+        let manifest = Manifest::parse(
+            &format!("[services.db]\nport = {free}\n"),
+            std::path::Path::new("m"),
+        )
+        .expect("parses");
+        (free, manifest)
+    }
+
     /// The rule on its own: a linked worktree always yields, a checkout that is not one yields
-    /// only to a sibling that holds the port, `strict` never yields, and a service without a
-    /// pinned port has nothing to yield.
+    /// only to a sibling that holds the port, `strict` never yields (a linked worktree is
+    /// refused it), and a service without a pinned port has nothing to yield.
     #[test]
     fn only_the_main_checkout_takes_a_pinned_port() {
         let f = Fixture::new();
@@ -138,7 +189,9 @@ mod tests {
         main.manifest = Some(manifest);
         let spec = |s: &str| main.manifest.as_ref().expect("manifest").services[s].clone();
         let reg = Registry::default();
-        let choice = |p: &Project, reg: &Registry, s: &str| manifest_choice(p, reg, s, &spec(s));
+        let choice = |p: &Project, reg: &Registry, s: &str| {
+            manifest_choice(p, reg, s, &spec(s)).expect("no strict port in a worktree")
+        };
         assert_eq!(
             choice(&main, &reg, "db"),
             (PortChoice::Exact(25432), None, None)
@@ -160,17 +213,13 @@ mod tests {
             (yielded.port, yielded.main, yielded.checkout.as_str()),
             (23000, main.path.clone(), "feature-x")
         );
-        assert_eq!(choice(&linked, &reg, "cache").0, PortChoice::Exact(26379));
+        assert_eq!(choice(&main, &reg, "cache").0, PortChoice::Exact(26379));
+        assert!(matches!(
+            manifest_choice(&linked, &reg, "cache", &spec("cache")),
+            Err(Error::StrictPort { service, port: 26379, main: m }) if service == "cache" && m == main.path
+        ));
         // A second clone: the first to claim keeps the port; the other yields to it.
-        let free = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("an OS-picked port")
-            .port();
-        let db = Manifest::parse(
-            &format!("[services.db]\nport = {free}\n"),
-            std::path::Path::new("m"),
-        )
-        .expect("parses");
+        let (free, db) = db_on_a_free_port();
         crate::ops::claim::claim(
             &f.store,
             &f.policy,
@@ -183,13 +232,15 @@ mod tests {
             path: main.path.as_ref().map(|p| p.join("clone")),
             ..main.clone()
         };
-        let (c, _, y) = manifest_choice(&clone, &reg, "db", &db.services["db"]);
+        let (c, _, y) = manifest_choice(&clone, &reg, "db", &db.services["db"]).expect("a clone");
         assert_eq!(
             (c, y.and_then(|y| y.main)),
             (PortChoice::Auto, main.path.clone())
         );
         assert_eq!(
-            manifest_choice(&main, &reg, "db", &db.services["db"]).0,
+            manifest_choice(&main, &reg, "db", &db.services["db"])
+                .expect("main")
+                .0,
             PortChoice::Exact(free)
         );
         // A worktree of the clone names the checkout that holds the port, not its own main
@@ -202,7 +253,52 @@ mod tests {
             path: clone.path.as_ref().map(|p| p.join("fix")),
             ..clone.clone()
         };
-        let (_, _, y) = manifest_choice(&clone_worktree, &reg, "db", &db.services["db"]);
+        let (_, _, y) =
+            manifest_choice(&clone_worktree, &reg, "db", &db.services["db"]).expect("a worktree");
         assert_eq!(y.and_then(|y| y.main), main.path.clone());
+    }
+
+    /// A request decided on an older read is decided again under the registry's lock: a clone
+    /// that read the registry before its sibling claimed the pinned port yields to it then,
+    /// as if it had run after it, instead of being refused.
+    #[test]
+    fn a_sibling_that_claimed_since_the_read_is_yielded_to() {
+        use crate::ops::claim::{Batch, ClaimRequest, claim_all, claim_in};
+        let f = Fixture::new();
+        let (free, manifest) = db_on_a_free_port();
+        let spec = &manifest.services["db"];
+        let main = Project {
+            manifest: Some(manifest.clone()),
+            ..f.project.clone()
+        };
+        let clone = Project {
+            path: main.path.as_ref().map(|p| p.join("clone")),
+            ..main.clone()
+        };
+        let request = |project| ClaimRequest {
+            choice: PortChoice::Exact(free),
+            manifest: Some(spec),
+            ..ClaimRequest::new(project, "db")
+        };
+        // Both read the registry before either claimed.
+        let stale = f.store.read().expect("read");
+        let (won, _) = claim_in(&f.store, stale.clone(), &f.policy, &request(&main), t0())
+            .expect("the first takes the pinned port");
+        assert_eq!(won.claim.block.port, free);
+        let Batch::Claimed { outcomes, registry } =
+            claim_all(&f.store, stale, &f.policy, &[request(&clone)], t0()).expect("claim_all")
+        else {
+            panic!("the second checkout was refused instead of yielding");
+        };
+        let uses = outcomes[0].claim.block.port;
+        assert_ne!(uses, free);
+        let yielded = yielded_claims(&clone, &registry, None).expect("no strict port");
+        assert_eq!(
+            yielded
+                .iter()
+                .map(|y| (y.port, y.main.clone(), y.uses))
+                .collect::<Vec<_>>(),
+            [(free, main.path.clone(), Some(uses))]
+        );
     }
 }

@@ -11,7 +11,7 @@ use crate::model::types::{PortRange, Proto, Transport};
 use crate::os::probe::{self, Probe};
 use crate::os::sockets::{self, Socket};
 use crate::policy::{Policy, Reason};
-use crate::project::Project;
+use crate::project::{Project, ServiceSpec};
 use crate::store::registry::{Claim, Holder, PortBlock, Registry, Store};
 
 /// How often `last_used` is refreshed by a claim of an existing service.
@@ -69,9 +69,12 @@ pub struct ClaimRequest<'a> {
     pub proto: Proto,
     /// Give an existing claim a new port under the current policy (`--move`).
     pub relocate: bool,
-    /// Whether `port` or `prefer` comes from devport.toml rather than an option, so messages
-    /// name what the user wrote.
-    pub from_manifest: bool,
+    /// The service's table in devport.toml when the request applies it (`up`, `exec`), so
+    /// messages name what the user wrote. With it, `choice` and `reserved` are made by
+    /// [`crate::ops::checkout::manifest_choice`] on the registry as the claim finds it, under
+    /// the registry's lock when it writes: which checkout takes a pinned port is decided on
+    /// the claims as they are, never on an older read.
+    pub manifest: Option<&'a ServiceSpec>,
     /// Ports the policy's pick for a new claim leaves alone: the manifest's port, which
     /// belongs to the main checkout, for another checkout (see [`crate::ops::checkout`]).
     pub reserved: Option<PortRange>,
@@ -88,7 +91,7 @@ impl<'a> ClaimRequest<'a> {
             count: 1,
             proto: Proto::Tcp,
             relocate: false,
-            from_manifest: false,
+            manifest: None,
             reserved: None,
         }
     }
@@ -117,13 +120,28 @@ impl<'a> ClaimRequest<'a> {
         ClaimRequest { relocate, ..self }
     }
 
+    /// This request with its port chosen by its manifest table on `reg` (see
+    /// [`ClaimRequest::manifest`]); itself when it has none.
+    fn decided(&self, reg: &Registry) -> Result<ClaimRequest<'a>> {
+        let Some(spec) = self.manifest else {
+            return Ok(self.clone());
+        };
+        let (choice, reserved, _) =
+            crate::ops::checkout::manifest_choice(self.project, reg, self.service, spec)?;
+        Ok(ClaimRequest {
+            choice,
+            reserved,
+            ..self.clone()
+        })
+    }
+
     /// How the user asked for the port, for messages: `--port` or `port` in devport.toml.
     fn asked_by(&self) -> String {
         let (option, key) = match self.choice {
             PortChoice::Prefer(_) => ("--prefer", "prefer"),
             _ => ("--port", "port"),
         };
-        if self.from_manifest {
+        if self.manifest.is_some() {
             format!("`{key}` in {}", crate::project::MANIFEST)
         } else {
             option.to_string()
@@ -185,6 +203,10 @@ pub fn claim(
     now: Timestamp,
 ) -> Result<ClaimOutcome> {
     check_request(req)?;
+    // A manifest's request is decided on the whole registry (see `ClaimRequest::manifest`).
+    if req.manifest.is_some() {
+        return claim_in(store, store.read()?, policy, req, now).map(|(outcome, _)| outcome);
+    }
     if !req.relocate
         && let Some(existing) = store.find(req.project.path.as_deref(), req.service)?
         && let Some(outcome) = kept(&existing, req, policy, now)?
@@ -207,7 +229,7 @@ pub fn claim_in(
     check_request(req)?;
     if !req.relocate
         && let Some(existing) = reg.find(req.project.path.as_deref(), req.service)
-        && let Some(outcome) = kept(existing, req, policy, now)?
+        && let Some(outcome) = kept(existing, &req.decided(&reg)?, policy, now)?
     {
         return Ok((outcome, reg));
     }
@@ -311,8 +333,9 @@ pub fn claim_all(
         .iter()
         .map(|req| {
             let existing = reg.find(req.project.path.as_deref(), req.service)?;
-            let moves = req.relocate && ignored_prefer(existing, req, policy).is_some();
-            fresh(existing, req, policy, now).filter(|_| !moves)
+            let req = req.decided(&reg).ok()?;
+            let moves = req.relocate && ignored_prefer(existing, &req, policy).is_some();
+            fresh(existing, &req, policy, now).filter(|_| !moves)
         })
         .collect();
     if let Some(outcomes) = kept {
@@ -371,6 +394,7 @@ fn claim_one(
 ) -> Result<ClaimOutcome> {
     validate_service(req.service)?;
     check_count(req.count)?;
+    let req = &req.decided(reg)?;
     // With `relocate`, a claim of another shape moves; one off its preferred port moves
     // there only if that port is free now, else it stays and says why.
     let (relocate, taken) = match reg.find(req.project.path.as_deref(), req.service) {
@@ -431,6 +455,9 @@ fn claim_locked(
     req: &ClaimRequest<'_>,
     now: Timestamp,
 ) -> Result<ClaimOutcome> {
+    // Decided here, under the lock: two checkouts that claim a pinned port at once end as if
+    // one had run after the other.
+    let req = &req.decided(reg)?;
     let path = req.project.path.as_deref();
     rename_project(reg, path, &req.project.name);
     let index = reg

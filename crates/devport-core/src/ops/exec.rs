@@ -10,7 +10,7 @@ use crate::env::names;
 use crate::error::{Error, Input, Result};
 use crate::model::types::Proto;
 use crate::ops::checkout::{self, Yielded};
-use crate::ops::claim::{self, Busy, ClaimOutcome, ClaimRequest};
+use crate::ops::claim::{self, Busy, ClaimOutcome, ClaimRequest, PortChoice};
 use crate::ops::owner::Running;
 use crate::policy::Policy;
 use crate::project::Project;
@@ -107,19 +107,18 @@ pub fn exec(
         .cloned()
         .unwrap_or_default();
     let count = spec.count.or(existing.map(|c| c.block.count)).unwrap_or(1);
-    let (choice, reserved, mut yielded) = checkout::manifest_choice(project, &reg, service, &spec);
     let req = ClaimRequest {
         project,
         service,
-        choice,
-        reserved,
+        choice: PortChoice::from_options(spec.port, spec.prefer),
+        reserved: None,
         count,
         proto: spec
             .proto
             .or(existing.map(|c| c.block.proto))
             .unwrap_or(Proto::Tcp),
         relocate: false,
-        from_manifest: true,
+        manifest: Some(&spec),
     };
     let templates = arguments(command, service)?;
     {
@@ -138,9 +137,7 @@ pub fn exec(
 
     let policy = Policy::of_this_machine(store.config());
     let (outcome, reg) = claim::claim_in(store, reg, &policy, &req, now)?;
-    if let Some(y) = &mut yielded {
-        y.uses = Some(outcome.claim.block.port);
-    }
+    let yielded = checkout::yielded_claims(project, &reg, Some(service))?.pop();
     // Refuse before running: a server started on a port another process holds only fails
     // later with "address in use".
     if let Some(busy) = Busy::find(&outcome, project.path.as_deref()) {

@@ -6,7 +6,7 @@ use jiff::Timestamp;
 
 use crate::error::{Error, Result};
 use crate::ops::checkout::{self, Yielded};
-use crate::ops::claim::{self, Batch, ClaimOutcome, ClaimRequest};
+use crate::ops::claim::{self, Batch, ClaimOutcome, ClaimRequest, PortChoice};
 use crate::policy::Policy;
 use crate::project::{MANIFEST, Project};
 use crate::store::registry::{Claim, Registry, Store};
@@ -82,22 +82,17 @@ pub fn up(store: &Store, project: &Project, relocate: bool, now: Timestamp) -> R
         .collect();
     let reg = checked_names(project, &manifest_path, || store.read())?;
     let (shown, withheld) = trust::exportable(store, project)?;
-    let mut yielded = Vec::new();
     let reqs: Vec<ClaimRequest<'_>> = services
         .iter()
-        .map(|(service, spec)| {
-            let (choice, reserved, gave) = checkout::manifest_choice(project, &reg, service, spec);
-            yielded.extend(gave);
-            ClaimRequest {
-                project,
-                service,
-                choice,
-                count: spec.count.unwrap_or(1),
-                proto: spec.proto.unwrap_or_default(),
-                relocate,
-                from_manifest: true,
-                reserved,
-            }
+        .map(|(service, spec)| ClaimRequest {
+            project,
+            service,
+            choice: PortChoice::from_options(spec.port, spec.prefer),
+            count: spec.count.unwrap_or(1),
+            proto: spec.proto.unwrap_or_default(),
+            relocate,
+            manifest: Some(spec),
+            reserved: None,
         })
         .collect();
     let policy = Policy::of_this_machine(store.config());
@@ -139,12 +134,8 @@ pub fn up(store: &Store, project: &Project, relocate: bool, now: Timestamp) -> R
     let names: Vec<&str> = services.iter().map(|(s, _)| s.as_str()).collect();
     let mut vars = shown.port_vars(&reg, Some(&names), "", &shown.env_names())?;
     let unset = shown.computed_vars(&reg, "", &mut vars)?;
-    for y in &mut yielded {
-        y.uses = outcomes
-            .iter()
-            .find(|o| o.claim.service == y.service)
-            .map(|o| o.claim.block.port);
-    }
+    // Which pinned ports this checkout left to the main checkout, by the registry as written.
+    let yielded = checkout::yielded_claims(project, &reg, None)?;
     Ok(Up::Claimed(UpReport {
         withheld,
         outcomes,
