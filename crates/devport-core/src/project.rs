@@ -1099,6 +1099,15 @@ mod tests {
         assert_eq!(ports, vec![("db", 1)]);
     }
 
+    /// Writes the `.git` file of a checkout at `folder` whose git folder is `gitdir`.
+    fn git_file(folder: &Path, gitdir: &Path) {
+        std::fs::write(
+            folder.join(".git"),
+            format!("gitdir: {}\n", gitdir.display()),
+        )
+        .expect(".git file");
+    }
+
     /// A `.git` file naming `<common>/worktrees/<id>` is a linked worktree, whose main
     /// checkout is the folder holding `<common>`, and a subfolder project keeps its place in
     /// both; a `.git` folder, or a `.git` file that names anything else (a submodule), is the
@@ -1113,14 +1122,7 @@ mod tests {
         std::fs::create_dir_all(main.join("web")).expect("main/web");
         let wt = root.join("feature-x");
         std::fs::create_dir_all(wt.join("web")).expect("worktree");
-        std::fs::write(
-            wt.join(".git"),
-            format!(
-                "gitdir: {}\n",
-                main.join(".git/worktrees/feature-x").display()
-            ),
-        )
-        .expect(".git file");
+        git_file(&wt, &main.join(".git/worktrees/feature-x"));
         assert_eq!(Checkout::of(&main), Checkout::Main);
         assert_eq!(
             Checkout::of(&wt),
@@ -1145,27 +1147,13 @@ mod tests {
         let separate = root.join("separate");
         std::fs::create_dir_all(root.join("gitdirs/worktrees/separate")).expect("git dir");
         std::fs::create_dir_all(&separate).expect("clone");
-        std::fs::write(
-            separate.join(".git"),
-            format!(
-                "gitdir: {}\n",
-                root.join("gitdirs/worktrees/separate").display()
-            ),
-        )
-        .expect(".git");
+        git_file(&separate, &root.join("gitdirs/worktrees/separate"));
         assert_eq!(Checkout::of(&separate), Checkout::Main);
         let bare_wt = root.join("bare-wt");
         std::fs::create_dir_all(root.join("app.git/worktrees/bare-wt")).expect("bare");
         std::fs::write(root.join("app.git/worktrees/bare-wt/commondir"), "../..\n").expect("mark");
         std::fs::create_dir_all(&bare_wt).expect("worktree");
-        std::fs::write(
-            bare_wt.join(".git"),
-            format!(
-                "gitdir: {}\n",
-                root.join("app.git/worktrees/bare-wt").display()
-            ),
-        )
-        .expect(".git");
+        git_file(&bare_wt, &root.join("app.git/worktrees/bare-wt"));
         assert_eq!(Checkout::of(&bare_wt), Checkout::Main);
     }
 
@@ -1222,11 +1210,7 @@ mod tests {
         std::fs::write(main.join(".git/worktrees/login/commondir"), "../..\n").expect("mark");
         let wt = root.join("wt-folder");
         std::fs::create_dir_all(&wt).expect("worktree");
-        std::fs::write(
-            wt.join(".git"),
-            format!("gitdir: {}\n", main.join(".git/worktrees/login").display()),
-        )
-        .expect(".git file");
+        git_file(&wt, &main.join(".git/worktrees/login"));
         let clone = root.join("other/login");
         std::fs::create_dir_all(clone.join(".git")).expect("clone");
         let t = |s| jiff::Timestamp::from_second(s).expect("time");
