@@ -445,3 +445,54 @@ fn a_port_a_worktree_took_with_claim_port_stays_a_conflict() {
         stderr(&out)
     );
 }
+
+/// Checkout names stay as other checkouts come and go: three copies of `jam` (folders with the
+/// same manifest, no git needed) are `main`, `jam` and `jam-2`; when the second ends its claims
+/// the third keeps `jam-2`, and when the main one ends its claims and claims again it is `main`
+/// again — names are kept with the claims, not worked out anew from their ages.
+#[test]
+fn checkout_names_stay_as_other_checkouts_come_and_go() {
+    let w = World::new();
+    let copies: Vec<PathBuf> = ["c1/jam", "c2/jam", "c3/jam"]
+        .iter()
+        .map(|folder| {
+            let dir = w.dir(folder);
+            w.manifest(&dir, "name = \"jam\"\n[services.web]\n");
+            std::fs::canonicalize(dir).expect("canonical")
+        })
+        .collect();
+    let names = || -> Vec<(String, String)> {
+        let list: serde_json::Value =
+            serde_json::from_str(&w.ok(&["list", "--json"])).expect("json");
+        let mut names: Vec<(String, String)> = list
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|c| {
+                (
+                    c["project_path"].as_str().expect("path").to_string(),
+                    c["checkout"].as_str().expect("checkout").to_string(),
+                )
+            })
+            .collect();
+        names.sort();
+        names
+    };
+    let expected = |pairs: &[(usize, &str)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|&(i, name)| (copies[i].display().to_string(), name.to_string()))
+            .collect()
+    };
+    for dir in &copies {
+        w.ok_at(dir, &["up"]);
+    }
+    assert_eq!(names(), expected(&[(0, "main"), (1, "jam"), (2, "jam-2")]));
+    w.ok_at(&copies[1], &["release", "--all"]);
+    assert_eq!(names(), expected(&[(0, "main"), (2, "jam-2")]));
+    w.ok_at(&copies[0], &["release", "--all"]);
+    w.ok_at(&copies[0], &["up"]);
+    assert_eq!(names(), expected(&[(0, "main"), (2, "jam-2")]));
+    w.ok_at(&copies[1], &["up"]);
+    assert_eq!(names(), expected(&[(0, "main"), (1, "jam"), (2, "jam-2")]));
+}

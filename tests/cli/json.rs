@@ -80,6 +80,7 @@ struct StoredClaimJson {
     created: String,
     last_used: String,
     pinned: Option<bool>,
+    checkout: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -378,35 +378,40 @@ pub fn nested_root<'a>(folder: &'a Path, root: &Path) -> Option<&'a Path> {
 pub const MAIN_CHECKOUT: &str = "main";
 
 /// The names of the checkouts of one project (see [`Checkout`]), in the order of `folders`
-/// (its distinct folders, each with when its oldest claim was made). Every name is a DNS
-/// label (see [`crate::model::input::dns_label`]) and they are all different:
+/// (its distinct folders, each with when its oldest claim was made and the name its claims
+/// keep, if any). Every name is a DNS label (see [`crate::model::input::dns_label`]) and they
+/// are all different:
 ///
-/// - the main checkout is [`MAIN_CHECKOUT`]: of the folders that are not linked worktrees, the
-///   one with the oldest claim (then the smallest path); when every folder is a linked
-///   worktree, none is;
+/// - a name a folder's claims keep (from when it first claimed) stays its name, so names do
+///   not move as other checkouts come and go (a `gc`, a `release --all` and `up` elsewhere);
+/// - the main checkout is [`MAIN_CHECKOUT`]: the folder that keeps that name, else, of the
+///   folders that are not linked worktrees and keep no name, the one with the oldest claim
+///   (then the smallest path); when every folder is a linked worktree, none is;
 /// - a linked worktree is named by its worktree id, any other checkout (a second clone) by its
 ///   folder's name;
-/// - when names meet (two clones both called `shop`, a worktree called `main`), the oldest
-///   keeps the plain name and the others take `-2`, `-3` … (the first free), in the order of
-///   their oldest claims: a name stays as checkouts come and go, unless an older one with the
-///   same name appears.
-pub fn checkout_names(folders: &[(&Path, jiff::Timestamp)]) -> Vec<String> {
+/// - when names meet (two clones both called `shop`, a worktree called `main`), a kept name
+///   comes first, then the oldest; the others take `-2`, `-3` … (the first free).
+pub fn checkout_names(folders: &[(&Path, jiff::Timestamp, Option<&str>)]) -> Vec<String> {
     use crate::model::input::{dns_label, unique_labels};
-    let kinds: Vec<Checkout> = folders.iter().map(|(p, _)| Checkout::of(p)).collect();
-    let main = (0..folders.len())
-        .filter(|&i| kinds[i] == Checkout::Main)
-        .min_by(|&a, &b| (folders[a].1, folders[a].0).cmp(&(folders[b].1, folders[b].0)));
+    let kept_main = folders
+        .iter()
+        .position(|(_, _, kept)| *kept == Some(MAIN_CHECKOUT));
+    let main = kept_main.or_else(|| {
+        (0..folders.len())
+            .filter(|&i| folders[i].2.is_none() && Checkout::of(folders[i].0) == Checkout::Main)
+            .min_by(|&a, &b| (folders[a].1, folders[a].0).cmp(&(folders[b].1, folders[b].0)))
+    });
     let plain: Vec<String> = folders
         .iter()
-        .zip(&kinds)
-        .map(|((path, _), kind)| {
-            dns_label(&kind.id().map_or_else(
+        .map(|(path, _, kept)| match kept {
+            Some(name) => (*name).to_string(),
+            None => dns_label(&Checkout::of(path).id().map_or_else(
                 || {
                     path.file_name()
                         .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
                 },
                 str::to_string,
-            ))
+            )),
         })
         .collect();
     let others: Vec<usize> = (0..folders.len()).filter(|&i| Some(i) != main).collect();
@@ -414,7 +419,7 @@ pub fn checkout_names(folders: &[(&Path, jiff::Timestamp)]) -> Vec<String> {
         &others.iter().map(|&i| plain[i].clone()).collect::<Vec<_>>(),
         &others
             .iter()
-            .map(|&i| (folders[i].1, folders[i].0))
+            .map(|&i| (folders[i].2.is_none(), folders[i].1, folders[i].0))
             .collect::<Vec<_>>(),
         MAIN_CHECKOUT,
     );
@@ -439,23 +444,27 @@ pub fn claim_checkouts<'c, K: Ord>(
     groups
         .into_values()
         .flat_map(|claims| {
-            let folders: Vec<(&Path, jiff::Timestamp)> = oldest(claims).into_iter().collect();
+            let folders = folders_of(claims);
             let names = checkout_names(&folders);
-            folders.into_iter().map(|(p, _)| p).zip(names)
+            folders.into_iter().map(|(p, ..)| p).zip(names)
         })
         .collect()
 }
 
-/// Each folder of `claims` with when its oldest claim was made (global claims left out).
-fn oldest<'c>(claims: impl IntoIterator<Item = &'c Claim>) -> BTreeMap<&'c Path, jiff::Timestamp> {
-    let mut folders: BTreeMap<&Path, jiff::Timestamp> = BTreeMap::new();
+/// Each folder of `claims` with when its oldest claim was made and the checkout name its
+/// claims keep (global claims left out).
+fn folders_of<'c>(
+    claims: impl IntoIterator<Item = &'c Claim>,
+) -> Vec<(&'c Path, jiff::Timestamp, Option<&'c str>)> {
+    let mut folders: BTreeMap<&Path, (jiff::Timestamp, Option<&str>)> = BTreeMap::new();
     for claim in claims {
         if let Some(path) = claim.project_path.as_deref() {
-            let at = folders.entry(path).or_insert(claim.created);
-            *at = (*at).min(claim.created);
+            let at = folders.entry(path).or_insert((claim.created, None));
+            at.0 = at.0.min(claim.created);
+            at.1 = at.1.or(claim.checkout.as_deref());
         }
     }
-    folders
+    folders.into_iter().map(|(p, (t, k))| (p, t, k)).collect()
 }
 
 impl Project {
@@ -466,10 +475,11 @@ impl Project {
         let Some(own) = self.path.as_deref() else {
             return MAIN_CHECKOUT.to_string();
         };
-        let mut folders = oldest(reg.claims.iter().filter(|c| c.project == self.name));
-        folders.entry(own).or_insert(jiff::Timestamp::MAX);
-        let folders: Vec<(&Path, jiff::Timestamp)> = folders.into_iter().collect();
-        let at = folders.iter().position(|(p, _)| *p == own).unwrap_or(0);
+        let mut folders = folders_of(reg.claims.iter().filter(|c| c.project == self.name));
+        if !folders.iter().any(|(p, ..)| *p == own) {
+            folders.push((own, jiff::Timestamp::MAX, None));
+        }
+        let at = folders.iter().position(|(p, ..)| *p == own).unwrap_or(0);
         checkout_names(&folders)
             .into_iter()
             .nth(at)
@@ -1214,8 +1224,16 @@ mod tests {
         let clone = root.join("other/login");
         std::fs::create_dir_all(clone.join(".git")).expect("clone");
         let t = |s| jiff::Timestamp::from_second(s).expect("time");
-        let names = checkout_names(&[(&clone, t(3)), (&wt, t(1)), (&main, t(2))]);
+        let names = checkout_names(&[(&clone, t(3), None), (&wt, t(1), None), (&main, t(2), None)]);
         assert_eq!(names, ["login-2", "login", MAIN_CHECKOUT]);
+        // Kept names stay, whoever is older: the clone kept `main` from when it claimed first,
+        // and `login-2` stays when the older `login` is gone.
+        let names = checkout_names(&[(&clone, t(3), Some("main")), (&main, t(2), None)]);
+        assert_eq!(names, [MAIN_CHECKOUT, "app"]);
+        let names = checkout_names(&[(&clone, t(3), Some("login-2"))]);
+        assert_eq!(names, ["login-2"]);
+        let names = checkout_names(&[(&clone, t(3), Some("login")), (&wt, t(1), None)]);
+        assert_eq!(names, ["login", "login-2"]);
         // A project whose only claims are a worktree's: a new folder is `main` only if it is
         // not a linked worktree.
         let fresh = Project {

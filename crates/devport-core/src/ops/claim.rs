@@ -437,16 +437,28 @@ fn claim_one(
     Ok(outcome)
 }
 
-/// Gives every claim of the folder `path` the project's current `name`: claims are keyed by
-/// folder, so a renamed project never shows under two names.
-fn rename_project(reg: &mut Registry, path: Option<&Path>, name: &str) {
+/// Gives every claim of `project`'s folder the project's current name (claims are keyed by
+/// folder, so a renamed project never shows under two names) and its checkout's name, which
+/// they keep from then on (see [`crate::project::checkout_names`]); returns that name (`None`
+/// for global claims).
+fn name_folder(reg: &mut Registry, project: &crate::project::Project) -> Option<String> {
+    let path = project.path.as_deref();
     for claim in reg
         .claims
         .iter_mut()
-        .filter(|c| c.project_path.as_deref() == path && c.project != name)
+        .filter(|c| c.project_path.as_deref() == path && c.project != project.name)
     {
-        name.clone_into(&mut claim.project);
+        claim.project.clone_from(&project.name);
     }
+    let checkout = path.map(|_| project.checkout_name(reg));
+    for claim in reg
+        .claims
+        .iter_mut()
+        .filter(|c| c.project_path.as_deref() == path && c.checkout.is_none())
+    {
+        claim.checkout.clone_from(&checkout);
+    }
+    checkout
 }
 
 fn claim_locked(
@@ -459,7 +471,7 @@ fn claim_locked(
     // one had run after the other.
     let req = &req.decided(reg)?;
     let path = req.project.path.as_deref();
-    rename_project(reg, path, &req.project.name);
+    let checkout = name_folder(reg, req.project);
     let index = reg
         .claims
         .iter()
@@ -549,6 +561,7 @@ fn claim_locked(
             PortChoice::Prefer(p) => p == port,
             PortChoice::Auto => false,
         },
+        checkout,
         // A moved claim keeps the keys a newer devport may have added to it.
         extra: old.map(|o| o.extra).unwrap_or_default(),
     };

@@ -410,6 +410,7 @@ mod tests {
             created: jiff::Timestamp::UNIX_EPOCH,
             last_used: jiff::Timestamp::UNIX_EPOCH,
             pinned: false,
+            checkout: None,
             extra: crate::store::registry::Extra::new(),
         }
     }

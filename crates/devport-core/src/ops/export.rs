@@ -200,6 +200,7 @@ mod tests {
             created: t(age),
             last_used: t(age),
             pinned: false,
+            checkout: None,
             extra: crate::store::registry::Extra::new(),
         };
         let claims = [

@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use serde::de::{self, Deserialize as _, Deserializer, Error as _, MapAccess, Visitor};
 
 use super::{ClaimOf, Extra, PortBlock};
-use crate::model::input::service_name_problem;
+use crate::model::input::{dns_label, service_name_problem};
 use crate::model::types::Proto;
 
 use crate::model::types::MAX_COUNT;
@@ -152,6 +152,24 @@ impl<'de, S: de::Deserialize<'de> + AsRef<str>> de::Deserialize<'de> for Service
     }
 }
 
+/// A claim's checkout name: a DNS label, as devport makes them (it is part of host names
+/// `export` writes).
+struct CheckoutName<S>(S);
+
+impl<'de, S: de::Deserialize<'de> + AsRef<str>> de::Deserialize<'de> for CheckoutName<S> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = S::deserialize(d)?;
+        if dns_label(name.as_ref()) == name.as_ref() {
+            Ok(CheckoutName(name))
+        } else {
+            Err(D::Error::custom(format!(
+                "checkout name {:?} must be a DNS label: a-z, 0-9 and -, at most 63 characters",
+                name.as_ref()
+            )))
+        }
+    }
+}
+
 /// The visitor of [`ClaimOf`]'s `Deserialize`.
 pub struct ClaimVisitor<S, P, T>(pub PhantomData<(S, P, T)>);
 
@@ -177,6 +195,7 @@ where
         let mut created = None;
         let mut last_used = None;
         let mut pinned = None;
+        let mut checkout = None;
         let mut extra = Extra::new();
         while let Some(key) = map.next_key::<Key>()? {
             match key.0.as_ref() {
@@ -193,6 +212,11 @@ where
                     "last_used",
                 )?,
                 "pinned" => once(&mut pinned, map.next_value::<bool>()?, "pinned")?,
+                "checkout" => once(
+                    &mut checkout,
+                    map.next_value::<CheckoutName<S>>()?.0,
+                    "checkout",
+                )?,
                 _ => {
                     extra.insert(key.0.into_owned(), map.next_value()?);
                 }
@@ -211,6 +235,7 @@ where
             created: created.ok_or_else(|| missing("created"))?,
             last_used: last_used.ok_or_else(|| missing("last_used"))?,
             pinned: pinned.unwrap_or_default(),
+            checkout,
             extra,
         })
     }

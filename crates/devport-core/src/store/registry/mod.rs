@@ -91,6 +91,11 @@ pub struct ClaimOf<S, P, T = Timestamp> {
     /// policy's rules against it.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub pinned: bool,
+    /// The name of the checkout the claim's folder is (see [`crate::project::checkout_names`]),
+    /// kept from when the folder first claimed, so it does not change as other checkouts come
+    /// and go; `None` in a claim written before names were kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkout: Option<S>,
     /// Keys this build does not know, kept through every rewrite.
     #[serde(flatten)]
     pub extra: Extra,
@@ -193,6 +198,7 @@ impl ClaimOf<&str, &str, Stamp<'_>> {
             created: self.created.timestamp()?,
             last_used: self.last_used.timestamp()?,
             pinned: self.pinned,
+            checkout: self.checkout.map(Into::into),
             extra: self.extra,
         })
     }
@@ -775,6 +781,7 @@ mod tests {
             created: Timestamp::UNIX_EPOCH,
             last_used: Timestamp::UNIX_EPOCH,
             pinned: false,
+            checkout: None,
             extra: Extra::new(),
         }
     }
