@@ -672,8 +672,12 @@ fn a_committed_link_does_not_choose_what_is_written() {
     std::os::unix::fs::symlink("../home", shop.join("out")).expect("symlink");
     std::fs::create_dir(shop.join("config")).expect("mkdir");
     std::os::unix::fs::symlink("config", shop.join("in")).expect("symlink");
+    // `deep/..` is the link's target's parent, as the system resolves it: `home` again.
+    std::fs::create_dir(home.join("sub")).expect("mkdir");
+    std::os::unix::fs::symlink("../home/sub", shop.join("deep")).expect("symlink");
     for args in [
         &["env", "--format", "dotenv", "--write", "out/.env"][..],
+        &["env", "--format", "dotenv", "--write", "deep/../.env"],
         &["up", "--write", "out/.env"],
         &["export", "caddy", "--write", "out/Caddyfile"],
     ] {

@@ -1036,35 +1036,29 @@ fn replaced_file(path: &Path, within: &Path, refuse: &impl Fn(String) -> Error) 
 }
 
 /// Why writing `path` would go out of the folder `within` through a symlinked folder inside it
-/// (`sub/.env` where `sub` is a committed link to `../other`), if it would: the rule
-/// [`replaced_file`] holds a linked file to, for the folders on the way. The path is read as
-/// written (`..` taken away by its words, not by links): a path that never enters `within`, or
-/// whose folder really is inside it, is the user's own choice.
+/// (`sub/.env` where `sub` is a committed link to `../other`, or `sub/../.env`), if it would:
+/// the rule [`replaced_file`] holds a linked file to, for the folders on the way. The folder
+/// is resolved as the system resolves it; it is refused when it is really outside `within` and
+/// a symlink that lies in `within` is on the way. A path that goes out with no link of the
+/// project's on the way (`../other/.env`) is the user's own choice.
 fn steered_folder(path: &Path, within: &Path) -> Option<String> {
-    let mut written = PathBuf::new();
-    for part in std::path::absolute(path).ok()?.components() {
-        match part {
-            std::path::Component::ParentDir => {
-                written.pop();
-            }
-            std::path::Component::CurDir => {}
-            other => written.push(other),
-        }
-    }
-    let folder = written.parent()?;
+    let absolute = std::path::absolute(path).ok()?;
+    let folder = absolute.parent()?;
     let inside = dunce::canonicalize(within).ok()?;
     let real = dunce::canonicalize(folder).ok()?;
     if real.starts_with(&inside) {
         return None;
     }
-    let entered = folder
-        .ancestors()
-        .skip(1)
-        .find(|a| dunce::canonicalize(a).is_ok_and(|r| r.starts_with(&inside)))?;
+    let link = folder.ancestors().find(|a| {
+        std::fs::symlink_metadata(a).is_ok_and(|m| m.file_type().is_symlink())
+            && a.parent()
+                .and_then(|p| dunce::canonicalize(p).ok())
+                .is_some_and(|p| p.starts_with(&inside))
+    })?;
     Some(format!(
-        "its folder {} is reached through a symlink below {} and is really {}, outside {}, so the link (which anyone with commit access could have made) does not choose where it is written; name the real path with --write TARGET, or remove the link",
+        "its folder {} goes through a symlink, {}, and is really {}, outside {}, so the link (which anyone with commit access could have made) does not choose where it is written; name the real path with --write TARGET, or remove the link",
         folder.display(),
-        entered.display(),
+        link.display(),
         real.display(),
         within.display()
     ))
