@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::support::{
-    World, dotenv, free_port, git, policy_port, refused, repo, require_tool, stderr,
+    World, dotenv, free_port, git, key_pairs, policy_port, refused, repo, require_tool, stderr,
 };
 
 /// A port for `port =` (one the OS picked, free again when this returns) and one for
@@ -461,22 +461,10 @@ fn checkout_names_stay_as_other_checkouts_come_and_go() {
             std::fs::canonicalize(dir).expect("canonical")
         })
         .collect();
-    let names = || -> Vec<(String, String)> {
+    let names = || {
         let list: serde_json::Value =
             serde_json::from_str(&w.ok(&["list", "--json"])).expect("json");
-        let mut names: Vec<(String, String)> = list
-            .as_array()
-            .expect("list")
-            .iter()
-            .map(|c| {
-                (
-                    c["project_path"].as_str().expect("path").to_string(),
-                    c["checkout"].as_str().expect("checkout").to_string(),
-                )
-            })
-            .collect();
-        names.sort();
-        names
+        key_pairs(&list, "project_path", "checkout")
     };
     let expected = |pairs: &[(usize, &str)]| -> Vec<(String, String)> {
         pairs

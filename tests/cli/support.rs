@@ -622,19 +622,25 @@ pub fn assert_bad_inputs(
 
 /// The project name of every claim in the registry, by service.
 pub fn names(w: &World) -> Vec<(String, String)> {
-    let mut names: Vec<(String, String)> = w.registry_json()["claims"]
+    key_pairs(&w.registry_json()["claims"], "service", "project")
+}
+
+/// The values of the keys `a` and `b` (strings) of each object of the JSON list `list`, sorted.
+pub fn key_pairs(list: &serde_json::Value, a: &str, b: &str) -> Vec<(String, String)> {
+    let text = |c: &serde_json::Value, key: &str| {
+        c[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("{key} in {c}"))
+            .to_string()
+    };
+    let mut pairs: Vec<(String, String)> = list
         .as_array()
-        .expect("claims")
+        .expect("a list")
         .iter()
-        .map(|c| {
-            (
-                c["service"].as_str().expect("service").to_string(),
-                c["project"].as_str().expect("project").to_string(),
-            )
-        })
+        .map(|c| (text(c, a), text(c, b)))
         .collect();
-    names.sort();
-    names
+    pairs.sort();
+    pairs
 }
 
 #[cfg(unix)]
