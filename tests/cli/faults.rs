@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{Reaped, World, port, stderr, stdout, ten_claims};
+use crate::support::{Reaped, World, assert_ok, port, stderr, stdout, ten_claims};
 
 fn spawn(w: &World, dir: &Path, args: &[&str]) -> Child {
     let mut cmd = w.std_cmd_in(dir, args);
@@ -142,7 +142,7 @@ fn load_256_different_and_256_same() {
     let mut ports = BTreeSet::new();
     for c in children {
         let out = c.wait_with_output().expect("wait");
-        assert!(out.status.success(), "{}", stderr(&out));
+        assert_ok(&out);
         assert!(
             ports.insert(port(&stdout(&out))),
             "a port was handed out twice"
@@ -157,7 +157,7 @@ fn load_256_different_and_256_same() {
         .into_iter()
         .map(|c| {
             let out = c.wait_with_output().expect("wait");
-            assert!(out.status.success(), "{}", stderr(&out));
+            assert_ok(&out);
             stdout(&out)
         })
         .collect();

@@ -5,7 +5,7 @@ use std::process::Stdio;
 
 use serde_json::Value;
 
-use crate::support::{World, claim_count, json, port, sleeper, stderr, stdout};
+use crate::support::{World, assert_ok, claim_count, json, port, sleeper, stderr, stdout};
 
 const OWNER: &str = "DEVPORT_LEASE_OWNER";
 
@@ -225,7 +225,7 @@ fn parallel_leases_are_distinct_and_avoid_claims() {
         .into_iter()
         .map(|c| {
             let out = c.wait_with_output().expect("wait");
-            assert!(out.status.success(), "{}", stderr(&out));
+            assert_ok(&out);
             port(&stdout(&out))
         })
         .collect();

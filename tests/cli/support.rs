@@ -212,6 +212,29 @@ pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).trim().to_string()
 }
 
+/// Fails the test unless the command succeeded, naming how it ended and what it printed.
+/// devport says why whenever it fails, and a panic prints its message, so a Windows process
+/// that fails with nothing on stderr was ended from outside (Wine, under the load of hundreds
+/// of processes started at once, seen once in CI): the message says so in words
+/// `ci/wine/test` knows, "the process died without a word".
+#[track_caller]
+pub fn assert_ok(out: &Output) {
+    if out.status.success() {
+        return;
+    }
+    let how = match out.status.code().map(i32::cast_unsigned) {
+        Some(status) if cfg!(windows) && out.stderr.is_empty() => {
+            format!("the process died without a word, of Windows status {status:#x}")
+        }
+        _ => out.status.to_string(),
+    };
+    panic!(
+        "{how}; stderr: {:?}; stdout: {:?}",
+        stderr(out),
+        stdout(out)
+    );
+}
+
 /// A command's stdout as JSON.
 #[cfg(target_os = "linux")]
 pub fn json_of(out: &Output) -> serde_json::Value {

@@ -7,9 +7,9 @@ use std::process::Stdio;
 
 use serde_json::Value;
 
+use crate::support::{World, assert_ok, port, stdout};
 #[cfg(windows)]
-use crate::support::under_wine;
-use crate::support::{World, port, stderr, stdout};
+use crate::support::{stderr, under_wine};
 
 fn spawn_claim(w: &World, service: &str) -> Child {
     w.std_cmd_in(&w.project("shop"), &["claim", service])
@@ -30,7 +30,7 @@ fn parallel_writers_never_see_access_denied() {
             .collect();
         for child in children {
             let out = child.wait_with_output().expect("wait");
-            assert!(out.status.success(), "round {round}: {}", stderr(&out));
+            assert_ok(&out);
             port(&stdout(&out));
         }
     }
@@ -103,4 +103,17 @@ fn kill_is_available_and_refuses_without_force() {
     }
     assert!(std::net::TcpListener::bind(("127.0.0.1", p)).is_err());
     drop(listener);
+}
+
+/// A process that fails with nothing on stderr is named as one that died without a word, in the
+/// words `ci/wine/test` looks for, with its Windows status in hex.
+#[cfg(windows)]
+#[test]
+#[should_panic(expected = "the process died without a word, of Windows status 0xc0000142")]
+fn a_silent_failure_is_named_as_one() {
+    let out = std::process::Command::new("cmd")
+        .args(["/c", "exit", "-1073741502"])
+        .output()
+        .expect("run cmd");
+    assert_ok(&out);
 }
