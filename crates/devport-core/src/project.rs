@@ -393,26 +393,29 @@ pub const MAIN_CHECKOUT: &str = "main";
 ///   comes first, then the oldest; the others take `-2`, `-3` … (the first free).
 pub fn checkout_names(folders: &[(&Path, jiff::Timestamp, Option<&str>)]) -> Vec<String> {
     use crate::model::input::{dns_label, unique_labels};
+    // Each folder that keeps no name is looked at once (a few `stat`s, a worktree's `.git`).
+    let checkouts: Vec<Option<Checkout>> = folders
+        .iter()
+        .map(|(path, _, kept)| kept.is_none().then(|| Checkout::of(path)))
+        .collect();
     let kept_main = folders
         .iter()
         .position(|(_, _, kept)| *kept == Some(MAIN_CHECKOUT));
     let main = kept_main.or_else(|| {
         (0..folders.len())
-            .filter(|&i| folders[i].2.is_none() && Checkout::of(folders[i].0) == Checkout::Main)
+            .filter(|&i| checkouts[i] == Some(Checkout::Main))
             .min_by(|&a, &b| (folders[a].1, folders[a].0).cmp(&(folders[b].1, folders[b].0)))
     });
     let plain: Vec<String> = folders
         .iter()
-        .map(|(path, _, kept)| match kept {
-            Some(name) => (*name).to_string(),
-            None => dns_label(&Checkout::of(path).id().map_or_else(
-                || {
-                    path.file_name()
-                        .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
-                },
-                str::to_string,
-            )),
-        })
+        .zip(&checkouts)
+        .map(
+            |((path, _, kept), checkout)| match (kept, checkout.as_ref().and_then(Checkout::id)) {
+                (Some(name), _) => (*name).to_string(),
+                (None, Some(id)) => dns_label(id),
+                (None, None) => dns_label(&path.file_name().unwrap_or_default().to_string_lossy()),
+            },
+        )
         .collect();
     let others: Vec<usize> = (0..folders.len()).filter(|&i| Some(i) != main).collect();
     let given = unique_labels(

@@ -177,6 +177,18 @@ mod tests {
         (free, manifest)
     }
 
+    /// The linked worktree `id` of the checkout `of`, in a folder of that name inside it.
+    fn worktree(of: &Project, id: &str) -> Project {
+        Project {
+            checkout: Checkout::Linked {
+                id: id.into(),
+                main: of.path.clone(),
+            },
+            path: of.path.as_ref().map(|p| p.join(id)),
+            ..of.clone()
+        }
+    }
+
     /// The rule on its own: a linked worktree always yields, a checkout that is not one yields
     /// only to a sibling that holds the port, `strict` never yields (a linked worktree is
     /// refused it), and a service without a pinned port has nothing to yield.
@@ -197,14 +209,7 @@ mod tests {
             (PortChoice::Exact(25432), None, None)
         );
         assert_eq!(choice(&main, &reg, "api"), (PortChoice::Auto, None, None));
-        let linked = Project {
-            checkout: Checkout::Linked {
-                id: "feature-x".into(),
-                main: main.path.clone(),
-            },
-            path: main.path.as_ref().map(|p| p.join("feature-x")),
-            ..main.clone()
-        };
+        let linked = worktree(&main, "feature-x");
         let (choice_of, reserved, yielded) = choice(&linked, &reg, "web");
         assert_eq!(choice_of, PortChoice::Auto);
         assert_eq!(reserved, PortRange::block(23000, 1));
@@ -245,14 +250,7 @@ mod tests {
         );
         // A worktree of the clone names the checkout that holds the port, not its own main
         // worktree (which does not hold it).
-        let clone_worktree = Project {
-            checkout: Checkout::Linked {
-                id: "fix".into(),
-                main: clone.path.clone(),
-            },
-            path: clone.path.as_ref().map(|p| p.join("fix")),
-            ..clone.clone()
-        };
+        let clone_worktree = worktree(&clone, "fix");
         let (_, _, y) =
             manifest_choice(&clone_worktree, &reg, "db", &db.services["db"]).expect("a worktree");
         assert_eq!(y.and_then(|y| y.main), main.path.clone());
