@@ -69,8 +69,8 @@ pub fn tell_busy(outcome: &ClaimOutcome, project: &Project) {
     let Some(busy) = Busy::find(outcome, project.path.as_deref()) else {
         return;
     };
-    match busy.running(project.path.as_deref()) {
-        Some(server) => output::note(&output::running(&busy.service, busy.port, &server)),
+    match &busy.running {
+        Some(server) => output::note(&output::running(&busy.service, busy.port, server)),
         None => output::warn(&format!("{}; {}", busy_line(&busy), busy_fix(&busy))),
     }
 }

@@ -815,6 +815,9 @@ pub struct Busy {
     pub holders: Vec<Socket>,
     /// Where each process holding them works, by pid, when it can be read.
     pub folders: BTreeMap<u32, PathBuf>,
+    /// The project's own server, when every socket on the port is its own (by
+    /// [`crate::ops::owner::judge`]): no squatter, nothing to move.
+    pub running: Option<crate::ops::owner::Running>,
 }
 
 impl Busy {
@@ -848,21 +851,16 @@ impl Busy {
             Busy {
                 service: claim.service.clone(),
                 port,
+                running: crate::ops::owner::Running::of(&holders, dir),
                 holders,
                 folders,
             }
         });
         let first = found.next()?;
-        if first.running(dir).is_none() {
+        if first.running.is_none() {
             return Some(first);
         }
-        Some(found.find(|b| b.running(dir).is_none()).unwrap_or(first))
-    }
-
-    /// The project folder `dir`'s own server, when every socket is its own (by
-    /// [`crate::ops::owner::judge`]): no squatter, nothing to move.
-    pub fn running(&self, dir: Option<&Path>) -> Option<crate::ops::owner::Running> {
-        crate::ops::owner::Running::of(&self.holders, dir)
+        Some(found.find(|b| b.running.is_none()).unwrap_or(first))
     }
 }
 

@@ -140,8 +140,8 @@ pub fn exec(
     let yielded = checkout::yielded_claims(project, &reg, Some(service))?.pop();
     // Refuse before running: a server started on a port another process holds only fails
     // later with "address in use".
-    if let Some(busy) = Busy::find(&outcome, project.path.as_deref()) {
-        let run = match busy.running(project.path.as_deref()) {
+    if let Some(mut busy) = Busy::find(&outcome, project.path.as_deref()) {
+        let run = match busy.running.take() {
             Some(server) => Run::Running {
                 port: busy.port,
                 server,
