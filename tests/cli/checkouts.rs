@@ -484,3 +484,48 @@ fn checkout_names_stay_as_other_checkouts_come_and_go() {
     w.ok_at(&copies[1], &["up"]);
     assert_eq!(names(), expected(&[(0, "main"), (1, "jam"), (2, "jam-2")]));
 }
+
+/// A linked worktree in a folder of another name is a checkout of its main worktree's project
+/// when the manifest has no `name`: the same project in `list`, `{project}` its name, the
+/// pinned port left to the main checkout.
+#[test]
+#[ignore = "needs git; .ci/run installs it"]
+fn a_worktree_without_a_manifest_name_goes_by_its_main_worktrees_name() {
+    require_tool("git", &["--version"]);
+    let w = World::new();
+    let (db, _) = two_ports(&w);
+    let main = repo(
+        &w,
+        "app",
+        &[(
+            "devport.toml",
+            format!(
+                "[services.db]\nport = {db}\n[services.web]\n[env]\nNAME = \"{{project}}-{{checkout}}\"\n"
+            ),
+        )],
+    );
+    git(&w, &main, &["worktree", "add", "-q", "../login"]);
+    let login = w.dir.path().join("login");
+    w.trust(&main);
+    w.trust(&login);
+    assert_eq!(up(&w, &main).0.0, db);
+    let ((login_db, _), notes) = up(&w, &login);
+    assert_ne!(login_db, db);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    let vars = dotenv(&w.ok_at(&login, &["up", "--format", "dotenv"]));
+    assert!(
+        vars.contains(&("NAME".into(), "app-login".into())),
+        "{vars:?}"
+    );
+    let list: serde_json::Value =
+        serde_json::from_str(&w.ok(&["list", "--json"])).expect("list --json");
+    assert_eq!(
+        key_pairs(&list, "project", "checkout"),
+        [
+            ("app".into(), "login".into()),
+            ("app".into(), "login".into()),
+            ("app".into(), "main".into()),
+            ("app".into(), "main".into())
+        ]
+    );
+}

@@ -16,7 +16,8 @@ pub const MANIFEST: &str = "devport.toml";
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Project {
-    /// Display name: `name` from `devport.toml`, else the folder name.
+    /// Display name: `name` from `devport.toml`, else the folder name (a linked worktree's:
+    /// its main worktree's folder name, see [`Checkout`]).
     pub name: String,
     /// The canonical folder, the key of its claims; `None` for global claims.
     pub path: Option<PathBuf>,
@@ -298,10 +299,22 @@ impl Project {
                 ),
             ));
         }
+        let checkout = Checkout::of(&root);
+        // A linked worktree is a checkout of its main worktree's project: without a `name` in
+        // the manifest it goes by that folder's name, not its own (`../shop-login` is `shop`).
+        let folder = match &checkout {
+            Checkout::Linked {
+                main: Some(main), ..
+            } => main.as_path(),
+            _ => root.as_path(),
+        };
         let name = manifest
             .as_ref()
             .and_then(|m| m.name.clone())
-            .or_else(|| root.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .or_else(|| {
+                let name = folder.file_name().or_else(|| root.file_name())?;
+                Some(name.to_string_lossy().into_owned())
+            })
             .unwrap_or_else(|| root.display().to_string());
         // `{project}` puts the folder's name into `[env]` values: checked now, before anything
         // is claimed, as the manifest's own text was when it was read.
@@ -319,7 +332,7 @@ impl Project {
         }
         let project = Project {
             name,
-            checkout: Checkout::of(&root),
+            checkout,
             path: Some(root),
             manifest,
         };
@@ -542,7 +555,8 @@ pub fn folder_state(path: &Path) -> FolderState {
 /// the offending key or value.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Manifest {
-    /// The project's name (default: the folder name), under the rules of a service name.
+    /// The project's name (default: the folder name, or a linked worktree's main worktree's
+    /// folder name), under the rules of a service name.
     pub name: Option<String>,
     /// Services by name.
     pub services: BTreeMap<String, ServiceSpec>,
