@@ -65,6 +65,7 @@ mod tests {
                 project: "shop".into(),
                 project_path: None,
                 service: "web".into(),
+                maybe_clone: false,
             },
             Error::PortLeased {
                 ports: range(),

@@ -529,3 +529,49 @@ fn a_worktree_without_a_manifest_name_goes_by_its_main_worktrees_name() {
         ]
     );
 }
+
+/// A second clone in a folder of another name is another project when the manifest has no
+/// `name`: its `up` is refused the pinned port, and the message says how to make the clones
+/// checkouts of one project; followed, `up` gives the clone a port of its own. A manifest with
+/// a `name` gets no such advice (another project is another project).
+#[test]
+#[ignore = "needs git; .ci/run installs it"]
+fn a_clone_of_another_folder_name_is_told_to_name_the_project() {
+    require_tool("git", &["--version"]);
+    let w = World::new();
+    let (db, _) = two_ports(&w);
+    let main = repo(
+        &w,
+        "app",
+        &[("devport.toml", format!("[services.db]\nport = {db}\n"))],
+    );
+    git(&w, w.dir.path(), &["clone", "-q", "app", "shop-2"]);
+    let clone = w.dir.path().join("shop-2");
+    w.ok_at(&main, &["up"]);
+    let err = refused(&w, &clone, &["up"], 1);
+    let main = std::fs::canonicalize(&main).expect("main");
+    assert!(
+        err.ends_with(&format!(
+            "if {} is another clone of this project, add name = \"app\" to this devport.toml: clones with one name are checkouts of one project, and each other checkout gets a port of its own; nothing was claimed",
+            main.display()
+        )),
+        "{err}"
+    );
+    // `claim --port` asks for the port itself, not the manifest's: no advice about clones.
+    let err = refused(&w, &clone, &["claim", "db", "--port", &db.to_string()], 1);
+    assert!(!err.contains("clone"), "{err}");
+    w.file(
+        clone.join("devport.toml"),
+        &format!("name = \"app\"\n[services.db]\nport = {db}\n"),
+    );
+    let vars = dotenv(&w.ok_at(&clone, &["up", "--format", "dotenv"]));
+    let clone_db: u16 = vars[0].1.parse().expect("a port");
+    assert_ne!(clone_db, db, "{vars:?}");
+    // Named, the clone's manifest makes a conflict with another project a plain one.
+    w.file(
+        clone.join("devport.toml"),
+        &format!("name = \"other\"\n[services.db]\nport = {db}\n"),
+    );
+    let err = refused(&w, &clone, &["up"], 1);
+    assert!(!err.contains("clone"), "{err}");
+}

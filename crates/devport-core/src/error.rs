@@ -25,8 +25,9 @@ pub enum Error {
     },
     /// The port asked for (or a port of its block) is claimed by another service.
     #[error(
-        "port {ports} is claimed by {project}/{service}; run 'devport release {service}' {} or pick another port",
-        project_path.as_ref().map_or_else(|| "with --global".to_string(), |p| format!("in {}", p.display()))
+        "port {ports} is claimed by {project}/{service}; run 'devport release {service}' {} or pick another port{}",
+        project_path.as_ref().map_or_else(|| "with --global".to_string(), |p| format!("in {}", p.display())),
+        if *maybe_clone { clone_hint(project, project_path.as_deref()) } else { String::new() }
     )]
     PortClaimed {
         /// The ports of the claim that holds it.
@@ -37,6 +38,11 @@ pub enum Error {
         project_path: Option<PathBuf>,
         /// Its service.
         service: String,
+        /// Whether its folder may be another clone of the project that asked: the request came
+        /// from a manifest without a `name`, and the holder's folder has a manifest of its own
+        /// under another project name (a second clone goes by its folder's name). The message
+        /// then says how to make them checkouts of one project.
+        maybe_clone: bool,
     },
     /// A linked git worktree asked for a service whose manifest port is `strict = true`: only
     /// the main checkout uses such a port, and a worktree never takes it.
@@ -323,6 +329,18 @@ pub enum ErrorKind {
     Environment,
 }
 
+/// The end of [`Error::PortClaimed`]'s message when the holder may be another clone: the
+/// manifest's `name` makes clones in folders of other names checkouts of one project, so the
+/// pinned port stays the main checkout's and this one gets its own.
+fn clone_hint(project: &str, folder: Option<&std::path::Path>) -> String {
+    folder.map_or_else(String::new, |folder| {
+        format!(
+            "; if {} is another clone of this project, add name = \"{project}\" to this {}: clones with one name are checkouts of one project, and each other checkout gets a port of its own",
+            folder.display(),
+            crate::project::MANIFEST
+        )
+    })
+}
 impl Error {
     /// The kind of this error: one arm per variant, so a new variant cannot be added without
     /// choosing its kind.

@@ -723,6 +723,27 @@ pub fn move_command(req: &ClaimRequest<'_>, range: Option<PortRange>) -> String 
     words.join(" ")
 }
 
+/// Whether the claim `holder` may be another clone of the project that asks with `req` (see
+/// [`Error::PortClaimed`]): the request applies the manifest, which has no `name`, and the
+/// holder is another project whose folder has a `devport.toml` (only looked at) and whose name
+/// a manifest could take.
+fn maybe_clone(req: &ClaimRequest<'_>, holder: &Claim) -> bool {
+    let unnamed = req
+        .project
+        .manifest
+        .as_ref()
+        .is_some_and(|m| m.name.is_none());
+    req.manifest.is_some()
+        && unnamed
+        && holder.project != req.project.name
+        && crate::model::input::service_name_problem(&holder.project, "name", "empty name")
+            .is_none()
+        && holder.project_path.as_deref().is_some_and(|folder| {
+            std::fs::symlink_metadata(folder.join(crate::project::MANIFEST))
+                .is_ok_and(|m| m.is_file())
+        })
+}
+
 /// Takes exactly `port` (and the block after it) if no claim or lease holds it and nothing is
 /// bound to it.
 fn exact(reg: &Registry, req: &ClaimRequest<'_>, port: u16, now: Timestamp) -> Result<u16> {
@@ -742,6 +763,7 @@ fn exact(reg: &Registry, req: &ClaimRequest<'_>, port: u16, now: Timestamp) -> R
                 project: c.project.clone(),
                 project_path: c.project_path.clone(),
                 service: c.service.clone(),
+                maybe_clone: maybe_clone(req, c),
             });
         }
         Some(Holder::Lease(l)) => {
