@@ -485,24 +485,25 @@ fn checkout_names_stay_as_other_checkouts_come_and_go() {
     assert_eq!(names(), expected(&[(0, "main"), (1, "jam"), (2, "jam-2")]));
 }
 
+/// The repository `app` whose committed manifest has no `name`: `db` pinned to a free port,
+/// then `more`. The port and the main checkout's folder.
+fn unnamed_app(w: &World, more: &str) -> (u16, PathBuf) {
+    require_tool("git", &["--version"]);
+    let (db, _) = two_ports(w);
+    let manifest = format!("[services.db]\nport = {db}\n{more}");
+    (db, repo(w, "app", &[("devport.toml", manifest)]))
+}
+
 /// A linked worktree in a folder of another name is a checkout of its main worktree's project
 /// when the manifest has no `name`: the same project in `list`, `{project}` its name, the
 /// pinned port left to the main checkout.
 #[test]
 #[ignore = "needs git; .ci/run installs it"]
 fn a_worktree_without_a_manifest_name_goes_by_its_main_worktrees_name() {
-    require_tool("git", &["--version"]);
     let w = World::new();
-    let (db, _) = two_ports(&w);
-    let main = repo(
+    let (db, main) = unnamed_app(
         &w,
-        "app",
-        &[(
-            "devport.toml",
-            format!(
-                "[services.db]\nport = {db}\n[services.web]\n[env]\nNAME = \"{{project}}-{{checkout}}\"\n"
-            ),
-        )],
+        "[services.web]\n[env]\nNAME = \"{project}-{checkout}\"\n",
     );
     git(&w, &main, &["worktree", "add", "-q", "../login"]);
     let login = w.dir.path().join("login");
@@ -537,14 +538,8 @@ fn a_worktree_without_a_manifest_name_goes_by_its_main_worktrees_name() {
 #[test]
 #[ignore = "needs git; .ci/run installs it"]
 fn a_clone_of_another_folder_name_is_told_to_name_the_project() {
-    require_tool("git", &["--version"]);
     let w = World::new();
-    let (db, _) = two_ports(&w);
-    let main = repo(
-        &w,
-        "app",
-        &[("devport.toml", format!("[services.db]\nport = {db}\n"))],
-    );
+    let (db, main) = unnamed_app(&w, "");
     git(&w, w.dir.path(), &["clone", "-q", "app", "shop-2"]);
     let clone = w.dir.path().join("shop-2");
     w.ok_at(&main, &["up"]);
@@ -562,7 +557,7 @@ fn a_clone_of_another_folder_name_is_told_to_name_the_project() {
     assert!(!err.contains("clone"), "{err}");
     w.file(
         clone.join("devport.toml"),
-        &format!("name = \"app\"\n[services.db]\nport = {db}\n"),
+        format!("name = \"app\"\n[services.db]\nport = {db}\n"),
     );
     let vars = dotenv(&w.ok_at(&clone, &["up", "--format", "dotenv"]));
     let clone_db: u16 = vars[0].1.parse().expect("a port");
@@ -570,7 +565,7 @@ fn a_clone_of_another_folder_name_is_told_to_name_the_project() {
     // Named, the clone's manifest makes a conflict with another project a plain one.
     w.file(
         clone.join("devport.toml"),
-        &format!("name = \"other\"\n[services.db]\nport = {db}\n"),
+        format!("name = \"other\"\n[services.db]\nport = {db}\n"),
     );
     let err = refused(&w, &clone, &["up"], 1);
     assert!(!err.contains("clone"), "{err}");
