@@ -138,10 +138,10 @@ fn pinned_ports_go_to_the_main_checkout_and_siblings_get_their_own() {
     assert!(!stderr(&out).contains("main checkout"), "{}", stderr(&out));
 }
 
-/// `strict = true`: a linked worktree never takes the port, even when it runs first: `up` and
-/// `exec` refuse the service there in one line (exit 1) and claim nothing, and `env` refuses
-/// it too, so the main checkout gets the port whatever the order. A second clone whose
-/// sibling holds it is refused as before.
+/// `strict = true`: a linked worktree never takes the port, even when it runs first: `up`,
+/// `exec` and a plain `claim` refuse the service there in one line (exit 1) and claim nothing,
+/// and `env` refuses it too, so the main checkout gets the port whatever the order. A second
+/// clone whose sibling holds it is refused as before.
 #[test]
 #[ignore = "needs git; .ci/run installs it"]
 fn a_strict_port_is_never_taken_by_a_worktree() {
@@ -167,6 +167,10 @@ fn a_strict_port_is_never_taken_by_a_worktree() {
     let exec = ["exec", "db", "--", "true"];
     assert_eq!(
         refused(&w, &dirs[1], &exec, 1),
+        format!("devport: {refusal}")
+    );
+    assert_eq!(
+        refused(&w, &dirs[1], &["claim", "db"], 1),
         format!("devport: {refusal}")
     );
     // Another service is the worktree's own; `env` refuses the strict one.

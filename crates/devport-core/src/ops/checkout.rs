@@ -105,6 +105,27 @@ pub fn manifest_choice(
     Ok((PortChoice::Auto, block, Some(yielded)))
 }
 
+/// Refuses a new claim of `service` made without the manifest and without a port of its own
+/// (`devport claim SERVICE`) when its port is `strict = true` in the manifest and `project` is
+/// a linked worktree: as `up`, `exec` and `env` refuse it there, so that no checkout but the
+/// main one gets a port for the service. `--port`/`--prefer` are what the user asked for, and
+/// a claim that exists is kept: neither comes here.
+///
+/// # Errors
+///
+/// [`Error::StrictPort`], as [`manifest_choice`] gives it.
+pub fn refuse_strict(project: &Project, reg: &Registry, service: &str) -> Result<()> {
+    let strict = project
+        .manifest
+        .as_ref()
+        .and_then(|m| m.services.get(service))
+        .filter(|spec| spec.strict == Some(true));
+    match strict {
+        Some(spec) => manifest_choice(project, reg, service, spec).map(|_| ()),
+        None => Ok(()),
+    }
+}
+
 /// The name of `project`'s checkout in a note (see [`Project::checkout_name`]): a checkout that
 /// gives up a port is never called the main one, so it goes by its folder's name then.
 fn checkout_name(project: &Project, reg: &Registry) -> String {

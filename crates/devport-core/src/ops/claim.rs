@@ -492,6 +492,9 @@ fn claim_locked(
     // A new service must not take another claim's variable (`api.v2` after `api-v2`), or
     // `env` would fail on this project later.
     if index.is_none() {
+        if req.manifest.is_none() && req.choice == PortChoice::Auto {
+            crate::ops::checkout::refuse_strict(req.project, reg, req.service)?;
+        }
         crate::env::names::check_new_claim(
             reg.claims
                 .iter()
