@@ -81,7 +81,7 @@ pub fn manifest_choice(
     let main = match &project.checkout {
         // A linked worktree names the checkout that holds the port (a clone may have taken it
         // before the main worktree claimed), else its main worktree.
-        Checkout::Linked { main, .. } => holder.or_else(|| main.clone()),
+        Checkout::Linked { main, .. } => holder.or_else(|| Some(main.clone())),
         // A strict port held by a sibling stays a conflict.
         Checkout::Main => match holder {
             Some(sibling) if !strict => Some(sibling),
@@ -203,7 +203,7 @@ mod tests {
         Project {
             checkout: Checkout::Linked {
                 id: id.into(),
-                main: of.path.clone(),
+                main: of.path.clone().expect("a folder"),
             },
             path: of.path.as_ref().map(|p| p.join(id)),
             ..of.clone()
