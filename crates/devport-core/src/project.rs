@@ -71,7 +71,11 @@ impl Checkout {
         }
         let bytes = crate::os::fsutil::read_regular(git, "git file").ok()??;
         let text = String::from_utf8(bytes).ok()?;
-        let target = text.lines().next()?.strip_prefix("gitdir:")?.trim();
+        // Read as git reads it: `gitdir: ` and the path up to the line breaks at the end (so
+        // a folder name may hold a line break or end in a space).
+        let target = text
+            .strip_prefix("gitdir: ")?
+            .trim_end_matches(['\n', '\r']);
         let target = top.join(target);
         let worktrees = target.parent()?;
         // Git's own mark of a linked worktree's folder is its `commondir` file (a clone made
@@ -1243,6 +1247,28 @@ mod tests {
                     main: main.clone()
                 }
             );
+            // Read as git reads the file: a line break in the main folder's name is part of
+            // the path; `gitdir:` without its space is no git file.
+            let odd = root.join("line\nbreak");
+            std::fs::create_dir_all(odd.join(".git/worktrees/odd-wt")).expect("main");
+            std::fs::write(odd.join(".git/worktrees/odd-wt/commondir"), "../..\n").expect("mark");
+            let odd_wt = root.join("odd-wt");
+            std::fs::create_dir_all(&odd_wt).expect("worktree");
+            git_file(&odd_wt, &odd.join(".git/worktrees/odd-wt"));
+            assert_eq!(
+                Checkout::of(&odd_wt),
+                Checkout::Linked {
+                    id: "odd-wt".into(),
+                    main: odd.clone()
+                }
+            );
+            let gitdir = odd.join(".git/worktrees/odd-wt");
+            std::fs::write(
+                odd_wt.join(".git"),
+                format!("gitdir:{}\n", gitdir.display()),
+            )
+            .expect(".git");
+            assert_eq!(Checkout::of(&odd_wt), Checkout::Main);
         }
     }
 
