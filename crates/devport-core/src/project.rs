@@ -1173,6 +1173,19 @@ mod tests {
         .expect(".git file");
     }
 
+    /// A linked worktree as git lays it out: the folder `wt` (made), its `.git` file naming
+    /// `<git>/worktrees/<id>`, and that folder with git's `commondir` mark; `id` is `wt`'s
+    /// name. Returns the worktree's git folder.
+    fn worktree(git: &Path, wt: &Path) -> PathBuf {
+        let id = wt.file_name().expect("a folder name");
+        let gitdir = git.join("worktrees").join(id);
+        std::fs::create_dir_all(&gitdir).expect("git folder");
+        std::fs::write(gitdir.join("commondir"), "../..\n").expect("mark");
+        std::fs::create_dir_all(wt).expect("worktree");
+        git_file(wt, &gitdir);
+        gitdir
+    }
+
     /// A `.git` file naming `<common>/worktrees/<id>` is a linked worktree, whose main
     /// checkout is the folder holding `<common>`, and a subfolder project keeps its place in
     /// both; a `.git` folder, or a `.git` file that names anything else (a submodule), is the
@@ -1182,26 +1195,19 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let root = dunce::canonicalize(dir.path()).expect("canonical");
         let main = root.join("app");
-        std::fs::create_dir_all(main.join(".git/worktrees/feature-x")).expect("main");
-        std::fs::write(main.join(".git/worktrees/feature-x/commondir"), "../..\n").expect("mark");
         std::fs::create_dir_all(main.join("web")).expect("main/web");
         let wt = root.join("feature-x");
-        std::fs::create_dir_all(wt.join("web")).expect("worktree");
-        git_file(&wt, &main.join(".git/worktrees/feature-x"));
+        worktree(&main.join(".git"), &wt);
+        std::fs::create_dir_all(wt.join("web")).expect("worktree/web");
+        let linked = |id: &str, main: PathBuf| Checkout::Linked {
+            id: id.into(),
+            main,
+        };
         assert_eq!(Checkout::of(&main), Checkout::Main);
-        assert_eq!(
-            Checkout::of(&wt),
-            Checkout::Linked {
-                id: "feature-x".into(),
-                main: main.clone()
-            }
-        );
+        assert_eq!(Checkout::of(&wt), linked("feature-x", main.clone()));
         assert_eq!(
             Checkout::of(&wt.join("web")),
-            Checkout::Linked {
-                id: "feature-x".into(),
-                main: main.join("web")
-            }
+            linked("feature-x", main.join("web"))
         );
         let sub = root.join("sub");
         std::fs::create_dir_all(&sub).expect("submodule");
@@ -1215,19 +1221,13 @@ mod tests {
         git_file(&separate, &root.join("gitdirs/worktrees/separate"));
         assert_eq!(Checkout::of(&separate), Checkout::Main);
         let bare_wt = root.join("bare-wt");
-        std::fs::create_dir_all(root.join("app.git/worktrees/bare-wt")).expect("bare");
-        std::fs::write(root.join("app.git/worktrees/bare-wt/commondir"), "../..\n").expect("mark");
-        std::fs::create_dir_all(&bare_wt).expect("worktree");
-        git_file(&bare_wt, &root.join("app.git/worktrees/bare-wt"));
+        worktree(&root.join("app.git"), &bare_wt);
         assert_eq!(Checkout::of(&bare_wt), Checkout::Main);
         // A bare repository cloned into `proj/.git` has no main worktree either.
         let proj = root.join("proj");
-        std::fs::create_dir_all(proj.join(".git/worktrees/wt-a")).expect("bare in .git");
-        std::fs::write(proj.join(".git/worktrees/wt-a/commondir"), "../..\n").expect("mark");
-        std::fs::write(proj.join(".git/config"), "[core]\n\tbare = true\n").expect("config");
         let wt_a = proj.join("wt-a");
-        std::fs::create_dir_all(&wt_a).expect("worktree");
-        git_file(&wt_a, &proj.join(".git/worktrees/wt-a"));
+        worktree(&proj.join(".git"), &wt_a);
+        std::fs::write(proj.join(".git/config"), "[core]\n\tbare = true\n").expect("config");
         assert_eq!(Checkout::of(&wt_a), Checkout::Main);
         // A `.git` file that names the repository through a link: the main checkout is the
         // folder the link leads to.
@@ -1235,34 +1235,15 @@ mod tests {
         {
             std::os::unix::fs::symlink(&main, root.join("link")).expect("link");
             let via = root.join("via-link");
-            std::fs::create_dir_all(&via).expect("worktree");
-            std::fs::create_dir_all(main.join(".git/worktrees/via-link")).expect("git dir");
-            std::fs::write(main.join(".git/worktrees/via-link/commondir"), "../..\n")
-                .expect("mark");
+            worktree(&main.join(".git"), &via);
             git_file(&via, &root.join("link/.git/worktrees/via-link"));
-            assert_eq!(
-                Checkout::of(&via),
-                Checkout::Linked {
-                    id: "via-link".into(),
-                    main: main.clone()
-                }
-            );
+            assert_eq!(Checkout::of(&via), linked("via-link", main.clone()));
             // Read as git reads the file: a line break in the main folder's name is part of
             // the path; `gitdir:` without its space is no git file.
             let odd = root.join("line\nbreak");
-            std::fs::create_dir_all(odd.join(".git/worktrees/odd-wt")).expect("main");
-            std::fs::write(odd.join(".git/worktrees/odd-wt/commondir"), "../..\n").expect("mark");
             let odd_wt = root.join("odd-wt");
-            std::fs::create_dir_all(&odd_wt).expect("worktree");
-            git_file(&odd_wt, &odd.join(".git/worktrees/odd-wt"));
-            assert_eq!(
-                Checkout::of(&odd_wt),
-                Checkout::Linked {
-                    id: "odd-wt".into(),
-                    main: odd.clone()
-                }
-            );
-            let gitdir = odd.join(".git/worktrees/odd-wt");
+            let gitdir = worktree(&odd.join(".git"), &odd_wt);
+            assert_eq!(Checkout::of(&odd_wt), linked("odd-wt", odd.clone()));
             std::fs::write(
                 odd_wt.join(".git"),
                 format!("gitdir:{}\n", gitdir.display()),
@@ -1306,11 +1287,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let root = dunce::canonicalize(dir.path()).expect("canonical");
         let theirs = root.join("theirs");
-        std::fs::create_dir_all(theirs.join(".git/worktrees/wt")).expect("repository");
-        std::fs::write(theirs.join(".git/worktrees/wt/commondir"), "../..\n").expect("mark");
         let mine = root.join("mine");
-        std::fs::create_dir_all(&mine).expect("worktree");
-        git_file(&mine, &theirs.join(".git/worktrees/wt"));
+        worktree(&theirs.join(".git"), &mine);
         assert!(matches!(Checkout::of(&mine), Checkout::Linked { .. }));
         std::os::unix::fs::chown(theirs.join(".git"), Some(65534), Some(65534)).expect("chown");
         assert_eq!(Checkout::of(&mine), Checkout::Main);
